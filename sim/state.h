@@ -1,0 +1,170 @@
+/*
+ * The simulator's shared state: one file, mapped by every process that opens
+ * the simulated libnvidia-ml.so.1 or libcuda.so.1 (GPUPLEX_SIM=PATH), and
+ * created by `gpuplex sim init`.
+ *
+ * Invariants:
+ * - The file is exactly gpx_sim_file_size(gpu_count) bytes; the header's
+ *   magic, version, sizes and gpu_count are checked before anything is read,
+ *   so a truncated, foreign or garbage file is an error, never a crash.
+ * - Static facts (model, name, UUID, PCI id, SMs, memory size, clocks, power
+ *   limit) are written once at creation and never change.
+ * - Dynamic figures are changed with atomics (counters, the engine clock) or
+ *   under the header's robust, process-shared mutex (process slots); a
+ *   process killed while holding it cannot wedge the others (EOWNERDEAD is
+ *   recovered).
+ * - Times are CLOCK_MONOTONIC nanoseconds, comparable across processes.
+ */
+#ifndef GPX_SIM_STATE_H
+#define GPX_SIM_STATE_H
+
+#include "gpuplex/error.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#define GPX_SIM_MAGIC               0x314d495358504750ULL /* "GPXSIM1" little-endian */
+#define GPX_SIM_VERSION             1U
+#define GPX_SIM_MAX_GPUS            16U
+#define GPX_SIM_MAX_PROCS           64U /* process slots per GPU */
+#define GPX_SIM_UTIL_BUCKETS        32U
+#define GPX_SIM_UTIL_BUCKET_NS      50000000ULL /* 50 ms buckets */
+#define GPX_SIM_UTIL_WINDOW_BUCKETS 20U         /* utilization over the last 1 s */
+
+enum gpx_sim_model {
+    GPX_SIM_A100_40GB = 0,
+    GPX_SIM_A100_80GB = 1,
+    GPX_SIM_H100_80GB = 2,
+    GPX_SIM_H200_141GB = 3,
+    GPX_SIM_MODEL_COUNT
+};
+
+/* A board model with the figures the real board reports. */
+struct gpx_sim_model_info {
+    const char *spec_name; /* as written in --gpus: "H100-80GB" */
+    const char *alias;     /* a second accepted spelling, or NULL */
+    const char *name;      /* nvmlDeviceGetName / cuDeviceGetName */
+    uint32_t sm_count;
+    uint32_t memory_mib;
+    uint32_t cc_major, cc_minor;
+    uint32_t power_limit_w;
+    uint32_t power_idle_w;
+    uint32_t sm_clock_max_mhz;
+    uint32_t sm_clock_idle_mhz;
+    uint32_t mem_clock_mhz;
+    uint32_t pci_device_id;
+    uint32_t pci_subsystem_id;
+};
+
+const struct gpx_sim_model_info *gpx_sim_model(enum gpx_sim_model m);
+/* Case-insensitive lookup of a spec name or alias; -1 if unknown. */
+int gpx_sim_model_find(const char *spec_name);
+/* "A100-40GB, A100-80GB, H100-80GB, H200-141GB": for error messages. */
+const char *gpx_sim_model_list(void);
+
+struct gpx_sim_spec {
+    uint32_t gpu_count;
+    uint8_t models[GPX_SIM_MAX_GPUS];
+};
+
+/* Parses "2xH100-80GB,1xA100-40GB" ("N x" optional, meaning 1). */
+int gpx_sim_spec_parse(const char *text, struct gpx_sim_spec *out, gpx_error *err);
+
+struct gpx_sim_proc {
+    _Atomic int32_t pid; /* 0: free slot */
+    uint32_t contexts;   /* contexts this process holds on the GPU */
+    _Atomic uint64_t used_bytes;
+    uint64_t start_ticks; /* /proc/PID/stat starttime: tells pid reuse apart */
+};
+
+struct gpx_sim_util_bucket {
+    _Atomic uint64_t epoch; /* time / GPX_SIM_UTIL_BUCKET_NS this bucket holds */
+    _Atomic uint64_t busy_ns;
+};
+
+struct gpx_sim_gpu {
+    /* static */
+    uint32_t model;
+    uint32_t index;
+    uint32_t minor;
+    uint32_t sm_count;
+    uint32_t cc_major, cc_minor;
+    uint64_t memory_total;    /* bytes */
+    uint64_t memory_reserved; /* bytes the driver keeps (nvmlMemory_v2 reserved) */
+    char name[96];
+    char uuid[80];
+    char pci_bus_id[32]; /* "00000000:18:00.0" */
+    uint32_t pci_domain, pci_bus, pci_device;
+    uint32_t pci_device_id, pci_subsystem_id;
+    uint32_t power_limit_mw, power_idle_mw;
+    uint32_t sm_clock_max_mhz, sm_clock_idle_mhz, mem_clock_mhz;
+    uint32_t mig_current, mig_pending;
+
+    /* dynamic */
+    _Atomic uint64_t memory_used;       /* device memory allocated by all processes */
+    _Atomic uint64_t engine_busy_until; /* the single engine's queue end (ns) */
+    _Atomic uint64_t engine_busy_total; /* ns of kernels run, ever */
+    _Atomic uint64_t kernels_total;
+    struct gpx_sim_util_bucket util[GPX_SIM_UTIL_BUCKETS];
+    struct gpx_sim_util_bucket mem_util[GPX_SIM_UTIL_BUCKETS];
+    struct gpx_sim_proc procs[GPX_SIM_MAX_PROCS];
+    uint8_t reserved_for_mig[4096]; /* the MIG issue defines this area */
+};
+
+struct gpx_sim_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_size; /* sizeof(struct gpx_sim_header) */
+    uint32_t gpu_size;    /* sizeof(struct gpx_sim_gpu) */
+    uint32_t gpu_count;
+    uint64_t file_size;
+    uint64_t created_ns;          /* CLOCK_REALTIME at creation */
+    uint32_t driver_version_cuda; /* cuDriverGetVersion: 12040 */
+    char driver_version[32];      /* nvmlSystemGetDriverVersion: "550.54.15" */
+    pthread_mutex_t lock;         /* robust, process-shared */
+    uint8_t pad[64];
+};
+
+struct gpx_sim_state {
+    struct gpx_sim_header *hdr;
+    struct gpx_sim_gpu *gpus; /* hdr->gpu_count entries */
+    size_t map_size;
+};
+
+size_t gpx_sim_file_size(uint32_t gpu_count);
+
+/* Creates (or replaces, atomically by rename) the state file at `path`. */
+int gpx_sim_create(const char *path, const struct gpx_sim_spec *spec, gpx_error *err);
+/* Maps an existing state file read-write and validates it. */
+int gpx_sim_open(const char *path, struct gpx_sim_state *st, gpx_error *err);
+void gpx_sim_close(struct gpx_sim_state *st);
+
+/* The state file named by GPUPLEX_SIM, or an error that says how to make one. */
+int gpx_sim_open_env(struct gpx_sim_state *st, gpx_error *err);
+
+/* Robust lock of the header mutex (recovers from a dead owner). */
+void gpx_sim_lock(struct gpx_sim_state *st);
+void gpx_sim_unlock(struct gpx_sim_state *st);
+
+uint64_t gpx_sim_now_ns(void);
+
+/*
+ * Process slots. attach finds or takes `pid`'s slot on GPU `gpu` (reaping dead
+ * processes' slots, whose memory goes back); returns the slot or NULL if full.
+ */
+struct gpx_sim_proc *gpx_sim_proc_attach(struct gpx_sim_state *st, uint32_t gpu, int32_t pid);
+/* Frees slots of processes that no longer exist, returning their memory. */
+void gpx_sim_reap(struct gpx_sim_state *st, uint32_t gpu);
+/* True when `pid` runs and is the process that took the slot. */
+int gpx_sim_proc_alive(const struct gpx_sim_proc *p);
+uint64_t gpx_sim_proc_start_ticks(int32_t pid);
+
+/* Engine: occupies GPU `gpu` for `ns` after everything queued; returns the end time. */
+uint64_t gpx_sim_engine_submit(struct gpx_sim_state *st, uint32_t gpu, uint64_t ns);
+/* Adds a busy interval to a utilization bucket array. */
+void gpx_sim_util_add(struct gpx_sim_util_bucket *b, uint64_t start_ns, uint64_t end_ns);
+/* Percent busy over the last second. */
+unsigned gpx_sim_util_percent(const struct gpx_sim_util_bucket *b, uint64_t now_ns);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * The gpuplex CLI: a thin table of commands, one source file each
+ * (src/cli/cmd_<name>.c). Commands parse their arguments, call the core
+ * library, print, and return an exit status; errors are printed once, here,
+ * by gpx_cli_fail().
+ */
+#ifndef GPX_CLI_H
+#define GPX_CLI_H
+
+#include "gpuplex/error.h"
+
+struct gpx_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+    const char *summary;               /* one line for `gpuplex --help` */
+    const char *usage;                 /* full help for `gpuplex help CMD` / `CMD --help` */
+};
+
+extern const struct gpx_cmd gpx_cmd_help, gpx_cmd_version, gpx_cmd_ls, gpx_cmd_sim;
+
+/* NULL-terminated, in the order `gpuplex --help` lists them. */
+extern const struct gpx_cmd *const gpx_cli_commands[];
+const struct gpx_cmd *gpx_cli_find(const char *name);
+
+/* Prints "gpuplex: <message>" on stderr; returns the code's exit status. */
+int gpx_cli_fail(const gpx_error *err);
+/* Prints "gpuplex CMD: <message>; try 'gpuplex help CMD'" and returns 2. */
+int gpx_cli_usage_error(const struct gpx_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prints the command's usage on stdout; returns 0. */
+int gpx_cli_print_usage(const struct gpx_cmd *cmd);
+
+/*
+ * Driver selection: GPUPLEX_SIM=FILE selects the simulated driver shipped with
+ * gpuplex (build/lib/sim or $prefix/lib/gpuplex/sim) by setting
+ * GPUPLEX_DRIVER_DIR and prepending it to LD_LIBRARY_PATH for child
+ * processes. An explicit GPUPLEX_DRIVER_DIR always wins.
+ */
+void gpx_cli_select_driver(void);
+
+#endif

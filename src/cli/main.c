@@ -1,0 +1,64 @@
+/*
+ * gpuplex entry point: global flags, then dispatch to one command from the
+ * table. Exit statuses come from the GPX_ERRORS table (docs/cli.md).
+ */
+#include "cli/cli.h"
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const struct gpx_cmd *const gpx_cli_commands[] = {
+    &gpx_cmd_ls, &gpx_cmd_sim, &gpx_cmd_help, &gpx_cmd_version, NULL,
+};
+
+const struct gpx_cmd *gpx_cli_find(const char *name)
+{
+    for (int i = 0; gpx_cli_commands[i]; i++)
+        if (strcmp(gpx_cli_commands[i]->name, name) == 0)
+            return gpx_cli_commands[i];
+    return NULL;
+}
+
+int gpx_cli_fail(const gpx_error *err)
+{
+    fprintf(stderr, "gpuplex: %s\n", err->msg[0] ? err->msg : gpx_error_default(err->code));
+    return gpx_error_exit_status(err->code);
+}
+
+int gpx_cli_usage_error(const struct gpx_cmd *cmd, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "gpuplex %s: %s\ntry 'gpuplex help %s'\n", cmd->name, msg, cmd->name);
+    return gpx_error_exit_status(GPX_E_USAGE);
+}
+
+int gpx_cli_print_usage(const struct gpx_cmd *cmd)
+{
+    fputs(cmd->usage, stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    gpx_log_init_from_env();
+    gpx_cli_select_driver();
+    if (argc < 2)
+        return gpx_cmd_help.run(1, (char *[]){"help", NULL}) == 0 ? 2 : 2;
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+        name = "help";
+    else if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0)
+        name = "version";
+    const struct gpx_cmd *cmd = gpx_cli_find(name);
+    if (!cmd) {
+        fprintf(stderr, "gpuplex: unknown command '%s'; try 'gpuplex --help'\n", argv[1]);
+        return gpx_error_exit_status(GPX_E_USAGE);
+    }
+    return cmd->run(argc - 1, argv + 1);
+}
