@@ -1,0 +1,124 @@
+/*
+ * Lease regions: the shared memory through which a lease's limits reach the
+ * interposer in every process of the lease, and through which those
+ * processes account device memory together. No daemon round trip, ever.
+ *
+ * A region is two files under <run_dir>/leases/:
+ *   <id>.limits  written once by the lease's creator, mode 0444, mapped
+ *                PROT_READ by workloads: the quota, weight and cap can only
+ *                be read by a tenant (mprotect to write fails: the file is
+ *                opened O_RDONLY; a non-root tenant cannot open it for write).
+ *   <id>.usage   the shared accounting, mapped read-write by every process of
+ *                the lease: atomics only, no lock a dead process could keep.
+ * Both carry the same random nonce so a usage file can't be paired with the
+ * limits of another lease.
+ *
+ * Invariants:
+ * - usage->used == sum of procs[].used of live slots (+ slots not yet reaped).
+ * - reserve() never lets used exceed limits->memory_quota (CAS loop: a check
+ *   and an add are one atomic step; concurrent reservers cannot overshoot).
+ * - A slot whose process died is reaped (its bytes returned) by the next
+ *   reserve that would fail, by any caller at most once a second, and by
+ *   gpx_lease_reap() (the watchdog / daemon).
+ */
+#ifndef GPX_SHM_LEASE_H
+#define GPX_SHM_LEASE_H
+
+#include "gpuplex/error.h"
+
+#include <stdint.h>
+
+#define GPX_LEASE_ID_MAX       64
+#define GPX_LEASE_MAX_PROCS    256
+#define GPX_LEASE_MAGIC_LIMITS 0x54494d4c58504750ULL /* "GPXLMIT" */
+#define GPX_LEASE_MAGIC_USAGE  0x45475355585047ULL   /* "GPXUSGE" */
+#define GPX_LEASE_VERSION      1U
+
+enum gpx_lease_mode {
+    GPX_MODE_EXCLUSIVE = 0,
+    GPX_MODE_MIG = 1,
+    GPX_MODE_VGPU = 2,
+    GPX_MODE_TIMESLICE = 3,
+};
+/* "exclusive", "mig", "vgpu", "timeslice"; -1 if unknown. */
+int gpx_lease_mode_parse(const char *s);
+const char *gpx_lease_mode_name(enum gpx_lease_mode m);
+
+struct gpx_lease_limits {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t size; /* sizeof(struct gpx_lease_limits) */
+    uint64_t nonce;
+    char id[GPX_LEASE_ID_MAX];
+    uint32_t mode; /* enum gpx_lease_mode */
+    uint32_t gpu_index;
+    char gpu_uuid[96];
+    uint64_t memory_quota; /* bytes of device memory; 0 = no quota */
+    uint32_t weight;       /* timeslice weight, >= 1 */
+    uint32_t cap_percent;  /* vgpu compute cap, 0 = none */
+    uint32_t uid;          /* the tenant's uid */
+    uint32_t reserved0;
+    uint64_t created_ns; /* CLOCK_REALTIME */
+    uint8_t reserved[256];
+};
+
+struct gpx_lease_proc {
+    _Atomic int32_t pid; /* 0: free */
+    uint32_t pad;
+    _Atomic uint64_t start_ticks; /* /proc/PID/stat starttime: tells pid reuse apart */
+    _Atomic uint64_t used;        /* bytes this process holds */
+    _Atomic uint64_t peak;
+};
+
+struct gpx_lease_usage {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t size; /* sizeof(struct gpx_lease_usage) */
+    uint64_t nonce;
+    _Atomic uint64_t used; /* bytes held by all processes of the lease */
+    _Atomic uint64_t peak;
+    _Atomic uint64_t refused; /* allocations refused for the quota */
+    _Atomic uint64_t last_reap_ns;
+    /* arbiter figures (the time-slicing issue fills these) */
+    _Atomic uint64_t gpu_ns_granted;
+    _Atomic uint64_t wait_ns;
+    _Atomic uint64_t turns;
+    _Atomic uint64_t drains;
+    uint8_t reserved[192];
+    struct gpx_lease_proc procs[GPX_LEASE_MAX_PROCS];
+};
+
+struct gpx_lease_region {
+    const struct gpx_lease_limits *limits; /* PROT_READ */
+    struct gpx_lease_usage *usage;         /* PROT_READ|PROT_WRITE */
+};
+
+/* GPUPLEX_RUN_DIR, else /run/gpuplex when writable, else /tmp/gpuplex-<uid>. */
+const char *gpx_run_dir(void);
+
+/* A new random lease id ("l-" + 12 hex digits). */
+void gpx_lease_new_id(char out[GPX_LEASE_ID_MAX]);
+
+/* Creates both files (limits first, atomically by rename). Fails if the id exists. */
+int gpx_lease_region_create(const char *run_dir, const struct gpx_lease_limits *lim,
+                            gpx_error *err);
+/* Maps an existing region; validates magic, version, sizes and the nonce pairing. */
+int gpx_lease_region_open(const char *run_dir, const char *id, struct gpx_lease_region *r,
+                          gpx_error *err);
+void gpx_lease_region_close(struct gpx_lease_region *r);
+/* Removes both files (mapped processes keep their mappings until they exit). */
+int gpx_lease_region_remove(const char *run_dir, const char *id, gpx_error *err);
+/* Calls fn for every lease id under run_dir; stops when fn returns non-zero. */
+int gpx_lease_region_list(const char *run_dir, int (*fn)(const char *id, void *arg), void *arg,
+                          gpx_error *err);
+
+/* Finds or takes this pid's slot; NULL when all slots are held by live processes. */
+struct gpx_lease_proc *gpx_lease_attach(struct gpx_lease_region *r, int32_t pid);
+/* Atomically reserves `bytes` against the quota: 0 on success, -1 if it would pass it. */
+int gpx_lease_reserve(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes);
+/* Gives `bytes` back. */
+void gpx_lease_release(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes);
+/* Returns the usage of slots whose process is gone; returns how many were reaped. */
+int gpx_lease_reap(struct gpx_lease_region *r);
+
+#endif
