@@ -63,8 +63,8 @@ int gpx_sim_spec_parse(const char *text, struct gpx_sim_spec *out, gpx_error *er
         return gpx_error_set(err, GPX_E_INVALID, "GPU spec too long");
     strcpy(buf, text);
 
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char *rest = buf;
+    for (char *tok = strsep(&rest, ","); tok; tok = strsep(&rest, ",")) {
         char *item = trim(tok);
         if (!*item)
             return gpx_error_set(err, GPX_E_INVALID, "empty item in GPU spec '%s'", text);

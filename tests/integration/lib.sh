@@ -1,0 +1,36 @@
+# Sourced by integration scripts: paths and small assertions.
+# shellcheck shell=sh
+GPX=$BUILD_DIR/bin/gpuplex
+export GPUPLEX_SIM="$TEST_TMP/node.sim"
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# expect_rc N CMD...: runs CMD, fails unless it exits with N; output in $TEST_TMP/out, err.
+expect_rc() {
+    want=$1
+    shift
+    set +e
+    "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err"
+    got=$?
+    set -e
+    [ "$got" = "$want" ] || {
+        cat "$TEST_TMP/out" "$TEST_TMP/err" >&2
+        fail "'$*' exited $got, expected $want"
+    }
+}
+
+# expect_err PATTERN: the last expect_rc's stderr matches PATTERN (grep -E).
+expect_err() {
+    grep -Eq "$1" "$TEST_TMP/err" || {
+        cat "$TEST_TMP/err" >&2
+        fail "stderr does not match '$1'"
+    }
+}
+
+# json EXPR FILE: evaluates a Python expression over the JSON in FILE (bound to j).
+json() {
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[2])); print(eval(sys.argv[1]))' "$1" "$2"
+}

@@ -1,0 +1,74 @@
+/* Size parsing: the spellings users write, and clear refusals. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "core/size.h"
+
+static uint64_t ok(const char *s)
+{
+    uint64_t v = 0;
+    gpx_error e = {0};
+    assert_int_equal(gpx_size_parse(s, &v, &e), 0);
+    return v;
+}
+
+static void bad(const char *s, const char *needle)
+{
+    uint64_t v = 0;
+    gpx_error e = {0};
+    assert_int_equal(gpx_size_parse(s, &v, &e), -1);
+    assert_int_equal(e.code, GPX_E_INVALID);
+    assert_non_null(strstr(e.msg, needle));
+}
+
+static void test_parse(void **state)
+{
+    (void)state;
+    assert_int_equal(ok("4G"), 4ULL << 30);
+    assert_int_equal(ok("4096M"), 4ULL << 30);
+    assert_int_equal(ok("512MiB"), 512ULL << 20);
+    assert_int_equal(ok("1.5GiB"), 3ULL << 29);
+    assert_int_equal(ok("1048576"), 1048576);
+    assert_int_equal(ok("2 gb"), 2ULL << 30);
+    assert_int_equal(ok("1T"), 1ULL << 40);
+    assert_int_equal(ok("0"), 0);
+    assert_int_equal(ok("8K"), 8192);
+}
+
+static void test_refuse(void **state)
+{
+    (void)state;
+    bad("", "empty");
+    bad(NULL, "empty");
+    bad("-1G", "invalid size");
+    bad("G", "invalid size");
+    bad("4X", "unknown unit");
+    bad("4G junk", "unknown unit");
+    bad("99999999999T", "too large");
+    bad("1.5", "whole number");
+    bad("nan", "invalid size");
+}
+
+static void test_format(void **state)
+{
+    (void)state;
+    char buf[32];
+    gpx_size_format(4ULL << 30, buf, sizeof buf);
+    assert_string_equal(buf, "4.0 GiB");
+    gpx_size_format(100, buf, sizeof buf);
+    assert_string_equal(buf, "100 B");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_refuse),
+        cmocka_unit_test(test_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
