@@ -6,7 +6,7 @@ export GPUPLEX_SIM="$TEST_TMP/node.sim"
 export GPUPLEX_RUN_DIR="$TEST_TMP/run"
 # In the sanitized build the interposer is preloaded ahead of libasan; ASan
 # must not refuse that. Harmless in the plain build.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:detect_leaks=0"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 
 fail() {
     echo "FAIL: $*" >&2
