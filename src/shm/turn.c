@@ -1,0 +1,226 @@
+/*
+ * Turn keeping for one process on one GPU (see turn.h).
+ *
+ * Invariants:
+ * - `holding` is set only under `mu`, by the thread that holds the arbiter
+ *   turn for this process; it is cleared under `mu` before any drain, and
+ *   the drain starts only when `inflight` is 0, so no submission can slip
+ *   past a drain into another lease's turn.
+ * - Exactly one of {the slow path, the timer} talks to the arbiter at a time
+ *   (both under `mu`).
+ */
+#define _GNU_SOURCE
+#include "shm/turn.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FIRST_BURST  8 /* submissions before the first measurement */
+#define MAX_BURST    65536
+#define IDLE_POLL_NS 2000000ULL /* a holder idle this long while others wait yields */
+
+static void add_stat(_Atomic uint64_t *f, uint64_t v)
+{
+    if (f)
+        atomic_fetch_add(f, v);
+}
+
+/* Submissions that fit in what is left of the turn, at the measured cost of one. */
+static int64_t burst_for(const struct gpx_turn *t, uint64_t now)
+{
+    if (!t->est_ns)
+        return FIRST_BURST;
+    uint64_t rest = t->deadline_ns > now ? t->deadline_ns - now : 0;
+    int64_t n = (int64_t)(rest / t->est_ns);
+    return n < 1 ? 1 : n > MAX_BURST ? MAX_BURST : n;
+}
+
+/* Waits for in-flight submissions, then drains the GPU; updates the cost estimate. */
+static void drain_locked(struct gpx_turn *t)
+{
+    while (atomic_load(&t->inflight) > 0)
+        sched_yield();
+    t->drain(t->drain_ctx);
+    gpx_arb_count_drain(&t->h);
+    add_stat(t->usage ? &t->usage->drains : NULL, 1);
+    uint64_t now = gpx_arb_now_ns();
+    uint64_t n = atomic_load(&t->submitted) - t->burst_submitted;
+    if (n > 0) {
+        uint64_t per = (now - t->burst_start_ns) / n;
+        t->est_ns = t->est_ns ? (t->est_ns * 3 + per) / 4 : per;
+        if (t->est_ns == 0)
+            t->est_ns = 1;
+    }
+    t->burst_start_ns = now;
+    t->burst_submitted = atomic_load(&t->submitted);
+}
+
+static void start_burst_locked(struct gpx_turn *t, uint64_t now)
+{
+    t->burst_start_ns = now;
+    t->burst_submitted = atomic_load(&t->submitted);
+    atomic_store(&t->left, burst_for(t, now));
+    atomic_store(&t->holding, 1);
+    pthread_cond_broadcast(&t->cv);
+}
+
+/* At the deadline (drained): renew, or hand over. Returns 1 if still holding. */
+static int renew_locked(struct gpx_turn *t)
+{
+    uint64_t d = gpx_arb_renew_or_release(&t->h);
+    add_stat(t->usage ? &t->usage->gpu_ns_granted : NULL, t->h.charged_ns_last);
+    if (!d)
+        return 0;
+    t->deadline_ns = d;
+    start_burst_locked(t, gpx_arb_now_ns());
+    return 1;
+}
+
+static void release_locked(struct gpx_turn *t)
+{
+    atomic_store(&t->holding, 0);
+    drain_locked(t);
+    gpx_arb_release(&t->h);
+    add_stat(t->usage ? &t->usage->gpu_ns_granted : NULL, t->h.charged_ns_last);
+}
+
+void gpx__turn_slow(struct gpx_turn *t)
+{
+    atomic_fetch_sub(&t->inflight, 1);
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        if (atomic_load(&t->holding)) {
+            if (atomic_fetch_sub(&t->left, 1) > 0)
+                break; /* another thread refreshed the budget */
+            /* budget spent: drain, measure, go on if the turn has time left */
+            atomic_store(&t->holding, 0);
+            drain_locked(t);
+            uint64_t now = gpx_arb_now_ns();
+            if (now < t->deadline_ns && gpx_arb_holding(&t->h)) {
+                start_burst_locked(t, now);
+                continue;
+            }
+            if (renew_locked(t))
+                continue;
+        }
+        /* not holding: wait for the turn */
+        uint64_t d = gpx_arb_acquire(&t->h);
+        add_stat(t->usage ? &t->usage->wait_ns : NULL, t->h.wait_ns_last);
+        add_stat(t->usage ? &t->usage->turns : NULL, 1);
+        t->deadline_ns = d;
+        start_burst_locked(t, gpx_arb_now_ns());
+    }
+    atomic_fetch_add(&t->inflight, 1);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void abs_time(struct timespec *ts, uint64_t mono_ns)
+{
+    ts->tv_sec = (time_t)(mono_ns / 1000000000ULL);
+    ts->tv_nsec = (long)(mono_ns % 1000000000ULL);
+}
+
+static void *timer_main(void *arg)
+{
+    struct gpx_turn *t = arg;
+    pthread_mutex_lock(&t->mu);
+    uint64_t seen = atomic_load(&t->submitted);
+    while (!t->stop) {
+        if (!atomic_load(&t->holding)) {
+            pthread_cond_wait(&t->cv, &t->mu);
+            seen = atomic_load(&t->submitted);
+            continue;
+        }
+        uint64_t now = gpx_arb_now_ns();
+        if (!gpx_arb_holding(&t->h)) {
+            /* taken from us for a hang: stop submitting, the next submission re-queues */
+            atomic_store(&t->holding, 0);
+            continue;
+        }
+        if (now < t->deadline_ns) {
+            uint64_t wake = t->deadline_ns;
+            int contended = gpx_arb_contended(&t->h);
+            if (contended && now + IDLE_POLL_NS < wake)
+                wake = now + IDLE_POLL_NS;
+            struct timespec ts;
+            abs_time(&ts, wake);
+            pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+            uint64_t sub = atomic_load(&t->submitted);
+            if (contended && sub == seen && atomic_load(&t->inflight) == 0 &&
+                atomic_load(&t->holding) && gpx_arb_now_ns() < t->deadline_ns &&
+                gpx_arb_contended(&t->h)) {
+                release_locked(t); /* idle while others wait: give the turn back */
+            }
+            seen = sub;
+            continue;
+        }
+        /* deadline: drain and renew or hand over */
+        atomic_store(&t->holding, 0);
+        drain_locked(t);
+        if (!renew_locked(t))
+            seen = atomic_load(&t->submitted);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+int gpx_turn_start(struct gpx_turn *t, const char *run_dir, const char *gpu_uuid,
+                   const char *lease_id, uint32_t weight, uint32_t cap_percent,
+                   struct gpx_lease_usage *usage, void (*drain)(void *), void *drain_ctx,
+                   gpx_error *err)
+{
+    memset(t, 0, sizeof *t);
+    char path[4096];
+    if (gpx_arb_path(run_dir, gpu_uuid, path, sizeof path, err) < 0 ||
+        gpx_arb_open(path, 0, &t->arb, err) < 0)
+        return -1;
+    if (gpx_arb_join(t->arb, lease_id, weight, cap_percent, getpid(), &t->h, err) < 0) {
+        gpx_arb_close(t->arb);
+        t->arb = NULL;
+        return -1;
+    }
+    t->usage = usage;
+    t->drain = drain;
+    t->drain_ctx = drain_ctx;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    /* The timer must not receive the application's signals. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&t->timer, NULL, timer_main, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        gpx_arb_leave(&t->h);
+        gpx_arb_close(t->arb);
+        t->arb = NULL;
+        return gpx_error_errno(err, GPX_E_INTERNAL, rc, "starting the time-slice timer");
+    }
+    t->timer_started = 1;
+    return 0;
+}
+
+void gpx_turn_stop(struct gpx_turn *t)
+{
+    if (!t->arb)
+        return;
+    pthread_mutex_lock(&t->mu);
+    t->stop = 1;
+    if (atomic_load(&t->holding) || gpx_arb_holding(&t->h))
+        release_locked(t);
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    if (t->timer_started)
+        pthread_join(t->timer, NULL);
+    gpx_arb_leave(&t->h);
+    gpx_arb_close(t->arb);
+    t->arb = NULL;
+}
