@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "abi/nvml_abi.h"
+#include "mig_state.h"
 #include "state.h"
 
 #include <pthread.h>
@@ -25,6 +26,12 @@
 static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
 static int init_count;
 static struct gpx_sim_state st;
+
+/* For nvml_mig.c: the mapping, or NULL before nvmlInit. */
+struct gpx_sim_state *gpx__nvml_state(void)
+{
+    return st.hdr ? &st : NULL;
+}
 
 static struct gpx_sim_gpu *gpu_of(nvmlDevice_t dev)
 {
@@ -108,6 +115,8 @@ EXPORT const char *nvmlErrorString(nvmlReturn_t r)
         return "Function Not Found";
     case NVML_ERROR_IN_USE:
         return "In use by another client";
+    case NVML_ERROR_RESET_REQUIRED:
+        return "Reset required";
     case NVML_ERROR_INSUFFICIENT_RESOURCES:
         return "Insufficient resources";
     case NVML_ERROR_ARGUMENT_VERSION_MISMATCH:
@@ -200,6 +209,11 @@ EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *de
             return NVML_SUCCESS;
         }
     }
+    void *mig;
+    if (gpx__nvml_mig_find_uuid(uuid, &mig) == 0) {
+        *dev = (nvmlDevice_t)mig;
+        return NVML_SUCCESS;
+    }
     return NVML_ERROR_NOT_FOUND;
 }
 
@@ -227,12 +241,18 @@ EXPORT nvmlReturn_t nvmlDeviceGetHandleByPciBusId(const char *bus_id, nvmlDevice
 
 EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t dev, char *name, unsigned int length)
 {
+    struct gpx_sim_mig_device mig;
+    if (gpx__nvml_mig_device(dev, &mig, NULL) == 0)
+        return copy_str(name, length, mig.name);
     GPU_OR_RETURN(g, dev);
     return copy_str(name, length, g->name);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int length)
 {
+    struct gpx_sim_mig_device mig;
+    if (gpx__nvml_mig_device(dev, &mig, NULL) == 0)
+        return copy_str(uuid, length, mig.uuid);
     GPU_OR_RETURN(g, dev);
     return copy_str(uuid, length, g->uuid);
 }
@@ -291,6 +311,14 @@ static uint64_t used_now(struct gpx_sim_gpu *g)
 
 EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, nvmlMemory_t *mem)
 {
+    struct gpx_sim_mig_device mig;
+    uint64_t mig_used;
+    if (mem && gpx__nvml_mig_device(dev, &mig, &mig_used) == 0) {
+        mem->total = mig.memory_total;
+        mem->used = mig_used < mig.memory_total ? mig_used : mig.memory_total;
+        mem->free = mem->total - mem->used;
+        return NVML_SUCCESS;
+    }
     GPU_OR_RETURN(g, dev);
     if (!mem)
         return NVML_ERROR_INVALID_ARGUMENT;
@@ -303,6 +331,15 @@ EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, nvmlMemory_t *mem)
 
 EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t dev, nvmlMemory_v2_t *mem)
 {
+    struct gpx_sim_mig_device mig;
+    uint64_t mig_used;
+    if (mem && mem->version == nvmlMemory_v2 && gpx__nvml_mig_device(dev, &mig, &mig_used) == 0) {
+        mem->total = mig.memory_total;
+        mem->reserved = 0;
+        mem->used = mig_used < mig.memory_total ? mig_used : mig.memory_total;
+        mem->free = mem->total - mem->used;
+        return NVML_SUCCESS;
+    }
     GPU_OR_RETURN(g, dev);
     if (!mem)
         return NVML_ERROR_INVALID_ARGUMENT;
@@ -428,6 +465,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t dev, unsigned int *current
     GPU_OR_RETURN(g, dev);
     if (!current || !pending)
         return NVML_ERROR_INVALID_ARGUMENT;
+    gpx_sim_mig_settle(&st, g->index); /* a pending change applies once the GPU is idle */
     *current = g->mig_current;
     *pending = g->mig_pending;
     return NVML_SUCCESS;
@@ -485,8 +523,14 @@ static nvmlReturn_t list_procs(nvmlDevice_t dev, unsigned int *count, void *info
                 nvmlProcessInfo_t *o = (nvmlProcessInfo_t *)dst;
                 o->pid = (unsigned)atomic_load(&p->pid);
                 o->usedGpuMemory = atomic_load(&p->used_bytes);
-                o->gpuInstanceId = 0xFFFFFFFFU; /* no MIG instance */
-                o->computeInstanceId = 0xFFFFFFFFU;
+                unsigned gi, ci;
+                if (gpx_sim_mig_proc_ids_locked(g, i, &gi, &ci) == 0) {
+                    o->gpuInstanceId = gi;
+                    o->computeInstanceId = ci;
+                } else {
+                    o->gpuInstanceId = 0xFFFFFFFFU; /* no MIG instance */
+                    o->computeInstanceId = 0xFFFFFFFFU;
+                }
             } else {
                 nvmlProcessInfo_v1_t *o = (nvmlProcessInfo_v1_t *)dst;
                 o->pid = (unsigned)atomic_load(&p->pid);

@@ -307,12 +307,33 @@ uint64_t gpx_sim_proc_start_ticks(int32_t pid)
     return strtoull(p, NULL, 10);
 }
 
+/* The state letter of /proc/PID/stat (after the command name), or 0. */
+static char proc_state(int32_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
 int gpx_sim_proc_alive(const struct gpx_sim_proc *p)
 {
     int32_t pid = atomic_load(&p->pid);
     if (pid <= 0)
         return 0;
     if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    /* A killed process whose parent has not waited yet holds no GPU memory. */
+    char state = proc_state(pid);
+    if (state == 'Z' || state == 'X')
         return 0;
     uint64_t st = gpx_sim_proc_start_ticks(pid);
     return st == 0 || p->start_ticks == 0 || st == p->start_ticks;
@@ -433,4 +454,67 @@ uint64_t gpx_sim_engine_submit(struct gpx_sim_state *st, uint32_t gpu, uint64_t 
     atomic_fetch_add(&g->kernels_total, 1);
     gpx_sim_util_add(g->util, start, end);
     return end;
+}
+
+uint64_t gpx_sim_engine_submit_after(struct gpx_sim_state *st, uint32_t gpu, uint64_t not_before,
+                                     uint64_t ns, uint64_t *start_out)
+{
+    struct gpx_sim_gpu *g = &st->gpus[gpu];
+    uint64_t now = gpx_sim_now_ns();
+    uint64_t floor = not_before > now ? not_before : now;
+    uint64_t prev = atomic_load(&g->engine_busy_until);
+    uint64_t start, end;
+    do {
+        start = prev > floor ? prev : floor;
+        end = start + ns;
+        /* Empty work changes nothing shared: it only has to come after the queue. */
+        if (ns == 0)
+            break;
+    } while (!atomic_compare_exchange_weak(&g->engine_busy_until, &prev, end));
+    if (ns)
+        atomic_fetch_add(&g->engine_busy_total, ns);
+    atomic_fetch_add(&g->kernels_total, 1);
+    if (start_out)
+        *start_out = start;
+    return end;
+}
+
+int gpx_sim_proc_contexts_add(struct gpx_sim_state *st, uint32_t gpu, struct gpx_sim_proc *p,
+                              int delta)
+{
+    struct gpx_sim_gpu *g = &st->gpus[gpu];
+    int freed = 0;
+    gpx_sim_lock(st);
+    int64_t n = (int64_t)p->contexts + delta;
+    p->contexts = n > 0 ? (uint32_t)n : 0;
+    if (p->contexts == 0 && atomic_load(&p->used_bytes) == 0) {
+        release_slot(g, p);
+        freed = 1;
+    }
+    gpx_sim_unlock(st);
+    return freed;
+}
+
+int gpx_sim_mem_charge(struct gpx_sim_state *st, uint32_t gpu, struct gpx_sim_proc *p,
+                       uint64_t bytes)
+{
+    struct gpx_sim_gpu *g = &st->gpus[gpu];
+    uint64_t cap = g->memory_total > g->memory_reserved ? g->memory_total - g->memory_reserved : 0;
+    uint64_t cur = atomic_load(&g->memory_used);
+    do {
+        if (bytes > cap || cur > cap - bytes)
+            return -1;
+    } while (!atomic_compare_exchange_weak(&g->memory_used, &cur, cur + bytes));
+    if (p)
+        atomic_fetch_add(&p->used_bytes, bytes);
+    return 0;
+}
+
+void gpx_sim_mem_uncharge(struct gpx_sim_state *st, uint32_t gpu, struct gpx_sim_proc *p,
+                          uint64_t bytes)
+{
+    struct gpx_sim_gpu *g = &st->gpus[gpu];
+    if (p)
+        atomic_fetch_sub(&p->used_bytes, bytes);
+    atomic_fetch_sub(&g->memory_used, bytes);
 }

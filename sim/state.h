@@ -156,12 +156,39 @@ uint64_t gpx_sim_now_ns(void);
 struct gpx_sim_proc *gpx_sim_proc_attach(struct gpx_sim_state *st, uint32_t gpu, int32_t pid);
 /* Frees slots of processes that no longer exist, returning their memory. */
 void gpx_sim_reap(struct gpx_sim_state *st, uint32_t gpu);
-/* True when `pid` runs and is the process that took the slot. */
+/* True when `pid` runs (a zombie does not) and is the process that took the slot. */
 int gpx_sim_proc_alive(const struct gpx_sim_proc *p);
 uint64_t gpx_sim_proc_start_ticks(int32_t pid);
 
+/*
+ * Contexts a process holds on GPU `gpu` (the slot's `contexts`), changed under
+ * the lock. When the count drops to 0 and the slot holds no memory, the slot
+ * is freed (the process leaves NVML's process list) and 1 is returned: the
+ * caller must forget `p`. Returns 0 otherwise.
+ */
+int gpx_sim_proc_contexts_add(struct gpx_sim_state *st, uint32_t gpu, struct gpx_sim_proc *p,
+                              int delta);
+
+/*
+ * Device memory accounting: charge adds `bytes` to the GPU's memory_used and
+ * to slot `p` atomically against the GPU's capacity (total - reserved);
+ * returns -1, charging nothing, when they do not fit. uncharge gives them back.
+ */
+int gpx_sim_mem_charge(struct gpx_sim_state *st, uint32_t gpu, struct gpx_sim_proc *p,
+                       uint64_t bytes);
+void gpx_sim_mem_uncharge(struct gpx_sim_state *st, uint32_t gpu, struct gpx_sim_proc *p,
+                          uint64_t bytes);
+
 /* Engine: occupies GPU `gpu` for `ns` after everything queued; returns the end time. */
 uint64_t gpx_sim_engine_submit(struct gpx_sim_state *st, uint32_t gpu, uint64_t ns);
+/*
+ * Like gpx_sim_engine_submit, but the work starts no earlier than `not_before`
+ * (its stream's tail), and utilization is left to the caller (work queued far
+ * ahead must be credited to the buckets as time reaches it). Stores the start
+ * time in *start and returns the end time.
+ */
+uint64_t gpx_sim_engine_submit_after(struct gpx_sim_state *st, uint32_t gpu, uint64_t not_before,
+                                     uint64_t ns, uint64_t *start);
 /* Adds a busy interval to a utilization bucket array. */
 void gpx_sim_util_add(struct gpx_sim_util_bucket *b, uint64_t start_ns, uint64_t end_ns);
 /* Percent busy over the last second. */

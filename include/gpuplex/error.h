@@ -32,7 +32,9 @@
     X(IO, 9, 500, "input/output error")                                                            \
     X(PERM, 10, 403, "permission denied")                                                          \
     X(UNAUTH, 10, 401, "authentication required")                                                  \
-    X(NOMEM, 1, 500, "out of memory")
+    X(NOMEM, 1, 500, "out of memory")                                                              \
+    X(TOO_LARGE, 2, 413, "request too large")                                                      \
+    X(METHOD, 2, 405, "method not allowed")
 
 enum gpx_code {
 #define GPX__ENUM(name, exit, http, msg) GPX_E_##name,

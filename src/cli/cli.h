@@ -17,6 +17,9 @@ struct gpx_cmd {
 };
 
 extern const struct gpx_cmd gpx_cmd_help, gpx_cmd_version, gpx_cmd_ls, gpx_cmd_sim;
+extern const struct gpx_cmd gpx_cmd_lease, gpx_cmd_run, gpx_cmd_watch;
+extern const struct gpx_cmd gpx_cmd_status, gpx_cmd_usage, gpx_cmd_tenant;
+extern const struct gpx_cmd gpx_cmd_mig;
 
 /* NULL-terminated, in the order `gpuplex --help` lists them. */
 extern const struct gpx_cmd *const gpx_cli_commands[];
@@ -37,5 +40,28 @@ int gpx_cli_print_usage(const struct gpx_cmd *cmd);
  * processes. An explicit GPUPLEX_DRIVER_DIR always wins.
  */
 void gpx_cli_select_driver(void);
+
+/*
+ * The interposer for vgpu/timeslice workloads: <dir of gpuplex>/../lib/ or
+ * ../lib/gpuplex/libgpuplex-cuda.so, resolved to an absolute path in `out`;
+ * an error naming where it looked when it is missing (cmd_run.c).
+ */
+int gpx_cli_interposer_path(char *out, size_t len, gpx_error *err);
+
+/*
+ * Talking to gpuplexd (src/cli/daemon.c). gpx_cli_client opens a client for
+ * `server` (NULL: $GPUPLEX_SERVER, else the default socket; token from
+ * $GPUPLEX_TOKEN). gpx_cli_call sends `body` (borrowed, may be NULL) and
+ * stores the parsed answer in *out (caller decrefs); errors come back as the
+ * daemon's gpx_error. gpx_cli_query_append adds "?name=value" / "&name=value"
+ * percent-encoded (a NULL value adds nothing).
+ */
+struct gpx_client;
+struct json_t;
+int gpx_cli_client(const char *server, struct gpx_client **out, gpx_error *err);
+int gpx_cli_call(struct gpx_client *c, const char *method, const char *path, struct json_t *body,
+                 struct json_t **out, gpx_error *err);
+void gpx_cli_print_json(struct json_t *j);
+void gpx_cli_query_append(char *buf, size_t len, const char *name, const char *value);
 
 #endif

@@ -17,9 +17,14 @@
  * - usage->used == sum of procs[].used of live slots (+ slots not yet reaped).
  * - reserve() never lets used exceed limits->memory_quota (CAS loop: a check
  *   and an add are one atomic step; concurrent reservers cannot overshoot).
+ * - A pid slot holds pid > 0 (a process), 0 (free) or -(reaper pid) while a
+ *   reaper returns a dead process's bytes; a slot left so by a dead reaper is
+ *   finished by the next one.
  * - A slot whose process died is reaped (its bytes returned) by the next
- *   reserve that would fail, by any caller at most once a second, and by
- *   gpx_lease_reap() (the watchdog / daemon).
+ *   reserve that would fail (unless a reap ran < 1 ms before), by any
+ *   reserve at most once a second, and by gpx_lease_reap() (the watchdog /
+ *   daemon). A zombie counts as dead; a reused pid is told apart by its
+ *   start time.
  */
 #ifndef GPX_SHM_LEASE_H
 #define GPX_SHM_LEASE_H
@@ -30,8 +35,8 @@
 
 #define GPX_LEASE_ID_MAX       64
 #define GPX_LEASE_MAX_PROCS    256
-#define GPX_LEASE_MAGIC_LIMITS 0x54494d4c58504750ULL /* "GPXLMIT" */
-#define GPX_LEASE_MAGIC_USAGE  0x45475355585047ULL   /* "GPXUSGE" */
+#define GPX_LEASE_MAGIC_LIMITS 0x54494d4c58504750ULL /* "PGPXLMIT" little-endian */
+#define GPX_LEASE_MAGIC_USAGE  0x45475355585047ULL   /* "GPXUSGE" little-endian */
 #define GPX_LEASE_VERSION      1U
 
 enum gpx_lease_mode {
@@ -98,7 +103,20 @@ const char *gpx_run_dir(void);
 
 /* A new random lease id ("l-" + 12 hex digits). */
 void gpx_lease_new_id(char out[GPX_LEASE_ID_MAX]);
+/*
+ * 1 if `id` may name a lease: 1..63 characters of [a-zA-Z0-9._-], not starting
+ * with '.', no "..". Every id that comes from outside is checked with it (the
+ * region functions check it too).
+ */
+int gpx_lease_id_valid(const char *id);
 
+/*
+ * Opens <run_dir>/leases as an O_DIRECTORY descriptor (caller closes it);
+ * with `create`, makes it first (mode 0755, parents too) and refuses one owned
+ * by another uid than ours or root's. Absent without `create`: NOT_FOUND.
+ * (`gpuplex lease create` flocks it to serialize admission.)
+ */
+int gpx_lease_dir_open(const char *run_dir, int create, gpx_error *err);
 /* Creates both files (limits first, atomically by rename). Fails if the id exists. */
 int gpx_lease_region_create(const char *run_dir, const struct gpx_lease_limits *lim,
                             gpx_error *err);
@@ -114,11 +132,21 @@ int gpx_lease_region_list(const char *run_dir, int (*fn)(const char *id, void *a
 
 /* Finds or takes this pid's slot; NULL when all slots are held by live processes. */
 struct gpx_lease_proc *gpx_lease_attach(struct gpx_lease_region *r, int32_t pid);
-/* Atomically reserves `bytes` against the quota: 0 on success, -1 if it would pass it. */
+/*
+ * Atomically reserves `bytes` against the quota: 0 on success, -1 if it would
+ * pass it (counted in usage->refused). `slot` may be NULL (then the bytes are
+ * the lease's but no process's, and no reap returns them). Lock-free, no
+ * allocation; errno is preserved. Syscalls: clock_gettime (vDSO) on every
+ * call; /proc reads only in a reap: at most once a second per lease, and when
+ * the reserve would fail (unless another reap started in the last 1 ms, which
+ * bounds the cost of a storm of refusals).
+ */
 int gpx_lease_reserve(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes);
-/* Gives `bytes` back. */
+/* Gives `bytes` back; never below zero (a double release is clamped, not wrapped). */
 void gpx_lease_release(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes);
 /* Returns the usage of slots whose process is gone; returns how many were reaped. */
 int gpx_lease_reap(struct gpx_lease_region *r);
+/* /proc/PID/stat start time (clock ticks since boot); 0 if the process is gone or a zombie. */
+uint64_t gpx_lease_proc_start_ticks(int32_t pid);
 
 #endif

@@ -29,7 +29,7 @@ expect_rc() {
 
 # expect_err PATTERN: the last expect_rc's stderr matches PATTERN (grep -E).
 expect_err() {
-    grep -Eq "$1" "$TEST_TMP/err" || {
+    grep -Eq -e "$1" "$TEST_TMP/err" || {
         cat "$TEST_TMP/err" >&2
         fail "stderr does not match '$1'"
     }

@@ -1,0 +1,139 @@
+/*
+ * gpuplex status: what gpuplexd says about this node and about you: the
+ * daemon's health, your identity, each GPU with the memory quota still free
+ * for shared leases, and your active leases.
+ */
+#include "cli/cli.h"
+#include "core/size.h"
+#include "gpuplex/client.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "-";
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *server = NULL;
+    int json = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            server = optarg;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'h':
+            return gpx_cli_print_usage(&gpx_cmd_status);
+        default:
+            return gpx_cli_usage_error(&gpx_cmd_status, "unknown or incomplete option '%s'",
+                                       argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return gpx_cli_usage_error(&gpx_cmd_status, "unexpected argument '%s'", argv[optind]);
+
+    gpx_error err = {0};
+    struct gpx_client *cl = NULL;
+    json_t *health = NULL, *me = NULL, *gpus = NULL, *leases = NULL;
+    int rc = gpx_cli_client(server, &cl, &err);
+    if (rc == 0)
+        rc = gpx_cli_call(cl, "GET", "/healthz", NULL, &health, &err);
+    if (rc == 0)
+        rc = gpx_cli_call(cl, "GET", "/v1/whoami", NULL, &me, &err);
+    if (rc == 0)
+        rc = gpx_cli_call(cl, "GET", "/v1/gpus", NULL, &gpus, &err);
+    if (rc == 0)
+        rc = gpx_cli_call(cl, "GET", "/v1/leases", NULL, &leases, &err);
+    const char *srv = cl ? gpx_client_server(cl) : "";
+    char server_s[512];
+    snprintf(server_s, sizeof server_s, "%s", srv);
+    gpx_client_free(cl);
+    if (rc < 0) {
+        json_decref(health);
+        json_decref(me);
+        json_decref(gpus);
+        json_decref(leases);
+        return gpx_cli_fail(&err);
+    }
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "server", json_string(server_s));
+        json_object_set_new(o, "daemon", health);
+        json_object_set_new(o, "you", me);
+        json_object_set_new(o, "gpus", gpus);
+        json_object_set_new(o, "leases", leases);
+        gpx_cli_print_json(o);
+        json_decref(o);
+        return 0;
+    }
+    printf("gpuplexd %s at %s: %s, up %.0f s, %lld GPU%s, placement %s\n", str(health, "version"),
+           server_s, str(health, "status"),
+           json_number_value(json_object_get(health, "uptime_seconds")),
+           (long long)json_integer_value(json_object_get(health, "gpus")),
+           json_integer_value(json_object_get(health, "gpus")) == 1 ? "" : "s",
+           str(health, "placement"));
+    printf("you: tenant %s (%s) via %s\n\n", str(me, "tenant"), str(me, "role"), str(me, "via"));
+    printf("%-3s %-24s %12s %12s %-9s %s\n", "GPU", "NAME", "MEMORY", "QUOTA-FREE", "EXCLUSIVE",
+           "YOUR LEASES");
+    size_t i;
+    json_t *g;
+    json_array_foreach(gpus, i, g)
+    {
+        char mem[32], free_q[32];
+        gpx_size_format((uint64_t)json_integer_value(json_object_get(g, "memory_total_bytes")), mem,
+                        sizeof mem);
+        gpx_size_format((uint64_t)json_integer_value(json_object_get(g, "memory_quota_free_bytes")),
+                        free_q, sizeof free_q);
+        char ids[512] = "";
+        size_t k, n = 0;
+        json_t *l;
+        json_array_foreach(json_object_get(g, "leases"), k, l)
+        {
+            if (!strcmp(str(l, "tenant"), str(me, "tenant")) && n + 20 < sizeof ids)
+                n += (size_t)snprintf(ids + n, sizeof ids - n, "%s%s", n ? " " : "", str(l, "id"));
+        }
+        printf("%-3lld %-24.24s %12s %12s %-9s %s\n",
+               (long long)json_integer_value(json_object_get(g, "index")), str(g, "name"), mem,
+               free_q, json_is_true(json_object_get(g, "exclusive")) ? "yes" : "no", n ? ids : "-");
+    }
+    printf("\n%zu active lease%s visible to you\n", json_array_size(leases),
+           json_array_size(leases) == 1 ? "" : "s");
+    json_decref(health);
+    json_decref(me);
+    json_decref(gpus);
+    json_decref(leases);
+    return 0;
+}
+
+const struct gpx_cmd gpx_cmd_status = {
+    "status",
+    run,
+    "gpuplexd's view of this node: health, GPUs, free quota, your leases",
+    "usage: gpuplex status [--server S] [--json]\n"
+    "\n"
+    "Asks gpuplexd for its health, who you are to it (tenant, role, transport),\n"
+    "every GPU with its memory, the memory quota still free for vgpu/timeslice\n"
+    "leases and whether an exclusive lease holds it, and your active leases.\n"
+    "\n"
+    "  --server S  gpuplexd's socket path or http://HOST:PORT (default:\n"
+    "              $GPUPLEX_SERVER, else /run/gpuplex/gpuplexd.sock)\n"
+    "  --json      print {server, daemon: /healthz, you: /v1/whoami, gpus: /v1/gpus,\n"
+    "              leases: /v1/leases}\n"
+    "\n"
+    "exit status: 0 ok; 9 gpuplexd unreachable; 10 not authenticated.\n",
+};

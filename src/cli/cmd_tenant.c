@@ -1,0 +1,288 @@
+/*
+ * gpuplex tenant add|ls|rm|token: manage gpuplexd's tenants (admin role).
+ * A token is printed once, when made; the daemon keeps only its SHA-256.
+ */
+#include "cli/cli.h"
+#include "core/size.h"
+#include "gpuplex/client.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *server;
+static int as_json;
+
+static int common_opt(int c)
+{
+    if (c == 's') {
+        server = optarg;
+        return 1;
+    }
+    if (c == 'j') {
+        as_json = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int parse_num(const char *s, unsigned long long lo, unsigned long long hi,
+                     unsigned long long *out)
+{
+    char *end;
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int call(const char *method, const char *path, json_t *body, json_t **out)
+{
+    gpx_error err = {0};
+    struct gpx_client *c = NULL;
+    int rc = gpx_cli_client(server, &c, &err);
+    if (rc == 0)
+        rc = gpx_cli_call(c, method, path, body, out, &err);
+    gpx_client_free(c);
+    json_decref(body);
+    return rc < 0 ? gpx_cli_fail(&err) : 0;
+}
+
+static const char *opt_str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "-";
+}
+
+static void describe(json_t *t, char *buf, size_t len)
+{
+    char mem[32] = "-", gpus[16] = "-", uid[16] = "-";
+    json_t *v;
+    if (json_is_integer(v = json_object_get(t, "max_memory_bytes")))
+        gpx_size_format((uint64_t)json_integer_value(v), mem, sizeof mem);
+    if (json_is_integer(v = json_object_get(t, "max_gpus")))
+        snprintf(gpus, sizeof gpus, "%lld", (long long)json_integer_value(v));
+    if (json_is_integer(v = json_object_get(t, "uid")))
+        snprintf(uid, sizeof uid, "%lld", (long long)json_integer_value(v));
+    snprintf(buf, len, "%-20s %-7s %6s %9s %12s", opt_str(t, "name"), opt_str(t, "role"), uid, gpus,
+             mem);
+}
+
+static int tenant_add(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"role", required_argument, NULL, 'r'},     {"uid", required_argument, NULL, 'u'},
+        {"max-gpus", required_argument, NULL, 'g'}, {"max-memory", required_argument, NULL, 'm'},
+        {"server", required_argument, NULL, 's'},   {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    json_t *body = json_object();
+    int c;
+    unsigned long long v;
+    gpx_error err = {0};
+    while ((c = getopt_long(argc, argv, "r:u:g:m:s:jh", opts, NULL)) != -1) {
+        if (common_opt(c))
+            continue;
+        switch (c) {
+        case 'r':
+            if (strcmp(optarg, "admin") != 0 && strcmp(optarg, "tenant") != 0) {
+                json_decref(body);
+                return gpx_cli_usage_error(&gpx_cmd_tenant, "--role must be admin or tenant");
+            }
+            json_object_set_new(body, "role", json_string(optarg));
+            break;
+        case 'u':
+            if (parse_num(optarg, 0, 0xfffffffe, &v) < 0) {
+                json_decref(body);
+                return gpx_cli_usage_error(&gpx_cmd_tenant, "--uid must be a user id, not '%s'",
+                                           optarg);
+            }
+            json_object_set_new(body, "uid", json_integer((json_int_t)v));
+            break;
+        case 'g':
+            if (parse_num(optarg, 1, 1024, &v) < 0) {
+                json_decref(body);
+                return gpx_cli_usage_error(&gpx_cmd_tenant,
+                                           "--max-gpus must be a number from 1 to 1024");
+            }
+            json_object_set_new(body, "max_gpus", json_integer((json_int_t)v));
+            break;
+        case 'm': {
+            uint64_t b;
+            if (gpx_size_parse(optarg, &b, &err) < 0) {
+                json_decref(body);
+                return gpx_cli_usage_error(&gpx_cmd_tenant, "--max-memory: %s", err.msg);
+            }
+            json_object_set_new(body, "max_memory", json_string(optarg));
+            break;
+        }
+        case 'h':
+            json_decref(body);
+            return gpx_cli_print_usage(&gpx_cmd_tenant);
+        default:
+            json_decref(body);
+            return gpx_cli_usage_error(&gpx_cmd_tenant, "unknown or incomplete option '%s'",
+                                       argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1) {
+        json_decref(body);
+        return gpx_cli_usage_error(&gpx_cmd_tenant, "add needs exactly one NAME");
+    }
+    json_object_set_new(body, "name", json_string(argv[optind]));
+    json_t *out = NULL;
+    int rc = call("POST", "/v1/tenants", body, &out);
+    if (rc)
+        return rc;
+    if (as_json) {
+        gpx_cli_print_json(out);
+    } else {
+        printf("%s\n", opt_str(out, "token"));
+        fprintf(stderr,
+                "tenant %s added (role %s). Its token is printed above, once: gpuplexd keeps\n"
+                "only a hash of it. The tenant uses it as GPUPLEX_TOKEN.\n",
+                opt_str(out, "name"), opt_str(out, "role"));
+    }
+    json_decref(out);
+    return 0;
+}
+
+static int tenant_ls(int argc, char **argv)
+{
+    static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
+        if (common_opt(c))
+            continue;
+        if (c == 'h')
+            return gpx_cli_print_usage(&gpx_cmd_tenant);
+        return gpx_cli_usage_error(&gpx_cmd_tenant, "unknown or incomplete option '%s'",
+                                   argv[optind - 1]);
+    }
+    if (optind < argc)
+        return gpx_cli_usage_error(&gpx_cmd_tenant, "unexpected argument '%s'", argv[optind]);
+    json_t *out = NULL;
+    int rc = call("GET", "/v1/tenants", NULL, &out);
+    if (rc)
+        return rc;
+    if (as_json) {
+        gpx_cli_print_json(out);
+    } else {
+        printf("%-20s %-7s %6s %9s %12s\n", "NAME", "ROLE", "UID", "MAX-GPUS", "MAX-MEMORY");
+        size_t i;
+        json_t *t;
+        json_array_foreach(out, i, t)
+        {
+            char line[256];
+            describe(t, line, sizeof line);
+            puts(line);
+        }
+    }
+    json_decref(out);
+    return 0;
+}
+
+/* rm NAME / token NAME */
+static int tenant_one(int argc, char **argv, int token)
+{
+    static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
+        if (common_opt(c))
+            continue;
+        if (c == 'h')
+            return gpx_cli_print_usage(&gpx_cmd_tenant);
+        return gpx_cli_usage_error(&gpx_cmd_tenant, "unknown or incomplete option '%s'",
+                                   argv[optind - 1]);
+    }
+    if (optind != argc - 1)
+        return gpx_cli_usage_error(&gpx_cmd_tenant, "%s needs exactly one NAME",
+                                   token ? "token" : "rm");
+    char path[256];
+    if ((size_t)snprintf(path, sizeof path, "/v1/tenants/%s%s", argv[optind],
+                         token ? "/token" : "") >= sizeof path ||
+        strchr(argv[optind], '/') || strchr(argv[optind], '?'))
+        return gpx_cli_usage_error(&gpx_cmd_tenant, "invalid tenant name '%s'", argv[optind]);
+    json_t *out = NULL;
+    int rc = call(token ? "POST" : "DELETE", path, NULL, &out);
+    if (rc)
+        return rc;
+    if (as_json)
+        gpx_cli_print_json(out);
+    else if (token)
+        printf("%s\n", opt_str(out, "token"));
+    json_decref(out);
+    return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    server = NULL;
+    as_json = 0;
+    optind = 1;
+    opterr = 0;
+    if (argc < 2)
+        return gpx_cli_usage_error(&gpx_cmd_tenant, "missing subcommand (add, ls, rm or token)");
+    const char *sub = argv[1];
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h"))
+        return gpx_cli_print_usage(&gpx_cmd_tenant);
+    argc--;
+    argv++;
+    if (!strcmp(sub, "add"))
+        return tenant_add(argc, argv);
+    if (!strcmp(sub, "ls") || !strcmp(sub, "list"))
+        return tenant_ls(argc, argv);
+    if (!strcmp(sub, "rm") || !strcmp(sub, "remove"))
+        return tenant_one(argc, argv, 0);
+    if (!strcmp(sub, "token"))
+        return tenant_one(argc, argv, 1);
+    return gpx_cli_usage_error(&gpx_cmd_tenant, "unknown subcommand '%s' (add, ls, rm or token)",
+                               sub);
+}
+
+const struct gpx_cmd gpx_cmd_tenant = {
+    "tenant",
+    run,
+    "manage gpuplexd's tenants and their tokens (admin)",
+    "usage: gpuplex tenant add NAME [--role admin|tenant] [--uid UID] [--max-gpus N]\n"
+    "                               [--max-memory SIZE] [--server S] [--json]\n"
+    "       gpuplex tenant ls [--server S] [--json]\n"
+    "       gpuplex tenant rm NAME [--server S]\n"
+    "       gpuplex tenant token NAME [--server S] [--json]\n"
+    "\n"
+    "Tenants own leases: each sees and releases only its own, within its quotas.\n"
+    "These commands need the admin role: root (or gpuplexd's own user) on the unix\n"
+    "socket, or an admin tenant's token.\n"
+    "\n"
+    "add: creates tenant NAME (a-z 0-9 . _ -) and prints its bearer token on stdout,\n"
+    "once: gpuplexd stores only its SHA-256. The tenant sets GPUPLEX_TOKEN to it.\n"
+    "  --role ROLE        tenant (default) or admin\n"
+    "  --uid UID          also identify this tenant's user on the unix socket by uid\n"
+    "                     (no token needed there)\n"
+    "  --max-gpus N       at most N GPUs with leases of this tenant at once\n"
+    "  --max-memory SIZE  at most SIZE of GPU memory under its leases (exclusive\n"
+    "                     leases count the whole GPU): 64G, 81920M\n"
+    "ls: every tenant with role, uid and quotas (never tokens).\n"
+    "rm: removes a tenant that holds no active lease.\n"
+    "token: replaces NAME's token with a new one, printed once; the old one stops\n"
+    "working at once.\n"
+    "\n"
+    "  --server S         gpuplexd's socket path or http://HOST:PORT (default:\n"
+    "                     $GPUPLEX_SERVER, else /run/gpuplex/gpuplexd.sock)\n"
+    "  --json             print the daemon's JSON (add/token: {name, role, uid,\n"
+    "                     max_gpus, max_memory_bytes, created_ns, token})\n"
+    "\n"
+    "exit status: 0 ok; 2 bad usage; 5 no such tenant; 6 the tenant exists (add) or\n"
+    "holds leases (rm); 9 gpuplexd unreachable; 10 not authenticated (401) or not\n"
+    "an admin (403).\n",
+};

@@ -1,0 +1,198 @@
+/*
+ * gpuplex watch: the watchdog backstop (src/core/watchdog.c) in a loop, until
+ * gpuplexd runs it every second. Prints one line per violation (a JSON object
+ * per line with --json) and, with --enforce kill, SIGKILLs the offenders.
+ * SIGINT/SIGTERM end it with status 0.
+ */
+#define _GNU_SOURCE
+#include "cli/cli.h"
+#include "core/size.h"
+#include "core/watchdog.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static const char *action(const struct gpx_watch_violation *v, enum gpx_watch_enforce enforce)
+{
+    if (enforce != GPX_WATCH_KILL)
+        return "reported";
+    if (v->killed == v->npids)
+        return "killed";
+    return v->killed ? "partly killed" : "kill failed";
+}
+
+static void print_violation(const struct gpx_watch_violation *v, enum gpx_watch_enforce enforce,
+                            int json)
+{
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "kind", json_string(gpx_watch_kind_name(v->kind)));
+        json_object_set_new(o, "lease", v->lease[0] ? json_string(v->lease) : json_null());
+        json_object_set_new(o, "gpu", json_integer(v->gpu_index));
+        json_object_set_new(o, "gpu_uuid", json_string(v->gpu_uuid));
+        json_object_set_new(o, "quota_bytes",
+                            v->kind == GPX_WATCH_OVER_QUOTA
+                                ? json_integer((json_int_t)v->quota_bytes)
+                                : json_null());
+        json_object_set_new(o, "used_bytes", json_integer((json_int_t)v->used_bytes));
+        json_t *pids = json_array();
+        for (unsigned i = 0; i < v->npids; i++)
+            json_array_append_new(pids, json_integer(v->pids[i]));
+        json_object_set_new(o, "pids", pids);
+        json_object_set_new(o, "action", json_string(action(v, enforce)));
+        json_object_set_new(o, "killed", json_integer(v->killed));
+        if (v->kill_errno)
+            json_object_set_new(o, "kill_error", json_string(strerror(v->kill_errno)));
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (s)
+            puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        char used[32], quota[32], pids[512];
+        size_t off = 0;
+        pids[0] = '\0';
+        for (unsigned i = 0; i < v->npids && off < sizeof pids; i++)
+            off += (size_t)snprintf(pids + off, sizeof pids - off, "%s%d", i ? "," : "",
+                                    (int)v->pids[i]);
+        gpx_size_format(v->used_bytes, used, sizeof used);
+        gpx_size_format(v->quota_bytes, quota, sizeof quota);
+        if (v->kind == GPX_WATCH_OVER_QUOTA)
+            printf("over_quota lease %s gpu %u used %s > quota %s pids %s: %s", v->lease,
+                   v->gpu_index, used, quota, pids, action(v, enforce));
+        else
+            printf("unleased gpu %u pid %s used %s: %s", v->gpu_index, pids, used,
+                   action(v, enforce));
+        if (v->kill_errno)
+            printf(" (%s)", strerror(v->kill_errno));
+        putchar('\n');
+    }
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {{"interval-ms", required_argument, NULL, 'i'},
+                                         {"enforce", required_argument, NULL, 'e'},
+                                         {"once", no_argument, NULL, '1'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    long interval_ms = 1000;
+    int enforce = GPX_WATCH_REPORT, once = 0, json = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "i:e:1jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': {
+            char *end;
+            errno = 0;
+            interval_ms = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || interval_ms < 10 || interval_ms > 3600000)
+                return gpx_cli_usage_error(
+                    &gpx_cmd_watch, "--interval-ms must be in 10..3600000, not '%s'", optarg);
+            break;
+        }
+        case 'e':
+            enforce = gpx_watch_enforce_parse(optarg);
+            if (enforce < 0)
+                return gpx_cli_usage_error(
+                    &gpx_cmd_watch, "--enforce must be 'report' or 'kill', not '%s'", optarg);
+            break;
+        case '1':
+            once = 1;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'h':
+            return gpx_cli_print_usage(&gpx_cmd_watch);
+        default:
+            return gpx_cli_usage_error(&gpx_cmd_watch, "unknown or incomplete option '%s'",
+                                       argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return gpx_cli_usage_error(&gpx_cmd_watch, "unexpected argument '%s'", argv[optind]);
+
+    /* No SA_RESTART: the signal cuts the sleep short. */
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    gpx_error err = {0};
+    struct gpx_nvml nv;
+    if (gpx_nvml_open(&nv, &err) < 0)
+        return gpx_cli_fail(&err);
+    const char *dir = gpx_run_dir();
+    int status = 0;
+    while (!stop) {
+        struct gpx_watch_report rep;
+        if (gpx_watchdog_check(&nv, dir, (enum gpx_watch_enforce)enforce, &rep, &err) < 0) {
+            status = gpx_cli_fail(&err);
+            if (once)
+                break;
+        } else {
+            for (unsigned i = 0; i < rep.n; i++)
+                print_violation(&rep.v[i], (enum gpx_watch_enforce)enforce, json);
+            fflush(stdout);
+            gpx_watch_report_free(&rep);
+        }
+        if (once)
+            break;
+        struct timespec ts = {interval_ms / 1000, (interval_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    gpx_nvml_close(&nv);
+    return once ? status : 0;
+}
+
+const struct gpx_cmd gpx_cmd_watch = {
+    "watch",
+    run,
+    "watchdog: find (and kill) processes over their lease's memory quota",
+    "usage: gpuplex watch [--interval-ms N] [--enforce report|kill] [--once] [--json]\n"
+    "\n"
+    "The backstop behind the interposer. Every interval, for every lease: reaps\n"
+    "the slots of dead processes, sums NVML's used memory of the lease's\n"
+    "processes on its GPU (a process belongs to a lease when it holds a slot in\n"
+    "the lease's usage region) and reports a lease whose sum exceeds its quota.\n"
+    "On a GPU with vgpu or timeslice leases it also reports compute processes\n"
+    "that are in no lease of that GPU ('unleased': e.g. a workload that dropped\n"
+    "GPUPLEX_LEASE from its environment). The interposer stops ordinary programs\n"
+    "at the allocation; this catches, after the fact, programs that reach the\n"
+    "driver another way (see docs/threat-model.md).\n"
+    "\n"
+    "options:\n"
+    "  --interval-ms N   time between checks, 10..3600000 (default 1000)\n"
+    "  --enforce MODE    report (default): only print; kill: also SIGKILL the\n"
+    "                    processes of an over-quota lease and unleased processes\n"
+    "  --once            one check, then exit\n"
+    "  --json            one JSON object per line and violation: {kind\n"
+    "                    (over_quota|unleased), lease (null when unleased), gpu,\n"
+    "                    gpu_uuid, quota_bytes (null when unleased), used_bytes,\n"
+    "                    pids, action (reported|killed|partly killed|kill failed),\n"
+    "                    killed, kill_error (only when a kill failed)}\n"
+    "\n"
+    "Lines (without --json):\n"
+    "  over_quota lease ID gpu N used SIZE > quota SIZE pids P,...: ACTION\n"
+    "  unleased gpu N pid P used SIZE: ACTION\n"
+    "\n"
+    "exit status: 0, also when stopped by SIGINT or SIGTERM; with --once, 3 or 4\n"
+    "when NVML can't be read.\n",
+};

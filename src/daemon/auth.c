@@ -1,0 +1,267 @@
+/*
+ * Tenants and callers. A caller is identified, in this order, by
+ *   1. an "Authorization: Bearer TOKEN" header (any transport): the SHA-256 of
+ *      the token is compared, in constant time, with every tenant's stored
+ *      digest; the token itself is never stored;
+ *   2. on the unix socket, its SO_PEERCRED uid: a tenant registered with that
+ *      uid, else the built-in tenant "admin" for uid 0 and the daemon's own uid.
+ * Anything else is 401 (who are you?); an identified caller doing what its
+ * role does not allow is 403 (you may not).
+ */
+#define _GNU_SOURCE
+#include "core/log.h"
+#include "core/sha256.h"
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+static int load_one(const struct gpxd_tenant *t, void *arg)
+{
+    struct gpxd *d = arg;
+    struct gpxd_tenant *n = realloc(d->tenants, (d->n_tenants + 1) * sizeof *n);
+    if (!n)
+        return 1;
+    d->tenants = n;
+    d->tenants[d->n_tenants++] = *t;
+    return 0;
+}
+
+int gpxd_tenants_load(struct gpxd *d, gpx_error *err)
+{
+    free(d->tenants);
+    d->tenants = NULL;
+    d->n_tenants = 0;
+    return gpxd_store_tenant_each(d->store, load_one, d, err);
+}
+
+static void fill_from_tenant(struct gpxd_caller *c, const struct gpxd_tenant *t)
+{
+    snprintf(c->tenant, sizeof c->tenant, "%s", t->name);
+    c->admin = t->admin;
+    c->max_gpus = t->max_gpus;
+    c->max_memory = t->max_memory;
+}
+
+int gpxd_authenticate(struct gpxd *d, const char *authorization, int via_unix, int have_cred,
+                      uint32_t uid, int32_t pid, struct gpxd_caller *c, gpx_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->via_unix = via_unix;
+    c->uid = via_unix && have_cred ? uid : 0;
+    c->pid = via_unix && have_cred ? pid : 0;
+    if (authorization) {
+        if (strncasecmp(authorization, "Bearer ", 7) != 0 || !authorization[7])
+            return gpx_error_set(err, GPX_E_UNAUTH,
+                                 "the Authorization header must be 'Bearer TOKEN'");
+        char hex[2 * GPX_SHA256_LEN + 1];
+        gpx_sha256_hex(authorization + 7, hex);
+        int found = -1;
+        pthread_mutex_lock(&d->lock);
+        /* every digest is compared in full: the time does not say which, or where, it differs */
+        for (unsigned i = 0; i < d->n_tenants; i++)
+            if (gpx_ct_equal(hex, d->tenants[i].token_sha256, 2 * GPX_SHA256_LEN) & (found < 0))
+                found = (int)i;
+        if (found >= 0) {
+            fill_from_tenant(c, &d->tenants[found]);
+            if (!(via_unix && have_cred))
+                c->uid = d->tenants[found].has_uid ? d->tenants[found].uid : 0;
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (found < 0)
+            return gpx_error_set(err, GPX_E_UNAUTH, "invalid token");
+        return 0;
+    }
+    if (via_unix && have_cred) {
+        int found = 0;
+        pthread_mutex_lock(&d->lock);
+        for (unsigned i = 0; i < d->n_tenants && !found; i++)
+            if (d->tenants[i].has_uid && d->tenants[i].uid == uid) {
+                fill_from_tenant(c, &d->tenants[i]);
+                found = 1;
+            }
+        pthread_mutex_unlock(&d->lock);
+        if (found)
+            return 0;
+        if (uid == 0 || uid == (uint32_t)d->self_uid) {
+            snprintf(c->tenant, sizeof c->tenant, "%s", GPXD_BUILTIN_ADMIN);
+            c->admin = 1;
+            return 0;
+        }
+        return gpx_error_set(err, GPX_E_UNAUTH,
+                             "uid %u is not a tenant of this gpuplexd: ask an admin for a token "
+                             "(gpuplex tenant add NAME --uid %u) and set GPUPLEX_TOKEN",
+                             uid, uid);
+    }
+    return gpx_error_set(err, GPX_E_UNAUTH,
+                         "authentication required: send 'Authorization: Bearer TOKEN' "
+                         "(GPUPLEX_TOKEN)");
+}
+
+json_t *gpxd_caller_json(const struct gpxd_caller *c)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "tenant", json_string(c->tenant));
+    json_object_set_new(o, "role", json_string(c->admin ? "admin" : "tenant"));
+    json_object_set_new(o, "via", json_string(c->via_unix ? "unix" : "tcp"));
+    json_object_set_new(o, "uid", c->via_unix ? json_integer(c->uid) : json_null());
+    json_object_set_new(o, "max_gpus", c->max_gpus ? json_integer(c->max_gpus) : json_null());
+    json_object_set_new(o, "max_memory_bytes",
+                        c->max_memory ? json_integer((json_int_t)c->max_memory) : json_null());
+    return o;
+}
+
+static json_t *tenant_json(const struct gpxd_tenant *t)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(t->name));
+    json_object_set_new(o, "role", json_string(t->admin ? "admin" : "tenant"));
+    json_object_set_new(o, "uid", t->has_uid ? json_integer(t->uid) : json_null());
+    json_object_set_new(o, "max_gpus", t->max_gpus ? json_integer(t->max_gpus) : json_null());
+    json_object_set_new(o, "max_memory_bytes",
+                        t->max_memory ? json_integer((json_int_t)t->max_memory) : json_null());
+    json_object_set_new(o, "created_ns", json_integer(t->created_ns));
+    return o;
+}
+
+/* "gpx_" + 64 hex digits of 32 random bytes. */
+static int new_token(char out[72], gpx_error *err)
+{
+    unsigned char r[32];
+    size_t got = 0;
+    while (got < sizeof r) {
+        ssize_t n = getrandom(r + got, sizeof r - got, 0);
+        if (n < 0)
+            return gpx_error_errno(err, GPX_E_INTERNAL, errno, "getrandom");
+        got += (size_t)n;
+    }
+    static const char hex[] = "0123456789abcdef";
+    memcpy(out, "gpx_", 4);
+    for (int i = 0; i < 32; i++) {
+        out[4 + 2 * i] = hex[r[i] >> 4];
+        out[5 + 2 * i] = hex[r[i] & 15];
+    }
+    out[68] = '\0';
+    return 0;
+}
+
+static const struct gpxd_tenant *find_tenant(struct gpxd *d, const char *name)
+{
+    for (unsigned i = 0; i < d->n_tenants; i++)
+        if (strcmp(d->tenants[i].name, name) == 0)
+            return &d->tenants[i];
+    return NULL;
+}
+
+int gpxd_tenant_add(struct gpxd *d, const struct gpxd_tenant_req *r, json_t **out, gpx_error *err)
+{
+    if (strcmp(r->name, GPXD_BUILTIN_ADMIN) == 0)
+        return gpx_error_set(err, GPX_E_EXISTS, "tenant name '%s' is reserved", r->name);
+    struct gpxd_tenant t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.name, sizeof t.name, "%s", r->name);
+    t.admin = r->admin;
+    t.has_uid = r->has_uid;
+    t.uid = r->uid;
+    t.max_gpus = r->max_gpus;
+    t.max_memory = r->max_memory;
+    t.created_ns = gpxd_now_ns();
+    char token[72];
+    if (new_token(token, err) < 0)
+        return -1;
+    gpx_sha256_hex(token, t.token_sha256);
+    pthread_mutex_lock(&d->lock);
+    int rc = gpxd_store_tenant_insert(d->store, &t, err);
+    if (rc == 0)
+        rc = gpxd_tenants_load(d, err);
+    pthread_mutex_unlock(&d->lock);
+    if (rc < 0)
+        return -1;
+    gpx_info("tenant %s added (role %s)", t.name, t.admin ? "admin" : "tenant");
+    json_t *o = tenant_json(&t);
+    json_object_set_new(o, "token", json_string(token));
+    *out = o;
+    return 0;
+}
+
+int gpxd_tenant_new_token(struct gpxd *d, const char *name, json_t **out, gpx_error *err)
+{
+    char token[72], hex[2 * GPX_SHA256_LEN + 1];
+    if (new_token(token, err) < 0)
+        return -1;
+    gpx_sha256_hex(token, hex);
+    pthread_mutex_lock(&d->lock);
+    int rc = gpxd_store_tenant_set_token(d->store, name, hex, err);
+    if (rc == 0)
+        rc = gpxd_tenants_load(d, err);
+    const struct gpxd_tenant *t = rc == 0 ? find_tenant(d, name) : NULL;
+    json_t *o = t ? tenant_json(t) : NULL;
+    pthread_mutex_unlock(&d->lock);
+    if (rc < 0 || !o)
+        return -1;
+    gpx_info("tenant %s: new token (the old one no longer works)", name);
+    json_object_set_new(o, "token", json_string(token));
+    *out = o;
+    return 0;
+}
+
+int gpxd_tenant_remove(struct gpxd *d, const char *name, json_t **out, gpx_error *err)
+{
+    pthread_mutex_lock(&d->lock);
+    int rc = -1;
+    unsigned held = 0;
+    for (unsigned i = 0; i < d->n_leases; i++)
+        held += strcmp(d->leases[i]->rec.tenant, name) == 0;
+    const struct gpxd_tenant *t = find_tenant(d, name);
+    if (!t)
+        gpx_error_set(err, GPX_E_NOT_FOUND, "no tenant '%s'", name);
+    else if (held)
+        gpx_error_set(err, GPX_E_BUSY, "tenant '%s' holds %u active lease%s; release them first",
+                      name, held, held == 1 ? "" : "s");
+    else {
+        json_t *o = tenant_json(t);
+        rc = gpxd_store_tenant_delete(d->store, name, err);
+        if (rc == 0)
+            rc = gpxd_tenants_load(d, err);
+        if (rc == 0)
+            *out = o;
+        else
+            json_decref(o);
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (rc == 0)
+        gpx_info("tenant %s removed", name);
+    return rc;
+}
+
+int gpxd_tenant_list(struct gpxd *d, json_t **out, gpx_error *err)
+{
+    (void)err;
+    json_t *a = json_array();
+    pthread_mutex_lock(&d->lock);
+    for (unsigned i = 0; i < d->n_tenants; i++)
+        json_array_append_new(a, tenant_json(&d->tenants[i]));
+    pthread_mutex_unlock(&d->lock);
+    *out = a;
+    return 0;
+}
+
+int gpxd_tenant_get(struct gpxd *d, const struct gpxd_caller *c, const char *name, json_t **out,
+                    gpx_error *err)
+{
+    if (!c->admin && strcmp(c->tenant, name) != 0)
+        return gpx_error_set(err, GPX_E_PERM, "tenant '%s' may read only its own record",
+                             c->tenant);
+    pthread_mutex_lock(&d->lock);
+    const struct gpxd_tenant *t = find_tenant(d, name);
+    json_t *o = t ? tenant_json(t) : NULL;
+    pthread_mutex_unlock(&d->lock);
+    if (!o)
+        return gpx_error_set(err, GPX_E_NOT_FOUND, "no tenant '%s'", name);
+    *out = o;
+    return 0;
+}

@@ -1,0 +1,64 @@
+/*
+ * gpuplexd configuration: defaults, then the config file, then command-line
+ * flags, each later source overriding the earlier. One setter
+ * (gpxd_config_set) serves both the file and the flags so that they accept
+ * exactly the same keys and spellings (docs/daemon.md lists them).
+ *
+ * File format: one `key = value` per line; blank lines and lines whose first
+ * non-blank character is '#' are ignored; values are taken verbatim after
+ * trimming (no quoting, no escapes). Unknown and repeated keys are errors
+ * that name the file and line, so a typo never silently keeps a default.
+ */
+#ifndef GPXD_CONFIG_H
+#define GPXD_CONFIG_H
+
+#include "core/placement.h"
+#include "gpuplex/error.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GPXD_DEFAULT_CONFIG "/etc/gpuplex/gpuplexd.conf"
+#define GPXD_DEFAULT_SOCKET "/run/gpuplex/gpuplexd.sock"
+#define GPXD_DEFAULT_STATE  "/var/lib/gpuplex"
+
+struct gpxd_config {
+    char socket_path[PATH_MAX]; /* unix socket; always served */
+    unsigned socket_mode;       /* permissions of the socket file; callers are told apart by uid */
+    char listen[128];           /* "" or "127.0.0.1:7470" */
+    int allow_remote;           /* accept a non-loopback listen address */
+    char state_dir[PATH_MAX];   /* gpuplexd.db, lock file, node.sim */
+    char run_dir[PATH_MAX];     /* lease regions; "" = GPUPLEX_RUN_DIR or its default */
+    char sim[256];              /* simulated node spec ("2xH100-80GB"), "" = real driver */
+    char interposer[PATH_MAX];  /* LD_PRELOAD for vgpu/timeslice; "" = found next to gpuplexd */
+    char hostname[256];         /* Hostname label of /metrics; "" = gethostname() */
+    enum gpx_place_policy placement;
+    double oversubscription; /* >= 1.0 */
+    uint64_t grace_ms;       /* owners gone this long: the lease is released */
+    uint64_t reconcile_ms;
+    uint64_t meter_ms;
+    uint64_t inventory_ms;
+    int log_level; /* enum gpx_log_level */
+    unsigned threads;
+    int metrics_public;       /* /metrics without authentication */
+    int metrics_snake_labels; /* model_name/uuid/hostname instead of dcgm's spelling */
+    size_t max_body;
+};
+
+void gpxd_config_defaults(struct gpxd_config *c);
+/* Sets one key; the error names the key and the value. */
+int gpxd_config_set(struct gpxd_config *c, const char *key, const char *value, gpx_error *err);
+/* Parses config text (need not be NUL-terminated); origin names it in errors. */
+int gpxd_config_parse(struct gpxd_config *c, const char *text, size_t len, const char *origin,
+                      gpx_error *err);
+/* Reads and parses a file. A missing file is an error only when must_exist. */
+int gpxd_config_load(struct gpxd_config *c, const char *path, int must_exist, gpx_error *err);
+
+/* "500ms", "30s", "5m", "1h", or a bare number of seconds. */
+int gpxd_parse_duration(const char *s, uint64_t *ms, gpx_error *err);
+/* 0 if the listen address is acceptable (loopback, or allow_remote); fills host/port. */
+int gpxd_parse_listen(const char *s, int allow_remote, char *host, size_t hostlen, unsigned *port,
+                      gpx_error *err);
+
+#endif

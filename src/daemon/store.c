@@ -1,0 +1,569 @@
+/*
+ * SQLite store. Statements are prepared once and reset after each use. The
+ * migrations table lists the schema versions applied; each migration runs in
+ * its own transaction together with its row, so a crash mid-migration leaves
+ * the previous version intact. A database written by a newer gpuplexd (a
+ * version this one does not know) is refused rather than guessed at.
+ */
+#include "daemon/store.h"
+#include "core/log.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct {
+    int version;
+    const char *description;
+    const char *sql;
+} migrations[] = {
+    {1, "leases, tenants, usage samples",
+     "CREATE TABLE tenants("
+     " name TEXT PRIMARY KEY, role TEXT NOT NULL CHECK(role IN ('admin','tenant')),"
+     " token_sha256 TEXT NOT NULL, uid INTEGER UNIQUE, max_gpus INTEGER NOT NULL DEFAULT 0,"
+     " max_memory INTEGER NOT NULL DEFAULT 0, created_ns INTEGER NOT NULL);"
+     "CREATE TABLE leases("
+     " id TEXT PRIMARY KEY, tenant TEXT NOT NULL,"
+     " state TEXT NOT NULL CHECK(state IN ('pending','active','released','aborted')),"
+     " mode INTEGER NOT NULL, gpu_index INTEGER NOT NULL, gpu_uuid TEXT NOT NULL,"
+     " memory_quota INTEGER NOT NULL, gpu_memory INTEGER NOT NULL, weight INTEGER NOT NULL,"
+     " cap INTEGER NOT NULL, mig_profile TEXT NOT NULL, labels TEXT NOT NULL,"
+     " owners TEXT NOT NULL, created_ns INTEGER NOT NULL, released_ns INTEGER NOT NULL,"
+     " reason TEXT NOT NULL, gpu_ns INTEGER NOT NULL, wait_ns INTEGER NOT NULL,"
+     " peak_used INTEGER NOT NULL);"
+     "CREATE INDEX leases_state ON leases(state);"
+     "CREATE INDEX leases_tenant ON leases(tenant, created_ns);"
+     "CREATE TABLE usage_samples("
+     " lease_id TEXT NOT NULL, tenant TEXT NOT NULL, ts_ns INTEGER NOT NULL,"
+     " dt_ns INTEGER NOT NULL, gpu_ns INTEGER NOT NULL, wait_ns INTEGER NOT NULL,"
+     " used_bytes INTEGER NOT NULL, peak_bytes INTEGER NOT NULL);"
+     "CREATE INDEX usage_samples_tenant_ts ON usage_samples(tenant, ts_ns);"},
+};
+#define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
+
+enum {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_SYNC_FULL,
+    S_SYNC_NORMAL,
+    S_LEASE_INSERT,
+    S_LEASE_UPDATE,
+    S_LEASE_GET,
+    S_TENANT_INSERT,
+    S_TENANT_TOKEN,
+    S_TENANT_DELETE,
+    S_TENANT_ALL,
+    S_SAMPLE_INSERT,
+    S_COUNT
+};
+
+static const char *const sql_text[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_SYNC_FULL] = "PRAGMA synchronous=FULL",
+    [S_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+    [S_LEASE_INSERT] =
+        "INSERT INTO leases(id,tenant,state,mode,gpu_index,gpu_uuid,memory_quota,gpu_memory,"
+        "weight,cap,mig_profile,labels,owners,created_ns,released_ns,reason,gpu_ns,wait_ns,"
+        "peak_used) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
+    [S_LEASE_UPDATE] = "UPDATE leases SET state=?3,released_ns=?15,reason=?16,gpu_ns=?17,"
+                       "wait_ns=?18,peak_used=?19 WHERE id=?1",
+    [S_LEASE_GET] = "SELECT id,tenant,state,mode,gpu_index,gpu_uuid,memory_quota,gpu_memory,"
+                    "weight,cap,mig_profile,labels,owners,created_ns,released_ns,reason,gpu_ns,"
+                    "wait_ns,peak_used FROM leases WHERE id=?1",
+    [S_TENANT_INSERT] = "INSERT INTO tenants(name,role,token_sha256,uid,max_gpus,max_memory,"
+                        "created_ns) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [S_TENANT_TOKEN] = "UPDATE tenants SET token_sha256=?2 WHERE name=?1",
+    [S_TENANT_DELETE] = "DELETE FROM tenants WHERE name=?1",
+    [S_TENANT_ALL] = "SELECT name,role,token_sha256,uid,max_gpus,max_memory,created_ns FROM "
+                     "tenants ORDER BY name",
+    [S_SAMPLE_INSERT] = "INSERT INTO usage_samples(lease_id,tenant,ts_ns,dt_ns,gpu_ns,wait_ns,"
+                        "used_bytes,peak_bytes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+};
+
+struct gpxd_store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S_COUNT];
+    int in_tx;
+    int version;
+};
+
+static const char *const state_names[] = {"pending", "active", "released", "aborted"};
+
+const char *gpxd_lease_state_name(enum gpxd_lease_state s)
+{
+    return (unsigned)s < 4 ? state_names[s] : "unknown";
+}
+
+static int state_parse(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (s && strcmp(s, state_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int db_fail(struct gpxd_store *st, gpx_error *err, const char *what)
+{
+    return gpx_error_set(err, GPX_E_IO, "%s: %s", what, sqlite3_errmsg(st->db));
+}
+
+/* Runs a prepared statement that returns no rows. */
+static int step_done(struct gpxd_store *st, int which, gpx_error *err)
+{
+    sqlite3_stmt *s = st->stmt[which];
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE) {
+        gpx_error_set(err, rc == SQLITE_CONSTRAINT ? GPX_E_EXISTS : GPX_E_IO, "database: %s",
+                      sqlite3_errmsg(st->db));
+        return -1;
+    }
+    return 0;
+}
+
+static int exec(struct gpxd_store *st, const char *sql, gpx_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        gpx_error_set(err, GPX_E_IO, "database: %s", msg ? msg : "error");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int migrate(struct gpxd_store *st, gpx_error *err)
+{
+    if (exec(st,
+             "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY,"
+             " description TEXT NOT NULL, applied_ns INTEGER NOT NULL)",
+             err) < 0)
+        return -1;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db, "SELECT COALESCE(MAX(version),0) FROM schema_migrations", -1, &q,
+                           NULL) != SQLITE_OK)
+        return db_fail(st, err, "reading schema version");
+    int have = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+    sqlite3_finalize(q);
+    if (have < 0)
+        return db_fail(st, err, "reading schema version");
+    if (have > migrations[N_MIGRATIONS - 1].version)
+        return gpx_error_set(err, GPX_E_STATE,
+                             "database schema version %d is newer than this gpuplexd knows (%d): "
+                             "it was written by a newer gpuplexd",
+                             have, migrations[N_MIGRATIONS - 1].version);
+    for (int i = 0; i < N_MIGRATIONS; i++) {
+        if (migrations[i].version <= have)
+            continue;
+        if (exec(st, "BEGIN IMMEDIATE", err) < 0)
+            return -1;
+        char row[256];
+        snprintf(row, sizeof row,
+                 "INSERT INTO schema_migrations(version,description,applied_ns) "
+                 "VALUES(%d,'%s',%lld)",
+                 migrations[i].version, migrations[i].description, (long long)now_ns());
+        if (exec(st, migrations[i].sql, err) < 0 || exec(st, row, err) < 0) {
+            exec(st, "ROLLBACK", NULL);
+            return gpx_error_wrap(err, "migration %d", migrations[i].version);
+        }
+        if (exec(st, "COMMIT", err) < 0)
+            return -1;
+        gpx_info("database: applied migration %d (%s)", migrations[i].version,
+                 migrations[i].description);
+    }
+    st->version = migrations[N_MIGRATIONS - 1].version;
+    return 0;
+}
+
+int gpxd_store_open(const char *path, struct gpxd_store **out, gpx_error *err)
+{
+    struct gpxd_store *st = calloc(1, sizeof *st);
+    if (!st)
+        return gpx_error_set(err, GPX_E_NOMEM, "store");
+    if (sqlite3_open_v2(path, &st->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        gpx_error_set(err, GPX_E_IO, "opening database %s: %s", path,
+                      st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        gpxd_store_close(st);
+        return -1;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    if (exec(st, "PRAGMA journal_mode=WAL", err) < 0 ||
+        exec(st, "PRAGMA synchronous=FULL", err) < 0 ||
+        exec(st, "PRAGMA foreign_keys=ON", err) < 0 || migrate(st, err) < 0) {
+        gpx_error_wrap(err, "database %s", path);
+        gpxd_store_close(st);
+        return -1;
+    }
+    for (int i = 0; i < S_COUNT; i++) {
+        if (sqlite3_prepare_v3(st->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+                               NULL) != SQLITE_OK) {
+            db_fail(st, err, "preparing statement");
+            gpxd_store_close(st);
+            return -1;
+        }
+    }
+    *out = st;
+    return 0;
+}
+
+void gpxd_store_close(struct gpxd_store *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(st->stmt[i]);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+int gpxd_store_schema_version(struct gpxd_store *st)
+{
+    return st->version;
+}
+
+int gpxd_store_begin(struct gpxd_store *st, int durable, gpx_error *err)
+{
+    /* synchronous can only change outside a transaction */
+    if (step_done(st, durable ? S_SYNC_FULL : S_SYNC_NORMAL, err) < 0 ||
+        step_done(st, S_BEGIN, err) < 0)
+        return -1;
+    st->in_tx = 1;
+    return 0;
+}
+
+int gpxd_store_commit(struct gpxd_store *st, gpx_error *err)
+{
+    st->in_tx = 0;
+    if (step_done(st, S_COMMIT, err) < 0) {
+        gpxd_store_rollback(st);
+        return -1;
+    }
+    return 0;
+}
+
+void gpxd_store_rollback(struct gpxd_store *st)
+{
+    st->in_tx = 0;
+    if (sqlite3_get_autocommit(st->db) == 0)
+        step_done(st, S_ROLLBACK, NULL);
+}
+
+static void owners_format(const struct gpxd_lease *l, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < l->n_owners && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%d:%llu", i ? "," : "", (int)l->owners[i].pid,
+                              (unsigned long long)l->owners[i].start_ticks);
+}
+
+static void owners_parse(const char *s, struct gpxd_lease *l)
+{
+    l->n_owners = 0;
+    while (s && *s && l->n_owners < GPXD_MAX_OWNERS) {
+        int pid;
+        unsigned long long t;
+        int used = 0;
+        if (sscanf(s, "%d:%llu%n", &pid, &t, &used) != 2)
+            break;
+        l->owners[l->n_owners].pid = pid;
+        l->owners[l->n_owners].start_ticks = t;
+        l->n_owners++;
+        s += used;
+        if (*s == ',')
+            s++;
+    }
+}
+
+static void bind_lease(sqlite3_stmt *s, const struct gpxd_lease *l, char *owners, size_t olen)
+{
+    owners_format(l, owners, olen);
+    sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, l->tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, gpxd_lease_state_name((enum gpxd_lease_state)l->state), -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, l->mode);
+    sqlite3_bind_int(s, 5, (int)l->gpu_index);
+    sqlite3_bind_text(s, 6, l->gpu_uuid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, (sqlite3_int64)l->memory_quota);
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)l->gpu_memory);
+    sqlite3_bind_int(s, 9, (int)l->weight);
+    sqlite3_bind_int(s, 10, (int)l->cap);
+    sqlite3_bind_text(s, 11, l->mig_profile, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 12, l->labels, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 13, owners, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 14, l->created_ns);
+    sqlite3_bind_int64(s, 15, l->released_ns);
+    sqlite3_bind_text(s, 16, l->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 17, (sqlite3_int64)l->gpu_ns);
+    sqlite3_bind_int64(s, 18, (sqlite3_int64)l->wait_ns);
+    sqlite3_bind_int64(s, 19, (sqlite3_int64)l->peak_used);
+}
+
+/* Autocommit writes use the synchronous level of the last begin: set it explicitly. */
+static int single(struct gpxd_store *st, int which, int durable, gpx_error *err)
+{
+    if (!st->in_tx && step_done(st, durable ? S_SYNC_FULL : S_SYNC_NORMAL, err) < 0)
+        return -1;
+    return step_done(st, which, err);
+}
+
+int gpxd_store_lease_insert(struct gpxd_store *st, const struct gpxd_lease *l, gpx_error *err)
+{
+    char owners[GPXD_MAX_OWNERS * 32];
+    bind_lease(st->stmt[S_LEASE_INSERT], l, owners, sizeof owners);
+    return single(st, S_LEASE_INSERT, l->state != GPXD_PENDING, err);
+}
+
+int gpxd_store_lease_update(struct gpxd_store *st, const struct gpxd_lease *l, gpx_error *err)
+{
+    char owners[GPXD_MAX_OWNERS * 32];
+    bind_lease(st->stmt[S_LEASE_UPDATE], l, owners, sizeof owners);
+    if (single(st, S_LEASE_UPDATE, l->state != GPXD_PENDING, err) < 0)
+        return -1;
+    if (sqlite3_changes(st->db) != 1)
+        return gpx_error_set(err, GPX_E_NOT_FOUND, "no lease %s in the database", l->id);
+    return 0;
+}
+
+static void copy_col(char *dst, size_t len, sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    snprintf(dst, len, "%s", t ? (const char *)t : "");
+}
+
+static void read_lease(sqlite3_stmt *s, struct gpxd_lease *l)
+{
+    memset(l, 0, sizeof *l);
+    copy_col(l->id, sizeof l->id, s, 0);
+    copy_col(l->tenant, sizeof l->tenant, s, 1);
+    l->state = state_parse((const char *)sqlite3_column_text(s, 2));
+    l->mode = sqlite3_column_int(s, 3);
+    l->gpu_index = (unsigned)sqlite3_column_int(s, 4);
+    copy_col(l->gpu_uuid, sizeof l->gpu_uuid, s, 5);
+    l->memory_quota = (uint64_t)sqlite3_column_int64(s, 6);
+    l->gpu_memory = (uint64_t)sqlite3_column_int64(s, 7);
+    l->weight = (unsigned)sqlite3_column_int(s, 8);
+    l->cap = (unsigned)sqlite3_column_int(s, 9);
+    copy_col(l->mig_profile, sizeof l->mig_profile, s, 10);
+    copy_col(l->labels, sizeof l->labels, s, 11);
+    owners_parse((const char *)sqlite3_column_text(s, 12), l);
+    l->created_ns = sqlite3_column_int64(s, 13);
+    l->released_ns = sqlite3_column_int64(s, 14);
+    copy_col(l->reason, sizeof l->reason, s, 15);
+    l->gpu_ns = (uint64_t)sqlite3_column_int64(s, 16);
+    l->wait_ns = (uint64_t)sqlite3_column_int64(s, 17);
+    l->peak_used = (uint64_t)sqlite3_column_int64(s, 18);
+}
+
+int gpxd_store_lease_get(struct gpxd_store *st, const char *id, struct gpxd_lease *out,
+                         gpx_error *err)
+{
+    sqlite3_stmt *s = st->stmt[S_LEASE_GET];
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        read_lease(s, out);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return gpx_error_set(err, GPX_E_NOT_FOUND, "no lease %s", id);
+    return db_fail(st, err, "reading lease");
+}
+
+int gpxd_store_lease_each(struct gpxd_store *st, unsigned states, const char *tenant,
+                          int64_t from_ns, int64_t to_ns,
+                          int (*fn)(const struct gpxd_lease *l, void *arg), void *arg,
+                          gpx_error *err)
+{
+    char sql[1024];
+    size_t n = (size_t)snprintf(
+        sql, sizeof sql,
+        "SELECT id,tenant,state,mode,gpu_index,gpu_uuid,memory_quota,gpu_memory,weight,cap,"
+        "mig_profile,labels,owners,created_ns,released_ns,reason,gpu_ns,wait_ns,peak_used FROM "
+        "leases WHERE state IN (");
+    int first = 1;
+    for (int i = 0; i < 4; i++) {
+        if (!(states & (1u << i)))
+            continue;
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s'%s'", first ? "" : ",", state_names[i]);
+        first = 0;
+    }
+    if (first)
+        return 0;
+    n += (size_t)snprintf(sql + n, sizeof sql - n, ")");
+    if (tenant)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " AND tenant=?1");
+    if (to_ns > 0)
+        n += (size_t)snprintf(sql + n, sizeof sql - n,
+                              " AND created_ns < ?3 AND (released_ns = 0 OR released_ns > ?2)");
+    snprintf(sql + n, sizeof sql - n, " ORDER BY created_ns, id");
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "listing leases");
+    if (tenant)
+        sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+    if (to_ns > 0) {
+        sqlite3_bind_int64(s, 2, from_ns);
+        sqlite3_bind_int64(s, 3, to_ns);
+    }
+    int rc;
+    struct gpxd_lease *l = malloc(sizeof *l);
+    if (!l) {
+        sqlite3_finalize(s);
+        return gpx_error_set(err, GPX_E_NOMEM, "listing leases");
+    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_lease(s, l);
+        if (fn(l, arg))
+            break;
+    }
+    free(l);
+    int bad = rc != SQLITE_ROW && rc != SQLITE_DONE;
+    if (bad)
+        db_fail(st, err, "listing leases");
+    sqlite3_finalize(s);
+    return bad ? -1 : 0;
+}
+
+int gpxd_store_tenant_insert(struct gpxd_store *st, const struct gpxd_tenant *t, gpx_error *err)
+{
+    sqlite3_stmt *s = st->stmt[S_TENANT_INSERT];
+    sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, t->admin ? "admin" : "tenant", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, t->token_sha256, -1, SQLITE_STATIC);
+    if (t->has_uid)
+        sqlite3_bind_int64(s, 4, t->uid);
+    else
+        sqlite3_bind_null(s, 4);
+    sqlite3_bind_int(s, 5, (int)t->max_gpus);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)t->max_memory);
+    sqlite3_bind_int64(s, 7, t->created_ns);
+    if (single(st, S_TENANT_INSERT, 1, err) < 0) {
+        if (err && err->code == GPX_E_EXISTS)
+            gpx_error_set(err, GPX_E_EXISTS, "tenant '%s'%s already exists", t->name,
+                          t->has_uid ? " (or its uid)" : "");
+        return -1;
+    }
+    return 0;
+}
+
+int gpxd_store_tenant_set_token(struct gpxd_store *st, const char *name, const char *sha_hex,
+                                gpx_error *err)
+{
+    sqlite3_stmt *s = st->stmt[S_TENANT_TOKEN];
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, sha_hex, -1, SQLITE_STATIC);
+    if (single(st, S_TENANT_TOKEN, 1, err) < 0)
+        return -1;
+    if (sqlite3_changes(st->db) != 1)
+        return gpx_error_set(err, GPX_E_NOT_FOUND, "no tenant '%s'", name);
+    return 0;
+}
+
+int gpxd_store_tenant_delete(struct gpxd_store *st, const char *name, gpx_error *err)
+{
+    sqlite3_stmt *s = st->stmt[S_TENANT_DELETE];
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    if (single(st, S_TENANT_DELETE, 1, err) < 0)
+        return -1;
+    if (sqlite3_changes(st->db) != 1)
+        return gpx_error_set(err, GPX_E_NOT_FOUND, "no tenant '%s'", name);
+    return 0;
+}
+
+int gpxd_store_tenant_each(struct gpxd_store *st, int (*fn)(const struct gpxd_tenant *t, void *arg),
+                           void *arg, gpx_error *err)
+{
+    sqlite3_stmt *s = st->stmt[S_TENANT_ALL];
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct gpxd_tenant t;
+        memset(&t, 0, sizeof t);
+        copy_col(t.name, sizeof t.name, s, 0);
+        const unsigned char *role = sqlite3_column_text(s, 1);
+        t.admin = role && strcmp((const char *)role, "admin") == 0;
+        copy_col(t.token_sha256, sizeof t.token_sha256, s, 2);
+        t.has_uid = sqlite3_column_type(s, 3) != SQLITE_NULL;
+        t.uid = (uint32_t)sqlite3_column_int64(s, 3);
+        t.max_gpus = (unsigned)sqlite3_column_int(s, 4);
+        t.max_memory = (uint64_t)sqlite3_column_int64(s, 5);
+        t.created_ns = sqlite3_column_int64(s, 6);
+        if (fn(&t, arg))
+            break;
+    }
+    int bad = rc != SQLITE_ROW && rc != SQLITE_DONE;
+    if (bad)
+        db_fail(st, err, "listing tenants");
+    sqlite3_reset(s);
+    return bad ? -1 : 0;
+}
+
+int gpxd_store_sample_insert(struct gpxd_store *st, const struct gpxd_sample *smp, gpx_error *err)
+{
+    sqlite3_stmt *s = st->stmt[S_SAMPLE_INSERT];
+    sqlite3_bind_text(s, 1, smp->lease_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, smp->tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, smp->ts_ns);
+    sqlite3_bind_int64(s, 4, smp->dt_ns);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)smp->gpu_ns);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)smp->wait_ns);
+    sqlite3_bind_int64(s, 7, (sqlite3_int64)smp->used_bytes);
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)smp->peak_bytes);
+    return single(st, S_SAMPLE_INSERT, 0, err);
+}
+
+int gpxd_store_sample_each(struct gpxd_store *st, const char *tenant, int64_t from_ns,
+                           int64_t to_ns,
+                           int (*fn)(const char *id, const struct gpxd_sample_sum *sum, void *arg),
+                           void *arg, gpx_error *err)
+{
+    const char *sql =
+        tenant
+            ? "SELECT lease_id,SUM(gpu_ns),SUM(wait_ns),SUM(used_bytes*(dt_ns/1e9))/1073741824.0,"
+              "MAX(peak_bytes) FROM usage_samples WHERE tenant=?1 AND ts_ns>?2 AND ts_ns<=?3 "
+              "GROUP BY lease_id"
+            : "SELECT lease_id,SUM(gpu_ns),SUM(wait_ns),SUM(used_bytes*(dt_ns/1e9))/1073741824.0,"
+              "MAX(peak_bytes) FROM usage_samples WHERE ts_ns>?2 AND ts_ns<=?3 "
+              "GROUP BY lease_id";
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "reading usage");
+    if (tenant)
+        sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, from_ns);
+    sqlite3_bind_int64(s, 3, to_ns);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct gpxd_sample_sum sum = {
+            .gpu_ns = (uint64_t)sqlite3_column_int64(s, 1),
+            .wait_ns = (uint64_t)sqlite3_column_int64(s, 2),
+            .used_gib_s = sqlite3_column_double(s, 3),
+            .peak_bytes = (uint64_t)sqlite3_column_int64(s, 4),
+        };
+        if (fn((const char *)sqlite3_column_text(s, 0), &sum, arg))
+            break;
+    }
+    int bad = rc != SQLITE_ROW && rc != SQLITE_DONE;
+    if (bad)
+        db_fail(st, err, "reading usage");
+    sqlite3_finalize(s);
+    return bad ? -1 : 0;
+}

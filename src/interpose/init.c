@@ -1,0 +1,322 @@
+/*
+ * Interposer state: what the environment said when the process started, the
+ * real driver, and the lease decision. Everything is decided once; hooks
+ * only read the result (interpose.h).
+ *
+ * Why the environment is read in a constructor: a workload must not be able
+ * to raise its quota by editing its environment. GPUPLEX_LEASE (and the run
+ * dir that says where leases live) are read before main() runs, or at the
+ * first hooked call if something calls the driver even earlier; whichever
+ * comes first wins (pthread_once), and later setenv/unsetenv change nothing.
+ * The constructor also maps the named lease region and copies its limits
+ * into private memory, so that a process that rewrites the limits file
+ * (root can, mode 0444 or not) changes nothing for itself or for processes
+ * already running. It does nothing else and logs nothing (every process
+ * that inherits LD_PRELOAD runs it): the driver is opened, the process's
+ * slot taken and any lease error reported on the first hooked call, with no
+ * assumption about which other constructors have run.
+ */
+#define _GNU_SOURCE
+#include "interpose/interpose.h"
+#include "interpose/ptrtable.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct gpx_ip_state gpx__ip;
+struct gpx_ip_real_nvml gpx__ip_nvml;
+void (*gpx__before_submit)(CUstream stream);
+int gpx__ip_log_level = GPX_IP_LOG_ERROR;
+
+static char driver_dir[PATH_MAX];
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pthread_once_t nvml_once = PTHREAD_ONCE_INIT;
+static _Atomic int closed_logged;
+
+/* ---- logging ------------------------------------------------------------------------------ */
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void gpx__ip_log(int level, const char *fmt, ...)
+{
+    if (level < GPX_IP_LOG_ERROR || level > GPX_IP_LOG_DEBUG)
+        return;
+    int saved = errno;
+    char line[512];
+    int n =
+        snprintf(line, sizeof line, "gpuplex-cuda[%d]: %s: ", (int)getpid(), level_names[level]);
+    if (n < 0 || (size_t)n >= sizeof line)
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof line - 2)
+        len = sizeof line - 2;
+    line[len++] = '\n';
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(STDERR_FILENO, line + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    errno = saved;
+}
+
+static void map_lease(void);
+
+/* ---- environment, captured once ----------------------------------------------------------- */
+
+static void capture_env(void)
+{
+    const char *lvl = getenv("GPUPLEX_LOG");
+    if (lvl) {
+        if (strcmp(lvl, "off") == 0 || strcmp(lvl, "none") == 0)
+            gpx__ip_log_level = GPX_IP_LOG_OFF;
+        for (int i = 0; i < 4; i++)
+            if (strcmp(lvl, level_names[i]) == 0)
+                gpx__ip_log_level = i;
+    }
+    const char *dir = getenv("GPUPLEX_DRIVER_DIR");
+    if (dir && *dir && strlen(dir) < sizeof driver_dir)
+        strcpy(driver_dir, dir);
+    const char *id = getenv("GPUPLEX_LEASE");
+    if (id) {
+        gpx__ip.lease_set = 1;
+        if (strlen(id) < sizeof gpx__ip.lease_id)
+            strcpy(gpx__ip.lease_id, id);
+        else
+            gpx__ip.lease_bad = 1;
+        /* Pins the run dir now too (gpx_run_dir() reads GPUPLEX_RUN_DIR once). */
+        (void)gpx_run_dir();
+        map_lease();
+    }
+}
+
+__attribute__((constructor)) static void capture_env_early(void)
+{
+    int saved = errno;
+    pthread_once(&env_once, capture_env);
+    errno = saved;
+}
+
+/* ---- the real driver ---------------------------------------------------------------------- */
+
+static void *open_driver(const char *soname)
+{
+    const int flags = RTLD_LAZY | RTLD_LOCAL | RTLD_NODELETE;
+    if (driver_dir[0]) {
+        char path[PATH_MAX + 64];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", driver_dir, soname) < sizeof path) {
+            void *h = dlopen(path, flags);
+            if (h)
+                return h;
+            GPX_IP_LOG(GPX_IP_LOG_WARN, "GPUPLEX_DRIVER_DIR: %s", dlerror());
+        }
+    }
+    void *h = dlopen(soname, flags);
+    if (!h)
+        GPX_IP_LOG(GPX_IP_LOG_INFO, "cannot open %s: %s", soname, dlerror());
+    return h;
+}
+
+static void resolve_cuda(void)
+{
+    void *h = open_driver("libcuda.so.1");
+    gpx__ip.cuda_lib = h;
+    gpx__ip.have_cuda = h != NULL;
+    if (!h)
+        return;
+#define GPX_IP_RESOLVE_(name, base, since, pt)                                                     \
+    gpx__ip.real.name = (gpx_##name##_fn)gpx__real_dlsym(h, #name);
+    GPX_IP_CUDA_HOOKS(GPX_IP_RESOLVE_)
+#undef GPX_IP_RESOLVE_
+}
+
+CUresult gpx__ip_missing(const char *name)
+{
+    GPX_IP_LOG(GPX_IP_LOG_DEBUG, "%s: the driver does not export it", name);
+    return gpx__ip.have_cuda ? CUDA_ERROR_NOT_SUPPORTED : CUDA_ERROR_NOT_INITIALIZED;
+}
+
+static void resolve_nvml(void)
+{
+    void *h = open_driver("libnvidia-ml.so.1");
+    if (!h)
+        return;
+#define GPX_IP_NRESOLVE_(name, type) gpx__ip_nvml.name = (type)gpx__real_dlsym(h, #name);
+    GPX_IP_NVML_HOOKS(GPX_IP_NRESOLVE_)
+    GPX_IP_NVML_USED(GPX_IP_NRESOLVE_)
+#undef GPX_IP_NRESOLVE_
+}
+
+void gpx__ip_nvml_ensure(void)
+{
+    int saved = errno;
+    gpx__ip_dlsym_ensure();
+    pthread_once(&nvml_once, resolve_nvml);
+    errno = saved;
+}
+
+/* ---- the lease ---------------------------------------------------------------------------- */
+
+static void fail_closed(const char *why)
+{
+    gpx__ip.mode = GPX_IP_CLOSED;
+    if (!atomic_exchange(&closed_logged, 1))
+        GPX_IP_LOG(GPX_IP_LOG_ERROR,
+                   "lease '%s': %s; device memory allocations will fail (fail closed)",
+                   gpx__ip.lease_bad ? "(too long)" : gpx__ip.lease_id, why);
+}
+
+/* Why the lease named at start could not be opened ("" if it could, or none was named). */
+static char lease_error[GPX_ERROR_MSG_MAX];
+
+/*
+ * At start (with the environment): maps the region and copies the limits.
+ * Nothing is logged here: this runs in every process that inherits
+ * LD_PRELOAD (shells, tools), most of which never touch the driver.
+ */
+static void map_lease(void)
+{
+    if (!gpx__ip.lease_set)
+        return;
+    if (gpx__ip.lease_bad || !gpx_lease_id_valid(gpx__ip.lease_id)) {
+        snprintf(lease_error, sizeof lease_error, "not a valid lease id");
+        return;
+    }
+    gpx_error err;
+    struct gpx_lease_region r;
+    if (gpx_lease_region_open(gpx_run_dir(), gpx__ip.lease_id, &r, &err) < 0) {
+        snprintf(lease_error, sizeof lease_error, "%s", err.msg);
+        return;
+    }
+    gpx__ip.limits = *r.limits;
+    gpx__ip.limits_map = r.limits;
+    gpx__ip.region.usage = r.usage;
+    gpx__ip.region.limits = &gpx__ip.limits;
+    gpx__ip.quota = gpx__ip.limits.memory_quota;
+}
+
+/* At the first hooked call: takes this process's slot and decides the mode. */
+static void open_lease(void)
+{
+    if (!gpx__ip.lease_set) {
+        gpx__ip.mode = GPX_IP_PASS;
+        return;
+    }
+    if (!gpx__ip.region.usage) {
+        fail_closed(lease_error[0] ? lease_error : "the lease region is not mapped");
+        return;
+    }
+    gpx__ip.slot = gpx_lease_attach(&gpx__ip.region, (int32_t)getpid());
+    if (!gpx__ip.slot) {
+        fail_closed("no free process slot in the lease region");
+        return;
+    }
+    gpx__ip.mode = GPX_IP_ENFORCE;
+    GPX_IP_LOG(GPX_IP_LOG_INFO, "lease %s: device memory quota %llu bytes", gpx__ip.lease_id,
+               (unsigned long long)gpx__ip.quota);
+}
+
+/* ---- fork --------------------------------------------------------------------------------- */
+
+static void atfork_prepare(void)
+{
+    gpx__pt_fork_prepare();
+}
+
+static void atfork_parent(void)
+{
+    gpx__pt_fork_parent();
+}
+
+static void atfork_child(void)
+{
+    gpx__pt_fork_child();
+    atomic_store(&gpx__ip.local_used, 0);
+    if (gpx__ip.mode == GPX_IP_ENFORCE) {
+        gpx__ip.slot = gpx_lease_attach(&gpx__ip.region, (int32_t)getpid());
+        if (!gpx__ip.slot)
+            fail_closed("no free process slot in the lease region");
+    }
+}
+
+/* ---- init --------------------------------------------------------------------------------- */
+
+static void init(void)
+{
+    gpx__ip_dlsym_ensure();
+    resolve_cuda();
+    open_lease();
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    atomic_store_explicit(&gpx__ip.ready, 1, memory_order_release);
+}
+
+void gpx__ip_init_slow(void)
+{
+    int saved = errno;
+    pthread_once(&env_once, capture_env);
+    pthread_once(&init_once, init);
+    errno = saved;
+}
+
+/* ---- accounting --------------------------------------------------------------------------- */
+
+static void log_refusal(uint64_t bytes, const char *why)
+{
+    GPX_IP_LOG(GPX_IP_LOG_INFO, "refused %llu bytes: %s (quota %llu, lease used %llu)",
+               (unsigned long long)bytes, why, (unsigned long long)gpx__ip.quota,
+               gpx__ip.region.usage ? (unsigned long long)atomic_load_explicit(
+                                          &gpx__ip.region.usage->used, memory_order_relaxed)
+                                    : 0ULL);
+}
+
+int gpx__ip_reserve(uint64_t bytes)
+{
+    if (GPX_UNLIKELY(gpx__ip.mode != GPX_IP_ENFORCE)) {
+        GPX_IP_LOG(GPX_IP_LOG_DEBUG, "refused %llu bytes: no usable lease",
+                   (unsigned long long)bytes);
+        return -1;
+    }
+    const uint64_t quota = gpx__ip.quota;
+    if (quota) {
+        uint64_t cur = atomic_load_explicit(&gpx__ip.local_used, memory_order_relaxed);
+        do {
+            if (cur > quota || bytes > quota - cur) {
+                atomic_fetch_add_explicit(&gpx__ip.region.usage->refused, 1, memory_order_relaxed);
+                log_refusal(bytes, "over quota in this process");
+                return -1;
+            }
+        } while (!atomic_compare_exchange_weak_explicit(
+            &gpx__ip.local_used, &cur, cur + bytes, memory_order_relaxed, memory_order_relaxed));
+    } else {
+        atomic_fetch_add_explicit(&gpx__ip.local_used, bytes, memory_order_relaxed);
+    }
+    if (gpx_lease_reserve(&gpx__ip.region, gpx__ip.slot, bytes) != 0) {
+        atomic_fetch_sub_explicit(&gpx__ip.local_used, bytes, memory_order_relaxed);
+        log_refusal(bytes, "over the lease's quota");
+        return -1;
+    }
+    return 0;
+}
+
+void gpx__ip_release(uint64_t bytes)
+{
+    if (gpx__ip.mode != GPX_IP_ENFORCE)
+        return;
+    /* Only bytes this process reserved come back here, so this never goes below zero. */
+    atomic_fetch_sub_explicit(&gpx__ip.local_used, bytes, memory_order_relaxed);
+    gpx_lease_release(&gpx__ip.region, gpx__ip.slot, bytes);
+}

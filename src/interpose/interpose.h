@@ -1,0 +1,202 @@
+/*
+ * libgpuplex-cuda.so internals: the table of hooked driver entry points, the
+ * process-wide state every hook reads, and the few internal functions the
+ * hook files share. Nothing here is exported: the library's only exports are
+ * the hooked cu* / nvml* names and dlsym (exports.map).
+ *
+ * Invariants:
+ * - gpx__ip.ready is set (release) once, after the real entry points are
+ *   resolved and the lease decision is made; every field below is read-only
+ *   after that, so a hook pays one acquire load (a plain load on x86) and a
+ *   predicted branch to know it may proceed.
+ * - The launch path reads gpx__ip.ready, gpx__before_submit and the real
+ *   pointer: no getenv, no lock, no syscall, no shared-memory access.
+ * - mode is PASS (no GPUPLEX_LEASE: everything forwarded untouched), ENFORCE
+ *   (a valid lease: every device allocation reserved against its quota
+ *   before the driver sees it) or CLOSED (GPUPLEX_LEASE set but unusable:
+ *   every counted allocation refused). It never changes after init.
+ */
+#ifndef GPX_INTERPOSE_H
+#define GPX_INTERPOSE_H
+
+#include "abi/cuda_abi.h"
+#include "abi/nvml_abi.h"
+#include "shm/lease.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define GPX_EXPORT      __attribute__((visibility("default")))
+#define GPX_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define GPX_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/*
+ * The hooked CUDA entry points: X(name, base, since, per_thread).
+ * `base` is the name an application asks cuGetProcAddress for, `since` the
+ * CUDA version (1000 * major + 10 * minor) from which the driver hands out
+ * this variant for `base`, `per_thread` 1 for the _ptsz variant that
+ * CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM selects. Every variant has
+ * its own hook and forwards to its own real counterpart.
+ */
+/* clang-format off */
+#define GPX_IP_CUDA_HOOKS(X)                                                                       \
+    X(cuGetProcAddress,               cuGetProcAddress,        11030, 0)                           \
+    X(cuGetProcAddress_v2,            cuGetProcAddress,        12000, 0)                           \
+    X(cuMemGetInfo,                   cuMemGetInfo,             2000, 0)                           \
+    X(cuMemGetInfo_v2,                cuMemGetInfo,             3020, 0)                           \
+    X(cuMemAlloc,                     cuMemAlloc,               2000, 0)                           \
+    X(cuMemAlloc_v2,                  cuMemAlloc,               3020, 0)                           \
+    X(cuMemAllocPitch,                cuMemAllocPitch,          2000, 0)                           \
+    X(cuMemAllocPitch_v2,             cuMemAllocPitch,          3020, 0)                           \
+    X(cuMemAllocManaged,              cuMemAllocManaged,        6000, 0)                           \
+    X(cuMemFree,                      cuMemFree,                2000, 0)                           \
+    X(cuMemFree_v2,                   cuMemFree,                3020, 0)                           \
+    X(cuMemCreate,                    cuMemCreate,             10020, 0)                           \
+    X(cuMemRelease,                   cuMemRelease,            10020, 0)                           \
+    X(cuMemAllocAsync,                cuMemAllocAsync,         11020, 0)                           \
+    X(cuMemAllocAsync_ptsz,           cuMemAllocAsync,         11020, 1)                           \
+    X(cuMemAllocFromPoolAsync,        cuMemAllocFromPoolAsync, 11020, 0)                           \
+    X(cuMemAllocFromPoolAsync_ptsz,   cuMemAllocFromPoolAsync, 11020, 1)                           \
+    X(cuMemFreeAsync,                 cuMemFreeAsync,          11020, 0)                           \
+    X(cuMemFreeAsync_ptsz,            cuMemFreeAsync,          11020, 1)                           \
+    X(cuMemPoolCreate,                cuMemPoolCreate,         11020, 0)                           \
+    X(cuMemPoolDestroy,               cuMemPoolDestroy,        11020, 0)                           \
+    X(cuArrayCreate,                  cuArrayCreate,            2000, 0)                           \
+    X(cuArrayCreate_v2,               cuArrayCreate,            3020, 0)                           \
+    X(cuArray3DCreate,                cuArray3DCreate,          2000, 0)                           \
+    X(cuArray3DCreate_v2,             cuArray3DCreate,          3020, 0)                           \
+    X(cuArrayDestroy,                 cuArrayDestroy,           2000, 0)                           \
+    X(cuMipmappedArrayCreate,         cuMipmappedArrayCreate,   5000, 0)                           \
+    X(cuMipmappedArrayDestroy,        cuMipmappedArrayDestroy,  5000, 0)                           \
+    X(cuImportExternalMemory,         cuImportExternalMemory,  10000, 0)                           \
+    X(cuDestroyExternalMemory,        cuDestroyExternalMemory, 10000, 0)                           \
+    X(cuLaunchKernel,                 cuLaunchKernel,           4000, 0)                           \
+    X(cuLaunchKernel_ptsz,            cuLaunchKernel,           7000, 1)                           \
+    X(cuLaunchKernelEx,               cuLaunchKernelEx,        11060, 0)                           \
+    X(cuLaunchKernelEx_ptsz,          cuLaunchKernelEx,        11060, 1)                           \
+    X(cuLaunchCooperativeKernel,      cuLaunchCooperativeKernel, 9000, 0)                          \
+    X(cuLaunchCooperativeKernel_ptsz, cuLaunchCooperativeKernel, 9000, 1)                          \
+    X(cuGraphLaunch,                  cuGraphLaunch,           10000, 0)                           \
+    X(cuGraphLaunch_ptsz,             cuGraphLaunch,           10000, 1)
+/* clang-format on */
+
+/* The hooked NVML entry points, and the ones the hooks call besides. */
+#define GPX_IP_NVML_HOOKS(X)                                                                       \
+    X(nvmlDeviceGetMemoryInfo, nvml_device_memory_fn)                                              \
+    X(nvmlDeviceGetMemoryInfo_v2, nvml_device_memory_v2_fn)
+#define GPX_IP_NVML_USED(X)                                                                        \
+    X(nvmlDeviceGetUUID, nvml_device_string_fn)                                                    \
+    X(nvmlDeviceGetIndex, nvml_device_uint_fn)
+
+enum gpx_ip_hook {
+#define GPX_IP_ENUM_(name, base, since, pt) GPX_IP_##name,
+    GPX_IP_CUDA_HOOKS(GPX_IP_ENUM_)
+#undef GPX_IP_ENUM_
+        GPX_IP_CUDA_COUNT
+};
+
+/* The real driver's entry points, resolved once. NULL where it lacks one. */
+struct gpx_ip_real {
+#define GPX_IP_FIELD_(name, base, since, pt) gpx_##name##_fn name;
+    GPX_IP_CUDA_HOOKS(GPX_IP_FIELD_)
+#undef GPX_IP_FIELD_
+};
+
+struct gpx_ip_real_nvml {
+#define GPX_IP_NFIELD_(name, type) type name;
+    GPX_IP_NVML_HOOKS(GPX_IP_NFIELD_) GPX_IP_NVML_USED(GPX_IP_NFIELD_)
+#undef GPX_IP_NFIELD_
+};
+
+enum gpx_ip_mode { GPX_IP_PASS = 0, GPX_IP_ENFORCE = 1, GPX_IP_CLOSED = 2 };
+
+struct gpx_ip_state {
+    _Atomic int ready;
+    int mode;       /* enum gpx_ip_mode */
+    int have_cuda;  /* libcuda.so.1 was opened */
+    void *cuda_lib; /* its handle */
+    struct gpx_ip_real real;
+    /* ENFORCE only */
+    struct gpx_lease_region region; /* region.limits points at `limits` */
+    struct gpx_lease_limits limits; /* private snapshot: writes to the file change nothing */
+    const struct gpx_lease_limits *limits_map;
+    struct gpx_lease_proc *slot;
+    uint64_t quota; /* limits.memory_quota; 0 = account, never refuse */
+    /* bytes this process holds, kept privately: a process that zeroes the
+     * shared usage still cannot pass the quota on its own */
+    _Atomic uint64_t local_used;
+    /* host-located memory pools alive; while 0, pool allocations skip the look-up */
+    _Atomic uint32_t host_pools;
+    /* captured once from the environment, before the application can change it */
+    char lease_id[GPX_LEASE_ID_MAX];
+    int lease_set;
+    int lease_bad; /* set but too long to be an id */
+};
+
+extern struct gpx_ip_state gpx__ip;
+extern struct gpx_ip_real_nvml gpx__ip_nvml;
+
+/*
+ * The arbiter's hook point before work is submitted to a stream (launches,
+ * graph launches). NULL until the time-slicing code installs one; a hook pays
+ * one load and a not-taken branch meanwhile.
+ */
+extern void (*gpx__before_submit)(CUstream stream);
+
+void gpx__ip_init_slow(void);
+
+static inline void gpx__ip_ensure(void)
+{
+    if (GPX_UNLIKELY(!atomic_load_explicit(&gpx__ip.ready, memory_order_acquire)))
+        gpx__ip_init_slow();
+}
+
+static inline void gpx__ip_before_submit(CUstream stream)
+{
+    void (*fn)(CUstream) = gpx__before_submit;
+    if (GPX_UNLIKELY(fn != NULL))
+        fn(stream);
+}
+
+/* What a hook returns when the driver lacks the entry point. */
+CUresult gpx__ip_missing(const char *name);
+
+/* NVML: resolved on first use (most CUDA programs never touch NVML). */
+void gpx__ip_nvml_ensure(void);
+
+/* dlsym as the C library defines it; resolved on first use, never NULL after. */
+extern void *(*gpx__real_dlsym)(void *handle, const char *name);
+void gpx__ip_dlsym_ensure(void);
+/* Our hook for a cu* or nvml* name, or NULL. */
+void *gpx__ip_hook_by_name(const char *name);
+/* Our hook for a real entry point the driver handed out, or NULL. */
+void *gpx__ip_hook_by_real(const void *fn);
+/* Our hook for cuGetProcAddress(base, version, flags) by the table's rules, or NULL. */
+void *gpx__ip_hook_by_base(const char *base, int cuda_version, cuuint64_t flags);
+int gpx__ip_is_hook(const void *fn);
+
+/* Accounting (quota.c). kinds of counted objects: */
+enum gpx_ip_kind {
+    GPX_IP_KIND_DPTR = 1, /* linear, pitched, managed, stream-ordered */
+    GPX_IP_KIND_VMM = 2,  /* cuMemCreate handles */
+    GPX_IP_KIND_ARRAY = 3,
+    GPX_IP_KIND_MIPMAP = 4,
+    GPX_IP_KIND_EXTMEM = 5,
+    GPX_IP_KIND_HOST_POOL =
+        6, /* a memory pool located in host memory: its allocations don't count */
+};
+/* Reserves `bytes` for this process: 0, or -1 when it would pass the quota (or CLOSED). */
+int gpx__ip_reserve(uint64_t bytes);
+void gpx__ip_release(uint64_t bytes);
+
+/* Logging to stderr; level from GPUPLEX_LOG at init (error by default). */
+enum { GPX_IP_LOG_OFF = -1, GPX_IP_LOG_ERROR, GPX_IP_LOG_WARN, GPX_IP_LOG_INFO, GPX_IP_LOG_DEBUG };
+extern int gpx__ip_log_level;
+void gpx__ip_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define GPX_IP_LOG(lvl, ...)                                                                       \
+    do {                                                                                           \
+        if ((lvl) <= gpx__ip_log_level)                                                            \
+            gpx__ip_log((lvl), __VA_ARGS__);                                                       \
+    } while (0)
+
+#endif

@@ -1,0 +1,783 @@
+/*
+ * Lease regions (see lease.h for the layout and the invariants).
+ *
+ * Linked into the LD_PRELOAD interposer, so: no allocation and no output on
+ * the reserve/release paths, no lock that a dead process could keep, errno
+ * preserved for the application around everything the interposer calls on
+ * its hot paths.
+ *
+ * Reserve is a CAS loop on usage->used: the quota check and the add are one
+ * atomic step. Dead processes are reaped with a claim protocol: a reaper
+ * first swaps the slot's pid for -(its own pid), so two reapers (or a reaper
+ * and a process that reuses the pid) never return the same bytes twice; a
+ * slot left claimed by a reaper that died is finished by the next reaper.
+ * Accounting errs on the safe side: if a reaper dies between taking a slot's
+ * bytes and returning them, the lease keeps them (over-counted), it never
+ * under-counts.
+ */
+#define _GNU_SOURCE
+#include "shm/lease.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free across processes");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free across processes");
+_Static_assert(sizeof(struct gpx_lease_proc) == 32, "lease slot layout");
+_Static_assert(sizeof(struct gpx_lease_limits) % 8 == 0, "limits layout");
+_Static_assert(sizeof(struct gpx_lease_usage) % 8 == 0, "usage layout");
+
+#define NS_PER_S            1000000000ULL
+#define REAP_PERIOD_NS      NS_PER_S
+/* A reserve that would fail reaps first, unless a reap started this recently (bounds the cost
+ * of a refusal storm: each reap reads /proc for every live slot). */
+#define REAP_ON_FAIL_MIN_NS 1000000ULL
+
+static const char *const mode_names[] = {"exclusive", "mig", "vgpu", "timeslice"};
+
+int gpx_lease_mode_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    for (int i = 0; i < (int)(sizeof mode_names / sizeof mode_names[0]); i++)
+        if (strcmp(s, mode_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *gpx_lease_mode_name(enum gpx_lease_mode m)
+{
+    return (unsigned)m < sizeof mode_names / sizeof mode_names[0] ? mode_names[m] : "unknown";
+}
+
+int gpx_lease_id_valid(const char *id)
+{
+    if (!id || !*id || id[0] == '.')
+        return 0;
+    size_t n = 0;
+    for (const char *p = id; *p; p++, n++) {
+        char c = *p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+        if (!ok || n >= GPX_LEASE_ID_MAX - 1)
+            return 0;
+    }
+    return strstr(id, "..") == NULL;
+}
+
+/* ---- run dir ---------------------------------------------------------------------------- */
+
+static char run_dir[4096];
+static pthread_once_t run_dir_once = PTHREAD_ONCE_INIT;
+
+static void run_dir_init(void)
+{
+    const char *env = getenv("GPUPLEX_RUN_DIR");
+    if (env && *env && strlen(env) < sizeof run_dir) {
+        strcpy(run_dir, env);
+        return;
+    }
+    if ((mkdir("/run/gpuplex", 0755) == 0 || errno == EEXIST) &&
+        access("/run/gpuplex", W_OK | X_OK) == 0) {
+        strcpy(run_dir, "/run/gpuplex");
+        return;
+    }
+    snprintf(run_dir, sizeof run_dir, "/tmp/gpuplex-%u", (unsigned)getuid());
+}
+
+const char *gpx_run_dir(void)
+{
+    int saved = errno;
+    pthread_once(&run_dir_once, run_dir_init);
+    errno = saved;
+    return run_dir;
+}
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static void fill_random(void *buf, size_t len)
+{
+    unsigned char *p = buf;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = getrandom(p + got, len - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got == len)
+        return;
+    /* No getrandom (very old kernel, seccomp): urandom, else a clock/pid mix. */
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        while (got < len) {
+            ssize_t n = read(fd, p + got, len - got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+        close(fd);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
+    for (; got < len; got++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        p[got] = (unsigned char)(x >> 56);
+    }
+}
+
+void gpx_lease_new_id(char out[GPX_LEASE_ID_MAX])
+{
+    unsigned char b[6];
+    fill_random(b, sizeof b);
+    snprintf(out, GPX_LEASE_ID_MAX, "l-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
+             b[5]);
+}
+
+static uint64_t now_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    off_t off = 0;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        off += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* mkdir -p with `mode` for each created component. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) == 0)
+            chmod(buf, mode); /* what we create gets `mode` whatever the umask */
+        else if (errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) == 0)
+        chmod(buf, mode);
+    else if (errno != EEXIST)
+        return -1;
+    struct stat st;
+    if (stat(buf, &st) < 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+static int leases_path(const char *dir, char *out, size_t len, gpx_error *err)
+{
+    if (!dir || !*dir)
+        return gpx_error_set(err, GPX_E_INVALID, "empty run directory");
+    if ((size_t)snprintf(out, len, "%s/leases", dir) >= len)
+        return gpx_error_set(err, GPX_E_INVALID, "run directory path too long");
+    return 0;
+}
+
+int gpx_lease_dir_open(const char *dir, int create, gpx_error *err)
+{
+    char path[4200];
+    if (leases_path(dir, path, sizeof path, err) < 0)
+        return -1;
+    if (create) {
+        /* leases/ is 0755 (not umask-dependent): tenants of other uids must reach their files. */
+        if (mkdir_p(path, 0755) < 0) {
+            int e = errno;
+            return gpx_error_errno(err, e == EACCES ? GPX_E_PERM : GPX_E_IO, e, "creating %s",
+                                   path);
+        }
+    }
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        enum gpx_code c = e == ENOENT ? GPX_E_NOT_FOUND : e == EACCES ? GPX_E_PERM : GPX_E_IO;
+        return gpx_error_errno(err, c, e, "opening %s", path);
+    }
+    if (create) {
+        /* Someone else's directory (e.g. a pre-created /tmp/gpuplex-<uid>) is not trusted. */
+        struct stat st;
+        if (fstat(fd, &st) == 0 && st.st_uid != geteuid() && st.st_uid != 0) {
+            close(fd);
+            return gpx_error_set(err, GPX_E_PERM, "%s is owned by uid %u, not by uid %u", path,
+                                 (unsigned)st.st_uid, (unsigned)geteuid());
+        }
+    }
+    return fd;
+}
+
+/* Moves tmp to name unless name exists (renameat2 NOREPLACE, else link + unlink). */
+static int publish_noreplace(int dfd, const char *tmp, const char *name)
+{
+    if (renameat2(dfd, tmp, dfd, name, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    if (linkat(dfd, tmp, dfd, name, 0) < 0)
+        return -1;
+    unlinkat(dfd, tmp, 0);
+    return 0;
+}
+
+/* Creates a temporary file in dfd holding `len` bytes of `data` with `mode`. */
+static int write_temp(int dfd, char *tmp, size_t tmplen, const char *id, const char *suffix,
+                      const void *data, size_t len, mode_t mode)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        unsigned char r[4];
+        fill_random(r, sizeof r);
+        snprintf(tmp, tmplen, ".%s.%s.%02x%02x%02x%02x", id, suffix, r[0], r[1], r[2], r[3]);
+        int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 && errno == EEXIST)
+            continue;
+        if (fd < 0)
+            return -1;
+        if (ftruncate(fd, (off_t)len) < 0 || write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0) {
+            int e = errno;
+            close(fd);
+            unlinkat(dfd, tmp, 0);
+            errno = e;
+            return -1;
+        }
+        close(fd);
+        return 0;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+int gpx_lease_region_create(const char *dir, const struct gpx_lease_limits *lim, gpx_error *err)
+{
+    if (!lim || !gpx_lease_id_valid(lim->id))
+        return gpx_error_set(err, GPX_E_INVALID, "invalid lease id '%.*s'", GPX_LEASE_ID_MAX - 1,
+                             lim ? lim->id : "");
+    if (lim->mode > GPX_MODE_TIMESLICE)
+        return gpx_error_set(err, GPX_E_INVALID, "invalid lease mode %u", lim->mode);
+    if (lim->weight < 1)
+        return gpx_error_set(err, GPX_E_INVALID, "lease weight must be >= 1");
+    if (lim->cap_percent > 100)
+        return gpx_error_set(err, GPX_E_INVALID, "compute cap %u%% is over 100%%",
+                             lim->cap_percent);
+    if (memchr(lim->gpu_uuid, '\0', sizeof lim->gpu_uuid) == NULL)
+        return gpx_error_set(err, GPX_E_INVALID, "GPU UUID not terminated");
+
+    struct gpx_lease_limits l = *lim;
+    l.magic = GPX_LEASE_MAGIC_LIMITS;
+    l.version = GPX_LEASE_VERSION;
+    l.size = sizeof l;
+    do
+        fill_random(&l.nonce, sizeof l.nonce);
+    while (l.nonce == 0);
+    if (l.created_ns == 0)
+        l.created_ns = now_ns(CLOCK_REALTIME);
+
+    struct gpx_lease_usage *u = calloc(1, sizeof *u);
+    if (!u)
+        return gpx_error_set(err, GPX_E_NOMEM, "lease usage region");
+    u->magic = GPX_LEASE_MAGIC_USAGE;
+    u->version = GPX_LEASE_VERSION;
+    u->size = sizeof *u;
+    u->nonce = l.nonce;
+
+    int rc = -1;
+    int dfd = gpx_lease_dir_open(dir, 1, err);
+    if (dfd < 0)
+        goto out;
+    char name[GPX_LEASE_ID_MAX + 16], tmp[GPX_LEASE_ID_MAX + 32];
+    if (write_temp(dfd, tmp, sizeof tmp, l.id, "limits", &l, sizeof l, 0444) < 0) {
+        gpx_error_errno(err, GPX_E_IO, errno, "writing limits of lease %s in %s/leases", l.id, dir);
+        goto out;
+    }
+    snprintf(name, sizeof name, "%s.limits", l.id);
+    if (publish_noreplace(dfd, tmp, name) < 0) {
+        int e = errno;
+        unlinkat(dfd, tmp, 0);
+        if (e == EEXIST)
+            gpx_error_set(err, GPX_E_EXISTS, "lease %s already exists", l.id);
+        else
+            gpx_error_errno(err, GPX_E_IO, e, "creating %s/leases/%s", dir, name);
+        goto out;
+    }
+    /* 0666: every process of the tenant accounts through it (daemon mode: chown to tenant). */
+    if (write_temp(dfd, tmp, sizeof tmp, l.id, "usage", u, sizeof *u, 0666) < 0 ||
+        (snprintf(name, sizeof name, "%s.usage", l.id), renameat(dfd, tmp, dfd, name) < 0)) {
+        int e = errno;
+        unlinkat(dfd, tmp, 0);
+        snprintf(name, sizeof name, "%s.limits", l.id);
+        unlinkat(dfd, name, 0);
+        gpx_error_errno(err, GPX_E_IO, e, "creating usage of lease %s in %s/leases", l.id, dir);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (dfd >= 0)
+        close(dfd);
+    free(u);
+    return rc;
+}
+
+/* Opens and maps one file of a region; checks it is a regular file of exactly `size` bytes. */
+static void *map_file(int dfd, const char *name, int writable, size_t size, const char *dir,
+                      gpx_error *err)
+{
+    int fd = openat(dfd, name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        int e = errno;
+        enum gpx_code c = e == ENOENT ? GPX_E_NOT_FOUND : e == EACCES ? GPX_E_PERM : GPX_E_IO;
+        gpx_error_errno(err, c, e, "opening %s/leases/%s", dir, name);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
+        close(fd);
+        gpx_error_set(err, GPX_E_STATE, "%s/leases/%s: not a lease file of %zu bytes", dir, name,
+                      size);
+        return NULL;
+    }
+    void *p = mmap(NULL, size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED) {
+        gpx_error_errno(err, GPX_E_IO, e, "mapping %s/leases/%s", dir, name);
+        return NULL;
+    }
+    return p;
+}
+
+int gpx_lease_region_open(const char *dir, const char *id, struct gpx_lease_region *r,
+                          gpx_error *err)
+{
+    int saved = errno;
+    r->limits = NULL;
+    r->usage = NULL;
+    if (!gpx_lease_id_valid(id))
+        return gpx_error_set(err, GPX_E_INVALID, "invalid lease id '%.*s'", GPX_LEASE_ID_MAX - 1,
+                             id ? id : "");
+    int dfd = gpx_lease_dir_open(dir, 0, err);
+    if (dfd < 0) {
+        if (err && err->code == GPX_E_NOT_FOUND)
+            gpx_error_set(err, GPX_E_NOT_FOUND, "no lease %s (no %s/leases)", id, dir);
+        errno = saved;
+        return -1;
+    }
+    char name[GPX_LEASE_ID_MAX + 16];
+    struct gpx_lease_limits *l = NULL;
+    struct gpx_lease_usage *u = NULL;
+
+    snprintf(name, sizeof name, "%s.limits", id);
+    l = map_file(dfd, name, 0, sizeof *l, dir, err);
+    if (!l) {
+        if (err && err->code == GPX_E_NOT_FOUND)
+            gpx_error_set(err, GPX_E_NOT_FOUND, "no lease %s in %s/leases", id, dir);
+        goto fail;
+    }
+    if (l->magic != GPX_LEASE_MAGIC_LIMITS) {
+        gpx_error_set(err, GPX_E_STATE, "%s/leases/%s: bad magic", dir, name);
+        goto fail;
+    }
+    if (l->version != GPX_LEASE_VERSION || l->size != sizeof *l) {
+        gpx_error_set(err, GPX_E_STATE, "%s/leases/%s: version %u (size %u), expected %u (%zu)",
+                      dir, name, l->version, l->size, GPX_LEASE_VERSION, sizeof *l);
+        goto fail;
+    }
+    if (strncmp(l->id, id, sizeof l->id) != 0 || l->mode > GPX_MODE_TIMESLICE) {
+        gpx_error_set(err, GPX_E_STATE, "%s/leases/%s: limits of another lease", dir, name);
+        goto fail;
+    }
+
+    snprintf(name, sizeof name, "%s.usage", id);
+    u = map_file(dfd, name, 1, sizeof *u, dir, err);
+    if (!u)
+        goto fail;
+    if (u->magic != GPX_LEASE_MAGIC_USAGE) {
+        gpx_error_set(err, GPX_E_STATE, "%s/leases/%s: bad magic", dir, name);
+        goto fail;
+    }
+    if (u->version != GPX_LEASE_VERSION || u->size != sizeof *u) {
+        gpx_error_set(err, GPX_E_STATE, "%s/leases/%s: version %u (size %u), expected %u (%zu)",
+                      dir, name, u->version, u->size, GPX_LEASE_VERSION, sizeof *u);
+        goto fail;
+    }
+    if (u->nonce != l->nonce) {
+        gpx_error_set(err, GPX_E_STATE, "%s/leases/%s does not belong to %s.limits (nonce)", dir,
+                      name, id);
+        goto fail;
+    }
+    close(dfd);
+    r->limits = l;
+    r->usage = u;
+    errno = saved;
+    return 0;
+fail:
+    if (l)
+        munmap(l, sizeof *l);
+    if (u)
+        munmap(u, sizeof *u);
+    close(dfd);
+    errno = saved;
+    return -1;
+}
+
+void gpx_lease_region_close(struct gpx_lease_region *r)
+{
+    if (!r)
+        return;
+    int saved = errno;
+    if (r->limits)
+        munmap((void *)r->limits, sizeof *r->limits);
+    if (r->usage)
+        munmap(r->usage, sizeof *r->usage);
+    r->limits = NULL;
+    r->usage = NULL;
+    errno = saved;
+}
+
+int gpx_lease_region_remove(const char *dir, const char *id, gpx_error *err)
+{
+    if (!gpx_lease_id_valid(id))
+        return gpx_error_set(err, GPX_E_INVALID, "invalid lease id '%.*s'", GPX_LEASE_ID_MAX - 1,
+                             id ? id : "");
+    int dfd = gpx_lease_dir_open(dir, 0, err);
+    if (dfd < 0) {
+        if (err && err->code == GPX_E_NOT_FOUND)
+            gpx_error_set(err, GPX_E_NOT_FOUND, "no lease %s", id);
+        return -1;
+    }
+    char name[GPX_LEASE_ID_MAX + 16];
+    int found = 0, rc = 0;
+    static const char *const suffixes[] = {"limits", "usage"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(name, sizeof name, "%s.%s", id, suffixes[i]);
+        if (unlinkat(dfd, name, 0) == 0) {
+            found = 1;
+        } else if (errno != ENOENT) {
+            int e = errno;
+            rc = gpx_error_errno(err, e == EACCES || e == EPERM ? GPX_E_PERM : GPX_E_IO, e,
+                                 "removing %s/leases/%s", dir, name);
+            break;
+        }
+    }
+    close(dfd);
+    if (rc == 0 && !found)
+        return gpx_error_set(err, GPX_E_NOT_FOUND, "no lease %s", id);
+    return rc;
+}
+
+static int filter_limits(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 7 && strcmp(d->d_name + n - 7, ".limits") == 0 && d->d_name[0] != '.';
+}
+
+int gpx_lease_region_list(const char *dir, int (*fn)(const char *id, void *arg), void *arg,
+                          gpx_error *err)
+{
+    char path[4200];
+    if (leases_path(dir, path, sizeof path, err) < 0)
+        return -1;
+    struct dirent **ents = NULL;
+    int n = scandir(path, &ents, filter_limits, alphasort);
+    if (n < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return gpx_error_errno(err, GPX_E_IO, errno, "listing %s", path);
+    }
+    int stop = 0;
+    for (int i = 0; i < n; i++) {
+        char id[GPX_LEASE_ID_MAX + 8];
+        size_t len = strlen(ents[i]->d_name) - 7;
+        if (!stop && len < sizeof id) {
+            memcpy(id, ents[i]->d_name, len);
+            id[len] = '\0';
+            if (gpx_lease_id_valid(id) && fn(id, arg) != 0)
+                stop = 1;
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    return 0;
+}
+
+/* ---- processes ---------------------------------------------------------------------------- */
+
+/*
+ * Reads /proc/PID/stat: 1 when the process exists and is not a zombie (its
+ * start time in *ticks), 0 when gone or a zombie, -1 when /proc can't say.
+ */
+static int proc_stat(int32_t pid, uint64_t *ticks)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    ssize_t n;
+    do
+        n = read(fd, buf, sizeof buf - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0)
+        return n == 0 ? 0 : -1; /* an empty stat: the process just went away */
+    buf[n] = '\0';
+    /* State is field 3 and starttime field 22, counted after the ')' ending the name. */
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || !p[2])
+        return -1;
+    char state = p[2];
+    if (state == 'Z' || state == 'X' || state == 'x')
+        return 0;
+    int field = 2;
+    for (p++; *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    *ticks = strtoull(p, NULL, 10);
+    return 1;
+}
+
+uint64_t gpx_lease_proc_start_ticks(int32_t pid)
+{
+    int saved = errno;
+    uint64_t t = 0;
+    if (proc_stat(pid, &t) != 1)
+        t = 0;
+    errno = saved;
+    return t;
+}
+
+/* True when `pid` runs and, when known, started at `ticks` (not a reused pid). */
+static int pid_alive(int32_t pid, uint64_t ticks)
+{
+    if (pid <= 0)
+        return 0;
+    if (kill(pid, 0) < 0 && errno == ESRCH)
+        return 0; /* the cheap answer for the common case */
+    uint64_t cur = 0;
+    int s = proc_stat(pid, &cur);
+    if (s == 0)
+        return 0;
+    if (s < 0) /* no /proc: ask the kernel */
+        return kill(pid, 0) == 0 || errno == EPERM;
+    return ticks == 0 || cur == 0 || cur == ticks;
+}
+
+static void fetch_max(_Atomic uint64_t *a, uint64_t v)
+{
+    uint64_t cur = atomic_load_explicit(a, memory_order_relaxed);
+    while (v > cur && !atomic_compare_exchange_weak_explicit(a, &cur, v, memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+}
+
+/* Subtracts v from *a, clamping at 0 (a double free must not underflow the counter). */
+static void fetch_sub_clamped(_Atomic uint64_t *a, uint64_t v)
+{
+    uint64_t cur = atomic_load_explicit(a, memory_order_relaxed);
+    for (;;) {
+        uint64_t next = cur >= v ? cur - v : 0;
+        if (atomic_compare_exchange_weak_explicit(a, &cur, next, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            return;
+    }
+}
+
+/*
+ * Returns a claimed slot's bytes to the lease and frees it. The caller holds
+ * the claim (pid == -self), so nobody else touches the slot meanwhile.
+ */
+static void finish_reap(struct gpx_lease_usage *u, struct gpx_lease_proc *s)
+{
+    uint64_t bytes = atomic_exchange(&s->used, 0);
+    fetch_sub_clamped(&u->used, bytes);
+    atomic_store(&s->peak, 0);
+    atomic_store(&s->start_ticks, 0);
+    atomic_store(&s->pid, 0);
+}
+
+/* Reaps slot s if its process (or the reaper that claimed it) is dead; 1 if reaped. */
+static int reap_slot(struct gpx_lease_usage *u, struct gpx_lease_proc *s, int32_t self)
+{
+    int32_t pid = atomic_load(&s->pid);
+    if (pid == 0 || pid == -self)
+        return 0;
+    if (pid > 0) {
+        if (pid_alive(pid, atomic_load(&s->start_ticks)))
+            return 0;
+    } else if (pid_alive(-pid, 0)) {
+        return 0; /* another reaper is at it */
+    }
+    if (!atomic_compare_exchange_strong(&s->pid, &pid, -self))
+        return 0;
+    finish_reap(u, s);
+    return 1;
+}
+
+static int reap_all(struct gpx_lease_usage *u)
+{
+    int saved = errno;
+    int32_t self = (int32_t)getpid();
+    int n = 0;
+    for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
+        n += reap_slot(u, &u->procs[i], self);
+    errno = saved;
+    return n;
+}
+
+int gpx_lease_reap(struct gpx_lease_region *r)
+{
+    if (!r || !r->usage)
+        return 0;
+    atomic_store_explicit(&r->usage->last_reap_ns, now_ns(CLOCK_MONOTONIC), memory_order_relaxed);
+    return reap_all(r->usage);
+}
+
+struct gpx_lease_proc *gpx_lease_attach(struct gpx_lease_region *r, int32_t pid)
+{
+    if (!r || !r->usage || pid <= 0)
+        return NULL;
+    int saved = errno;
+    struct gpx_lease_usage *u = r->usage;
+    uint64_t ticks = gpx_lease_proc_start_ticks(pid);
+    int32_t self = (int32_t)getpid();
+    struct gpx_lease_proc *found = NULL;
+
+    for (int i = 0; i < GPX_LEASE_MAX_PROCS && !found; i++) {
+        struct gpx_lease_proc *s = &u->procs[i];
+        if (atomic_load(&s->pid) != pid)
+            continue;
+        uint64_t t = atomic_load(&s->start_ticks);
+        if (t == ticks || t == 0 || ticks == 0) {
+            found = s;
+        } else {
+            /* The same pid, an earlier process: its bytes go back to the lease. */
+            int32_t expect = pid;
+            if (atomic_compare_exchange_strong(&s->pid, &expect, -self))
+                finish_reap(u, s);
+        }
+    }
+    for (int pass = 0; pass < 2 && !found; pass++) {
+        for (int i = 0; i < GPX_LEASE_MAX_PROCS && !found; i++) {
+            struct gpx_lease_proc *s = &u->procs[i];
+            int32_t expect = 0;
+            if (atomic_load_explicit(&s->pid, memory_order_relaxed) != 0)
+                continue;
+            /* A reaped slot has used == 0 before its pid is cleared; take it. */
+            if (atomic_compare_exchange_strong(&s->pid, &expect, pid)) {
+                atomic_store(&s->peak, 0);
+                atomic_store(&s->start_ticks, ticks);
+                found = s;
+            }
+        }
+        if (!found && pass == 0 && gpx_lease_reap(r) == 0)
+            break;
+    }
+    errno = saved;
+    return found;
+}
+
+/* ---- accounting (hot path: no allocation, no lock, no syscall but vDSO clock_gettime) ----- */
+
+/* 1 when no reap started in the last `period` ns and this caller won the right to reap. */
+static int reap_due(struct gpx_lease_usage *u, uint64_t period)
+{
+    uint64_t now = now_ns(CLOCK_MONOTONIC);
+    uint64_t last = atomic_load_explicit(&u->last_reap_ns, memory_order_relaxed);
+    /* now < last: a writer in another time namespace; treat as due rather than never. */
+    if (now >= last && now - last < period)
+        return 0;
+    return atomic_compare_exchange_strong_explicit(&u->last_reap_ns, &last, now,
+                                                   memory_order_relaxed, memory_order_relaxed);
+}
+
+int gpx_lease_reserve(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes)
+{
+    struct gpx_lease_usage *u = r->usage;
+    const uint64_t quota = r->limits->memory_quota;
+    int reaped = 0;
+
+    if (reap_due(u, REAP_PERIOD_NS)) {
+        reap_all(u);
+        reaped = 1;
+    }
+    uint64_t cur = atomic_load_explicit(&u->used, memory_order_relaxed);
+    for (;;) {
+        uint64_t next;
+        if (quota == 0) {
+            next = cur + bytes;
+            if (next < cur) /* no quota, but no wrap either */
+                goto refuse;
+        } else if (cur > quota || bytes > quota - cur) {
+            if (reaped || bytes > quota)
+                goto refuse;
+            reaped = 1;
+            if (!reap_due(u, REAP_ON_FAIL_MIN_NS) || reap_all(u) == 0)
+                goto refuse;
+            cur = atomic_load_explicit(&u->used, memory_order_relaxed);
+            continue;
+        } else {
+            next = cur + bytes;
+        }
+        if (atomic_compare_exchange_weak_explicit(&u->used, &cur, next, memory_order_acq_rel,
+                                                  memory_order_relaxed)) {
+            fetch_max(&u->peak, next);
+            break;
+        }
+    }
+    if (slot) {
+        uint64_t mine = atomic_fetch_add_explicit(&slot->used, bytes, memory_order_relaxed) + bytes;
+        fetch_max(&slot->peak, mine);
+    }
+    return 0;
+refuse:
+    atomic_fetch_add_explicit(&u->refused, 1, memory_order_relaxed);
+    return -1;
+}
+
+void gpx_lease_release(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes)
+{
+    if (slot)
+        fetch_sub_clamped(&slot->used, bytes);
+    fetch_sub_clamped(&r->usage->used, bytes);
+}

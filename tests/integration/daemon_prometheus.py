@@ -1,0 +1,123 @@
+"""A real Prometheus server scrapes gpuplexd's /metrics (with an admin token,
+over loopback TCP) and the dcgm-exporter series and gpuplex_lease_* series
+arrive with their labels; `promtool check metrics` passes: with the default
+dcgm-exporter label spelling only the linter's camelCase note on modelName
+(dcgm-exporter's own label) remains, with metrics_labels=snake it is clean.
+Exit 77 (skipped) when prometheus/promtool are not installed
+(scripts/install-deps test installs them)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+from gpxd import TMP, Daemon, check, expect, fail, free_port
+
+if not shutil.which("prometheus") or not shutil.which("promtool"):
+    print("prometheus/promtool not installed: skipped (scripts/install-deps test)")
+    sys.exit(77)
+
+
+def promtool(text):
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=60)
+    return p.returncode, (p.stdout + p.stderr).strip()
+
+
+d = Daemon(listen=True, args=["--set", "hostname=node-7"]).start()
+token = expect(d.post("/v1/tenants", {"name": "prometheus", "role": "admin"}), 201).json["token"]
+lease = d.lease({"mode": "vgpu", "memory": "4G"})
+d.lease({"mode": "exclusive"})
+
+text = expect(d.get("/metrics", token=token, tcp=True), 200).text
+rc, out = promtool(text)
+problems = [l for l in out.splitlines() if l.strip()]
+check(rc in (0, 3), "promtool check metrics: rc %d: %s" % (rc, out))
+others = [l for l in problems if "modelName" not in l and "camelCase" not in l]
+check(not others, "promtool problems besides dcgm's modelName label: %s" % others)
+check(all(l.startswith("DCGM_FI_DEV_") for l in problems), "only DCGM series flagged: %s" % out)
+
+s = Daemon("snake", args=["--set", "metrics_labels=snake", "--set", "metrics_public=true"],
+           listen=True).start()
+s.lease({"mode": "timeslice", "memory": "1G"})
+stext = expect(s.get("/metrics", tcp=True), 200).text  # metrics_public: no token needed
+rc, out = promtool(stext)
+check(rc == 0, "promtool on snake labels: rc %d: %s" % (rc, out))
+check('model_name="NVIDIA H100 80GB HBM3"' in stext, "snake labels")
+s.stop()
+
+# --- Prometheus scrapes it
+pport = free_port()
+pdir = os.path.join(TMP, "prom")
+os.makedirs(pdir)
+cfg = os.path.join(pdir, "prometheus.yml")
+with open(cfg, "w") as f:
+    f.write("""global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: gpuplexd
+    metrics_path: /metrics
+    authorization:
+      type: Bearer
+      credentials: %s
+    static_configs:
+      - targets: ['127.0.0.1:%d']
+""" % (token, d.port))
+log = open(os.path.join(pdir, "prometheus.log"), "w")
+prom = subprocess.Popen(["prometheus", "--config.file=" + cfg,
+                         "--storage.tsdb.path=" + os.path.join(pdir, "data"),
+                         "--web.listen-address=127.0.0.1:%d" % pport], stdout=log, stderr=log)
+
+
+def query(q):
+    url = "http://127.0.0.1:%d/api/v1/query?query=%s" % (pport, urllib.parse.quote(q))
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.load(r)["data"]["result"]
+
+
+try:
+    up = None
+    t0 = time.time()
+    while time.time() - t0 < 30:
+        if prom.poll() is not None:
+            fail("prometheus exited %d" % prom.returncode)
+        try:
+            up = query('up{job="gpuplexd"}')
+            if up and up[0]["value"][1] == "1":
+                break
+        except OSError:
+            pass
+        time.sleep(0.5)
+    check(up and up[0]["value"][1] == "1", "Prometheus never scraped gpuplexd: %r" % up)
+    print("first successful scrape after %.1f s" % (time.time() - t0))
+    fb = query("DCGM_FI_DEV_FB_FREE")
+    check(len(fb) == 2, "two GPUs' FB_FREE: %r" % fb)
+    labels = fb[0]["metric"]
+    for k, v in (("modelName", "NVIDIA H100 80GB HBM3"), ("Hostname", "node-7")):
+        check(labels.get(k) == v, "label %s: %r" % (k, labels))
+    check(labels.get("UUID", "").startswith("GPU-") and labels.get("gpu") in ("0", "1"),
+          "labels %r" % labels)
+    for name in ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP",
+                 "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_SM_CLOCK"):
+        check(len(query(name)) == 2, "%s for both GPUs" % name)
+    q = query('gpuplex_lease_memory_quota_bytes{lease="%s"}' % lease["id"])
+    check(len(q) == 1 and q[0]["value"][1] == str(4 << 30) and
+          q[0]["metric"]["tenant"] == "admin", "lease quota in Prometheus: %r" % q)
+    s2 = query("sum by (tenant) (gpuplex_lease_memory_quota_bytes)")
+    check(len(s2) == 1, "per-tenant sums: %r" % s2)
+    check(len(query("gpuplex_lease_gpu_seconds_total")) == 2, "gpu seconds per lease")
+finally:
+    prom.send_signal(signal.SIGTERM)
+    try:
+        prom.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        prom.kill()
+        prom.wait()
+    log.close()
+d.stop()
+print("ok")

@@ -1,0 +1,189 @@
+"""Helpers for the gpuplexd integration tests: start/stop/kill the real daemon
+on a simulated node in the test's temporary directory, and talk HTTP to it over
+its unix socket or TCP. Used by the daemon_*.py scripts (run from daemon_*.sh)."""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+BUILD = os.environ["BUILD_DIR"]
+TMP = os.environ["TEST_TMP"]
+GPXD = os.path.join(BUILD, "bin", "gpuplexd")
+GPX = os.path.join(BUILD, "bin", "gpuplex")
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.text = body.decode("utf-8", "replace")
+        try:
+            self.json = json.loads(self.text) if self.text else None
+        except ValueError:
+            self.json = None
+
+    def error(self):
+        return (self.json or {}).get("error", {})
+
+    def __repr__(self):
+        return "HTTP %d %s" % (self.status, self.text[:400])
+
+
+class Daemon:
+    """One gpuplexd with its own state dir, run dir and socket under `name`."""
+
+    def __init__(self, name="d", gpus="2xH100-80GB", args=(), listen=False, base=TMP):
+        self.dir = os.path.join(base, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.sock = os.path.join(self.dir, "gpxd.sock")
+        self.state = os.path.join(self.dir, "state")
+        self.run = os.path.join(self.dir, "run")
+        self.gpus = gpus
+        self.args = list(args)
+        self.port = free_port() if listen else None
+        self.proc = None
+        self.log = os.path.join(self.dir, "gpuplexd.log")
+        self.starts = 0
+
+    def cmd(self):
+        c = [GPXD, "--sim", self.gpus, "--state-dir", self.state, "--run-dir", self.run,
+             "--socket", self.sock] + self.args
+        if self.port:
+            c += ["--listen", "127.0.0.1:%d" % self.port]
+        return c
+
+    def start(self, timeout=20):
+        self.starts += 1
+        logf = open(self.log, "a")
+        self.proc = subprocess.Popen(self.cmd(), stdout=logf, stderr=logf)
+        logf.close()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                fail("gpuplexd exited with %d at start:\n%s" % (self.proc.returncode, self.tail()))
+            try:
+                if self.get("/healthz").status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.02)
+        fail("gpuplexd did not answer /healthz within %ds:\n%s" % (timeout, self.tail()))
+
+    def tail(self, n=30):
+        try:
+            with open(self.log) as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                fail("gpuplexd did not stop on SIGTERM:\n" + self.tail())
+            check(rc == 0, "gpuplexd exited %d on SIGTERM:\n%s" % (rc, self.tail()))
+        self.proc = None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    def request(self, method, path, body=None, token=None, tcp=False, raw=None, headers=None,
+                timeout=30):
+        if tcp:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        else:
+            conn = UnixConnection(self.sock, timeout=timeout)
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+        if data is not None:
+            h["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=data, headers=h)
+            r = conn.getresponse()
+            return Response(r.status, dict(r.getheaders()), r.read())
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def lease(self, body, token=None, expect=201, tcp=False):
+        r = self.post("/v1/leases", body, token=token, tcp=tcp)
+        check(r.status == expect, "POST /v1/leases %s: expected %d, got %r" % (body, expect, r))
+        return r.json
+
+    def regions(self):
+        d = os.path.join(self.run, "leases")
+        if not os.path.isdir(d):
+            return set()
+        return {f[:-len(".limits")] for f in os.listdir(d) if f.endswith(".limits")}
+
+
+def expect(r, status, code=None, contains=None, what=""):
+    check(r.status == status, "%s: expected HTTP %d, got %r" % (what, status, r))
+    if code:
+        check(r.error().get("code") == code, "%s: expected code %s, got %r" % (what, code, r))
+    if contains:
+        msg = r.error().get("message", r.text)
+        check(contains in msg, "%s: message %r lacks %r" % (what, msg, contains))
+    return r
+
+
+def cli(*args, env=None, expect_rc=0):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([GPX] + list(args), capture_output=True, text=True, env=e, timeout=60)
+    check(p.returncode == expect_rc, "gpuplex %s: exit %d, expected %d\nstdout: %s\nstderr: %s"
+          % (" ".join(args), p.returncode, expect_rc, p.stdout, p.stderr))
+    return p

@@ -1,0 +1,77 @@
+/*
+ * gpx-test-hog: a "hostile" workload for the watchdog tests. It takes device
+ * memory on a simulated GPU the way the simulated driver does (a process slot
+ * in the GPUPLEX_SIM state, used bytes added), i.e. past any interposer, and
+ * optionally registers in a lease's usage region the way the interposer does
+ * (a slot, no reservation). Then it prints "ready" and waits to be killed.
+ *
+ *   gpx-test-hog --gpu N --mib M [--lease ID]
+ */
+#define _GNU_SOURCE
+#include "shm/lease.h"
+#include "state.h"
+
+#include <getopt.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"gpu", required_argument, NULL, 'g'},
+                                         {"mib", required_argument, NULL, 'm'},
+                                         {"lease", required_argument, NULL, 'l'},
+                                         {NULL, 0, NULL, 0}};
+    unsigned gpu = 0;
+    unsigned long long mib = 0;
+    const char *lease = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "g:m:l:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'g':
+            gpu = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'm':
+            mib = strtoull(optarg, NULL, 10);
+            break;
+        case 'l':
+            lease = optarg;
+            break;
+        default:
+            fprintf(stderr, "usage: gpx-test-hog --gpu N --mib M [--lease ID]\n");
+            return 2;
+        }
+    }
+    gpx_error err = {0};
+    struct gpx_lease_region r;
+    if (lease) {
+        if (gpx_lease_region_open(gpx_run_dir(), lease, &r, &err) < 0 ||
+            !gpx_lease_attach(&r, getpid())) {
+            fprintf(stderr, "gpx-test-hog: lease %s: %s\n", lease, err.msg);
+            return 1;
+        }
+    }
+    struct gpx_sim_state st;
+    if (gpx_sim_open_env(&st, &err) < 0) {
+        fprintf(stderr, "gpx-test-hog: %s\n", err.msg);
+        return 1;
+    }
+    if (gpu >= st.hdr->gpu_count) {
+        fprintf(stderr, "gpx-test-hog: no GPU %u\n", gpu);
+        return 1;
+    }
+    struct gpx_sim_proc *p = gpx_sim_proc_attach(&st, gpu, getpid());
+    if (!p) {
+        fprintf(stderr, "gpx-test-hog: no free process slot on GPU %u\n", gpu);
+        return 1;
+    }
+    uint64_t bytes = mib << 20;
+    atomic_fetch_add(&p->used_bytes, bytes);
+    atomic_fetch_add(&st.gpus[gpu].memory_used, bytes);
+    printf("ready %d\n", (int)getpid());
+    fflush(stdout);
+    for (;;)
+        pause();
+}

@@ -1,0 +1,141 @@
+/* API request bodies (src/daemon/request.c): every field, every rule, unknown fields by name. */
+#include "daemon/request.h"
+#include "shm/lease.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static int lease(const char *body, struct gpxd_lease_req *r, gpx_error *e)
+{
+    gpx_error_clear(e);
+    int rc = gpxd_lease_req_parse(body, strlen(body), r, e);
+    return rc;
+}
+
+/* Parses body, expecting failure with a message containing `want`. */
+static void bad(const char *body, const char *want)
+{
+    struct gpxd_lease_req r;
+    gpx_error e;
+    assert_int_equal(lease(body, &r, &e), -1);
+    assert_int_equal(e.code, GPX_E_INVALID);
+    if (!strstr(e.msg, want))
+        fail_msg("body %s: message '%s' lacks '%s'", body, e.msg, want);
+}
+
+static void test_good(void **state)
+{
+    (void)state;
+    struct gpxd_lease_req r;
+    gpx_error e;
+    assert_int_equal(lease("{\"mode\":\"vgpu\",\"memory\":\"4G\",\"cap\":50,\"gpu\":1,"
+                           "\"labels\":{\"b\":\"2\",\"a\":\"1\"},\"owner_pids\":[1]}",
+                           &r, &e),
+                     0);
+    assert_int_equal(r.mode, GPX_MODE_VGPU);
+    assert_int_equal(r.memory, 4ULL << 30);
+    assert_int_equal(r.cap, 50);
+    assert_int_equal(r.gpu_index, 1);
+    assert_string_equal(r.labels, "{\"a\":\"1\",\"b\":\"2\"}");
+    assert_int_equal(r.n_owners, 1);
+    gpxd_lease_req_clear(&r);
+    assert_int_equal(lease("{\"mode\":\"timeslice\",\"gpu\":\"GPU-abc\"}", &r, &e), 0);
+    assert_int_equal(r.weight, 1);
+    assert_string_equal(r.gpu_uuid, "GPU-abc");
+    assert_int_equal(r.gpu_index, -1);
+    assert_string_equal(r.labels, "{}");
+    gpxd_lease_req_clear(&r);
+    assert_int_equal(lease("{\"mode\":\"timeslice\",\"memory\":4096000000,\"weight\":3,"
+                           "\"gpu\":\"0\"}",
+                           &r, &e),
+                     0);
+    assert_int_equal(r.memory, 4096000000ULL);
+    assert_int_equal(r.weight, 3);
+    assert_int_equal(r.gpu_index, 0);
+    gpxd_lease_req_clear(&r);
+    assert_int_equal(lease("{\"mode\":\"mig\",\"mig_profile\":\"3g.40gb\"}", &r, &e), 0);
+    assert_string_equal(r.mig_profile, "3g.40gb");
+    gpxd_lease_req_clear(&r);
+    assert_int_equal(lease("{\"mode\":\"exclusive\"}", &r, &e), 0);
+    gpxd_lease_req_clear(&r);
+}
+
+static void test_bad(void **state)
+{
+    (void)state;
+    bad("", "must be a JSON object");
+    bad("[]", "must be a JSON object");
+    bad("{", "invalid JSON");
+    bad("{\"mode\":\"vgpu\",\"mode\":\"vgpu\",\"memory\":\"1G\"}", "invalid JSON");
+    bad("{}", "'mode' is required");
+    bad("{\"mode\":\"shared\"}", "'mode' must be one of");
+    bad("{\"mode\":\"vgpu\"}", "vgpu leases need field 'memory'");
+    bad("{\"mode\":\"vgpu\",\"memory\":\"4X\"}", "field 'memory'");
+    bad("{\"mode\":\"vgpu\",\"memory\":\"512K\"}", "at least 1M");
+    bad("{\"mode\":\"vgpu\",\"memory\":-5}", "positive");
+    bad("{\"mode\":\"vgpu\",\"memory\":true}", "must be a size");
+    bad("{\"mode\":\"exclusive\",\"memory\":\"1G\"}", "'memory' does not apply");
+    bad("{\"mode\":\"vgpu\",\"memory\":\"1G\",\"weight\":2}", "'weight' applies to timeslice");
+    bad("{\"mode\":\"timeslice\",\"cap\":20}", "'cap' applies to vgpu");
+    bad("{\"mode\":\"vgpu\",\"memory\":\"1G\",\"cap\":101}", "from 1 to 100");
+    bad("{\"mode\":\"timeslice\",\"weight\":0}", "from 1 to 1000");
+    bad("{\"mode\":\"timeslice\",\"weight\":1.5}", "must be an integer");
+    bad("{\"mode\":\"mig\"}", "need field 'mig_profile'");
+    bad("{\"mode\":\"mig\",\"mig_profile\":\"big\"}", "MIG profile name");
+    bad("{\"mode\":\"exclusive\",\"mig_profile\":\"1g.10gb\"}", "mig leases only");
+    bad("{\"mode\":\"exclusive\",\"gpu\":-1}", "from 0 to 1023");
+    bad("{\"mode\":\"exclusive\",\"gpu\":\"first\"}", "GPU index or a UUID");
+    bad("{\"mode\":\"exclusive\",\"gpu\":null}", "GPU index or a UUID");
+    bad("{\"mode\":\"exclusive\",\"labels\":[]}", "object of string values");
+    bad("{\"mode\":\"exclusive\",\"labels\":{\"a\":1}}", "label 'a' must be a string");
+    bad("{\"mode\":\"exclusive\",\"labels\":{\"a b\":\"x\"}}", "label key 'a b' is invalid");
+    bad("{\"mode\":\"exclusive\",\"owner_pids\":[]}", "1 to 16 process ids");
+    bad("{\"mode\":\"exclusive\",\"owner_pids\":[0]}", "owner_pids[]");
+    bad("{\"mode\":\"exclusive\",\"colour\":\"red\"}", "unknown field 'colour'");
+}
+
+static void test_tenant_and_time(void **state)
+{
+    (void)state;
+    struct gpxd_tenant_req t;
+    gpx_error e = {0};
+    const char *ok = "{\"name\":\"team-a\",\"role\":\"admin\",\"uid\":1000,\"max_gpus\":2,"
+                     "\"max_memory\":\"64G\"}";
+    assert_int_equal(gpxd_tenant_req_parse(ok, strlen(ok), &t, &e), 0);
+    assert_string_equal(t.name, "team-a");
+    assert_true(t.admin);
+    assert_true(t.has_uid);
+    assert_int_equal(t.uid, 1000);
+    assert_int_equal(t.max_gpus, 2);
+    assert_int_equal(t.max_memory, 64ULL << 30);
+    const char *bads[] = {"{}", "{\"name\":\"Bad\"}", "{\"name\":\"a\",\"role\":\"root\"}",
+                          "{\"name\":\"a\",\"max_gpus\":0}", "{\"name\":\"a\",\"token\":\"x\"}",
+                          "{\"name\":\"-a\"}"};
+    for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++)
+        assert_int_equal(gpxd_tenant_req_parse(bads[i], strlen(bads[i]), &t, &e), -1);
+    int64_t ns;
+    assert_int_equal(gpxd_parse_time("2024-05-01T12:00:00Z", &ns, &e), 0);
+    assert_int_equal(ns, 1714564800LL * 1000000000LL);
+    assert_int_equal(gpxd_parse_time("1714564800.5", &ns, &e), 0);
+    assert_int_equal(ns, 1714564800500000000LL);
+    assert_int_equal(gpxd_parse_time("yesterday", &ns, &e), -1);
+    assert_int_equal(gpxd_parse_time("2024-05-01T12:00:00+02:00", &ns, &e), -1);
+    assert_true(gpxd_valid_name("a.b_c-1"));
+    assert_false(gpxd_valid_name(""));
+    assert_false(gpxd_valid_name("A"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_tenant_and_time),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

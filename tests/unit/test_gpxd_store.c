@@ -1,0 +1,158 @@
+/* The daemon's SQLite store (src/daemon/store.c): migrations, leases, tenants, samples. */
+#include "daemon/store.h"
+#include "shm/lease.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+static char dir[] = "/tmp/gpx-store-XXXXXX";
+static char db[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(db, sizeof db, "%s/t.db", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int count(const struct gpxd_lease *l, void *arg)
+{
+    (void)l;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static void test_leases(void **state)
+{
+    (void)state;
+    struct gpxd_store *st;
+    gpx_error e = {0};
+    assert_int_equal(gpxd_store_open(db, &st, &e), 0);
+    assert_int_equal(gpxd_store_schema_version(st), 1);
+    struct gpxd_lease l;
+    memset(&l, 0, sizeof l);
+    snprintf(l.id, sizeof l.id, "l-000000000001");
+    snprintf(l.tenant, sizeof l.tenant, "a");
+    snprintf(l.labels, sizeof l.labels, "{}");
+    l.mode = GPX_MODE_VGPU;
+    l.memory_quota = 1 << 30;
+    l.n_owners = 2;
+    l.owners[0].pid = 10;
+    l.owners[0].start_ticks = 99;
+    l.owners[1].pid = 11;
+    l.created_ns = 1000;
+    l.state = GPXD_PENDING;
+    assert_int_equal(gpxd_store_lease_insert(st, &l, &e), 0);
+    assert_int_equal(gpxd_store_lease_insert(st, &l, &e), -1);
+    assert_int_equal(e.code, GPX_E_EXISTS);
+    l.state = GPXD_ACTIVE;
+    assert_int_equal(gpxd_store_lease_update(st, &l, &e), 0);
+    struct gpxd_lease got;
+    assert_int_equal(gpxd_store_lease_get(st, l.id, &got, &e), 0);
+    assert_int_equal(got.state, GPXD_ACTIVE);
+    assert_int_equal(got.n_owners, 2);
+    assert_int_equal(got.owners[0].start_ticks, 99);
+    assert_int_equal(got.memory_quota, 1 << 30);
+    assert_int_equal(gpxd_store_lease_get(st, "l-nope", &got, &e), -1);
+    assert_int_equal(e.code, GPX_E_NOT_FOUND);
+    int n = 0;
+    assert_int_equal(gpxd_store_lease_each(st, 1u << GPXD_ACTIVE, "a", 0, 0, count, &n, &e), 0);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(gpxd_store_lease_each(st, 1u << GPXD_ACTIVE, "b", 0, 0, count, &n, &e), 0);
+    assert_int_equal(n, 0);
+    /* window: created at 1000, active: overlaps [500, 2000) but not [0, 900) */
+    n = 0;
+    assert_int_equal(gpxd_store_lease_each(st, 1u << GPXD_ACTIVE, NULL, 500, 2000, count, &n, &e),
+                     0);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(gpxd_store_lease_each(st, 1u << GPXD_ACTIVE, NULL, 0, 900, count, &n, &e), 0);
+    assert_int_equal(n, 0);
+    /* a transaction that is rolled back leaves nothing */
+    assert_int_equal(gpxd_store_begin(st, 1, &e), 0);
+    l.state = GPXD_RELEASED;
+    assert_int_equal(gpxd_store_lease_update(st, &l, &e), 0);
+    gpxd_store_rollback(st);
+    assert_int_equal(gpxd_store_lease_get(st, l.id, &got, &e), 0);
+    assert_int_equal(got.state, GPXD_ACTIVE);
+
+    struct gpxd_sample s = {.lease_id = l.id, .tenant = "a", .ts_ns = 2000, .dt_ns = 1000000000,
+                            .gpu_ns = 5, .used_bytes = 1 << 30, .peak_bytes = 7};
+    assert_int_equal(gpxd_store_sample_insert(st, &s, &e), 0);
+    gpxd_store_close(st);
+
+    /* reopening applies nothing new and keeps everything */
+    assert_int_equal(gpxd_store_open(db, &st, &e), 0);
+    assert_int_equal(gpxd_store_lease_get(st, l.id, &got, &e), 0);
+    gpxd_store_close(st);
+}
+
+static int tcount(const struct gpxd_tenant *t, void *arg)
+{
+    (void)t;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static void test_tenants_and_version(void **state)
+{
+    (void)state;
+    struct gpxd_store *st;
+    gpx_error e = {0};
+    assert_int_equal(gpxd_store_open(db, &st, &e), 0);
+    struct gpxd_tenant t = {.name = "a", .token_sha256 = "00", .has_uid = 1, .uid = 5};
+    assert_int_equal(gpxd_store_tenant_insert(st, &t, &e), 0);
+    assert_int_equal(gpxd_store_tenant_insert(st, &t, &e), -1);
+    assert_int_equal(e.code, GPX_E_EXISTS);
+    struct gpxd_tenant t2 = {.name = "b", .token_sha256 = "11", .has_uid = 1, .uid = 5};
+    assert_int_equal(gpxd_store_tenant_insert(st, &t2, &e), -1); /* uid is unique */
+    assert_int_equal(gpxd_store_tenant_set_token(st, "a", "22", &e), 0);
+    assert_int_equal(gpxd_store_tenant_set_token(st, "zz", "22", &e), -1);
+    int n = 0;
+    assert_int_equal(gpxd_store_tenant_each(st, tcount, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(gpxd_store_tenant_delete(st, "a", &e), 0);
+    assert_int_equal(gpxd_store_tenant_delete(st, "a", &e), -1);
+    gpxd_store_close(st);
+
+    /* a database from a newer daemon is refused */
+    sqlite3 *raw;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw,
+                                  "INSERT INTO schema_migrations VALUES(99,'future',0)", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    assert_int_equal(gpxd_store_open(db, &st, &e), -1);
+    assert_int_equal(e.code, GPX_E_STATE);
+    assert_non_null(strstr(e.msg, "newer"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_leases),
+        cmocka_unit_test(test_tenants_and_version),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,760 @@
+/*
+ * Lease regions: create/open/validate, ids, list/remove, reserve/release,
+ * the no-overshoot guarantee under 4 processes x 8 threads, reaping of dead
+ * processes (exited, zombie, pid reuse), and read-only limits.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shm/lease.h"
+
+#define MIB (1024ULL * 1024ULL)
+
+static char dir[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "%s/gpx-unit-lease-XXXXXX",
+             getenv("GPX_T") ? getenv("GPX_T") : "/tmp");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void make_limits(struct gpx_lease_limits *l, const char *id, uint64_t quota)
+{
+    memset(l, 0, sizeof *l);
+    snprintf(l->id, sizeof l->id, "%s", id);
+    l->mode = GPX_MODE_VGPU;
+    l->gpu_index = 1;
+    snprintf(l->gpu_uuid, sizeof l->gpu_uuid, "GPU-test");
+    l->memory_quota = quota;
+    l->weight = 1;
+    l->uid = (uint32_t)getuid();
+}
+
+static void create_lease(const char *id, uint64_t quota)
+{
+    struct gpx_lease_limits l;
+    make_limits(&l, id, quota);
+    gpx_error e = {0};
+    int rc = gpx_lease_region_create(dir, &l, &e);
+    if (rc < 0)
+        fprintf(stderr, "create: %s\n", e.msg);
+    assert_int_equal(rc, 0);
+}
+
+static void path_of(char *out, size_t len, const char *id, const char *suffix)
+{
+    snprintf(out, len, "%s/leases/%s.%s", dir, id, suffix);
+}
+
+static void test_modes_and_ids(void **state)
+{
+    (void)state;
+    assert_int_equal(gpx_lease_mode_parse("vgpu"), GPX_MODE_VGPU);
+    assert_int_equal(gpx_lease_mode_parse("timeslice"), GPX_MODE_TIMESLICE);
+    assert_int_equal(gpx_lease_mode_parse("exclusive"), GPX_MODE_EXCLUSIVE);
+    assert_int_equal(gpx_lease_mode_parse("mig"), GPX_MODE_MIG);
+    assert_int_equal(gpx_lease_mode_parse("VGPU"), -1);
+    assert_int_equal(gpx_lease_mode_parse(NULL), -1);
+    assert_string_equal(gpx_lease_mode_name(GPX_MODE_TIMESLICE), "timeslice");
+
+    char id[GPX_LEASE_ID_MAX], id2[GPX_LEASE_ID_MAX];
+    gpx_lease_new_id(id);
+    gpx_lease_new_id(id2);
+    assert_int_equal(strlen(id), 14);
+    assert_memory_equal(id, "l-", 2);
+    assert_string_not_equal(id, id2);
+    assert_true(gpx_lease_id_valid(id));
+
+    assert_true(gpx_lease_id_valid("a"));
+    assert_true(gpx_lease_id_valid("job-1.2_x"));
+    char longest[64];
+    memset(longest, 'a', 63);
+    longest[63] = '\0';
+    assert_true(gpx_lease_id_valid(longest));
+    char too_long[65];
+    memset(too_long, 'a', 64);
+    too_long[64] = '\0';
+    assert_false(gpx_lease_id_valid(too_long));
+    assert_false(gpx_lease_id_valid(""));
+    assert_false(gpx_lease_id_valid(NULL));
+    assert_false(gpx_lease_id_valid(".."));
+    assert_false(gpx_lease_id_valid("a..b"));
+    assert_false(gpx_lease_id_valid(".hidden"));
+    assert_false(gpx_lease_id_valid("a/b"));
+    assert_false(gpx_lease_id_valid("../x"));
+    assert_false(gpx_lease_id_valid("a b"));
+    assert_false(gpx_lease_id_valid("a\n"));
+}
+
+static void test_run_dir_env(void **state)
+{
+    (void)state;
+    /* gpx_run_dir() reads GPUPLEX_RUN_DIR once; main() set it before the first call. */
+    assert_string_equal(gpx_run_dir(), getenv("GPUPLEX_RUN_DIR"));
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    mode_t old_umask = umask(077); /* the modes below don't depend on the umask */
+    create_lease("rt", 4 * MIB);
+    umask(old_umask);
+    char p[512];
+    struct stat st;
+    path_of(p, sizeof p, "rt", "limits");
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0444);
+    path_of(p, sizeof p, "rt", "usage");
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0666);
+    snprintf(p, sizeof p, "%s/leases", dir);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0755);
+
+    struct gpx_lease_region r;
+    gpx_error e = {0};
+    assert_int_equal(gpx_lease_region_open(dir, "rt", &r, &e), 0);
+    assert_string_equal(r.limits->id, "rt");
+    assert_int_equal(r.limits->memory_quota, 4 * MIB);
+    assert_int_equal(r.limits->mode, GPX_MODE_VGPU);
+    assert_int_equal(r.limits->gpu_index, 1);
+    assert_string_equal(r.limits->gpu_uuid, "GPU-test");
+    assert_int_not_equal(r.limits->nonce, 0);
+    assert_int_equal(r.limits->nonce, r.usage->nonce);
+    assert_int_not_equal(r.limits->created_ns, 0);
+    assert_int_equal(r.usage->used, 0);
+    gpx_lease_region_close(&r);
+    assert_null(r.limits);
+    gpx_lease_region_close(&r); /* twice is harmless */
+
+    /* The id exists: create fails and leaves the first lease intact. */
+    struct gpx_lease_limits l;
+    make_limits(&l, "rt", 8 * MIB);
+    assert_int_equal(gpx_lease_region_create(dir, &l, &e), -1);
+    assert_int_equal(e.code, GPX_E_EXISTS);
+    assert_int_equal(gpx_lease_region_open(dir, "rt", &r, &e), 0);
+    assert_int_equal(r.limits->memory_quota, 4 * MIB);
+    gpx_lease_region_close(&r);
+
+    /* No temporary files are left behind. */
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s/leases' | grep '^\\.')\"", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_create_rejects(void **state)
+{
+    (void)state;
+    gpx_error e = {0};
+    struct gpx_lease_limits l;
+    make_limits(&l, "../evil", MIB);
+    assert_int_equal(gpx_lease_region_create(dir, &l, &e), -1);
+    assert_int_equal(e.code, GPX_E_INVALID);
+    make_limits(&l, "ok", MIB);
+    l.weight = 0;
+    assert_int_equal(gpx_lease_region_create(dir, &l, &e), -1);
+    assert_int_equal(e.code, GPX_E_INVALID);
+    make_limits(&l, "ok", MIB);
+    l.cap_percent = 101;
+    assert_int_equal(gpx_lease_region_create(dir, &l, &e), -1);
+    make_limits(&l, "ok", MIB);
+    l.mode = 9;
+    assert_int_equal(gpx_lease_region_create(dir, &l, &e), -1);
+
+    struct gpx_lease_region r;
+    assert_int_equal(gpx_lease_region_open(dir, "../etc/passwd", &r, &e), -1);
+    assert_int_equal(e.code, GPX_E_INVALID);
+    assert_int_equal(gpx_lease_region_open(dir, "nosuch", &r, &e), -1);
+    assert_int_equal(e.code, GPX_E_NOT_FOUND);
+    assert_int_equal(gpx_lease_region_open("/nonexistent/gpx", "nosuch", &r, &e), -1);
+    assert_int_equal(e.code, GPX_E_NOT_FOUND);
+    assert_int_equal(gpx_lease_region_remove(dir, "nosuch", &e), -1);
+    assert_int_equal(e.code, GPX_E_NOT_FOUND);
+    assert_int_equal(gpx_lease_region_remove(dir, "a/b", &e), -1);
+    assert_int_equal(e.code, GPX_E_INVALID);
+}
+
+/* Overwrites `n` bytes at `off` of a region file (making it writable first). */
+static void poke(const char *id, const char *suffix, long off, const void *data, size_t n)
+{
+    char p[512];
+    path_of(p, sizeof p, id, suffix);
+    assert_int_equal(chmod(p, 0644), 0);
+    int fd = open(p, O_WRONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, data, n, off), (ssize_t)n);
+    close(fd);
+}
+
+static void expect_open_state_error(const char *id, const char *what)
+{
+    struct gpx_lease_region r;
+    gpx_error e = {0};
+    assert_int_equal(gpx_lease_region_open(dir, id, &r, &e), -1);
+    assert_int_equal(e.code, GPX_E_STATE);
+    assert_null(r.limits);
+    assert_null(r.usage);
+    if (!strstr(e.msg, what)) {
+        fprintf(stderr, "message '%s' lacks '%s'\n", e.msg, what);
+        fail();
+    }
+}
+
+static void test_validation(void **state)
+{
+    (void)state;
+    uint64_t junk = 0x1122334455667788ULL;
+    uint32_t v2 = 2;
+
+    create_lease("magic-l", MIB);
+    poke("magic-l", "limits", offsetof(struct gpx_lease_limits, magic), &junk, sizeof junk);
+    expect_open_state_error("magic-l", "bad magic");
+
+    create_lease("magic-u", MIB);
+    poke("magic-u", "usage", offsetof(struct gpx_lease_usage, magic), &junk, sizeof junk);
+    expect_open_state_error("magic-u", "bad magic");
+
+    create_lease("ver-l", MIB);
+    poke("ver-l", "limits", offsetof(struct gpx_lease_limits, version), &v2, sizeof v2);
+    expect_open_state_error("ver-l", "version 2");
+
+    create_lease("ver-u", MIB);
+    poke("ver-u", "usage", offsetof(struct gpx_lease_usage, version), &v2, sizeof v2);
+    expect_open_state_error("ver-u", "version 2");
+
+    create_lease("nonce", MIB);
+    poke("nonce", "usage", offsetof(struct gpx_lease_usage, nonce), &junk, sizeof junk);
+    expect_open_state_error("nonce", "nonce");
+
+    /* The usage file of another lease, renamed into place: the nonces differ. */
+    create_lease("pair-a", MIB);
+    create_lease("pair-b", MIB);
+    char a[512], b[512];
+    path_of(a, sizeof a, "pair-a", "usage");
+    path_of(b, sizeof b, "pair-b", "usage");
+    assert_int_equal(rename(a, b), 0);
+    expect_open_state_error("pair-b", "nonce");
+
+    /* Limits whose id is another lease's (a copied file). */
+    create_lease("copy", MIB);
+    poke("copy", "limits", offsetof(struct gpx_lease_limits, id), "other", 6);
+    expect_open_state_error("copy", "another lease");
+
+    static const char *const suffixes[] = {"limits", "usage"};
+    for (int i = 0; i < 2; i++) {
+        char id[32], p[512];
+        snprintf(id, sizeof id, "trunc-%s", suffixes[i]);
+        create_lease(id, MIB);
+        path_of(p, sizeof p, id, suffixes[i]);
+        assert_int_equal(chmod(p, 0644), 0);
+        assert_int_equal(truncate(p, 100), 0);
+        expect_open_state_error(id, "not a lease file");
+        assert_int_equal(truncate(p, 0), 0);
+        expect_open_state_error(id, "not a lease file");
+        /* too long is no better */
+        assert_int_equal(truncate(p, 1 << 20), 0);
+        expect_open_state_error(id, "not a lease file");
+    }
+
+    /* A directory or a symlink in place of a region file. */
+    create_lease("link", MIB);
+    char p[512], target[512];
+    path_of(p, sizeof p, "link", "usage");
+    path_of(target, sizeof target, "pair-a", "limits");
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(symlink(target, p), 0);
+    struct gpx_lease_region r;
+    gpx_error e = {0};
+    assert_int_equal(gpx_lease_region_open(dir, "link", &r, &e), -1);
+}
+
+static int collect(const char *id, void *arg)
+{
+    char *buf = arg;
+    strcat(buf, id);
+    strcat(buf, ",");
+    return 0;
+}
+
+static int stop_first(const char *id, void *arg)
+{
+    (void)id;
+    (*(int *)arg)++;
+    return 1;
+}
+
+static void test_list_remove(void **state)
+{
+    (void)state;
+    gpx_error e = {0};
+    char buf[256] = "";
+    /* No leases dir yet: an empty list, not an error. */
+    assert_int_equal(gpx_lease_region_list(dir, collect, buf, &e), 0);
+    assert_string_equal(buf, "");
+    create_lease("b", MIB);
+    create_lease("a", MIB);
+    create_lease("c", MIB);
+    /* stray files are not leases */
+    char p[512];
+    snprintf(p, sizeof p, "%s/leases/.x.limits.tmp", dir);
+    close(open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+    assert_int_equal(gpx_lease_region_list(dir, collect, buf, &e), 0);
+    assert_string_equal(buf, "a,b,c,");
+    int calls = 0;
+    assert_int_equal(gpx_lease_region_list(dir, stop_first, &calls, &e), 0);
+    assert_int_equal(calls, 1);
+
+    struct gpx_lease_region r;
+    assert_int_equal(gpx_lease_region_open(dir, "b", &r, &e), 0);
+    assert_int_equal(gpx_lease_region_remove(dir, "b", &e), 0);
+    /* a mapped region stays usable after removal */
+    struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
+    assert_non_null(s);
+    assert_int_equal(gpx_lease_reserve(&r, s, 1024), 0);
+    gpx_lease_region_close(&r);
+    assert_int_equal(gpx_lease_region_remove(dir, "b", &e), -1);
+    assert_int_equal(e.code, GPX_E_NOT_FOUND);
+    buf[0] = '\0';
+    assert_int_equal(gpx_lease_region_list(dir, collect, buf, &e), 0);
+    assert_string_equal(buf, "a,c,");
+}
+
+static void open_ok(const char *id, struct gpx_lease_region *r)
+{
+    gpx_error e = {0};
+    int rc = gpx_lease_region_open(dir, id, r, &e);
+    if (rc < 0)
+        fprintf(stderr, "open: %s\n", e.msg);
+    assert_int_equal(rc, 0);
+}
+
+static void test_reserve_release(void **state)
+{
+    (void)state;
+    create_lease("rr", 10 * MIB);
+    struct gpx_lease_region r;
+    open_ok("rr", &r);
+    struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
+    assert_non_null(s);
+    assert_int_equal(s->pid, getpid());
+    assert_int_equal(s->start_ticks, gpx_lease_proc_start_ticks(getpid()));
+    assert_ptr_equal(gpx_lease_attach(&r, getpid()), s); /* same pid, same slot */
+
+    errno = 1234;
+    assert_int_equal(gpx_lease_reserve(&r, s, 6 * MIB), 0);
+    assert_int_equal(errno, 1234);
+    assert_int_equal(gpx_lease_reserve(&r, s, 4 * MIB), 0); /* exactly to the edge */
+    assert_int_equal(gpx_lease_reserve(&r, s, 1), -1);
+    assert_int_equal(r.usage->refused, 1);
+    assert_int_equal(r.usage->used, 10 * MIB);
+    assert_int_equal(s->used, 10 * MIB);
+    gpx_lease_release(&r, s, 6 * MIB);
+    assert_int_equal(r.usage->used, 4 * MIB);
+    assert_int_equal(s->used, 4 * MIB);
+    assert_int_equal(r.usage->peak, 10 * MIB);
+    assert_int_equal(s->peak, 10 * MIB);
+    assert_int_equal(gpx_lease_reserve(&r, s, 7 * MIB), -1);
+    assert_int_equal(gpx_lease_reserve(&r, s, 6 * MIB), 0);
+    assert_int_equal(gpx_lease_reserve(&r, s, UINT64_MAX), -1); /* no wrap-around */
+    assert_int_equal(r.usage->refused, 3);
+    gpx_lease_release(&r, s, 10 * MIB);
+    assert_int_equal(r.usage->used, 0);
+    /* A double free is clamped at zero, never wraps to exabytes. */
+    gpx_lease_release(&r, s, MIB);
+    assert_int_equal(r.usage->used, 0);
+    assert_int_equal(s->used, 0);
+    /* NULL slot: the lease still accounts. */
+    assert_int_equal(gpx_lease_reserve(&r, NULL, MIB), 0);
+    assert_int_equal(r.usage->used, MIB);
+    gpx_lease_release(&r, NULL, MIB);
+    assert_int_equal(r.usage->used, 0);
+    gpx_lease_region_close(&r);
+
+    /* Quota 0: no quota. */
+    create_lease("noquota", 0);
+    open_ok("noquota", &r);
+    s = gpx_lease_attach(&r, getpid());
+    assert_int_equal(gpx_lease_reserve(&r, s, 1ULL << 50), 0);
+    assert_int_equal(gpx_lease_reserve(&r, s, UINT64_MAX), -1);
+    gpx_lease_release(&r, s, 1ULL << 50);
+    assert_int_equal(r.usage->used, 0);
+    gpx_lease_region_close(&r);
+}
+
+/* ---- 4 processes x 8 threads hammering one quota ----------------------------------------- */
+
+#define HAMMER_PROCS   4
+#define HAMMER_THREADS 8
+#define HAMMER_ROUNDS  100000
+
+static pthread_barrier_t *start_barrier;
+
+struct hammer {
+    struct gpx_lease_region *r;
+    struct gpx_lease_proc *slot;
+    unsigned seed;
+    int bad;
+};
+
+static void *hammer_thread(void *arg)
+{
+    struct hammer *h = arg;
+    pthread_barrier_wait(start_barrier);
+    const uint64_t quota = h->r->limits->memory_quota;
+    uint64_t held[8];
+    int n = 0;
+    for (int i = 0; i < HAMMER_ROUNDS; i++) {
+        uint64_t bytes = (uint64_t)(rand_r(&h->seed) % 64 + 1) * 4096;
+        if (n < 8 && gpx_lease_reserve(h->r, h->slot, bytes) == 0)
+            held[n++] = bytes;
+        else if (n > 0)
+            gpx_lease_release(h->r, h->slot, held[--n]);
+        if (atomic_load(&h->r->usage->used) > quota)
+            h->bad = 1;
+    }
+    while (n > 0)
+        gpx_lease_release(h->r, h->slot, held[--n]);
+    return NULL;
+}
+
+/* Every thread grabs chunks until refused and keeps them: the total lands exactly on the edge. */
+static void *edge_thread(void *arg)
+{
+    struct hammer *h = arg;
+    pthread_barrier_wait(start_barrier);
+    uint64_t got = 0;
+    while (gpx_lease_reserve(h->r, h->slot, 3 * 4096) == 0)
+        got += 3 * 4096;
+    return (void *)(uintptr_t)got;
+}
+
+static void hammer_child(const char *id, int edge, int fd, int go)
+{
+    /* All processes start together (the parent closes `go`), then all threads. */
+    char c;
+    if (read(go, &c, 1) < 0)
+        _exit(14);
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, HAMMER_THREADS);
+    start_barrier = &barrier;
+    struct gpx_lease_region r;
+    gpx_error e = {0};
+    if (gpx_lease_region_open(dir, id, &r, &e) < 0)
+        _exit(10);
+    struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
+    if (!s)
+        _exit(11);
+    pthread_t t[HAMMER_THREADS];
+    struct hammer h[HAMMER_THREADS];
+    for (int i = 0; i < HAMMER_THREADS; i++) {
+        h[i] = (struct hammer){&r, s, (unsigned)(getpid() * 31 + i), 0};
+        pthread_create(&t[i], NULL, edge ? edge_thread : hammer_thread, &h[i]);
+    }
+    int bad = 0;
+    uint64_t total = 0;
+    for (int i = 0; i < HAMMER_THREADS; i++) {
+        void *ret;
+        pthread_join(t[i], &ret);
+        bad |= h[i].bad;
+        total += (uint64_t)(uintptr_t)ret;
+    }
+    if (edge) {
+        if (write(fd, &total, sizeof total) != sizeof total)
+            _exit(12);
+        /* hold until the parent has looked */
+        if (read(fd, &c, 1) < 0)
+            _exit(13);
+    }
+    _exit(bad ? 1 : 0);
+}
+
+static void test_hammer(void **state)
+{
+    (void)state;
+    const uint64_t quota = 3 * MIB + 12345;
+    create_lease("hammer", quota);
+    pid_t kids[HAMMER_PROCS];
+    int go[2];
+    assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+    for (int i = 0; i < HAMMER_PROCS; i++) {
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) {
+            close(go[1]);
+            hammer_child("hammer", 0, -1, go[0]);
+        }
+    }
+    close(go[0]);
+    close(go[1]);
+    for (int i = 0; i < HAMMER_PROCS; i++) {
+        int st;
+        assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    struct gpx_lease_region r;
+    open_ok("hammer", &r);
+    assert_int_equal(r.usage->used, 0);
+    assert_true(r.usage->peak <= quota);
+    assert_true(r.usage->peak > quota / 2);
+    assert_true(r.usage->refused > 0);
+    gpx_lease_region_close(&r);
+
+    /* Racing to the edge: together they take exactly floor(quota / chunk) chunks. */
+    create_lease("edge", quota);
+    int socks[HAMMER_PROCS][2];
+    assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+    for (int i = 0; i < HAMMER_PROCS; i++) {
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, socks[i]), 0);
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) {
+            close(socks[i][0]);
+            close(go[1]);
+            hammer_child("edge", 1, socks[i][1], go[0]);
+        }
+        close(socks[i][1]);
+    }
+    close(go[0]);
+    close(go[1]);
+    uint64_t total = 0;
+    for (int i = 0; i < HAMMER_PROCS; i++) {
+        uint64_t got = 0;
+        assert_int_equal(read(socks[i][0], &got, sizeof got), (ssize_t)sizeof got);
+        total += got;
+    }
+    open_ok("edge", &r);
+    const uint64_t chunk = 3 * 4096;
+    assert_int_equal(total, quota / chunk * chunk);
+    assert_int_equal(r.usage->used, total);
+    uint64_t slots = 0;
+    for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
+        slots += r.usage->procs[i].used;
+    assert_int_equal(slots, total);
+    for (int i = 0; i < HAMMER_PROCS; i++) {
+        assert_int_equal(write(socks[i][0], "x", 1), 1);
+        close(socks[i][0]);
+        int st;
+        assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+    }
+    /* They exited holding everything: a reap gives it all back. */
+    assert_int_equal(gpx_lease_reap(&r), HAMMER_PROCS);
+    assert_int_equal(r.usage->used, 0);
+    gpx_lease_region_close(&r);
+}
+
+/* ---- reaping ------------------------------------------------------------------------------ */
+
+/* Forks a child that attaches and reserves `bytes`, then exits without releasing. */
+static pid_t child_holding(const char *id, uint64_t bytes, int wait_for_it)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct gpx_lease_region r;
+        gpx_error e = {0};
+        if (gpx_lease_region_open(dir, id, &r, &e) < 0)
+            _exit(10);
+        struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
+        if (!s || gpx_lease_reserve(&r, s, bytes) < 0)
+            _exit(11);
+        _exit(0);
+    }
+    if (wait_for_it) {
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    return pid;
+}
+
+static void test_reap(void **state)
+{
+    (void)state;
+    create_lease("reap", 8 * MIB);
+    struct gpx_lease_region r;
+    open_ok("reap", &r);
+    struct gpx_lease_proc *me = gpx_lease_attach(&r, getpid());
+    assert_int_equal(gpx_lease_reserve(&r, me, MIB), 0);
+
+    child_holding("reap", 3 * MIB, 1);
+    child_holding("reap", 2 * MIB, 1);
+    assert_int_equal(r.usage->used, 6 * MIB);
+    assert_int_equal(gpx_lease_reap(&r), 2);
+    assert_int_equal(r.usage->used, MIB);
+    assert_int_equal(me->used, MIB);
+    assert_int_equal(gpx_lease_reap(&r), 0);
+    int live = 0;
+    for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
+        live += r.usage->procs[i].pid != 0;
+    assert_int_equal(live, 1);
+
+    /* A reserve that would fail reaps the dead first, then succeeds (unless a reap started
+     * less than 1 ms ago: that bounds the cost of a storm of refusals). */
+    child_holding("reap", 7 * MIB, 1);
+    usleep(2000);
+    assert_int_equal(r.usage->used, 8 * MIB);
+    assert_int_equal(gpx_lease_reserve(&r, me, 5 * MIB), 0);
+    assert_int_equal(r.usage->used, 6 * MIB);
+    assert_int_equal(r.usage->refused, 0);
+    gpx_lease_release(&r, me, 5 * MIB);
+
+    /* A zombie (exited, not yet waited for) holds nothing either. */
+    pid_t z = child_holding("reap", 4 * MIB, 0);
+    for (int i = 0; i < 200 && r.usage->used != 5 * MIB; i++)
+        usleep(5000);
+    assert_int_equal(r.usage->used, 5 * MIB);
+    for (int i = 0; i < 200 && gpx_lease_proc_start_ticks(z) != 0; i++)
+        usleep(5000);
+    assert_int_equal(gpx_lease_reap(&r), 1);
+    assert_int_equal(r.usage->used, MIB);
+    waitpid(z, NULL, 0);
+
+    /* The periodic reap: a reserve more than 1 s after the last reap reaps. */
+    child_holding("reap", 2 * MIB, 1);
+    assert_int_equal(r.usage->used, 3 * MIB);
+    atomic_store(&r.usage->last_reap_ns, 1);
+    assert_int_equal(gpx_lease_reserve(&r, me, 4096), 0);
+    assert_int_equal(r.usage->used, MIB + 4096);
+    /* ...but not again within the second. */
+    child_holding("reap", 2 * MIB, 1);
+    assert_int_equal(gpx_lease_reserve(&r, me, 4096), 0);
+    assert_int_equal(r.usage->used, 3 * MIB + 8192);
+    gpx_lease_region_close(&r);
+}
+
+static void test_pid_reuse(void **state)
+{
+    (void)state;
+    create_lease("reuse", 8 * MIB);
+    struct gpx_lease_region r;
+    open_ok("reuse", &r);
+    /* An earlier process with this pid: another start time, 3 MiB still counted. */
+    struct gpx_lease_proc *old = gpx_lease_attach(&r, getpid());
+    assert_int_equal(gpx_lease_reserve(&r, old, 3 * MIB), 0);
+    atomic_store(&old->start_ticks, gpx_lease_proc_start_ticks(getpid()) + 1);
+
+    struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
+    assert_non_null(s);
+    assert_int_equal(s->start_ticks, gpx_lease_proc_start_ticks(getpid()));
+    assert_int_equal(s->used, 0);
+    assert_int_equal(r.usage->used, 0); /* the earlier process's bytes went back */
+    int mine = 0;
+    for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
+        mine += r.usage->procs[i].pid == getpid();
+    assert_int_equal(mine, 1);
+
+    /* The reaper also tells reuse apart. */
+    assert_int_equal(gpx_lease_reserve(&r, s, MIB), 0);
+    atomic_store(&s->start_ticks, 1);
+    assert_int_equal(gpx_lease_reap(&r), 1);
+    assert_int_equal(r.usage->used, 0);
+
+    /* A slot claimed by a reaper that died is finished by the next reaper. */
+    struct gpx_lease_proc *t = gpx_lease_attach(&r, getpid());
+    assert_int_equal(gpx_lease_reserve(&r, t, 2 * MIB), 0);
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    atomic_store(&t->pid, -dead);
+    assert_int_equal(gpx_lease_reap(&r), 1);
+    assert_int_equal(r.usage->used, 0);
+    assert_int_equal(t->pid, 0);
+    gpx_lease_region_close(&r);
+}
+
+static void test_slots_full(void **state)
+{
+    (void)state;
+    create_lease("full", 0);
+    struct gpx_lease_region r;
+    open_ok("full", &r);
+    /* Every slot held by a live process: our parent's pid, which is alive. */
+    int32_t ppid = (int32_t)getppid();
+    for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
+        atomic_store(&r.usage->procs[i].pid, ppid);
+    assert_null(gpx_lease_attach(&r, getpid()));
+    /* One of them dead: attach reaps it and takes it. */
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    atomic_store(&r.usage->procs[17].pid, dead);
+    assert_ptr_equal(gpx_lease_attach(&r, getpid()), &r.usage->procs[17]);
+    gpx_lease_region_close(&r);
+}
+
+static void test_limits_read_only(void **state)
+{
+    (void)state;
+    create_lease("ro", 4 * MIB);
+    struct gpx_lease_region r;
+    open_ok("ro", &r);
+    long page = sysconf(_SC_PAGESIZE);
+    void *base = (void *)((uintptr_t)r.limits & ~(uintptr_t)(page - 1));
+    /* Even for root: the mapping comes from an O_RDONLY descriptor, so it can't become writable. */
+    errno = 0;
+    assert_int_equal(mprotect(base, (size_t)page, PROT_READ | PROT_WRITE), -1);
+    assert_int_equal(errno, EACCES);
+    assert_int_equal(r.limits->memory_quota, 4 * MIB);
+    /* The usage mapping is writable, as it must be. */
+    assert_int_equal(mprotect(r.usage, sizeof *r.usage, PROT_READ | PROT_WRITE), 0);
+    gpx_lease_region_close(&r);
+
+    /* The file itself is 0444: a non-root opener can't write it. */
+    if (geteuid() != 0) {
+        char p[512];
+        path_of(p, sizeof p, "ro", "limits");
+        assert_int_equal(open(p, O_RDWR | O_CLOEXEC), -1);
+        assert_int_equal(errno, EACCES);
+    }
+}
+
+int main(void)
+{
+    /* gpx_run_dir() caches its answer; give it one to check before anything asks. */
+    setenv("GPUPLEX_RUN_DIR", "/tmp/gpx-unit-lease-env", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_modes_and_ids),
+        cmocka_unit_test(test_run_dir_env),
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reserve_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hammer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slots_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits_read_only, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
