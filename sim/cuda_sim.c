@@ -33,9 +33,9 @@ static __thread int tls_depth;
 static struct sim_ctx *created_ctxs; /* reachable list of cuCtxCreate'd contexts */
 
 /* Below this, allocations come from malloc: faster, and no mapping per 4-byte buffer. */
-#define SMALL_ALLOC    (64U * 1024U)
-#define DEVICE_ALIGN   256U
-#define PITCH_ALIGN    512U
+#define SMALL_ALLOC     (64U * 1024U)
+#define DEVICE_ALIGN    256U
+#define PITCH_ALIGN     512U
 #define VMM_GRANULARITY (2ULL << 20)
 
 /* ---------------------------------------------------------------- init */
@@ -108,12 +108,28 @@ static void pool_init_default(int dev)
     gpx__cu.cur_pool[dev] = p;
 }
 
+/*
+ * A child forked from a process that initialised the driver cannot use it
+ * (its contexts and slots are the parent's), as with the real driver: every
+ * call in it fails, and its exit must not give back the parent's memory.
+ */
+static void atfork_child(void)
+{
+    pthread_mutex_init(&gpx__cu.mu, NULL);
+    if (atomic_load(&gpx__cu.inited)) {
+        atomic_store(&gpx__cu.inited, 0);
+        atomic_store(&gpx__cu.forked, 1);
+    }
+}
+
 SIM_EXPORT CUresult cuInit(unsigned int Flags)
 {
     if (Flags != 0)
         return CUDA_ERROR_INVALID_VALUE;
     if (atomic_load(&gpx__cu.inited))
         return CUDA_SUCCESS;
+    if (atomic_load(&gpx__cu.forked))
+        return CUDA_ERROR_NOT_INITIALIZED;
     pthread_mutex_lock(&gpx__cu.mu);
     if (!atomic_load(&gpx__cu.inited) && !atomic_load(&gpx__cu.init_failed)) {
         gpx_error err;
@@ -139,6 +155,8 @@ SIM_EXPORT CUresult cuInit(unsigned int Flags)
                     c->primary = 1;
                     pool_init_default(d);
                 }
+                gpx__cu.pid = (int32_t)getpid();
+                pthread_atfork(NULL, NULL, atfork_child);
                 atomic_store_explicit(&gpx__cu.inited, 1, memory_order_release);
             }
         }
@@ -764,8 +782,8 @@ SIM_EXPORT CUresult cuCtxCreate(CUcontext *pctx, unsigned int flags, CUdevice de
     return cuCtxCreate_v2(pctx, flags, dev);
 }
 
-SIM_EXPORT CUresult cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *paramsArray,
-                                   int numParams, unsigned int flags, CUdevice dev)
+SIM_EXPORT CUresult cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *paramsArray, int numParams,
+                                   unsigned int flags, CUdevice dev)
 {
     /* Execution affinity (SM partitioning) is not simulated: every context gets the whole GPU. */
     if (numParams < 0 || (numParams > 0 && !paramsArray))
@@ -1037,8 +1055,14 @@ static CUresult charge(uint32_t gpu, uint64_t bytes)
 
 static void uncharge(uint32_t gpu, uint64_t bytes)
 {
-    if (bytes)
-        gpx_sim_mem_uncharge(&gpx__cu.st, gpu, slot_of(gpu), bytes);
+    struct gpx_sim_proc *p = gpx__cu.slot[gpu];
+    if (!bytes)
+        return;
+    gpx_sim_mem_uncharge(&gpx__cu.st, gpu, p, bytes);
+    /* Memory on a GPU where the process holds no context: leave its list when it is gone. */
+    if (p && p->contexts == 0 && atomic_load(&p->used_bytes) == 0 &&
+        gpx_sim_proc_contexts_add(&gpx__cu.st, gpu, p, 0))
+        gpx__cu.slot[gpu] = NULL;
 }
 
 /* Host memory standing in for `size` bytes of device memory; NULL when the host has none. */
@@ -1243,8 +1267,7 @@ SIM_EXPORT CUresult cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pPitch,
         return CUDA_ERROR_INVALID_VALUE;
     CUdeviceptr p = 0;
     size_t pitch = 0;
-    CUresult r =
-        mem_alloc_pitch(&p, &pitch, WidthInBytes, Height, ElementSizeBytes, AK_LEGACY, 1);
+    CUresult r = mem_alloc_pitch(&p, &pitch, WidthInBytes, Height, ElementSizeBytes, AK_LEGACY, 1);
     if (!r) {
         *dptr = (CUdeviceptr_v1)p;
         *pPitch = (unsigned int)pitch;
@@ -1895,8 +1918,7 @@ SIM_EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t al
     CURRENT_OR_RETURN(c);
     (void)c;
     (void)addr; /* a hint */
-    if (!ptr || size == 0 || size % VMM_GRANULARITY || flags != 0 ||
-        (alignment & (alignment - 1)))
+    if (!ptr || size == 0 || size % VMM_GRANULARITY || flags != 0 || (alignment & (alignment - 1)))
         return CUDA_ERROR_INVALID_VALUE;
     size_t align = alignment > VMM_GRANULARITY ? alignment : VMM_GRANULARITY;
     size_t len = size + align;
@@ -2282,8 +2304,7 @@ SIM_EXPORT CUresult cuMemPoolTrimTo(CUmemoryPool pool, size_t minBytesToKeep)
     return p ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
-SIM_EXPORT CUresult cuMemPoolSetAttribute(CUmemoryPool pool, CUmemPool_attribute attr,
-                                          void *value)
+SIM_EXPORT CUresult cuMemPoolSetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *value)
 {
     CU_CHECK_INIT();
     if (!value)
@@ -2323,8 +2344,7 @@ SIM_EXPORT CUresult cuMemPoolSetAttribute(CUmemoryPool pool, CUmemPool_attribute
     return r;
 }
 
-SIM_EXPORT CUresult cuMemPoolGetAttribute(CUmemoryPool pool, CUmemPool_attribute attr,
-                                          void *value)
+SIM_EXPORT CUresult cuMemPoolGetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *value)
 {
     CU_CHECK_INIT();
     if (!value)
@@ -2883,7 +2903,7 @@ SIM_EXPORT CUresult cuMemPrefetchAsync_v2_ptsz(CUdeviceptr devPtr, size_t count,
 /* At exit, give back what this process holds, as the driver does when its fds close. */
 __attribute__((destructor)) static void sim_fini(void)
 {
-    if (!atomic_load(&gpx__cu.inited))
+    if (!atomic_load(&gpx__cu.inited) || gpx__cu.pid != (int32_t)getpid())
         return;
     if (pthread_mutex_trylock(&gpx__cu.mu) != 0)
         return; /* another thread is inside the driver: leave it to the reaper */

@@ -57,16 +57,16 @@ enum { STREAM_USER = 0, STREAM_LEGACY = 1, STREAM_PER_THREAD = 2 };
 
 struct sim_ctx {
     uint32_t magic;
-    int device;    /* CUDA ordinal (after CUDA_VISIBLE_DEVICES) */
-    uint32_t gpu;  /* physical index in the state file */
-    int primary;   /* the device's primary context */
-    int refs;      /* primary: retain count; created: 1 until destroyed */
-    int alive;     /* holds a process-slot context count */
+    int device;        /* CUDA ordinal (after CUDA_VISIBLE_DEVICES) */
+    uint32_t gpu;      /* physical index in the state file */
+    int primary;       /* the device's primary context */
+    int refs;          /* primary: retain count; created: 1 until destroyed */
+    _Atomic int alive; /* holds a process-slot context count (read without the lock) */
     unsigned flags;
     size_t limits[7];
     _Atomic uint64_t queue_end; /* when this context's last queued kernel ends */
     struct sim_stream legacy;
-    struct sim_stream *streams; /* user and per-thread streams */
+    struct sim_stream *streams;   /* user and per-thread streams */
     struct sim_ctx *next_created; /* every created (non-primary) context, dead or alive */
 };
 
@@ -135,17 +135,19 @@ struct sim_vmm_map {
 /* Process-wide simulator state. */
 struct sim_global {
     pthread_mutex_t mu;
-    _Atomic int inited; /* 1 after a successful cuInit */
+    _Atomic int inited;      /* 1 after a successful cuInit */
     _Atomic int init_failed; /* cuInit failed once: it keeps failing */
+    _Atomic int forked;      /* a child forked from an initialised process: unusable */
+    int32_t pid;             /* the process that initialised */
     struct gpx_sim_state st;
     int ndev;
-    uint32_t vis[GPX_SIM_MAX_GPUS];                /* ordinal -> physical index */
-    struct gpx_sim_proc *slot[GPX_SIM_MAX_GPUS];   /* by physical index */
-    struct sim_ctx primary[GPX_SIM_MAX_GPUS];      /* by ordinal */
+    uint32_t vis[GPX_SIM_MAX_GPUS];                 /* ordinal -> physical index */
+    struct gpx_sim_proc *slot[GPX_SIM_MAX_GPUS];    /* by physical index */
+    struct sim_ctx primary[GPX_SIM_MAX_GPUS];       /* by ordinal */
     struct sim_pool default_pool[GPX_SIM_MAX_GPUS]; /* by ordinal */
-    struct sim_pool *cur_pool[GPX_SIM_MAX_GPUS];   /* by ordinal */
-    struct sim_alloc *allocs;                      /* every record */
-    struct sim_alloc **index;                      /* addressable, sorted by base */
+    struct sim_pool *cur_pool[GPX_SIM_MAX_GPUS];    /* by ordinal */
+    struct sim_alloc *allocs;                       /* every record */
+    struct sim_alloc **index;                       /* addressable, sorted by base */
     size_t index_n, index_cap;
     struct sim_stream *free_streams;
 };
@@ -158,7 +160,7 @@ CUresult gpx__cu_ctx_check(struct sim_ctx *c);
 struct sim_alloc *gpx__cu_lookup(uintptr_t p); /* under mu */
 /* Checks [p, p+n) is device-addressable memory; host pointers pass with `host_ok`. */
 CUresult gpx__cu_check_range(uintptr_t p, size_t n, int host_ok);
-CUresult gpx__cu_free_alloc(struct sim_alloc *a); /* under mu */
+CUresult gpx__cu_free_alloc(struct sim_alloc *a);      /* under mu */
 void gpx__cu_ctx_release_resources(struct sim_ctx *c); /* under mu */
 /* Device memory for a module's __device__ variable, owned by `c`. Under mu. */
 CUresult gpx__cu_alloc_global(struct sim_ctx *c, size_t size, struct sim_alloc **out);
@@ -180,7 +182,7 @@ void gpx__cu_ctx_drop_modules(struct sim_ctx *c); /* under mu */
 #define CU_CHECK_INIT()                                                                            \
     do {                                                                                           \
         if (!atomic_load_explicit(&gpx__cu.inited, memory_order_acquire))                          \
-            return gpx__cu.init_failed ? CUDA_ERROR_NO_DEVICE : CUDA_ERROR_NOT_INITIALIZED;       \
+            return gpx__cu.init_failed ? CUDA_ERROR_NO_DEVICE : CUDA_ERROR_NOT_INITIALIZED;        \
     } while (0)
 
 #endif

@@ -43,7 +43,8 @@
 void gpx__cu_sleep_until(uint64_t t)
 {
     struct timespec ts = {(time_t)(t / 1000000000ULL), (long)(t % 1000000000ULL)};
-    while (gpx_sim_now_ns() < t && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+    while (gpx_sim_now_ns() < t &&
+           clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
 }
 
@@ -334,8 +335,7 @@ SIM_EXPORT CUresult cuStreamCreate(CUstream *phStream, unsigned int Flags)
     return stream_create(phStream, Flags, 0);
 }
 
-SIM_EXPORT CUresult cuStreamCreateWithPriority(CUstream *phStream, unsigned int flags,
-                                               int priority)
+SIM_EXPORT CUresult cuStreamCreateWithPriority(CUstream *phStream, unsigned int flags, int priority)
 {
     return stream_create(phStream, flags, priority);
 }
@@ -741,8 +741,8 @@ static const char *skip_ws(const char *p)
 
 static int ident_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '$' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '$' || c == '.';
 }
 
 static size_t ident(const char *p, char *out, size_t cap)
@@ -1173,8 +1173,8 @@ static int blocks_per_sm(const struct sim_func *f, int block, size_t smem)
 }
 
 SIM_EXPORT CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, CUfunction func,
-                                                               int blockSize,
-                                                               size_t dynamicSMemSize)
+                                                                int blockSize,
+                                                                size_t dynamicSMemSize)
 {
     CU_CHECK_INIT();
     if (!numBlocks || blockSize <= 0)
@@ -1280,8 +1280,8 @@ static CUresult launch(CUfunction hf, unsigned gx, unsigned gy, unsigned gz, uns
     uint64_t ns = launch_ns(f, params, extra), start;
     if (ns)
         ctx_window(c);
-    uint64_t end = gpx_sim_engine_submit_after(&gpx__cu.st, c->gpu, gpx__cu_stream_floor(s), ns,
-                                               &start);
+    uint64_t end =
+        gpx_sim_engine_submit_after(&gpx__cu.st, c->gpu, gpx__cu_stream_floor(s), ns, &start);
     gpx__cu_stream_push_tail(s, end);
     atomic_max(&c->queue_end, end);
     util_busy(c->gpu, start, end);

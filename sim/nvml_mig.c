@@ -176,12 +176,21 @@ static unsigned gi_id_of(unsigned start, unsigned size)
     }
 }
 
+/* Slices of an instance read from the state file: a damaged record takes them all. */
+static unsigned file_mask(unsigned start, unsigned size)
+{
+    if (size == 0 || size > GPX_MIG_MEMORY_SLICES || start >= GPX_MIG_MEMORY_SLICES ||
+        start + size > GPX_MIG_MEMORY_SLICES)
+        return (1U << GPX_MIG_MEMORY_SLICES) - 1U;
+    return gpx_mig_slice_mask(start, size);
+}
+
 static unsigned occupancy(const struct gpx_sim_mig *m)
 {
     unsigned occ = 0;
     for (unsigned i = 0; i < GPX_SIM_MIG_MAX_GI; i++)
         if (m->gi[i].used)
-            occ |= gpx_mig_slice_mask(m->gi[i].start, m->gi[i].size);
+            occ |= file_mask(m->gi[i].start, m->gi[i].size);
     return occ;
 }
 
@@ -617,7 +626,7 @@ static unsigned ci_occupancy(const struct gpx_sim_mig_gi *G)
     unsigned occ = 0;
     for (unsigned k = 0; k < GPX_SIM_MIG_MAX_CI; k++)
         if (G->ci[k].used)
-            occ |= gpx_mig_slice_mask(G->ci[k].start, G->ci[k].size);
+            occ |= file_mask(G->ci[k].start, G->ci[k].size);
     return occ;
 }
 

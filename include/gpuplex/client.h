@@ -33,7 +33,8 @@ const char *gpx_client_server(const gpx_client *c);
 /*
  * Whether commands should go through a daemon: 1 when `server` is given or
  * GPUPLEX_SERVER is set (explicit: use it even if it is down, and say so),
- * or when the default socket accepts a connection; 0 otherwise.
+ * or when the default socket accepts a connection; 0 otherwise, and 0 when
+ * the server (or GPUPLEX_SERVER) is "none": the caller's direct path.
  */
 int gpx_client_daemon_configured(const char *server);
 

@@ -215,16 +215,16 @@ typedef struct nvmlComputeInstance_st *nvmlComputeInstance_t;
 #define NVML_GPU_INSTANCE_PROFILE_2_SLICE_REV1 0x8
 #define NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV2 0x9 /* 1g with two memory slices */
 /* Profiles 0x0A..0x11 exist on Blackwell only; gpuplex stops its enumeration at REV2. */
-#define GPX_NVML_GPU_INSTANCE_PROFILE_LAST NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV2
+#define GPX_NVML_GPU_INSTANCE_PROFILE_LAST     NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV2
 
-#define NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE      0x0
-#define NVML_COMPUTE_INSTANCE_PROFILE_2_SLICE      0x1
-#define NVML_COMPUTE_INSTANCE_PROFILE_3_SLICE      0x2
-#define NVML_COMPUTE_INSTANCE_PROFILE_4_SLICE      0x3
-#define NVML_COMPUTE_INSTANCE_PROFILE_7_SLICE      0x4
-#define NVML_COMPUTE_INSTANCE_PROFILE_8_SLICE      0x5
-#define NVML_COMPUTE_INSTANCE_PROFILE_6_SLICE      0x6
-#define NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE_REV1 0x7
+#define NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE       0x0
+#define NVML_COMPUTE_INSTANCE_PROFILE_2_SLICE       0x1
+#define NVML_COMPUTE_INSTANCE_PROFILE_3_SLICE       0x2
+#define NVML_COMPUTE_INSTANCE_PROFILE_4_SLICE       0x3
+#define NVML_COMPUTE_INSTANCE_PROFILE_7_SLICE       0x4
+#define NVML_COMPUTE_INSTANCE_PROFILE_8_SLICE       0x5
+#define NVML_COMPUTE_INSTANCE_PROFILE_6_SLICE       0x6
+#define NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE_REV1  0x7
 #define NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED 0x0
 
 typedef struct nvmlGpuInstancePlacement_st {
@@ -316,8 +316,7 @@ nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfo(nvmlDevice_t dev, unsigned int 
                                                  nvmlGpuInstanceProfileInfo_t *info);
 nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t dev, unsigned int profile,
                                                   nvmlGpuInstanceProfileInfo_v2_t *info);
-nvmlReturn_t nvmlDeviceGetGpuInstancePossiblePlacements_v2(nvmlDevice_t dev,
-                                                           unsigned int profileId,
+nvmlReturn_t nvmlDeviceGetGpuInstancePossiblePlacements_v2(nvmlDevice_t dev, unsigned int profileId,
                                                            nvmlGpuInstancePlacement_t *placements,
                                                            unsigned int *count);
 nvmlReturn_t nvmlDeviceGetGpuInstanceRemainingCapacity(nvmlDevice_t dev, unsigned int profileId,
@@ -337,9 +336,10 @@ nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfo(nvmlGpuInstance_t gpuI
                                                           unsigned int profile,
                                                           unsigned int engProfile,
                                                           nvmlComputeInstanceProfileInfo_t *info);
-nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfoV(
-    nvmlGpuInstance_t gpuInstance, unsigned int profile, unsigned int engProfile,
-    nvmlComputeInstanceProfileInfo_v2_t *info);
+nvmlReturn_t
+nvmlGpuInstanceGetComputeInstanceProfileInfoV(nvmlGpuInstance_t gpuInstance, unsigned int profile,
+                                              unsigned int engProfile,
+                                              nvmlComputeInstanceProfileInfo_v2_t *info);
 nvmlReturn_t nvmlGpuInstanceGetComputeInstanceRemainingCapacity(nvmlGpuInstance_t gpuInstance,
                                                                 unsigned int profileId,
                                                                 unsigned int *count);

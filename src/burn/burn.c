@@ -97,8 +97,14 @@ struct entry {
     int required; /* 0: only the --api or --verify that uses it needs it */
 };
 
-#define E(base, exported, field)  {#base, #exported, (void **)&cu.field, 1}
-#define EO(base, exported, field) {#base, #exported, (void **)&cu.field, 0}
+#define E(base, exported, field)                                                                   \
+    {                                                                                              \
+#base, #exported, (void **)&cu.field, 1                                                    \
+    }
+#define EO(base, exported, field)                                                                  \
+    {                                                                                              \
+#base, #exported, (void **)&cu.field, 0                                                    \
+    }
 
 static const struct entry entries[] = {
     E(cuInit, cuInit, init),
@@ -223,7 +229,8 @@ static int load_driver(void)
                     "simulated node with 'gpuplex sim init --gpus 1xH100-80GB --state FILE' "
                     "and set GPUPLEX_SIM=FILE",
                     path, dlerror());
-    gpx_cuGetProcAddress_v2_fn gpa2 = (gpx_cuGetProcAddress_v2_fn)dlsym(driver, "cuGetProcAddress_v2");
+    gpx_cuGetProcAddress_v2_fn gpa2 =
+        (gpx_cuGetProcAddress_v2_fn)dlsym(driver, "cuGetProcAddress_v2");
     gpx_cuGetProcAddress_fn gpa1 = (gpx_cuGetProcAddress_fn)dlsym(driver, "cuGetProcAddress");
     gpx_cuDriverGetVersion_fn ver = (gpx_cuDriverGetVersion_fn)dlsym(driver, "cuDriverGetVersion");
     /* Ask for the entry points of our version, or of an older driver's own. */
@@ -455,8 +462,8 @@ static int run(const struct opts *o)
             for (uint64_t k = 0; k < o->kernels && rc == 0; k++) {
                 r = cu.launch(fn, 1, 1, 1, 1, 1, 1, 0, streams[k % nstreams], args, NULL);
                 if (r != CUDA_SUCCESS)
-                    rc = fail("cuLaunchKernel (kernel %" PRIu64 "): %s (%d)", k, cu_name(r),
-                              (int)r);
+                    rc =
+                        fail("cuLaunchKernel (kernel %" PRIu64 "): %s (%d)", k, cu_name(r), (int)r);
                 else
                     res.kernels++;
             }
@@ -519,8 +526,7 @@ static void report(const struct opts *o)
         printf("api:           %s\n", api_names[o->api]);
         printf("allocated:     %" PRIu64 " MiB%s\n", res.allocated_mib,
                res.refused ? " (refused after that)" : "");
-        printf("device memory: %zu MiB free of %zu MiB\n", res.mem_free >> 20,
-               res.mem_total >> 20);
+        printf("device memory: %zu MiB free of %zu MiB\n", res.mem_free >> 20, res.mem_total >> 20);
         printf("kernels:       %" PRIu64 " in %.3f s (%.1f/s)\n", res.kernels, res.kernel_s, kps);
         printf("wall:          %.3f s\n", res.wall_s);
         if (res.verified >= 0)

@@ -64,4 +64,13 @@ int gpx_cli_call(struct gpx_client *c, const char *method, const char *path, str
 void gpx_cli_print_json(struct json_t *j);
 void gpx_cli_query_append(char *buf, size_t len, const char *name, const char *value);
 
+/*
+ * lease and run through gpuplexd (src/cli/lease_daemon.c, run_daemon.c): each
+ * sets *handled and returns an exit status when the daemon takes the command
+ * (a daemon is configured, or the options need one); with *handled 0 the
+ * command continues on its direct path.
+ */
+int gpx_cli_lease_daemon(int argc, char **argv, int *handled);
+int gpx_cli_run_daemon(int argc, char **argv, int *handled);
+
 #endif

@@ -278,6 +278,9 @@ static int run(int argc, char **argv)
 {
     if (argc < 2)
         return gpx_cli_usage_error(&gpx_cmd_lease, "missing subcommand (create, ls or rm)");
+    int handled, rc = gpx_cli_lease_daemon(argc, argv, &handled); /* gpuplexd, if configured */
+    if (handled)
+        return rc;
     const char *sub = argv[1];
     if (strcmp(sub, "create") == 0)
         return lease_create(argc - 1, argv + 1);

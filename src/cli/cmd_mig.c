@@ -546,21 +546,23 @@ static json_t *actions_json(const struct gpx_mig_gpu_state *s,
     return arr;
 }
 
+/* One line per action: "would ..." in a dry run, past tense when done, "failed to ..." if not. */
 static void print_actions(const struct gpx_mig_gpu_state *s, const struct gpx_mig_apply_result *res,
                           int dry_run)
 {
-    const char *would = dry_run ? "would " : "";
     for (unsigned i = 0; i < res->n; i++) {
         const struct gpx_mig_action *a = &res->actions[i];
         const char *pn = a->profile >= 0 ? s->table.profiles[a->profile].name : "";
+        const char *pre = dry_run ? "would " : a->done ? "" : "failed to ";
         switch (a->kind) {
         case GPX_MIG_ACT_ENABLE:
         case GPX_MIG_ACT_DISABLE:
-            printf("GPU %u: %s%s MIG mode\n", s->index, would, action_name(a->kind));
+            printf("GPU %u: %s%s%s MIG mode\n", s->index, pre, action_name(a->kind),
+                   a->done ? "d" : "");
             break;
         case GPX_MIG_ACT_DESTROY:
-            printf("GPU %u: %sdestroy %s at %u:%u (GPU instance %u)\n", s->index, would, pn,
-                   a->start, a->size, a->gi_id);
+            printf("GPU %u: %s%s %s at %u:%u (GPU instance %u)\n", s->index, pre,
+                   a->done ? "destroyed" : "destroy", pn, a->start, a->size, a->gi_id);
             break;
         case GPX_MIG_ACT_CREATE:
         case GPX_MIG_ACT_CREATE_CI:
@@ -569,7 +571,7 @@ static void print_actions(const struct gpx_mig_gpu_state *s, const struct gpx_mi
                        s->index, a->kind == GPX_MIG_ACT_CREATE ? "created" : "completed", pn,
                        a->start, a->size, a->gi_id, a->ci_id, a->uuid[0] ? ", " : "", a->uuid);
             else
-                printf("GPU %u: %s%s %s at %u:%u\n", s->index, would,
+                printf("GPU %u: %s%s %s at %u:%u\n", s->index, pre,
                        a->kind == GPX_MIG_ACT_CREATE ? "create" : "add a compute instance to", pn,
                        a->start, a->size);
             break;
@@ -654,6 +656,8 @@ static int apply_gpu(struct gpx_nvml *nv, const struct gpx_nvml_mig *m, unsigned
     }
     if (enabled) {
         rc = gpx_mig_apply(nv, m, s, &pl, 1, o->dry_run, &res, err);
+    } else if (s->mode_current != NVML_DEVICE_MIG_ENABLE) {
+        rc = 0; /* MIG is off already */
     } else {
         /* mig-enabled: false: destroy everything unleased, then turn MIG off */
         rc = gpx_mig_apply(nv, m, s, &pl, 0, o->dry_run, &res, err);
@@ -688,11 +692,8 @@ static int apply_gpu(struct gpx_nvml *nv, const struct gpx_nvml_mig *m, unsigned
         print_unmet(&s->table, &pl, stdout);
         printf("\n");
     }
-    if (rc < 0 && !o->json)
-        fflush(stdout);
+    fflush(stdout); /* before the error, if any, on stderr */
 out:
-    if (rc < 0 && res.n && !o->json)
-        print_actions(s, &res, o->dry_run);
     json_array_append_new(out, j);
     gpx_mig_planner_free(p);
     free(s);

@@ -90,6 +90,9 @@ static int set_preload(const char *lib, gpx_error *err)
 
 static int run(int argc, char **argv)
 {
+    int handled, rc = gpx_cli_run_daemon(argc, argv, &handled); /* gpuplexd, if configured */
+    if (handled)
+        return rc;
     static const struct option opts[] = {{"lease", required_argument, NULL, 'l'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};

@@ -182,11 +182,11 @@ static int connect_to(gpx_client *c, gpx_error *err)
 
 int gpx_client_daemon_configured(const char *server)
 {
-    if (server && *server)
-        return 1;
     const char *env = getenv("GPUPLEX_SERVER");
+    if (server && *server)
+        return strcmp(server, "none") != 0;
     if (env && *env)
-        return 1;
+        return strcmp(env, "none") != 0;
     gpx_client *c;
     if (gpx_client_new(GPX_CLIENT_DEFAULT_SOCKET, NULL, &c, NULL) < 0)
         return 0;

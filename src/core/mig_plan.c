@@ -173,6 +173,9 @@ int gpx_mig_layout_check(const struct gpx_mig_model *m, const struct gpx_mig_ins
                                  "%s cannot start at memory slice %u on %s (valid starts: %s)",
                                  g->name, inst[i].start, m->spec_name, starts);
         }
+        if (g->memory_slices == 0 || inst[i].start + g->memory_slices > GPX_MIG_MEMORY_SLICES)
+            return gpx_error_set(err, GPX_E_INVALID, "%s at %u:%u does not fit %u memory slices",
+                                 g->name, inst[i].start, g->memory_slices, GPX_MIG_MEMORY_SLICES);
         unsigned mask = gpx_mig_slice_mask(inst[i].start, g->memory_slices);
         if (occ & mask)
             return gpx_error_set(err, GPX_E_INVALID, "%s at %u:%u overlaps another MIG instance",

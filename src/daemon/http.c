@@ -280,6 +280,7 @@ int gpxd_http_start(struct gpxd *d, struct gpxd_http **out, gpx_error *err)
     h->d = d;
     h->unix_l.fd = h->tcp_l.fd = -1;
     h->unix_l.via_unix = 1;
+    /* both sockets listen before either is served: once the socket answers, TCP does too */
     if ((h->unix_l.fd = unix_listen(d->cfg.socket_path, d->cfg.socket_mode, err)) < 0)
         goto fail;
     struct stat sb;
@@ -287,15 +288,15 @@ int gpxd_http_start(struct gpxd *d, struct gpxd_http **out, gpx_error *err)
         h->sock_dev = sb.st_dev;
         h->sock_ino = sb.st_ino;
     }
+    if (d->cfg.listen[0] && (h->tcp_l.fd = tcp_listen(d->cfg.listen, d->cfg.allow_remote, err)) < 0)
+        goto fail;
+    if (h->tcp_l.fd >= 0 && start_one(h, &h->tcp_l, err) < 0)
+        goto fail;
     if (start_one(h, &h->unix_l, err) < 0)
         goto fail;
     gpx_info("listening on %s", d->cfg.socket_path);
-    if (d->cfg.listen[0]) {
-        if ((h->tcp_l.fd = tcp_listen(d->cfg.listen, d->cfg.allow_remote, err)) < 0 ||
-            start_one(h, &h->tcp_l, err) < 0)
-            goto fail;
+    if (h->tcp_l.fd >= 0)
         gpx_info("listening on http://%s", d->cfg.listen);
-    }
     *out = h;
     return 0;
 fail:
@@ -310,12 +311,12 @@ void gpxd_http_stop(struct gpxd_http *h)
     struct listener *ls[] = {&h->unix_l, &h->tcp_l};
     for (int i = 0; i < 2; i++) {
         if (ls[i]->mhd)
-            MHD_stop_daemon(ls[i]->mhd);
-        if (ls[i]->fd >= 0)
+            MHD_stop_daemon(ls[i]->mhd); /* closes the listening socket it was given */
+        else if (ls[i]->fd >= 0)
             close(ls[i]->fd);
     }
     struct stat sb;
-    if (h->unix_l.fd >= 0 && lstat(h->d->cfg.socket_path, &sb) == 0 && sb.st_dev == h->sock_dev &&
+    if (h->sock_ino && lstat(h->d->cfg.socket_path, &sb) == 0 && sb.st_dev == h->sock_dev &&
         sb.st_ino == h->sock_ino)
         unlink(h->d->cfg.socket_path);
     free(h);

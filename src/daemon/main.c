@@ -160,7 +160,7 @@ static void find_interposer(struct gpxd *d)
 static void *background(void *arg)
 {
     struct gpxd *d = arg;
-    int64_t next_inv = 0, next_rec = 0,
+    int64_t next_inv = 0, next_rec = 0, next_ckpt = 0,
             next_meter = gpxd_now_ns() + (int64_t)d->cfg.meter_ms * 1000000;
     pthread_mutex_lock(&d->bg_lock);
     while (!d->stopping) {
@@ -178,8 +178,15 @@ static void *background(void *arg)
             gpxd_meter_tick(d);
             next_meter = now + (int64_t)d->cfg.meter_ms * 1000000;
         }
+        if (now >= next_ckpt) {
+            gpx_error e = {0};
+            if (gpxd_store_checkpoint(d->store, &e) < 0)
+                gpx_warn("database: %s", e.msg);
+            next_ckpt = now + 1000000000LL;
+        }
         int64_t next = next_inv < next_rec ? next_inv : next_rec;
         next = next < next_meter ? next : next_meter;
+        next = next < next_ckpt ? next : next_ckpt;
         struct timespec ts = {.tv_sec = (time_t)(next / 1000000000), .tv_nsec = next % 1000000000};
         pthread_mutex_lock(&d->bg_lock);
         if (!d->stopping)

@@ -372,7 +372,7 @@ int gpxd_parse_time(const char *s, int64_t *ns, gpx_error *err)
     const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
     if (p && (!strcmp(p, "Z") || !strcmp(p, "+00:00"))) {
         time_t t = timegm(&tm);
-        if (t >= 0) {
+        if (t >= 0 && t < 9200000000LL) { /* ns must fit in int64 */
             *ns = (int64_t)t * 1000000000LL;
             return 0;
         }

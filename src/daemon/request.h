@@ -18,7 +18,7 @@
 #define GPXD_NAME_MAX        64
 #define GPXD_LABELS_JSON_MAX 2048
 #define GPXD_MIN_MEMORY      (1ULL << 20)
-#define GPXD_MAX_WEIGHT      1000
+#define GPXD_MAX_WEIGHT      10000
 #define GPXD_DEFAULT_WEIGHT  1
 
 /* POST /v1/leases */

@@ -87,6 +87,7 @@ static const char *const sql_text[S_COUNT] = {
 
 struct gpxd_store {
     sqlite3 *db;
+    sqlite3 *ckpt; /* second connection, used only by gpxd_store_checkpoint() */
     sqlite3_stmt *stmt[S_COUNT];
     int in_tx;
     int version;
@@ -202,13 +203,24 @@ int gpxd_store_open(const char *path, struct gpxd_store **out, gpx_error *err)
         return -1;
     }
     sqlite3_busy_timeout(st->db, 5000);
+    /* checkpoints (which flush the database file) run off the request path, on their own
+     * connection: see gpxd_store_checkpoint() */
     if (exec(st, "PRAGMA journal_mode=WAL", err) < 0 ||
+        exec(st, "PRAGMA wal_autocheckpoint=0", err) < 0 ||
         exec(st, "PRAGMA synchronous=FULL", err) < 0 ||
         exec(st, "PRAGMA foreign_keys=ON", err) < 0 || migrate(st, err) < 0) {
         gpx_error_wrap(err, "database %s", path);
         gpxd_store_close(st);
         return -1;
     }
+    if (sqlite3_open_v2(path, &st->ckpt, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        gpx_error_set(err, GPX_E_IO, "opening database %s: %s", path,
+                      st->ckpt ? sqlite3_errmsg(st->ckpt) : "out of memory");
+        gpxd_store_close(st);
+        return -1;
+    }
+    sqlite3_busy_timeout(st->ckpt, 5000);
     for (int i = 0; i < S_COUNT; i++) {
         if (sqlite3_prepare_v3(st->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
                                NULL) != SQLITE_OK) {
@@ -227,8 +239,21 @@ void gpxd_store_close(struct gpxd_store *st)
         return;
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
+    if (st->ckpt) {
+        sqlite3_wal_checkpoint_v2(st->ckpt, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_close(st->ckpt);
+    }
     sqlite3_close(st->db);
     free(st);
+}
+
+int gpxd_store_checkpoint(struct gpxd_store *st, gpx_error *err)
+{
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(st->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        return gpx_error_set(err, GPX_E_IO, "checkpoint: %s", sqlite3_errmsg(st->ckpt));
+    return done;
 }
 
 int gpxd_store_schema_version(struct gpxd_store *st)

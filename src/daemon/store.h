@@ -78,6 +78,14 @@ struct gpxd_sample {
 int gpxd_store_open(const char *path, struct gpxd_store **out, gpx_error *err);
 void gpxd_store_close(struct gpxd_store *st);
 int gpxd_store_schema_version(struct gpxd_store *st);
+/*
+ * Copies committed WAL frames into the database file (a PASSIVE checkpoint
+ * on the store's second connection). The daemon calls it from its background
+ * thread, without its lock, so that no request waits for the database file's
+ * flush; the only call that may run concurrently with the others. Returns
+ * the number of frames copied, or -1.
+ */
+int gpxd_store_checkpoint(struct gpxd_store *st, gpx_error *err);
 
 int gpxd_store_begin(struct gpxd_store *st, int durable, gpx_error *err);
 int gpxd_store_commit(struct gpxd_store *st, gpx_error *err);

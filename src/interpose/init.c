@@ -89,13 +89,14 @@ static void capture_env(void)
                 gpx__ip_log_level = i;
     }
     const char *dir = getenv("GPUPLEX_DRIVER_DIR");
-    if (dir && *dir && strlen(dir) < sizeof driver_dir)
-        strcpy(driver_dir, dir);
+    size_t n;
+    if (dir && *dir && (n = strlen(dir)) < sizeof driver_dir)
+        memcpy(driver_dir, dir, n + 1);
     const char *id = getenv("GPUPLEX_LEASE");
     if (id) {
         gpx__ip.lease_set = 1;
-        if (strlen(id) < sizeof gpx__ip.lease_id)
-            strcpy(gpx__ip.lease_id, id);
+        if ((n = strlen(id)) < sizeof gpx__ip.lease_id)
+            memcpy(gpx__ip.lease_id, id, n + 1);
         else
             gpx__ip.lease_bad = 1;
         /* Pins the run dir now too (gpx_run_dir() reads GPUPLEX_RUN_DIR once). */
@@ -291,6 +292,11 @@ int gpx__ip_reserve(uint64_t bytes)
         return -1;
     }
     const uint64_t quota = gpx__ip.quota;
+    if (GPX_UNLIKELY(bytes == UINT64_MAX)) { /* a size that overflowed: never fits */
+        atomic_fetch_add_explicit(&gpx__ip.region.usage->refused, 1, memory_order_relaxed);
+        log_refusal(bytes, "size overflows");
+        return -1;
+    }
     if (quota) {
         uint64_t cur = atomic_load_explicit(&gpx__ip.local_used, memory_order_relaxed);
         do {

@@ -411,7 +411,7 @@ static uint64_t array_bytes(uint64_t w, uint64_t h, uint64_t d, CUarray_format f
         if (!counting() || !(out) || !desc)                                                        \
             return call;                                                                           \
         uint64_t bytes_ = (bytes_expr);                                                            \
-        if (bytes_ == UINT64_MAX || gpx__ip_reserve(bytes_) != 0)                                  \
+        if (gpx__ip_reserve(bytes_) != 0) /* UINT64_MAX (overflow) never fits */                   \
             return CUDA_ERROR_OUT_OF_MEMORY;                                                       \
         CUresult rc_ = call;                                                                       \
         return finish_alloc(rc_, (kind), rc_ == CUDA_SUCCESS ? (uint64_t)(uintptr_t) * (out) : 0,  \

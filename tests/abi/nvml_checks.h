@@ -42,6 +42,71 @@
     OFF(nvmlProcessInfo_t, usedGpuMemory) \
     OFF(nvmlProcessInfo_t, gpuInstanceId) \
     OFF(nvmlProcessInfo_t, computeInstanceId) \
+    SIZE(nvmlGpuInstancePlacement_t) \
+    OFF(nvmlGpuInstancePlacement_t, start) \
+    OFF(nvmlGpuInstancePlacement_t, size) \
+    SIZE(nvmlGpuInstanceProfileInfo_t) \
+    OFF(nvmlGpuInstanceProfileInfo_t, id) \
+    OFF(nvmlGpuInstanceProfileInfo_t, isP2pSupported) \
+    OFF(nvmlGpuInstanceProfileInfo_t, sliceCount) \
+    OFF(nvmlGpuInstanceProfileInfo_t, instanceCount) \
+    OFF(nvmlGpuInstanceProfileInfo_t, multiprocessorCount) \
+    OFF(nvmlGpuInstanceProfileInfo_t, copyEngineCount) \
+    OFF(nvmlGpuInstanceProfileInfo_t, decoderCount) \
+    OFF(nvmlGpuInstanceProfileInfo_t, encoderCount) \
+    OFF(nvmlGpuInstanceProfileInfo_t, jpegCount) \
+    OFF(nvmlGpuInstanceProfileInfo_t, ofaCount) \
+    OFF(nvmlGpuInstanceProfileInfo_t, memorySizeMB) \
+    SIZE(nvmlGpuInstanceProfileInfo_v2_t) \
+    OFF(nvmlGpuInstanceProfileInfo_v2_t, version) \
+    OFF(nvmlGpuInstanceProfileInfo_v2_t, id) \
+    OFF(nvmlGpuInstanceProfileInfo_v2_t, isP2pSupported) \
+    OFF(nvmlGpuInstanceProfileInfo_v2_t, sliceCount) \
+    OFF(nvmlGpuInstanceProfileInfo_v2_t, instanceCount) \
+    OFF(nvmlGpuInstanceProfileInfo_v2_t, multiprocessorCount) \
+    OFF(nvmlGpuInstanceProfileInfo_v2_t, copyEngineCount) \
+    OFF(nvmlGpuInstanceProfileInfo_v2_t, decoderCount) \
+    OFF(nvmlGpuInstanceProfileInfo_v2_t, encoderCount) \
+    OFF(nvmlGpuInstanceProfileInfo_v2_t, jpegCount) \
+    OFF(nvmlGpuInstanceProfileInfo_v2_t, ofaCount) \
+    OFF(nvmlGpuInstanceProfileInfo_v2_t, memorySizeMB) \
+    OFF(nvmlGpuInstanceProfileInfo_v2_t, name) \
+    SIZE(nvmlGpuInstanceInfo_t) \
+    OFF(nvmlGpuInstanceInfo_t, device) \
+    OFF(nvmlGpuInstanceInfo_t, id) \
+    OFF(nvmlGpuInstanceInfo_t, profileId) \
+    OFF(nvmlGpuInstanceInfo_t, placement) \
+    SIZE(nvmlComputeInstancePlacement_t) \
+    OFF(nvmlComputeInstancePlacement_t, start) \
+    OFF(nvmlComputeInstancePlacement_t, size) \
+    SIZE(nvmlComputeInstanceProfileInfo_t) \
+    OFF(nvmlComputeInstanceProfileInfo_t, id) \
+    OFF(nvmlComputeInstanceProfileInfo_t, sliceCount) \
+    OFF(nvmlComputeInstanceProfileInfo_t, instanceCount) \
+    OFF(nvmlComputeInstanceProfileInfo_t, multiprocessorCount) \
+    OFF(nvmlComputeInstanceProfileInfo_t, sharedCopyEngineCount) \
+    OFF(nvmlComputeInstanceProfileInfo_t, sharedDecoderCount) \
+    OFF(nvmlComputeInstanceProfileInfo_t, sharedEncoderCount) \
+    OFF(nvmlComputeInstanceProfileInfo_t, sharedJpegCount) \
+    OFF(nvmlComputeInstanceProfileInfo_t, sharedOfaCount) \
+    SIZE(nvmlComputeInstanceProfileInfo_v2_t) \
+    OFF(nvmlComputeInstanceProfileInfo_v2_t, version) \
+    OFF(nvmlComputeInstanceProfileInfo_v2_t, id) \
+    OFF(nvmlComputeInstanceProfileInfo_v2_t, sliceCount) \
+    OFF(nvmlComputeInstanceProfileInfo_v2_t, instanceCount) \
+    OFF(nvmlComputeInstanceProfileInfo_v2_t, multiprocessorCount) \
+    OFF(nvmlComputeInstanceProfileInfo_v2_t, sharedCopyEngineCount) \
+    OFF(nvmlComputeInstanceProfileInfo_v2_t, sharedDecoderCount) \
+    OFF(nvmlComputeInstanceProfileInfo_v2_t, sharedEncoderCount) \
+    OFF(nvmlComputeInstanceProfileInfo_v2_t, sharedJpegCount) \
+    OFF(nvmlComputeInstanceProfileInfo_v2_t, sharedOfaCount) \
+    OFF(nvmlComputeInstanceProfileInfo_v2_t, name) \
+    SIZE(nvmlComputeInstanceInfo_t) \
+    OFF(nvmlComputeInstanceInfo_t, device) \
+    OFF(nvmlComputeInstanceInfo_t, gpuInstance) \
+    OFF(nvmlComputeInstanceInfo_t, id) \
+    OFF(nvmlComputeInstanceInfo_t, profileId) \
+    OFF(nvmlComputeInstanceInfo_t, placement) \
     SIZE(nvmlReturn_t) \
     SIZE(nvmlDevice_t) \
     VAL(NVML_SUCCESS) \
@@ -89,7 +154,28 @@
     VAL(NVML_SYSTEM_NVML_VERSION_BUFFER_SIZE) \
     VAL(NVML_DEVICE_MIG_DISABLE) \
     VAL(NVML_DEVICE_MIG_ENABLE) \
+    VAL(NVML_GPU_INSTANCE_PROFILE_1_SLICE) \
+    VAL(NVML_GPU_INSTANCE_PROFILE_2_SLICE) \
+    VAL(NVML_GPU_INSTANCE_PROFILE_3_SLICE) \
+    VAL(NVML_GPU_INSTANCE_PROFILE_4_SLICE) \
+    VAL(NVML_GPU_INSTANCE_PROFILE_7_SLICE) \
+    VAL(NVML_GPU_INSTANCE_PROFILE_8_SLICE) \
+    VAL(NVML_GPU_INSTANCE_PROFILE_6_SLICE) \
+    VAL(NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV1) \
+    VAL(NVML_GPU_INSTANCE_PROFILE_2_SLICE_REV1) \
+    VAL(NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV2) \
+    VAL(NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE) \
+    VAL(NVML_COMPUTE_INSTANCE_PROFILE_2_SLICE) \
+    VAL(NVML_COMPUTE_INSTANCE_PROFILE_3_SLICE) \
+    VAL(NVML_COMPUTE_INSTANCE_PROFILE_4_SLICE) \
+    VAL(NVML_COMPUTE_INSTANCE_PROFILE_7_SLICE) \
+    VAL(NVML_COMPUTE_INSTANCE_PROFILE_8_SLICE) \
+    VAL(NVML_COMPUTE_INSTANCE_PROFILE_6_SLICE) \
+    VAL(NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE_REV1) \
+    VAL(NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED) \
     VAL(nvmlMemory_v2) \
+    VAL(nvmlGpuInstanceProfileInfo_v2) \
+    VAL(nvmlComputeInstanceProfileInfo_v2) \
     SIG(nvmlReturn_t, nvmlInitWithFlags, (unsigned int flags)) \
     SIG(nvmlReturn_t, nvmlInit_v2, (void)) \
     SIG(nvmlReturn_t, nvmlInit, (void)) \
@@ -132,6 +218,33 @@
     SIG(nvmlReturn_t, nvmlDeviceGetComputeRunningProcesses_v2, (nvmlDevice_t dev, unsigned int *count, nvmlProcessInfo_t *infos)) \
     SIG(nvmlReturn_t, nvmlDeviceGetComputeRunningProcesses, (nvmlDevice_t dev, unsigned int *count, nvmlProcessInfo_v1_t *infos)) \
     SIG(nvmlReturn_t, nvmlDeviceGetGraphicsRunningProcesses_v3, (nvmlDevice_t dev, unsigned int *count, nvmlProcessInfo_t *infos)) \
+    SIG(nvmlReturn_t, nvmlDeviceSetMigMode, (nvmlDevice_t dev, unsigned int mode, nvmlReturn_t *activationStatus)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGpuInstanceProfileInfo, (nvmlDevice_t dev, unsigned int profile, nvmlGpuInstanceProfileInfo_t *info)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGpuInstanceProfileInfoV, (nvmlDevice_t dev, unsigned int profile, nvmlGpuInstanceProfileInfo_v2_t *info)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGpuInstancePossiblePlacements_v2, (nvmlDevice_t dev, unsigned int profileId, nvmlGpuInstancePlacement_t *placements, unsigned int *count)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGpuInstanceRemainingCapacity, (nvmlDevice_t dev, unsigned int profileId, unsigned int *count)) \
+    SIG(nvmlReturn_t, nvmlDeviceCreateGpuInstance, (nvmlDevice_t dev, unsigned int profileId, nvmlGpuInstance_t *gpuInstance)) \
+    SIG(nvmlReturn_t, nvmlDeviceCreateGpuInstanceWithPlacement, (nvmlDevice_t dev, unsigned int profileId, const nvmlGpuInstancePlacement_t *placement, nvmlGpuInstance_t *gpuInstance)) \
+    SIG(nvmlReturn_t, nvmlGpuInstanceDestroy, (nvmlGpuInstance_t gpuInstance)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGpuInstances, (nvmlDevice_t dev, unsigned int profileId, nvmlGpuInstance_t *gpuInstances, unsigned int *count)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGpuInstanceById, (nvmlDevice_t dev, unsigned int id, nvmlGpuInstance_t *gpuInstance)) \
+    SIG(nvmlReturn_t, nvmlGpuInstanceGetInfo, (nvmlGpuInstance_t gpuInstance, nvmlGpuInstanceInfo_t *info)) \
+    SIG(nvmlReturn_t, nvmlGpuInstanceGetComputeInstanceProfileInfo, (nvmlGpuInstance_t gpuInstance, unsigned int profile, unsigned int engProfile, nvmlComputeInstanceProfileInfo_t *info)) \
+    SIG(nvmlReturn_t, nvmlGpuInstanceGetComputeInstanceProfileInfoV, (nvmlGpuInstance_t gpuInstance, unsigned int profile, unsigned int engProfile, nvmlComputeInstanceProfileInfo_v2_t *info)) \
+    SIG(nvmlReturn_t, nvmlGpuInstanceGetComputeInstanceRemainingCapacity, (nvmlGpuInstance_t gpuInstance, unsigned int profileId, unsigned int *count)) \
+    SIG(nvmlReturn_t, nvmlGpuInstanceGetComputeInstancePossiblePlacements, (nvmlGpuInstance_t gpuInstance, unsigned int profileId, nvmlComputeInstancePlacement_t *placements, unsigned int *count)) \
+    SIG(nvmlReturn_t, nvmlGpuInstanceCreateComputeInstance, (nvmlGpuInstance_t gpuInstance, unsigned int profileId, nvmlComputeInstance_t *computeInstance)) \
+    SIG(nvmlReturn_t, nvmlGpuInstanceCreateComputeInstanceWithPlacement, (nvmlGpuInstance_t gpuInstance, unsigned int profileId, const nvmlComputeInstancePlacement_t *placement, nvmlComputeInstance_t *computeInstance)) \
+    SIG(nvmlReturn_t, nvmlComputeInstanceDestroy, (nvmlComputeInstance_t computeInstance)) \
+    SIG(nvmlReturn_t, nvmlGpuInstanceGetComputeInstances, (nvmlGpuInstance_t gpuInstance, unsigned int profileId, nvmlComputeInstance_t *computeInstances, unsigned int *count)) \
+    SIG(nvmlReturn_t, nvmlGpuInstanceGetComputeInstanceById, (nvmlGpuInstance_t gpuInstance, unsigned int id, nvmlComputeInstance_t *computeInstance)) \
+    SIG(nvmlReturn_t, nvmlComputeInstanceGetInfo_v2, (nvmlComputeInstance_t computeInstance, nvmlComputeInstanceInfo_t *info)) \
+    SIG(nvmlReturn_t, nvmlDeviceIsMigDeviceHandle, (nvmlDevice_t dev, unsigned int *isMigDevice)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGpuInstanceId, (nvmlDevice_t dev, unsigned int *id)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetComputeInstanceId, (nvmlDevice_t dev, unsigned int *id)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetMaxMigDeviceCount, (nvmlDevice_t dev, unsigned int *count)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetMigDeviceHandleByIndex, (nvmlDevice_t dev, unsigned int index, nvmlDevice_t *migDevice)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetDeviceHandleFromMigDeviceHandle, (nvmlDevice_t migDevice, nvmlDevice_t *device)) \
     /* end */
 /* clang-format on */
 

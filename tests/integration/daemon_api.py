@@ -82,7 +82,7 @@ bad = [
     ({"mode": "vgpu"}, "vgpu leases need field 'memory'"),
     ({"mode": "vgpu", "memory": "4Q"}, "unknown unit"),
     ({"mode": "vgpu", "memory": "4096M", "colour": "red"}, "unknown field 'colour'"),
-    ({"mode": "timeslice", "weight": 0}, "from 1 to 1000"),
+    ({"mode": "timeslice", "weight": 0}, "from 1 to 10000"),
     ({"mode": "vgpu", "memory": "1G", "cap": 0}, "from 1 to 100"),
     ({"mode": "exclusive", "memory": "1G"}, "does not apply"),
     ({"mode": "exclusive", "labels": {"k": 1}}, "must be a string"),

@@ -15,7 +15,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from gpxd import TMP, Daemon, check, expect, fail, free_port
+from gpxd import TMP, Daemon, _die_with_parent, check, expect, fail, free_port
 
 if not shutil.which("prometheus") or not shutil.which("promtool"):
     print("prometheus/promtool not installed: skipped (scripts/install-deps test)")
@@ -40,6 +40,8 @@ check(rc in (0, 3), "promtool check metrics: rc %d: %s" % (rc, out))
 others = [l for l in problems if "modelName" not in l and "camelCase" not in l]
 check(not others, "promtool problems besides dcgm's modelName label: %s" % others)
 check(all(l.startswith("DCGM_FI_DEV_") for l in problems), "only DCGM series flagged: %s" % out)
+rc, out = promtool(text.replace("modelName=", "model_name="))
+check(rc == 0, "modelName is the only lint problem, yet: rc %d: %s" % (rc, out))
 
 s = Daemon("snake", args=["--set", "metrics_labels=snake", "--set", "metrics_public=true"],
            listen=True).start()
@@ -71,7 +73,8 @@ scrape_configs:
 log = open(os.path.join(pdir, "prometheus.log"), "w")
 prom = subprocess.Popen(["prometheus", "--config.file=" + cfg,
                          "--storage.tsdb.path=" + os.path.join(pdir, "data"),
-                         "--web.listen-address=127.0.0.1:%d" % pport], stdout=log, stderr=log)
+                         "--web.listen-address=127.0.0.1:%d" % pport], stdout=log, stderr=log,
+                        preexec_fn=_die_with_parent)
 
 
 def query(q):

@@ -8,11 +8,11 @@ import shutil
 import subprocess
 import time
 
-from gpxd import GPX, Daemon, check, expect
+from gpxd import GPX, Daemon, _die_with_parent, check, expect
 
 d = Daemon(args=["--grace", "1s", "--set", "reconcile_interval=200ms"]).start()
-owner = subprocess.Popen(["sleep", "300"])
-keeper = subprocess.Popen(["sleep", "300"])
+owner = subprocess.Popen(["sleep", "300"], preexec_fn=_die_with_parent)
+keeper = subprocess.Popen(["sleep", "300"], preexec_fn=_die_with_parent)
 gone = d.lease({"mode": "timeslice", "owner_pids": [owner.pid]})
 kept = d.lease({"mode": "timeslice", "owner_pids": [keeper.pid, owner.pid]})
 free = d.lease({"mode": "vgpu", "memory": "1G"})

@@ -1,6 +1,8 @@
 """Helpers for the gpuplexd integration tests: start/stop/kill the real daemon
 on a simulated node in the test's temporary directory, and talk HTTP to it over
 its unix socket or TCP. Used by the daemon_*.py scripts (run from daemon_*.sh)."""
+import atexit
+import ctypes
 import http.client
 import json
 import os
@@ -14,6 +16,22 @@ BUILD = os.environ["BUILD_DIR"]
 TMP = os.environ["TEST_TMP"]
 GPXD = os.path.join(BUILD, "bin", "gpuplexd")
 GPX = os.path.join(BUILD, "bin", "gpuplex")
+
+
+_started = []
+
+
+def _die_with_parent():
+    # in the child before exec: SIGKILL when the test (its parent) dies, however it dies
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+@atexit.register
+def _reap():
+    for p in _started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def fail(msg):
@@ -89,7 +107,9 @@ class Daemon:
     def start(self, timeout=20):
         self.starts += 1
         logf = open(self.log, "a")
-        self.proc = subprocess.Popen(self.cmd(), stdout=logf, stderr=logf)
+        self.proc = subprocess.Popen(self.cmd(), stdout=logf, stderr=logf,
+                                     preexec_fn=_die_with_parent)
+        _started.append(self.proc)
         logf.close()
         deadline = time.time() + timeout
         while time.time() < deadline:

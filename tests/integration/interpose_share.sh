@@ -18,9 +18,9 @@ expect_json first.json 'j["allocated_mib"]' 192 "first process"
 [ "$(ls_used "$L")" = 0 ] || fail "lease holds $(ls_used "$L") after both exited"
 
 # 2 processes x 8 threads, 7 MiB chunks, racing for 256 MiB: 36 chunks fit, never 37.
-"$GPX" run --lease "$L" -- "$CHECK" race 8 7 1500 >r1.json 2>r1.err &
+"$GPX" run --lease "$L" -- "$CHECK" race 8 7 4000 >r1.json 2>r1.err &
 p1=$!
-"$GPX" run --lease "$L" -- "$CHECK" race 8 7 1500 >r2.json 2>r2.err &
+"$GPX" run --lease "$L" -- "$CHECK" race 8 7 4000 >r2.json 2>r2.err &
 p2=$!
 wait "$p1" || fail "racer 1: $(cat r1.err)"
 wait "$p2" || fail "racer 2: $(cat r2.err)"

@@ -586,7 +586,10 @@ static int cmd_dlsym(void)
     CHECK(dlsym(RTLD_NEXT, "gpx_no_such_symbol") == NULL && dlerror() != NULL,
           "a missing symbol sets dlerror");
     void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
-    CHECK(libc && dlsym(libc, "strlen") == dlsym(RTLD_DEFAULT, "strlen"), "dlsym(libc, strlen)");
+    void *libc_strlen = libc ? dlsym(libc, "strlen") : NULL;
+    Dl_info info;
+    CHECK(libc_strlen && dladdr(libc_strlen, &info) && strstr(info.dli_fname, "libc.so"),
+          "dlsym(libc handle, strlen) is not libc's");
 
     /* NVML through dlsym: the leased GPU shows the quota. */
     void *nv = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
@@ -1016,6 +1019,54 @@ static int cmd_race(int threads, uint64_t chunk, long hold_ms)
     return 0;
 }
 
+/* ---- fork: the child is a process of its own in the lease ---------------------------------- */
+
+static int cmd_fork(void)
+{
+    open_region();
+    load_dlsym();
+    setup_context();
+    const uint64_t base = used();
+    CUdeviceptr d;
+    CU_OK(cu.cuMemAlloc_v2(&d, 8 * MiB));
+    CHECK(used() == base + 8 * MiB, "parent counted %" PRIu64, used() - base);
+    int pipefd[2];
+    CHECK(pipe(pipefd) == 0, "pipe");
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        /* No deadlock on the interposer's locks; the parent's pointer is not the child's. */
+        close(pipefd[0]);
+        uint64_t before = used();
+        CUresult free_rc = cu.cuMemFree_v2(d); /* the parent's: not counted here */
+        CUdeviceptr c;
+        CUresult rc = cu.cuMemAlloc_v2(&c, 4 * MiB);
+        uint64_t r[3] = {(uint64_t)rc, used() - before, (uint64_t)free_rc};
+        if (write(pipefd[1], r, sizeof r) != (ssize_t)sizeof r)
+            _exit(3);
+        _exit(0); /* without freeing: the lease gets it back when the slot is reaped */
+    }
+    close(pipefd[1]);
+    uint64_t r[3] = {0};
+    CHECK(read(pipefd[0], r, sizeof r) == (ssize_t)sizeof r, "child report");
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    printf("child: parent's pointer freed -> %d, 4 MiB -> %d, counted %" PRIu64 "\n", (int)r[2],
+           (int)r[0], r[1]);
+    /* The parent's free in the child must not have returned the parent's bytes. */
+    if ((CUresult)r[0] == CUDA_SUCCESS)
+        CHECK(r[1] == 4 * MiB, "the child's allocation counted %" PRIu64, r[1]);
+    else
+        CHECK(r[1] == 0, "a failed child allocation left %" PRIu64, r[1]);
+    gpx_lease_reap(&region);
+    CHECK(used() == base + 8 * MiB, "after reaping the child: %" PRIu64, used() - base);
+    CU_OK(cu.cuMemFree_v2(d));
+    CHECK(used() == base, "parent free");
+    printf("fork: ok\n");
+    return 0;
+}
+
 /* ---- region figures, for the shell scripts (no CUDA) --------------------------------------- */
 
 static int cmd_region(void)
@@ -1031,7 +1082,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: gpx-ipcheck objects|worker-vmm|procaddr|dlsym|direct|meminfo|"
                     "env-tamper [OTHER_LEASE]|region-tamper|cycles N|race THREADS CHUNK_MIB "
-                    "[HOLD_MS]|region\n");
+                    "[HOLD_MS]|region|fork\n");
     exit(2);
 }
 
@@ -1066,6 +1117,8 @@ int main(int argc, char **argv)
                         argc > 4 ? atol(argv[4]) : 0);
     if (strcmp(c, "region") == 0)
         return cmd_region();
+    if (strcmp(c, "fork") == 0)
+        return cmd_fork();
     usage();
     return 2;
 }

@@ -83,7 +83,7 @@ static void test_bad(void **state)
     bad("{\"mode\":\"vgpu\",\"memory\":\"1G\",\"weight\":2}", "'weight' applies to timeslice");
     bad("{\"mode\":\"timeslice\",\"cap\":20}", "'cap' applies to vgpu");
     bad("{\"mode\":\"vgpu\",\"memory\":\"1G\",\"cap\":101}", "from 1 to 100");
-    bad("{\"mode\":\"timeslice\",\"weight\":0}", "from 1 to 1000");
+    bad("{\"mode\":\"timeslice\",\"weight\":0}", "from 1 to 10000");
     bad("{\"mode\":\"timeslice\",\"weight\":1.5}", "must be an integer");
     bad("{\"mode\":\"mig\"}", "need field 'mig_profile'");
     bad("{\"mode\":\"mig\",\"mig_profile\":\"big\"}", "MIG profile name");

@@ -1,0 +1,55 @@
+/*
+ * libFuzzer target: gpuplexd's request parsing (src/daemon/request.c). The
+ * first byte picks the parser (lease body, tenant body, time value); the rest
+ * is the input. Parsers must reject or accept without crashing, leaking or
+ * reading out of bounds, and an accepted lease request must satisfy the
+ * rules the ledger relies on.
+ */
+#include "daemon/request.h"
+#include "shm/lease.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    uint8_t which = data[0] % 3;
+    const char *body = (const char *)data + 1;
+    size_t len = size - 1;
+    gpx_error err = {0};
+    if (which == 0) {
+        struct gpxd_lease_req r;
+        if (gpxd_lease_req_parse(body, len, &r, &err) == 0) {
+            if (r.mode < GPX_MODE_EXCLUSIVE || r.mode > GPX_MODE_TIMESLICE || !r.labels ||
+                strlen(r.labels) >= GPXD_LABELS_JSON_MAX || r.n_owners > GPXD_MAX_OWNERS ||
+                (r.mode == GPX_MODE_VGPU && r.memory < GPXD_MIN_MEMORY) ||
+                (r.mode == GPX_MODE_EXCLUSIVE && (r.memory || r.weight || r.cap)) ||
+                (r.mode == GPX_MODE_TIMESLICE && (r.weight < 1 || r.weight > GPXD_MAX_WEIGHT)) ||
+                (r.cap > 100) || (r.gpu_index >= 1024))
+                abort();
+            gpxd_lease_req_clear(&r);
+        } else if (err.code == GPX_E_OK || !err.msg[0]) {
+            abort(); /* every rejection says why */
+        }
+    } else if (which == 1) {
+        struct gpxd_tenant_req t;
+        if (gpxd_tenant_req_parse(body, len, &t, &err) == 0 && !gpxd_valid_name(t.name))
+            abort();
+    } else {
+        char *s = malloc(len + 1);
+        if (!s)
+            return 0;
+        memcpy(s, body, len);
+        s[len] = '\0';
+        int64_t ns;
+        gpxd_parse_time(s, &ns, &err);
+        gpxd_valid_name(s);
+        free(s);
+    }
+    return 0;
+}

@@ -1,0 +1,821 @@
+/*
+ * Unit tests of the interposer (src/interpose) against a fake driver living in
+ * this program: the hooks' objects are linked in, init is skipped (ready is
+ * set by hand) and the "real" entry points are the fakes below, which record
+ * what reached them. This covers what the simulator cannot show:
+ * - a driver whose cuGetProcAddress hands out internal addresses (a real
+ *   libcuda's do not match its exports): routed by base name, version and
+ *   flags; and a driver with only the v1 cuGetProcAddress;
+ * - every hooked variant forwarding to its own real counterpart; the
+ *   arbiter's hook point;
+ * - the accounting rules one by one (what counts, as how much, roll-back on
+ *   driver failure, pitch correction, a refused top-up freeing, a failed free
+ *   keeping its bytes, a recycled address, the private per-process bound,
+ *   fail closed, uncounted frees passing through, memory-info clamping);
+ * - the pointer table against a reference (growth, backward-shift deletion).
+ */
+#define _GNU_SOURCE
+#include "interpose/interpose.h"
+#include "interpose/ptrtable.h"
+
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define MiB ((uint64_t)1 << 20)
+
+/* ---- the fake driver ---------------------------------------------------------------------- */
+
+static const char *called; /* the last fake entry point reached */
+static int calls;
+static CUresult next_rc; /* what the next fake allocation/free returns */
+static uint64_t next_addr = 0x10000;
+static uint64_t fixed_addr; /* non-zero: hand out this address */
+static size_t fake_pitch;   /* non-zero: the pitch cuMemAllocPitch reports */
+static uint64_t fake_free_b = 80ULL << 30, fake_total_b = 80ULL << 30;
+
+static CUresult hit(const char *name)
+{
+    called = name;
+    calls++;
+    CUresult rc = next_rc;
+    next_rc = CUDA_SUCCESS;
+    return rc;
+}
+
+static uint64_t addr(void)
+{
+    if (fixed_addr)
+        return fixed_addr;
+    next_addr += 0x100000;
+    return next_addr;
+}
+
+#define FAKE_ALLOC(fname, type)                                                                    \
+    {                                                                                              \
+        CUresult rc = hit(fname);                                                                  \
+        if (rc == CUDA_SUCCESS)                                                                    \
+            *out = (type)addr();                                                                   \
+        return rc;                                                                                 \
+    }
+
+static CUresult f_alloc_v2(CUdeviceptr *out, size_t n)
+{
+    (void)n;
+    FAKE_ALLOC("cuMemAlloc_v2", CUdeviceptr)
+}
+static CUresult f_alloc(CUdeviceptr_v1 *out, unsigned int n)
+{
+    (void)n;
+    FAKE_ALLOC("cuMemAlloc", CUdeviceptr_v1)
+}
+static CUresult f_managed(CUdeviceptr *out, size_t n, unsigned int fl)
+{
+    (void)n, (void)fl;
+    FAKE_ALLOC("cuMemAllocManaged", CUdeviceptr)
+}
+static CUresult f_pitch_v2(CUdeviceptr *out, size_t *pitch, size_t w, size_t h, unsigned e)
+{
+    (void)h, (void)e;
+    *pitch = fake_pitch ? fake_pitch : (w + 511) / 512 * 512;
+    FAKE_ALLOC("cuMemAllocPitch_v2", CUdeviceptr)
+}
+static CUresult f_async(CUdeviceptr *out, size_t n, CUstream s)
+{
+    (void)n, (void)s;
+    FAKE_ALLOC("cuMemAllocAsync", CUdeviceptr)
+}
+static CUresult f_async_ptsz(CUdeviceptr *out, size_t n, CUstream s)
+{
+    (void)n, (void)s;
+    FAKE_ALLOC("cuMemAllocAsync_ptsz", CUdeviceptr)
+}
+static CUresult f_pool_alloc(CUdeviceptr *out, size_t n, CUmemoryPool p, CUstream s)
+{
+    (void)n, (void)p, (void)s;
+    FAKE_ALLOC("cuMemAllocFromPoolAsync", CUdeviceptr)
+}
+static CUresult f_create(CUmemGenericAllocationHandle *out, size_t n, const CUmemAllocationProp *p,
+                         unsigned long long fl)
+{
+    (void)n, (void)p, (void)fl;
+    FAKE_ALLOC("cuMemCreate", CUmemGenericAllocationHandle)
+}
+static CUresult f_array_v2(CUarray *out, const CUDA_ARRAY_DESCRIPTOR *d)
+{
+    (void)d;
+    FAKE_ALLOC("cuArrayCreate_v2", CUarray)
+}
+static CUresult f_array3d_v2(CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR *d)
+{
+    (void)d;
+    FAKE_ALLOC("cuArray3DCreate_v2", CUarray)
+}
+static CUresult f_mipmap(CUmipmappedArray *out, const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned l)
+{
+    (void)d, (void)l;
+    FAKE_ALLOC("cuMipmappedArrayCreate", CUmipmappedArray)
+}
+static CUresult f_import(CUexternalMemory *out, const CUDA_EXTERNAL_MEMORY_HANDLE_DESC *d)
+{
+    (void)d;
+    FAKE_ALLOC("cuImportExternalMemory", CUexternalMemory)
+}
+static CUresult f_pool_create(CUmemoryPool *out, const CUmemPoolProps *p)
+{
+    (void)p;
+    FAKE_ALLOC("cuMemPoolCreate", CUmemoryPool)
+}
+static CUresult f_free_v2(CUdeviceptr d)
+{
+    (void)d;
+    return hit("cuMemFree_v2");
+}
+static CUresult f_free(CUdeviceptr_v1 d)
+{
+    (void)d;
+    return hit("cuMemFree");
+}
+static CUresult f_free_async(CUdeviceptr d, CUstream s)
+{
+    (void)d, (void)s;
+    return hit("cuMemFreeAsync");
+}
+static CUresult f_release(CUmemGenericAllocationHandle h)
+{
+    (void)h;
+    return hit("cuMemRelease");
+}
+static CUresult f_array_destroy(CUarray a)
+{
+    (void)a;
+    return hit("cuArrayDestroy");
+}
+static CUresult f_mipmap_destroy(CUmipmappedArray a)
+{
+    (void)a;
+    return hit("cuMipmappedArrayDestroy");
+}
+static CUresult f_destroy_ext(CUexternalMemory e)
+{
+    (void)e;
+    return hit("cuDestroyExternalMemory");
+}
+static CUresult f_pool_destroy(CUmemoryPool p)
+{
+    (void)p;
+    return hit("cuMemPoolDestroy");
+}
+static CUresult f_meminfo_v2(size_t *f, size_t *t)
+{
+    CUresult rc = hit("cuMemGetInfo_v2");
+    if (!f || !t)
+        return CUDA_ERROR_INVALID_VALUE;
+    *f = fake_free_b;
+    *t = fake_total_b;
+    return rc;
+}
+
+#define LAUNCH_PARAMS                                                                              \
+    CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,    \
+        unsigned sm, CUstream s, void **p, void **e
+#define COOP_PARAMS                                                                                \
+    CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,    \
+        unsigned sm, CUstream s, void **p
+#define UNUSED_LAUNCH (void)f, (void)gx, (void)gy, (void)gz, (void)bx, (void)by, (void)bz, (void)sm
+static CUresult f_launch(LAUNCH_PARAMS)
+{
+    UNUSED_LAUNCH, (void)s, (void)p, (void)e;
+    return hit("cuLaunchKernel");
+}
+static CUresult f_launch_ptsz(LAUNCH_PARAMS)
+{
+    UNUSED_LAUNCH, (void)s, (void)p, (void)e;
+    return hit("cuLaunchKernel_ptsz");
+}
+static CUresult f_coop(COOP_PARAMS)
+{
+    UNUSED_LAUNCH, (void)s, (void)p;
+    return hit("cuLaunchCooperativeKernel");
+}
+static CUresult f_coop_ptsz(COOP_PARAMS)
+{
+    UNUSED_LAUNCH, (void)s, (void)p;
+    return hit("cuLaunchCooperativeKernel_ptsz");
+}
+static CUresult f_launch_ex(const CUlaunchConfig *c, CUfunction f, void **p, void **e)
+{
+    (void)c, (void)f, (void)p, (void)e;
+    return hit("cuLaunchKernelEx");
+}
+static CUresult f_launch_ex_ptsz(const CUlaunchConfig *c, CUfunction f, void **p, void **e)
+{
+    (void)c, (void)f, (void)p, (void)e;
+    return hit("cuLaunchKernelEx_ptsz");
+}
+static CUresult f_graph(CUgraphExec g, CUstream s)
+{
+    (void)g, (void)s;
+    return hit("cuGraphLaunch");
+}
+static CUresult f_graph_ptsz(CUgraphExec g, CUstream s)
+{
+    (void)g, (void)s;
+    return hit("cuGraphLaunch_ptsz");
+}
+
+/*
+ * The fake cuGetProcAddress. `internal` = 0: it hands out the same addresses
+ * the interposer resolved as the driver's exports; 1: other addresses (as a
+ * real libcuda does), so the interposer must route by name.
+ */
+static int internal;
+static CUresult internal_fn(void)
+{
+    return hit("internal");
+}
+
+static const struct {
+    const char *base;
+    int since;
+    int pt;
+    void *fn;
+} procs[] = {
+    {"cuMemAlloc", 2000, 0, (void *)f_alloc},
+    {"cuMemAlloc", 3020, 0, (void *)f_alloc_v2},
+    {"cuMemFree", 2000, 0, (void *)f_free},
+    {"cuMemFree", 3020, 0, (void *)f_free_v2},
+    {"cuMemAllocAsync", 11020, 0, (void *)f_async},
+    {"cuMemAllocAsync", 11020, 1, (void *)f_async_ptsz},
+    {"cuLaunchKernel", 4000, 0, (void *)f_launch},
+    {"cuLaunchKernel", 7000, 1, (void *)f_launch_ptsz},
+    {"cuGraphLaunch", 10000, 0, (void *)f_graph},
+    {"cuGraphLaunch", 10000, 1, (void *)f_graph_ptsz},
+    {"cuCtxSynchronize", 2000, 0, (void *)internal_fn},
+};
+
+static CUresult f_gpa_v2(const char *sym, void **pfn, int ver, cuuint64_t flags,
+                         CUdriverProcAddressQueryResult *st)
+{
+    const int want_pt = (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0;
+    int best = -1, known = 0;
+    for (int i = 0; i < (int)(sizeof procs / sizeof procs[0]); i++) {
+        if (strcmp(procs[i].base, sym) != 0)
+            continue;
+        known = 1;
+        if (procs[i].since > ver || (procs[i].pt && !want_pt))
+            continue;
+        if (best < 0 || procs[i].since > procs[best].since ||
+            (procs[i].since == procs[best].since && procs[i].pt))
+            best = i;
+    }
+    if (best < 0) {
+        if (st)
+            *st = known ? CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT
+                        : CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
+        *pfn = NULL;
+        return CUDA_ERROR_NOT_FOUND;
+    }
+    *pfn = internal && procs[best].fn != (void *)internal_fn ? (void *)internal_fn : procs[best].fn;
+    if (st)
+        *st = CU_GET_PROC_ADDRESS_SUCCESS;
+    return CUDA_SUCCESS;
+}
+
+static CUresult f_gpa(const char *sym, void **pfn, int ver, cuuint64_t flags)
+{
+    return f_gpa_v2(sym, pfn, ver, flags, NULL);
+}
+
+static void install_fakes(void)
+{
+    struct gpx_ip_real *r = &gpx__ip.real;
+    memset(r, 0, sizeof *r);
+    r->cuGetProcAddress = f_gpa;
+    r->cuGetProcAddress_v2 = f_gpa_v2;
+    r->cuMemGetInfo_v2 = f_meminfo_v2;
+    r->cuMemAlloc = f_alloc;
+    r->cuMemAlloc_v2 = f_alloc_v2;
+    r->cuMemAllocPitch_v2 = f_pitch_v2;
+    r->cuMemAllocManaged = f_managed;
+    r->cuMemFree = f_free;
+    r->cuMemFree_v2 = f_free_v2;
+    r->cuMemCreate = f_create;
+    r->cuMemRelease = f_release;
+    r->cuMemAllocAsync = f_async;
+    r->cuMemAllocAsync_ptsz = f_async_ptsz;
+    r->cuMemAllocFromPoolAsync = f_pool_alloc;
+    r->cuMemFreeAsync = f_free_async;
+    r->cuMemPoolCreate = f_pool_create;
+    r->cuMemPoolDestroy = f_pool_destroy;
+    r->cuArrayCreate_v2 = f_array_v2;
+    r->cuArray3DCreate_v2 = f_array3d_v2;
+    r->cuArrayDestroy = f_array_destroy;
+    r->cuMipmappedArrayCreate = f_mipmap;
+    r->cuMipmappedArrayDestroy = f_mipmap_destroy;
+    r->cuImportExternalMemory = f_import;
+    r->cuDestroyExternalMemory = f_destroy_ext;
+    r->cuLaunchKernel = f_launch;
+    r->cuLaunchKernel_ptsz = f_launch_ptsz;
+    r->cuLaunchKernelEx = f_launch_ex;
+    r->cuLaunchKernelEx_ptsz = f_launch_ex_ptsz;
+    r->cuLaunchCooperativeKernel = f_coop;
+    r->cuLaunchCooperativeKernel_ptsz = f_coop_ptsz;
+    r->cuGraphLaunch = f_graph;
+    r->cuGraphLaunch_ptsz = f_graph_ptsz;
+    gpx__ip.have_cuda = 1;
+    atomic_store(&gpx__ip.ready, 1); /* init never runs: no libcuda is opened */
+}
+
+/* ---- a lease region in a temporary run dir ------------------------------------------------ */
+
+static char run_dir[256];
+static struct gpx_lease_region region; /* the test's own view, as another process has it */
+
+static void lease_mode(uint64_t quota)
+{
+    static int n;
+    gpx_error err;
+    struct gpx_lease_limits l = {.mode = GPX_MODE_VGPU, .weight = 1, .memory_quota = quota};
+    snprintf(l.id, sizeof l.id, "l-unit%06d", n++);
+    assert_int_equal(gpx_lease_region_create(run_dir, &l, &err), 0);
+    assert_int_equal(gpx_lease_region_open(run_dir, l.id, &region, &err), 0);
+    struct gpx_lease_region mine;
+    assert_int_equal(gpx_lease_region_open(run_dir, l.id, &mine, &err), 0);
+    gpx__ip.limits = *mine.limits;
+    gpx__ip.region.usage = mine.usage;
+    gpx__ip.region.limits = &gpx__ip.limits;
+    gpx__ip.quota = quota;
+    atomic_store(&gpx__ip.local_used, 0);
+    gpx__ip.slot = gpx_lease_attach(&gpx__ip.region, (int32_t)getpid());
+    assert_non_null(gpx__ip.slot);
+    gpx__ip.mode = GPX_IP_ENFORCE;
+}
+
+static uint64_t used(void)
+{
+    return atomic_load(&region.usage->used);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    install_fakes();
+    gpx__ip.mode = GPX_IP_PASS;
+    gpx__before_submit = NULL;
+    called = NULL;
+    calls = 0;
+    next_rc = CUDA_SUCCESS;
+    fixed_addr = 0;
+    fake_pitch = 0;
+    return 0;
+}
+
+/* ---- cuGetProcAddress ---------------------------------------------------------------------- */
+
+static void *gpa2(const char *sym, int ver, cuuint64_t flags, CUdriverProcAddressQueryResult *st)
+{
+    void *p = NULL;
+    CUresult rc = cuGetProcAddress_v2(sym, &p, ver, flags, st);
+    return rc == CUDA_SUCCESS ? p : NULL;
+}
+
+static void check_routes(void)
+{
+    CUdriverProcAddressQueryResult st;
+    const cuuint64_t PT = CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM;
+    assert_ptr_equal(gpa2("cuMemAlloc", 12000, 0, &st), (void *)cuMemAlloc_v2);
+    assert_int_equal(st, CU_GET_PROC_ADDRESS_SUCCESS);
+    assert_ptr_equal(gpa2("cuMemAlloc", 3000, 0, &st), (void *)cuMemAlloc);
+    assert_ptr_equal(gpa2("cuMemFree", 11000, 0, &st), (void *)cuMemFree_v2);
+    assert_ptr_equal(gpa2("cuMemAllocAsync", 12000, PT, &st), (void *)cuMemAllocAsync_ptsz);
+    assert_ptr_equal(gpa2("cuMemAllocAsync", 12000, 0, &st), (void *)cuMemAllocAsync);
+    assert_ptr_equal(gpa2("cuLaunchKernel", 12000, PT, &st), (void *)cuLaunchKernel_ptsz);
+    assert_ptr_equal(gpa2("cuLaunchKernel", 12000, CU_GET_PROC_ADDRESS_LEGACY_STREAM, &st),
+                     (void *)cuLaunchKernel);
+    assert_ptr_equal(gpa2("cuGraphLaunch", 12000, PT, &st), (void *)cuGraphLaunch_ptsz);
+    /* Not hooked: the driver's answer, untouched. */
+    assert_ptr_equal(gpa2("cuCtxSynchronize", 12000, 0, &st), (void *)internal_fn);
+    /* The driver's status for what it refuses. */
+    assert_null(gpa2("cuMemAllocAsync", 11000, 0, &st));
+    assert_int_equal(st, CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT);
+    assert_null(gpa2("cuNoSuchThing", 12000, 0, &st));
+    assert_int_equal(st, CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
+    /* The v1 signature routes the same way. */
+    void *p = NULL;
+    assert_int_equal(cuGetProcAddress("cuMemAlloc", &p, 12000, 0), CUDA_SUCCESS);
+    assert_ptr_equal(p, (void *)cuMemAlloc_v2);
+    assert_int_equal(cuGetProcAddress("cuLaunchKernel", &p, 12000, PT), CUDA_SUCCESS);
+    assert_ptr_equal(p, (void *)cuLaunchKernel_ptsz);
+}
+
+static void test_procaddr_exports(void **state)
+{
+    (void)state;
+    internal = 0;
+    check_routes();
+}
+
+static void test_procaddr_internal_addresses(void **state)
+{
+    (void)state;
+    internal = 1; /* the driver hands out addresses that are none of its exports */
+    check_routes();
+    /* ...and the hook reached that way calls the exported variant it stands for. */
+    CUdeviceptr d;
+    gpx_cuMemAlloc_v2_fn a =
+        (gpx_cuMemAlloc_v2_fn)gpa2("cuMemAlloc", 12000, 0, &(CUdriverProcAddressQueryResult){0});
+    assert_int_equal(a(&d, 64), CUDA_SUCCESS);
+    assert_string_equal(called, "cuMemAlloc_v2");
+    internal = 0;
+}
+
+static void test_procaddr_v1_only_driver(void **state)
+{
+    (void)state;
+    gpx__ip.real.cuGetProcAddress_v2 = NULL;
+    CUdriverProcAddressQueryResult st = (CUdriverProcAddressQueryResult)7;
+    assert_ptr_equal(gpa2("cuMemAlloc", 12000, 0, &st), (void *)cuMemAlloc_v2);
+    assert_int_equal(st, CU_GET_PROC_ADDRESS_SUCCESS);
+    assert_null(gpa2("cuNoSuchThing", 12000, 0, &st));
+    assert_int_equal(st, CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
+}
+
+/* ---- dlsym --------------------------------------------------------------------------------- */
+
+static void test_dlsym(void **state)
+{
+    (void)state;
+    assert_ptr_equal(dlsym(RTLD_DEFAULT, "cuMemAlloc_v2"), (void *)cuMemAlloc_v2);
+    assert_ptr_equal(dlsym(RTLD_NEXT, "cuLaunchKernel_ptsz"), (void *)cuLaunchKernel_ptsz);
+    assert_ptr_equal(dlsym(RTLD_DEFAULT, "nvmlDeviceGetMemoryInfo_v2"),
+                     (void *)nvmlDeviceGetMemoryInfo_v2);
+    /* Not ours: the C library answers, RTLD_NEXT relative to this program. */
+    assert_non_null(dlsym(RTLD_NEXT, "malloc"));
+    assert_null(dlsym(RTLD_DEFAULT, "cuNotAnEntryPoint"));
+    assert_non_null(dlerror());
+    void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    assert_non_null(libc);
+    /* A cu* name on a library that is not the driver is not rerouted. */
+    assert_null(dlsym(libc, "cuMemAlloc_v2"));
+    assert_non_null(dlsym(libc, "strlen"));
+}
+
+/* ---- forwarding ---------------------------------------------------------------------------- */
+
+static unsigned submits;
+static CUstream submit_stream;
+static void count_submit(CUstream s)
+{
+    submits++;
+    submit_stream = s;
+}
+
+static void test_variants_forward_to_their_own(void **state)
+{
+    (void)state;
+    CUstream s = (CUstream)0x1234;
+    CUlaunchConfig cfg = {.hStream = s};
+#define LAUNCH_ARGS NULL, 1, 1, 1, 1, 1, 1, 0, s, NULL
+    assert_int_equal(cuLaunchKernel(LAUNCH_ARGS, NULL), CUDA_SUCCESS);
+    assert_string_equal(called, "cuLaunchKernel");
+    cuLaunchKernel_ptsz(LAUNCH_ARGS, NULL);
+    assert_string_equal(called, "cuLaunchKernel_ptsz");
+    cuLaunchCooperativeKernel(LAUNCH_ARGS);
+    assert_string_equal(called, "cuLaunchCooperativeKernel");
+    cuLaunchCooperativeKernel_ptsz(LAUNCH_ARGS);
+    assert_string_equal(called, "cuLaunchCooperativeKernel_ptsz");
+    cuLaunchKernelEx(&cfg, NULL, NULL, NULL);
+    assert_string_equal(called, "cuLaunchKernelEx");
+    cuLaunchKernelEx_ptsz(&cfg, NULL, NULL, NULL);
+    assert_string_equal(called, "cuLaunchKernelEx_ptsz");
+    cuGraphLaunch(NULL, s);
+    assert_string_equal(called, "cuGraphLaunch");
+    cuGraphLaunch_ptsz(NULL, s);
+    assert_string_equal(called, "cuGraphLaunch_ptsz");
+    CUdeviceptr d;
+    CUdeviceptr_v1 d1;
+    cuMemAlloc(&d1, 64);
+    assert_string_equal(called, "cuMemAlloc");
+    cuMemAlloc_v2(&d, 64);
+    assert_string_equal(called, "cuMemAlloc_v2");
+    cuMemFree(d1);
+    assert_string_equal(called, "cuMemFree");
+    cuMemFree_v2(d);
+    assert_string_equal(called, "cuMemFree_v2");
+    cuMemAllocAsync_ptsz(&d, 64, s);
+    assert_string_equal(called, "cuMemAllocAsync_ptsz");
+    /* A missing entry point is an error, not a crash. */
+    gpx__ip.real.cuMemAllocFromPoolAsync_ptsz = NULL;
+    assert_int_equal(cuMemAllocFromPoolAsync_ptsz(&d, 64, NULL, s), CUDA_ERROR_NOT_SUPPORTED);
+
+    /* The arbiter's hook point sees every submission, with its stream. */
+    submits = 0;
+    gpx__before_submit = count_submit;
+    cuLaunchKernel(LAUNCH_ARGS, NULL);
+    cuLaunchKernel_ptsz(LAUNCH_ARGS, NULL);
+    cuLaunchCooperativeKernel(LAUNCH_ARGS);
+    cuLaunchCooperativeKernel_ptsz(LAUNCH_ARGS);
+    cuLaunchKernelEx(&cfg, NULL, NULL, NULL);
+    cuLaunchKernelEx_ptsz(&cfg, NULL, NULL, NULL);
+    cuGraphLaunch(NULL, s);
+    cuGraphLaunch_ptsz(NULL, s);
+    gpx__before_submit = NULL;
+    assert_int_equal(submits, 8);
+    assert_ptr_equal(submit_stream, s);
+#undef LAUNCH_ARGS
+}
+
+/* ---- accounting ---------------------------------------------------------------------------- */
+
+static void test_counted_sizes(void **state)
+{
+    (void)state;
+    lease_mode(256 * MiB);
+    CUdeviceptr d;
+    assert_int_equal(cuMemAlloc_v2(&d, 3 * MiB), CUDA_SUCCESS);
+    assert_int_equal(used(), 3 * MiB);
+    assert_int_equal(cuMemFree_v2(d), CUDA_SUCCESS);
+    assert_int_equal(used(), 0);
+
+    /* Pitched: pitch x height as the driver returns it, both directions from the guess. */
+    size_t pitch;
+    fake_pitch = 4096;
+    assert_int_equal(cuMemAllocPitch_v2(&d, &pitch, 1000, 100, 4), CUDA_SUCCESS);
+    assert_int_equal(used(), 4096 * 100);
+    cuMemFree_v2(d);
+    fake_pitch = 1000;
+    assert_int_equal(cuMemAllocPitch_v2(&d, &pitch, 1000, 100, 4), CUDA_SUCCESS);
+    assert_int_equal(used(), 1000 * 100);
+    cuMemFree_v2(d);
+    assert_int_equal(used(), 0);
+
+    /* Arrays from the descriptor, before the driver: format sizes, channels, layers, levels. */
+    CUarray a;
+    CUDA_ARRAY_DESCRIPTOR d2 = {
+        .Width = 100, .Height = 10, .Format = CU_AD_FORMAT_HALF, .NumChannels = 4};
+    assert_int_equal(cuArrayCreate_v2(&a, &d2), CUDA_SUCCESS);
+    assert_int_equal(used(), 100 * 10 * 2 * 4);
+    cuArrayDestroy(a);
+    CUDA_ARRAY3D_DESCRIPTOR nv12 = {
+        .Width = 64, .Height = 64, .Format = CU_AD_FORMAT_NV12, .NumChannels = 3};
+    assert_int_equal(cuArray3DCreate_v2(&a, &nv12), CUDA_SUCCESS);
+    assert_int_equal(used(), 64 * 64 * 3 / 2);
+    cuArrayDestroy(a);
+    CUDA_ARRAY3D_DESCRIPTOR odd = {
+        .Width = 16, .Height = 16, .Format = (CUarray_format)0x99, .NumChannels = 1};
+    assert_int_equal(cuArray3DCreate_v2(&a, &odd), CUDA_SUCCESS);
+    assert_int_equal(used(), 16 * 16 * 16); /* unknown format: 16 bytes a texel */
+    cuArrayDestroy(a);
+    CUmipmappedArray m;
+    CUDA_ARRAY3D_DESCRIPTOR cube = {.Width = 64,
+                                    .Height = 64,
+                                    .Depth = 6,
+                                    .Format = CU_AD_FORMAT_FLOAT,
+                                    .NumChannels = 1,
+                                    .Flags = CUDA_ARRAY3D_CUBEMAP};
+    assert_int_equal(cuMipmappedArrayCreate(&m, &cube, 7), CUDA_SUCCESS);
+    /* 64,32,16,8,4,2,1 squared, 6 faces each, 4 bytes */
+    assert_int_equal(used(), (64 * 64 + 32 * 32 + 16 * 16 + 8 * 8 + 16 + 4 + 1) * 6 * 4);
+    cuMipmappedArrayDestroy(m);
+    CUDA_ARRAY3D_DESCRIPTOR vol = {.Width = 8,
+                                   .Height = 8,
+                                   .Depth = 8,
+                                   .Format = CU_AD_FORMAT_UNSIGNED_INT8,
+                                   .NumChannels = 2};
+    assert_int_equal(cuMipmappedArrayCreate(&m, &vol, 10), CUDA_SUCCESS);
+    /* 8^3, 4^3, 2^3, then 1 for every level after */
+    assert_int_equal(used(), (512 + 64 + 8 + 7) * 2);
+    cuMipmappedArrayDestroy(m);
+    assert_int_equal(used(), 0);
+
+    /* VMM by location; external memory by size; pools by allocation, host pools not. */
+    CUmemGenericAllocationHandle h;
+    CUmemAllocationProp dev = {.location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 3}};
+    CUmemAllocationProp host = {.location = {.type = CU_MEM_LOCATION_TYPE_HOST_NUMA, .id = 0}};
+    assert_int_equal(cuMemCreate(&h, 2 * MiB, &dev, 0), CUDA_SUCCESS);
+    assert_int_equal(used(), 2 * MiB);
+    cuMemRelease(h);
+    assert_int_equal(cuMemCreate(&h, 2 * MiB, &host, 0), CUDA_SUCCESS);
+    assert_int_equal(used(), 0);
+    calls = 0;
+    cuMemRelease(h); /* not counted: straight through */
+    assert_int_equal(calls, 1);
+    CUexternalMemory e;
+    CUDA_EXTERNAL_MEMORY_HANDLE_DESC ed = {.size = 5 * MiB};
+    assert_int_equal(cuImportExternalMemory(&e, &ed), CUDA_SUCCESS);
+    assert_int_equal(used(), 5 * MiB);
+    cuDestroyExternalMemory(e);
+    CUmemoryPool hp;
+    CUmemPoolProps hprops = {.location = {.type = CU_MEM_LOCATION_TYPE_HOST}};
+    assert_int_equal(cuMemPoolCreate(&hp, &hprops), CUDA_SUCCESS);
+    assert_int_equal(cuMemAllocFromPoolAsync(&d, 4 * MiB, hp, NULL), CUDA_SUCCESS);
+    assert_int_equal(used(), 0);
+    cuMemFreeAsync(d, NULL);
+    cuMemPoolDestroy(hp);
+    assert_int_equal(cuMemAllocFromPoolAsync(&d, 4 * MiB, (CUmemoryPool)0x77, NULL), CUDA_SUCCESS);
+    assert_int_equal(used(), 4 * MiB);
+    cuMemFreeAsync(d, NULL);
+    assert_int_equal(used(), 0);
+    assert_int_equal(gpx__pt_count(), 0);
+}
+
+static void test_refusals_and_rollbacks(void **state)
+{
+    (void)state;
+    lease_mode(64 * MiB);
+    CUdeviceptr d, big;
+    /* Past the quota: refused, and the driver never called. */
+    calls = 0;
+    assert_int_equal(cuMemAlloc_v2(&big, 64 * MiB + 1), CUDA_ERROR_OUT_OF_MEMORY);
+    CUDA_ARRAY_DESCRIPTOR huge = {
+        .Width = 1 << 16, .Height = 1 << 16, .Format = CU_AD_FORMAT_FLOAT, .NumChannels = 4};
+    CUarray a;
+    assert_int_equal(cuArrayCreate_v2(&a, &huge), CUDA_ERROR_OUT_OF_MEMORY);
+    CUDA_ARRAY3D_DESCRIPTOR overflow = {.Width = SIZE_MAX,
+                                        .Height = SIZE_MAX,
+                                        .Depth = 2,
+                                        .Format = CU_AD_FORMAT_FLOAT,
+                                        .NumChannels = 4};
+    assert_int_equal(cuArray3DCreate_v2(&a, &overflow), CUDA_ERROR_OUT_OF_MEMORY);
+    assert_int_equal(calls, 0);
+    assert_int_equal(atomic_load(&region.usage->refused), 3);
+
+    /* A driver failure gives the reservation back. */
+    next_rc = CUDA_ERROR_INVALID_VALUE;
+    assert_int_equal(cuMemAlloc_v2(&d, MiB), CUDA_ERROR_INVALID_VALUE);
+    assert_int_equal(used(), 0);
+
+    /* A pitch whose real size passes the quota: the allocation is freed and refused. */
+    size_t pitch;
+    fake_pitch = 1 << 20;
+    assert_int_equal(cuMemAllocPitch_v2(&d, &pitch, 1000, 100, 4), CUDA_ERROR_OUT_OF_MEMORY);
+    assert_string_equal(called, "cuMemFree_v2");
+    assert_int_equal(used(), 0);
+    fake_pitch = 0;
+
+    /* A failed free keeps counting (and the object stays freeable). */
+    assert_int_equal(cuMemAlloc_v2(&d, MiB), CUDA_SUCCESS);
+    next_rc = CUDA_ERROR_ILLEGAL_STATE;
+    assert_int_equal(cuMemFree_v2(d), CUDA_ERROR_ILLEGAL_STATE);
+    assert_int_equal(used(), MiB);
+    assert_int_equal(cuMemFree_v2(d), CUDA_SUCCESS);
+    assert_int_equal(used(), 0);
+
+    /* What was never counted passes straight through and changes nothing. */
+    calls = 0;
+    assert_int_equal(cuMemFree_v2(0xabc000), CUDA_SUCCESS);
+    assert_int_equal(calls, 1);
+    assert_int_equal(used(), 0);
+
+    /* An address handed out again (its object died unseen): counted once, not twice. */
+    fixed_addr = 0x5550000;
+    assert_int_equal(cuMemAlloc_v2(&d, 2 * MiB), CUDA_SUCCESS);
+    assert_int_equal(cuMemAlloc_v2(&d, 3 * MiB), CUDA_SUCCESS);
+    assert_int_equal(used(), 3 * MiB);
+    cuMemFree_v2(d);
+    fixed_addr = 0;
+    assert_int_equal(used(), 0);
+
+    /* The shared usage zeroed by a tenant: this process still stops at its quota. */
+    assert_int_equal(cuMemAlloc_v2(&d, 60 * MiB), CUDA_SUCCESS);
+    atomic_store(&region.usage->used, 0);
+    assert_int_equal(cuMemAlloc_v2(&big, 8 * MiB), CUDA_ERROR_OUT_OF_MEMORY);
+    cuMemFree_v2(d);
+}
+
+static void test_meminfo(void **state)
+{
+    (void)state;
+    lease_mode(64 * MiB);
+    size_t f, t;
+    assert_int_equal(cuMemGetInfo_v2(&f, &t), CUDA_SUCCESS);
+    assert_int_equal(t, 64 * MiB);
+    assert_int_equal(f, 64 * MiB);
+    CUdeviceptr d;
+    cuMemAlloc_v2(&d, 40 * MiB);
+    cuMemGetInfo_v2(&f, &t);
+    assert_int_equal(f, 24 * MiB);
+    /* Less really free than the lease leaves: the real figure. */
+    fake_free_b = 10 * MiB;
+    cuMemGetInfo_v2(&f, &t);
+    assert_int_equal(f, 10 * MiB);
+    fake_free_b = 80ULL << 30;
+    /* More used than the quota (as other processes may show): 0, never an underflow. */
+    atomic_store(&region.usage->used, 100 * MiB);
+    cuMemGetInfo_v2(&f, &t);
+    assert_int_equal(f, 0);
+    /* A GPU smaller than the quota: total is the GPU's. */
+    fake_total_b = 32 * MiB;
+    cuMemGetInfo_v2(&f, &t);
+    assert_int_equal(t, 32 * MiB);
+    fake_total_b = 80ULL << 30;
+    /* NULL out-parameters: the driver's answer, untouched, no crash. */
+    assert_int_equal(cuMemGetInfo_v2(NULL, &t), CUDA_ERROR_INVALID_VALUE);
+    cuMemFree_v2(d);
+}
+
+static void test_fail_closed(void **state)
+{
+    (void)state;
+    gpx__ip.mode = GPX_IP_CLOSED;
+    calls = 0;
+    CUdeviceptr d;
+    CUmemGenericAllocationHandle h;
+    CUmemAllocationProp dev = {.location = {.type = CU_MEM_LOCATION_TYPE_DEVICE}};
+    assert_int_equal(cuMemAlloc_v2(&d, 1), CUDA_ERROR_OUT_OF_MEMORY);
+    assert_int_equal(cuMemAllocAsync(&d, 1, NULL), CUDA_ERROR_OUT_OF_MEMORY);
+    assert_int_equal(cuMemCreate(&h, 2 * MiB, &dev, 0), CUDA_ERROR_OUT_OF_MEMORY);
+    assert_int_equal(calls, 0);
+    /* Frees and launches still work; free memory reads 0. */
+    assert_int_equal(cuMemFree_v2(0x1000), CUDA_SUCCESS);
+    assert_int_equal(cuGraphLaunch(NULL, NULL), CUDA_SUCCESS);
+    size_t f, t;
+    assert_int_equal(cuMemGetInfo_v2(&f, &t), CUDA_SUCCESS);
+    assert_int_equal(f, 0);
+}
+
+/* ---- the pointer table --------------------------------------------------------------------- */
+
+static void test_ptrtable(void **state)
+{
+    (void)state;
+    enum { N = 50000 };
+    uint64_t *keys = calloc(N, sizeof *keys);
+    uint8_t *live = calloc(N, 1);
+    assert_non_null(keys);
+    assert_non_null(live);
+    uint64_t base = gpx__pt_count(), stale, b;
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        keys[i] = (x & ~0xffULL) | 0x100; /* aligned, like device pointers */
+    }
+    /* Same key, different kinds: distinct entries. */
+    assert_int_equal(gpx__pt_insert(GPX_IP_KIND_DPTR, 0x4000, 1, &stale), 0);
+    assert_int_equal(gpx__pt_insert(GPX_IP_KIND_VMM, 0x4000, 2, &stale), 0);
+    assert_int_equal(stale, 0);
+    assert_int_equal(gpx__pt_take(GPX_IP_KIND_VMM, 0x4000, &b), 1);
+    assert_int_equal(b, 2);
+    assert_int_equal(gpx__pt_take(GPX_IP_KIND_DPTR, 0x4000, &b), 1);
+    assert_int_equal(b, 1);
+    /* Random inserts and removals against a reference, through several growths. */
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < N; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            if (x % 3 == 0 && live[i]) {
+                assert_int_equal(gpx__pt_take(GPX_IP_KIND_ARRAY, keys[i], &b), 1);
+                assert_int_equal(b, keys[i] >> 8);
+                live[i] = 0;
+            } else if (!live[i]) {
+                assert_int_equal(gpx__pt_insert(GPX_IP_KIND_ARRAY, keys[i], keys[i] >> 8, &stale),
+                                 0);
+                assert_int_equal(stale, 0);
+                live[i] = 1;
+            }
+        }
+        for (int i = 0; i < N; i++)
+            assert_int_equal(gpx__pt_find(GPX_IP_KIND_ARRAY, keys[i], NULL), live[i]);
+    }
+    for (int i = 0; i < N; i++)
+        if (live[i])
+            assert_int_equal(gpx__pt_take(GPX_IP_KIND_ARRAY, keys[i], &b), 1);
+    assert_int_equal(gpx__pt_count(), base);
+    assert_int_equal(gpx__pt_take(GPX_IP_KIND_ARRAY, keys[0], &b), 0);
+    free(keys);
+    free(live);
+}
+
+int main(void)
+{
+    char tmpl[] = "/tmp/gpx-test-interpose.XXXXXX";
+    if (!mkdtemp(tmpl))
+        return 1;
+    snprintf(run_dir, sizeof run_dir, "%s", tmpl);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_procaddr_exports, setup),
+        cmocka_unit_test_setup(test_procaddr_internal_addresses, setup),
+        cmocka_unit_test_setup(test_procaddr_v1_only_driver, setup),
+        cmocka_unit_test_setup(test_dlsym, setup),
+        cmocka_unit_test_setup(test_variants_forward_to_their_own, setup),
+        cmocka_unit_test_setup(test_counted_sizes, setup),
+        cmocka_unit_test_setup(test_refusals_and_rollbacks, setup),
+        cmocka_unit_test_setup(test_meminfo, setup),
+        cmocka_unit_test_setup(test_fail_closed, setup),
+        cmocka_unit_test_setup(test_ptrtable, setup),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", run_dir);
+    if (system(cmd) != 0)
+        rc = rc ? rc : 1;
+    return rc;
+}
