@@ -15,6 +15,9 @@
 #define _GNU_SOURCE
 #include "cuda_sim.h"
 
+#include "abi/nvml_abi.h"
+#include "mig_state.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -40,17 +43,77 @@ static struct sim_ctx *created_ctxs; /* reachable list of cuCtxCreate'd contexts
 
 /* ---------------------------------------------------------------- init */
 
-/* CUDA_VISIBLE_DEVICES: indices or GPU UUIDs (unique prefixes), in order; the
- * first invalid or repeated entry ends the list, as with the real driver. */
+static int listed(uint32_t idx)
+{
+    for (int k = 0; k < gpx__cu.ndev; k++)
+        if (gpx__cu.vis[k] == idx)
+            return 1;
+    return 0;
+}
+
+static int sees_mig(void)
+{
+    for (int k = 0; k < gpx__cu.ndev; k++)
+        if (gpx__cu.mig[gpx__cu.vis[k]].on)
+            return 1;
+    return 0;
+}
+
+/* Physical GPU `idx` becomes the next ordinal: the whole GPU, or MIG device `md`. */
+static void add_device(uint32_t idx, const struct gpx_sim_mig_device *md)
+{
+    struct sim_mig_view *v = &gpx__cu.mig[idx];
+    memset(v, 0, sizeof *v);
+    if (md) {
+        v->on = 1;
+        v->gi = md->gi;
+        v->ci = md->ci;
+        v->sm_count = md->sm_count;
+        v->memory_total = md->memory_total;
+        snprintf(v->name, sizeof v->name, "%s", md->name);
+        snprintf(v->uuid, sizeof v->uuid, "%s", md->uuid);
+    }
+    gpx__cu.vis[gpx__cu.ndev++] = idx;
+}
+
+/*
+ * A GPU named by index or GPU UUID, or enumerated by default. CUDA cannot use
+ * a MIG-enabled GPU as a whole: it stands for its first MIG device, or for
+ * nothing when it has none or the process already sees a MIG device. Returns
+ * -1 when the GPU is listed already (which ends the list).
+ */
+static int add_gpu(uint32_t idx)
+{
+    struct gpx_sim_state *st = &gpx__cu.st;
+    if (listed(idx))
+        return -1;
+    if (st->gpus[idx].mig_current != NVML_DEVICE_MIG_ENABLE) {
+        add_device(idx, NULL);
+        return 0;
+    }
+    struct gpx_sim_mig_device md;
+    if (!sees_mig() && gpx_sim_mig_device_at(st, idx, 0, &md) == 0)
+        add_device(idx, &md);
+    return 0;
+}
+
+/*
+ * CUDA_VISIBLE_DEVICES: indices, GPU UUIDs (unique prefixes) or MIG device
+ * UUIDs, in order; the first invalid or repeated entry ends the list, as with
+ * the real driver. A process sees at most one MIG device (CUDA 11 and 12:
+ * "only enumeration of a single MIG instance is supported"): MIG entries
+ * after the first are skipped.
+ */
 static void parse_visible(void)
 {
     struct gpx_sim_state *st = &gpx__cu.st;
     uint32_t count = st->hdr->gpu_count;
     const char *env = getenv("CUDA_VISIBLE_DEVICES");
     gpx__cu.ndev = 0;
+    memset(gpx__cu.mig, 0, sizeof gpx__cu.mig);
     if (!env) {
         for (uint32_t i = 0; i < count; i++)
-            gpx__cu.vis[gpx__cu.ndev++] = i;
+            add_gpu(i);
         return;
     }
     const char *p = env;
@@ -81,13 +144,21 @@ static void parse_visible(void)
             }
             if (idx < 0)
                 return;
-        } else {
-            return; /* MIG-… and anything else: not (yet) a simulated device */
-        }
-        for (int k = 0; k < gpx__cu.ndev; k++)
-            if (gpx__cu.vis[k] == (uint32_t)idx)
+        } else if (strncasecmp(tok, "MIG-", 4) == 0) {
+            /* A MIG device UUID (R470+ form; the older MIG-GPU-…/gi/ci is invalid). */
+            struct gpx_sim_mig_device md;
+            if (gpx_sim_mig_find_uuid(st, tok, &md) < 0)
                 return;
-        gpx__cu.vis[gpx__cu.ndev++] = (uint32_t)idx;
+            if (!sees_mig()) {
+                if (listed(md.gpu))
+                    return;
+                add_device(md.gpu, &md);
+            }
+        } else {
+            return;
+        }
+        if (idx >= 0 && add_gpu((uint32_t)idx) < 0)
+            return;
         if (!end)
             break;
         p = end + 1;
@@ -140,10 +211,16 @@ SIM_EXPORT CUresult cuInit(unsigned int Flags)
         } else {
             parse_visible();
             if (gpx__cu.ndev == 0) {
-                fprintf(stderr,
-                        "gpuplex-sim: CUDA_VISIBLE_DEVICES='%s' selects none of the %u "
-                        "simulated GPUs\n",
-                        getenv("CUDA_VISIBLE_DEVICES"), gpx__cu.st.hdr->gpu_count);
+                const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+                if (cvd)
+                    fprintf(stderr,
+                            "gpuplex-sim: CUDA_VISIBLE_DEVICES='%s' selects none of the %u "
+                            "simulated GPUs%s\n",
+                            cvd, gpx__cu.st.hdr->gpu_count,
+                            strcasestr(cvd, "MIG-") ? " (MIG devices: see 'gpuplex mig ls')" : "");
+                else
+                    fprintf(stderr, "gpuplex-sim: every simulated GPU has MIG mode on and no "
+                                    "MIG device\n");
                 gpx_sim_close(&gpx__cu.st);
                 atomic_store(&gpx__cu.init_failed, 1);
             } else {
@@ -189,6 +266,19 @@ static struct gpx_sim_gpu *gpu_of(CUdevice d)
     return &gpx__cu.st.gpus[gpx__cu.vis[d]];
 }
 
+/* The MIG device ordinal `d` stands for, or NULL for a whole GPU. */
+static const struct sim_mig_view *mig_of(CUdevice d)
+{
+    const struct sim_mig_view *v = &gpx__cu.mig[gpx__cu.vis[d]];
+    return v->on ? v : NULL;
+}
+
+uint32_t gpx__cu_sm_count(uint32_t gpu)
+{
+    const struct sim_mig_view *v = &gpx__cu.mig[gpu];
+    return v->on ? v->sm_count : gpx__cu.st.gpus[gpu].sm_count;
+}
+
 SIM_EXPORT CUresult cuDeviceGet(CUdevice *device, int ordinal)
 {
     CU_CHECK_INIT();
@@ -216,7 +306,8 @@ SIM_EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
         return r;
     if (!name || len <= 0)
         return CUDA_ERROR_INVALID_VALUE;
-    snprintf(name, (size_t)len, "%s", gpu_of(dev)->name);
+    const struct sim_mig_view *m = mig_of(dev);
+    snprintf(name, (size_t)len, "%s", m ? m->name : gpu_of(dev)->name);
     return CUDA_SUCCESS;
 }
 
@@ -231,15 +322,11 @@ static int hexval(char c)
     return -1;
 }
 
-SIM_EXPORT CUresult cuDeviceGetUuid_v2(CUuuid *uuid, CUdevice dev)
+/* The 16 bytes of a "GPU-…" or "MIG-…" UUID string. */
+static void uuid_bytes(const char *text, CUuuid *uuid)
 {
-    CUresult r = dev_check(dev);
-    if (r)
-        return r;
-    if (!uuid)
-        return CUDA_ERROR_INVALID_VALUE;
     memset(uuid, 0, sizeof *uuid);
-    const char *s = gpu_of(dev)->uuid + 4; /* after "GPU-" */
+    const char *s = text + 4; /* after "GPU-" / "MIG-" */
     int n = 0;
     for (; *s && n < 32; s++) {
         int v = hexval(*s);
@@ -248,12 +335,30 @@ SIM_EXPORT CUresult cuDeviceGetUuid_v2(CUuuid *uuid, CUdevice dev)
         uuid->bytes[n / 2] = (char)(uuid->bytes[n / 2] | (n % 2 ? v : v << 4));
         n++;
     }
+}
+
+/* _v2 (CUDA 11.4 on) gives a MIG device's own UUID; the original call its GPU's. */
+SIM_EXPORT CUresult cuDeviceGetUuid_v2(CUuuid *uuid, CUdevice dev)
+{
+    CUresult r = dev_check(dev);
+    if (r)
+        return r;
+    if (!uuid)
+        return CUDA_ERROR_INVALID_VALUE;
+    const struct sim_mig_view *m = mig_of(dev);
+    uuid_bytes(m ? m->uuid : gpu_of(dev)->uuid, uuid);
     return CUDA_SUCCESS;
 }
 
 SIM_EXPORT CUresult cuDeviceGetUuid(CUuuid *uuid, CUdevice dev)
 {
-    return cuDeviceGetUuid_v2(uuid, dev);
+    CUresult r = dev_check(dev);
+    if (r)
+        return r;
+    if (!uuid)
+        return CUDA_ERROR_INVALID_VALUE;
+    uuid_bytes(gpu_of(dev)->uuid, uuid);
+    return CUDA_SUCCESS;
 }
 
 SIM_EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
@@ -263,7 +368,8 @@ SIM_EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
         return r;
     if (!bytes)
         return CUDA_ERROR_INVALID_VALUE;
-    *bytes = (size_t)gpu_of(dev)->memory_total;
+    const struct sim_mig_view *m = mig_of(dev);
+    *bytes = (size_t)(m ? m->memory_total : gpu_of(dev)->memory_total);
     return CUDA_SUCCESS;
 }
 
@@ -489,7 +595,12 @@ SIM_EXPORT CUresult cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib, CUd
         return r;
     if (!pi)
         return CUDA_ERROR_INVALID_VALUE;
-    return attr_value(gpu_of(dev), attrib, pi) == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+    if (attr_value(gpu_of(dev), attrib, pi) < 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    /* A MIG device has its compute instance's SMs; other figures are the board's. */
+    if (attrib == CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+        *pi = (int)gpx__cu_sm_count(gpx__cu.vis[dev]);
+    return CUDA_SUCCESS;
 }
 
 SIM_EXPORT CUresult cuDeviceComputeCapability(int *major, int *minor, CUdevice dev)
@@ -547,7 +658,8 @@ SIM_EXPORT CUresult cuDeviceCanAccessPeer(int *canAccessPeer, CUdevice dev, CUde
         return r;
     if (!canAccessPeer)
         return CUDA_ERROR_INVALID_VALUE;
-    *canAccessPeer = dev != peerDev; /* NVLink-connected boards */
+    /* NVLink-connected boards; MIG devices have no peer access. */
+    *canAccessPeer = dev != peerDev && !mig_of(dev) && !mig_of(peerDev);
     return CUDA_SUCCESS;
 }
 
@@ -567,20 +679,41 @@ CUresult gpx__cu_ctx_check(struct sim_ctx *c)
     return CUDA_SUCCESS;
 }
 
-/* This process's slot on physical GPU `gpu`, taken on first use. Under mu. */
+/*
+ * This process's slot on physical GPU `gpu`, taken on first use, and bound to
+ * the MIG device the process sees there (NVML then lists it with its GI/CI
+ * ids). NULL with *why set when every slot is taken or the MIG device has
+ * been destroyed since cuInit. Under mu.
+ */
+static struct gpx_sim_proc *slot_get(uint32_t gpu, CUresult *why)
+{
+    *why = CUDA_ERROR_OUT_OF_MEMORY;
+    if (gpx__cu.slot[gpu])
+        return gpx__cu.slot[gpu];
+    struct gpx_sim_proc *p = gpx_sim_proc_attach(&gpx__cu.st, gpu, (int32_t)getpid());
+    const struct sim_mig_view *m = &gpx__cu.mig[gpu];
+    if (p && m->on && gpx_sim_mig_bind(&gpx__cu.st, gpu, p, m->gi, m->ci) < 0) {
+        gpx_sim_proc_contexts_add(&gpx__cu.st, gpu, p, 0); /* gives the empty slot back */
+        *why = CUDA_ERROR_DEVICE_UNAVAILABLE;
+        p = NULL;
+    }
+    gpx__cu.slot[gpu] = p;
+    return p;
+}
+
 static struct gpx_sim_proc *slot_of(uint32_t gpu)
 {
-    if (!gpx__cu.slot[gpu])
-        gpx__cu.slot[gpu] = gpx_sim_proc_attach(&gpx__cu.st, gpu, (int32_t)getpid());
-    return gpx__cu.slot[gpu];
+    CUresult why;
+    return slot_get(gpu, &why);
 }
 
 /* Makes `c` a live context on its GPU. Under mu. */
 static CUresult ctx_open(struct sim_ctx *c)
 {
-    struct gpx_sim_proc *p = slot_of(c->gpu);
+    CUresult why;
+    struct gpx_sim_proc *p = slot_get(c->gpu, &why);
     if (!p)
-        return CUDA_ERROR_OUT_OF_MEMORY; /* every process slot of the GPU is taken */
+        return why; /* every process slot of the GPU is taken, or the MIG device is gone */
     gpx_sim_proc_contexts_add(&gpx__cu.st, c->gpu, p, +1);
     c->alive = 1;
     c->streams = NULL;
@@ -1043,14 +1176,18 @@ static void list_del(struct sim_alloc *a)
         a->next->prev = a->prev;
 }
 
+/* On a MIG device, allocations must also fit its GPU instance's memory. */
 static CUresult charge(uint32_t gpu, uint64_t bytes)
 {
     if (!bytes)
         return CUDA_SUCCESS;
     struct gpx_sim_proc *p = slot_of(gpu);
-    if (!p || gpx_sim_mem_charge(&gpx__cu.st, gpu, p, bytes) < 0)
+    const struct sim_mig_view *m = &gpx__cu.mig[gpu];
+    if (!p)
         return CUDA_ERROR_OUT_OF_MEMORY;
-    return CUDA_SUCCESS;
+    int rc = m->on ? gpx_sim_mig_charge(&gpx__cu.st, gpu, p, m->gi, m->memory_total, bytes)
+                   : gpx_sim_mem_charge(&gpx__cu.st, gpu, p, bytes);
+    return rc < 0 ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
 }
 
 static void uncharge(uint32_t gpu, uint64_t bytes)
@@ -1319,8 +1456,17 @@ SIM_EXPORT CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total)
     struct gpx_sim_gpu *g = &gpx__cu.st.gpus[c->gpu];
     uint64_t cap = g->memory_total > g->memory_reserved ? g->memory_total - g->memory_reserved : 0;
     uint64_t used = atomic_load(&g->memory_used);
-    *free_bytes = (size_t)(used < cap ? cap - used : 0);
+    uint64_t free_b = used < cap ? cap - used : 0;
     *total = (size_t)g->memory_total;
+    const struct sim_mig_view *m = &gpx__cu.mig[c->gpu];
+    if (m->on) {
+        /* The GPU instance's memory, less what every process on it holds. */
+        uint64_t held = gpx_sim_mig_held(&gpx__cu.st, c->gpu, m->gi);
+        uint64_t mig_free = held < m->memory_total ? m->memory_total - held : 0;
+        free_b = mig_free < free_b ? mig_free : free_b;
+        *total = (size_t)m->memory_total;
+    }
+    *free_bytes = (size_t)free_b;
     return CUDA_SUCCESS;
 }
 

@@ -132,6 +132,20 @@ struct sim_vmm_map {
     struct sim_vmm_map *next;
 };
 
+/*
+ * The MIG device a process sees on a physical GPU (CUDA_VISIBLE_DEVICES=MIG-…,
+ * or a MIG-enabled GPU standing for its first MIG device). A process sees at
+ * most one MIG device (CUDA 11/12 semantics), so one per GPU is enough.
+ */
+struct sim_mig_view {
+    int on;
+    unsigned gi, ci;       /* GPU and compute instance ids */
+    uint32_t sm_count;     /* the compute instance's SMs */
+    uint64_t memory_total; /* bytes: the GPU instance's memory */
+    char name[96];         /* "NVIDIA H100 80GB HBM3 MIG 3g.40gb" */
+    char uuid[80];         /* "MIG-…" */
+};
+
 /* Process-wide simulator state. */
 struct sim_global {
     pthread_mutex_t mu;
@@ -143,6 +157,7 @@ struct sim_global {
     int ndev;
     uint32_t vis[GPX_SIM_MAX_GPUS];                 /* ordinal -> physical index */
     struct gpx_sim_proc *slot[GPX_SIM_MAX_GPUS];    /* by physical index */
+    struct sim_mig_view mig[GPX_SIM_MAX_GPUS];      /* by physical index */
     struct sim_ctx primary[GPX_SIM_MAX_GPUS];       /* by ordinal */
     struct sim_pool default_pool[GPX_SIM_MAX_GPUS]; /* by ordinal */
     struct sim_pool *cur_pool[GPX_SIM_MAX_GPUS];    /* by ordinal */
@@ -162,6 +177,8 @@ struct sim_alloc *gpx__cu_lookup(uintptr_t p); /* under mu */
 CUresult gpx__cu_check_range(uintptr_t p, size_t n, int host_ok);
 CUresult gpx__cu_free_alloc(struct sim_alloc *a);      /* under mu */
 void gpx__cu_ctx_release_resources(struct sim_ctx *c); /* under mu */
+/* SMs of what the process sees as physical GPU `gpu` (its MIG device's, if one). */
+uint32_t gpx__cu_sm_count(uint32_t gpu);
 /* Device memory for a module's __device__ variable, owned by `c`. Under mu. */
 CUresult gpx__cu_alloc_global(struct sim_ctx *c, size_t size, struct sim_alloc **out);
 

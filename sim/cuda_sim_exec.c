@@ -25,6 +25,8 @@
 #define _GNU_SOURCE
 #include "cuda_sim.h"
 
+#include "mig_state.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -1267,7 +1269,7 @@ static CUresult launch(CUfunction hf, unsigned gx, unsigned gy, unsigned gz, uns
         return CUDA_ERROR_INVALID_VALUE;
     if (cooperative) {
         int per_sm = blocks_per_sm(f, (int)(bx * by * bz), smem);
-        uint64_t max = (uint64_t)per_sm * gpx__cu.st.gpus[c->gpu].sm_count;
+        uint64_t max = (uint64_t)per_sm * gpx__cu_sm_count(c->gpu);
         if ((uint64_t)gx * gy * gz > max)
             return CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE;
     }
@@ -1280,11 +1282,20 @@ static CUresult launch(CUfunction hf, unsigned gx, unsigned gy, unsigned gz, uns
     uint64_t ns = launch_ns(f, params, extra), start;
     if (ns)
         ctx_window(c);
-    uint64_t end =
-        gpx_sim_engine_submit_after(&gpx__cu.st, c->gpu, gpx__cu_stream_floor(s), ns, &start);
+    const struct sim_mig_view *m = &gpx__cu.mig[c->gpu];
+    uint64_t end;
+    if (m->on) {
+        /* Its own engine; the board is busy in proportion to the SMs it has. */
+        uint64_t share = ns * m->sm_count / gpx__cu.st.gpus[c->gpu].sm_count;
+        end = gpx_sim_mig_engine_submit_after(&gpx__cu.st, c->gpu, m->gi, m->ci,
+                                              gpx__cu_stream_floor(s), ns, share, &start);
+        util_busy(c->gpu, start, start + share);
+    } else {
+        end = gpx_sim_engine_submit_after(&gpx__cu.st, c->gpu, gpx__cu_stream_floor(s), ns, &start);
+        util_busy(c->gpu, start, end);
+    }
     gpx__cu_stream_push_tail(s, end);
     atomic_max(&c->queue_end, end);
-    util_busy(c->gpu, start, end);
     return CUDA_SUCCESS;
 }
 

@@ -276,3 +276,72 @@ int gpx_sim_mig_set_mode(struct gpx_sim_state *st, uint32_t gpu, unsigned mode)
     gpx_sim_unlock(st);
     return status;
 }
+
+/* What live-looking bindings to `gi` hold (no /proc check: dead slots count until reaped). */
+static uint64_t held_locked(struct gpx_sim_gpu *g, unsigned gi)
+{
+    struct gpx_sim_mig *m = gpx_sim_mig_of(g);
+    uint64_t used = 0;
+    for (unsigned i = 0; i < GPX_SIM_MAX_PROCS; i++) {
+        const struct gpx_sim_mig_binding *b = &m->proc[i];
+        if (b->gi == gi + 1U && b->pid != 0 && atomic_load(&g->procs[i].pid) == b->pid &&
+            g->procs[i].start_ticks == b->start_ticks)
+            used += atomic_load(&g->procs[i].used_bytes);
+    }
+    return used;
+}
+
+uint64_t gpx_sim_mig_held(struct gpx_sim_state *st, uint32_t gpu, unsigned gi)
+{
+    if (gpu >= st->hdr->gpu_count || gi >= GPX_SIM_MIG_MAX_GI)
+        return 0;
+    gpx_sim_lock(st);
+    uint64_t used = held_locked(&st->gpus[gpu], gi);
+    gpx_sim_unlock(st);
+    return used;
+}
+
+int gpx_sim_mig_charge(struct gpx_sim_state *st, uint32_t gpu, struct gpx_sim_proc *p, unsigned gi,
+                       uint64_t gi_total, uint64_t bytes)
+{
+    if (gpu >= st->hdr->gpu_count || gi >= GPX_SIM_MIG_MAX_GI)
+        return -1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (attempt)
+            gpx_sim_reap(st, gpu); /* a dead process's memory may be in the way */
+        gpx_sim_lock(st);
+        uint64_t used = held_locked(&st->gpus[gpu], gi);
+        int rc = -1;
+        if (bytes <= gi_total && used <= gi_total - bytes)
+            rc = gpx_sim_mem_charge(st, gpu, p, bytes);
+        gpx_sim_unlock(st);
+        if (rc == 0)
+            return 0;
+    }
+    return -1;
+}
+
+uint64_t gpx_sim_mig_engine_submit_after(struct gpx_sim_state *st, uint32_t gpu, unsigned gi,
+                                         unsigned ci, uint64_t not_before, uint64_t ns,
+                                         uint64_t gpu_ns, uint64_t *start_out)
+{
+    struct gpx_sim_gpu *g = &st->gpus[gpu];
+    _Atomic uint64_t *busy =
+        &gpx_sim_mig_of(g)->engine_busy_until[gi % GPX_SIM_MIG_MAX_GI][ci % GPX_SIM_MIG_MAX_CI];
+    uint64_t now = gpx_sim_now_ns();
+    uint64_t floor = not_before > now ? not_before : now;
+    uint64_t prev = atomic_load(busy);
+    uint64_t start, end;
+    do {
+        start = prev > floor ? prev : floor;
+        end = start + ns;
+        if (ns == 0)
+            break;
+    } while (!atomic_compare_exchange_weak(busy, &prev, end));
+    if (gpu_ns)
+        atomic_fetch_add(&g->engine_busy_total, gpu_ns);
+    atomic_fetch_add(&g->kernels_total, 1);
+    if (start_out)
+        *start_out = start;
+    return end;
+}

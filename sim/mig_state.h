@@ -24,14 +24,16 @@
  *                            device: NVML then lists the process with its GI
  *                            and CI ids, counts its memory against the MIG
  *                            device and refuses to destroy the instance;
- *   gpx_sim_mig_used()       bytes that bound processes hold on a GI, to keep
- *                            allocations within the MIG device's memory.
+ *   gpx_sim_mig_used()       bytes that bound processes hold on a GI;
+ *   gpx_sim_mig_charge()     an allocation charged within the GI's memory;
+ *   gpx_sim_mig_engine_submit_after()  a launch on the MIG device's own engine.
  */
 #ifndef GPX_SIM_MIG_STATE_H
 #define GPX_SIM_MIG_STATE_H
 
 #include "state.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,6 +75,8 @@ struct gpx_sim_mig {
     int32_t activation_status; /* nvmlReturn_t of the last mode change (IN_USE while pending) */
     struct gpx_sim_mig_gi gi[GPX_SIM_MIG_MAX_GI];
     struct gpx_sim_mig_binding proc[GPX_SIM_MAX_PROCS];
+    /* Each MIG device's own engine queue end (ns), as gpx_sim_gpu.engine_busy_until. */
+    _Atomic uint64_t engine_busy_until[GPX_SIM_MIG_MAX_GI][GPX_SIM_MIG_MAX_CI];
 };
 
 _Static_assert(sizeof(struct gpx_sim_mig) <= sizeof(((struct gpx_sim_gpu *)0)->reserved_for_mig),
@@ -119,6 +123,26 @@ int gpx_sim_mig_bind(struct gpx_sim_state *st, uint32_t gpu, const struct gpx_si
                      uint32_t gi, uint32_t ci);
 /* Bytes held by live processes bound to GPU instance `gi` of GPU `gpu`. */
 uint64_t gpx_sim_mig_used(struct gpx_sim_state *st, uint32_t gpu, unsigned gi);
+/*
+ * For the simulated libcuda's allocations on a MIG device: charges `bytes` to
+ * slot `p` (bound to GPU instance `gi`) against both the instance's memory,
+ * `gi_total` bytes, and the GPU's; 0, or -1 charging nothing. Checked and
+ * charged under the lock, so processes racing on one instance never pass
+ * it; a refusal first reaps dead processes and tries once more.
+ * gpx_sim_mig_held is what bound slots hold on `gi` without the liveness
+ * check of gpx_sim_mig_used (cheap enough for cuMemGetInfo).
+ */
+int gpx_sim_mig_charge(struct gpx_sim_state *st, uint32_t gpu, struct gpx_sim_proc *p, unsigned gi,
+                       uint64_t gi_total, uint64_t bytes);
+uint64_t gpx_sim_mig_held(struct gpx_sim_state *st, uint32_t gpu, unsigned gi);
+/*
+ * gpx_sim_engine_submit_after for MIG device (gi, ci) of GPU `gpu`: every MIG
+ * device has its own engine (MIG isolates compute). The parent GPU's busy
+ * total and kernel count grow by `gpu_ns` (the caller's share of the GPU).
+ */
+uint64_t gpx_sim_mig_engine_submit_after(struct gpx_sim_state *st, uint32_t gpu, unsigned gi,
+                                         unsigned ci, uint64_t not_before, uint64_t ns,
+                                         uint64_t gpu_ns, uint64_t *start);
 /* The (gi, ci) slot `slot` is bound to; 0 if bound, -1 if not. Caller holds the lock. */
 int gpx_sim_mig_proc_ids_locked(struct gpx_sim_gpu *g, unsigned slot, unsigned *gi, unsigned *ci);
 

@@ -151,7 +151,7 @@ enum api { API_ALLOC, API_PITCH, API_MANAGED, API_VMM, API_ASYNC };
 static const char *const api_names[] = {"alloc", "pitch", "managed", "vmm", "async"};
 
 struct opts {
-    uint64_t alloc_mib, chunk_mib, kernels, kernel_ns, streams, hold_ms;
+    uint64_t alloc_mib, chunk_mib, kernels, kernel_ns, streams, hold_ms, duration_ms, sync_every;
     int device;
     enum api api;
     int json, verify;
@@ -448,7 +448,7 @@ static int run(const struct opts *o)
 
     /* Kernels: round-robin over the streams, then wait for all of them. */
     CUmodule mod = NULL;
-    if (rc == 0 && o->kernels > 0) {
+    if (rc == 0 && (o->kernels > 0 || o->duration_ms > 0)) {
         CUfunction fn;
         CUresult r = cu.module_load(&mod, spin_ptx);
         if (r == CUDA_SUCCESS)
@@ -459,13 +459,23 @@ static int run(const struct opts *o)
             uint64_t ns = o->kernel_ns;
             void *args[] = {&ns};
             double k0 = now_s();
-            for (uint64_t k = 0; k < o->kernels && rc == 0; k++) {
+            double end = k0 + (double)o->duration_ms / 1000.0;
+            /* --kernels K, or as many as fit in --duration-ms (K then caps them, 0 = no cap) */
+            for (uint64_t k = 0; rc == 0 && (o->kernels == 0 || k < o->kernels) &&
+                                 (o->duration_ms == 0 || now_s() < end);
+                 k++) {
                 r = cu.launch(fn, 1, 1, 1, 1, 1, 1, 0, streams[k % nstreams], args, NULL);
                 if (r != CUDA_SUCCESS)
                     rc =
                         fail("cuLaunchKernel (kernel %" PRIu64 "): %s (%d)", k, cu_name(r), (int)r);
                 else
                     res.kernels++;
+                /* a synchronous workload: wait for every N-th kernel */
+                if (rc == 0 && o->sync_every && (k + 1) % o->sync_every == 0) {
+                    r = cu.stream_sync(streams[k % nstreams]);
+                    if (r != CUDA_SUCCESS)
+                        rc = fail("cuStreamSynchronize: %s (%d)", cu_name(r), (int)r);
+                }
             }
             for (size_t i = 0; i < nstreams && rc == 0; i++) {
                 r = cu.stream_sync(streams[i]);
@@ -577,6 +587,8 @@ static const char usage_text[] =
     "                   (cuMemAllocAsync from the device's default pool); default alloc\n"
     "  --kernels K      launch K spin kernels after allocating (default 0)\n"
     "  --kernel-ns T    each spinning T ns (default 1000000)\n"
+    "  --duration-ms D  launch kernels for D ms instead (--kernels then caps them)\n"
+    "  --sync-every N   wait for every N-th kernel (a synchronous workload)\n"
     "  --streams S      round-robin over S streams (default 1)\n"
     "  --device D       use CUDA device D (default 0)\n"
     "  --hold-ms M      keep the memory allocated M ms after the kernels, then free it\n"
@@ -648,6 +660,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
             i++;
         } else if (!strcmp(a, "--kernels")) {
             if (parse_u64(a, val, 100000000ULL, &o->kernels))
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--duration-ms")) {
+            if (parse_u64(a, val, 24ULL * 3600 * 1000, &o->duration_ms))
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--sync-every")) {
+            if (parse_u64(a, val, 100000000ULL, &o->sync_every))
                 return 2;
             i++;
         } else if (!strcmp(a, "--kernel-ns")) {

@@ -170,6 +170,12 @@ static json_t *info_json(const struct gpx_lease_info *in)
     json_object_set_new(o, "used_bytes", json_integer((json_int_t)in->used));
     json_object_set_new(o, "peak_bytes", json_integer((json_int_t)in->peak));
     json_object_set_new(o, "refused", json_integer((json_int_t)in->refused));
+    json_object_set_new(o, "gpu_seconds", json_real((double)in->gpu_ns_granted / 1e9));
+    json_object_set_new(o, "wait_seconds", json_real((double)in->wait_ns / 1e9));
+    json_object_set_new(o, "turns", json_integer((json_int_t)in->turns));
+    json_object_set_new(o, "drains", json_integer((json_int_t)in->drains));
+    json_object_set_new(o, "wait_p99_ms",
+                        json_real((double)gpx_lease_info_wait_percentile(in, 99.0) / 1e6));
     json_object_set_new(o, "weight", json_integer(l->weight));
     json_object_set_new(o, "cap", l->cap_percent ? json_integer(l->cap_percent) : json_null());
     json_object_set_new(o, "uid", json_integer(l->uid));
@@ -329,7 +335,9 @@ const struct gpx_cmd gpx_cmd_lease = {
     "allocations refused for the quota, and live processes (slots of dead\n"
     "processes are reaped first). --json prints an array of {id, mode, gpu,\n"
     "gpu_uuid, memory_bytes, used_bytes, peak_bytes, refused, weight, cap, uid,\n"
-    "created_ns, processes: [{pid, used_bytes}]}.\n"
+    "created_ns, processes: [{pid, used_bytes}], and for time-sliced leases\n"
+    "gpu_seconds (GPU time granted), wait_seconds, turns, drains and wait_p99_ms\n"
+    "(upper bound of the 99th percentile wait for a turn)}.\n"
     "\n"
     "rm: removes leases. Processes still running keep their limits until they exit.\n"
     "\n"

@@ -215,6 +215,21 @@ out:
     return rc;
 }
 
+uint64_t gpx_lease_info_wait_percentile(const struct gpx_lease_info *in, double pct)
+{
+    uint64_t total = 0, seen = 0;
+    for (unsigned b = 0; b < 24; b++)
+        total += in->wait_hist[b];
+    if (!total)
+        return 0;
+    for (unsigned b = 0; b < 24; b++) {
+        seen += in->wait_hist[b];
+        if ((double)seen >= (double)total * pct / 100.0)
+            return (1ULL << b) * 1000ULL; /* the bucket's upper bound */
+    }
+    return (1ULL << 23) * 1000ULL;
+}
+
 int gpx_lease_info_read(const char *run_dir, const char *id, int reap, struct gpx_lease_info *out,
                         gpx_error *err)
 {
@@ -228,6 +243,12 @@ int gpx_lease_info_read(const char *run_dir, const char *id, int reap, struct gp
     out->used = atomic_load(&r.usage->used);
     out->peak = atomic_load(&r.usage->peak);
     out->refused = atomic_load(&r.usage->refused);
+    out->gpu_ns_granted = atomic_load(&r.usage->gpu_ns_granted);
+    out->wait_ns = atomic_load(&r.usage->wait_ns);
+    out->turns = atomic_load(&r.usage->turns);
+    out->drains = atomic_load(&r.usage->drains);
+    for (unsigned b = 0; b < 24; b++)
+        out->wait_hist[b] = atomic_load(&r.usage->wait_hist[b]);
     for (unsigned i = 0; i < GPX_LEASE_MAX_PROCS; i++) {
         int32_t pid = atomic_load(&r.usage->procs[i].pid);
         if (pid <= 0)

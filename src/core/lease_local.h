@@ -41,10 +41,16 @@ int gpx_lease_local_create(struct gpx_nvml *nv, const char *run_dir,
 struct gpx_lease_info {
     struct gpx_lease_limits limits; /* a copy */
     uint64_t used, peak, refused;
-    unsigned nprocs; /* live slots */
+    /* time-slicing (timeslice and capped vgpu leases) */
+    uint64_t gpu_ns_granted, wait_ns, turns, drains;
+    uint64_t wait_hist[24]; /* turns by wait: bucket i holds waits below 2^i us */
+    unsigned nprocs;        /* live slots */
     int32_t pids[GPX_LEASE_MAX_PROCS];
     uint64_t proc_used[GPX_LEASE_MAX_PROCS];
 };
+
+/* The wait below which `pct` percent of the lease's turns were granted (ns; 0 if none). */
+uint64_t gpx_lease_info_wait_percentile(const struct gpx_lease_info *in, double pct);
 
 /* Opens lease `id`, reaps dead slots when `reap`, and copies its figures into *out. */
 int gpx_lease_info_read(const char *run_dir, const char *id, int reap, struct gpx_lease_info *out,

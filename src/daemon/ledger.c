@@ -442,9 +442,10 @@ static int meter_one(struct gpxd *d, struct gpxd_active *a, int64_t now, gpx_err
     a->last_sample_ns = now;
     a->rec.gpu_ns += dg;
     a->rec.wait_ns += dw;
-    if (peak > a->rec.peak_used)
+    int new_peak = peak > a->rec.peak_used;
+    if (new_peak)
         a->rec.peak_used = peak;
-    if (!dg && !dw && !used)
+    if (!dg && !dw && !used && !new_peak)
         return 0;
     struct gpxd_sample s = {.lease_id = a->rec.id,
                             .tenant = a->rec.tenant,

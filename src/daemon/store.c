@@ -251,9 +251,11 @@ int gpxd_store_checkpoint(struct gpxd_store *st, gpx_error *err)
 {
     int log = 0, done = 0;
     int rc = sqlite3_wal_checkpoint_v2(st->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+    if (rc == SQLITE_BUSY)
+        return 0; /* a reader or another checkpoint holds it: next time */
+    if (rc != SQLITE_OK)
         return gpx_error_set(err, GPX_E_IO, "checkpoint: %s", sqlite3_errmsg(st->ckpt));
-    return done;
+    return done > 0 ? done : 0;
 }
 
 int gpxd_store_schema_version(struct gpxd_store *st)

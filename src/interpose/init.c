@@ -32,7 +32,8 @@
 
 struct gpx_ip_state gpx__ip;
 struct gpx_ip_real_nvml gpx__ip_nvml;
-void (*gpx__before_submit)(CUstream stream);
+void (*gpx__submit_enter)(void);
+void (*gpx__submit_exit)(void);
 int gpx__ip_log_level = GPX_IP_LOG_ERROR;
 
 static char driver_dir[PATH_MAX];
@@ -246,6 +247,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
     gpx__pt_fork_child();
+    gpx__ip_slice_atfork_child();
     atomic_store(&gpx__ip.local_used, 0);
     if (gpx__ip.mode == GPX_IP_ENFORCE) {
         gpx__ip.slot = gpx_lease_attach(&gpx__ip.region, (int32_t)getpid());
@@ -261,6 +263,8 @@ static void init(void)
     gpx__ip_dlsym_ensure();
     resolve_cuda();
     open_lease();
+    if (gpx__ip.mode == GPX_IP_ENFORCE)
+        gpx__ip_slice_init();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     atomic_store_explicit(&gpx__ip.ready, 1, memory_order_release);
 }

@@ -9,7 +9,7 @@
  *   resolved and the lease decision is made; every field below is read-only
  *   after that, so a hook pays one acquire load (a plain load on x86) and a
  *   predicted branch to know it may proceed.
- * - The launch path reads gpx__ip.ready, gpx__before_submit and the real
+ * - The launch path reads gpx__ip.ready, gpx__submit_enter and the real
  *   pointer: no getenv, no lock, no syscall, no shared-memory access.
  * - mode is PASS (no GPUPLEX_LEASE: everything forwarded untouched), ENFORCE
  *   (a valid lease: every device allocation reserved against its quota
@@ -77,7 +77,25 @@
     X(cuLaunchCooperativeKernel,      cuLaunchCooperativeKernel, 9000, 0)                          \
     X(cuLaunchCooperativeKernel_ptsz, cuLaunchCooperativeKernel, 9000, 1)                          \
     X(cuGraphLaunch,                  cuGraphLaunch,           10000, 0)                           \
-    X(cuGraphLaunch_ptsz,             cuGraphLaunch,           10000, 1)
+    X(cuGraphLaunch_ptsz,             cuGraphLaunch,           10000, 1)                           \
+    X(cuMemcpyAsync, cuMemcpyAsync, 4000, 0)                           \
+    X(cuMemcpyAsync_ptsz, cuMemcpyAsync, 7000, 1)                           \
+    X(cuMemcpyHtoDAsync_v2, cuMemcpyHtoDAsync, 3020, 0)                           \
+    X(cuMemcpyHtoDAsync_v2_ptsz, cuMemcpyHtoDAsync, 7000, 1)                           \
+    X(cuMemcpyDtoHAsync_v2, cuMemcpyDtoHAsync, 3020, 0)                           \
+    X(cuMemcpyDtoHAsync_v2_ptsz, cuMemcpyDtoHAsync, 7000, 1)                           \
+    X(cuMemcpyDtoDAsync_v2, cuMemcpyDtoDAsync, 3020, 0)                           \
+    X(cuMemcpyDtoDAsync_v2_ptsz, cuMemcpyDtoDAsync, 7000, 1)                           \
+    X(cuMemcpy2DAsync_v2, cuMemcpy2DAsync, 3020, 0)                           \
+    X(cuMemcpy2DAsync_v2_ptsz, cuMemcpy2DAsync, 7000, 1)                           \
+    X(cuMemcpy3DAsync_v2, cuMemcpy3DAsync, 3020, 0)                           \
+    X(cuMemcpy3DAsync_v2_ptsz, cuMemcpy3DAsync, 7000, 1)                           \
+    X(cuMemsetD8Async, cuMemsetD8Async, 3020, 0)                           \
+    X(cuMemsetD8Async_ptsz, cuMemsetD8Async, 7000, 1)                           \
+    X(cuMemsetD16Async, cuMemsetD16Async, 3020, 0)                           \
+    X(cuMemsetD16Async_ptsz, cuMemsetD16Async, 7000, 1)                           \
+    X(cuMemsetD32Async, cuMemsetD32Async, 3020, 0)                           \
+    X(cuMemsetD32Async_ptsz, cuMemsetD32Async, 7000, 1)
 /* clang-format on */
 
 /* The hooked NVML entry points, and the ones the hooks call besides. */
@@ -137,11 +155,19 @@ extern struct gpx_ip_state gpx__ip;
 extern struct gpx_ip_real_nvml gpx__ip_nvml;
 
 /*
- * The arbiter's hook point before work is submitted to a stream (launches,
- * graph launches). NULL until the time-slicing code installs one; a hook pays
- * one load and a not-taken branch meanwhile.
+ * Time-slicing hook points around work submission (kernel and graph launches,
+ * async copies and memsets): NULL unless the lease is timeslice or a capped
+ * vgpu (slice.c installs them once, at init). Until then a hook pays one load
+ * and a not-taken branch. enter() returns once this process holds the GPU's
+ * turn; exit() follows the driver call.
  */
-extern void (*gpx__before_submit)(CUstream stream);
+extern void (*gpx__submit_enter)(void);
+extern void (*gpx__submit_exit)(void);
+
+/* Starts time-slicing for the lease when its mode asks for it (init, ENFORCE only). */
+void gpx__ip_slice_init(void);
+/* In a forked child: the parent's turn is not the child's. */
+void gpx__ip_slice_atfork_child(void);
 
 void gpx__ip_init_slow(void);
 
@@ -151,11 +177,15 @@ static inline void gpx__ip_ensure(void)
         gpx__ip_init_slow();
 }
 
-static inline void gpx__ip_before_submit(CUstream stream)
+/* Brackets a submission on the slow path: returns the exit hook to call after it, or NULL. */
+static inline void (*gpx__ip_submit_begin(void))(void)
 {
-    void (*fn)(CUstream) = gpx__before_submit;
-    if (GPX_UNLIKELY(fn != NULL))
-        fn(stream);
+    void (*enter)(void) = gpx__submit_enter;
+    if (GPX_UNLIKELY(enter != NULL)) {
+        enter();
+        return gpx__submit_exit;
+    }
+    return NULL;
 }
 
 /* What a hook returns when the driver lacks the entry point. */

@@ -2,7 +2,7 @@
  * Work submission: kernel launches (plain, extended, cooperative, each with
  * its _ptsz variant) and graph launches. Today they only forward; they are
  * routed so that the time-slicing arbiter has one place to take the GPU's
- * turn before work reaches a stream (gpx__ip_before_submit).
+ * turn before work reaches a stream (gpx__ip_submit_begin).
  *
  * This is the hottest path of the library (147 k launches per training step
  * are reported): it must do no getenv, take no lock, make no syscall and
@@ -20,7 +20,7 @@
  * path otherwise), no arbiter hook is installed and the driver has it.
  */
 #define FAST_OK(fn)                                                                                \
-    (atomic_load_explicit(&gpx__ip.ready, memory_order_acquire) && !gpx__before_submit && (fn))
+    (atomic_load_explicit(&gpx__ip.ready, memory_order_acquire) && !gpx__submit_enter && (fn))
 
 /* Cold: first call (init), an arbiter installed, or a driver without cuLaunchKernel. */
 __attribute__((noinline, cold)) static CUresult
@@ -32,9 +32,12 @@ cuLaunchKernel_slow(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
     gpx__ip_ensure();
     if (!REAL(cuLaunchKernel))
         return gpx__ip_missing("cuLaunchKernel");
-    gpx__ip_before_submit(hStream);
-    return REAL(cuLaunchKernel)(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ,
-                                sharedMemBytes, hStream, kernelParams, extra);
+    void (*exit_hook)(void) = gpx__ip_submit_begin();
+    CUresult r = REAL(cuLaunchKernel)(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
+                                      blockDimZ, sharedMemBytes, hStream, kernelParams, extra);
+    if (exit_hook)
+        exit_hook();
+    return r;
 }
 
 GPX_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
@@ -61,9 +64,12 @@ cuLaunchKernel_ptsz_slow(CUfunction f, unsigned int gridDimX, unsigned int gridD
     gpx__ip_ensure();
     if (!REAL(cuLaunchKernel_ptsz))
         return gpx__ip_missing("cuLaunchKernel_ptsz");
-    gpx__ip_before_submit(hStream);
-    return REAL(cuLaunchKernel_ptsz)(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
-                                     blockDimZ, sharedMemBytes, hStream, kernelParams, extra);
+    void (*exit_hook)(void) = gpx__ip_submit_begin();
+    CUresult r = REAL(cuLaunchKernel_ptsz)(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
+                                           blockDimZ, sharedMemBytes, hStream, kernelParams, extra);
+    if (exit_hook)
+        exit_hook();
+    return r;
 }
 
 GPX_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
@@ -87,8 +93,11 @@ cuLaunchKernelEx_slow(const CUlaunchConfig *config, CUfunction f, void **kernelP
     gpx__ip_ensure();
     if (!REAL(cuLaunchKernelEx))
         return gpx__ip_missing("cuLaunchKernelEx");
-    gpx__ip_before_submit(config ? config->hStream : NULL);
-    return REAL(cuLaunchKernelEx)(config, f, kernelParams, extra);
+    void (*exit_hook)(void) = gpx__ip_submit_begin();
+    CUresult r = REAL(cuLaunchKernelEx)(config, f, kernelParams, extra);
+    if (exit_hook)
+        exit_hook();
+    return r;
 }
 
 GPX_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f,
@@ -108,8 +117,11 @@ cuLaunchKernelEx_ptsz_slow(const CUlaunchConfig *config, CUfunction f, void **ke
     gpx__ip_ensure();
     if (!REAL(cuLaunchKernelEx_ptsz))
         return gpx__ip_missing("cuLaunchKernelEx_ptsz");
-    gpx__ip_before_submit(config ? config->hStream : NULL);
-    return REAL(cuLaunchKernelEx_ptsz)(config, f, kernelParams, extra);
+    void (*exit_hook)(void) = gpx__ip_submit_begin();
+    CUresult r = REAL(cuLaunchKernelEx_ptsz)(config, f, kernelParams, extra);
+    if (exit_hook)
+        exit_hook();
+    return r;
 }
 
 GPX_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig *config, CUfunction f,
@@ -131,9 +143,13 @@ cuLaunchCooperativeKernel_slow(CUfunction f, unsigned int gridDimX, unsigned int
     gpx__ip_ensure();
     if (!REAL(cuLaunchCooperativeKernel))
         return gpx__ip_missing("cuLaunchCooperativeKernel");
-    gpx__ip_before_submit(hStream);
-    return REAL(cuLaunchCooperativeKernel)(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
-                                           blockDimZ, sharedMemBytes, hStream, kernelParams);
+    void (*exit_hook)(void) = gpx__ip_submit_begin();
+    CUresult r =
+        REAL(cuLaunchCooperativeKernel)(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
+                                        blockDimZ, sharedMemBytes, hStream, kernelParams);
+    if (exit_hook)
+        exit_hook();
+    return r;
 }
 
 GPX_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX,
@@ -160,10 +176,13 @@ __attribute__((noinline, cold)) static CUresult cuLaunchCooperativeKernel_ptsz_s
     gpx__ip_ensure();
     if (!REAL(cuLaunchCooperativeKernel_ptsz))
         return gpx__ip_missing("cuLaunchCooperativeKernel_ptsz");
-    gpx__ip_before_submit(hStream);
-    return REAL(cuLaunchCooperativeKernel_ptsz)(f, gridDimX, gridDimY, gridDimZ, blockDimX,
-                                                blockDimY, blockDimZ, sharedMemBytes, hStream,
-                                                kernelParams);
+    void (*exit_hook)(void) = gpx__ip_submit_begin();
+    CUresult r =
+        REAL(cuLaunchCooperativeKernel_ptsz)(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
+                                             blockDimZ, sharedMemBytes, hStream, kernelParams);
+    if (exit_hook)
+        exit_hook();
+    return r;
 }
 
 GPX_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gridDimX,
@@ -189,8 +208,11 @@ __attribute__((noinline, cold)) static CUresult cuGraphLaunch_slow(CUgraphExec h
     gpx__ip_ensure();
     if (!REAL(cuGraphLaunch))
         return gpx__ip_missing("cuGraphLaunch");
-    gpx__ip_before_submit(hStream);
-    return REAL(cuGraphLaunch)(hGraphExec, hStream);
+    void (*exit_hook)(void) = gpx__ip_submit_begin();
+    CUresult r = REAL(cuGraphLaunch)(hGraphExec, hStream);
+    if (exit_hook)
+        exit_hook();
+    return r;
 }
 
 GPX_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream)
@@ -208,8 +230,11 @@ __attribute__((noinline, cold)) static CUresult cuGraphLaunch_ptsz_slow(CUgraphE
     gpx__ip_ensure();
     if (!REAL(cuGraphLaunch_ptsz))
         return gpx__ip_missing("cuGraphLaunch_ptsz");
-    gpx__ip_before_submit(hStream);
-    return REAL(cuGraphLaunch_ptsz)(hGraphExec, hStream);
+    void (*exit_hook)(void) = gpx__ip_submit_begin();
+    CUresult r = REAL(cuGraphLaunch_ptsz)(hGraphExec, hStream);
+    if (exit_hook)
+        exit_hook();
+    return r;
 }
 
 GPX_EXPORT CUresult cuGraphLaunch_ptsz(CUgraphExec hGraphExec, CUstream hStream)

@@ -89,7 +89,8 @@ struct gpx_lease_usage {
     _Atomic uint64_t wait_ns;
     _Atomic uint64_t turns;
     _Atomic uint64_t drains;
-    uint8_t reserved[192];
+    /* turns by how long they waited: bucket i counts waits below 2^i microseconds */
+    _Atomic uint64_t wait_hist[24];
     struct gpx_lease_proc procs[GPX_LEASE_MAX_PROCS];
 };
 

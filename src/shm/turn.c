@@ -44,7 +44,8 @@ static void drain_locked(struct gpx_turn *t)
 {
     while (atomic_load(&t->inflight) > 0)
         sched_yield();
-    t->drain(t->drain_ctx);
+    if (t->drain)
+        t->drain(t->drain_ctx);
     gpx_arb_count_drain(&t->h);
     add_stat(t->usage ? &t->usage->drains : NULL, 1);
     uint64_t now = gpx_arb_now_ns();
@@ -111,6 +112,13 @@ void gpx__turn_slow(struct gpx_turn *t)
         uint64_t d = gpx_arb_acquire(&t->h);
         add_stat(t->usage ? &t->usage->wait_ns : NULL, t->h.wait_ns_last);
         add_stat(t->usage ? &t->usage->turns : NULL, 1);
+        if (t->usage) {
+            uint64_t us = t->h.wait_ns_last / 1000;
+            unsigned b = 0;
+            while (b < 23 && (1ULL << b) <= us)
+                b++;
+            atomic_fetch_add(&t->usage->wait_hist[b], 1);
+        }
         t->deadline_ns = d;
         start_burst_locked(t, gpx_arb_now_ns());
     }

@@ -38,7 +38,7 @@ struct gpx_turn {
     struct gpx_arb *arb;
     struct gpx_arb_handle h;
     struct gpx_lease_usage *usage; /* may be NULL */
-    void (*drain)(void *ctx);      /* waits until this process's GPU work is done */
+    void (*drain)(void *ctx);      /* waits until this process's GPU work is done; NULL: don't */
     void *drain_ctx;
 
     pthread_mutex_t mu; /* slow path and timer */

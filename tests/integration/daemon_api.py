@@ -199,6 +199,13 @@ bad_start(["--state-dir", d.state, "--sim", "2xH100-80GB"], 6, "another gpuplexd
 p = subprocess.run([GPXD, "--help"], capture_output=True, text=True)
 check(p.returncode == 0 and "--listen" in p.stdout, "--help")
 
+# docs/openapi.yaml describes every route served here
+with open(os.path.join(os.environ["SRC_DIR"], "docs", "openapi.yaml")) as f:
+    spec = f.read()
+for route in ("/healthz", "/metrics", "/v1/whoami", "/v1/gpus", "/v1/leases", "/v1/leases/{id}",
+              "/v1/usage", "/v1/tenants", "/v1/tenants/{name}", "/v1/tenants/{name}/token"):
+    check("\n  %s:\n" % route in spec, "docs/openapi.yaml lacks %s" % route)
+
 d.stop()
 # restarting keeps the leases
 d.start()

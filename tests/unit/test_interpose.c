@@ -370,7 +370,8 @@ static int setup(void **state)
     (void)state;
     install_fakes();
     gpx__ip.mode = GPX_IP_PASS;
-    gpx__before_submit = NULL;
+    gpx__submit_enter = NULL;
+    gpx__submit_exit = NULL;
     called = NULL;
     calls = 0;
     next_rc = CUDA_SUCCESS;
@@ -471,12 +472,15 @@ static void test_dlsym(void **state)
 
 /* ---- forwarding ---------------------------------------------------------------------------- */
 
-static unsigned submits;
-static CUstream submit_stream;
-static void count_submit(CUstream s)
+static unsigned submits, submits_done;
+static void count_submit(void)
 {
+    assert_int_equal(submits, submits_done); /* enter and exit bracket each call */
     submits++;
-    submit_stream = s;
+}
+static void count_done(void)
+{
+    submits_done++;
 }
 
 static void test_variants_forward_to_their_own(void **state)
@@ -517,9 +521,10 @@ static void test_variants_forward_to_their_own(void **state)
     gpx__ip.real.cuMemAllocFromPoolAsync_ptsz = NULL;
     assert_int_equal(cuMemAllocFromPoolAsync_ptsz(&d, 64, NULL, s), CUDA_ERROR_NOT_SUPPORTED);
 
-    /* The arbiter's hook point sees every submission, with its stream. */
-    submits = 0;
-    gpx__before_submit = count_submit;
+    /* The time-slice hooks bracket every submission. */
+    submits = submits_done = 0;
+    gpx__submit_exit = count_done;
+    gpx__submit_enter = count_submit;
     cuLaunchKernel(LAUNCH_ARGS, NULL);
     cuLaunchKernel_ptsz(LAUNCH_ARGS, NULL);
     cuLaunchCooperativeKernel(LAUNCH_ARGS);
@@ -528,9 +533,10 @@ static void test_variants_forward_to_their_own(void **state)
     cuLaunchKernelEx_ptsz(&cfg, NULL, NULL, NULL);
     cuGraphLaunch(NULL, s);
     cuGraphLaunch_ptsz(NULL, s);
-    gpx__before_submit = NULL;
+    gpx__submit_enter = NULL;
+    gpx__submit_exit = NULL;
     assert_int_equal(submits, 8);
-    assert_ptr_equal(submit_stream, s);
+    assert_int_equal(submits_done, 8);
 #undef LAUNCH_ARGS
 }
 

@@ -1,0 +1,128 @@
+/*
+ * Time-slicing in the workload: for a timeslice lease, or a vgpu lease with
+ * a compute cap, every submission takes this process's turn on the GPU's
+ * arbiter first (src/shm/turn.h, arbiter.h). Installed once at init by
+ * setting gpx__submit_enter/exit; leases of other modes never pay more than
+ * the NULL test in launch.c / copy.c.
+ *
+ * Draining: before the turn is handed over, the process waits for all its
+ * GPU work. The contexts it submitted from are recorded (a small fixed set;
+ * frameworks use one primary context per device) and each is synchronized
+ * in turn: push, cuCtxSynchronize, pop — from whichever thread drains.
+ */
+#define _GNU_SOURCE
+#include "interpose/interpose.h"
+#include "shm/turn.h"
+
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_CTX 16
+
+static struct gpx_turn turn;
+static _Atomic int active;
+static _Atomic(CUcontext) contexts[MAX_CTX];
+static __thread CUcontext last_ctx;
+
+static gpx_cuCtxGetCurrent_fn real_get_current;
+static gpx_cuCtxPushCurrent_v2_fn real_push;
+static gpx_cuCtxPopCurrent_v2_fn real_pop;
+static gpx_cuCtxSynchronize_fn real_sync;
+
+static void remember_context(void)
+{
+    CUcontext c = NULL;
+    if (real_get_current(&c) != CUDA_SUCCESS || !c || c == last_ctx)
+        return;
+    last_ctx = c;
+    for (int i = 0; i < MAX_CTX; i++) {
+        CUcontext cur = atomic_load(&contexts[i]);
+        if (cur == c)
+            return;
+        if (!cur) {
+            CUcontext expected = NULL;
+            if (atomic_compare_exchange_strong(&contexts[i], &expected, c) || expected == c)
+                return;
+        }
+    }
+    GPX_IP_LOG(GPX_IP_LOG_WARN, "more than %d contexts: later ones are not drained", MAX_CTX);
+}
+
+static void drain(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < MAX_CTX; i++) {
+        CUcontext c = atomic_load(&contexts[i]);
+        if (!c)
+            break;
+        CUcontext popped;
+        if (real_push(c) != CUDA_SUCCESS)
+            continue; /* destroyed: nothing of it left to wait for */
+        real_sync();
+        real_pop(&popped);
+    }
+}
+
+static void enter(void)
+{
+    remember_context();
+    gpx_turn_enter(&turn);
+}
+
+static void leave(void)
+{
+    gpx_turn_exit(&turn);
+}
+
+void gpx__ip_slice_init(void)
+{
+    const struct gpx_lease_limits *l = &gpx__ip.limits;
+    int wanted = l->mode == GPX_MODE_TIMESLICE || (l->mode == GPX_MODE_VGPU && l->cap_percent);
+    if (!wanted)
+        return;
+    void *h = gpx__ip.cuda_lib;
+    if (h) {
+        real_get_current = (gpx_cuCtxGetCurrent_fn)gpx__real_dlsym(h, "cuCtxGetCurrent");
+        real_push = (gpx_cuCtxPushCurrent_v2_fn)gpx__real_dlsym(h, "cuCtxPushCurrent_v2");
+        real_pop = (gpx_cuCtxPopCurrent_v2_fn)gpx__real_dlsym(h, "cuCtxPopCurrent_v2");
+        real_sync = (gpx_cuCtxSynchronize_fn)gpx__real_dlsym(h, "cuCtxSynchronize");
+    }
+    if (!real_get_current || !real_push || !real_pop || !real_sync) {
+        GPX_IP_LOG(GPX_IP_LOG_ERROR, "lease %s: the driver lacks context calls; no time-slicing",
+                   gpx__ip.lease_id);
+        return;
+    }
+    gpx_error err;
+    if (gpx_turn_start(&turn, gpx_run_dir(), l->gpu_uuid, gpx__ip.lease_id, l->weight,
+                       l->mode == GPX_MODE_VGPU ? l->cap_percent : 0, gpx__ip.region.usage, drain,
+                       NULL, &err) < 0) {
+        GPX_IP_LOG(GPX_IP_LOG_ERROR, "lease %s: time-slicing off: %s", gpx__ip.lease_id, err.msg);
+        return;
+    }
+    atomic_store(&active, 1);
+    gpx__submit_exit = leave;
+    gpx__submit_enter = enter;
+    GPX_IP_LOG(GPX_IP_LOG_INFO, "lease %s: time-slicing on GPU %s, weight %u, cap %u%%",
+               gpx__ip.lease_id, l->gpu_uuid, l->weight, l->cap_percent);
+}
+
+void gpx__ip_slice_atfork_child(void)
+{
+    /* The child is not the process the arbiter knows; it runs unarbitrated. */
+    if (atomic_exchange(&active, 0)) {
+        gpx__submit_enter = NULL;
+        gpx__submit_exit = NULL;
+    }
+}
+
+/* At exit: hand the turn over now rather than leave the others to find us dead. */
+__attribute__((destructor)) static void slice_fini(void)
+{
+    if (!atomic_exchange(&active, 0) || turn.h.slot < 0)
+        return;
+    gpx__submit_enter = NULL;
+    gpx__submit_exit = NULL;
+    turn.drain = NULL; /* the driver may be torn down already: no work of ours matters now */
+    gpx_turn_stop(&turn);
+}
