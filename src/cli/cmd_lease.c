@@ -158,7 +158,7 @@ static int lease_create(int argc, char **argv)
     return 0;
 }
 
-static json_t *info_json(const struct gpx_lease_info *in)
+static json_t *info_json(const struct gpx_lease_info *in, int turns)
 {
     const struct gpx_lease_limits *l = &in->limits;
     json_t *o = json_object();
@@ -188,20 +188,38 @@ static json_t *info_json(const struct gpx_lease_info *in)
         json_array_append_new(procs, p);
     }
     json_object_set_new(o, "processes", procs);
+    if (turns) {
+        json_t *ring = json_array();
+        for (unsigned k = 0; k < GPX_LEASE_TURN_RING; k++) {
+            if (!in->turn_ring[k])
+                continue;
+            json_t *t = json_object();
+            json_object_set_new(t, "grant_ms", json_integer((json_int_t)(in->turn_ring[k] >> 32)));
+            json_object_set_new(t, "wait_us",
+                                json_integer((json_int_t)(in->turn_ring[k] & 0xffffffffULL)));
+            json_array_append_new(ring, t);
+        }
+        json_object_set_new(o, "recent_turns", ring);
+    }
     return o;
 }
 
 static int lease_ls(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int json = 0, c;
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"turns", no_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int json = 0, turns = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "jth", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             json = 1;
+            break;
+        case 't':
+            turns = 1;
             break;
         case 'h':
             return gpx_cli_print_usage(&gpx_cmd_lease);
@@ -233,7 +251,7 @@ static int lease_ls(int argc, char **argv)
             continue;
         }
         if (json) {
-            json_array_append_new(arr, info_json(&in));
+            json_array_append_new(arr, info_json(&in, turns));
             continue;
         }
         char q[32], u[32], p[32];
@@ -306,7 +324,7 @@ const struct gpx_cmd gpx_cmd_lease = {
     "usage: gpuplex lease create --gpu INDEX|UUID [--memory SIZE]\n"
     "                            [--mode vgpu|timeslice|exclusive] [--weight W] [--cap PCT]\n"
     "                            [--json]\n"
-    "       gpuplex lease ls [--json]\n"
+    "       gpuplex lease ls [--json [--turns]]\n"
     "       gpuplex lease rm ID...\n"
     "\n"
     "A lease gives a workload a GPU or a slice of one. Until gpuplexd runs, leases\n"
@@ -337,9 +355,17 @@ const struct gpx_cmd gpx_cmd_lease = {
     "gpu_uuid, memory_bytes, used_bytes, peak_bytes, refused, weight, cap, uid,\n"
     "created_ns, processes: [{pid, used_bytes}], and for time-sliced leases\n"
     "gpu_seconds (GPU time granted), wait_seconds, turns, drains and wait_p99_ms\n"
-    "(upper bound of the 99th percentile wait for a turn)}.\n"
+    "(upper bound of the 99th percentile wait for a turn)}. With --turns, each\n"
+    "also carries recent_turns: [{grant_ms, wait_us}] for the last 256 turns\n"
+    "(grant_ms: CLOCK_MONOTONIC milliseconds, low 32 bits).\n"
     "\n"
     "rm: removes leases. Processes still running keep their limits until they exit.\n"
+    "\n"
+    "With gpuplexd (--server S, GPUPLEX_SERVER, or its default socket answering;\n"
+    "GPUPLEX_SERVER=none: never) these commands ask the daemon, which places,\n"
+    "persists and meters leases for your tenant (GPUPLEX_TOKEN): --gpu is optional\n"
+    "(the daemon places the lease), --label KEY=VALUE tags it, ls shows your leases\n"
+    "with their tenant, and --json prints the daemon's lease objects (docs/api.md).\n"
     "\n"
     "exit status: 0 ok; 2 bad usage, bad size/mode/weight/cap; 5 no such GPU,\n"
     "or no such lease (rm); 6 the GPU is held exclusively, or exclusive asked of a\n"

@@ -199,6 +199,8 @@ const struct gpx_cmd gpx_cmd_run = {
     run,
     "run a command as a workload of a lease",
     "usage: gpuplex run --lease ID [--] CMD [ARGS...]\n"
+    "       gpuplex run --mode MODE [--gpu G] [--memory SIZE] [--weight W] [--cap PCT]\n"
+    "                   [--label K=V]... [--server S] [--] CMD [ARGS...]\n"
     "\n"
     "Runs CMD with the environment of lease ID:\n"
     "  CUDA_VISIBLE_DEVICES  the leased GPU's UUID\n"
@@ -208,6 +210,14 @@ const struct gpx_cmd gpx_cmd_run = {
     "                        <gpuplex's dir>/../lib/libgpuplex-cuda.so, ahead of any\n"
     "                        LD_PRELOAD already set\n"
     "SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to CMD.\n"
+    "\n"
+    "With gpuplexd (--server S, GPUPLEX_SERVER, or its default socket answering;\n"
+    "GPUPLEX_SERVER=none: never), --lease takes ID's environment from the daemon,\n"
+    "and --mode asks it for a lease for the life of CMD: the lease's fields as in\n"
+    "'gpuplex lease create'; CMD starts once the lease is granted and the lease is\n"
+    "released when CMD exits (if gpuplex run is killed, gpuplexd releases it after\n"
+    "CMD's processes are gone). Exit status 7 when the lease does not fit, 9 when\n"
+    "gpuplexd is unreachable, 10 when it refuses the caller.\n"
     "\n"
     "exit status: CMD's; 128+N when CMD was killed by signal N; 127 when CMD is not\n"
     "found, 126 when it can't be executed; 2 bad usage or lease id; 5 no such lease;\n"

@@ -54,8 +54,12 @@ static void child_main(int fd, char **cmd)
         if (n <= 0)
             break;
         len += (size_t)n;
-        if (len == cap)
-            buf = realloc(buf, cap *= 2);
+        if (len == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb)
+                _exit(125);
+            buf = nb;
+        }
     }
     if (len == 0)
         _exit(125); /* no lease: the parent reports why */

@@ -249,6 +249,9 @@ int gpx_lease_info_read(const char *run_dir, const char *id, int reap, struct gp
     out->drains = atomic_load(&r.usage->drains);
     for (unsigned b = 0; b < 24; b++)
         out->wait_hist[b] = atomic_load(&r.usage->wait_hist[b]);
+    uint32_t pos = atomic_load(&r.usage->turn_ring_pos);
+    for (unsigned k = 0; k < GPX_LEASE_TURN_RING; k++)
+        out->turn_ring[k] = atomic_load(&r.usage->turn_ring[(pos + k) % GPX_LEASE_TURN_RING]);
     for (unsigned i = 0; i < GPX_LEASE_MAX_PROCS; i++) {
         int32_t pid = atomic_load(&r.usage->procs[i].pid);
         if (pid <= 0)

@@ -43,8 +43,9 @@ struct gpx_lease_info {
     uint64_t used, peak, refused;
     /* time-slicing (timeslice and capped vgpu leases) */
     uint64_t gpu_ns_granted, wait_ns, turns, drains;
-    uint64_t wait_hist[24]; /* turns by wait: bucket i holds waits below 2^i us */
-    unsigned nprocs;        /* live slots */
+    uint64_t wait_hist[24];                  /* turns by wait: bucket i holds waits below 2^i us */
+    uint64_t turn_ring[GPX_LEASE_TURN_RING]; /* the last turns, oldest first; 0 = none */
+    unsigned nprocs;                         /* live slots */
     int32_t pids[GPX_LEASE_MAX_PROCS];
     uint64_t proc_used[GPX_LEASE_MAX_PROCS];
 };

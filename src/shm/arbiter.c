@@ -128,6 +128,12 @@ static uint64_t min_active_vtime(const struct gpx_arb *a, int skip)
     return m;
 }
 
+/* Virtual-time differences this small are treated as equal (see select_locked). */
+static uint64_t tolerance(const struct gpx_arb *a)
+{
+    return a->quantum_ns * 1024 / 4;
+}
+
 /* Gives the turn to the best eligible waiter, or leaves it free. */
 static void select_locked(struct gpx_arb *a, uint64_t now)
 {
@@ -145,7 +151,10 @@ static void select_locked(struct gpx_arb *a, uint64_t now)
         }
         struct gpx_arb_proc *b = &a->procs[best];
         uint64_t lv = l->vtime, bv = a->leases[b->lease].vtime;
-        if (lv < bv || (lv == bv && p->wait_since_ns < b->wait_since_ns))
+        uint64_t diff = lv > bv ? lv - bv : bv - lv;
+        /* Lags within a quarter quantum are noise (drain overruns): serve them FIFO,
+         * which bounds every waiter's wait to one turn of each other lease. */
+        if (diff <= tolerance(a) ? p->wait_since_ns < b->wait_since_ns : lv < bv)
             best = i;
     }
     if (best >= 0) {
@@ -484,12 +493,12 @@ uint64_t gpx_arb_renew_or_release(struct gpx_arb_handle *h)
     h->charged_ns_last = now > since ? now - since : 0;
     charge(a, l, h->charged_ns_last);
     atomic_store(&a->holder_since_ns, now);
-    /* Continue unless a waiter's lease is owed the GPU (smaller or equal virtual time). */
+    /* Continue unless a waiter's lease is owed the GPU (virtual time not ahead of ours). */
     int yield = l->cap_percent && !eligible(a, l, now);
     for (int i = 0; i < GPX_ARB_MAX_PROCS && !yield; i++) {
         struct gpx_arb_proc *p = &a->procs[i];
         if (p->pid && p->waiting && eligible(a, &a->leases[p->lease], now) &&
-            a->leases[p->lease].vtime <= l->vtime)
+            a->leases[p->lease].vtime <= l->vtime + tolerance(a))
             yield = 1;
     }
     if (yield) {

@@ -37,7 +37,8 @@
 #define GPX_LEASE_MAX_PROCS    256
 #define GPX_LEASE_MAGIC_LIMITS 0x54494d4c58504750ULL /* "PGPXLMIT" little-endian */
 #define GPX_LEASE_MAGIC_USAGE  0x45475355585047ULL   /* "GPXUSGE" little-endian */
-#define GPX_LEASE_VERSION      1U
+#define GPX_LEASE_VERSION      2U
+#define GPX_LEASE_TURN_RING    256
 
 enum gpx_lease_mode {
     GPX_MODE_EXCLUSIVE = 0,
@@ -91,6 +92,14 @@ struct gpx_lease_usage {
     _Atomic uint64_t drains;
     /* turns by how long they waited: bucket i counts waits below 2^i microseconds */
     _Atomic uint64_t wait_hist[24];
+    /*
+     * The last GPX_LEASE_TURN_RING turns: (grant time in CLOCK_MONOTONIC ms,
+     * low 32 bits) << 32 | wait in microseconds (saturated). Written at
+     * turn_ring_pos++ % GPX_LEASE_TURN_RING; for benchmarks and monitors.
+     */
+    _Atomic uint64_t turn_ring[GPX_LEASE_TURN_RING];
+    _Atomic uint32_t turn_ring_pos;
+    uint32_t pad_ring;
     struct gpx_lease_proc procs[GPX_LEASE_MAX_PROCS];
 };
 

@@ -118,6 +118,11 @@ void gpx__turn_slow(struct gpx_turn *t)
             while (b < 23 && (1ULL << b) <= us)
                 b++;
             atomic_fetch_add(&t->usage->wait_hist[b], 1);
+            uint64_t grant_ms = t->h.turn_start_ns / 1000000ULL;
+            uint64_t rec =
+                (grant_ms & 0xffffffffULL) << 32 | (us > 0xffffffffULL ? 0xffffffffULL : us);
+            uint32_t pos = atomic_fetch_add(&t->usage->turn_ring_pos, 1);
+            atomic_store(&t->usage->turn_ring[pos % GPX_LEASE_TURN_RING], rec);
         }
         t->deadline_ns = d;
         start_burst_locked(t, gpx_arb_now_ns());

@@ -113,8 +113,11 @@ static void test_tenant_and_time(void **state)
     assert_int_equal(t.uid, 1000);
     assert_int_equal(t.max_gpus, 2);
     assert_int_equal(t.max_memory, 64ULL << 30);
-    const char *bads[] = {"{}", "{\"name\":\"Bad\"}", "{\"name\":\"a\",\"role\":\"root\"}",
-                          "{\"name\":\"a\",\"max_gpus\":0}", "{\"name\":\"a\",\"token\":\"x\"}",
+    const char *bads[] = {"{}",
+                          "{\"name\":\"Bad\"}",
+                          "{\"name\":\"a\",\"role\":\"root\"}",
+                          "{\"name\":\"a\",\"max_gpus\":0}",
+                          "{\"name\":\"a\",\"token\":\"x\"}",
                           "{\"name\":\"-a\"}"};
     for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++)
         assert_int_equal(gpxd_tenant_req_parse(bads[i], strlen(bads[i]), &t, &e), -1);

@@ -96,8 +96,13 @@ static void test_leases(void **state)
     assert_int_equal(gpxd_store_lease_get(st, l.id, &got, &e), 0);
     assert_int_equal(got.state, GPXD_ACTIVE);
 
-    struct gpxd_sample s = {.lease_id = l.id, .tenant = "a", .ts_ns = 2000, .dt_ns = 1000000000,
-                            .gpu_ns = 5, .used_bytes = 1 << 30, .peak_bytes = 7};
+    struct gpxd_sample s = {.lease_id = l.id,
+                            .tenant = "a",
+                            .ts_ns = 2000,
+                            .dt_ns = 1000000000,
+                            .gpu_ns = 5,
+                            .used_bytes = 1 << 30,
+                            .peak_bytes = 7};
     assert_int_equal(gpxd_store_sample_insert(st, &s, &e), 0);
     gpxd_store_close(st);
 
@@ -138,10 +143,9 @@ static void test_tenants_and_version(void **state)
     /* a database from a newer daemon is refused */
     sqlite3 *raw;
     assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(raw,
-                                  "INSERT INTO schema_migrations VALUES(99,'future',0)", NULL,
-                                  NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(raw, "INSERT INTO schema_migrations VALUES(99,'future',0)", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(raw);
     assert_int_equal(gpxd_store_open(db, &st, &e), -1);
     assert_int_equal(e.code, GPX_E_STATE);
