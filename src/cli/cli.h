@@ -19,7 +19,7 @@ struct gpx_cmd {
 extern const struct gpx_cmd gpx_cmd_help, gpx_cmd_version, gpx_cmd_ls, gpx_cmd_sim;
 extern const struct gpx_cmd gpx_cmd_lease, gpx_cmd_run, gpx_cmd_watch;
 extern const struct gpx_cmd gpx_cmd_status, gpx_cmd_usage, gpx_cmd_tenant;
-extern const struct gpx_cmd gpx_cmd_mig;
+extern const struct gpx_cmd gpx_cmd_mig, gpx_cmd_timeslice;
 
 /* NULL-terminated, in the order `gpuplex --help` lists them. */
 extern const struct gpx_cmd *const gpx_cli_commands[];

@@ -187,7 +187,7 @@ int gpx_client_daemon_configured(const char *server)
         return strcmp(server, "none") != 0;
     if (env && *env)
         return strcmp(env, "none") != 0;
-    gpx_client *c;
+    gpx_client *c = NULL;
     if (gpx_client_new(GPX_CLIENT_DEFAULT_SOCKET, NULL, &c, NULL) < 0)
         return 0;
     int ok = connect_to(c, NULL) == 0;

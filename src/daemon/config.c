@@ -151,7 +151,7 @@ static int set_uint(unsigned *dst, const char *key, const char *value, unsigned 
 static int set_duration(uint64_t *dst, const char *key, const char *value, uint64_t min_ms,
                         gpx_error *err)
 {
-    uint64_t ms;
+    uint64_t ms = 0;
     if (gpxd_parse_duration(value, &ms, err) < 0)
         return gpx_error_wrap(err, "%s", key);
     if (ms < min_ms)
@@ -238,7 +238,7 @@ int gpxd_config_set(struct gpxd_config *c, const char *key, const char *value, g
                              value);
     }
     if (!strcmp(key, "max_body")) {
-        unsigned v;
+        unsigned v = 0;
         if (set_uint(&v, key, value, 1024, 16u << 20, 10, err) < 0)
             return -1;
         c->max_body = v;

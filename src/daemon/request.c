@@ -152,7 +152,7 @@ int gpxd_lease_req_parse(const char *body, size_t len, struct gpxd_lease_req *r,
     json_t *v;
     json_object_foreach(j, k, v)
     {
-        long long x;
+        long long x = 0;
         if (!strcmp(k, "mode")) {
             if (!json_is_string(v) || (r->mode = gpx_lease_mode_parse(json_string_value(v))) < 0) {
                 gpx_error_set(err, GPX_E_INVALID,
@@ -307,7 +307,7 @@ int gpxd_tenant_req_parse(const char *body, size_t len, struct gpxd_tenant_req *
     json_t *v;
     json_object_foreach(j, k, v)
     {
-        long long x;
+        long long x = 0;
         if (!strcmp(k, "name")) {
             if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
                 !gpxd_valid_name(json_string_value(v))) {

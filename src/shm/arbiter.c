@@ -266,6 +266,8 @@ int gpx_arb_path(const char *run_dir, const char *gpu_uuid, char *out, size_t le
               *c == '-' || *c == '_'))
             return gpx_error_set(err, GPX_E_INVALID, "bad GPU UUID '%s'", gpu_uuid);
     char dir[4096];
+    if (mkdir(run_dir, 0755) != 0 && errno != EEXIST)
+        return gpx_error_errno(err, GPX_E_IO, errno, "creating '%s'", run_dir);
     snprintf(dir, sizeof dir, "%s/arbiter", run_dir);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return gpx_error_errno(err, GPX_E_IO, errno, "creating '%s'", dir);

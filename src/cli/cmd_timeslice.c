@@ -1,0 +1,254 @@
+/*
+ * gpuplex timeslice: the per-GPU arbiters of time-sliced leases (docs/timeslice.md).
+ * `ls` shows each GPU's quantum, holder, waiters and per-lease figures; `set`
+ * changes a GPU's quantum (and grace), effective from the next turn.
+ */
+#include "cli/cli.h"
+#include "nvml/inventory.h"
+#include "shm/arbiter.h"
+#include "shm/lease.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Opens GPU `uuid`'s arbiter if one exists (1), 0 if none, -1 on error. */
+static int open_arb(const char *uuid, uint64_t quantum_ns, int create, struct gpx_arb **out,
+                    gpx_error *err)
+{
+    char path[4096];
+    if (gpx_arb_path(gpx_run_dir(), uuid, path, sizeof path, err) < 0)
+        return -1;
+    if (!create && access(path, F_OK) != 0)
+        return 0;
+    return gpx_arb_open(path, quantum_ns, out, err) < 0 ? -1 : 1;
+}
+
+static json_t *arb_json(const struct gpx_gpu_info *g, struct gpx_arb *a)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "gpu", json_integer(g->index));
+    json_object_set_new(o, "gpu_uuid", json_string(g->uuid));
+    json_object_set_new(o, "quantum_ms", json_real((double)a->quantum_ns / 1e6));
+    json_object_set_new(o, "grace_ms", json_real((double)a->grace_ns / 1e6));
+    int h = atomic_load(&a->holder);
+    json_object_set_new(o, "holder_pid", h >= 0 ? json_integer(a->procs[h].pid) : json_null());
+    json_object_set_new(o, "holder_lease",
+                        h >= 0 ? json_string(a->leases[a->procs[h].lease].id) : json_null());
+    json_object_set_new(o, "waiting", json_integer(atomic_load(&a->nwaiting)));
+    json_t *leases = json_array();
+    for (int i = 0; i < GPX_ARB_MAX_LEASES; i++) {
+        if (!a->leases[i].id[0])
+            continue;
+        struct gpx_arb_stats s;
+        if (gpx_arb_stats(a, a->leases[i].id, &s) < 0)
+            continue;
+        json_t *l = json_object();
+        json_object_set_new(l, "id", json_string(a->leases[i].id));
+        json_object_set_new(l, "weight", json_integer(s.weight));
+        json_object_set_new(l, "cap", s.cap_percent ? json_integer(s.cap_percent) : json_null());
+        json_object_set_new(l, "processes", json_integer(s.procs));
+        json_object_set_new(l, "gpu_seconds", json_real((double)s.granted_ns / 1e9));
+        json_object_set_new(l, "wait_seconds", json_real((double)s.wait_ns / 1e9));
+        json_object_set_new(l, "turns", json_integer((json_int_t)s.turns));
+        json_object_set_new(l, "drains", json_integer((json_int_t)s.drains));
+        json_object_set_new(l, "hangs", json_integer((json_int_t)s.hangs));
+        json_array_append_new(leases, l);
+    }
+    json_object_set_new(o, "leases", leases);
+    return o;
+}
+
+static int ts_ls(int argc, char **argv)
+{
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return gpx_cli_print_usage(&gpx_cmd_timeslice);
+        else
+            return gpx_cli_usage_error(&gpx_cmd_timeslice, "unknown argument '%s'", argv[i]);
+    }
+    gpx_error err = {0};
+    struct gpx_nvml nv;
+    if (gpx_nvml_open(&nv, &err) < 0)
+        return gpx_cli_fail(&err);
+    struct gpx_inventory inv;
+    int rc = gpx_inventory_read(&nv, &inv, &err);
+    gpx_nvml_close(&nv);
+    if (rc < 0)
+        return gpx_cli_fail(&err);
+    json_t *arr = json_array();
+    int status = 0;
+    for (unsigned i = 0; i < inv.count; i++) {
+        struct gpx_arb *a = NULL;
+        int r = open_arb(inv.gpus[i].uuid, 0, 0, &a, &err);
+        if (r < 0) {
+            status = gpx_cli_fail(&err);
+            continue;
+        }
+        if (r == 0)
+            continue;
+        json_array_append_new(arr, arb_json(&inv.gpus[i], a));
+        gpx_arb_close(a);
+    }
+    gpx_inventory_free(&inv);
+    if (json) {
+        char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s ? s : "[]");
+        free(s);
+    } else if (json_array_size(arr) == 0) {
+        printf("no time-sliced GPU (an arbiter appears when a timeslice or capped vgpu lease "
+               "runs)\n");
+    } else {
+        size_t gi;
+        json_t *g;
+        json_array_foreach(arr, gi, g)
+        {
+            json_t *hl = json_object_get(g, "holder_lease");
+            printf("GPU %lld %s: quantum %.1f ms, holder %s, %lld waiting\n",
+                   (long long)json_integer_value(json_object_get(g, "gpu")),
+                   json_string_value(json_object_get(g, "gpu_uuid")),
+                   json_real_value(json_object_get(g, "quantum_ms")),
+                   json_is_string(hl) ? json_string_value(hl) : "none",
+                   (long long)json_integer_value(json_object_get(g, "waiting")));
+            printf("  %-16s %6s %4s %5s %10s %10s %7s %7s %5s\n", "LEASE", "WEIGHT", "CAP", "PROCS",
+                   "GPU-S", "WAIT-S", "TURNS", "DRAINS", "HANGS");
+            size_t li;
+            json_t *l;
+            json_array_foreach(json_object_get(g, "leases"), li, l)
+            {
+                json_t *cap = json_object_get(l, "cap");
+                char capbuf[16] = "-";
+                if (json_is_integer(cap))
+                    snprintf(capbuf, sizeof capbuf, "%lld%%", (long long)json_integer_value(cap));
+                printf("  %-16s %6lld %4s %5lld %10.3f %10.3f %7lld %7lld %5lld\n",
+                       json_string_value(json_object_get(l, "id")),
+                       (long long)json_integer_value(json_object_get(l, "weight")), capbuf,
+                       (long long)json_integer_value(json_object_get(l, "processes")),
+                       json_real_value(json_object_get(l, "gpu_seconds")),
+                       json_real_value(json_object_get(l, "wait_seconds")),
+                       (long long)json_integer_value(json_object_get(l, "turns")),
+                       (long long)json_integer_value(json_object_get(l, "drains")),
+                       (long long)json_integer_value(json_object_get(l, "hangs")));
+            }
+        }
+    }
+    json_decref(arr);
+    return status;
+}
+
+static int parse_ms(const char *s, uint64_t lo, uint64_t hi, uint64_t *ns)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || v < (double)lo || v > (double)hi)
+        return -1;
+    *ns = (uint64_t)(v * 1e6);
+    return 0;
+}
+
+static int ts_set(int argc, char **argv)
+{
+    static const struct option opts[] = {{"gpu", required_argument, NULL, 'g'},
+                                         {"quantum-ms", required_argument, NULL, 'q'},
+                                         {"grace-ms", required_argument, NULL, 'G'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *gpu = NULL;
+    uint64_t quantum = 0, grace = 0;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "g:q:G:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'g':
+            gpu = optarg;
+            break;
+        case 'q':
+            if (parse_ms(optarg, 1, 1000, &quantum) < 0)
+                return gpx_cli_usage_error(&gpx_cmd_timeslice,
+                                           "--quantum-ms must be 1..1000, not '%s'", optarg);
+            break;
+        case 'G':
+            if (parse_ms(optarg, 1, 60000, &grace) < 0)
+                return gpx_cli_usage_error(&gpx_cmd_timeslice,
+                                           "--grace-ms must be 1..60000, not '%s'", optarg);
+            break;
+        case 'h':
+            return gpx_cli_print_usage(&gpx_cmd_timeslice);
+        default:
+            return gpx_cli_usage_error(&gpx_cmd_timeslice, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!gpu || (!quantum && !grace))
+        return gpx_cli_usage_error(&gpx_cmd_timeslice,
+                                   "'timeslice set' needs --gpu and --quantum-ms or --grace-ms");
+    gpx_error err = {0};
+    struct gpx_nvml nv;
+    if (gpx_nvml_open(&nv, &err) < 0)
+        return gpx_cli_fail(&err);
+    struct gpx_inventory inv;
+    int rc = gpx_inventory_read(&nv, &inv, &err);
+    gpx_nvml_close(&nv);
+    if (rc < 0)
+        return gpx_cli_fail(&err);
+    const struct gpx_gpu_info *g = NULL;
+    for (unsigned i = 0; i < inv.count && !g; i++) {
+        char idx[16];
+        snprintf(idx, sizeof idx, "%u", inv.gpus[i].index);
+        if (!strcmp(gpu, idx) || !strcmp(gpu, inv.gpus[i].uuid))
+            g = &inv.gpus[i];
+    }
+    if (!g) {
+        gpx_inventory_free(&inv);
+        gpx_error_set(&err, GPX_E_NOT_FOUND, "no GPU '%s' (see 'gpuplex ls')", gpu);
+        return gpx_cli_fail(&err);
+    }
+    struct gpx_arb *a = NULL;
+    rc = open_arb(g->uuid, quantum, 1, &a, &err);
+    if (rc > 0) {
+        if (grace)
+            a->grace_ns = grace;
+        printf("GPU %u: quantum %.1f ms, grace %.1f ms\n", g->index, (double)a->quantum_ns / 1e6,
+               (double)a->grace_ns / 1e6);
+        gpx_arb_close(a);
+    }
+    gpx_inventory_free(&inv);
+    return rc < 0 ? gpx_cli_fail(&err) : 0;
+}
+
+static int run(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "ls"))
+        return ts_ls(argc < 2 ? 1 : argc - 1, argv + (argc < 2 ? 0 : 1));
+    if (!strcmp(argv[1], "set"))
+        return ts_set(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+        return gpx_cli_print_usage(&gpx_cmd_timeslice);
+    return gpx_cli_usage_error(&gpx_cmd_timeslice, "unknown subcommand '%s' (ls, set)", argv[1]);
+}
+
+const struct gpx_cmd gpx_cmd_timeslice = {
+    "timeslice",
+    run,
+    "show or tune the per-GPU time-slice arbiters",
+    "usage: gpuplex timeslice [ls] [--json]\n"
+    "       gpuplex timeslice set --gpu INDEX|UUID [--quantum-ms Q] [--grace-ms G]\n"
+    "\n"
+    "Time-sliced leases (timeslice, and vgpu with --cap) share a GPU through its\n"
+    "arbiter (docs/timeslice.md). 'ls' shows each arbiter: quantum, the lease holding\n"
+    "the GPU, how many processes wait, and per lease its weight, cap, processes, GPU\n"
+    "time granted, time waited, turns, drains and hangs (holders skipped for not\n"
+    "draining in time). --json prints [{gpu, gpu_uuid, quantum_ms, grace_ms,\n"
+    "holder_pid, holder_lease, waiting, leases: [{id, weight, cap, processes,\n"
+    "gpu_seconds, wait_seconds, turns, drains, hangs}]}].\n"
+    "\n"
+    "'set' changes a GPU's quantum (1..1000 ms; default 10) and the grace a holder\n"
+    "has past its quantum to drain (default 50 ms); they apply from the next turn.\n",
+};
