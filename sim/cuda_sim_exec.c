@@ -1227,7 +1227,7 @@ static uint64_t launch_ns(const struct sim_func *f, void **params, void **extra)
     } else if (extra) {
         const void *buf = NULL;
         size_t size = 0;
-        for (size_t i = 0; extra[i] != CU_LAUNCH_PARAM_END && i < 16; i += 2) {
+        for (size_t i = 0; i < 16 && extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
             if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER)
                 buf = extra[i + 1];
             else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE && extra[i + 1])

@@ -11,7 +11,8 @@
  * - holder is -1 or a slot with pid != 0 and waiting == 0;
  * - nwaiting == number of slots with waiting == 1;
  * - leases[l].active == waiting slots of l + (holder's lease == l);
- * - leases[l].procs == slots of l; an entry with procs == 0 is free ("" id).
+ * - leases[l].procs == slots of l; an entry with an id and procs == 0 is a
+ *   departed lease whose figures stay readable until its entry is needed.
  */
 #define _GNU_SOURCE
 #include "shm/arbiter.h"
@@ -80,10 +81,22 @@ static void charge(struct gpx_arb *a, struct gpx_arb_lease *l, uint64_t used)
     (void)a;
 }
 
-/* Burst of a capped lease's bucket: one quantum of its share. */
+/* Size of a capped lease's bucket: its share of four quanta. */
 static int64_t burst(const struct gpx_arb *a, const struct gpx_arb_lease *l)
 {
-    return (int64_t)(a->quantum_ns * l->cap_percent / 100);
+    return (int64_t)(4 * a->quantum_ns * l->cap_percent / 100);
+}
+
+/*
+ * Time a capped lease needs in its bucket to start a turn: a whole quantum, or
+ * the whole bucket when that is smaller. Turns of a capped lease are then
+ * long enough that handing the GPU over costs little, and its share over any
+ * window of a few quanta stays at its cap.
+ */
+static int64_t threshold(const struct gpx_arb *a, const struct gpx_arb_lease *l)
+{
+    int64_t b = burst(a, l);
+    return b < (int64_t)a->quantum_ns ? b : (int64_t)a->quantum_ns;
 }
 
 static void refill(struct gpx_arb *a, struct gpx_arb_lease *l, uint64_t now)
@@ -101,7 +114,7 @@ static void refill(struct gpx_arb *a, struct gpx_arb_lease *l, uint64_t now)
 static int eligible(struct gpx_arb *a, struct gpx_arb_lease *l, uint64_t now)
 {
     refill(a, l, now);
-    return !l->cap_percent || l->tokens_ns > 0;
+    return !l->cap_percent || l->tokens_ns >= threshold(a, l);
 }
 
 static uint64_t deadline_for(struct gpx_arb *a, struct gpx_arb_lease *l, uint64_t now)
@@ -199,8 +212,8 @@ static void remove_proc_locked(struct gpx_arb *a, int i, uint64_t now)
         atomic_fetch_sub(&a->nwaiting, 1);
         l->active--;
     }
-    if (l->procs > 0 && --l->procs == 0)
-        l->id[0] = '\0';
+    if (l->procs > 0)
+        l->procs--; /* an entry without processes keeps its figures until its slot is needed */
     memset(p, 0, sizeof *p);
 }
 
@@ -337,7 +350,7 @@ int gpx_arb_join(struct gpx_arb *a, const char *lease_id, uint32_t weight, uint3
     lock(a);
     if (reap_locked(a, now))
         select_locked(a, now);
-    int li = -1, free_l = -1;
+    int li = -1, free_l = -1, idle_l = -1;
     for (int i = 0; i < GPX_ARB_MAX_LEASES; i++) {
         if (a->leases[i].id[0] && strcmp(a->leases[i].id, lease_id) == 0) {
             li = i;
@@ -345,7 +358,11 @@ int gpx_arb_join(struct gpx_arb *a, const char *lease_id, uint32_t weight, uint3
         }
         if (!a->leases[i].id[0] && free_l < 0)
             free_l = i;
+        if (a->leases[i].id[0] && !a->leases[i].procs && !a->leases[i].active && idle_l < 0)
+            idle_l = i; /* a departed lease's figures: reused when nothing is free */
     }
+    if (free_l < 0)
+        free_l = idle_l;
     int pi = -1;
     for (int i = 0; i < GPX_ARB_MAX_PROCS && pi < 0; i++)
         if (!a->procs[i].pid)
@@ -411,8 +428,8 @@ static uint64_t wait_timeout(struct gpx_arb *a, uint64_t now)
         if (!p->pid || !p->waiting)
             continue;
         struct gpx_arb_lease *l = &a->leases[p->lease];
-        if (l->cap_percent && l->tokens_ns <= 0) {
-            uint64_t need = (uint64_t)(-l->tokens_ns + 1) * 100 / l->cap_percent + 1;
+        if (l->cap_percent && l->tokens_ns < threshold(a, l)) {
+            uint64_t need = (uint64_t)(threshold(a, l) - l->tokens_ns) * 100 / l->cap_percent + 1;
             if (need < t)
                 t = need;
         }

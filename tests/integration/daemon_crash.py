@@ -7,10 +7,11 @@ GPX_CRASH_OPS and GPX_CRASH_SEED override the defaults."""
 import os
 import random
 import signal
+import subprocess
 import threading
 import time
 
-from gpxd import Daemon, check, expect, fail
+from gpxd import Daemon, _die_with_parent, check, expect, fail
 
 OPS = int(os.environ.get("GPX_CRASH_OPS", "1000"))
 SEED = int(os.environ.get("GPX_CRASH_SEED", str(int(time.time()))))
@@ -42,11 +43,22 @@ modes = [{"mode": "vgpu", "memory": "256M"}, {"mode": "timeslice", "memory": "51
          {"mode": "timeslice"}]
 
 
+early_kills = [0]
+
+
 def restart():
     with lock:
         if d.proc:
             d.proc.wait()  # killed: reap it
             d.proc = None
+        if rng.random() < 0.3:
+            # killed again while starting: opening the database, reconciling, binding
+            p = subprocess.Popen(d.cmd(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 preexec_fn=_die_with_parent)
+            time.sleep(rng.uniform(0, 0.03))
+            p.kill()
+            p.wait()
+            early_kills[0] += 1
         d.start()
 
 
@@ -88,8 +100,9 @@ with lock:
     if d.proc is None or d.proc.poll() is not None:
         restart()
 elapsed = time.time() - t0
-print("%d operations, %d kills, %d restarts in %.1f s; %d cut off" %
-      (OPS, kills[0], d.starts - 1, elapsed, len(unsure_create) + len(unsure_release)))
+print("%d operations, %d kills (+%d while starting), %d restarts in %.1f s; %d cut off" %
+      (OPS, kills[0], early_kills[0], d.starts - 1, elapsed,
+       len(unsure_create) + len(unsure_release)))
 check(kills[0] >= 20, "too few kills to mean anything: %d" % kills[0])
 
 # one more restart: nothing may change

@@ -4,9 +4,10 @@ memory really used and peak; exclusive leases count their wall time as GPU
 time; windows cut usage; tenant totals are the sum of their leases; metering
 survives a restart."""
 import os
+import subprocess
 import time
 
-from gpxd import BUILD, Daemon, check, cli, expect
+from gpxd import BUILD, GPX, Daemon, _die_with_parent, check, cli, expect
 
 GiB = 1 << 30
 burn = os.path.join(BUILD, "bin", "gpuplex-burn")
@@ -23,6 +24,14 @@ if have_burn:
     # a short workload: its peak is kept even though nothing is held at any sample
     cli("run", "--mode", "timeslice", "--memory", "1G", "--label", "w=short", "--", burn,
         "--alloc-mib", "1024", env=env)
+    # two timeslice leases contending: GPU time granted by the arbiter, and waits
+    e = dict(os.environ, **env)
+    procs = [subprocess.Popen([GPX, "run", "--mode", "timeslice", "--label", "w=ts%d" % i, "--",
+                               burn, "--kernels", "100", "--kernel-ns", "2000000"], env=e,
+                              stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+             for i in range(2)]
+    for p in procs:
+        check(p.wait(timeout=60) == 0, "timeslice burn failed")
 x = d.lease({"mode": "exclusive"})
 time.sleep(1.0)
 expect(d.delete("/v1/leases/" + x["id"]), 200)
@@ -43,7 +52,12 @@ vv = by[v["id"]]
 check(vv["state"] == "active" and vv["lease_seconds"] > 0.4, "active lease metered to now")
 check(abs(vv["memory_quota_gib_seconds"] - 4 * vv["lease_seconds"]) < 0.05, "quota GiB-s %r" % vv)
 if have_burn:
-    short = [l for l in u["leases"] if l["mode"] == "timeslice"][0]
+    ts = [l for l in u["leases"] if l["mode"] == "timeslice" and l["memory_peak_bytes"] == 0]
+    check(len(ts) == 2, "two timeslice runs: %r" % ts)
+    for l in ts:  # 100 kernels of 2 ms each
+        check(0.14 < l["gpu_seconds"] < 0.4, "GPU time granted to a timeslice lease: %r" % l)
+    check(sum(l["wait_seconds"] for l in ts) > 0.05, "contending leases waited: %r" % ts)
+    short = [l for l in u["leases"] if l["mode"] == "timeslice" and l["memory_peak_bytes"]][0]
     check(short["memory_peak_bytes"] == GiB, "peak of a short workload: %r" % short)
     b = [l for l in u["leases"] if l["mode"] == "vgpu" and l["state"] == "released"][0]
     check(b["memory_peak_bytes"] == 2 * GiB, "peak of the burn lease: %r" % b)
