@@ -61,7 +61,7 @@ int gpx_sim_spec_parse(const char *text, struct gpx_sim_spec *out, gpx_error *er
     char buf[1024];
     if (strlen(text) >= sizeof buf)
         return gpx_error_set(err, GPX_E_INVALID, "GPU spec too long");
-    strcpy(buf, text);
+    memcpy(buf, text, strlen(text) + 1);
 
     char *rest = buf;
     for (char *tok = strsep(&rest, ","); tok; tok = strsep(&rest, ",")) {

@@ -86,7 +86,7 @@ static void run_dir_init(void)
 {
     const char *env = getenv("GPUPLEX_RUN_DIR");
     if (env && *env && strlen(env) < sizeof run_dir) {
-        strcpy(run_dir, env);
+        memcpy(run_dir, env, strlen(env) + 1);
         return;
     }
     if ((mkdir("/run/gpuplex", 0755) == 0 || errno == EEXIST) &&
