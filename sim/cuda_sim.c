@@ -8,6 +8,10 @@
  * capacity: the simulated NVML then shows it, per process. Host memory
  * (cuMemHostAlloc, host-located cuMemCreate or pools) is never charged.
  *
+ * A MIG device (CUDA_VISIBLE_DEVICES=MIG-<uuid>) is its parent GPU seen
+ * through a sim_mig_view: the instance's name, memory and SMs, and every
+ * charge checked against the GPU instance too (gpx_sim_mig_charge).
+ *
  * Invariants (see cuda_sim.h): tables change under gpx__cu.mu; a context
  * holds one `contexts` count on its GPU's process slot while alive; every
  * allocation owned by a context is freed, and uncharged, with it.

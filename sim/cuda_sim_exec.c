@@ -10,6 +10,7 @@
  * (stream/event/context synchronize) sleeps until the relevant tail; queries
  * compare it with the clock. So launches are asynchronous and in stream
  * order, and processes contend as contexts time-slicing a real GPU do.
+ * A MIG device has an engine of its own (MIG isolates compute).
  *
  * A launch of real work first waits until its context has at most a short
  * window queued (see ctx_window): a GPU's launch queue is finite and

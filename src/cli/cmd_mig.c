@@ -1,16 +1,24 @@
 /*
  * gpuplex mig: MIG partitions. `ls` shows each GPU's MIG mode, instances and
- * profiles as NVML reports them; `plan` works offline from a model, the
- * current instances and a demand; `apply` plans against a GPU's real state
- * and carries the plan out through NVML (see src/nvml/mig.c). The daemon
- * reuses the same planner and apply for `mode: mig` leases.
+ * profiles; `plan` works offline from a model, the current instances and a
+ * demand; `apply` plans against a GPU's real state and carries the plan out.
+ *
+ * Two paths, one output. When gpuplexd is configured (--server,
+ * GPUPLEX_SERVER, or the default socket answers) `ls` and `apply` ask it
+ * (GET/POST /v1/gpus/{id}/mig): the daemon knows which instances are leased
+ * and serializes changes with lease creation. Otherwise (or with
+ * GPUPLEX_SERVER=none) they call NVML directly (src/nvml/mig.c), where an
+ * instance with processes counts as leased. Both paths print from the same
+ * JSON (src/nvml/mig_json.c), so text and --json look alike either way.
  *
  * JSON keys are documented in docs/mig.md and in the usage text below.
  */
 #include "cli/cli.h"
 #include "core/mig_layout.h"
 #include "core/mig_plan.h"
+#include "gpuplex/client.h"
 #include "nvml/mig.h"
+#include "nvml/mig_json.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,11 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *mode_name(unsigned mode)
-{
-    return mode == NVML_DEVICE_MIG_ENABLE ? "enabled" : "disabled";
-}
 
 static void print_json(json_t *j)
 {
@@ -43,138 +46,117 @@ static int parse_gpu(const char *s, int *out)
     return 0;
 }
 
-static json_t *placement_json(unsigned start, unsigned size)
+static long long ji(json_t *o, const char *k)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "start", json_integer(start));
-    json_object_set_new(o, "size", json_integer(size));
-    return o;
+    return json_integer_value(json_object_get(o, k));
+}
+
+static const char *js(json_t *o, const char *k, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : dflt;
+}
+
+/* One call to gpuplexd; 0, or -1 with err filled. */
+static int dcall(const char *server, const char *method, const char *path, json_t *body,
+                 json_t **out, gpx_error *err)
+{
+    struct gpx_client *c = NULL;
+    int rc = gpx_cli_client(server, &c, err);
+    if (rc == 0)
+        rc = gpx_cli_call(c, method, path, body, out, err);
+    gpx_client_free(c);
+    return rc;
+}
+
+/* The GPU indexes of the daemon's node. */
+static int daemon_gpus(const char *server, unsigned *count, gpx_error *err)
+{
+    json_t *arr = NULL;
+    if (dcall(server, "GET", "/v1/gpus", NULL, &arr, err) < 0)
+        return -1;
+    *count = json_is_array(arr) ? (unsigned)json_array_size(arr) : 0;
+    json_decref(arr);
+    return 0;
 }
 
 /* --- ls ------------------------------------------------------------------------------- */
 
-static json_t *gpu_json(const struct gpx_mig_gpu_state *s)
+/* One GPU of `mig ls` as a table, from its JSON (gpx_mig_state_json, or the daemon's). */
+static void print_gpu(json_t *g)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "index", json_integer(s->index));
-    json_object_set_new(o, "name", json_string(s->name));
-    json_object_set_new(o, "uuid", json_string(s->uuid));
-    const struct gpx_mig_model *cat =
-        s->model >= 0 ? gpx_mig_model_get((enum gpx_mig_model_id)s->model) : NULL;
-    json_object_set_new(o, "model", cat ? json_string(cat->spec_name) : json_null());
-    json_object_set_new(o, "mig_supported", json_boolean(s->supported));
-    json_object_set_new(o, "mig_mode",
-                        s->supported ? json_string(mode_name(s->mode_current)) : json_null());
-    json_object_set_new(o, "mig_mode_pending",
-                        s->supported ? json_string(mode_name(s->mode_pending)) : json_null());
-    json_object_set_new(o, "catalog_differences", json_integer(s->differences));
-    json_object_set_new(o, "processes", json_integer(s->nprocs));
-    json_t *insts = json_array();
-    for (unsigned i = 0; i < s->ngi; i++) {
-        const struct gpx_mig_gi_state *g = &s->gi[i];
-        const struct gpx_mig_gi_profile *p =
-            g->profile >= 0 ? &s->table.profiles[g->profile] : NULL;
-        json_t *gi = json_object();
-        json_object_set_new(gi, "gpu_instance_id", json_integer(g->id));
-        json_object_set_new(gi, "profile", p ? json_string(p->name) : json_null());
-        json_object_set_new(gi, "profile_id", json_integer(g->profile_id));
-        json_object_set_new(gi, "start", json_integer(g->start));
-        json_object_set_new(gi, "size", json_integer(g->size));
-        json_object_set_new(gi, "memory_mib", p ? json_integer(p->memory_mib) : json_null());
-        json_object_set_new(gi, "sm_count", p ? json_integer(p->sm_count) : json_null());
-        json_object_set_new(gi, "processes", json_integer(g->procs));
-        json_object_set_new(gi, "uuid",
-                            g->nci && g->ci[0].uuid[0] ? json_string(g->ci[0].uuid) : json_null());
-        json_t *cis = json_array();
-        for (unsigned c = 0; c < g->nci; c++) {
-            json_t *ci = json_object();
-            json_object_set_new(ci, "compute_instance_id", json_integer(g->ci[c].id));
-            json_object_set_new(ci, "profile_id", json_integer(g->ci[c].profile_id));
-            json_object_set_new(ci, "start", json_integer(g->ci[c].start));
-            json_object_set_new(ci, "size", json_integer(g->ci[c].size));
-            json_object_set_new(ci, "uuid",
-                                g->ci[c].uuid[0] ? json_string(g->ci[c].uuid) : json_null());
-            json_array_append_new(cis, ci);
-        }
-        json_object_set_new(gi, "compute_instances", cis);
-        json_array_append_new(insts, gi);
-    }
-    json_object_set_new(o, "instances", insts);
-    json_t *profs = json_array();
-    for (unsigned i = 0; s->supported && i < s->table.profile_count; i++) {
-        const struct gpx_mig_gi_profile *p = &s->table.profiles[i];
-        json_t *j = json_object();
-        json_object_set_new(j, "name", json_string(p->name));
-        json_object_set_new(j, "id", json_integer(p->id));
-        json_object_set_new(j, "nvml_index", json_integer(p->index));
-        json_object_set_new(j, "compute_slices", json_integer(p->compute_slices));
-        json_object_set_new(j, "memory_slices", json_integer(p->memory_slices));
-        json_object_set_new(j, "memory_mib", json_integer(p->memory_mib));
-        json_object_set_new(j, "sm_count", json_integer(p->sm_count));
-        json_object_set_new(j, "max_count", json_integer(p->max_count));
-        json_object_set_new(j, "free",
-                            s->mode_current == NVML_DEVICE_MIG_ENABLE ? json_integer(s->free[i])
-                                                                      : json_null());
-        json_t *pls = json_array();
-        for (unsigned k = 0; k < p->placement_count; k++)
-            json_array_append_new(pls,
-                                  placement_json(p->placements[k].start, p->placements[k].size));
-        json_object_set_new(j, "placements", pls);
-        json_array_append_new(profs, j);
-    }
-    json_object_set_new(o, "profiles", profs);
-    return o;
-}
-
-static void print_gpu(const struct gpx_mig_gpu_state *s)
-{
-    const struct gpx_mig_model *cat =
-        s->model >= 0 ? gpx_mig_model_get((enum gpx_mig_model_id)s->model) : NULL;
-    if (!s->supported) {
-        printf("GPU %u  %s  MIG not supported\n", s->index, s->name);
+    unsigned index = (unsigned)ji(g, "index");
+    if (!json_is_true(json_object_get(g, "mig_supported"))) {
+        printf("GPU %u  %s  MIG not supported\n", index, js(g, "name", "?"));
         return;
     }
-    printf("GPU %u  %s  model %s  MIG %s", s->index, s->name, cat ? cat->spec_name : "unknown",
-           mode_name(s->mode_current));
-    if (s->mode_pending != s->mode_current)
-        printf(" (%s pending)", mode_name(s->mode_pending));
+    const char *mode = js(g, "mig_mode", "disabled"), *pend = js(g, "mig_mode_pending", mode);
+    int on = strcmp(mode, "enabled") == 0;
+    printf("GPU %u  %s  model %s  MIG %s", index, js(g, "name", "?"), js(g, "model", "unknown"),
+           mode);
+    if (strcmp(pend, mode) != 0)
+        printf(" (%s pending)", pend);
     printf("\n");
-    if (s->mode_current == NVML_DEVICE_MIG_ENABLE) {
-        if (s->ngi == 0) {
-            printf("  no GPU instances\n");
-        } else {
-            printf("  %-3s %-12s %-9s %-3s %-42s %s\n", "GI", "PROFILE", "PLACEMENT", "CI",
-                   "MIG DEVICE", "PROCS");
-            for (unsigned i = 0; i < s->ngi; i++) {
-                const struct gpx_mig_gi_state *g = &s->gi[i];
-                char pl[16];
-                snprintf(pl, sizeof pl, "%u:%u", g->start, g->size);
-                const char *pn = g->profile >= 0 ? s->table.profiles[g->profile].name : "?";
-                if (g->nci == 0)
-                    printf("  %-3u %-12s %-9s %-3s %-42s %u\n", g->id, pn, pl, "-", "-", g->procs);
-                for (unsigned c = 0; c < g->nci; c++)
-                    printf("  %-3u %-12s %-9s %-3u %-42s %u\n", g->id, pn, pl, g->ci[c].id,
-                           g->ci[c].uuid[0] ? g->ci[c].uuid : "-", g->procs);
+    json_t *insts = json_object_get(g, "instances");
+    int daemon = json_array_size(insts) > 0 &&
+                 json_object_get(json_array_get(insts, 0), "leased") != NULL;
+    size_t i;
+    json_t *gi;
+    if (on && json_array_size(insts) == 0)
+        printf("  no GPU instances\n");
+    else if (on) {
+        printf("  %-3s %-12s %-9s %-3s %-42s %-5s%s\n", "GI", "PROFILE", "PLACEMENT", "CI",
+               "MIG DEVICE", "PROCS", daemon ? " LEASE" : "");
+        json_array_foreach(insts, i, gi)
+        {
+            char pl[16], lease[64] = "";
+            snprintf(pl, sizeof pl, "%lld:%lld", ji(gi, "start"), ji(gi, "size"));
+            if (daemon)
+                snprintf(lease, sizeof lease, " %s",
+                         js(gi, "lease",
+                            json_is_true(json_object_get(gi, "leased")) ? "(leased)" : "-"));
+            json_t *cis = json_object_get(gi, "compute_instances");
+            if (json_array_size(cis) == 0)
+                printf("  %-3lld %-12s %-9s %-3s %-42s %-5lld%s\n", ji(gi, "gpu_instance_id"),
+                       js(gi, "profile", "?"), pl, "-", "-", ji(gi, "processes"), lease);
+            size_t k;
+            json_t *ci;
+            json_array_foreach(cis, k, ci)
+            {
+                printf("  %-3lld %-12s %-9s %-3lld %-42s %-5lld%s\n", ji(gi, "gpu_instance_id"),
+                       js(gi, "profile", "?"), pl, ji(ci, "compute_instance_id"),
+                       js(ci, "uuid", "-"), ji(gi, "processes"), lease);
             }
         }
     }
-    printf("  %-12s %3s %5s %9s %4s %4s %s\n", "PROFILE", "ID", "SLICES", "MEMORY", "SMS", "FREE",
-           "PLACEMENTS");
-    for (unsigned i = 0; i < s->table.profile_count; i++) {
-        const struct gpx_mig_gi_profile *p = &s->table.profiles[i];
-        char pls[64] = "", mem[24], slices[16], fr[16];
-        size_t used = 0;
-        for (unsigned k = 0; k < p->placement_count && used < sizeof pls; k++)
-            used += (size_t)snprintf(pls + used, sizeof pls - used, "%s%u", k ? "," : "",
-                                     p->placements[k].start);
-        snprintf(mem, sizeof mem, "%u MiB", p->memory_mib);
-        snprintf(slices, sizeof slices, "%u/%u", p->compute_slices, p->memory_slices);
-        if (s->mode_current == NVML_DEVICE_MIG_ENABLE)
-            snprintf(fr, sizeof fr, "%u/%u", s->free[i], p->max_count);
+    json_t *profs = json_object_get(g, "profiles");
+    int avail = json_array_size(profs) > 0 &&
+                json_object_get(json_array_get(profs, 0), "available") != NULL;
+    printf("  %-12s %3s %5s %9s %4s %4s %s%s\n", "PROFILE", "ID", "SLICES", "MEMORY", "SMS", "FREE",
+           avail ? "AVAIL " : "", "PLACEMENTS");
+    json_t *p;
+    json_array_foreach(profs, i, p)
+    {
+        char pls[64] = "", mem[24], slices[16], fr[16], av[16] = "";
+        size_t used = 0, k;
+        json_t *pl;
+        json_array_foreach(json_object_get(p, "placements"), k, pl)
+        {
+            if (used < sizeof pls)
+                used += (size_t)snprintf(pls + used, sizeof pls - used, "%s%lld", k ? "," : "",
+                                         ji(pl, "start"));
+        }
+        snprintf(mem, sizeof mem, "%lld MiB", ji(p, "memory_mib"));
+        snprintf(slices, sizeof slices, "%lld/%lld", ji(p, "compute_slices"),
+                 ji(p, "memory_slices"));
+        if (on)
+            snprintf(fr, sizeof fr, "%lld/%lld", ji(p, "free"), ji(p, "max_count"));
         else
-            snprintf(fr, sizeof fr, "-/%u", p->max_count);
-        printf("  %-12s %3u %5s %9s %4u %4s {%s}:%u\n", p->name, p->id, slices, mem, p->sm_count,
-               fr, pls, p->memory_slices);
+            snprintf(fr, sizeof fr, "-/%lld", ji(p, "max_count"));
+        if (avail)
+            snprintf(av, sizeof av, "%5lld ", ji(p, "available"));
+        printf("  %-12s %3lld %5s %9s %4lld %4s %s{%s}:%lld\n", js(p, "name", "?"), ji(p, "id"),
+               slices, mem, ji(p, "sm_count"), fr, av, pls, ji(p, "memory_slices"));
     }
 }
 
@@ -195,16 +177,64 @@ static int open_all(struct gpx_nvml *nv, struct gpx_nvml_mig *m, unsigned *count
     return 0;
 }
 
+/* Fills `arr` with one object per GPU (all, or `gpu`) read through NVML. */
+static int ls_direct(int gpu, json_t *arr, gpx_error *err)
+{
+    struct gpx_nvml nv;
+    struct gpx_nvml_mig m;
+    unsigned count;
+    if (open_all(&nv, &m, &count, err) < 0)
+        return -1;
+    int rc = 0;
+    if (gpu >= 0 && (unsigned)gpu >= count)
+        rc = gpx_error_set(err, GPX_E_NOT_FOUND, "no GPU %d (this node has %u)", gpu, count);
+    struct gpx_mig_gpu_state *s = malloc(sizeof *s);
+    if (!s)
+        rc = gpx_error_set(err, GPX_E_NOMEM, "MIG state");
+    for (unsigned i = 0; rc == 0 && i < count; i++) {
+        if (gpu >= 0 && (unsigned)gpu != i)
+            continue;
+        if (gpx_mig_read(&nv, &m, i, s, err) < 0) {
+            rc = gpx_error_wrap(err, "GPU %u", i);
+            break;
+        }
+        json_array_append_new(arr, gpx_mig_state_json(s));
+    }
+    free(s);
+    gpx_nvml_close(&nv);
+    return rc;
+}
+
+/* The same through gpuplexd: GET /v1/gpus/{i}/mig for each GPU. */
+static int ls_daemon(const char *server, int gpu, json_t *arr, gpx_error *err)
+{
+    unsigned count = 0;
+    if (gpu < 0 && daemon_gpus(server, &count, err) < 0)
+        return -1;
+    for (unsigned i = gpu >= 0 ? (unsigned)gpu : 0; gpu >= 0 ? i == (unsigned)gpu : i < count;
+         i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/v1/gpus/%u/mig", i);
+        json_t *g = NULL;
+        if (dcall(server, "GET", path, NULL, &g, err) < 0)
+            return -1;
+        json_array_append_new(arr, g);
+    }
+    return 0;
+}
+
 static int mig_ls(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {"gpu", required_argument, NULL, 'g'},
+                                         {"server", required_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int json = 0, gpu = -1, c;
+    const char *server = NULL;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "jg:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "jg:s:h", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             json = 1;
@@ -212,6 +242,9 @@ static int mig_ls(int argc, char **argv)
         case 'g':
             if (parse_gpu(optarg, &gpu) < 0)
                 return gpx_cli_usage_error(&gpx_cmd_mig, "bad --gpu '%s'", optarg);
+            break;
+        case 's':
+            server = optarg;
             break;
         case 'h':
             return gpx_cli_print_usage(&gpx_cmd_mig);
@@ -223,99 +256,24 @@ static int mig_ls(int argc, char **argv)
     if (optind < argc)
         return gpx_cli_usage_error(&gpx_cmd_mig, "unexpected argument '%s'", argv[optind]);
     gpx_error err = {0};
-    struct gpx_nvml nv;
-    struct gpx_nvml_mig m;
-    unsigned count;
-    if (open_all(&nv, &m, &count, &err) < 0)
-        return gpx_cli_fail(&err);
-    if (gpu >= 0 && (unsigned)gpu >= count) {
-        gpx_nvml_close(&nv);
-        gpx_error_set(&err, GPX_E_NOT_FOUND, "no GPU %d (this node has %u)", gpu, count);
-        return gpx_cli_fail(&err);
-    }
     json_t *arr = json_array();
-    int rc = 0;
-    struct gpx_mig_gpu_state *s = malloc(sizeof *s);
-    for (unsigned i = 0; s && i < count; i++) {
-        if (gpu >= 0 && (unsigned)gpu != i)
-            continue;
-        if (gpx_mig_read(&nv, &m, i, s, &err) < 0) {
-            gpx_error_wrap(&err, "GPU %u", i);
-            rc = -1;
-            break;
-        }
-        if (json)
-            json_array_append_new(arr, gpu_json(s));
-        else
-            print_gpu(s);
-    }
-    if (!s)
-        rc = gpx_error_set(&err, GPX_E_NOMEM, "MIG state");
-    free(s);
-    gpx_nvml_close(&nv);
-    if (rc == 0 && json)
+    int rc = gpx_client_daemon_configured(server) ? ls_daemon(server, gpu, arr, &err)
+                                                  : ls_direct(gpu, arr, &err);
+    if (rc == 0 && json) {
         print_json(arr);
+    } else if (rc == 0) {
+        size_t i;
+        json_t *g;
+        json_array_foreach(arr, i, g)
+        {
+            print_gpu(g);
+        }
+    }
     json_decref(arr);
     return rc < 0 ? gpx_cli_fail(&err) : 0;
 }
 
 /* --- plan ----------------------------------------------------------------------------- */
-
-static json_t *demand_json(const struct gpx_mig_model *t, const unsigned *d)
-{
-    json_t *o = json_object();
-    for (unsigned i = 0; i < t->profile_count; i++)
-        if (d[i])
-            json_object_set_new(o, t->profiles[i].name, json_integer(d[i]));
-    return o;
-}
-
-static json_t *plan_json(const struct gpx_mig_model *t, const struct gpx_mig_instance *cur,
-                         const unsigned *demand, const struct gpx_mig_plan *pl)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "model", json_string(t->spec_name));
-    json_object_set_new(o, "demand", demand_json(t, demand));
-    json_t *insts = json_array();
-    for (unsigned i = 0; i < pl->count; i++) {
-        const struct gpx_mig_plan_item *it = &pl->items[i];
-        json_t *j = json_object();
-        json_object_set_new(j, "profile", json_string(t->profiles[it->profile].name));
-        json_object_set_new(j, "start", json_integer(it->start));
-        json_object_set_new(j, "size", json_integer(t->profiles[it->profile].memory_slices));
-        json_object_set_new(j, "action", json_string(it->current < 0 ? "create" : "keep"));
-        json_object_set_new(j, "leased", json_boolean(it->leased));
-        json_array_append_new(insts, j);
-    }
-    json_object_set_new(o, "instances", insts);
-    json_t *destroy = json_array();
-    for (unsigned i = 0; i < pl->destroy_count; i++) {
-        const struct gpx_mig_instance *c = &cur[pl->destroy[i]];
-        json_t *j = json_object();
-        json_object_set_new(j, "profile", json_string(t->profiles[c->profile].name));
-        json_object_set_new(j, "start", json_integer(c->start));
-        json_object_set_new(j, "size", json_integer(t->profiles[c->profile].memory_slices));
-        json_array_append_new(destroy, j);
-    }
-    json_object_set_new(o, "destroy", destroy);
-    json_object_set_new(o, "unmet", demand_json(t, pl->unmet));
-    json_object_set_new(o, "demanded", json_integer(pl->demanded));
-    json_object_set_new(o, "satisfied", json_integer(pl->satisfied));
-    return o;
-}
-
-static void print_unmet(const struct gpx_mig_model *t, const struct gpx_mig_plan *pl, FILE *f)
-{
-    int any = 0;
-    for (unsigned i = 0; i < t->profile_count; i++) {
-        if (pl->unmet[i]) {
-            fprintf(f, "%s%s=%u", any ? "," : "", t->profiles[i].name, pl->unmet[i]);
-            any = 1;
-        }
-    }
-    if (!any)
-        fprintf(f, "none");
-}
 
 static void print_plan(const struct gpx_mig_model *t, const struct gpx_mig_instance *cur,
                        const struct gpx_mig_plan *pl)
@@ -333,9 +291,9 @@ static void print_plan(const struct gpx_mig_model *t, const struct gpx_mig_insta
                t->profiles[it->profile].name, it->start, t->profiles[it->profile].memory_slices,
                it->leased ? " (leased)" : "");
     }
-    printf("unmet: ");
-    print_unmet(t, pl, stdout);
-    printf("\n");
+    char unmet[256];
+    gpx_mig_unmet_format(t, pl, unmet, sizeof unmet);
+    printf("unmet: %s\n", unmet);
 }
 
 /* One instance of a --current file. */
@@ -493,7 +451,7 @@ static int mig_plan(int argc, char **argv)
     if (rc < 0)
         return gpx_cli_fail(&err);
     if (json) {
-        json_t *j = plan_json(t, cur, demand, &pl);
+        json_t *j = gpx_mig_plan_json(t, cur, demand, &pl);
         print_json(j);
         json_decref(j);
     } else {
@@ -504,81 +462,57 @@ static int mig_plan(int argc, char **argv)
 
 /* --- apply ---------------------------------------------------------------------------- */
 
-static const char *action_name(enum gpx_mig_action_kind k)
+/*
+ * One GPU's apply result (gpx_mig_demand_json, or the daemon's answer) as
+ * lines: "would ..." in a dry run, past tense when done, "failed to ..." if
+ * not; then what stayed unmet.
+ */
+static void print_actions(json_t *r)
 {
-    switch (k) {
-    case GPX_MIG_ACT_ENABLE:
-        return "enable";
-    case GPX_MIG_ACT_DISABLE:
-        return "disable";
-    case GPX_MIG_ACT_DESTROY:
-        return "destroy";
-    case GPX_MIG_ACT_CREATE:
-        return "create";
-    case GPX_MIG_ACT_CREATE_CI:
-        return "create_ci";
-    }
-    return "?";
-}
-
-static json_t *actions_json(const struct gpx_mig_gpu_state *s,
-                            const struct gpx_mig_apply_result *res)
-{
-    json_t *arr = json_array();
-    for (unsigned i = 0; i < res->n; i++) {
-        const struct gpx_mig_action *a = &res->actions[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "action", json_string(action_name(a->kind)));
-        if (a->profile >= 0) {
-            json_object_set_new(o, "profile", json_string(s->table.profiles[a->profile].name));
-            json_object_set_new(o, "start", json_integer(a->start));
-            json_object_set_new(o, "size", json_integer(a->size));
-        }
-        if (a->done && a->kind != GPX_MIG_ACT_ENABLE && a->kind != GPX_MIG_ACT_DISABLE)
-            json_object_set_new(o, "gpu_instance_id", json_integer(a->gi_id));
-        if (a->done && (a->kind == GPX_MIG_ACT_CREATE || a->kind == GPX_MIG_ACT_CREATE_CI)) {
-            json_object_set_new(o, "compute_instance_id", json_integer(a->ci_id));
-            json_object_set_new(o, "uuid", a->uuid[0] ? json_string(a->uuid) : json_null());
-        }
-        json_object_set_new(o, "done", json_boolean(a->done));
-        json_array_append_new(arr, o);
-    }
-    return arr;
-}
-
-/* One line per action: "would ..." in a dry run, past tense when done, "failed to ..." if not. */
-static void print_actions(const struct gpx_mig_gpu_state *s, const struct gpx_mig_apply_result *res,
-                          int dry_run)
-{
-    for (unsigned i = 0; i < res->n; i++) {
-        const struct gpx_mig_action *a = &res->actions[i];
-        const char *pn = a->profile >= 0 ? s->table.profiles[a->profile].name : "";
-        const char *pre = dry_run ? "would " : a->done ? "" : "failed to ";
-        switch (a->kind) {
-        case GPX_MIG_ACT_ENABLE:
-        case GPX_MIG_ACT_DISABLE:
-            printf("GPU %u: %s%s%s MIG mode\n", s->index, pre, action_name(a->kind),
-                   a->done ? "d" : "");
-            break;
-        case GPX_MIG_ACT_DESTROY:
-            printf("GPU %u: %s%s %s at %u:%u (GPU instance %u)\n", s->index, pre,
-                   a->done ? "destroyed" : "destroy", pn, a->start, a->size, a->gi_id);
-            break;
-        case GPX_MIG_ACT_CREATE:
-        case GPX_MIG_ACT_CREATE_CI:
-            if (a->done)
-                printf("GPU %u: %s %s at %u:%u -> GPU instance %u, compute instance %u%s%s\n",
-                       s->index, a->kind == GPX_MIG_ACT_CREATE ? "created" : "completed", pn,
-                       a->start, a->size, a->gi_id, a->ci_id, a->uuid[0] ? ", " : "", a->uuid);
-            else
-                printf("GPU %u: %s%s %s at %u:%u\n", s->index, pre,
-                       a->kind == GPX_MIG_ACT_CREATE ? "create" : "add a compute instance to", pn,
-                       a->start, a->size);
-            break;
+    unsigned index = (unsigned)ji(r, "index");
+    int dry = json_is_true(json_object_get(r, "dry_run"));
+    json_t *acts = json_object_get(r, "actions");
+    size_t i;
+    json_t *a;
+    json_array_foreach(acts, i, a)
+    {
+        const char *kind = js(a, "action", "?"), *pn = js(a, "profile", "");
+        int done = json_is_true(json_object_get(a, "done"));
+        const char *pre = dry ? "would " : done ? "" : "failed to ";
+        long long start = ji(a, "start"), size = ji(a, "size");
+        if (!strcmp(kind, "enable") || !strcmp(kind, "disable")) {
+            printf("GPU %u: %s%s%s MIG mode\n", index, pre, kind, done ? "d" : "");
+        } else if (!strcmp(kind, "destroy")) {
+            printf("GPU %u: %s%s %s at %lld:%lld (GPU instance %lld)\n", index, pre,
+                   done ? "destroyed" : "destroy", pn, start, size, ji(a, "gpu_instance_id"));
+        } else if (done) {
+            const char *uuid = js(a, "uuid", "");
+            printf("GPU %u: %s %s at %lld:%lld -> GPU instance %lld, compute instance %lld%s%s\n",
+                   index, !strcmp(kind, "create") ? "created" : "completed", pn, start, size,
+                   ji(a, "gpu_instance_id"), ji(a, "compute_instance_id"), uuid[0] ? ", " : "",
+                   uuid);
+        } else {
+            printf("GPU %u: %s%s %s at %lld:%lld\n", index, pre,
+                   !strcmp(kind, "create") ? "create" : "add a compute instance to", pn, start,
+                   size);
         }
     }
-    if (res->n == 0)
-        printf("GPU %u: nothing to do\n", s->index);
+    if (json_array_size(acts) == 0)
+        printf("GPU %u: nothing to do\n", index);
+    json_t *unmet = json_object_get(json_object_get(r, "plan"), "unmet");
+    if (json_object_size(unmet)) {
+        printf("GPU %u: unmet: ", index);
+        const char *k;
+        json_t *v;
+        int first = 1;
+        json_object_foreach(unmet, k, v)
+        {
+            printf("%s%s=%lld", first ? "" : ",", k, json_integer_value(v));
+            first = 0;
+        }
+        printf("\n");
+    }
+    fflush(stdout); /* before an error, if any, on stderr */
 }
 
 struct apply_opts {
@@ -587,30 +521,40 @@ struct apply_opts {
     int exact, partial, dry_run, json;
 };
 
-/* Plans and applies on one GPU; appends its JSON to `out`. */
+/* {index, model} of a GPU nothing was planned for; `skipped` when no layout rule applies. */
+static json_t *gpu_ref_json(unsigned index, const char *model, int skipped)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "index", json_integer(index));
+    json_object_set_new(j, "model", model ? json_string(model) : json_null());
+    if (skipped)
+        json_object_set_new(j, "skipped", json_true());
+    return j;
+}
+
+/* Plans and applies on one GPU through NVML; appends its JSON to `out`. */
 static int apply_gpu(struct gpx_nvml *nv, const struct gpx_nvml_mig *m, unsigned index,
                      const struct apply_opts *o, json_t *out, gpx_error *err)
 {
     struct gpx_mig_gpu_state *s = malloc(sizeof *s);
-    if (!s)
-        return gpx_error_set(err, GPX_E_NOMEM, "MIG state");
-    int rc = -1;
-    struct gpx_mig_planner *p = NULL;
-    struct gpx_mig_apply_result res = {0};
-    struct gpx_mig_plan pl = {0};
+    struct gpx_mig_demand_result *res = malloc(sizeof *res);
     unsigned demand[GPX_MIG_MAX_PROFILES] = {0};
-    json_t *j = json_object();
+    int rc = -1;
+    if (!s || !res) {
+        gpx_error_set(err, GPX_E_NOMEM, "MIG state");
+        goto out;
+    }
     if (gpx_mig_read(nv, m, index, s, err) < 0)
         goto out;
-    json_object_set_new(j, "index", json_integer(index));
     const struct gpx_mig_model *cat =
         s->model >= 0 ? gpx_mig_model_get((enum gpx_mig_model_id)s->model) : NULL;
-    json_object_set_new(j, "model", cat ? json_string(cat->spec_name) : json_null());
     if (!s->supported) {
+        json_array_append_new(out, gpu_ref_json(index, cat ? cat->spec_name : NULL, 0));
         gpx_error_set(err, GPX_E_INVALID, "GPU %u (%s) does not support MIG", index, s->name);
         goto out;
     }
-    int enabled = 1;
+    struct gpx_mig_demand_opts dopt = {
+        .enabled = 1, .exact = o->exact, .partial = o->partial, .dry_run = o->dry_run};
     if (o->layout) {
         const struct gpx_mig_layout_rule *r =
             gpx_mig_layout_rule_for(o->layout, index, s->pci_device_id, s->model);
@@ -618,11 +562,11 @@ static int apply_gpu(struct gpx_nvml *nv, const struct gpx_nvml_mig *m, unsigned
             if (!o->json)
                 printf("GPU %u: no rule of layout '%s' applies to it (%s); left as it is\n", index,
                        o->layout->name, s->name);
-            json_object_set_new(j, "skipped", json_true());
+            json_array_append_new(out, gpu_ref_json(index, cat ? cat->spec_name : NULL, 1));
             rc = 0;
             goto out;
         }
-        enabled = r->mig_enabled;
+        dopt.enabled = r->mig_enabled;
         if (gpx_mig_layout_demand(r, &s->table, demand, err) < 0) {
             gpx_error_wrap(err, "GPU %u: layout '%s'", index, o->layout->name);
             goto out;
@@ -631,72 +575,131 @@ static int apply_gpu(struct gpx_nvml *nv, const struct gpx_nvml_mig *m, unsigned
         gpx_error_wrap(err, "GPU %u", index);
         goto out;
     }
-    struct gpx_mig_instance cur[GPX_MIG_MAX_INSTANCES];
-    unsigned ncur = gpx_mig_current(s, cur);
-    if (gpx_mig_planner_new(&s->table, &p, err) < 0 ||
-        gpx_mig_plan(p, cur, ncur, demand, o->exact || !enabled ? GPX_MIG_PLAN_EXACT : 0, &pl,
-                     err) < 0) {
-        gpx_error_wrap(err, "GPU %u", index);
-        goto out;
-    }
-    if (pl.satisfied < pl.demanded && !o->partial) {
-        char unmet[256];
-        FILE *f = fmemopen(unmet, sizeof unmet, "w");
-        if (f) {
-            print_unmet(&s->table, &pl, f);
-            fclose(f);
-        } else {
-            snprintf(unmet, sizeof unmet, "?");
-        }
-        gpx_error_set(err, GPX_E_NO_SPACE,
-                      "GPU %u (%s): the demand does not fit: %u of %u instances would be "
-                      "missing (%s); see 'gpuplex mig plan', or pass --partial",
-                      index, s->table.spec_name, pl.demanded - pl.satisfied, pl.demanded, unmet);
-        goto out;
-    }
-    if (enabled) {
-        rc = gpx_mig_apply(nv, m, s, &pl, 1, o->dry_run, &res, err);
-    } else if (s->mode_current != NVML_DEVICE_MIG_ENABLE) {
-        rc = 0; /* MIG is off already */
-    } else {
-        /* mig-enabled: false: destroy everything unleased, then turn MIG off */
-        rc = gpx_mig_apply(nv, m, s, &pl, 0, o->dry_run, &res, err);
-        if (rc == 0 && s->mode_current == NVML_DEVICE_MIG_ENABLE) {
-            if (pl.count > 0) {
-                rc = gpx_error_set(err, GPX_E_BUSY,
-                                   "GPU %u: %u GPU instance%s in use: MIG mode stays on", index,
-                                   pl.count, pl.count == 1 ? "" : "s");
-            } else if (o->dry_run) {
-                res.actions[res.n++] =
-                    (struct gpx_mig_action){.kind = GPX_MIG_ACT_DISABLE, .profile = -1};
-            } else {
-                struct gpx_mig_gpu_state *s2 = malloc(sizeof *s2);
-                struct gpx_mig_apply_result r2;
-                rc = s2 ? gpx_mig_read(nv, m, index, s2, err)
-                        : gpx_error_set(err, GPX_E_NOMEM, "MIG state");
-                if (rc == 0)
-                    rc = gpx_mig_disable(nv, m, s2, 0, &r2, err);
-                if (rc == 0 && r2.n)
-                    res.actions[res.n++] = r2.actions[0];
-                free(s2);
-            }
-        }
-    }
-    if (!o->json)
-        print_actions(s, &res, o->dry_run);
-    json_object_set_new(j, "dry_run", json_boolean(o->dry_run));
-    json_object_set_new(j, "actions", actions_json(s, &res));
-    json_object_set_new(j, "plan", plan_json(&s->table, cur, demand, &pl));
-    if (!o->json && pl.satisfied < pl.demanded) {
-        printf("GPU %u: unmet: ", index);
-        print_unmet(&s->table, &pl, stdout);
-        printf("\n");
-    }
-    fflush(stdout); /* before the error, if any, on stderr */
-out:
+    rc = gpx_mig_apply_demand(nv, m, s, demand, &dopt, res, err);
+    json_t *j = gpx_mig_demand_json(s, demand, res, o->dry_run);
+    if (!o->json && (rc == 0 || res->res.n > 0))
+        print_actions(j);
     json_array_append_new(out, j);
-    gpx_mig_planner_free(p);
+out:
+    free(res);
     free(s);
+    return rc;
+}
+
+/*
+ * "3g.40gb=1,1g.10gb=4" as {"3g.40gb": 1, "1g.10gb": 4} for the daemon, which
+ * checks the names against each GPU's model ("NAME" alone is 1; repeated
+ * names add up).
+ */
+static int spec_json(const char *spec, json_t **out, gpx_error *err)
+{
+    json_t *o = json_object();
+    const char *s = spec;
+    while (*s) {
+        while (*s == ' ' || *s == ',')
+            s++;
+        if (!*s)
+            break;
+        const char *name = s;
+        while (*s && *s != '=' && *s != ',')
+            s++;
+        char buf[GPX_MIG_NAME_MAX + 8];
+        size_t n = (size_t)(s - name);
+        while (n && name[n - 1] == ' ')
+            n--;
+        if (n == 0 || n >= sizeof buf) {
+            json_decref(o);
+            return gpx_error_set(err, GPX_E_INVALID, "bad MIG profile name in '%s'", spec);
+        }
+        memcpy(buf, name, n);
+        buf[n] = '\0';
+        long long count = 1;
+        if (*s == '=') {
+            char *end;
+            errno = 0;
+            count = strtoll(s + 1, &end, 10);
+            if (errno || end == s + 1 || count < 0 || count > 64 || (*end && *end != ',')) {
+                json_decref(o);
+                return gpx_error_set(err, GPX_E_INVALID, "count for %s in '%s' must be 0..64",
+                                     buf, spec);
+            }
+            s = end;
+        }
+        json_t *had = json_object_get(o, buf);
+        json_object_set_new(o, buf, json_integer(count + (had ? json_integer_value(had) : 0)));
+    }
+    if (json_object_size(o) == 0) {
+        json_decref(o);
+        return gpx_error_set(err, GPX_E_INVALID, "empty MIG demand (example: 3g.40gb=1,1g.10gb=4)");
+    }
+    *out = o;
+    return 0;
+}
+
+/* The same through gpuplexd: POST /v1/gpus/{i}/mig for each GPU. */
+static int apply_daemon(const char *server, int gpu, const struct apply_opts *o, json_t *out,
+                        gpx_error *err)
+{
+    json_t *spec = NULL;
+    if (o->demand && spec_json(o->demand, &spec, err) < 0)
+        return -1;
+    unsigned count = 0;
+    int rc = 0;
+    if (gpu < 0)
+        rc = daemon_gpus(server, &count, err);
+    for (unsigned i = gpu >= 0 ? (unsigned)gpu : 0;
+         rc == 0 && (gpu >= 0 ? i == (unsigned)gpu : i < count); i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/v1/gpus/%u/mig", i);
+        json_t *devices = NULL;
+        int enabled = 1;
+        if (o->layout) {
+            json_t *g = NULL;
+            if ((rc = dcall(server, "GET", path, NULL, &g, err)) < 0)
+                break;
+            const char *model = js(g, "model", NULL);
+            int mi = model ? gpx_mig_model_find(model) : -1;
+            uint32_t pci = (uint32_t)strtoul(js(g, "pci_device_id", "0"), NULL, 16);
+            const struct gpx_mig_layout_rule *r = gpx_mig_layout_rule_for(o->layout, i, pci, mi);
+            if (!r) {
+                if (!o->json)
+                    printf("GPU %u: no rule of layout '%s' applies to it (%s); left as it is\n",
+                           i, o->layout->name, js(g, "name", "?"));
+                json_array_append_new(out, gpu_ref_json(i, model, 1));
+                json_decref(g);
+                continue;
+            }
+            json_decref(g);
+            enabled = r->mig_enabled;
+            devices = json_object();
+            for (unsigned k = 0; k < r->ndevices; k++) {
+                json_t *had = json_object_get(devices, r->mig_devices[k].profile);
+                json_object_set_new(devices, r->mig_devices[k].profile,
+                                    json_integer((json_int_t)r->mig_devices[k].count +
+                                                 (had ? json_integer_value(had) : 0)));
+            }
+        } else {
+            devices = json_incref(spec);
+        }
+        json_t *body = json_object();
+        json_object_set_new(body, "enabled", json_boolean(enabled));
+        if (enabled)
+            json_object_set(body, o->exact ? "layout" : "demand", devices);
+        if (o->partial)
+            json_object_set_new(body, "partial", json_true());
+        if (o->dry_run)
+            json_object_set_new(body, "dry_run", json_true());
+        json_decref(devices);
+        json_t *r = NULL;
+        rc = dcall(server, "POST", path, body, &r, err);
+        json_decref(body);
+        if (rc == 0) {
+            if (!o->json)
+                print_actions(r);
+            json_array_append_new(out, r);
+        }
+    }
+    json_decref(spec);
     return rc;
 }
 
@@ -711,14 +714,15 @@ static int mig_apply(int argc, char **argv)
                                          {"partial", no_argument, NULL, 'p'},
                                          {"dry-run", no_argument, NULL, 'D'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"server", required_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *layout_path = NULL, *name = NULL;
+    const char *layout_path = NULL, *name = NULL, *server = NULL;
     struct apply_opts o = {0};
     int gpu = -1, exact = -1, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "g:l:n:d:xkpDjh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "g:l:n:d:xkpDjs:h", opts, NULL)) != -1) {
         switch (c) {
         case 'g':
             if (parse_gpu(optarg, &gpu) < 0)
@@ -747,6 +751,9 @@ static int mig_apply(int argc, char **argv)
             break;
         case 'j':
             o.json = 1;
+            break;
+        case 's':
+            server = optarg;
             break;
         case 'h':
             return gpx_cli_print_usage(&gpx_cmd_mig);
@@ -784,21 +791,25 @@ static int mig_apply(int argc, char **argv)
             return gpx_cli_fail(&err);
         }
     }
-    struct gpx_nvml nv;
-    struct gpx_nvml_mig m;
-    unsigned count;
-    if (open_all(&nv, &m, &count, &err) < 0) {
-        gpx_mig_layout_file_free(&lf);
-        return gpx_cli_fail(&err);
-    }
-    int rc = 0;
-    if (gpu >= 0 && (unsigned)gpu >= count)
-        rc = gpx_error_set(&err, GPX_E_NOT_FOUND, "no GPU %d (this node has %u)", gpu, count);
     json_t *arr = json_array();
-    for (unsigned i = 0; rc == 0 && i < count; i++)
-        if (gpu < 0 || (unsigned)gpu == i)
-            rc = apply_gpu(&nv, &m, i, &o, arr, &err);
-    gpx_nvml_close(&nv);
+    int rc = 0;
+    if (gpx_client_daemon_configured(server)) {
+        rc = apply_daemon(server, gpu, &o, arr, &err);
+    } else {
+        struct gpx_nvml nv;
+        struct gpx_nvml_mig m;
+        unsigned count;
+        rc = open_all(&nv, &m, &count, &err);
+        if (rc == 0) {
+            if (gpu >= 0 && (unsigned)gpu >= count)
+                rc = gpx_error_set(&err, GPX_E_NOT_FOUND, "no GPU %d (this node has %u)", gpu,
+                                   count);
+            for (unsigned i = 0; rc == 0 && i < count; i++)
+                if (gpu < 0 || (unsigned)gpu == i)
+                    rc = apply_gpu(&nv, &m, i, &o, arr, &err);
+            gpx_nvml_close(&nv);
+        }
+    }
     gpx_mig_layout_file_free(&lf);
     if (o.json)
         print_json(arr);
@@ -825,11 +836,12 @@ const struct gpx_cmd gpx_cmd_mig = {
     "mig",
     run,
     "MIG partitions: list, plan from demand, apply",
-    "usage: gpuplex mig ls [--gpu N] [--json]\n"
+    "usage: gpuplex mig ls [--gpu N] [--json] [--server S]\n"
     "       gpuplex mig plan --model MODEL --demand SPEC [--current FILE [--gpu N]]\n"
     "                        [--exact] [--json]\n"
     "       gpuplex mig apply [--gpu N] (--layout FILE --name NAME | --demand SPEC)\n"
     "                         [--exact | --keep-extra] [--partial] [--dry-run] [--json]\n"
+    "                         [--server S]\n"
     "\n"
     "ls      each GPU's MIG mode (and a pending change), its GPU instances (id,\n"
     "        profile, placement start:size, compute instances, MIG device UUIDs,\n"
@@ -844,6 +856,12 @@ const struct gpx_cmd gpx_cmd_mig = {
     "        the plan says, creates GPU instances at their placements, each with its\n"
     "        default compute instance. Instances with processes count as leased.\n"
     "\n"
+    "ls and apply go through gpuplexd when one is configured (--server, GPUPLEX_SERVER,\n"
+    "or the default socket answers; GPUPLEX_SERVER=none calls NVML directly): the\n"
+    "daemon also counts the instances its mig leases hold as leased, and ls shows\n"
+    "each instance's lease and each profile's AVAIL (more leases that would fit).\n"
+    "\n"
+    "  --server S      gpuplexd's unix socket or http://HOST:PORT (admin for apply)\n"
     "  --demand SPEC   PROFILE=N,... e.g. 3g.40gb=1,1g.10gb=4 (profile names of the\n"
     "                  GPU's model; a wrong name lists the valid ones)\n"
     "  --current FILE  JSON: [{\"profile\": \"3g.40gb\", \"start\": 4, \"leased\": true}, ...],\n"

@@ -338,6 +338,23 @@ int gpx_mig_plan(const struct gpx_mig_planner *p, const struct gpx_mig_instance 
     return 0;
 }
 
+int gpx_mig_available(const struct gpx_mig_planner *p, const struct gpx_mig_instance *cur,
+                      unsigned ncur, unsigned out[GPX_MIG_MAX_PROFILES], gpx_error *err)
+{
+    memset(out, 0, GPX_MIG_MAX_PROFILES * sizeof out[0]);
+    for (unsigned i = 0; i < p->model.profile_count; i++) {
+        unsigned demand[GPX_MIG_MAX_PROFILES] = {0}, leased = 0;
+        demand[i] = p->model.profiles[i].max_count;
+        for (unsigned k = 0; k < ncur; k++)
+            leased += cur[k].profile == i && cur[k].leased;
+        struct gpx_mig_plan pl;
+        if (gpx_mig_plan(p, cur, ncur, demand, 0, &pl, err) < 0)
+            return -1;
+        out[i] = pl.satisfied > leased ? pl.satisfied - leased : 0;
+    }
+    return 0;
+}
+
 int gpx_mig_demand_parse(const struct gpx_mig_model *m, const char *spec,
                          unsigned demand[GPX_MIG_MAX_PROFILES], gpx_error *err)
 {

@@ -85,6 +85,15 @@ int gpx_mig_plan(const struct gpx_mig_planner *p, const struct gpx_mig_instance 
                  struct gpx_mig_plan *out, gpx_error *err);
 
 /*
+ * What a GPU can still hand out, one profile at a time: out[i] is how many
+ * instances of profile i could be leased beside the leased ones in `cur`
+ * (unleased instances of i count; unleased ones of other profiles may be
+ * destroyed to make room; leased ones never). 0 when none fits.
+ */
+int gpx_mig_available(const struct gpx_mig_planner *p, const struct gpx_mig_instance *cur,
+                      unsigned ncur, unsigned out[GPX_MIG_MAX_PROFILES], gpx_error *err);
+
+/*
  * Checks that instances form a layout the GPU accepts: known profiles, valid
  * placements, no overlap, counts within each profile's maximum, at most 7
  * compute slices.

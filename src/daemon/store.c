@@ -40,6 +40,12 @@ static const struct {
      " dt_ns INTEGER NOT NULL, gpu_ns INTEGER NOT NULL, wait_ns INTEGER NOT NULL,"
      " used_bytes INTEGER NOT NULL, peak_bytes INTEGER NOT NULL);"
      "CREATE INDEX usage_samples_tenant_ts ON usage_samples(tenant, ts_ns);"},
+    {2, "MIG instances of mig leases",
+     "ALTER TABLE leases ADD COLUMN mig_start INTEGER NOT NULL DEFAULT -1;"
+     "ALTER TABLE leases ADD COLUMN mig_created INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE leases ADD COLUMN mig_gi INTEGER NOT NULL DEFAULT -1;"
+     "ALTER TABLE leases ADD COLUMN mig_ci INTEGER NOT NULL DEFAULT -1;"
+     "ALTER TABLE leases ADD COLUMN mig_uuid TEXT NOT NULL DEFAULT '';"},
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -60,6 +66,11 @@ enum {
     S_COUNT
 };
 
+#define LEASE_COLUMNS                                                                              \
+    "id,tenant,state,mode,gpu_index,gpu_uuid,memory_quota,gpu_memory,weight,cap,mig_profile,"      \
+    "labels,owners,created_ns,released_ns,reason,gpu_ns,wait_ns,peak_used,mig_start,mig_created,"  \
+    "mig_gi,mig_ci,mig_uuid"
+
 static const char *const sql_text[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
@@ -69,12 +80,12 @@ static const char *const sql_text[S_COUNT] = {
     [S_LEASE_INSERT] =
         "INSERT INTO leases(id,tenant,state,mode,gpu_index,gpu_uuid,memory_quota,gpu_memory,"
         "weight,cap,mig_profile,labels,owners,created_ns,released_ns,reason,gpu_ns,wait_ns,"
-        "peak_used) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
+        "peak_used,mig_start,mig_created,mig_gi,mig_ci,mig_uuid) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
+        "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)",
     [S_LEASE_UPDATE] = "UPDATE leases SET state=?3,released_ns=?15,reason=?16,gpu_ns=?17,"
-                       "wait_ns=?18,peak_used=?19 WHERE id=?1",
-    [S_LEASE_GET] = "SELECT id,tenant,state,mode,gpu_index,gpu_uuid,memory_quota,gpu_memory,"
-                    "weight,cap,mig_profile,labels,owners,created_ns,released_ns,reason,gpu_ns,"
-                    "wait_ns,peak_used FROM leases WHERE id=?1",
+                       "wait_ns=?18,peak_used=?19,mig_start=?20,mig_created=?21,mig_gi=?22,"
+                       "mig_ci=?23,mig_uuid=?24 WHERE id=?1",
+    [S_LEASE_GET] = "SELECT " LEASE_COLUMNS " FROM leases WHERE id=?1",
     [S_TENANT_INSERT] = "INSERT INTO tenants(name,role,token_sha256,uid,max_gpus,max_memory,"
                         "created_ns) VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [S_TENANT_TOKEN] = "UPDATE tenants SET token_sha256=?2 WHERE name=?1",
@@ -340,6 +351,11 @@ static void bind_lease(sqlite3_stmt *s, const struct gpxd_lease *l, char *owners
     sqlite3_bind_int64(s, 17, (sqlite3_int64)l->gpu_ns);
     sqlite3_bind_int64(s, 18, (sqlite3_int64)l->wait_ns);
     sqlite3_bind_int64(s, 19, (sqlite3_int64)l->peak_used);
+    sqlite3_bind_int(s, 20, l->mig_start);
+    sqlite3_bind_int(s, 21, l->mig_created);
+    sqlite3_bind_int(s, 22, l->mig_gi);
+    sqlite3_bind_int(s, 23, l->mig_ci);
+    sqlite3_bind_text(s, 24, l->mig_uuid, -1, SQLITE_STATIC);
 }
 
 /* Autocommit writes use the synchronous level of the last begin: set it explicitly. */
@@ -396,6 +412,11 @@ static void read_lease(sqlite3_stmt *s, struct gpxd_lease *l)
     l->gpu_ns = (uint64_t)sqlite3_column_int64(s, 16);
     l->wait_ns = (uint64_t)sqlite3_column_int64(s, 17);
     l->peak_used = (uint64_t)sqlite3_column_int64(s, 18);
+    l->mig_start = sqlite3_column_int(s, 19);
+    l->mig_created = sqlite3_column_int(s, 20);
+    l->mig_gi = sqlite3_column_int(s, 21);
+    l->mig_ci = sqlite3_column_int(s, 22);
+    copy_col(l->mig_uuid, sizeof l->mig_uuid, s, 23);
 }
 
 int gpxd_store_lease_get(struct gpxd_store *st, const char *id, struct gpxd_lease *out,
@@ -423,9 +444,7 @@ int gpxd_store_lease_each(struct gpxd_store *st, unsigned states, const char *te
     char sql[1024];
     size_t n = (size_t)snprintf(
         sql, sizeof sql,
-        "SELECT id,tenant,state,mode,gpu_index,gpu_uuid,memory_quota,gpu_memory,weight,cap,"
-        "mig_profile,labels,owners,created_ns,released_ns,reason,gpu_ns,wait_ns,peak_used FROM "
-        "leases WHERE state IN (");
+        "SELECT " LEASE_COLUMNS " FROM leases WHERE state IN (");
     int first = 1;
     for (int i = 0; i < 4; i++) {
         if (!(states & (1u << i)))

@@ -52,6 +52,16 @@ struct gpxd_lease {
     int64_t created_ns, released_ns;     /* CLOCK_REALTIME; released_ns 0 while active */
     char reason[64];                     /* why it was released */
     uint64_t gpu_ns, wait_ns, peak_used; /* metering recorded so far */
+    /*
+     * mig leases: the instance. The 'pending' row journals where it goes
+     * (gpu_index, mig_profile, mig_start) and whether this lease makes it
+     * (mig_created) before NVML is asked; the 'active' row adds its ids and
+     * MIG device UUID. -1 / "" when not known (and for other modes).
+     */
+    int mig_start;   /* placement: first memory slice */
+    int mig_created; /* 1: created for this lease (0: a free instance reused) */
+    int mig_gi, mig_ci;
+    char mig_uuid[96];
 };
 
 struct gpxd_tenant {

@@ -17,6 +17,7 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct sym {
@@ -411,10 +412,21 @@ unsigned gpx_mig_current(const struct gpx_mig_gpu_state *s,
             continue;
         out[n].profile = (uint8_t)s->gi[i].profile;
         out[n].start = (uint8_t)s->gi[i].start;
-        out[n].leased = s->gi[i].procs > 0;
+        out[n].leased = s->gi[i].procs > 0 || s->gi[i].leased;
         n++;
     }
     return n;
+}
+
+const struct gpx_mig_gi_state *gpx_mig_current_gi(const struct gpx_mig_gpu_state *s, unsigned i)
+{
+    for (unsigned k = 0, n = 0; k < s->ngi && n < GPX_MIG_MAX_INSTANCES; k++) {
+        if (s->gi[k].profile < 0)
+            continue;
+        if (n++ == i)
+            return &s->gi[k];
+    }
+    return NULL;
 }
 
 /* --- applying -------------------------------------------------------------------------- */
@@ -614,6 +626,10 @@ int gpx_mig_apply(struct gpx_nvml *nv, const struct gpx_nvml_mig *m,
                                  "it",
                                  s->index, g->id, t->profiles[g->profile].name, g->procs,
                                  g->procs == 1 ? "" : "es");
+        if (g->leased)
+            return gpx_error_set(err, GPX_E_BUSY,
+                                 "GPU %u: GPU instance %u (%s) is leased; not destroying it",
+                                 s->index, g->id, t->profiles[g->profile].name);
         struct gpx_mig_action *a = act(res, GPX_MIG_ACT_DESTROY);
         a->profile = g->profile;
         a->start = g->start;
@@ -710,4 +726,79 @@ int gpx_mig_disable(struct gpx_nvml *nv, const struct gpx_nvml_mig *m,
         return -1;
     a->done = 1;
     return 0;
+}
+
+/* --- demand: plan + apply, shared by the CLI and gpuplexd ------------------------------ */
+
+void gpx_mig_unmet_format(const struct gpx_mig_model *t, const struct gpx_mig_plan *pl, char *buf,
+                          size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < t->profile_count && used < len; i++)
+        if (pl->unmet[i])
+            used += (size_t)snprintf(buf + used, len - used, "%s%s=%u", used ? "," : "",
+                                     t->profiles[i].name, pl->unmet[i]);
+    if (!buf[0])
+        snprintf(buf, len, "none");
+}
+
+int gpx_mig_apply_demand(struct gpx_nvml *nv, const struct gpx_nvml_mig *m,
+                         const struct gpx_mig_gpu_state *s,
+                         const unsigned demand[GPX_MIG_MAX_PROFILES],
+                         const struct gpx_mig_demand_opts *o, struct gpx_mig_demand_result *out,
+                         gpx_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!s->supported)
+        return gpx_error_set(err, GPX_E_INVALID, "GPU %u (%s) does not support MIG", s->index,
+                             s->name);
+    out->ncur = gpx_mig_current(s, out->cur);
+    struct gpx_mig_planner *p = NULL;
+    if (gpx_mig_planner_new(&s->table, &p, err) < 0 ||
+        gpx_mig_plan(p, out->cur, out->ncur, demand,
+                     o->exact || !o->enabled ? GPX_MIG_PLAN_EXACT : 0, &out->plan, err) < 0) {
+        gpx_mig_planner_free(p);
+        return gpx_error_wrap(err, "GPU %u", s->index);
+    }
+    gpx_mig_planner_free(p);
+    out->planned = 1;
+    const struct gpx_mig_plan *pl = &out->plan;
+    if (pl->satisfied < pl->demanded && !o->partial) {
+        char unmet[256];
+        gpx_mig_unmet_format(&s->table, pl, unmet, sizeof unmet);
+        return gpx_error_set(err, GPX_E_NO_SPACE,
+                             "GPU %u (%s): the demand does not fit: %u of %u instances would be "
+                             "missing (%s); see 'gpuplex mig plan', or apply what fits with "
+                             "--partial (API: \"partial\": true)",
+                             s->index, s->table.spec_name, pl->demanded - pl->satisfied,
+                             pl->demanded, unmet);
+    }
+    if (o->enabled)
+        return gpx_mig_apply(nv, m, s, pl, 1, o->dry_run, &out->res, err);
+    if (s->mode_current != NVML_DEVICE_MIG_ENABLE)
+        return 0; /* MIG is off already */
+    /* MIG off: destroy everything unleased, then turn MIG off */
+    if (gpx_mig_apply(nv, m, s, pl, 0, o->dry_run, &out->res, err) < 0)
+        return -1;
+    if (pl->count > 0)
+        return gpx_error_set(err, GPX_E_BUSY, "GPU %u: %u GPU instance%s in use: MIG mode stays on",
+                             s->index, pl->count, pl->count == 1 ? "" : "s");
+    struct gpx_mig_apply_result *res = &out->res;
+    if (o->dry_run) {
+        if (res->n < sizeof res->actions / sizeof res->actions[0])
+            res->actions[res->n++] =
+                (struct gpx_mig_action){.kind = GPX_MIG_ACT_DISABLE, .profile = -1};
+        return 0;
+    }
+    struct gpx_mig_gpu_state *s2 = malloc(sizeof *s2);
+    struct gpx_mig_apply_result r2;
+    int rc = s2 ? gpx_mig_read(nv, m, s->index, s2, err)
+                : gpx_error_set(err, GPX_E_NOMEM, "MIG state");
+    if (rc == 0)
+        rc = gpx_mig_disable(nv, m, s2, 0, &r2, err);
+    if (rc == 0 && r2.n && res->n < sizeof res->actions / sizeof res->actions[0])
+        res->actions[res->n++] = r2.actions[0];
+    free(s2);
+    return rc;
 }

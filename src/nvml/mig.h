@@ -59,6 +59,7 @@ struct gpx_mig_gi_state {
     int profile; /* index in gpx_mig_gpu_state.table, -1 if NVML's id is unknown */
     unsigned start, size;
     unsigned procs; /* compute processes running on it */
+    int leased;     /* held by a lease (gpuplexd marks it): never destroyed */
     unsigned nci;
     struct gpx_mig_ci_state ci[GPX_MIG_MAX_CI];
 };
@@ -94,9 +95,14 @@ int gpx_mig_crosscheck(struct gpx_nvml *nv, const struct gpx_nvml_mig *m, nvmlDe
 int gpx_mig_read(struct gpx_nvml *nv, const struct gpx_nvml_mig *m, unsigned index,
                  struct gpx_mig_gpu_state *out, gpx_error *err);
 
-/* The instances of a read GPU as planner input; in-use ones (processes) are leased. */
+/*
+ * The instances of a read GPU as planner input; in-use ones (processes, or
+ * marked `leased`) are leased. Only instances of known profiles are listed;
+ * gpx_mig_current_gi gives the GI state behind each (the same order).
+ */
 unsigned gpx_mig_current(const struct gpx_mig_gpu_state *s,
                          struct gpx_mig_instance out[GPX_MIG_MAX_INSTANCES]);
+const struct gpx_mig_gi_state *gpx_mig_current_gi(const struct gpx_mig_gpu_state *s, unsigned i);
 
 enum gpx_mig_action_kind {
     GPX_MIG_ACT_ENABLE,    /* set MIG mode on */
@@ -139,5 +145,40 @@ int gpx_mig_apply(struct gpx_nvml *nv, const struct gpx_nvml_mig *m,
 int gpx_mig_disable(struct gpx_nvml *nv, const struct gpx_nvml_mig *m,
                     const struct gpx_mig_gpu_state *s, int dry_run,
                     struct gpx_mig_apply_result *res, gpx_error *err);
+
+/* What `gpuplex mig apply` and gpuplexd's POST /v1/gpus/{id}/mig ask of one GPU. */
+struct gpx_mig_demand_opts {
+    int enabled; /* 1: MIG on (enabled first if off) with the demand; 0: MIG off */
+    int exact;   /* destroy unleased instances beyond the demand (GPX_MIG_PLAN_EXACT) */
+    int partial; /* apply even when not all of the demand fits */
+    int dry_run; /* plan and list the actions, change nothing */
+};
+
+struct gpx_mig_demand_result {
+    unsigned ncur; /* the planner's input: s's instances */
+    struct gpx_mig_instance cur[GPX_MIG_MAX_INSTANCES];
+    struct gpx_mig_plan plan;
+    struct gpx_mig_apply_result res; /* what was (or, dry, would be) done */
+    int planned;                     /* plan is filled */
+};
+
+/*
+ * Plans `demand` (one count per s->table profile) against GPU `s`'s
+ * instances (leased ones, see gpx_mig_current, are never destroyed) and
+ * carries it out (gpx_mig_apply). A demand that does not all fit changes
+ * nothing (GPX_E_NO_SPACE naming what is missing) unless o->partial. With
+ * enabled = 0 the GPU's unleased instances are destroyed and MIG mode is
+ * turned off (GPX_E_BUSY while leased instances remain). *out says what was
+ * planned and done, also on failure.
+ */
+int gpx_mig_apply_demand(struct gpx_nvml *nv, const struct gpx_nvml_mig *m,
+                         const struct gpx_mig_gpu_state *s,
+                         const unsigned demand[GPX_MIG_MAX_PROFILES],
+                         const struct gpx_mig_demand_opts *o, struct gpx_mig_demand_result *out,
+                         gpx_error *err);
+
+/* "3g.40gb=1,1g.10gb=2" of the unmet part of a plan, or "none". */
+void gpx_mig_unmet_format(const struct gpx_mig_model *t, const struct gpx_mig_plan *pl, char *buf,
+                          size_t len);
 
 #endif

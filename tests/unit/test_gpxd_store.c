@@ -47,7 +47,7 @@ static void test_leases(void **state)
     struct gpxd_store *st;
     gpx_error e = {0};
     assert_int_equal(gpxd_store_open(db, &st, &e), 0);
-    assert_int_equal(gpxd_store_schema_version(st), 1);
+    assert_int_equal(gpxd_store_schema_version(st), 2);
     struct gpxd_lease l;
     memset(&l, 0, sizeof l);
     snprintf(l.id, sizeof l.id, "l-000000000001");

@@ -392,6 +392,34 @@ static void test_leased_kept_and_unmet(void **state)
     gpx_mig_planner_free(pl);
 }
 
+static void test_available(void **state)
+{
+    (void)state;
+    const struct gpx_mig_model *m = model(GPX_MIG_H100_80GB);
+    struct gpx_mig_planner *pl;
+    gpx_error err;
+    assert_int_equal(gpx_mig_planner_new(m, &pl, &err), 0);
+    unsigned av[GPX_MIG_MAX_PROFILES];
+    assert_int_equal(gpx_mig_available(pl, NULL, 0, av, &err), 0);
+    for (unsigned i = 0; i < m->profile_count; i++)
+        assert_int_equal(av[i], m->profiles[i].max_count);
+    /* a leased 3g.40gb at 0 leaves the other half; an unleased one at 4 may be replaced */
+    struct gpx_mig_instance cur[] = {{(uint8_t)prof(m, "3g.40gb"), 0, 1},
+                                     {(uint8_t)prof(m, "3g.40gb"), 4, 0}};
+    assert_int_equal(gpx_mig_available(pl, cur, 2, av, &err), 0);
+    assert_int_equal(av[prof(m, "3g.40gb")], 1);
+    assert_int_equal(av[prof(m, "1g.10gb")], 3);
+    assert_int_equal(av[prof(m, "1g.20gb")], 2);
+    assert_int_equal(av[prof(m, "2g.20gb")], 1);
+    assert_int_equal(av[prof(m, "4g.40gb")], 0);
+    assert_int_equal(av[prof(m, "7g.80gb")], 0);
+    cur[1].leased = 1;
+    assert_int_equal(gpx_mig_available(pl, cur, 2, av, &err), 0);
+    for (unsigned i = 0; i < m->profile_count; i++)
+        assert_int_equal(av[i], 0);
+    gpx_mig_planner_free(pl);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -431,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_vs_brute_force),
         cmocka_unit_test(test_quirk_geometry),
         cmocka_unit_test(test_leased_kept_and_unmet),
+        cmocka_unit_test(test_available),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
