@@ -40,7 +40,7 @@ static __thread int tls_depth;
 static struct sim_ctx *created_ctxs; /* reachable list of cuCtxCreate'd contexts */
 
 /* Below this, allocations come from malloc: faster, and no mapping per 4-byte buffer. */
-#define SMALL_ALLOC     (64U * 1024U)
+#define SMALL_ALLOC     ((size_t)64 * 1024)
 #define DEVICE_ALIGN    256U
 #define PITCH_ALIGN     512U
 #define VMM_GRANULARITY (2ULL << 20)
@@ -631,6 +631,18 @@ SIM_EXPORT CUresult cuDeviceGetPCIBusId(char *pciBusId, int len, CUdevice dev)
     return CUDA_SUCCESS;
 }
 
+/* One hexadecimal field of a PCI bus id and the separator `sep` after it ('\0': anything may
+ * follow, as with sscanf's %x). Returns where the next field starts, NULL when there is none. */
+static const char *pci_field(const char *s, char sep, unsigned *out)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 16);
+    if (end == s || v > UINT_MAX || (sep && *end != sep))
+        return NULL;
+    *out = (unsigned)v;
+    return sep ? end + 1 : end;
+}
+
 SIM_EXPORT CUresult cuDeviceGetByPCIBusId(CUdevice *dev, const char *pciBusId)
 {
     CU_CHECK_INIT();
@@ -638,9 +650,16 @@ SIM_EXPORT CUresult cuDeviceGetByPCIBusId(CUdevice *dev, const char *pciBusId)
         return CUDA_ERROR_INVALID_VALUE;
     unsigned dom = 0, bus = 0, d = 0, fn = 0;
     /* "domain:bus:device.function" with a 4- or 8-digit domain, or "bus:device.function". */
-    if (sscanf(pciBusId, "%x:%x:%x.%x", &dom, &bus, &d, &fn) != 4) {
+    const char *s = pci_field(pciBusId, ':', &dom);
+    s = s ? pci_field(s, ':', &bus) : NULL;
+    s = s ? pci_field(s, '.', &d) : NULL;
+    s = s ? pci_field(s, '\0', &fn) : NULL;
+    if (!s) {
         dom = 0;
-        if (sscanf(pciBusId, "%x:%x.%x", &bus, &d, &fn) != 3)
+        s = pci_field(pciBusId, ':', &bus);
+        s = s ? pci_field(s, '.', &d) : NULL;
+        s = s ? pci_field(s, '\0', &fn) : NULL;
+        if (!s)
             return CUDA_ERROR_INVALID_VALUE;
     }
     for (int i = 0; i < gpx__cu.ndev; i++) {
@@ -1013,7 +1032,9 @@ SIM_EXPORT CUresult cuCtxGetCurrent(CUcontext *pctx)
     return CUDA_SUCCESS;
 }
 
-/* The current context, checked: the opening of most calls. */
+/* The current context, checked: the opening of most calls. `c` names the variable it declares,
+ * so it cannot be parenthesized. */
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define CURRENT_OR_RETURN(c)                                                                       \
     CU_CHECK_INIT();                                                                               \
     struct sim_ctx *c = gpx__cu_current();                                                         \
@@ -1022,6 +1043,7 @@ SIM_EXPORT CUresult cuCtxGetCurrent(CUcontext *pctx)
         if (cr_)                                                                                   \
             return cr_;                                                                            \
     } while (0)
+// NOLINTEND(bugprone-macro-parentheses)
 
 SIM_EXPORT CUresult cuCtxGetDevice(CUdevice *device)
 {
@@ -1087,6 +1109,9 @@ SIM_EXPORT CUresult cuCtxGetStreamPriorityRange(int *leastPriority, int *greates
 
 /* ---------------------------------------------------------------- allocation records */
 
+/* The index is an array of pointers sorted by base: the size of one of its entries. */
+static const size_t index_entry = sizeof(struct sim_alloc *); // NOLINT(bugprone-sizeof-expression)
+
 static size_t page_round(size_t n)
 {
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -1113,7 +1138,7 @@ static int index_add(struct sim_alloc *a)
 {
     if (gpx__cu.index_n == gpx__cu.index_cap) {
         size_t cap = gpx__cu.index_cap ? gpx__cu.index_cap * 2 : 64;
-        struct sim_alloc **v = realloc(gpx__cu.index, cap * sizeof *v);
+        struct sim_alloc **v = realloc(gpx__cu.index, cap * index_entry);
         if (!v)
             return -1;
         gpx__cu.index = v;
@@ -1127,8 +1152,7 @@ static int index_add(struct sim_alloc *a)
         else
             hi = mid;
     }
-    memmove(&gpx__cu.index[lo + 1], &gpx__cu.index[lo],
-            (gpx__cu.index_n - lo) * sizeof *gpx__cu.index);
+    memmove(&gpx__cu.index[lo + 1], &gpx__cu.index[lo], (gpx__cu.index_n - lo) * index_entry);
     gpx__cu.index[lo] = a;
     gpx__cu.index_n++;
     return 0;
@@ -1145,14 +1169,14 @@ static void index_del(struct sim_alloc *a)
             for (size_t i = mid; i < gpx__cu.index_n && gpx__cu.index[i]->base == a->base; i++)
                 if (gpx__cu.index[i] == a) {
                     memmove(&gpx__cu.index[i], &gpx__cu.index[i + 1],
-                            (gpx__cu.index_n - i - 1) * sizeof *gpx__cu.index);
+                            (gpx__cu.index_n - i - 1) * index_entry);
                     gpx__cu.index_n--;
                     return;
                 }
             for (size_t i = mid; i-- > 0 && gpx__cu.index[i]->base == a->base;)
                 if (gpx__cu.index[i] == a) {
                     memmove(&gpx__cu.index[i], &gpx__cu.index[i + 1],
-                            (gpx__cu.index_n - i - 1) * sizeof *gpx__cu.index);
+                            (gpx__cu.index_n - i - 1) * index_entry);
                     gpx__cu.index_n--;
                     return;
                 }
@@ -1286,19 +1310,20 @@ static void vmm_unmap_all(struct sim_alloc *res);
 
 CUresult gpx__cu_free_alloc(struct sim_alloc *a)
 {
+    if (a->kind == AK_RESERVE)
+        vmm_unmap_all(a);
+    if (a->base)
+        index_del(a);
+    list_del(a);
     if (a->kind == AK_EXTMEM) {
-        /* Views of an imported object go with it. */
+        /* Views of an imported object go with it. `a` leaves the list first, so no link of
+         * `a` is read after a view it pointed to is freed. */
         for (struct sim_alloc *b = gpx__cu.allocs, *next; b; b = next) {
             next = b->next;
             if (b->kind == AK_EXTBUF && b->owner == a)
                 gpx__cu_free_alloc(b);
         }
     }
-    if (a->kind == AK_RESERVE)
-        vmm_unmap_all(a);
-    if (a->base)
-        index_del(a);
-    list_del(a);
     if (a->kind == AK_ASYNC && a->pool) {
         struct sim_pool *p = a->pool;
         p->used -= a->size;
@@ -2109,8 +2134,9 @@ SIM_EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t al
 /* Puts an unmapped, inaccessible reservation back over [va, va+size). */
 static void vmm_hole(uintptr_t va, size_t size)
 {
-    mmap((void *)va, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
-         0);
+    /* Best effort: should it fail, the range is merely left unmapped. */
+    (void)mmap((void *)va, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+               -1, 0);
 }
 
 static void vmm_unmap_all(struct sim_alloc *res)

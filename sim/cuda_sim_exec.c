@@ -780,8 +780,14 @@ static CUresult ptx_parse(struct sim_module *m, const char *text)
     const char *v = strstr(text, ".version");
     if (!v)
         return CUDA_ERROR_INVALID_PTX;
-    unsigned maj = 0, min = 0;
-    if (sscanf(v + 8, " %u.%u", &maj, &min) != 2)
+    /* ".version MAJOR.MINOR" */
+    char *end;
+    unsigned long maj = strtoul(v + 8, &end, 10);
+    if (end == v + 8 || *end != '.')
+        return CUDA_ERROR_INVALID_PTX;
+    const char *mp = end + 1;
+    unsigned long min = strtoul(mp, &end, 10);
+    if (end == mp)
         return CUDA_ERROR_INVALID_PTX;
     m->ptx_version = (int)(maj * 10 + min);
     for (const char *p = strstr(text, ".entry"); p; p = strstr(p + 6, ".entry")) {

@@ -139,8 +139,8 @@ struct proc {
     void *pt_fn; /* the per-thread-default-stream variant, or NULL */
 };
 
-#define P(base, ver, sym)       {#base, ver, (void *)sym, NULL},
-#define PT(base, ver, sym, pts) {#base, ver, (void *)sym, (void *)pts},
+#define P(base, ver, sym)       {#base, ver, (void *)(sym), NULL},
+#define PT(base, ver, sym, pts) {#base, ver, (void *)(sym), (void *)(pts)},
 
 /* Grouped by base name; each base's variants in any order. */
 static const struct proc procs[] = {

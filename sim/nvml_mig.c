@@ -286,12 +286,12 @@ static nvmlReturn_t create_gi(struct ctx *c, unsigned profile_id,
 /* Locks, resolves a parent device handle and requires MIG mode on. */
 #define DEVICE_MIG_ON(c, dev)                                                                      \
     struct ctx c;                                                                                  \
-    nvmlReturn_t r_ = from_device(dev, &c);                                                        \
+    nvmlReturn_t r_ = from_device(dev, &(c));                                                      \
     if (r_ != NVML_SUCCESS)                                                                        \
         return r_;                                                                                 \
-    if (gpx_sim_mig_settle(c.st, c.gpu) != NVML_DEVICE_MIG_ENABLE)                                 \
+    if (gpx_sim_mig_settle((c).st, (c).gpu) != NVML_DEVICE_MIG_ENABLE)                             \
         return NVML_ERROR_NOT_SUPPORTED;                                                           \
-    gpx_sim_lock(c.st)
+    gpx_sim_lock((c).st)
 
 #define UNLOCK_RETURN(c, r)                                                                        \
     do {                                                                                           \
@@ -307,7 +307,7 @@ static nvmlReturn_t create_gi(struct ctx *c, unsigned profile_id,
         return NVML_ERROR_UNINITIALIZED;                                                           \
     struct ctx c;                                                                                  \
     gpx_sim_lock(st_);                                                                             \
-    if (resolve((h), (kind), &c) < 0) {                                                            \
+    if (resolve((h), (kind), &(c)) < 0) {                                                          \
         gpx_sim_unlock(st_);                                                                       \
         return NVML_ERROR_INVALID_ARGUMENT;                                                        \
     }

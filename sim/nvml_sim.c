@@ -48,7 +48,7 @@ static struct gpx_sim_gpu *gpu_of(nvmlDevice_t dev)
     struct gpx_sim_gpu *g = gpu_of(dev);                                                           \
     if (!st.hdr)                                                                                   \
         return NVML_ERROR_UNINITIALIZED;                                                           \
-    if (!g)                                                                                        \
+    if (!(g))                                                                                      \
     return NVML_ERROR_INVALID_ARGUMENT
 
 EXPORT nvmlReturn_t nvmlInitWithFlags(unsigned int flags)

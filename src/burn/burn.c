@@ -350,7 +350,8 @@ static int verify_chunk(const struct chunk *c)
         need((void *)cu.memset8, "cuMemsetD8"))
         return -1;
     size_t n = c->size < (1 << 20) ? c->size : (1 << 20);
-    unsigned char *in = malloc(n), *out = malloc(n);
+    /* malloc(0) may return NULL: an empty chunk still gets a (1-byte) buffer */
+    unsigned char *in = malloc(n ? n : 1), *out = malloc(n ? n : 1);
     if (!in || !out) {
         free(in);
         free(out);
@@ -360,7 +361,7 @@ static int verify_chunk(const struct chunk *c)
     CUdeviceptr at[2] = {c->ptr, c->ptr + c->size - n};
     for (int k = 0; k < 2 && rc == 0; k++) {
         for (size_t i = 0; i < n; i++)
-            in[i] = (unsigned char)(i * 131 + k * 7 + (c->ptr >> 20));
+            in[i] = (unsigned char)(i * 131 + (size_t)k * 7 + (c->ptr >> 20));
         CUresult r = cu.htod(at[k], in, n);
         if (r == CUDA_SUCCESS)
             r = cu.dtoh(out, at[k], n);
@@ -403,7 +404,8 @@ static int run(const struct opts *o)
     CHECK(cu.mem_info(&res.mem_free, &res.mem_total), "cuMemGetInfo");
 
     size_t nstreams = o->streams ? o->streams : 1;
-    CUstream *streams = calloc(nstreams, sizeof *streams);
+    /* CUstream is a pointer to an opaque struct: an array of handles */
+    CUstream *streams = calloc(nstreams, sizeof *streams); // NOLINT(bugprone-sizeof-expression)
     size_t nchunks = o->chunk_mib ? (o->alloc_mib + o->chunk_mib - 1) / o->chunk_mib : 0;
     struct chunk *chunks = calloc(nchunks ? nchunks : 1, sizeof *chunks);
     if (!streams || !chunks) {
@@ -640,7 +642,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        uint64_t v;
+        uint64_t v = 0;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_text, stdout);
             exit(0);
@@ -693,7 +695,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             if (!val)
                 return usage_error("--api needs a value: alloc, pitch, managed, vmm or async");
             size_t k = 0;
-            while (k < sizeof api_names / sizeof api_names[0] && strcmp(val, api_names[k]))
+            while (k < sizeof api_names / sizeof api_names[0] && strcmp(val, api_names[k]) != 0)
                 k++;
             if (k == sizeof api_names / sizeof api_names[0])
                 return usage_error("--api: '%s' is not one of alloc, pitch, managed, vmm, async",

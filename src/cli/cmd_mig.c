@@ -98,8 +98,8 @@ static void print_gpu(json_t *g)
         printf(" (%s pending)", pend);
     printf("\n");
     json_t *insts = json_object_get(g, "instances");
-    int daemon = json_array_size(insts) > 0 &&
-                 json_object_get(json_array_get(insts, 0), "leased") != NULL;
+    int daemon =
+        json_array_size(insts) > 0 && json_object_get(json_array_get(insts, 0), "leased") != NULL;
     size_t i;
     json_t *gi;
     if (on && json_array_size(insts) == 0)
@@ -153,8 +153,10 @@ static void print_gpu(json_t *g)
             snprintf(fr, sizeof fr, "%lld/%lld", ji(p, "free"), ji(p, "max_count"));
         else
             snprintf(fr, sizeof fr, "-/%lld", ji(p, "max_count"));
-        if (avail)
+        if (avail && json_is_integer(json_object_get(p, "available")))
             snprintf(av, sizeof av, "%5lld ", ji(p, "available"));
+        else if (avail)
+            snprintf(av, sizeof av, "%5s ", "-");
         printf("  %-12s %3lld %5s %9s %4lld %4s %s{%s}:%lld\n", js(p, "name", "?"), ji(p, "id"),
                slices, mem, ji(p, "sm_count"), fr, av, pls, ji(p, "memory_slices"));
     }
@@ -620,8 +622,8 @@ static int spec_json(const char *spec, json_t **out, gpx_error *err)
             count = strtoll(s + 1, &end, 10);
             if (errno || end == s + 1 || count < 0 || count > 64 || (*end && *end != ',')) {
                 json_decref(o);
-                return gpx_error_set(err, GPX_E_INVALID, "count for %s in '%s' must be 0..64",
-                                     buf, spec);
+                return gpx_error_set(err, GPX_E_INVALID, "count for %s in '%s' must be 0..64", buf,
+                                     spec);
             }
             s = end;
         }
@@ -663,8 +665,8 @@ static int apply_daemon(const char *server, int gpu, const struct apply_opts *o,
             const struct gpx_mig_layout_rule *r = gpx_mig_layout_rule_for(o->layout, i, pci, mi);
             if (!r) {
                 if (!o->json)
-                    printf("GPU %u: no rule of layout '%s' applies to it (%s); left as it is\n",
-                           i, o->layout->name, js(g, "name", "?"));
+                    printf("GPU %u: no rule of layout '%s' applies to it (%s); left as it is\n", i,
+                           o->layout->name, js(g, "name", "?"));
                 json_array_append_new(out, gpu_ref_json(i, model, 1));
                 json_decref(g);
                 continue;
@@ -705,18 +707,13 @@ static int apply_daemon(const char *server, int gpu, const struct apply_opts *o,
 
 static int mig_apply(int argc, char **argv)
 {
-    static const struct option opts[] = {{"gpu", required_argument, NULL, 'g'},
-                                         {"layout", required_argument, NULL, 'l'},
-                                         {"name", required_argument, NULL, 'n'},
-                                         {"demand", required_argument, NULL, 'd'},
-                                         {"exact", no_argument, NULL, 'x'},
-                                         {"keep-extra", no_argument, NULL, 'k'},
-                                         {"partial", no_argument, NULL, 'p'},
-                                         {"dry-run", no_argument, NULL, 'D'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"server", required_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"gpu", required_argument, NULL, 'g'},  {"layout", required_argument, NULL, 'l'},
+        {"name", required_argument, NULL, 'n'}, {"demand", required_argument, NULL, 'd'},
+        {"exact", no_argument, NULL, 'x'},      {"keep-extra", no_argument, NULL, 'k'},
+        {"partial", no_argument, NULL, 'p'},    {"dry-run", no_argument, NULL, 'D'},
+        {"json", no_argument, NULL, 'j'},       {"server", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
     const char *layout_path = NULL, *name = NULL, *server = NULL;
     struct apply_opts o = {0};
     int gpu = -1, exact = -1, c;

@@ -64,6 +64,10 @@ static int create(const char *server, json_t *body, int json)
         fprintf(stderr, ", weight %lld", num(l, "weight"));
     if (json_is_integer(json_object_get(l, "cap")))
         fprintf(stderr, ", cap %lld%%", num(l, "cap"));
+    json_t *mig = json_object_get(l, "mig");
+    if (json_is_object(mig))
+        fprintf(stderr, ", MIG %s (GPU instance %lld, %s)", str(l, "mig_profile"),
+                num(mig, "gpu_instance_id"), str(mig, "uuid"));
     fprintf(stderr, "\nrun a workload with: gpuplex run --lease %s -- CMD\nor set:\n",
             str(l, "id"));
     const char *k;
@@ -136,20 +140,25 @@ int gpx_cli_lease_daemon(int argc, char **argv, int *handled)
         is_rm = !strcmp(sub, "rm") || !strcmp(sub, "remove");
     if (!is_create && !is_ls && !is_rm)
         return 0;
-    static const struct option opts[] = {
-        {"gpu", required_argument, NULL, 'g'},  {"memory", required_argument, NULL, 'm'},
-        {"mode", required_argument, NULL, 'M'}, {"weight", required_argument, NULL, 'w'},
-        {"cap", required_argument, NULL, 'c'},  {"label", required_argument, NULL, 'L'},
-        {"json", no_argument, NULL, 'j'},       {"server", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"gpu", required_argument, NULL, 'g'},
+                                         {"memory", required_argument, NULL, 'm'},
+                                         {"mode", required_argument, NULL, 'M'},
+                                         {"weight", required_argument, NULL, 'w'},
+                                         {"cap", required_argument, NULL, 'c'},
+                                         {"label", required_argument, NULL, 'L'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"server", required_argument, NULL, 's'},
+                                         {"mig-profile", required_argument, NULL, 'P'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *server = NULL, *gpu = NULL, *memory = NULL, *mode = NULL;
-    const char *weight = NULL, *cap = NULL;
+    const char *weight = NULL, *cap = NULL, *mig_profile = NULL;
     int json = 0, c, has_label = 0;
     json_t *labels = json_object();
     optind = 1;
     opterr = 0;
     /* a first pass only to see --server and --help; errors are cmd_lease.c's to report */
-    while ((c = getopt_long(argc - 1, argv + 1, "g:m:M:w:c:L:js:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc - 1, argv + 1, "g:m:M:w:c:L:js:P:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             server = optarg;
@@ -176,6 +185,9 @@ int gpx_cli_lease_daemon(int argc, char **argv, int *handled)
         case 'j':
             json = 1;
             break;
+        case 'P':
+            mig_profile = optarg;
+            break;
         case 'L': {
             const char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg) {
@@ -194,10 +206,11 @@ int gpx_cli_lease_daemon(int argc, char **argv, int *handled)
     }
     if (!gpx_client_daemon_configured(server)) {
         json_decref(labels);
-        if (!has_label)
+        if (!has_label && !mig_profile)
             return 0;
         *handled = 1;
-        return gpx_cli_usage_error(&gpx_cmd_lease, "--label needs gpuplexd (--server)");
+        return gpx_cli_usage_error(&gpx_cmd_lease, "%s needs gpuplexd (--server)",
+                                   has_label ? "--label" : "--mig-profile (a mig lease)");
     }
     *handled = 1;
     int first = optind + 1; /* in argv */
@@ -217,7 +230,13 @@ int gpx_cli_lease_daemon(int argc, char **argv, int *handled)
     }
     /* create: the daemon validates every field; the CLI only shapes them */
     json_t *body = json_object();
-    json_object_set_new(body, "mode", json_string(mode ? mode : memory ? "vgpu" : "exclusive"));
+    json_object_set_new(body, "mode",
+                        json_string(mode          ? mode
+                                    : mig_profile ? "mig"
+                                    : memory      ? "vgpu"
+                                                  : "exclusive"));
+    if (mig_profile)
+        json_object_set_new(body, "mig_profile", json_string(mig_profile));
     if (gpu) {
         char *end;
         long idx = strtol(gpu, &end, 10);

@@ -50,8 +50,11 @@ int main(int argc, char **argv)
 {
     gpx_log_init_from_env();
     gpx_cli_select_driver();
-    if (argc < 2)
-        return gpx_cmd_help.run(1, (char *[]){"help", NULL}) == 0 ? 2 : 2;
+    if (argc < 2) {
+        /* usage on stdout, and the usage exit status whatever help returned */
+        (void)gpx_cmd_help.run(1, (char *[]){"help", NULL});
+        return 2;
+    }
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
         name = "help";

@@ -102,9 +102,8 @@ static int write_env(int fd, json_t *env)
         char *line = malloc(kl + vl + 2);
         if (!line)
             return -1;
-        memcpy(line, k, kl);
-        line[kl] = '=';
-        memcpy(line + kl + 1, json_string_value(v), vl + 1);
+        /* "key=value" and its terminating NUL, which is written too */
+        snprintf(line, kl + vl + 2, "%s=%s", k, json_string_value(v));
         size_t n = kl + vl + 2, off = 0;
         while (off < n) {
             ssize_t w = write(fd, line + off, n - off);

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "gpuplex/client.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <netdb.h>
@@ -273,6 +274,19 @@ static enum gpx_code code_by_name(const char *name, int status)
 }
 
 /* The request/response exchange on an open connection. 1 = closed before any answer byte. */
+/* The status code of an "HTTP/1.x NNN ..." status line; -1 when `p` does not start with one. */
+static int http_status(const char *p)
+{
+    if (strncmp(p, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)p[7]))
+        return -1;
+    p += 7;
+    while (isdigit((unsigned char)*p))
+        p++;
+    char *end;
+    long st = strtol(p, &end, 10);
+    return end == p || st < 100 || st > 599 ? -1 : (int)st;
+}
+
 static int exchange(gpx_client *c, const char *req, size_t req_len, int *status, char **resp,
                     int *keep, gpx_error *err)
 {
@@ -299,8 +313,8 @@ static int exchange(gpx_client *c, const char *req, size_t req_len, int *status,
             return gpx_error_set(err, GPX_E_IO, "gpuplexd at %s sent oversized headers", c->server);
         }
     }
-    int st = 0;
-    if (sscanf(b.p, "HTTP/1.%*d %d", &st) != 1 || st < 100 || st > 599) {
+    int st = http_status(b.p);
+    if (st < 0) {
         free(b.p);
         return gpx_error_set(err, GPX_E_IO, "%s did not answer HTTP", c->server);
     }
@@ -405,7 +419,8 @@ int gpx_client_request(gpx_client *c, const char *method, const char *path, cons
     if (resp)
         *resp = NULL;
     size_t blen = body ? strlen(body) : 0;
-    size_t cap = 512 + strlen(method) + strlen(path) + (c->token ? strlen(c->token) : 0) + blen;
+    size_t cap = 512 + sizeof c->host + strlen(method) + strlen(path) +
+                 (c->token ? strlen(c->token) : 0) + blen;
     char *req = malloc(cap);
     if (!req)
         return gpx_error_set(err, GPX_E_NOMEM, "request");
@@ -420,7 +435,7 @@ int gpx_client_request(gpx_client *c, const char *method, const char *path, cons
                       "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
     n += snprintf(req + n, cap - (size_t)n, "\r\n");
     if (blen)
-        memcpy(req + n, body, blen);
+        memcpy(req + n, body, blen + 1); /* with its NUL: cap leaves room */
     size_t len = (size_t)n + blen;
 
     int rc = 1;

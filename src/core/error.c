@@ -32,8 +32,7 @@ int gpx_error_set(gpx_error *err, enum gpx_code code, const char *fmt, ...)
     err->code = code;
     va_list ap;
     va_start(ap, fmt);
-    /* va_start above: clang-analyzer 14 misreads glibc's fortified vsnprintf */
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -45,9 +44,7 @@ int gpx_error_errno(gpx_error *err, enum gpx_code code, int errnum, const char *
     err->code = code;
     va_list ap;
     va_start(ap, fmt);
-    /* va_start above: clang-analyzer 14 misreads glibc's fortified vsnprintf */
-    int n = vsnprintf(err->msg, sizeof err->msg, fmt,
-                      ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
     if (n >= 0 && (size_t)n < sizeof err->msg)
         snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s", strerror(errnum));
@@ -62,8 +59,7 @@ int gpx_error_wrap(gpx_error *err, const char *fmt, ...)
     char old[GPX_ERROR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    /* va_start above: clang-analyzer 14 misreads glibc's fortified vsnprintf */
-    vsnprintf(ctx, sizeof ctx, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
     /* truncation is intended: the message is cut, never overflowed */

@@ -41,7 +41,7 @@ static const struct gpx_gpu_info *find_gpu(const struct gpx_inventory *inv, cons
     if (!spec || !*spec)
         return gpx_error_set(err, GPX_E_INVALID, "no GPU given (--gpu INDEX or UUID)"), NULL;
     if (is_index(spec)) {
-        unsigned i = (unsigned)atoi(spec);
+        unsigned i = (unsigned)strtoul(spec, NULL, 10); /* 1 to 4 digits: see is_index */
         if (i < inv->count)
             return &inv->gpus[i];
     } else {

@@ -222,9 +222,7 @@ int gpx_mig_profile_find(const struct gpx_mig_model *m, const char *name)
         return -1;
     while (isspace((unsigned char)*name))
         name++;
-    if (strncasecmp(name, "MIG ", 4) == 0)
-        name += 4;
-    else if (strncasecmp(name, "mig-", 4) == 0)
+    if (strncasecmp(name, "MIG ", 4) == 0 || strncasecmp(name, "mig-", 4) == 0)
         name += 4;
     char buf[GPX_MIG_NAME_MAX];
     size_t n = strlen(name);

@@ -122,6 +122,8 @@ static int node_add(struct parser *ps, struct node *parent, char *key, struct no
     }
     if (parent->n == parent->cap) {
         unsigned cap = parent->cap ? parent->cap * 2 : 4;
+        /* an array of pointers to nodes */
+        // NOLINTNEXTLINE(bugprone-sizeof-expression)
         struct node **kids = realloc(parent->kids, cap * sizeof *kids);
         if (kids)
             parent->kids = kids;

@@ -192,3 +192,41 @@ int gpx_place(const struct gpx_place_gpu *gpus, unsigned n, const struct gpx_pla
     }
     }
 }
+
+/* 1 if a is the better home for a mig lease than b. */
+static int mig_better(const struct gpx_place_mig *a, const struct gpx_place_mig *b,
+                      enum gpx_place_policy policy)
+{
+    if (a->reuse != b->reuse)
+        return a->reuse;
+    if (a->destroys != b->destroys)
+        return a->destroys < b->destroys;
+    int spread = policy == GPX_PLACE_SPREAD;
+    if (a->free_slices != b->free_slices)
+        return spread ? a->free_slices > b->free_slices : a->free_slices < b->free_slices;
+    if (a->leases != b->leases)
+        return spread ? a->leases < b->leases : a->leases > b->leases;
+    return a->index < b->index;
+}
+
+int gpx_place_mig(const struct gpx_place_mig *gpus, unsigned n, enum gpx_place_policy policy,
+                  unsigned *chosen, int *blocked_by_tenant)
+{
+    int best = -1, blocked = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (!gpus[i].fits)
+            continue;
+        if (!gpus[i].allowed) {
+            blocked = 1;
+            continue;
+        }
+        if (best < 0 || mig_better(&gpus[i], &gpus[best], policy))
+            best = (int)i;
+    }
+    if (blocked_by_tenant)
+        *blocked_by_tenant = best < 0 && blocked;
+    if (best < 0)
+        return -1;
+    *chosen = (unsigned)best;
+    return 0;
+}

@@ -56,4 +56,29 @@ int gpx_place(const struct gpx_place_gpu *gpus, unsigned n, const struct gpx_pla
               enum gpx_place_policy policy, double oversubscription, unsigned *chosen,
               gpx_error *err);
 
+/*
+ * mig leases: each MIG-enabled GPU that could host the asked-for profile,
+ * as the daemon found it (src/daemon/mig.c reads the instances and plans).
+ */
+struct gpx_place_mig {
+    unsigned index;
+    int fits;             /* an instance of the profile can be had here */
+    int allowed;          /* as gpx_place_gpu.allowed */
+    int reuse;            /* a free instance of the profile is there already */
+    unsigned destroys;    /* unleased instances a new one would cost */
+    unsigned free_slices; /* compute slices left without an instance afterwards */
+    unsigned leases;      /* active leases on the GPU */
+};
+
+/*
+ * Chooses among gpus[0..n) for a mig lease: a GPU that can reuse a free
+ * instance first (no NVML change), then the fewest unleased instances
+ * destroyed, then binpack (fewest free compute slices left, then most
+ * leases) or spread (the most, then fewest), then the lower index. 0 and
+ * the position in *chosen; -1 if no GPU fits and is allowed
+ * (*blocked_by_tenant, if given, says whether one fits but is not allowed).
+ */
+int gpx_place_mig(const struct gpx_place_mig *gpus, unsigned n, enum gpx_place_policy policy,
+                  unsigned *chosen, int *blocked_by_tenant);
+
 #endif

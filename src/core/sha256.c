@@ -27,7 +27,7 @@ static uint32_t rotr(uint32_t x, unsigned n)
 static void block(struct gpx_sha256 *s, const uint8_t *p)
 {
     uint32_t w[64];
-    for (int t = 0; t < 16; t++)
+    for (size_t t = 0; t < 16; t++)
         w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16 |
                (uint32_t)p[4 * t + 2] << 8 | (uint32_t)p[4 * t + 3];
     for (int t = 16; t < 64; t++) {
@@ -100,7 +100,7 @@ void gpx_sha256_final(struct gpx_sha256 *s, uint8_t out[GPX_SHA256_LEN])
     for (int i = 0; i < 8; i++)
         len[i] = (uint8_t)(bits >> (56 - 8 * i));
     gpx_sha256_update(s, len, 8);
-    for (int i = 0; i < 8; i++) {
+    for (size_t i = 0; i < 8; i++) {
         out[4 * i] = (uint8_t)(s->h[i] >> 24);
         out[4 * i + 1] = (uint8_t)(s->h[i] >> 16);
         out[4 * i + 2] = (uint8_t)(s->h[i] >> 8);
@@ -121,11 +121,11 @@ void gpx_sha256_hex(const char *text, char out[2 * GPX_SHA256_LEN + 1])
     static const char hex[] = "0123456789abcdef";
     uint8_t d[GPX_SHA256_LEN];
     gpx_sha256(text, strlen(text), d);
-    for (int i = 0; i < GPX_SHA256_LEN; i++) {
+    for (size_t i = 0; i < GPX_SHA256_LEN; i++) {
         out[2 * i] = hex[d[i] >> 4];
         out[2 * i + 1] = hex[d[i] & 15];
     }
-    out[2 * GPX_SHA256_LEN] = '\0';
+    out[(size_t)2 * GPX_SHA256_LEN] = '\0';
 }
 
 int gpx_ct_equal(const void *a, const void *b, size_t n)

@@ -28,13 +28,14 @@ enum route {
     R_TENANTS,
     R_TENANT,
     R_TENANT_TOKEN,
+    R_GPU_MIG,
 };
 
 static const char *const allow[] = {
     [R_HEALTHZ] = "GET",       [R_METRICS] = "GET",       [R_WHOAMI] = "GET",
     [R_GPUS] = "GET",          [R_LEASES] = "GET, POST",  [R_LEASE] = "GET, DELETE",
     [R_USAGE] = "GET",         [R_TENANTS] = "GET, POST", [R_TENANT] = "GET, DELETE",
-    [R_TENANT_TOKEN] = "POST",
+    [R_TENANT_TOKEN] = "POST", [R_GPU_MIG] = "GET, POST",
 };
 
 static int id_ok(const char *s, size_t n)
@@ -67,6 +68,9 @@ static enum route route_of(const char *path, char *param, size_t len)
     } else if (strncmp(path, "/v1/tenants/", 12) == 0) {
         rest = path + 12;
         r = R_TENANT;
+    } else if (strncmp(path, "/v1/gpus/", 9) == 0) {
+        rest = path + 9;
+        r = R_GPU_MIG; /* only with its "/mig" */
     }
     if (!rest)
         return R_NONE;
@@ -77,9 +81,11 @@ static enum route route_of(const char *path, char *param, size_t len)
     memcpy(param, rest, n);
     param[n] = '\0';
     if (!slash)
-        return r;
+        return r == R_GPU_MIG ? R_NONE : r;
     if (r == R_TENANT && strcmp(slash, "/token") == 0)
         return R_TENANT_TOKEN;
+    if (r == R_GPU_MIG && strcmp(slash, "/mig") == 0)
+        return R_GPU_MIG;
     return R_NONE;
 }
 
@@ -252,6 +258,23 @@ static void dispatch(struct gpxd *d, const struct gpxd_http_req *rq, const struc
         }
         rc = r == R_TENANT ? gpxd_tenant_remove(d, param, &out, &e)
                            : gpxd_tenant_new_token(d, param, &out, &e);
+        break;
+    case R_GPU_MIG:
+        if (!strcmp(m, "GET")) {
+            rc = gpxd_mig_get(d, c, param, &out, &e);
+            break;
+        }
+        if (!c->admin) {
+            fail(rs, GPX_E_PERM, "changing MIG partitions needs the admin role (you are '%s')",
+                 c->tenant);
+            return;
+        }
+        {
+            struct gpxd_mig_req req;
+            rc = gpxd_mig_req_parse(rq->body, rq->body_len, &req, &e);
+            if (rc == 0)
+                rc = gpxd_mig_post(d, param, &req, &out, &e);
+        }
         break;
     default:
         gpx_error_set(&e, GPX_E_INTERNAL, "unrouted path");

@@ -17,6 +17,7 @@
 #include "daemon/request.h"
 #include "daemon/store.h"
 #include "nvml/inventory.h"
+#include "nvml/mig.h"
 #include "shm/lease.h"
 
 #include <jansson.h>
@@ -65,6 +66,10 @@ struct gpxd {
     pthread_mutex_t inv_lock;
     struct gpx_nvml nv;
     struct gpx_inventory inv;
+    struct gpx_nvml_mig mig; /* MIG entry points (mig.c); used under `lock` */
+    int mig_ok;              /* the driver manages MIG */
+    char mig_why[256];       /* why not, when !mig_ok */
+    char fault[32];          /* GPUPLEXD_FAULT: a test-only crash point (mig.c) */
 
     _Atomic uint64_t http_by_class[6]; /* [1..5]: 1xx..5xx */
     _Atomic uint64_t leases_created, leases_released, leases_reaped;
@@ -97,6 +102,51 @@ void gpxd_inventory_refresh(struct gpxd *d);
 void gpxd_ledger_close(struct gpxd *d);
 /* Number of active leases (any tenant): for /healthz. */
 unsigned gpxd_lease_count(struct gpxd *d);
+
+/*
+ * mig.c: mig leases and /v1/gpus/{id}/mig. Everything but gpxd_mig_open
+ * runs with `lock` held (the ledger's create and start-up call in).
+ */
+struct gpxd_mig_choice {
+    struct gpx_mig_gpu_state *s; /* the chosen GPU as read; owned */
+    int profile;                 /* index in s->table */
+    int reuse;                   /* a free instance is reused (else one is created) */
+    unsigned start;              /* placement: first memory slice */
+    uint64_t memory;             /* the instance's memory, bytes */
+    struct gpx_mig_plan plan;    /* when creating: the plan that makes room and creates it */
+    unsigned gi, ci;             /* the instance: known when reused, after _make when created */
+    char uuid[96];               /* its MIG device */
+};
+/* Resolves NVML's MIG entry points and GPUPLEXD_FAULT; at start-up. */
+void gpxd_mig_open(struct gpxd *d);
+/* Exits the process (status 137, as SIGKILL) when GPUPLEXD_FAULT names `point`: tests only. */
+void gpxd_fault(struct gpxd *d, const char *point);
+/*
+ * Chooses the GPU and instance for a mig lease of `profile` on GPU `gpu`
+ * (-1: any); `pg` is the node as gpx_place sees it (exclusive, leases,
+ * allowed). *out is malloc'd; free it with gpxd_mig_choice_free. Errors:
+ * 400 for an unknown GPU or profile (the message lists the model's valid
+ * ones), 409 NO_SPACE when nothing fits (the message says what would).
+ */
+int gpxd_mig_place(struct gpxd *d, const char *profile, int gpu, const struct gpx_place_gpu *pg,
+                   unsigned ng, struct gpxd_mig_choice **out, gpx_error *err);
+void gpxd_mig_choice_free(struct gpxd_mig_choice *c);
+/* Creates the chosen instance (destroying what the plan says first); fills gi, ci, uuid. */
+int gpxd_mig_make(struct gpxd *d, struct gpxd_mig_choice *c, gpx_error *err);
+/* Destroys the instance a failed or unacknowledged lease `l` created, if it is there and unused. */
+void gpxd_mig_undo(struct gpxd *d, const struct gpxd_lease *l);
+/*
+ * Start-up: checks the instances of active mig rows (a vanished one's lease
+ * is released, its row updated here) and destroys those that pending rows
+ * created. Before the rows are loaded into the lease table.
+ */
+int gpxd_mig_startup(struct gpxd *d, struct gpxd_lease *rows, unsigned n, gpx_error *err);
+int gpxd_mig_get(struct gpxd *d, const struct gpxd_caller *c, const char *gpu, json_t **out,
+                 gpx_error *err);
+int gpxd_mig_post(struct gpxd *d, const char *gpu, const struct gpxd_mig_req *r, json_t **out,
+                  gpx_error *err);
+/* ledger.c, for mig.c: the visible lease to a caller. */
+int gpxd_lease_visible(const struct gpxd_caller *c, const struct gpxd_lease *l);
 
 /* auth.c: tenants and callers */
 int gpxd_tenants_load(struct gpxd *d, gpx_error *err); /* lock held */

@@ -115,12 +115,18 @@ static int visible(const struct gpxd_caller *c, const struct gpxd_lease *l)
     return c->admin || strcmp(c->tenant, l->tenant) == 0;
 }
 
+int gpxd_lease_visible(const struct gpxd_caller *c, const struct gpxd_lease *l)
+{
+    return visible(c, l);
+}
+
 /* --- JSON --- */
 
 static json_t *env_json(struct gpxd *d, const struct gpxd_lease *l)
 {
     json_t *e = json_object();
-    json_object_set_new(e, "CUDA_VISIBLE_DEVICES", json_string(l->gpu_uuid));
+    json_object_set_new(e, "CUDA_VISIBLE_DEVICES",
+                        json_string(l->mode == GPX_MODE_MIG ? l->mig_uuid : l->gpu_uuid));
     json_object_set_new(e, "GPUPLEX_LEASE", json_string(l->id));
     json_object_set_new(e, "GPUPLEX_RUN_DIR", json_string(d->run_dir));
     if ((l->mode == GPX_MODE_VGPU || l->mode == GPX_MODE_TIMESLICE) && d->interposer[0])
@@ -146,6 +152,17 @@ static json_t *lease_json(struct gpxd *d, const struct gpxd_lease *l, const stru
     json_object_set_new(o, "cap", l->cap ? json_integer(l->cap) : json_null());
     json_object_set_new(o, "mig_profile",
                         l->mig_profile[0] ? json_string(l->mig_profile) : json_null());
+    json_t *mig = json_null();
+    if (l->mode == GPX_MODE_MIG && l->mig_gi >= 0) {
+        mig = json_object();
+        json_object_set_new(mig, "gpu_instance_id", json_integer(l->mig_gi));
+        json_object_set_new(mig, "compute_instance_id", json_integer(l->mig_ci));
+        json_object_set_new(mig, "start", json_integer(l->mig_start));
+        json_object_set_new(mig, "memory_bytes", json_integer((json_int_t)l->gpu_memory));
+        json_object_set_new(mig, "uuid", json_string(l->mig_uuid));
+        json_object_set_new(mig, "created", json_boolean(l->mig_created));
+    }
+    json_object_set_new(o, "mig", mig);
     json_t *labels = json_loads(l->labels, 0, NULL);
     json_object_set_new(o, "labels", labels ? labels : json_object());
     json_t *owners = json_array();
@@ -216,10 +233,11 @@ static int gpu_views(struct gpxd *d, struct gpu_view **out, unsigned *n, gpx_err
     return 0;
 }
 
-/* Memory a lease holds against a tenant's max_memory. */
+/* Memory a lease holds against a tenant's max_memory: a whole GPU's or instance's, or its quota. */
 static uint64_t held_memory(const struct gpxd_lease *l)
 {
-    return l->mode == GPX_MODE_EXCLUSIVE ? l->gpu_memory : l->memory_quota;
+    return l->mode == GPX_MODE_EXCLUSIVE || l->mode == GPX_MODE_MIG ? l->gpu_memory
+                                                                    : l->memory_quota;
 }
 
 /* --- create --- */
@@ -257,7 +275,8 @@ static int create_locked(struct gpxd *d, const struct gpxd_caller *c,
     unsigned ng = 0;
     if (gpu_views(d, &gv, &ng, err) < 0)
         return -1;
-    int rc = -1;
+    int rc = -1, made = 0;
+    struct gpxd_mig_choice *mc = NULL;
     struct gpx_place_gpu *pg = calloc(ng ? ng : 1, sizeof *pg);
     struct gpxd_active *a = calloc(1, sizeof *a);
     if (!pg || !a) {
@@ -319,17 +338,23 @@ static int create_locked(struct gpxd *d, const struct gpxd_caller *c,
         for (unsigned i = 0; i < ng; i++)
             pg[i].allowed = 1;
 
-    unsigned at;
-    if (gpx_place(pg, ng, &pr, d->cfg.placement, d->cfg.oversubscription, &at, err) < 0)
-        goto out;
+    unsigned at = 0;
     if (r->mode == GPX_MODE_MIG) {
-        gpx_error_set(err, GPX_E_NO_SPACE,
-                      "GPU %u is MIG-enabled, but this gpuplexd does not create MIG instances "
-                      "yet",
-                      pg[at].index);
+        /* src/daemon/mig.c: a free instance of the profile, or room for a new one */
+        if (gpxd_mig_place(d, r->mig_profile, pr.gpu, pg, ng, &mc, err) < 0)
+            goto out;
+        while (at < ng && gv[at].index != mc->s->index)
+            at++;
+        if (at == ng) {
+            gpx_error_set(err, GPX_E_INTERNAL, "MIG placement chose an unknown GPU");
+            goto out;
+        }
+    } else if (gpx_place(pg, ng, &pr, d->cfg.placement, d->cfg.oversubscription, &at, err) < 0) {
         goto out;
     }
-    uint64_t want = r->mode == GPX_MODE_EXCLUSIVE ? gv[at].memory_total : r->memory;
+    uint64_t want = r->mode == GPX_MODE_EXCLUSIVE ? gv[at].memory_total
+                    : mc                          ? mc->memory
+                                                  : r->memory;
     if (c->max_memory && tenant_mem + want > c->max_memory) {
         char a1[32], a2[32], a3[32];
         gpx_size_format(want, a1, sizeof a1);
@@ -347,7 +372,14 @@ static int create_locked(struct gpxd *d, const struct gpxd_caller *c,
     l->gpu_index = gv[at].index;
     snprintf(l->gpu_uuid, sizeof l->gpu_uuid, "%s", gv[at].uuid);
     l->memory_quota = r->mode == GPX_MODE_EXCLUSIVE ? 0 : r->memory;
-    l->gpu_memory = gv[at].memory_total;
+    l->gpu_memory = mc ? mc->memory : gv[at].memory_total;
+    /* mig: where the instance is (journalled before it is made) and, reused, which */
+    l->mig_start = mc ? (int)mc->start : -1;
+    l->mig_created = mc && !mc->reuse;
+    l->mig_gi = mc && mc->reuse ? (int)mc->gi : -1;
+    l->mig_ci = mc && mc->reuse ? (int)mc->ci : -1;
+    if (mc && mc->reuse)
+        snprintf(l->mig_uuid, sizeof l->mig_uuid, "%s", mc->uuid);
     l->weight = r->weight;
     l->cap = r->cap;
     snprintf(l->mig_profile, sizeof l->mig_profile, "%s", r->mig_profile);
@@ -385,10 +417,29 @@ static int create_locked(struct gpxd *d, const struct gpxd_caller *c,
         goto out;
     }
 
+    /* 2b. mig: the instance, made only now that the pending row says where it goes */
+    if (mc && !mc->reuse) {
+        if (gpxd_mig_make(d, mc, err) < 0) {
+            gpx_lease_region_remove(d->run_dir, l->id, NULL);
+            l->state = GPXD_ABORTED;
+            l->released_ns = gpxd_now_ns();
+            snprintf(l->reason, sizeof l->reason, "MIG instance creation failed");
+            gpxd_store_lease_update(d->store, l, NULL);
+            goto out;
+        }
+        made = 1;
+        l->mig_gi = (int)mc->gi;
+        l->mig_ci = (int)mc->ci;
+        snprintf(l->mig_uuid, sizeof l->mig_uuid, "%s", mc->uuid);
+        gpxd_fault(d, "after_mig_create"); /* tests: a crash between create and commit */
+    }
+
     /* 3. active, durably: from here on the lease is acknowledged */
     l->state = GPXD_ACTIVE;
     if (gpxd_store_lease_update(d->store, l, err) < 0) {
         gpx_error_wrap(err, "recording lease %s", l->id);
+        if (made)
+            gpxd_mig_undo(d, l);
         gpx_lease_region_remove(d->run_dir, l->id, NULL);
         l->state = GPXD_ABORTED;
         l->released_ns = gpxd_now_ns();
@@ -401,14 +452,20 @@ static int create_locked(struct gpxd *d, const struct gpxd_caller *c,
     if (add_active(d, a, err) < 0)
         goto out; /* cannot happen short of ENOMEM; the row stays active and reloads on start */
     atomic_fetch_add(&d->leases_created, 1);
-    gpx_info("lease %s: %s on GPU %u for tenant %s", l->id,
-             gpx_lease_mode_name((enum gpx_lease_mode)l->mode), l->gpu_index, l->tenant);
+    if (mc)
+        gpx_info("lease %s: mig %s on GPU %u (GPU instance %d, %s, %s) for tenant %s", l->id,
+                 l->mig_profile, l->gpu_index, l->mig_gi, l->mig_uuid,
+                 mc->reuse ? "reused" : "created", l->tenant);
+    else
+        gpx_info("lease %s: %s on GPU %u for tenant %s", l->id,
+                 gpx_lease_mode_name((enum gpx_lease_mode)l->mode), l->gpu_index, l->tenant);
     *out = lease_json(d, l, a);
     a = NULL;
     rc = 0;
 out:
     if (a && a->mapped)
         gpx_lease_region_close(&a->region);
+    gpxd_mig_choice_free(mc);
     free(a);
     free(pg);
     free(gv);
@@ -942,9 +999,14 @@ int gpxd_ledger_open(struct gpxd *d, gpx_error *err)
     if (gpxd_store_lease_each(d->store, 1u << GPXD_PENDING | 1u << GPXD_ACTIVE, NULL, 0, 0,
                               load_row, &x, err) < 0)
         goto out;
+    /* mig: instances of pending leases destroyed; active ones whose instance is gone released */
+    if (gpxd_mig_startup(d, x.rows, x.n, err) < 0)
+        goto out;
     unsigned aborted = 0, recreated = 0;
     for (unsigned i = 0; i < x.n; i++) {
         struct gpxd_lease *l = &x.rows[i];
+        if (l->state == GPXD_RELEASED)
+            continue; /* by gpxd_mig_startup */
         if (l->state == GPXD_PENDING) {
             gpx_lease_region_remove(d->run_dir, l->id, NULL);
             l->state = GPXD_ABORTED;

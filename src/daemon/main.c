@@ -360,6 +360,7 @@ int main(int argc, char **argv)
         return fail(&err);
     gpx_info("%u GPU%s, driver %s (NVML from %s)", d->inv.count, d->inv.count == 1 ? "" : "s",
              d->inv.driver_version, d->nv.path);
+    gpxd_mig_open(d);
 
     char dbpath[PATH_MAX];
     if (path_join(dbpath, sizeof dbpath, d->cfg.state_dir, "gpuplexd.db", &err) < 0 ||

@@ -114,22 +114,20 @@ static int get_labels(json_t *v, char **out, gpx_error *err)
     return 0;
 }
 
-static int mig_profile_ok(const char *s)
+/*
+ * A MIG profile name as the daemon accepts it before knowing the GPU: 1-31
+ * of A-Z a-z 0-9 . + - _ and space ("3g.40gb", "1g.10gb+me", "MIG 1g.10gb",
+ * "mig-1g.10gb.me"). Whether the GPU's model has it is checked at placement,
+ * which answers with the model's valid names.
+ */
+static int mig_profile_ok(const char *s, size_t len)
 {
-    /* "<n>g.<m>gb" with an optional "+me": 1g.10gb, 3g.40gb, 1g.10gb+me */
-    const char *p = s;
-    if (!isdigit((unsigned char)*p))
+    if (len == 0 || len > 31 || strlen(s) != len)
         return 0;
-    while (isdigit((unsigned char)*p))
-        p++;
-    if (*p++ != 'g' || *p++ != '.' || !isdigit((unsigned char)*p))
-        return 0;
-    while (isdigit((unsigned char)*p))
-        p++;
-    if (strncmp(p, "gb", 2) != 0)
-        return 0;
-    p += 2;
-    return *p == '\0' || strcmp(p, "+me") == 0;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr(".+-_ ", s[i]))
+            return 0;
+    return 1;
 }
 
 void gpxd_lease_req_clear(struct gpxd_lease_req *r)
@@ -203,7 +201,7 @@ int gpxd_lease_req_parse(const char *body, size_t len, struct gpxd_lease_req *r,
             has_cap = 1;
         } else if (!strcmp(k, "mig_profile")) {
             if (!json_is_string(v) || json_string_length(v) >= sizeof r->mig_profile ||
-                !mig_profile_ok(json_string_value(v))) {
+                !mig_profile_ok(json_string_value(v), json_string_length(v))) {
                 gpx_error_set(err, GPX_E_INVALID,
                               "field 'mig_profile' must be a MIG profile name such as "
                               "\"3g.40gb\"");
@@ -280,6 +278,98 @@ out:
     json_decref(j);
     if (rc < 0)
         gpxd_lease_req_clear(r);
+    return rc;
+}
+
+/* "demand" / "layout": {profile: count} */
+static int get_counts(json_t *v, const char *name, struct gpxd_mig_req *r, gpx_error *err)
+{
+    if (!json_is_object(v) || json_object_size(v) > GPXD_MIG_MAX_COUNTS)
+        return gpx_error_set(err, GPX_E_INVALID,
+                             "field '%s' must be an object of MIG profile -> count (at most %d "
+                             "profiles), e.g. {\"3g.40gb\": 1, \"1g.10gb\": 4}",
+                             name, GPXD_MIG_MAX_COUNTS);
+    const char *k;
+    json_t *c;
+    json_object_foreach(v, k, c)
+    {
+        if (!mig_profile_ok(k, strlen(k)))
+            return gpx_error_set(err, GPX_E_INVALID,
+                                 "field '%s': '%.40s' is not a MIG profile name such as "
+                                 "\"3g.40gb\"",
+                                 name, k);
+        char what[64];
+        snprintf(what, sizeof what, "%s.%s", name, k);
+        long long x;
+        if (get_uint(c, what, 0, GPXD_MIG_MAX_COUNT, &x, err) < 0)
+            return -1;
+        memcpy(r->counts[r->n].profile, k, strlen(k) + 1);
+        r->counts[r->n].count = (unsigned)x;
+        r->n++;
+    }
+    r->has_counts = 1;
+    return 0;
+}
+
+static int get_bool(json_t *v, const char *name, int *out, gpx_error *err)
+{
+    if (!json_is_boolean(v))
+        return gpx_error_set(err, GPX_E_INVALID, "field '%s' must be true or false", name);
+    *out = json_is_true(v);
+    return 0;
+}
+
+int gpxd_mig_req_parse(const char *body, size_t len, struct gpxd_mig_req *r, gpx_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->enabled = -1;
+    json_t *j = load_object(body, len, err);
+    if (!j)
+        return -1;
+    int rc = -1;
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        if (!strcmp(k, "enabled")) {
+            if (get_bool(v, k, &r->enabled, err) < 0)
+                goto out;
+        } else if (!strcmp(k, "demand") || !strcmp(k, "layout")) {
+            if (r->has_counts) {
+                gpx_error_set(err, GPX_E_INVALID,
+                              "give either 'demand' (keeps unleased instances that are not in "
+                              "the way) or 'layout' (the whole geometry), not both");
+                goto out;
+            }
+            r->exact = !strcmp(k, "layout");
+            if (get_counts(v, k, r, err) < 0)
+                goto out;
+        } else if (!strcmp(k, "partial")) {
+            if (get_bool(v, k, &r->partial, err) < 0)
+                goto out;
+        } else if (!strcmp(k, "dry_run")) {
+            if (get_bool(v, k, &r->dry_run, err) < 0)
+                goto out;
+        } else {
+            gpx_error_set(err, GPX_E_INVALID,
+                          "unknown field '%.64s' (known: enabled, demand, layout, partial, "
+                          "dry_run)",
+                          k);
+            goto out;
+        }
+    }
+    if (r->enabled < 0 && !r->has_counts) {
+        gpx_error_set(err, GPX_E_INVALID, "nothing to do: give 'enabled', 'demand' or 'layout'");
+        goto out;
+    }
+    if (r->enabled == 0 && r->has_counts) {
+        gpx_error_set(err, GPX_E_INVALID, "'enabled': false turns MIG off; it takes no '%s'",
+                      r->exact ? "layout" : "demand");
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(j);
     return rc;
 }
 

@@ -50,6 +50,24 @@ struct gpxd_tenant_req {
 
 int gpxd_tenant_req_parse(const char *body, size_t len, struct gpxd_tenant_req *r, gpx_error *err);
 
+/* POST /v1/gpus/{id}/mig */
+#define GPXD_MIG_MAX_COUNTS 16
+#define GPXD_MIG_MAX_COUNT  64
+struct gpxd_mig_req {
+    int enabled;    /* -1: not given; 0: MIG off; 1: MIG on */
+    int has_counts; /* "demand" or "layout" was given */
+    int exact;      /* the counts came as "layout": the whole geometry */
+    int partial;    /* apply what fits of a demand that does not all fit */
+    int dry_run;
+    unsigned n; /* profile -> count, names as given (checked against the GPU's model later) */
+    struct {
+        char profile[32];
+        unsigned count;
+    } counts[GPXD_MIG_MAX_COUNTS];
+};
+
+int gpxd_mig_req_parse(const char *body, size_t len, struct gpxd_mig_req *r, gpx_error *err);
+
 /* A tenant name: [a-z0-9][a-z0-9._-]*, at most 63 characters. */
 int gpxd_valid_name(const char *s);
 

@@ -442,9 +442,8 @@ int gpxd_store_lease_each(struct gpxd_store *st, unsigned states, const char *te
                           gpx_error *err)
 {
     char sql[1024];
-    size_t n = (size_t)snprintf(
-        sql, sizeof sql,
-        "SELECT " LEASE_COLUMNS " FROM leases WHERE state IN (");
+    size_t n =
+        (size_t)snprintf(sql, sizeof sql, "SELECT " LEASE_COLUMNS " FROM leases WHERE state IN (");
     int first = 1;
     for (int i = 0; i < 4; i++) {
         if (!(states & (1u << i)))

@@ -241,6 +241,9 @@ GPX_EXPORT CUresult cuMemFree(CUdeviceptr_v1 dptr)
 
 /* ---- stream-ordered allocation ------------------------------------------------------------ */
 
+/* In ASYNC_ALLOC and POOL_ALLOC `args` is a parenthesized argument list: it cannot take more
+ * parentheses. */
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ASYNC_ALLOC(name, args)                                                                    \
     do {                                                                                           \
         NEED(name);                                                                                \
@@ -251,6 +254,7 @@ GPX_EXPORT CUresult cuMemFree(CUdeviceptr_v1 dptr)
         CUresult rc = REAL(name) args;                                                             \
         return finish_alloc(rc, GPX_IP_KIND_DPTR, rc == CUDA_SUCCESS ? *dptr : 0, bytesize);       \
     } while (0)
+// NOLINTEND(bugprone-macro-parentheses)
 
 GPX_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
 {
@@ -269,6 +273,7 @@ static int host_pool(CUmemoryPool pool)
            gpx__pt_find(GPX_IP_KIND_HOST_POOL, (uint64_t)(uintptr_t)pool, NULL);
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define POOL_ALLOC(name, args)                                                                     \
     do {                                                                                           \
         NEED(name);                                                                                \
@@ -276,6 +281,7 @@ static int host_pool(CUmemoryPool pool)
             return REAL(name) args;                                                                \
         ASYNC_ALLOC(name, args);                                                                   \
     } while (0)
+// NOLINTEND(bugprone-macro-parentheses)
 
 GPX_EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
                                             CUstream hStream)

@@ -37,7 +37,7 @@ struct hook_info {
 };
 
 static const struct hook_info cuda_hooks[GPX_IP_CUDA_COUNT] = {
-#define GPX_IP_INFO_(name, base, since, pt) {#name, #base, since, pt, (void *)name},
+#define GPX_IP_INFO_(name, base, since, pt) {#name, #base, since, pt, (void *)(name)},
     GPX_IP_CUDA_HOOKS(GPX_IP_INFO_)
 #undef GPX_IP_INFO_
 };
@@ -46,7 +46,7 @@ static const struct {
     const char *name;
     void *hook;
 } nvml_hooks[] = {
-#define GPX_IP_NINFO_(name, type) {#name, (void *)name},
+#define GPX_IP_NINFO_(name, type) {#name, (void *)(name)},
     GPX_IP_NVML_HOOKS(GPX_IP_NINFO_)
 #undef GPX_IP_NINFO_
 };

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: gpuplexd's request parsing (src/daemon/request.c). The
- * first byte picks the parser (lease body, tenant body, time value); the rest
+ * first byte picks the parser (lease body, tenant body, time value, MIG body); the rest
  * is the input. Parsers must reject or accept without crashing, leaking or
  * reading out of bounds, and an accepted lease request must satisfy the
  * rules the ledger relies on.
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    uint8_t which = data[0] % 3;
+    uint8_t which = data[0] % 4;
     const char *body = (const char *)data + 1;
     size_t len = size - 1;
     gpx_error err = {0};
@@ -40,6 +40,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct gpxd_tenant_req t;
         if (gpxd_tenant_req_parse(body, len, &t, &err) == 0 && !gpxd_valid_name(t.name))
             abort();
+    } else if (which == 3) {
+        struct gpxd_mig_req m;
+        if (gpxd_mig_req_parse(body, len, &m, &err) == 0) {
+            if (m.n > GPXD_MIG_MAX_COUNTS || (m.enabled < 0 && !m.has_counts) ||
+                (m.enabled == 0 && m.has_counts))
+                abort();
+            for (unsigned i = 0; i < m.n; i++)
+                if (m.counts[i].count > GPXD_MIG_MAX_COUNT || !m.counts[i].profile[0] ||
+                    strlen(m.counts[i].profile) >= sizeof m.counts[i].profile)
+                    abort();
+        } else if (err.code == GPX_E_OK || !err.msg[0]) {
+            abort();
+        }
     } else {
         char *s = malloc(len + 1);
         if (!s)

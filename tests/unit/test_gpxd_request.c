@@ -86,7 +86,8 @@ static void test_bad(void **state)
     bad("{\"mode\":\"timeslice\",\"weight\":0}", "from 1 to 10000");
     bad("{\"mode\":\"timeslice\",\"weight\":1.5}", "must be an integer");
     bad("{\"mode\":\"mig\"}", "need field 'mig_profile'");
-    bad("{\"mode\":\"mig\",\"mig_profile\":\"big\"}", "MIG profile name");
+    bad("{\"mode\":\"mig\",\"mig_profile\":\"3g;40gb\"}", "MIG profile name");
+    bad("{\"mode\":\"mig\",\"mig_profile\":\"\"}", "MIG profile name");
     bad("{\"mode\":\"exclusive\",\"mig_profile\":\"1g.10gb\"}", "mig leases only");
     bad("{\"mode\":\"exclusive\",\"gpu\":-1}", "from 0 to 1023");
     bad("{\"mode\":\"exclusive\",\"gpu\":\"first\"}", "GPU index or a UUID");
@@ -133,12 +134,60 @@ static void test_tenant_and_time(void **state)
     assert_false(gpxd_valid_name("A"));
 }
 
+static void test_mig(void **state)
+{
+    (void)state;
+    struct gpxd_mig_req r;
+    gpx_error e = {0};
+    const char *ok = "{\"enabled\":true,\"demand\":{\"3g.40gb\":1,\"1g.10gb\":4},"
+                     "\"dry_run\":true,\"partial\":false}";
+    assert_int_equal(gpxd_mig_req_parse(ok, strlen(ok), &r, &e), 0);
+    assert_int_equal(r.enabled, 1);
+    assert_true(r.has_counts);
+    assert_false(r.exact);
+    assert_true(r.dry_run);
+    assert_false(r.partial);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.counts[0].profile, "3g.40gb");
+    assert_int_equal(r.counts[1].count, 4);
+    const char *lay = "{\"layout\":{\"7g.80gb\":0}}";
+    assert_int_equal(gpxd_mig_req_parse(lay, strlen(lay), &r, &e), 0);
+    assert_int_equal(r.enabled, -1);
+    assert_true(r.exact);
+    const char *off = "{\"enabled\":false}";
+    assert_int_equal(gpxd_mig_req_parse(off, strlen(off), &r, &e), 0);
+    assert_int_equal(r.enabled, 0);
+    static const struct {
+        const char *body, *want;
+    } bads[] = {
+        {"{}", "nothing to do"},
+        {"[]", "JSON object"},
+        {"{\"enabled\":1}", "true or false"},
+        {"{\"demand\":{\"3g.40gb\":65}}", "from 0 to 64"},
+        {"{\"demand\":{\"3g.40gb\":-1}}", "from 0 to 64"},
+        {"{\"demand\":{\"3g;40gb\":1}}", "not a MIG profile name"},
+        {"{\"demand\":[]}", "object of MIG profile"},
+        {"{\"demand\":{},\"layout\":{}}", "not both"},
+        {"{\"enabled\":false,\"demand\":{\"3g.40gb\":1}}", "takes no 'demand'"},
+        {"{\"dry_run\":\"yes\",\"enabled\":true}", "true or false"},
+        {"{\"enabled\":true,\"size\":1}", "unknown field 'size'"},
+    };
+    for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+        gpx_error_clear(&e);
+        assert_int_equal(gpxd_mig_req_parse(bads[i].body, strlen(bads[i].body), &r, &e), -1);
+        assert_int_equal(e.code, GPX_E_INVALID);
+        if (!strstr(e.msg, bads[i].want))
+            fail_msg("body %s: message '%s' lacks '%s'", bads[i].body, e.msg, bads[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_tenant_and_time),
+        cmocka_unit_test(test_mig),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

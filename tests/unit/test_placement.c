@@ -119,6 +119,44 @@ static void test_mig_and_bad_gpu(void **state)
     assert_int_equal(e.code, GPX_E_NO_GPU);
 }
 
+static void test_mig_choice(void **state)
+{
+    (void)state;
+    struct gpx_place_mig g[3] = {
+        {.index = 0, .fits = 1, .allowed = 1, .destroys = 1, .free_slices = 3, .leases = 2},
+        {.index = 1, .fits = 1, .allowed = 1, .destroys = 0, .free_slices = 4, .leases = 1},
+        {.index = 2, .fits = 1, .allowed = 1, .destroys = 0, .free_slices = 0, .leases = 3},
+    };
+    unsigned at;
+    int blocked;
+    /* no destroying beats filling; then binpack fills the fuller GPU, spread the emptier */
+    assert_int_equal(gpx_place_mig(g, 3, GPX_PLACE_BINPACK, &at, &blocked), 0);
+    assert_int_equal(at, 2);
+    assert_int_equal(gpx_place_mig(g, 3, GPX_PLACE_SPREAD, &at, &blocked), 0);
+    assert_int_equal(at, 1);
+    /* a free instance to reuse beats everything */
+    g[0].reuse = 1;
+    assert_int_equal(gpx_place_mig(g, 3, GPX_PLACE_SPREAD, &at, &blocked), 0);
+    assert_int_equal(at, 0);
+    /* ties: leases, then the lower index */
+    struct gpx_place_mig t[2] = {{.index = 4, .fits = 1, .allowed = 1, .leases = 1},
+                                 {.index = 3, .fits = 1, .allowed = 1, .leases = 1}};
+    assert_int_equal(gpx_place_mig(t, 2, GPX_PLACE_BINPACK, &at, &blocked), 0);
+    assert_int_equal(at, 1);
+    t[0].leases = 2;
+    assert_int_equal(gpx_place_mig(t, 2, GPX_PLACE_BINPACK, &at, &blocked), 0);
+    assert_int_equal(at, 0);
+    /* nothing fits; something fits but the tenant may not have it */
+    for (unsigned i = 0; i < 3; i++)
+        g[i].fits = 0;
+    assert_int_equal(gpx_place_mig(g, 3, GPX_PLACE_BINPACK, &at, &blocked), -1);
+    assert_false(blocked);
+    g[1].fits = 1;
+    g[1].allowed = 0;
+    assert_int_equal(gpx_place_mig(g, 3, GPX_PLACE_BINPACK, &at, &blocked), -1);
+    assert_true(blocked);
+}
+
 static void test_tenant_allowed(void **state)
 {
     (void)state;
@@ -147,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_exclusive),
         cmocka_unit_test(test_quota_sum_and_oversubscription),
         cmocka_unit_test(test_mig_and_bad_gpu),
+        cmocka_unit_test(test_mig_choice),
         cmocka_unit_test(test_tenant_allowed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
