@@ -1034,16 +1034,14 @@ SIM_EXPORT CUresult cuCtxGetCurrent(CUcontext *pctx)
 
 /* The current context, checked: the opening of most calls. `c` names the variable it declares,
  * so it cannot be parenthesized. */
-// NOLINTBEGIN(bugprone-macro-parentheses)
 #define CURRENT_OR_RETURN(c)                                                                       \
     CU_CHECK_INIT();                                                                               \
-    struct sim_ctx *c = gpx__cu_current();                                                         \
+    struct sim_ctx *c = gpx__cu_current(); /* NOLINT(bugprone-macro-parentheses) */                \
     do {                                                                                           \
         CUresult cr_ = gpx__cu_ctx_check(c);                                                       \
         if (cr_)                                                                                   \
             return cr_;                                                                            \
     } while (0)
-// NOLINTEND(bugprone-macro-parentheses)
 
 SIM_EXPORT CUresult cuCtxGetDevice(CUdevice *device)
 {

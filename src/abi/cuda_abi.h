@@ -668,11 +668,9 @@ typedef enum CUdriverProcAddressQueryResult_enum {
 #include "abi/cuda_entry_points.h"
 
 /* `params` is a parenthesized parameter list: it cannot take more parentheses. */
-// NOLINTBEGIN(bugprone-macro-parentheses)
 #define GPX_CUDA_DECLARE_(name, params)                                                            \
     CUresult name params;                                                                          \
-    typedef CUresult(*gpx_##name##_fn) params;
-// NOLINTEND(bugprone-macro-parentheses)
+    typedef CUresult(*gpx_##name##_fn) params; // NOLINT(bugprone-macro-parentheses)
 GPX_CUDA_ENTRY_POINTS(GPX_CUDA_DECLARE_)
 #undef GPX_CUDA_DECLARE_
 

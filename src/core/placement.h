@@ -9,7 +9,8 @@
  * - vgpu and timeslice share a GPU with each other but never with an
  *   exclusive lease; the sum of their memory quotas stays within
  *   memory_total * oversubscription (1.0 = no oversubscription);
- * - mig needs a GPU whose MIG mode is enabled;
+ * - mig needs a GPU whose MIG mode is enabled (gpx_place_mig orders those the
+ *   daemon found able to host the profile);
  * - among the GPUs that can take the lease, binpack picks the one left with
  *   the least free quota (fill GPUs before opening new ones), spread the one
  *   left with the most; ties go to the GPU with more (binpack) or fewer

@@ -343,9 +343,9 @@ static int create_locked(struct gpxd *d, const struct gpxd_caller *c,
         /* src/daemon/mig.c: a free instance of the profile, or room for a new one */
         if (gpxd_mig_place(d, r->mig_profile, pr.gpu, pg, ng, &mc, err) < 0)
             goto out;
-        while (at < ng && gv[at].index != mc->s->index)
+        while (mc && at < ng && gv[at].index != mc->s->index)
             at++;
-        if (at == ng) {
+        if (!mc || at == ng) {
             gpx_error_set(err, GPX_E_INTERNAL, "MIG placement chose an unknown GPU");
             goto out;
         }

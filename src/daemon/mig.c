@@ -147,7 +147,7 @@ static int available(const struct gpx_mig_gpu_state *s, unsigned out[GPX_MIG_MAX
 /* "GPU 0 (H100-80GB): 1g.10gb x3, 2g.20gb x1" or "...: nothing" */
 static size_t fits_line(const struct gpx_mig_gpu_state *s, char *buf, size_t len)
 {
-    unsigned av[GPX_MIG_MAX_PROFILES];
+    unsigned av[GPX_MIG_MAX_PROFILES] = {0};
     gpx_error e = {0};
     size_t n = (size_t)snprintf(buf, len, "GPU %u (%s): ", s->index, s->table.spec_name);
     if (n >= len)
@@ -554,7 +554,7 @@ int gpxd_mig_startup(struct gpxd *d, struct gpxd_lease *rows, unsigned n, gpx_er
     pthread_mutex_lock(&d->inv_lock);
     ngpu = d->inv.count;
     pthread_mutex_unlock(&d->inv_lock);
-    struct gpx_mig_gpu_state **st = calloc(ngpu ? ngpu : 1, sizeof *st);
+    struct gpx_mig_gpu_state **st = calloc(ngpu ? ngpu : 1, sizeof(struct gpx_mig_gpu_state *));
     if (!st)
         return gpx_error_set(err, GPX_E_NOMEM, "MIG start-up");
     int rc = 0;

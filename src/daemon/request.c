@@ -300,7 +300,7 @@ static int get_counts(json_t *v, const char *name, struct gpxd_mig_req *r, gpx_e
                                  name, k);
         char what[64];
         snprintf(what, sizeof what, "%s.%s", name, k);
-        long long x;
+        long long x = 0;
         if (get_uint(c, what, 0, GPXD_MIG_MAX_COUNT, &x, err) < 0)
             return -1;
         memcpy(r->counts[r->n].profile, k, strlen(k) + 1);

@@ -243,18 +243,16 @@ GPX_EXPORT CUresult cuMemFree(CUdeviceptr_v1 dptr)
 
 /* In ASYNC_ALLOC and POOL_ALLOC `args` is a parenthesized argument list: it cannot take more
  * parentheses. */
-// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ASYNC_ALLOC(name, args)                                                                    \
     do {                                                                                           \
         NEED(name);                                                                                \
         if (!counting() || !dptr || bytesize == 0)                                                 \
-            return REAL(name) args;                                                                \
+            return REAL(name) args; /* NOLINT(bugprone-macro-parentheses) */                       \
         if (gpx__ip_reserve(bytesize) != 0)                                                        \
             return CUDA_ERROR_OUT_OF_MEMORY;                                                       \
-        CUresult rc = REAL(name) args;                                                             \
+        CUresult rc = REAL(name) args; /* NOLINT(bugprone-macro-parentheses) */                    \
         return finish_alloc(rc, GPX_IP_KIND_DPTR, rc == CUDA_SUCCESS ? *dptr : 0, bytesize);       \
     } while (0)
-// NOLINTEND(bugprone-macro-parentheses)
 
 GPX_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
 {
@@ -273,15 +271,13 @@ static int host_pool(CUmemoryPool pool)
            gpx__pt_find(GPX_IP_KIND_HOST_POOL, (uint64_t)(uintptr_t)pool, NULL);
 }
 
-// NOLINTBEGIN(bugprone-macro-parentheses)
 #define POOL_ALLOC(name, args)                                                                     \
     do {                                                                                           \
         NEED(name);                                                                                \
         if (counting() && host_pool(pool))                                                         \
-            return REAL(name) args;                                                                \
+            return REAL(name) args; /* NOLINT(bugprone-macro-parentheses) */                       \
         ASYNC_ALLOC(name, args);                                                                   \
     } while (0)
-// NOLINTEND(bugprone-macro-parentheses)
 
 GPX_EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
                                             CUstream hStream)

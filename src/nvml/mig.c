@@ -792,9 +792,10 @@ int gpx_mig_apply_demand(struct gpx_nvml *nv, const struct gpx_nvml_mig *m,
         return 0;
     }
     struct gpx_mig_gpu_state *s2 = malloc(sizeof *s2);
+    if (!s2)
+        return gpx_error_set(err, GPX_E_NOMEM, "MIG state");
     struct gpx_mig_apply_result r2;
-    int rc =
-        s2 ? gpx_mig_read(nv, m, s->index, s2, err) : gpx_error_set(err, GPX_E_NOMEM, "MIG state");
+    int rc = gpx_mig_read(nv, m, s->index, s2, err);
     if (rc == 0)
         rc = gpx_mig_disable(nv, m, s2, 0, &r2, err);
     if (rc == 0 && r2.n && res->n < sizeof res->actions / sizeof res->actions[0])
