@@ -154,13 +154,8 @@ static int run(int argc, char **argv)
         return gpx_cli_usage_error(&gpx_cmd_ls, "unexpected argument '%s'", argv[optind]);
 
     gpx_error err = {0};
-    struct gpx_nvml nv;
-    if (gpx_nvml_open(&nv, &err) < 0)
-        return gpx_cli_fail(&err);
     struct gpx_inventory inv;
-    int rc = gpx_inventory_read(&nv, &inv, &err);
-    gpx_nvml_close(&nv);
-    if (rc < 0)
+    if (gpx_inventory_load(&inv, &err) < 0)
         return gpx_cli_fail(&err);
     if (json) {
         json_t *arr = json_array();

@@ -75,13 +75,8 @@ static int ts_ls(int argc, char **argv)
             return gpx_cli_usage_error(&gpx_cmd_timeslice, "unknown argument '%s'", argv[i]);
     }
     gpx_error err = {0};
-    struct gpx_nvml nv;
-    if (gpx_nvml_open(&nv, &err) < 0)
-        return gpx_cli_fail(&err);
     struct gpx_inventory inv;
-    int rc = gpx_inventory_read(&nv, &inv, &err);
-    gpx_nvml_close(&nv);
-    if (rc < 0)
+    if (gpx_inventory_load(&inv, &err) < 0)
         return gpx_cli_fail(&err);
     json_t *arr = json_array();
     int status = 0;
@@ -190,14 +185,10 @@ static int ts_set(int argc, char **argv)
         return gpx_cli_usage_error(&gpx_cmd_timeslice,
                                    "'timeslice set' needs --gpu and --quantum-ms or --grace-ms");
     gpx_error err = {0};
-    struct gpx_nvml nv;
-    if (gpx_nvml_open(&nv, &err) < 0)
-        return gpx_cli_fail(&err);
     struct gpx_inventory inv;
-    int rc = gpx_inventory_read(&nv, &inv, &err);
-    gpx_nvml_close(&nv);
-    if (rc < 0)
+    if (gpx_inventory_load(&inv, &err) < 0)
         return gpx_cli_fail(&err);
+    int rc;
     const struct gpx_gpu_info *g = NULL;
     for (unsigned i = 0; i < inv.count && !g; i++) {
         char idx[16];

@@ -64,7 +64,8 @@ int gpxd_authenticate(struct gpxd *d, const char *authorization, int via_unix, i
         pthread_mutex_lock(&d->lock);
         /* every digest is compared in full: the time does not say which, or where, it differs */
         for (unsigned i = 0; i < d->n_tenants; i++)
-            if (gpx_ct_equal(hex, d->tenants[i].token_sha256, 2 * GPX_SHA256_LEN) & (found < 0))
+            if (gpx_ct_equal(hex, d->tenants[i].token_sha256, (size_t)2 * GPX_SHA256_LEN) &
+                (found < 0))
                 found = (int)i;
         if (found >= 0) {
             fill_from_tenant(c, &d->tenants[found]);

@@ -34,7 +34,7 @@ void gpxd_config_defaults(struct gpxd_config *c)
     c->inventory_ms = 1000;
     c->log_level = GPX_LOG_INFO;
     c->threads = 2;
-    c->max_body = 64 * 1024;
+    c->max_body = (size_t)64 * 1024;
 }
 
 int gpxd_parse_duration(const char *s, uint64_t *ms, gpx_error *err)
@@ -261,7 +261,7 @@ int gpxd_config_parse(struct gpxd_config *c, const char *text, size_t len, const
         size_t end = pos;
         while (end < len && text[end] != '\n')
             end++;
-        char line[PATH_MAX + 64];
+        char line[PATH_MAX + 64] = "";
         size_t n = end - pos;
         if (n >= sizeof line)
             return gpx_error_set(err, GPX_E_INVALID, "%s:%u: line too long", origin, lineno);

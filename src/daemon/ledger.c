@@ -82,7 +82,9 @@ static int add_active(struct gpxd *d, struct gpxd_active *a, gpx_error *err)
 {
     if (d->n_leases == d->cap_leases) {
         unsigned cap = d->cap_leases ? d->cap_leases * 2 : 64;
-        struct gpxd_active **n = realloc(d->leases, cap * sizeof *n);
+        /* an array of pointers: sizeof *n is the size of a pointer, as meant */
+        struct gpxd_active **n =
+            realloc(d->leases, cap * sizeof *n); // NOLINT(bugprone-sizeof-expression)
         if (!n)
             return gpx_error_set(err, GPX_E_NOMEM, "lease table");
         d->leases = n;
@@ -98,7 +100,8 @@ static void drop_active(struct gpxd *d, unsigned pos)
     if (a->mapped)
         gpx_lease_region_close(&a->region);
     free(a);
-    memmove(&d->leases[pos], &d->leases[pos + 1], (d->n_leases - pos - 1) * sizeof *d->leases);
+    memmove(&d->leases[pos], &d->leases[pos + 1],
+            (d->n_leases - pos - 1) * sizeof *d->leases); // NOLINT(bugprone-sizeof-expression)
     d->n_leases--;
 }
 
@@ -275,6 +278,10 @@ static int create_locked(struct gpxd *d, const struct gpxd_caller *c,
     unsigned ng = 0;
     if (gpu_views(d, &gv, &ng, err) < 0)
         return -1;
+    if (ng == 0) {
+        free(gv);
+        return gpx_error_set(err, GPX_E_NO_GPU, "this node has no GPU to lease");
+    }
     int rc = -1, made = 0;
     struct gpxd_mig_choice *mc = NULL;
     struct gpx_place_gpu *pg = calloc(ng ? ng : 1, sizeof *pg);

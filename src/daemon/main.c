@@ -65,7 +65,7 @@ static int path_join(char *out, size_t len, const char *dir, const char *name, g
     size_t a = strlen(dir), b = strlen(name);
     if (a + 1 + b >= len)
         return gpx_error_set(err, GPX_E_INVALID, "path too long: %s/%s", dir, name);
-    memcpy(out, dir, a);
+    memcpy(out, dir, a); // NOLINT(bugprone-not-null-terminated-result): the NUL comes with name
     out[a] = '/';
     memcpy(out + a + 1, name, b + 1);
     return 0;

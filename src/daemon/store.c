@@ -8,7 +8,9 @@
 #include "daemon/store.h"
 #include "core/log.h"
 
+#include <errno.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,15 +316,19 @@ static void owners_parse(const char *s, struct gpxd_lease *l)
 {
     l->n_owners = 0;
     while (s && *s && l->n_owners < GPXD_MAX_OWNERS) {
-        int pid;
-        unsigned long long t;
-        int used = 0;
-        if (sscanf(s, "%d:%llu%n", &pid, &t, &used) != 2)
+        char *end;
+        errno = 0;
+        long pid = strtol(s, &end, 10);
+        if (errno || end == s || *end != ':' || pid <= 0 || pid > INT32_MAX)
             break;
-        l->owners[l->n_owners].pid = pid;
+        const char *ts = end + 1;
+        unsigned long long t = strtoull(ts, &end, 10);
+        if (errno || end == ts)
+            break;
+        l->owners[l->n_owners].pid = (int)pid;
         l->owners[l->n_owners].start_ticks = t;
         l->n_owners++;
-        s += used;
+        s = end;
         if (*s == ',')
             s++;
     }

@@ -141,3 +141,13 @@ void gpx_inventory_free(struct gpx_inventory *inv)
     inv->gpus = NULL;
     inv->count = 0;
 }
+
+int gpx_inventory_load(struct gpx_inventory *inv, gpx_error *err)
+{
+    struct gpx_nvml nv;
+    if (gpx_nvml_open(&nv, err) < 0)
+        return -1;
+    int rc = gpx_inventory_read(&nv, inv, err);
+    gpx_nvml_close(&nv);
+    return rc;
+}

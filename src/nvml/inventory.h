@@ -62,5 +62,7 @@ int gpx_inventory_read(struct gpx_nvml *nv, struct gpx_inventory *inv, gpx_error
 int gpx_inventory_read_gpu(struct gpx_nvml *nv, unsigned index, struct gpx_gpu_info *g,
                            gpx_error *err);
 void gpx_inventory_free(struct gpx_inventory *inv);
+/* Opens NVML, takes a snapshot of every GPU and closes NVML again. */
+int gpx_inventory_load(struct gpx_inventory *inv, gpx_error *err);
 
 #endif
