@@ -53,6 +53,8 @@
     X(cuMemFree_v2,                   cuMemFree,                3020, 0)                           \
     X(cuMemCreate,                    cuMemCreate,             10020, 0)                           \
     X(cuMemRelease,                   cuMemRelease,            10020, 0)                           \
+    X(cuMemMap,                       cuMemMap,                10020, 0)                           \
+    X(cuMemUnmap,                     cuMemUnmap,              10020, 0)                           \
     X(cuMemAllocAsync,                cuMemAllocAsync,         11020, 0)                           \
     X(cuMemAllocAsync_ptsz,           cuMemAllocAsync,         11020, 1)                           \
     X(cuMemAllocFromPoolAsync,        cuMemAllocFromPoolAsync, 11020, 0)                           \
@@ -213,7 +215,11 @@ enum gpx_ip_kind {
     GPX_IP_KIND_MIPMAP = 4,
     GPX_IP_KIND_EXTMEM = 5,
     GPX_IP_KIND_HOST_POOL =
-        6, /* a memory pool located in host memory: its allocations don't count */
+        6,                   /* a memory pool located in host memory: its allocations don't count */
+    GPX_IP_KIND_VMM_MAP = 7, /* a mapping's address -> the cuMemCreate handle it maps */
+    GPX_IP_KIND_VMM_REFS = 8, /* a counted handle -> how many mappings of it are alive */
+    GPX_IP_KIND_VMM_DEAD =
+        9, /* a released handle still mapped -> its bytes, returned at the last unmap */
 };
 /* Reserves `bytes` for this process: 0, or -1 when it would pass the quota (or CLOSED). */
 int gpx__ip_reserve(uint64_t bytes);

@@ -348,10 +348,61 @@ GPX_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t siz
     return finish_alloc(rc, GPX_IP_KIND_VMM, rc == CUDA_SUCCESS ? *handle : 0, size);
 }
 
+/*
+ * A cuMemCreate handle's memory lives until it is released AND every mapping
+ * of it is unmapped (the usual sequence releases right after mapping). So a
+ * counted handle's bytes go back at whichever of the two comes last: mappings
+ * are counted per handle (VMM_REFS), a release with mappings alive parks the
+ * bytes (VMM_DEAD) and the last unmap returns them.
+ */
+static void map_refs_add(uint64_t handle, int64_t delta, uint64_t *after)
+{
+    uint64_t n = 0, stale;
+    gpx__pt_take(GPX_IP_KIND_VMM_REFS, handle, &n);
+    n = (int64_t)n + delta > 0 ? (uint64_t)((int64_t)n + delta) : 0;
+    if (n)
+        (void)gpx__pt_insert(GPX_IP_KIND_VMM_REFS, handle, n, &stale);
+    *after = n;
+}
+
 GPX_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
 {
     NEED(cuMemRelease);
+    uint64_t maps, bytes, stale;
+    if (counting() && gpx__pt_find(GPX_IP_KIND_VMM_REFS, handle, &maps) && maps > 0 &&
+        gpx__pt_find(GPX_IP_KIND_VMM, handle, NULL)) {
+        CUresult rc = REAL(cuMemRelease)(handle);
+        if (rc == CUDA_SUCCESS && gpx__pt_take(GPX_IP_KIND_VMM, handle, &bytes))
+            (void)gpx__pt_insert(GPX_IP_KIND_VMM_DEAD, handle, bytes, &stale); /* still mapped */
+        return rc;
+    }
     COUNTED_FREE(GPX_IP_KIND_VMM, handle, REAL(cuMemRelease)(handle));
+}
+
+GPX_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
+                             CUmemGenericAllocationHandle handle, unsigned long long flags)
+{
+    NEED(cuMemMap);
+    CUresult rc = REAL(cuMemMap)(ptr, size, offset, handle, flags);
+    uint64_t stale, n;
+    if (rc != CUDA_SUCCESS || !counting() || !gpx__pt_find(GPX_IP_KIND_VMM, handle, NULL))
+        return rc;
+    if (gpx__pt_insert(GPX_IP_KIND_VMM_MAP, ptr, handle, &stale) == 0)
+        map_refs_add(handle, 1, &n);
+    return rc;
+}
+
+GPX_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
+{
+    NEED(cuMemUnmap);
+    CUresult rc = REAL(cuMemUnmap)(ptr, size);
+    uint64_t handle, n, bytes;
+    if (rc != CUDA_SUCCESS || !counting() || !gpx__pt_take(GPX_IP_KIND_VMM_MAP, ptr, &handle))
+        return rc;
+    map_refs_add(handle, -1, &n);
+    if (n == 0 && gpx__pt_take(GPX_IP_KIND_VMM_DEAD, handle, &bytes))
+        gpx__ip_release(bytes); /* released earlier, unmapped now: the memory is gone */
+    return rc;
 }
 
 /* ---- arrays ------------------------------------------------------------------------------- */

@@ -81,6 +81,10 @@
     X(cuMemPoolDestroy)                                                                            \
     X(cuMemCreate)                                                                                 \
     X(cuMemRelease)                                                                                \
+    X(cuMemAddressReserve)                                                                         \
+    X(cuMemAddressFree)                                                                            \
+    X(cuMemMap)                                                                                    \
+    X(cuMemUnmap)                                                                                  \
     X(cuMemGetAllocationGranularity)                                                               \
     X(cuArrayCreate_v2)                                                                            \
     X(cuArrayCreate)                                                                               \
@@ -326,6 +330,20 @@ static int cmd_objects(void)
     CHECK(used() == base, "cuMemRelease");
     CHECK(cu.cuMemCreate(&h, (q / gran + 1) * gran, &dp, 0) == CUDA_ERROR_OUT_OF_MEMORY,
           "cuMemCreate past the quota not refused");
+    /* The usual sequence releases the handle while it is mapped: the memory (and the
+     * quota) stays held until the last unmap. */
+    CUdeviceptr va;
+    CU_OK(cu.cuMemCreate(&h, 4 * gran, &dp, 0));
+    CU_OK(cu.cuMemAddressReserve(&va, 4 * gran, 0, 0, 0));
+    CU_OK(cu.cuMemMap(va, 2 * gran, 0, h, 0));
+    CU_OK(cu.cuMemMap(va + 2 * gran, 2 * gran, 2 * gran, h, 0));
+    CU_OK(cu.cuMemRelease(h));
+    CHECK(used() == base + 4 * gran, "a released but mapped handle was given back early");
+    CU_OK(cu.cuMemUnmap(va, 2 * gran));
+    CHECK(used() == base + 4 * gran, "given back before the last unmap");
+    CU_OK(cu.cuMemUnmap(va + 2 * gran, 2 * gran));
+    CHECK(used() == base, "not given back at the last unmap");
+    CU_OK(cu.cuMemAddressFree(va, 4 * gran));
     CUmemAllocationProp hprop = dp;
     hprop.location.type = CU_MEM_LOCATION_TYPE_HOST;
     hrc = cu.cuMemCreate(&h, 4 * gran, &hprop, 0);
