@@ -654,6 +654,34 @@ static int reap_slot(struct gpx_lease_usage *u, struct gpx_lease_proc *s, int32_
     return 1;
 }
 
+/*
+ * The lease total can never be below what its live processes hold: a tenant
+ * that writes a smaller `used` into the region (it can write the usage file)
+ * gets it raised back here, at the next reap. Raised only, never lowered: a
+ * reserve adds to the total before it adds to its slot, so the slots may
+ * briefly sum to less than the total, never more.
+ */
+static uint64_t slots_sum(struct gpx_lease_usage *u)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
+        if (atomic_load(&u->procs[i].pid) > 0)
+            sum += atomic_load(&u->procs[i].used);
+    return sum;
+}
+
+static void resync_total(struct gpx_lease_usage *u)
+{
+    /* The slots are read one by one while others allocate: act only on a view
+     * that two passes agree on and that the total did not move across. */
+    uint64_t u1 = atomic_load(&u->used);
+    uint64_t s1 = slots_sum(u);
+    uint64_t u2 = atomic_load(&u->used);
+    uint64_t s2 = slots_sum(u);
+    if (u1 == u2 && s1 == s2 && s1 > u1)
+        atomic_compare_exchange_strong(&u->used, &u1, s1);
+}
+
 static int reap_all(struct gpx_lease_usage *u)
 {
     int saved = errno;
@@ -661,6 +689,7 @@ static int reap_all(struct gpx_lease_usage *u)
     int n = 0;
     for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
         n += reap_slot(u, &u->procs[i], self);
+    resync_total(u);
     errno = saved;
     return n;
 }

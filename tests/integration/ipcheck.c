@@ -826,6 +826,17 @@ static int cmd_region_tamper(void)
     CUdeviceptr e;
     CHECK(cu.cuMemAlloc_v2(&e, 2 * MiB) == CUDA_ERROR_OUT_OF_MEMORY,
           "zeroing the shared usage let the process pass its quota");
+    /* Nor another process of the lease: the total is raised back to what the
+     * processes hold at the next reap (at most a second later). */
+    atomic_store(&region.usage->used, 0);
+    usleep(1100 * 1000);
+    /* (the limits file was rewritten above: reserve against the quota as it was) */
+    struct gpx_lease_limits lim = *region.limits;
+    lim.memory_quota = q;
+    struct gpx_lease_region other = {.limits = &lim, .usage = region.usage};
+    CHECK(gpx_lease_reserve(&other, NULL, 2 * MiB) != 0,
+          "a zeroed total let another process of the lease past the quota");
+    CHECK(atomic_load(&region.usage->used) >= q - MiB, "the total was not raised back");
     CU_OK(cu.cuMemFree_v2(d));
     printf("region-tamper: the quota stayed %" PRIu64 "\n", q);
     return 0;
