@@ -88,6 +88,7 @@ static int run(int argc, char **argv)
     static const struct option opts[] = {{"interval-ms", required_argument, NULL, 'i'},
                                          {"enforce", required_argument, NULL, 'e'},
                                          {"once", no_argument, NULL, '1'},
+                                         {"allowance", required_argument, NULL, 'a'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -95,8 +96,14 @@ static int run(int argc, char **argv)
     int enforce = GPX_WATCH_REPORT, once = 0, json = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "i:e:1jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:e:1a:jh", opts, NULL)) != -1) {
         switch (c) {
+        case 'a': {
+            gpx_error e = {0};
+            if (gpx_size_parse(optarg, &gpx_watchdog_allowance, &e) < 0)
+                return gpx_cli_usage_error(&gpx_cmd_watch, "--allowance: %s", e.msg);
+            break;
+        }
         case 'i': {
             char *end;
             errno = 0;
@@ -166,12 +173,15 @@ const struct gpx_cmd gpx_cmd_watch = {
     "watch",
     run,
     "watchdog: find (and kill) processes over their lease's memory quota",
-    "usage: gpuplex watch [--interval-ms N] [--enforce report|kill] [--once] [--json]\n"
+    "usage: gpuplex watch [--interval-ms N] [--enforce report|kill] [--allowance SIZE]\n"
+    "                     [--once] [--json]\n"
     "\n"
     "The backstop behind the interposer. Every interval, for every lease: reaps\n"
     "the slots of dead processes, sums NVML's used memory of the lease's\n"
     "processes on its GPU (a process belongs to a lease when it holds a slot in\n"
-    "the lease's usage region) and reports a lease whose sum exceeds its quota.\n"
+    "the lease's usage region) and reports a lease whose sum exceeds its quota\n"
+    "(plus --allowance per process). A lease whose usage region is damaged owns\n"
+    "no process the watchdog can trust: its processes are reported as unleased.\n"
     "On a GPU with vgpu or timeslice leases it also reports compute processes\n"
     "that are in no lease of that GPU ('unleased': e.g. a workload that dropped\n"
     "GPUPLEX_LEASE from its environment). The interposer stops ordinary programs\n"
@@ -182,6 +192,10 @@ const struct gpx_cmd gpx_cmd_watch = {
     "  --interval-ms N   time between checks, 10..3600000 (default 1000)\n"
     "  --enforce MODE    report (default): only print; kill: also SIGKILL the\n"
     "                    processes of an over-quota lease and unleased processes\n"
+    "  --allowance SIZE  per process, what NVML may show beyond what the interposer\n"
+    "                    counts (the CUDA context and driver pools, ~300-500 MiB on\n"
+    "                    real GPUs): a lease is over when its processes use more\n"
+    "                    than quota + processes x SIZE (default 512M)\n"
     "  --once            one check, then exit\n"
     "  --json            one JSON object per line and violation: {kind\n"
     "                    (over_quota|unleased), lease (null when unleased), gpu,\n"

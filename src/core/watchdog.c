@@ -15,10 +15,13 @@
 #include "nvml/inventory.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int gpx_watch_enforce_parse(const char *s)
 {
@@ -79,6 +82,31 @@ static void enforce_kill(struct gpx_watch_violation *v)
     }
 }
 
+uint64_t gpx_watchdog_allowance = 512ULL << 20;
+
+/*
+ * A lease whose usage region can't be opened (damaged, or rewritten by its
+ * tenant) still has its read-only limits: read them alone, so its GPU counts
+ * as shared and its processes, now in no readable lease, are reported.
+ */
+static int read_limits_only(const char *run_dir, const char *id, struct gpx_lease_limits *out)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/leases/%s.limits", run_dir, id) >= sizeof path)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = pread(fd, out, sizeof *out, 0);
+    close(fd);
+    if (n != (ssize_t)sizeof *out || out->magic != GPX_LEASE_MAGIC_LIMITS ||
+        out->version != GPX_LEASE_VERSION || out->size != sizeof *out)
+        return -1;
+    out->id[sizeof out->id - 1] = '\0';
+    out->gpu_uuid[sizeof out->gpu_uuid - 1] = '\0';
+    return 0;
+}
+
 static uint64_t proc_bytes(const struct gpx_gpu_proc *p)
 {
     return p->used_bytes == UINT64_MAX ? 0 : p->used_bytes;
@@ -103,6 +131,17 @@ static int read_leases(const char *run_dir, struct lease_view **out, unsigned *c
         struct gpx_lease_region r;
         if (gpx_lease_region_open(run_dir, ids[i], &r, NULL) < 0) {
             rep->skipped++; /* removed meanwhile, or damaged: `lease ls` says which */
+            struct gpx_lease_limits lim;
+            if (read_limits_only(run_dir, ids[i], &lim) == 0) {
+                /* damaged usage: the lease owns no process the watchdog can trust */
+                struct lease_view *l = &views[k++];
+                memcpy(l->id, lim.id, sizeof l->id);
+                l->id[sizeof l->id - 1] = '\0';
+                memcpy(l->gpu_uuid, lim.gpu_uuid, sizeof l->gpu_uuid);
+                l->gpu_uuid[sizeof l->gpu_uuid - 1] = '\0';
+                l->mode = (int)lim.mode;
+                l->quota = lim.memory_quota;
+            }
             continue;
         }
         rep->reaped += (unsigned)gpx_lease_reap(&r);
@@ -166,7 +205,7 @@ int gpx_watchdog_check(struct gpx_nvml *nv, const char *run_dir, enum gpx_watch_
                 if (np < GPX_WATCH_MAX_PIDS)
                     pids[np++] = (int32_t)g->procs[p].pid;
             }
-            if (used <= l->quota)
+            if (used <= l->quota + (uint64_t)np * gpx_watchdog_allowance)
                 continue;
             struct gpx_watch_violation *v = add_violation(rep, &cap);
             if (!v) {

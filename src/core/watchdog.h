@@ -64,6 +64,15 @@ struct gpx_watch_report {
  */
 int gpx_watchdog_check(struct gpx_nvml *nv, const char *run_dir, enum gpx_watch_enforce enforce,
                        struct gpx_watch_report *rep, gpx_error *err);
+
+/*
+ * Per process, what NVML may show beyond what the interposer counts: a real
+ * driver charges each process its CUDA context (~300-500 MiB) and pools it
+ * keeps, which no allocation call returns. A lease is over quota when its
+ * processes' NVML use exceeds quota + nprocs x allowance. Default 512 MiB;
+ * the daemon and `gpuplex watch --allowance` set it.
+ */
+extern uint64_t gpx_watchdog_allowance;
 void gpx_watch_report_free(struct gpx_watch_report *rep);
 
 #endif

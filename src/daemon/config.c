@@ -6,6 +6,7 @@
  * arbitrary bytes.
  */
 #include "daemon/config.h"
+#include "core/size.h"
 #include "core/log.h"
 
 #include <arpa/inet.h>
@@ -31,6 +32,9 @@ void gpxd_config_defaults(struct gpxd_config *c)
     c->grace_ms = 30000;
     c->reconcile_ms = 2000;
     c->meter_ms = 10000;
+    c->watchdog = 0; /* report */
+    c->watchdog_ms = 1000;
+    c->watchdog_allowance = 512ULL << 20;
     c->inventory_ms = 1000;
     c->log_level = GPX_LOG_INFO;
     c->threads = 2;
@@ -229,6 +233,25 @@ int gpxd_config_set(struct gpxd_config *c, const char *key, const char *value, g
         return set_uint(&c->threads, key, value, 1, 64, 10, err);
     if (!strcmp(key, "metrics_public"))
         return set_bool(&c->metrics_public, key, value, err);
+    if (!strcmp(key, "watchdog")) {
+        if (!strcmp(value, "off")) {
+            c->watchdog = -1;
+            return 0;
+        }
+        if (!strcmp(value, "report") || !strcmp(value, "kill")) {
+            c->watchdog = !strcmp(value, "kill");
+            return 0;
+        }
+        return gpx_error_set(err, GPX_E_INVALID, "watchdog: expected off, report or kill, not '%s'",
+                             value);
+    }
+    if (!strcmp(key, "watchdog_interval"))
+        return set_duration(&c->watchdog_ms, key, value, 100, err);
+    if (!strcmp(key, "watchdog_allowance")) {
+        if (gpx_size_parse(value, &c->watchdog_allowance, err) < 0)
+            return gpx_error_wrap(err, "watchdog_allowance");
+        return 0;
+    }
     if (!strcmp(key, "metrics_labels")) {
         if (!strcmp(value, "dcgm") || !strcmp(value, "snake")) {
             c->metrics_snake_labels = !strcmp(value, "snake");

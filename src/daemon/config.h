@@ -44,6 +44,9 @@ struct gpxd_config {
     int metrics_public;       /* /metrics without authentication */
     int metrics_snake_labels; /* model_name/uuid/hostname instead of dcgm's spelling */
     size_t max_body;
+    int watchdog;                /* -1 off, else enum gpx_watch_enforce (report, kill) */
+    uint64_t watchdog_ms;        /* how often the watchdog runs */
+    uint64_t watchdog_allowance; /* bytes per process beyond what the interposer counts */
 };
 
 void gpxd_config_defaults(struct gpxd_config *c);

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "core/driver.h"
 #include "core/log.h"
+#include "core/watchdog.h"
 #include "daemon/daemon.h"
 #include "state.h"
 
@@ -157,10 +158,32 @@ static void find_interposer(struct gpxd *d)
     }
 }
 
+/* The backstop behind the interposer (docs/threat-model.md), every watchdog_interval. */
+static void watchdog_tick(struct gpxd *d)
+{
+    struct gpx_watch_report rep;
+    gpx_error e = {0};
+    gpx_watchdog_allowance = d->cfg.watchdog_allowance;
+    if (gpx_watchdog_check(&d->nv, d->run_dir, (enum gpx_watch_enforce)d->cfg.watchdog, &rep, &e) <
+        0) {
+        gpx_warn("watchdog: %s", e.msg);
+        return;
+    }
+    for (unsigned i = 0; i < rep.n; i++) {
+        const struct gpx_watch_violation *v = &rep.v[i];
+        gpx_warn("watchdog: %s%s%s on GPU %u: %llu bytes used%s, %u pid(s)%s",
+                 gpx_watch_kind_name(v->kind), v->lease[0] ? " lease " : "", v->lease, v->gpu_index,
+                 (unsigned long long)v->used_bytes,
+                 v->kind == GPX_WATCH_OVER_QUOTA ? " over its quota" : "", v->npids,
+                 d->cfg.watchdog == GPX_WATCH_KILL ? ", killed" : "");
+    }
+    gpx_watch_report_free(&rep);
+}
+
 static void *background(void *arg)
 {
     struct gpxd *d = arg;
-    int64_t next_inv = 0, next_rec = 0, next_ckpt = 0,
+    int64_t next_inv = 0, next_rec = 0, next_ckpt = 0, next_wd = 0,
             next_meter = gpxd_now_ns() + (int64_t)d->cfg.meter_ms * 1000000;
     pthread_mutex_lock(&d->bg_lock);
     while (!d->stopping) {
@@ -178,6 +201,10 @@ static void *background(void *arg)
             gpxd_meter_tick(d);
             next_meter = now + (int64_t)d->cfg.meter_ms * 1000000;
         }
+        if (d->cfg.watchdog >= 0 && now >= next_wd) {
+            watchdog_tick(d);
+            next_wd = now + (int64_t)d->cfg.watchdog_ms * 1000000;
+        }
         if (now >= next_ckpt) {
             gpx_error e = {0};
             if (gpxd_store_checkpoint(d->store, &e) < 0)
@@ -187,6 +214,8 @@ static void *background(void *arg)
         int64_t next = next_inv < next_rec ? next_inv : next_rec;
         next = next < next_meter ? next : next_meter;
         next = next < next_ckpt ? next : next_ckpt;
+        if (d->cfg.watchdog >= 0)
+            next = next < next_wd ? next : next_wd;
         struct timespec ts = {.tv_sec = (time_t)(next / 1000000000), .tv_nsec = next % 1000000000};
         pthread_mutex_lock(&d->bg_lock);
         if (!d->stopping)

@@ -41,7 +41,7 @@ over=$("$GPX" lease create --gpu 0 --memory 1G 2>/dev/null)
 fits=$("$GPX" lease create --gpu 0 --memory 2G 2>/dev/null)
 
 # Nothing running: nothing to say.
-expect_rc 0 "$GPX" watch --once
+expect_rc 0 "$GPX" watch --allowance 0 --once
 [ ! -s "$TEST_TMP/out" ] || fail "idle node reported: $(cat "$TEST_TMP/out")"
 
 hog big --gpu 0 --mib 1536 --lease "$over"  # 1.5 GiB in a 1 GiB lease
@@ -49,7 +49,7 @@ hog small --gpu 0 --mib 1024 --lease "$fits" # 1 GiB in a 2 GiB lease
 hog stray --gpu 0 --mib 256                  # in no lease, on a GPU with vgpu leases
 hog other --gpu 1 --mib 512                  # in no lease, on a GPU without leases
 
-expect_rc 0 "$GPX" watch --once --json
+expect_rc 0 "$GPX" watch --allowance 0 --once --json
 cp "$TEST_TMP/out" report.jsonl
 [ "$(wc -l <report.jsonl)" = 2 ] || fail "expected 2 violations: $(cat report.jsonl)"
 q() { python3 -c 'import json,sys; v=[json.loads(l) for l in open(sys.argv[2])]; print(eval(sys.argv[1]))' "$1" "$2"; }
@@ -71,15 +71,30 @@ q() { python3 -c 'import json,sys; v=[json.loads(l) for l in open(sys.argv[2])];
 [ "$(q 'set(x["action"] for x in v)' report.jsonl)" = "{'reported'}" ] || fail "action"
 alive "$big" && alive "$stray" || fail "report mode killed something"
 
+# The default allowance (512 MiB per process, for the context memory a real
+# driver charges) lets 1.5 GiB in a 1 GiB lease pass; the stray is still unleased.
+expect_rc 0 "$GPX" watch --once --json
+[ "$(grep -c over_quota "$TEST_TMP/out")" = 0 ] || fail "allowance not applied: $(cat "$TEST_TMP/out")"
+[ "$(grep -c unleased "$TEST_TMP/out")" = 1 ] || fail "allowance hid the stray"
+expect_rc 2 "$GPX" watch --once --allowance lots
+
+# A damaged usage region (a tenant can write it) blinds nothing: the lease's
+# processes are then in no readable lease, and reported as unleased.
+cp "$GPUPLEX_RUN_DIR/leases/$fits.usage" fits.usage.bak
+printf 'garbage!' | dd of="$GPUPLEX_RUN_DIR/leases/$fits.usage" bs=1 seek=0 conv=notrunc 2>/dev/null
+expect_rc 0 "$GPX" watch --allowance 0 --once --json
+grep -q "\"pids\":\[$small\]" "$TEST_TMP/out" || fail "damaged lease's process not reported: $(cat "$TEST_TMP/out")"
+cp fits.usage.bak "$GPUPLEX_RUN_DIR/leases/$fits.usage"
+
 # The text form: one line per violation.
-expect_rc 0 "$GPX" watch --once
+expect_rc 0 "$GPX" watch --allowance 0 --once
 grep -Eq "^over_quota lease $over gpu 0 used 1\.5 GiB > quota 1\.0 GiB pids $big: reported$" \
     "$TEST_TMP/out" || fail "text line: $(cat "$TEST_TMP/out")"
 grep -Eq "^unleased gpu 0 pid $stray used 256\.0 MiB: reported$" "$TEST_TMP/out" ||
     fail "text line (unleased): $(cat "$TEST_TMP/out")"
 
 # Enforcement: the offenders die, the others live.
-expect_rc 0 "$GPX" watch --once --enforce kill --json
+expect_rc 0 "$GPX" watch --allowance 0 --once --enforce kill --json
 [ "$(q 'sorted(x["action"] for x in v)' "$TEST_TMP/out")" = "['killed', 'killed']" ] ||
     fail "kill actions: $(cat "$TEST_TMP/out")"
 for p in $big $stray; do
@@ -96,7 +111,7 @@ wait "$big" 2>/dev/null || :
 wait "$stray" 2>/dev/null || :
 
 # Next pass: quiet; the dead process's slot is reaped.
-expect_rc 0 "$GPX" watch --once
+expect_rc 0 "$GPX" watch --allowance 0 --once
 [ ! -s "$TEST_TMP/out" ] || fail "still reported after the kill: $(cat "$TEST_TMP/out")"
 expect_rc 0 "$GPX" lease ls --json
 [ "$(json '{l["id"]: len(l["processes"]) for l in j}["'"$over"'"]' "$TEST_TMP/out")" = 0 ] ||
@@ -104,7 +119,7 @@ expect_rc 0 "$GPX" lease ls --json
 
 # The loop: reports as processes come, ends with status 0 on SIGTERM and SIGINT.
 for sig in TERM INT; do
-    env --default-signal=INT "$GPX" watch --interval-ms 50 --json >loop.jsonl 2>loop.err &
+    env --default-signal=INT "$GPX" watch --allowance 0 --interval-ms 50 --json >loop.jsonl 2>loop.err &
     w=$!
     PIDS="$PIDS $w"
     sleep 0.2
@@ -146,14 +161,14 @@ if [ -x "$BURN" ] && [ -e "$BUILD_DIR/lib/sim/libcuda.so.1" ]; then
     PIDS="$PIDS $b"
     i=0
     while alive "$b" && [ $i -lt 200 ]; do
-        "$GPX" watch --once --json >burn.jsonl
+        "$GPX" watch --allowance 0 --once --json >burn.jsonl
         grep -q "\"pids\":\[$b\]" burn.jsonl && break
         sleep 0.05
         i=$((i + 1))
     done
     alive "$b" || fail "gpuplex-burn ended early: $(cat burn.err)"
     grep -q "\"kind\":\"unleased\".*\"pids\":\[$b\]" burn.jsonl || fail "burn not reported"
-    "$GPX" watch --once --enforce kill >/dev/null
+    "$GPX" watch --allowance 0 --once --enforce kill >/dev/null
     i=0
     while alive "$b" && [ $i -lt 100 ]; do
         sleep 0.02
@@ -178,7 +193,7 @@ if [ -x "$BURN" ] && [ -e "$BUILD_DIR/lib/sim/libcuda.so.1" ]; then
             i=$((i + 1))
         done
         [ $i -lt 200 ] || fail "burn under the interposer did not reach its quota: $(cat held.err)"
-        expect_rc 0 "$GPX" watch --once --enforce kill
+        expect_rc 0 "$GPX" watch --allowance 0 --once --enforce kill
         [ ! -s "$TEST_TMP/out" ] || fail "a workload held to its quota was reported: $(cat "$TEST_TMP/out")"
         kill "$h"
         wait "$h" 2>/dev/null || :
