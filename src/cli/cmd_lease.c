@@ -110,8 +110,6 @@ static int lease_create(int argc, char **argv)
     if (req.mode == GPX_MODE_EXCLUSIVE && (weight_given || cap_given))
         return gpx_cli_usage_error(&gpx_cmd_lease,
                                    "--weight and --cap apply to vgpu and timeslice leases");
-    if (req.mode == GPX_MODE_TIMESLICE && cap_given)
-        return gpx_cli_usage_error(&gpx_cmd_lease, "--cap applies to vgpu leases");
 
     struct gpx_nvml nv;
     if (gpx_nvml_open(&nv, &err) < 0)
@@ -343,8 +341,10 @@ const struct gpx_cmd gpx_cmd_lease = {
     "                    --memory is given); timeslice: weighted time-sharing,\n"
     "                    optional quota; exclusive: the whole GPU, only on a GPU\n"
     "                    with no other lease (the default without --memory)\n"
-    "  --weight W        time-slice weight, 1..10000 (default 1)\n"
-    "  --cap PCT         vgpu compute cap in percent, 1..100 (default: none)\n"
+    "  --weight W        share of GPU time, 1..10000 (default 1), for timeslice\n"
+    "                    and vgpu leases\n"
+    "  --cap PCT         hard compute cap in percent, 1..100 (default: none), for\n"
+    "                    vgpu and timeslice leases; holds even on an idle GPU\n"
     "  --json            print {id, mode, gpu, gpu_uuid, memory_bytes, weight, cap,\n"
     "                    env: {CUDA_VISIBLE_DEVICES, GPUPLEX_LEASE, GPUPLEX_RUN_DIR,\n"
     "                    LD_PRELOAD}} (cap null when none; no LD_PRELOAD for exclusive)\n"

@@ -151,7 +151,9 @@ static json_t *lease_json(struct gpxd *d, const struct gpxd_lease *l, const stru
     json_object_set_new(o, "memory_bytes",
                         l->memory_quota ? json_integer((json_int_t)l->memory_quota) : json_null());
     json_object_set_new(o, "weight",
-                        l->mode == GPX_MODE_TIMESLICE ? json_integer(l->weight) : json_null());
+                        l->mode == GPX_MODE_TIMESLICE || l->mode == GPX_MODE_VGPU
+                            ? json_integer(l->weight ? l->weight : 1)
+                            : json_null());
     json_object_set_new(o, "cap", l->cap ? json_integer(l->cap) : json_null());
     json_object_set_new(o, "mig_profile",
                         l->mig_profile[0] ? json_string(l->mig_profile) : json_null());

@@ -253,12 +253,12 @@ int gpxd_lease_req_parse(const char *body, size_t len, struct gpxd_lease_req *r,
         gpx_error_set(err, GPX_E_INVALID, "vgpu leases need field 'memory' (e.g. \"8G\")");
         goto out;
     }
-    if (has_weight && r->mode != GPX_MODE_TIMESLICE) {
-        gpx_error_set(err, GPX_E_INVALID, "field 'weight' applies to timeslice leases only");
-        goto out;
-    }
-    if (has_cap && r->mode != GPX_MODE_VGPU) {
-        gpx_error_set(err, GPX_E_INVALID, "field 'cap' applies to vgpu leases only");
+    /* A shared lease may carry both: a weight (its share, work-conserving above it) and
+     * a cap (a hard ceiling), as Run:ai's "fair" and "strict" (docs/timeslice.md). */
+    if ((has_weight || has_cap) && r->mode != GPX_MODE_TIMESLICE && r->mode != GPX_MODE_VGPU) {
+        gpx_error_set(err, GPX_E_INVALID,
+                      "fields 'weight' and 'cap' apply to timeslice and vgpu "
+                      "leases only");
         goto out;
     }
     if (has_mig != (r->mode == GPX_MODE_MIG)) {

@@ -95,8 +95,7 @@ void gpx__ip_slice_init(void)
     }
     gpx_error err;
     if (gpx_turn_start(&turn, gpx_run_dir(), l->gpu_uuid, gpx__ip.lease_id, l->weight,
-                       l->mode == GPX_MODE_VGPU ? l->cap_percent : 0, gpx__ip.region.usage, drain,
-                       NULL, &err) < 0) {
+                       l->cap_percent, gpx__ip.region.usage, drain, NULL, &err) < 0) {
         GPX_IP_LOG(GPX_IP_LOG_ERROR, "lease %s: time-slicing off: %s", gpx__ip.lease_id, err.msg);
         return;
     }

@@ -57,6 +57,16 @@ static void test_good(void **state)
     assert_int_equal(r.memory, 4096000000ULL);
     assert_int_equal(r.weight, 3);
     assert_int_equal(r.gpu_index, 0);
+    /* a shared lease may carry both a weight and a cap (fair share + hard ceiling) */
+    gpxd_lease_req_clear(&r);
+    assert_int_equal(lease("{\"mode\":\"timeslice\",\"weight\":2,\"cap\":40}", &r, &e), 0);
+    assert_int_equal(r.weight, 2);
+    assert_int_equal(r.cap, 40);
+    gpxd_lease_req_clear(&r);
+    assert_int_equal(lease("{\"mode\":\"vgpu\",\"memory\":\"1G\",\"weight\":3,\"cap\":50}", &r, &e),
+                     0);
+    assert_int_equal(r.weight, 3);
+    assert_int_equal(r.cap, 50);
     gpxd_lease_req_clear(&r);
     assert_int_equal(lease("{\"mode\":\"mig\",\"mig_profile\":\"3g.40gb\"}", &r, &e), 0);
     assert_string_equal(r.mig_profile, "3g.40gb");
@@ -80,8 +90,8 @@ static void test_bad(void **state)
     bad("{\"mode\":\"vgpu\",\"memory\":-5}", "positive");
     bad("{\"mode\":\"vgpu\",\"memory\":true}", "must be a size");
     bad("{\"mode\":\"exclusive\",\"memory\":\"1G\"}", "'memory' does not apply");
-    bad("{\"mode\":\"vgpu\",\"memory\":\"1G\",\"weight\":2}", "'weight' applies to timeslice");
-    bad("{\"mode\":\"timeslice\",\"cap\":20}", "'cap' applies to vgpu");
+    bad("{\"mode\":\"exclusive\",\"weight\":2}", "'weight' and 'cap' apply to timeslice and vgpu");
+    bad("{\"mode\":\"exclusive\",\"cap\":20}", "'weight' and 'cap' apply to timeslice and vgpu");
     bad("{\"mode\":\"vgpu\",\"memory\":\"1G\",\"cap\":101}", "from 1 to 100");
     bad("{\"mode\":\"timeslice\",\"weight\":0}", "from 1 to 10000");
     bad("{\"mode\":\"timeslice\",\"weight\":1.5}", "must be an integer");
