@@ -152,7 +152,8 @@ static int args(const struct gpxd_http_req *rq, const char *const *names, const 
     return 0;
 }
 
-static void healthz(struct gpxd *d, struct gpxd_http_resp *rs)
+/* Open to anyone; node-wide lease counts only to an admin (a tenant must not count others). */
+static void healthz(struct gpxd *d, int admin, struct gpxd_http_resp *rs)
 {
     json_t *o = json_object();
     json_object_set_new(o, "status", json_string("ok"));
@@ -161,7 +162,8 @@ static void healthz(struct gpxd *d, struct gpxd_http_resp *rs)
     json_object_set_new(o, "gpus", json_integer(d->inv.count));
     json_object_set_new(o, "driver_version", json_string(d->inv.driver_version));
     pthread_mutex_unlock(&d->inv_lock);
-    json_object_set_new(o, "leases_active", json_integer(gpxd_lease_count(d)));
+    if (admin)
+        json_object_set_new(o, "leases_active", json_integer(gpxd_lease_count(d)));
     json_object_set_new(o, "schema_version", json_integer(gpxd_store_schema_version(d->store)));
     json_object_set_new(o, "uptime_seconds",
                         json_real((double)(gpxd_now_ns() - d->started_ns) / 1e9));
@@ -307,7 +309,12 @@ void gpxd_api_handle(struct gpxd *d, const struct gpxd_http_req *rq, struct gpxd
     if (r == R_HEALTHZ) {
         if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0)
             goto method;
-        healthz(d, rs);
+        struct gpxd_caller hc;
+        gpx_error he = {0};
+        int admin = gpxd_authenticate(d, rq->authorization, rq->via_unix, rq->have_cred, rq->uid,
+                                      rq->pid, &hc, &he) == 0 &&
+                    hc.admin;
+        healthz(d, admin, rs);
         goto done;
     }
     struct gpxd_caller c;

@@ -39,6 +39,13 @@ check(A.encode() not in db and B.encode() not in db, "a token is stored in clear
 
 la = d.lease({"mode": "vgpu", "memory": "4G", "labels": {"who": "a"}}, token=A, tcp=True)
 lb = d.lease({"mode": "vgpu", "memory": "2G"}, token=B)
+# /healthz is open, but only an admin may count the node's leases
+h = expect(d.get("/healthz", token=B, tcp=True), 200).json
+check("leases_active" not in h, "a tenant can count every tenant's leases via /healthz")
+h = expect(d.get("/healthz", tcp=True), 200).json
+check("leases_active" not in h, "an anonymous caller can count leases via /healthz")
+h = expect(d.get("/healthz"), 200).json
+check(h.get("leases_active") == 2, "the admin's /healthz: %r" % h)
 check(la["tenant"] == "team-a" and lb["tenant"] == "team-b", "lease owners")
 
 for tok, tcp in ((B, True), (B, False)):
