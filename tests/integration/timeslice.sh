@@ -36,3 +36,38 @@ grep -q "no time-sliced GPU" ls.txt || fail "timeslice ls: $(cat ls.txt)"
 expect_rc 2 "$GPX" timeslice set --gpu 0 --quantum-ms 0
 expect_rc 5 "$GPX" timeslice set --gpu 9 --quantum-ms 5
 expect_rc 2 "$GPX" timeslice set --gpu 0
+
+# What the peers get wrong, through the whole chain:
+BURN="$BUILD_DIR/bin/gpuplex-burn"
+# - shares are per lease, not per process: 4 processes of lease a vs 1 of lease b
+a=$("$GPX" lease create --gpu 0 --mode timeslice --weight 1 2>/dev/null)
+b=$("$GPX" lease create --gpu 0 --mode timeslice --weight 1 2>/dev/null)
+pids=""
+for i in 1 2 3 4; do
+    "$GPX" run --lease "$a" -- "$BURN" --duration-ms 2000 --kernel-ns 200000 >/dev/null &
+    pids="$pids $!"
+done
+"$GPX" run --lease "$b" -- "$BURN" --duration-ms 2000 --kernel-ns 200000 >/dev/null &
+pids="$pids $!"
+for p in $pids; do wait "$p" || fail "a per-lease tenant failed"; done
+"$GPX" lease ls --json >perlease.json
+share=$(python3 -c 'import json,sys; L={l["id"]:l for l in json.load(open(sys.argv[1]))}; a=L[sys.argv[2]]["gpu_seconds"]; b=L[sys.argv[3]]["gpu_seconds"]; print(round(a/(a+b),3))' perlease.json "$a" "$b")
+echo "4 processes vs 1, weights 1:1: lease share $share"
+python3 -c "import sys; sys.exit(0 if abs($share - 0.5) < 0.1 else 1)" || fail "per-process, not per-lease shares: $share"
+
+# - caps 10 and 90 on one GPU give 1:9, and a synchronous workload is capped too
+c10=$("$GPX" lease create --gpu 0 --mode vgpu --memory 1G --cap 10 2>/dev/null)
+c90=$("$GPX" lease create --gpu 0 --mode vgpu --memory 1G --cap 90 2>/dev/null)
+"$GPX" run --lease "$c10" -- "$BURN" --device 0 --duration-ms 2000 --kernel-ns 200000 --json >c10.json &
+p10=$!
+"$GPX" run --lease "$c90" -- "$BURN" --device 0 --duration-ms 2000 --kernel-ns 200000 --json >c90.json &
+p90=$!
+wait "$p10" && wait "$p90" || fail "capped tenants failed"
+ratio=$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["kernels"]; b=json.load(open(sys.argv[2]))["kernels"]; print(round(b/a,2))' c10.json c90.json)
+echo "caps 10:90 -> kernels 1:$ratio"
+python3 -c "import sys; sys.exit(0 if 6.5 < $ratio < 12 else 1)" || fail "caps 10 and 90 gave 1:$ratio"
+c30=$("$GPX" lease create --gpu 0 --mode vgpu --memory 1G --cap 30 2>/dev/null)
+"$GPX" run --lease "$c30" -- "$BURN" --device 0 --duration-ms 1500 --kernel-ns 200000 --sync-every 1 --json >sync.json
+sync_share=$(python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); print(round(o["kernels"]*o["kernel_ns"]/1e9/o["kernel_s"],3))' sync.json)
+echo "synchronous workload capped at 30 %: $sync_share"
+python3 -c "import sys; sys.exit(0 if 0.15 < $sync_share < 0.34 else 1)" || fail "a synchronous workload escaped its cap: $sync_share"
