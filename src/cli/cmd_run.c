@@ -108,9 +108,20 @@ static int run(int argc, char **argv)
             break;
         case 'h':
             return gpx_cli_print_usage(&gpx_cmd_run);
-        default:
-            return gpx_cli_usage_error(&gpx_cmd_run, "unknown or incomplete option '%s'",
-                                       argv[optind - 1]);
+        default: {
+            const char *o = argv[optind - 1];
+            static const char *const daemon_only[] = {
+                "--mode", "--memory", "--weight", "--cap", "--gpu", "--mig-profile", "--label"};
+            for (size_t i = 0; i < sizeof daemon_only / sizeof daemon_only[0]; i++)
+                if (!strncmp(o, daemon_only[i], strlen(daemon_only[i])))
+                    return gpx_cli_usage_error(
+                        &gpx_cmd_run,
+                        "'%s' makes a lease for the command, which needs gpuplexd (none "
+                        "reachable: set --server or GPUPLEX_SERVER); without it, create one with "
+                        "'gpuplex lease create' and run with --lease ID",
+                        o);
+            return gpx_cli_usage_error(&gpx_cmd_run, "unknown or incomplete option '%s'", o);
+        }
         }
     }
     if (!id)

@@ -9,6 +9,8 @@ grep -q "memory_total_mib" "$TEST_TMP/out" || fail "help ls does not document JS
 expect_rc 0 "$GPX" ls --help
 expect_rc 0 "$GPX" --version
 grep -Eq "^gpuplex [0-9]+\.[0-9]+\.[0-9]+$" "$TEST_TMP/out" || fail "version format"
+expect_rc 0 "$GPX" version --json
+[ "$(json 'j["version"].count(".")' "$TEST_TMP/out")" = 2 ] || fail "version --json"
 expect_rc 2 "$GPX"
 expect_rc 2 "$GPX" frobnicate
 expect_err "unknown command 'frobnicate'"
