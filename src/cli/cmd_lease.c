@@ -103,8 +103,6 @@ static int lease_create(int argc, char **argv)
     }
     if (optind < argc)
         return gpx_cli_usage_error(&gpx_cmd_lease, "unexpected argument '%s'", argv[optind]);
-    if (!req.gpu)
-        return gpx_cli_usage_error(&gpx_cmd_lease, "create needs --gpu INDEX|UUID");
     if (req.mode == GPX_MODE_VGPU && !req.memory)
         return gpx_cli_usage_error(&gpx_cmd_lease, "a vgpu lease needs --memory SIZE");
     if (req.mode == GPX_MODE_EXCLUSIVE && (weight_given || cap_given))
@@ -115,7 +113,34 @@ static int lease_create(int argc, char **argv)
     if (gpx_nvml_open(&nv, &err) < 0)
         return gpx_cli_fail(&err);
     struct gpx_lease_limits l;
-    int rc = gpx_lease_local_create(&nv, gpx_run_dir(), &req, &l, &err);
+    int rc;
+    if (req.gpu) {
+        rc = gpx_lease_local_create(&nv, gpx_run_dir(), &req, &l, &err);
+    } else {
+        /* No --gpu: the first GPU where the lease fits (lower indexes fill first). */
+        unsigned n = 0;
+        rc = nv.device_count(&n) == NVML_SUCCESS && n > 0 ? -1 : -2;
+        if (rc == -2)
+            gpx_error_set(&err, GPX_E_NO_GPU, "no GPU on this node");
+        for (unsigned i = 0; i < n; i++) {
+            char idx[16];
+            snprintf(idx, sizeof idx, "%u", i);
+            req.gpu = idx;
+            gpx_error e = {0};
+            rc = gpx_lease_local_create(&nv, gpx_run_dir(), &req, &l, &e);
+            req.gpu = NULL;
+            if (rc == 0)
+                break;
+            if (e.code != GPX_E_NO_SPACE && e.code != GPX_E_BUSY) {
+                err = e;
+                break;
+            }
+            if (i == 0 || err.code == GPX_E_OK)
+                err = e;
+        }
+        if (rc < 0 && (err.code == GPX_E_NO_SPACE || err.code == GPX_E_BUSY))
+            gpx_error_wrap(&err, "no GPU has room for it, e.g.");
+    }
     gpx_nvml_close(&nv);
     if (rc < 0)
         return gpx_cli_fail(&err);
@@ -319,7 +344,7 @@ const struct gpx_cmd gpx_cmd_lease = {
     "lease",
     run,
     "create, list and remove leases (a GPU, or a slice of one, for a workload)",
-    "usage: gpuplex lease create --gpu INDEX|UUID [--memory SIZE]\n"
+    "usage: gpuplex lease create [--gpu INDEX|UUID] [--memory SIZE]\n"
     "                            [--mode vgpu|timeslice|exclusive] [--weight W] [--cap PCT]\n"
     "                            [--json]\n"
     "       gpuplex lease ls [--json [--turns]]\n"
@@ -332,7 +357,8 @@ const struct gpx_cmd gpx_cmd_lease = {
     "create: checks through NVML that the GPU exists and that the lease fits it,\n"
     "prints the lease id on stdout and, on stderr, the environment a workload\n"
     "needs (or run it with 'gpuplex run --lease ID -- CMD').\n"
-    "  --gpu INDEX|UUID  the GPU (see 'gpuplex ls')\n"
+    "  --gpu INDEX|UUID  the GPU (see 'gpuplex ls'); default: the first GPU where\n"
+    "                    the lease fits\n"
     "  --memory SIZE     device-memory quota: 4G, 4096M, 512MiB, 1.5GiB, bytes;\n"
     "                    at most the GPU's memory, and the quotas of all vgpu and\n"
     "                    timeslice leases of a GPU together fit in its memory\n"
