@@ -113,8 +113,10 @@ expect_err "--cap"
 expect_rc 2 "$GPX" lease create --gpu 0 --memory 1G --cap 101
 expect_rc 2 "$GPX" lease create --gpu 0 --mode vgpu
 expect_err "needs --memory"
-expect_rc 2 "$GPX" lease create --memory 1G
-expect_err "needs --gpu"
+# without --gpu: the first GPU where it fits
+expect_rc 0 "$GPX" lease create --memory 1G --json
+[ "$(json 'j["gpu"]' "$TEST_TMP/out")" = 0 ] || fail "default GPU: $(cat "$TEST_TMP/out")"
+"$GPX" lease rm "$(json 'j["id"]' "$TEST_TMP/out")" >/dev/null
 expect_rc 2 "$GPX" lease create --gpu 0 --mode exclusive --memory 1G
 expect_rc 2 "$GPX" lease create --gpu 0 --mode exclusive --weight 2
 expect_rc 2 "$GPX" lease create --gpu 0 --memory
