@@ -122,6 +122,7 @@ __attribute__((destructor)) static void slice_fini(void)
         return;
     gpx__submit_enter = NULL;
     gpx__submit_exit = NULL;
-    turn.drain = NULL; /* the driver may be torn down already: no work of ours matters now */
-    gpx_turn_stop(&turn);
+    /* The driver may be torn down already and other threads may still run: hand the turn
+     * over if that needs no waiting, else let the arbiter reclaim it from the dead process. */
+    gpx_turn_abandon(&turn);
 }

@@ -221,6 +221,17 @@ int gpx_turn_start(struct gpx_turn *t, const char *run_dir, const char *gpu_uuid
     return 0;
 }
 
+void gpx_turn_abandon(struct gpx_turn *t)
+{
+    if (!t->arb || pthread_mutex_trylock(&t->mu) != 0)
+        return;
+    t->stop = 1;
+    atomic_store(&t->holding, 0);
+    gpx_arb_leave(&t->h); /* releases the turn if held, charging it */
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
 void gpx_turn_stop(struct gpx_turn *t)
 {
     if (!t->arb)

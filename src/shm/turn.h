@@ -62,6 +62,13 @@ int gpx_turn_start(struct gpx_turn *t, const char *run_dir, const char *gpu_uuid
                    gpx_error *err);
 /* Releases the turn, leaves the arbiter, stops the timer. */
 void gpx_turn_stop(struct gpx_turn *t);
+/*
+ * At process exit: hands the turn over (without draining: the process's work
+ * dies with it) and leaves the arbiter, if that can be done without waiting;
+ * otherwise does nothing and the arbiter reclaims the turn of the dead
+ * process. Never blocks, never unmaps (other threads may still run).
+ */
+void gpx_turn_abandon(struct gpx_turn *t);
 
 void gpx__turn_slow(struct gpx_turn *t);
 
