@@ -193,6 +193,35 @@ static inline void (*gpx__ip_submit_begin(void))(void)
 /* What a hook returns when the driver lacks the entry point. */
 CUresult gpx__ip_missing(const char *name);
 
+/*
+ * One submission hook: a fast path that calls the real entry point directly
+ * when init is done, no time-slice turn is installed and the driver has it
+ * (the acquire load orders the read of the real pointer after init; it is
+ * re-read on the slow path otherwise), and a cold slow path for the rest:
+ * first-call init, a missing entry point, or taking the turn around the call.
+ * No getenv, no lock, no syscall, no shared memory on the fast path.
+ */
+#define GPX_IP_SUBMIT_HOOK(name, params, args)                                                     \
+    __attribute__((noinline, cold)) static CUresult name##_slow params                             \
+    {                                                                                              \
+        gpx__ip_ensure();                                                                          \
+        if (!gpx__ip.real.name)                                                                    \
+            return gpx__ip_missing(#name);                                                         \
+        void (*exit_hook)(void) = gpx__ip_submit_begin();                                          \
+        CUresult r = gpx__ip.real.name args;                                                       \
+        if (exit_hook)                                                                             \
+            exit_hook();                                                                           \
+        return r;                                                                                  \
+    }                                                                                              \
+    GPX_EXPORT CUresult name params                                                                \
+    {                                                                                              \
+        gpx_##name##_fn fn = gpx__ip.real.name;                                                    \
+        if (GPX_UNLIKELY(!atomic_load_explicit(&gpx__ip.ready, memory_order_acquire) ||            \
+                         gpx__submit_enter || !fn))                                                \
+            return name##_slow args;                                                               \
+        return fn args;                                                                            \
+    }
+
 /* NVML: resolved on first use (most CUDA programs never touch NVML). */
 void gpx__ip_nvml_ensure(void);
 
