@@ -241,5 +241,9 @@ const struct gpx_cmd gpx_cmd_timeslice = {
     "gpu_seconds, wait_seconds, turns, drains, hangs}]}].\n"
     "\n"
     "'set' changes a GPU's quantum (1..1000 ms; default 10) and the grace a holder\n"
-    "has past its quantum to drain (default 50 ms); they apply from the next turn.\n",
+    "has past its quantum to drain (default 50 ms); they apply from the next turn.\n"
+    "\n"
+    "The arbiters live in the run directory ($GPUPLEX_RUN_DIR, else /run/gpuplex\n"
+    "when writable, else /tmp/gpuplex-UID); for a gpuplexd started with --run-dir,\n"
+    "set GPUPLEX_RUN_DIR to the same directory.\n",
 };
