@@ -18,6 +18,7 @@
 #include "shm/arbiter.h"
 #include "shm/lease.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -62,14 +63,52 @@ static void unlock(struct gpx_arb *a)
     pthread_mutex_unlock(&a->lock);
 }
 
+/* Threads of `pid` other than its leader: a zombie leader whose threads run is alive. */
+static int has_other_threads(int32_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 2)
+        if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
+            n++;
+    closedir(d);
+    return n > 1;
+}
+
+/*
+ * Dead means: gone (ESRCH), a zombie with no thread left, or the pid now
+ * belongs to a later process (start time differs). What cannot be read
+ * (hidepid, another pid namespace) counts as alive: taking a live process's
+ * turn away would be worse than waiting for its deadline + grace.
+ */
 static int proc_alive(const struct gpx_arb_proc *p)
 {
     if (p->pid <= 0)
         return 0;
     if (kill(p->pid, 0) != 0 && errno == ESRCH)
         return 0;
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)p->pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 1;
+    buf[n] = '\0';
+    char *s = strrchr(buf, ')');
+    if (!s || s[1] != ' ')
+        return 1;
+    if (s[2] == 'Z' || s[2] == 'X')
+        return has_other_threads(p->pid);
     uint64_t t = gpx_lease_proc_start_ticks(p->pid);
-    return t != 0 && (p->start_ticks == 0 || t == p->start_ticks);
+    return t == 0 || p->start_ticks == 0 || t == p->start_ticks;
 }
 
 static void charge(struct gpx_arb *a, struct gpx_arb_lease *l, uint64_t used)
@@ -147,6 +186,8 @@ static uint64_t tolerance(const struct gpx_arb *a)
     return a->quantum_ns * 1024 / 4;
 }
 
+static void remove_proc_locked(struct gpx_arb *a, int i, uint64_t now);
+
 /* Gives the turn to the best eligible waiter, or leaves it free. */
 static void select_locked(struct gpx_arb *a, uint64_t now)
 {
@@ -172,6 +213,11 @@ static void select_locked(struct gpx_arb *a, uint64_t now)
     }
     if (best >= 0) {
         struct gpx_arb_proc *p = &a->procs[best];
+        if (!proc_alive(p)) { /* a waiter that died waiting: drop it, choose again */
+            remove_proc_locked(a, best, now);
+            select_locked(a, now);
+            return;
+        }
         struct gpx_arb_lease *l = &a->leases[p->lease];
         p->waiting = 0;
         atomic_fetch_sub(&a->nwaiting, 1);
@@ -194,7 +240,11 @@ static uint64_t end_turn_locked(struct gpx_arb *a, uint64_t now)
         return 0;
     struct gpx_arb_lease *l = &a->leases[a->procs[h].lease];
     uint64_t since = atomic_load(&a->holder_since_ns);
-    uint64_t used = now > since ? now - since : 0;
+    /* A holder found dead or hung long after its deadline is charged up to its deadline
+     * + grace only: the time it lay dead was nobody's. */
+    uint64_t limit = atomic_load(&a->holder_deadline_ns) + a->grace_ns;
+    uint64_t end = now < limit ? now : limit;
+    uint64_t used = end > since ? end - since : 0;
     charge(a, l, used);
     l->active--;
     atomic_store(&a->holder, -1);
@@ -439,6 +489,8 @@ static uint64_t wait_timeout(struct gpx_arb *a, uint64_t now)
 
 uint64_t gpx_arb_acquire(struct gpx_arb_handle *h)
 {
+    if (!h->arb || h->slot < 0)
+        return 0;
     struct gpx_arb *a = h->arb;
     uint64_t now = gpx_arb_now_ns();
     uint64_t start = now;
@@ -498,6 +550,8 @@ uint64_t gpx_arb_acquire(struct gpx_arb_handle *h)
 
 uint64_t gpx_arb_renew_or_release(struct gpx_arb_handle *h)
 {
+    if (!h->arb || h->slot < 0)
+        return 0;
     struct gpx_arb *a = h->arb;
     uint64_t now = gpx_arb_now_ns();
     h->charged_ns_last = 0;

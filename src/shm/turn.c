@@ -77,6 +77,7 @@ static int renew_locked(struct gpx_turn *t)
     if (!d)
         return 0;
     t->deadline_ns = d;
+    t->quantum_submitted = atomic_load(&t->submitted);
     start_burst_locked(t, gpx_arb_now_ns());
     return 1;
 }
@@ -94,6 +95,8 @@ void gpx__turn_slow(struct gpx_turn *t)
     atomic_fetch_sub(&t->inflight, 1);
     pthread_mutex_lock(&t->mu);
     for (;;) {
+        if (t->stop || t->h.slot < 0)
+            break; /* the process is exiting: submit without a turn */
         if (atomic_load(&t->holding)) {
             if (atomic_fetch_sub(&t->left, 1) > 0)
                 break; /* another thread refreshed the budget */
@@ -125,6 +128,7 @@ void gpx__turn_slow(struct gpx_turn *t)
             atomic_store(&t->usage->turn_ring[pos % GPX_LEASE_TURN_RING], rec);
         }
         t->deadline_ns = d;
+        t->quantum_submitted = atomic_load(&t->submitted);
         start_burst_locked(t, gpx_arb_now_ns());
     }
     atomic_fetch_add(&t->inflight, 1);
@@ -171,11 +175,18 @@ static void *timer_main(void *arg)
             seen = sub;
             continue;
         }
-        /* deadline: drain and renew or hand over */
+        /* deadline: drain and renew or hand over; a process that submitted nothing
+         * in the whole quantum is idle: it hands over (and is billed no more) */
         atomic_store(&t->holding, 0);
         drain_locked(t);
-        if (!renew_locked(t))
-            seen = atomic_load(&t->submitted);
+        uint64_t sub = atomic_load(&t->submitted);
+        if (sub == t->quantum_submitted && atomic_load(&t->inflight) == 0) {
+            gpx_arb_release(&t->h);
+            add_stat(t->usage ? &t->usage->gpu_ns_granted : NULL, t->h.charged_ns_last);
+        } else if (!renew_locked(t)) {
+            sub = atomic_load(&t->submitted);
+        }
+        seen = sub;
     }
     pthread_mutex_unlock(&t->mu);
     return NULL;

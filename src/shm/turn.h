@@ -49,7 +49,8 @@ struct gpx_turn {
     uint64_t deadline_ns;
     uint64_t burst_start_ns;
     uint64_t burst_submitted;
-    uint64_t est_ns; /* measured cost of one submission, 0 = unknown */
+    uint64_t quantum_submitted; /* `submitted` when this quantum began (idle detection) */
+    uint64_t est_ns;            /* measured cost of one submission, 0 = unknown */
 };
 
 /*

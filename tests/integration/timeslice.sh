@@ -71,3 +71,12 @@ c30=$("$GPX" lease create --gpu 0 --mode vgpu --memory 1G --cap 30 2>/dev/null)
 sync_share=$(python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); print(round(o["kernels"]*o["kernel_ns"]/1e9/o["kernel_s"],3))' sync.json)
 echo "synchronous workload capped at 30 %: $sync_share"
 python3 -c "import sys; sys.exit(0 if 0.15 < $sync_share < 0.34 else 1)" || fail "a synchronous workload escaped its cap: $sync_share"
+
+# An idle holder hands the turn over at its deadline and is not billed for idling:
+# one 100 us kernel, then 1.5 s holding memory without submitting anything.
+idle=$("$GPX" lease create --gpu 0 --mode timeslice 2>/dev/null)
+"$GPX" run --lease "$idle" -- "$BURN" --kernels 1 --kernel-ns 100000 --hold-ms 1500 >/dev/null
+"$GPX" lease ls --json >idle.json
+gs=$(python3 -c 'import json,sys; print([l for l in json.load(open(sys.argv[1])) if l["id"]==sys.argv[2]][0]["gpu_seconds"])' idle.json "$idle")
+echo "idle holder billed $gs GPU-s for 1.5 s of idling"
+python3 -c "import sys; sys.exit(0 if $gs < 0.2 else 1)" || fail "an idle holder was billed $gs GPU-s"
