@@ -157,6 +157,13 @@ typedef enum CUstream_flags_enum {
     CU_STREAM_NON_BLOCKING = 0x1
 } CUstream_flags;
 
+/* How strictly a stream capture forbids unsafe calls (cuStreamBeginCapture_v2). */
+typedef enum CUstreamCaptureMode_enum {
+    CU_STREAM_CAPTURE_MODE_GLOBAL = 0,
+    CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1,
+    CU_STREAM_CAPTURE_MODE_RELAXED = 2
+} CUstreamCaptureMode;
+
 typedef enum CUevent_flags_enum {
     CU_EVENT_DEFAULT = 0x0,
     CU_EVENT_BLOCKING_SYNC = 0x1,

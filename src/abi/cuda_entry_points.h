@@ -287,6 +287,11 @@
                                        unsigned int blockDimZ, unsigned int sharedMemBytes,        \
                                        CUstream hStream, void **kernelParams))                     \
     /* graphs */                                                                                   \
+    X(cuStreamBeginCapture_v2, (CUstream hStream, CUstreamCaptureMode mode))                       \
+    X(cuStreamBeginCapture_v2_ptsz, (CUstream hStream, CUstreamCaptureMode mode))                  \
+    X(cuStreamEndCapture, (CUstream hStream, CUgraph *phGraph))                                    \
+    X(cuStreamEndCapture_ptsz, (CUstream hStream, CUgraph *phGraph))                               \
+    X(cuThreadExchangeStreamCaptureMode, (CUstreamCaptureMode *mode))                              \
     X(cuGraphLaunch, (CUgraphExec hGraphExec, CUstream hStream))                                   \
     X(cuGraphLaunch_ptsz, (CUgraphExec hGraphExec, CUstream hStream))
 /* clang-format on */

@@ -78,6 +78,10 @@
     X(cuLaunchKernelEx_ptsz,          cuLaunchKernelEx,        11060, 1)                           \
     X(cuLaunchCooperativeKernel,      cuLaunchCooperativeKernel, 9000, 0)                          \
     X(cuLaunchCooperativeKernel_ptsz, cuLaunchCooperativeKernel, 9000, 1)                          \
+    X(cuStreamBeginCapture_v2,        cuStreamBeginCapture,    10010, 0)                           \
+    X(cuStreamBeginCapture_v2_ptsz,   cuStreamBeginCapture,    10010, 1)                           \
+    X(cuStreamEndCapture,             cuStreamEndCapture,      10000, 0)                           \
+    X(cuStreamEndCapture_ptsz,        cuStreamEndCapture,      10000, 1)                           \
     X(cuGraphLaunch,                  cuGraphLaunch,           10000, 0)                           \
     X(cuGraphLaunch_ptsz,             cuGraphLaunch,           10000, 1)                           \
     X(cuMemcpyAsync, cuMemcpyAsync, 4000, 0)                           \
@@ -170,6 +174,14 @@ extern void (*gpx__submit_exit)(void);
 void gpx__ip_slice_init(void);
 /* In a forked child: the parent's turn is not the child's. */
 void gpx__ip_slice_atfork_child(void);
+/*
+ * Stream capture began / ended in this process. While one runs, launches are
+ * recorded into a graph, not run, and a drain (cuCtxSynchronize) would
+ * invalidate the capture: submissions skip the turn and drains are put off.
+ */
+void gpx__ip_capture_begin(void);
+void gpx__ip_capture_end(void);
+int gpx__ip_capturing(void); /* captures running now */
 
 void gpx__ip_init_slow(void);
 

@@ -21,3 +21,25 @@ GPX_IP_SUBMIT_HOOK(cuLaunchCooperativeKernel_ptsz, (CUfunction f, unsigned int g
 GPX_IP_SUBMIT_HOOK(cuGraphLaunch, (CUgraphExec hGraphExec, CUstream hStream), (hGraphExec, hStream))
 GPX_IP_SUBMIT_HOOK(cuGraphLaunch_ptsz, (CUgraphExec hGraphExec, CUstream hStream), (hGraphExec, hStream))
 /* clang-format on */
+
+/* ---- stream capture: recorded work, not run (slice.c steps aside) -------------------------- */
+
+/* `always`: run `after` whatever the driver says (an invalidated capture still ends). */
+#define GPX_IP_CAPTURE_HOOK(name, params, args, after, always)                                     \
+    GPX_EXPORT CUresult name params                                                                \
+    {                                                                                              \
+        gpx__ip_ensure();                                                                          \
+        if (!gpx__ip.real.name)                                                                    \
+            return gpx__ip_missing(#name);                                                         \
+        CUresult r = gpx__ip.real.name args;                                                       \
+        if (r == CUDA_SUCCESS || (always))                                                         \
+            after();                                                                               \
+        return r;                                                                                  \
+    }
+
+/* clang-format off */
+GPX_IP_CAPTURE_HOOK(cuStreamBeginCapture_v2, (CUstream hStream, CUstreamCaptureMode mode), (hStream, mode), gpx__ip_capture_begin, 0)
+GPX_IP_CAPTURE_HOOK(cuStreamBeginCapture_v2_ptsz, (CUstream hStream, CUstreamCaptureMode mode), (hStream, mode), gpx__ip_capture_begin, 0)
+GPX_IP_CAPTURE_HOOK(cuStreamEndCapture, (CUstream hStream, CUgraph *phGraph), (hStream, phGraph), gpx__ip_capture_end, 1)
+GPX_IP_CAPTURE_HOOK(cuStreamEndCapture_ptsz, (CUstream hStream, CUgraph *phGraph), (hStream, phGraph), gpx__ip_capture_end, 1)
+/* clang-format on */

@@ -22,6 +22,8 @@
 
 static struct gpx_turn turn;
 static _Atomic int active;
+static _Atomic int captures;  /* stream captures running in this process */
+static __thread int bypassed; /* this thread's submission skipped the turn */
 static _Atomic(CUcontext) contexts[MAX_CTX];
 static __thread CUcontext last_ctx;
 
@@ -52,6 +54,8 @@ static void remember_context(void)
 static void drain(void *arg)
 {
     (void)arg;
+    if (atomic_load(&captures) > 0)
+        return; /* a sync now would invalidate the capture; its recorded work runs later */
     for (int i = 0; i < MAX_CTX; i++) {
         CUcontext c = atomic_load(&contexts[i]);
         if (!c)
@@ -66,13 +70,38 @@ static void drain(void *arg)
 
 static void enter(void)
 {
+    if (atomic_load(&captures) > 0) {
+        bypassed = 1; /* recorded into a graph, not run: the graph's launch takes the turn */
+        return;
+    }
     remember_context();
     gpx_turn_enter(&turn);
 }
 
 static void leave(void)
 {
+    if (bypassed) {
+        bypassed = 0;
+        return;
+    }
     gpx_turn_exit(&turn);
+}
+
+void gpx__ip_capture_begin(void)
+{
+    atomic_fetch_add(&captures, 1);
+}
+
+int gpx__ip_capturing(void)
+{
+    return atomic_load(&captures);
+}
+
+void gpx__ip_capture_end(void)
+{
+    int n = atomic_load(&captures);
+    while (n > 0 && !atomic_compare_exchange_weak(&captures, &n, n - 1))
+        ;
 }
 
 void gpx__ip_slice_init(void)

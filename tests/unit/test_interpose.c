@@ -144,6 +144,21 @@ static CUresult f_free(CUdeviceptr_v1 d)
     (void)d;
     return hit("cuMemFree");
 }
+static CUresult f_begin_capture(CUstream s, CUstreamCaptureMode m)
+{
+    (void)s, (void)m;
+    return hit("cuStreamBeginCapture_v2");
+}
+static CUresult f_begin_capture_ptsz(CUstream s, CUstreamCaptureMode m)
+{
+    (void)s, (void)m;
+    return hit("cuStreamBeginCapture_v2_ptsz");
+}
+static CUresult f_end_capture(CUstream s, CUgraph *g)
+{
+    (void)s, (void)g;
+    return hit("cuStreamEndCapture");
+}
 static CUresult f_free_async(CUdeviceptr d, CUstream s)
 {
     (void)d, (void)s;
@@ -314,6 +329,9 @@ static void install_fakes(void)
     r->cuMemAllocAsync_ptsz = f_async_ptsz;
     r->cuMemAllocFromPoolAsync = f_pool_alloc;
     r->cuMemFreeAsync = f_free_async;
+    r->cuStreamBeginCapture_v2 = f_begin_capture;
+    r->cuStreamBeginCapture_v2_ptsz = f_begin_capture_ptsz;
+    r->cuStreamEndCapture = f_end_capture;
     r->cuMemPoolCreate = f_pool_create;
     r->cuMemPoolDestroy = f_pool_destroy;
     r->cuArrayCreate_v2 = f_array_v2;
@@ -800,6 +818,36 @@ static void test_ptrtable(void **state)
     free(live);
 }
 
+/* Stream capture: hooks forward to their own variant and keep the process's capture count,
+ * which makes the time-slice turn step aside (recorded work is not run). */
+static void test_capture(void **state)
+{
+    (void)state;
+    CUgraph g;
+    assert_int_equal(gpx__ip_capturing(), 0);
+    assert_int_equal(cuStreamBeginCapture_v2(NULL, CU_STREAM_CAPTURE_MODE_GLOBAL), CUDA_SUCCESS);
+    assert_string_equal(called, "cuStreamBeginCapture_v2");
+    assert_int_equal(cuStreamBeginCapture_v2_ptsz(NULL, CU_STREAM_CAPTURE_MODE_RELAXED),
+                     CUDA_SUCCESS);
+    assert_string_equal(called, "cuStreamBeginCapture_v2_ptsz");
+    assert_int_equal(gpx__ip_capturing(), 2);
+    next_rc = CUDA_ERROR_INVALID_VALUE; /* a failed begin starts nothing */
+    cuStreamBeginCapture_v2(NULL, CU_STREAM_CAPTURE_MODE_GLOBAL);
+    assert_int_equal(gpx__ip_capturing(), 2);
+    /* an end ends the capture even when the driver reports it invalidated */
+    next_rc = CUDA_ERROR_INVALID_VALUE;
+    assert_int_equal(cuStreamEndCapture(NULL, &g), CUDA_ERROR_INVALID_VALUE);
+    assert_string_equal(called, "cuStreamEndCapture");
+    assert_int_equal(gpx__ip_capturing(), 1);
+    cuStreamEndCapture(NULL, &g);
+    assert_int_equal(gpx__ip_capturing(), 0);
+    cuStreamEndCapture(NULL, &g); /* unbalanced: never below zero */
+    assert_int_equal(gpx__ip_capturing(), 0);
+    /* a driver without capture: an error, not a crash */
+    gpx__ip.real.cuStreamEndCapture_ptsz = NULL;
+    assert_int_equal(cuStreamEndCapture_ptsz(NULL, &g), CUDA_ERROR_NOT_SUPPORTED);
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/gpx-test-interpose.XXXXXX";
@@ -817,6 +865,7 @@ int main(void)
         cmocka_unit_test_setup(test_meminfo, setup),
         cmocka_unit_test_setup(test_fail_closed, setup),
         cmocka_unit_test_setup(test_ptrtable, setup),
+        cmocka_unit_test_setup(test_capture, setup),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[512];
