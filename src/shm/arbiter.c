@@ -52,10 +52,40 @@ static void futex_wake_all(_Atomic uint32_t *word)
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/*
+ * A process died holding the lock, maybe half way through a change: rebuild
+ * what is derived (waiting count, per-lease active counts, the holder's
+ * validity) from the process slots, which each change writes first.
+ */
+static void repair_locked(struct gpx_arb *a)
+{
+    int h = atomic_load(&a->holder);
+    if (h >= GPX_ARB_MAX_PROCS || (h >= 0 && (!a->procs[h].pid || a->procs[h].waiting)))
+        h = -1;
+    atomic_store(&a->holder, h);
+    uint32_t waiting = 0;
+    for (int l = 0; l < GPX_ARB_MAX_LEASES; l++)
+        a->leases[l].active = 0;
+    for (int i = 0; i < GPX_ARB_MAX_PROCS; i++) {
+        struct gpx_arb_proc *p = &a->procs[i];
+        if (!p->pid || p->lease >= GPX_ARB_MAX_LEASES)
+            continue;
+        if (p->waiting) {
+            waiting++;
+            a->leases[p->lease].active++;
+        } else if (i == h) {
+            a->leases[p->lease].active++;
+        }
+    }
+    atomic_store(&a->nwaiting, waiting);
+}
+
 static void lock(struct gpx_arb *a)
 {
-    if (pthread_mutex_lock(&a->lock) == EOWNERDEAD)
+    if (pthread_mutex_lock(&a->lock) == EOWNERDEAD) {
         pthread_mutex_consistent(&a->lock);
+        repair_locked(a);
+    }
 }
 
 static void unlock(struct gpx_arb *a)
@@ -205,10 +235,12 @@ static void select_locked(struct gpx_arb *a, uint64_t now)
         }
         struct gpx_arb_proc *b = &a->procs[best];
         uint64_t lv = l->vtime, bv = a->leases[b->lease].vtime;
-        uint64_t diff = lv > bv ? lv - bv : bv - lv;
+        /* Differences, not values, compare (virtual times may wrap after months). */
+        int64_t d = (int64_t)(lv - bv);
+        uint64_t diff = d < 0 ? (uint64_t)-d : (uint64_t)d;
         /* Lags within a quarter quantum are noise (drain overruns): serve them FIFO,
          * which bounds every waiter's wait to one turn of each other lease. */
-        if (diff <= tolerance(a) ? p->wait_since_ns < b->wait_since_ns : lv < bv)
+        if (diff <= tolerance(a) ? p->wait_since_ns < b->wait_since_ns : d < 0)
             best = i;
     }
     if (best >= 0) {
@@ -527,6 +559,11 @@ uint64_t gpx_arb_acquire(struct gpx_arb_handle *h)
         holder = atomic_load(&a->holder);
         if (holder == h->slot)
             break;
+        if (!me->waiting) { /* a selector died between taking us off the queue and granting */
+            me->waiting = 1;
+            atomic_fetch_add(&a->nwaiting, 1);
+            a->leases[me->lease].active++;
+        }
         if (holder < 0) {
             select_locked(a, now);
         } else if (!proc_alive(&a->procs[holder])) {
@@ -571,7 +608,7 @@ uint64_t gpx_arb_renew_or_release(struct gpx_arb_handle *h)
     for (int i = 0; i < GPX_ARB_MAX_PROCS && !yield; i++) {
         struct gpx_arb_proc *p = &a->procs[i];
         if (p->pid && p->waiting && eligible(a, &a->leases[p->lease], now) &&
-            a->leases[p->lease].vtime <= l->vtime + tolerance(a))
+            (int64_t)(a->leases[p->lease].vtime - l->vtime) <= (int64_t)tolerance(a))
             yield = 1;
     }
     if (yield) {

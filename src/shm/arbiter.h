@@ -37,9 +37,9 @@
 #define GPX_ARB_MAX_LEASES         64
 #define GPX_ARB_MAX_PROCS          128
 #define GPX_ARB_ID_MAX             64
-#define GPX_ARB_DEFAULT_QUANTUM_NS 10000000ULL /* 10 ms: see docs/timeslice.md */
-#define GPX_ARB_DEFAULT_GRACE_NS   50000000ULL /* 50 ms */
-#define GPX_ARB_POLL_NS            20000000ULL /* waiters re-check the holder this often */
+#define GPX_ARB_DEFAULT_QUANTUM_NS 10000000ULL  /* 10 ms: see docs/timeslice.md */
+#define GPX_ARB_DEFAULT_GRACE_NS   200000000ULL /* 200 ms: longer kernels look hung */
+#define GPX_ARB_POLL_NS            20000000ULL  /* waiters re-check the holder this often */
 
 struct gpx_arb_lease {
     char id[GPX_ARB_ID_MAX]; /* "" = free entry */

@@ -298,6 +298,33 @@ static void test_stale_file(void **state)
     gpx_arb_close(a);
 }
 
+/* A process dies holding the arbiter's lock half way through a change: the next
+ * locker repairs the derived state (robust mutex + rebuild) and goes on. */
+static void test_dead_lock_holder(void **state)
+{
+    (void)state;
+    struct gpx_arb *a;
+    assert_int_equal(gpx_arb_open(path, 0, &a, NULL), 0);
+    struct gpx_arb_handle me;
+    assert_int_equal(gpx_arb_join(a, "survivor", 1, 0, getpid(), &me, NULL), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        pthread_mutex_lock(&a->lock);
+        __atomic_store_n(&a->nwaiting, 7, __ATOMIC_SEQ_CST); /* half-made changes */
+        __atomic_store_n(&a->holder, 3, __ATOMIC_SEQ_CST);   /* a slot nobody holds */
+        _exit(0);                                            /* dies with the lock */
+    }
+    waitpid(child, NULL, 0);
+    uint64_t t0 = gpx_arb_now_ns();
+    gpx_arb_acquire(&me);
+    assert_true(gpx_arb_now_ns() - t0 < 100000000ULL);
+    assert_true(gpx_arb_holding(&me));
+    assert_int_equal(__atomic_load_n(&a->nwaiting, __ATOMIC_SEQ_CST), 0);
+    gpx_arb_leave(&me);
+    assert_int_equal(__atomic_load_n(&a->holder, __ATOMIC_SEQ_CST), -1);
+    gpx_arb_close(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +335,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hung_holder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_churn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_lock_holder, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
