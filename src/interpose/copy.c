@@ -1,5 +1,5 @@
 /*
- * Asynchronous copies and memsets: work that occupies the GPU like a kernel,
+ * Asynchronous copies, memsets and prefetches: work that occupies the GPU like a kernel,
  * so under a time-slice lease it waits for the GPU's turn exactly as launches
  * do (launch.c). Synchronous copies are not arbitrated: they block the caller
  * until done, and the driver orders them after the caller's queued work,
@@ -26,4 +26,9 @@ GPX_IP_SUBMIT_HOOK(cuMemsetD16Async, (CUdeviceptr dstDevice, unsigned short us, 
 GPX_IP_SUBMIT_HOOK(cuMemsetD16Async_ptsz, (CUdeviceptr dstDevice, unsigned short us, size_t N, CUstream hStream), (dstDevice, us, N, hStream))
 GPX_IP_SUBMIT_HOOK(cuMemsetD32Async, (CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream), (dstDevice, ui, N, hStream))
 GPX_IP_SUBMIT_HOOK(cuMemsetD32Async_ptsz, (CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream), (dstDevice, ui, N, hStream))
+/* managed memory migrated ahead of use: the copy engines work for it */
+GPX_IP_SUBMIT_HOOK(cuMemPrefetchAsync, (CUdeviceptr devPtr, size_t count, CUdevice dstDevice, CUstream hStream), (devPtr, count, dstDevice, hStream))
+GPX_IP_SUBMIT_HOOK(cuMemPrefetchAsync_ptsz, (CUdeviceptr devPtr, size_t count, CUdevice dstDevice, CUstream hStream), (devPtr, count, dstDevice, hStream))
+GPX_IP_SUBMIT_HOOK(cuMemPrefetchAsync_v2, (CUdeviceptr devPtr, size_t count, CUmemLocation location, unsigned int flags, CUstream hStream), (devPtr, count, location, flags, hStream))
+GPX_IP_SUBMIT_HOOK(cuMemPrefetchAsync_v2_ptsz, (CUdeviceptr devPtr, size_t count, CUmemLocation location, unsigned int flags, CUstream hStream), (devPtr, count, location, flags, hStream))
 /* clang-format on */

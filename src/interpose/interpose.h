@@ -78,6 +78,10 @@
     X(cuLaunchKernelEx_ptsz,          cuLaunchKernelEx,        11060, 1)                           \
     X(cuLaunchCooperativeKernel,      cuLaunchCooperativeKernel, 9000, 0)                          \
     X(cuLaunchCooperativeKernel_ptsz, cuLaunchCooperativeKernel, 9000, 1)                          \
+    X(cuMemPrefetchAsync,             cuMemPrefetchAsync,       8000, 0)                           \
+    X(cuMemPrefetchAsync_ptsz,        cuMemPrefetchAsync,       8000, 1)                           \
+    X(cuMemPrefetchAsync_v2,          cuMemPrefetchAsync,      12020, 0)                           \
+    X(cuMemPrefetchAsync_v2_ptsz,     cuMemPrefetchAsync,      12020, 1)                           \
     X(cuStreamBeginCapture_v2,        cuStreamBeginCapture,    10010, 0)                           \
     X(cuStreamBeginCapture_v2_ptsz,   cuStreamBeginCapture,    10010, 1)                           \
     X(cuStreamEndCapture,             cuStreamEndCapture,      10000, 0)                           \
