@@ -78,6 +78,7 @@
     X(cuLaunchKernelEx_ptsz,          cuLaunchKernelEx,        11060, 1)                           \
     X(cuLaunchCooperativeKernel,      cuLaunchCooperativeKernel, 9000, 0)                          \
     X(cuLaunchCooperativeKernel_ptsz, cuLaunchCooperativeKernel, 9000, 1)                          \
+    X(cuCtxDestroy_v2,                cuCtxDestroy,             4000, 0)                           \
     X(cuMemPrefetchAsync,             cuMemPrefetchAsync,       8000, 0)                           \
     X(cuMemPrefetchAsync_ptsz,        cuMemPrefetchAsync,       8000, 1)                           \
     X(cuMemPrefetchAsync_v2,          cuMemPrefetchAsync,      12020, 0)                           \
@@ -186,6 +187,8 @@ void gpx__ip_slice_atfork_child(void);
 void gpx__ip_capture_begin(void);
 void gpx__ip_capture_end(void);
 int gpx__ip_capturing(void); /* captures running now */
+/* A context was destroyed: the drain must not push it any more. */
+void gpx__ip_context_gone(CUcontext ctx);
 
 void gpx__ip_init_slow(void);
 

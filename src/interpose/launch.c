@@ -43,3 +43,15 @@ GPX_IP_CAPTURE_HOOK(cuStreamBeginCapture_v2_ptsz, (CUstream hStream, CUstreamCap
 GPX_IP_CAPTURE_HOOK(cuStreamEndCapture, (CUstream hStream, CUgraph *phGraph), (hStream, phGraph), gpx__ip_capture_end, 1)
 GPX_IP_CAPTURE_HOOK(cuStreamEndCapture_ptsz, (CUstream hStream, CUgraph *phGraph), (hStream, phGraph), gpx__ip_capture_end, 1)
 /* clang-format on */
+
+/* A destroyed context leaves the time-slice drain list (slice.c). */
+GPX_EXPORT CUresult cuCtxDestroy_v2(CUcontext ctx)
+{
+    gpx__ip_ensure();
+    if (!gpx__ip.real.cuCtxDestroy_v2)
+        return gpx__ip_missing("cuCtxDestroy_v2");
+    CUresult r = gpx__ip.real.cuCtxDestroy_v2(ctx);
+    if (r == CUDA_SUCCESS)
+        gpx__ip_context_gone(ctx);
+    return r;
+}

@@ -32,21 +32,24 @@ static gpx_cuCtxPushCurrent_v2_fn real_push;
 static gpx_cuCtxPopCurrent_v2_fn real_pop;
 static gpx_cuCtxSynchronize_fn real_sync;
 
+static _Atomic unsigned ctx_gen; /* bumped when a context is destroyed */
+static __thread unsigned last_gen;
+
 static void remember_context(void)
 {
     CUcontext c = NULL;
-    if (real_get_current(&c) != CUDA_SUCCESS || !c || c == last_ctx)
+    unsigned gen = atomic_load(&ctx_gen);
+    if (real_get_current(&c) != CUDA_SUCCESS || !c || (c == last_ctx && gen == last_gen))
         return;
     last_ctx = c;
-    for (int i = 0; i < MAX_CTX; i++) {
-        CUcontext cur = atomic_load(&contexts[i]);
-        if (cur == c)
+    last_gen = gen;
+    for (int i = 0; i < MAX_CTX; i++)
+        if (atomic_load(&contexts[i]) == c)
             return;
-        if (!cur) {
-            CUcontext expected = NULL;
-            if (atomic_compare_exchange_strong(&contexts[i], &expected, c) || expected == c)
-                return;
-        }
+    for (int i = 0; i < MAX_CTX; i++) {
+        CUcontext expected = NULL;
+        if (atomic_compare_exchange_strong(&contexts[i], &expected, c) || expected == c)
+            return;
     }
     GPX_IP_LOG(GPX_IP_LOG_WARN, "more than %d contexts: later ones are not drained", MAX_CTX);
 }
@@ -59,7 +62,7 @@ static void drain(void *arg)
     for (int i = 0; i < MAX_CTX; i++) {
         CUcontext c = atomic_load(&contexts[i]);
         if (!c)
-            break;
+            continue;
         CUcontext popped;
         if (real_push(c) != CUDA_SUCCESS)
             continue; /* destroyed: nothing of it left to wait for */
@@ -90,6 +93,15 @@ static void leave(void)
 void gpx__ip_capture_begin(void)
 {
     atomic_fetch_add(&captures, 1);
+}
+
+void gpx__ip_context_gone(CUcontext ctx)
+{
+    for (int i = 0; i < MAX_CTX; i++) {
+        CUcontext expected = ctx;
+        atomic_compare_exchange_strong(&contexts[i], &expected, NULL);
+    }
+    atomic_fetch_add(&ctx_gen, 1);
 }
 
 int gpx__ip_capturing(void)
