@@ -180,27 +180,42 @@ static int settle_pitched(uint64_t guess, uint64_t pitch, uint64_t height, uint6
     return 0;
 }
 
+/*
+ * After a pitched allocation reserved `guess`: settles the reservation to
+ * pitch x height, or undoes the allocation (with the free of its own width,
+ * `v1` for the 32-bit entry point) when the true size passes the quota.
+ */
+static CUresult finish_pitched(CUresult rc, uint64_t guess, uint64_t pitch, uint64_t height,
+                               CUdeviceptr ptr, int v1)
+{
+    uint64_t actual;
+    if (rc != CUDA_SUCCESS) {
+        gpx__ip_release(guess);
+        return rc;
+    }
+    if (settle_pitched(guess, pitch, height, &actual) != 0) {
+        if (v1 && REAL(cuMemFree))
+            REAL(cuMemFree)((CUdeviceptr_v1)ptr);
+        else if (!v1 && REAL(cuMemFree_v2))
+            REAL(cuMemFree_v2)(ptr);
+        gpx__ip_release(guess);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    return finish_alloc(rc, GPX_IP_KIND_DPTR, ptr, actual);
+}
+
 GPX_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes,
                                        size_t Height, unsigned int ElementSizeBytes)
 {
     NEED(cuMemAllocPitch_v2);
     if (!counting() || !dptr || !pPitch || WidthInBytes == 0 || Height == 0)
         return REAL(cuMemAllocPitch_v2)(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
-    uint64_t guess, actual;
+    uint64_t guess;
     if (reserve_pitched(WidthInBytes, Height, &guess) != 0)
         return CUDA_ERROR_OUT_OF_MEMORY;
     CUresult rc = REAL(cuMemAllocPitch_v2)(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
-    if (rc != CUDA_SUCCESS) {
-        gpx__ip_release(guess);
-        return rc;
-    }
-    if (settle_pitched(guess, *pPitch, Height, &actual) != 0) {
-        if (REAL(cuMemFree_v2))
-            REAL(cuMemFree_v2)(*dptr);
-        gpx__ip_release(guess);
-        return CUDA_ERROR_OUT_OF_MEMORY;
-    }
-    return finish_alloc(rc, GPX_IP_KIND_DPTR, *dptr, actual);
+    return finish_pitched(rc, guess, rc == CUDA_SUCCESS ? *pPitch : 0, Height,
+                          rc == CUDA_SUCCESS ? *dptr : 0, 0);
 }
 
 GPX_EXPORT CUresult cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pPitch,
@@ -210,21 +225,12 @@ GPX_EXPORT CUresult cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pPitch,
     NEED(cuMemAllocPitch);
     if (!counting() || !dptr || !pPitch || WidthInBytes == 0 || Height == 0)
         return REAL(cuMemAllocPitch)(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
-    uint64_t guess, actual;
+    uint64_t guess;
     if (reserve_pitched(WidthInBytes, Height, &guess) != 0)
         return CUDA_ERROR_OUT_OF_MEMORY;
     CUresult rc = REAL(cuMemAllocPitch)(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
-    if (rc != CUDA_SUCCESS) {
-        gpx__ip_release(guess);
-        return rc;
-    }
-    if (settle_pitched(guess, *pPitch, Height, &actual) != 0) {
-        if (REAL(cuMemFree))
-            REAL(cuMemFree)(*dptr);
-        gpx__ip_release(guess);
-        return CUDA_ERROR_OUT_OF_MEMORY;
-    }
-    return finish_alloc(rc, GPX_IP_KIND_DPTR, *dptr, actual);
+    return finish_pitched(rc, guess, rc == CUDA_SUCCESS ? *pPitch : 0, Height,
+                          rc == CUDA_SUCCESS ? *dptr : 0, 1);
 }
 
 GPX_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
