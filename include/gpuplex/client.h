@@ -1,53 +1,88 @@
 /*
- * libgpuplex client: talks to gpuplexd, the node daemon, over its unix
- * socket or loopback HTTP. Used by the gpuplex CLI (and the SPANK plugin).
+ * libgpuplex client: the one interface every front end (the gpuplex CLI, the
+ * SPANK plugin, monitors) uses to ask for leases. Typed calls, two
+ * implementations behind them:
+ *   - HTTP to gpuplexd (src/client/conn_http.c), when a daemon owns the node;
+ *   - the lease engine in-process on the state directory (conn_local.c), when
+ *     none does (daemonless, as podman's CLI opens libpod).
+ * Both return the same structs, and the CLI prints them with the same views,
+ * so a command's output and exit status do not depend on the path.
  *
- * A server is named as
- *   - a socket path: "/run/gpuplex/gpuplexd.sock" (or "unix:PATH"), or
- *   - an URL: "http://127.0.0.1:7470".
- * Default: $GPUPLEX_SERVER, else GPX_CLIENT_DEFAULT_SOCKET. The token comes
- * from the caller or $GPUPLEX_TOKEN; without one, unix-socket callers are
- * identified by their uid.
+ * Which path (gpx_conn_open), one rule for every command (docs/cli.md):
+ *   1. --server S or GPUPLEX_SERVER=S (not "none"): gpuplexd at S, even if it
+ *      does not answer (then exit 9: never a silent fallback);
+ *   2. a gpuplexd owns the state directory ($GPUPLEX_STATE_DIR, else the
+ *      config's state_dir, else /var/lib/gpuplex): that daemon, at the socket
+ *      it recorded; GPUPLEX_SERVER=none is then an error (exit 6);
+ *   3. no GPUPLEX_STATE_DIR and the default socket answers: that daemon;
+ *   4. otherwise the engine in-process on the state directory.
  *
- * Ownership: gpx_client_new() returns a handle the caller frees with
- * gpx_client_free() (NULL is accepted); response bodies are malloc'd and
- * the caller frees them with free(). A handle is not thread-safe.
+ * Ownership: gpx_conn_open() returns a handle freed by gpx_conn_close()
+ * (NULL accepted). Lists are malloc'd (free()); gpx_node / gpx_usage are
+ * freed with gpx_node_free / gpx_usage_free; JSON documents (MIG) with
+ * json_decref. A handle is not thread-safe.
  */
 #ifndef GPUPLEX_CLIENT_H
 #define GPUPLEX_CLIENT_H
 
+#include "engine/engine.h"
 #include "gpuplex/error.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define GPX_CLIENT_DEFAULT_SOCKET "/run/gpuplex/gpuplexd.sock"
+#define GPX_DEFAULT_STATE_DIR     "/var/lib/gpuplex"
 
-typedef struct gpx_client gpx_client;
+typedef struct gpx_conn gpx_conn;
+struct json_t;
 
-/* `server` and `token` may be NULL (then the environment and defaults apply). */
-int gpx_client_new(const char *server, const char *token, gpx_client **out, gpx_error *err);
-void gpx_client_free(gpx_client *c);
-/* The server this handle talks to, as given or defaulted (for messages). */
-const char *gpx_client_server(const gpx_client *c);
+struct gpx_conn_opts {
+    const char *server;     /* NULL: $GPUPLEX_SERVER */
+    const char *token;      /* NULL: $GPUPLEX_TOKEN */
+    const char *state_dir;  /* NULL: $GPUPLEX_STATE_DIR, the config's, or the default */
+    const char *interposer; /* for the in-process engine: LD_PRELOAD of shared leases */
+};
 
-/*
- * Whether commands should go through a daemon: 1 when `server` is given or
- * GPUPLEX_SERVER is set (explicit: use it even if it is down, and say so),
- * or when the default socket accepts a connection; 0 otherwise, and 0 when
- * the server (or GPUPLEX_SERVER) is "none": the caller's direct path.
- */
-int gpx_client_daemon_configured(const char *server);
+int gpx_conn_open(const struct gpx_conn_opts *o, gpx_conn **out, gpx_error *err);
+void gpx_conn_close(gpx_conn *c);
+/* 1 when the calls go to gpuplexd, 0 when to the engine in-process. */
+int gpx_conn_is_daemon(const gpx_conn *c);
+/* "gpuplexd at /run/gpuplex/gpuplexd.sock" / "local engine on /var/lib/gpuplex" */
+const char *gpx_conn_where(const gpx_conn *c);
+/* Why this path was taken (the rule above, in words). */
+const char *gpx_conn_why(const gpx_conn *c);
+/* The state directory the rule looked at. */
+const char *gpx_conn_state_dir(const gpx_conn *c);
 
-/*
- * Sends one request and reads the answer. `body` (JSON) may be NULL.
- * 2xx: returns 0, *status and *resp (NUL-terminated, caller frees; may be NULL
- * when the caller does not want it). Error answers: returns -1 with `err` set
- * from the daemon's {"error":{"code","message"}} and *status. Transport
- * failures: -1 with GPX_E_IO ("cannot reach gpuplexd at ..."), *status 0.
- * Keeps the connection open for the next request; a GET on a connection the
- * daemon closed meanwhile is retried once on a new one.
- */
-int gpx_client_request(gpx_client *c, const char *method, const char *path, const char *body,
-                       int *status, char **resp, gpx_error *err);
+int gpx_lease_create(gpx_conn *c, const struct gpx_lease_spec *s, struct gpx_lease *out,
+                     gpx_error *err);
+int gpx_lease_get(gpx_conn *c, const char *id, int turns, struct gpx_lease *out, gpx_error *err);
+int gpx_lease_list(gpx_conn *c, const struct gpx_lease_query *q, struct gpx_lease **out,
+                   unsigned *n, gpx_error *err);
+/* out may be NULL */
+int gpx_lease_release(gpx_conn *c, const char *id, struct gpx_lease *out, gpx_error *err);
+int gpx_gpus_list(gpx_conn *c, struct gpx_node *out, gpx_error *err);
+/* from/to: RFC 3339 or Unix seconds, NULL = open */
+int gpx_usage(gpx_conn *c, const char *tenant, const char *from, const char *to,
+              struct gpx_usage *out, gpx_error *err);
+int gpx_whoami(gpx_conn *c, struct gpx_caller *out, gpx_error *err);
+int gpx_health(gpx_conn *c, struct gpx_health *out, gpx_error *err);
+
+int gpx_tenant_add(gpx_conn *c, const struct gpx_tenant_req *r, struct gpx_tenant *out,
+                   char token[72], gpx_error *err);
+int gpx_tenant_remove(gpx_conn *c, const char *name, struct gpx_tenant *out, gpx_error *err);
+int gpx_tenant_token(gpx_conn *c, const char *name, struct gpx_tenant *out, char token[72],
+                     gpx_error *err);
+int gpx_tenant_list(gpx_conn *c, struct gpx_tenant **out, unsigned *n, gpx_error *err);
+int gpx_tenant_get(gpx_conn *c, const char *name, struct gpx_tenant *out, gpx_error *err);
+
+/* MIG state and changes of one GPU (index or UUID), as the views' JSON documents. */
+int gpx_mig_get(gpx_conn *c, const char *gpu, struct json_t **out, gpx_error *err);
+int gpx_mig_set(gpx_conn *c, const char *gpu, const struct gpx_mig_req *r, struct json_t **out,
+                  gpx_error *err);
+
+/* The state directory the rule uses when none is given (see above). */
+const char *gpx_state_dir(void);
 
 #endif

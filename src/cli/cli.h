@@ -49,28 +49,20 @@ void gpx_cli_select_driver(void);
 int gpx_cli_interposer_path(char *out, size_t len, gpx_error *err);
 
 /*
- * Talking to gpuplexd (src/cli/daemon.c). gpx_cli_client opens a client for
- * `server` (NULL: $GPUPLEX_SERVER, else the default socket; token from
- * $GPUPLEX_TOKEN). gpx_cli_call sends `body` (borrowed, may be NULL) and
- * stores the parsed answer in *out (caller decrefs); errors come back as the
- * daemon's gpx_error. gpx_cli_query_append adds "?name=value" / "&name=value"
- * percent-encoded (a NULL value adds nothing).
+ * The lease engine, through the one client interface (include/gpuplex/client.h):
+ * gpuplexd or in-process, by the rule documented there. `server` is --server
+ * (NULL: GPUPLEX_SERVER). Prints the failure and returns its exit status
+ * (> 0), or 0 with *out open. Every command that touches leases, GPUs,
+ * tenants, usage or MIG state goes through here, so the rule is the same.
  */
-struct gpx_client;
-struct json_t;
-int gpx_cli_client(const char *server, struct gpx_client **out, gpx_error *err);
-int gpx_cli_call(struct gpx_client *c, const char *method, const char *path, struct json_t *body,
-                 struct json_t **out, gpx_error *err);
-void gpx_cli_print_json(struct json_t *j);
-void gpx_cli_query_append(char *buf, size_t len, const char *name, const char *value);
+struct gpx_conn;
+int gpx_cli_connect(const char *server, struct gpx_conn **out);
 
 /*
- * lease and run through gpuplexd (src/cli/lease_daemon.c, run_daemon.c): each
- * sets *handled and returns an exit status when the daemon takes the command
- * (a daemon is configured, or the options need one); with *handled 0 the
- * command continues on its direct path.
+ * A lease flag of `lease create` / `run` (getopt letter c: g m M w c P L) into
+ * the spec: 1 taken, 0 not a lease flag, -1 invalid (err names the flag).
  */
-int gpx_cli_lease_daemon(int argc, char **argv, int *handled);
-int gpx_cli_run_daemon(int argc, char **argv, int *handled);
+struct gpx_lease_spec;
+int gpx_cli_spec_flag(struct gpx_lease_spec *s, int c, const char *arg, gpx_error *err);
 
 #endif

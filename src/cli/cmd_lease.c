@@ -1,11 +1,14 @@
 /*
- * gpuplex lease create|ls|rm: leases before the daemon. Creation writes the
- * lease region directly (src/core/lease_local.c); once gpuplexd exists it
- * takes creation over and these become its clients.
+ * gpuplex lease create|ls|rm: leases through the one client interface, so
+ * the same flags give the same lease, the same JSON and the same exit status
+ * with gpuplexd or without it (the engine in-process). Flags are read once,
+ * into the engine's gpx_lease_spec, and checked by its one validation, with
+ * messages that name the flags.
  */
 #include "cli/cli.h"
-#include "core/lease_local.h"
 #include "core/size.h"
+#include "engine/views.h"
+#include "gpuplex/client.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -13,86 +16,147 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+/* `gpuplex lease create` and `gpuplex run --mode`: one flag, one spec field. */
+int gpx_cli_spec_flag(struct gpx_lease_spec *s, int c, const char *arg, gpx_error *err)
 {
-    char *end;
-    if (!s || !*s || *s == '-' || *s == '+')
-        return -1;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*end || v < lo || v > hi)
-        return -1;
-    *out = (unsigned)v;
+    static const struct {
+        int c;
+        enum gpx_field f;
+    } map[] = {{'g', GPX_F_GPU},    {'m', GPX_F_MEMORY}, {'M', GPX_F_MODE},
+               {'w', GPX_F_WEIGHT}, {'c', GPX_F_CAP},    {'P', GPX_F_MIG_PROFILE},
+               {'L', GPX_F_LABELS}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].c == c)
+            return gpx_lease_spec_set(s, map[i].f, arg, GPX_NAMING_CLI, err) < 0 ? -1 : 1;
     return 0;
 }
 
-static void print_json(json_t *o)
+static void print_created(const struct gpx_lease *x)
 {
-    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (s)
-        puts(s);
-    free(s);
-    json_decref(o);
-}
-
-/* The environment a workload of lease `l` needs (gpuplex run sets exactly this). */
-static json_t *env_json(const struct gpx_lease_limits *l)
-{
-    json_t *env = json_object();
-    json_object_set_new(env, "CUDA_VISIBLE_DEVICES", json_string(l->gpu_uuid));
-    json_object_set_new(env, "GPUPLEX_LEASE", json_string(l->id));
-    json_object_set_new(env, "GPUPLEX_RUN_DIR", json_string(gpx_run_dir()));
-    if (l->mode == GPX_MODE_VGPU || l->mode == GPX_MODE_TIMESLICE) {
-        char pre[4096];
-        if (gpx_cli_interposer_path(pre, sizeof pre, NULL) == 0)
-            json_object_set_new(env, "LD_PRELOAD", json_string(pre));
+    const struct gpx_lease_rec *l = &x->rec;
+    printf("%s\n", l->id);
+    fprintf(stderr, "lease %s: %s on GPU %u (%s) for tenant %s", l->id,
+            gpx_lease_mode_name((enum gpx_lease_mode)l->mode), l->gpu_index, l->gpu_uuid,
+            l->tenant);
+    if (l->memory_quota) {
+        char q[32];
+        gpx_size_format(l->memory_quota, q, sizeof q);
+        fprintf(stderr, ", memory %s", q);
     }
-    return env;
+    if (l->mode == GPX_MODE_VGPU || l->mode == GPX_MODE_TIMESLICE)
+        fprintf(stderr, ", weight %u", l->weight ? l->weight : 1);
+    if (l->cap)
+        fprintf(stderr, ", cap %u%%", l->cap);
+    if (l->mode == GPX_MODE_MIG)
+        fprintf(stderr, ", MIG %s (GPU instance %d, %s)", l->mig_profile, l->mig_gi, l->mig_uuid);
+    fprintf(stderr, "\nrun a workload with: gpuplex run --lease %s -- CMD\nor set:\n", l->id);
+    json_t *o = gpx_view_lease(x, 0);
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(o, "env"), k, v)
+    {
+        fprintf(stderr, "  %s=%s\n", k, json_string_value(v));
+    }
+    json_decref(o);
 }
 
 static int lease_create(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"gpu", required_argument, NULL, 'g'},  {"memory", required_argument, NULL, 'm'},
-        {"mode", required_argument, NULL, 'M'}, {"weight", required_argument, NULL, 'w'},
-        {"cap", required_argument, NULL, 'c'},  {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
-    struct gpx_lease_request req = {.mode = -1};
-    int json = 0, c, weight_given = 0, cap_given = 0;
+        {"gpu", required_argument, NULL, 'g'},         {"memory", required_argument, NULL, 'm'},
+        {"mode", required_argument, NULL, 'M'},        {"weight", required_argument, NULL, 'w'},
+        {"cap", required_argument, NULL, 'c'},         {"label", required_argument, NULL, 'L'},
+        {"mig-profile", required_argument, NULL, 'P'}, {"server", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},              {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    struct gpx_lease_spec spec;
+    gpx_lease_spec_init(&spec);
+    const char *server = NULL;
+    int json = 0, c, rc = 0;
     gpx_error err = {0};
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "g:m:M:w:c:jh", opts, NULL)) != -1) {
+    while (rc == 0 && (c = getopt_long(argc, argv, "g:m:M:w:c:L:P:s:jh", opts, NULL)) != -1) {
+        int r = gpx_cli_spec_flag(&spec, c, optarg, &err);
+        if (r < 0)
+            rc = gpx_cli_usage_error(&gpx_cmd_lease, "%s", err.msg);
+        else if (r > 0)
+            continue;
+        else if (c == 's')
+            server = optarg;
+        else if (c == 'j')
+            json = 1;
+        else if (c == 'h')
+            rc = -gpx_cli_print_usage(&gpx_cmd_lease) - 1;
+        else
+            rc = gpx_cli_usage_error(&gpx_cmd_lease, "unknown or incomplete option '%s'",
+                                     argv[optind - 1]);
+    }
+    if (rc == 0 && optind < argc)
+        rc = gpx_cli_usage_error(&gpx_cmd_lease, "unexpected argument '%s'", argv[optind]);
+    if (rc == 0 && gpx_lease_spec_check(&spec, 1, GPX_NAMING_CLI, &err) < 0)
+        rc = gpx_cli_usage_error(&gpx_cmd_lease, "%s", err.msg);
+    struct gpx_conn *cn = NULL;
+    struct gpx_lease *l = NULL;
+    if (rc == 0)
+        rc = gpx_cli_connect(server, &cn);
+    if (rc == 0) {
+        l = malloc(sizeof *l);
+        if (!l)
+            rc = gpx_cli_fail(&(gpx_error){.code = GPX_E_NOMEM, .msg = "out of memory"});
+        else if (gpx_lease_create(cn, &spec, l, &err) < 0)
+            rc = gpx_cli_fail(&err);
+    }
+    gpx_conn_close(cn);
+    gpx_lease_spec_clear(&spec);
+    if (rc == 0) {
+        if (json) {
+            json_t *o = gpx_view_lease(l, 0);
+            gpx_view_print(o);
+            json_decref(o);
+        } else {
+            print_created(l);
+        }
+    }
+    free(l);
+    return rc < 0 ? 0 : rc;
+}
+
+static int lease_ls(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},         {"turns", no_argument, NULL, 't'},
+        {"all", no_argument, NULL, 'a'},          {"state", required_argument, NULL, 'S'},
+        {"tenant", required_argument, NULL, 'T'}, {"server", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    int json = 0, c;
+    const char *server = NULL;
+    struct gpx_lease_query q = {.state = -1};
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "jtaS:T:s:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'g':
-            req.gpu = optarg;
-            break;
-        case 'm':
-            if (gpx_size_parse(optarg, &req.memory, &err) < 0)
-                return gpx_cli_usage_error(&gpx_cmd_lease, "--memory: %s", err.msg);
-            if (req.memory == 0)
-                return gpx_cli_usage_error(&gpx_cmd_lease, "--memory must be more than 0");
-            break;
-        case 'M':
-            req.mode = gpx_lease_mode_parse(optarg);
-            if (req.mode < 0 || req.mode == GPX_MODE_MIG)
-                return gpx_cli_usage_error(
-                    &gpx_cmd_lease, "unknown mode '%s' (vgpu, timeslice or exclusive)", optarg);
-            break;
-        case 'w':
-            if (parse_uint(optarg, 1, 10000, &req.weight) < 0)
-                return gpx_cli_usage_error(&gpx_cmd_lease,
-                                           "--weight must be a whole number in 1..10000, not '%s'",
-                                           optarg);
-            weight_given = 1;
-            break;
-        case 'c':
-            if (parse_uint(optarg, 1, 100, &req.cap) < 0)
-                return gpx_cli_usage_error(
-                    &gpx_cmd_lease, "--cap must be a percentage in 1..100, not '%s'", optarg);
-            cap_given = 1;
-            break;
         case 'j':
             json = 1;
+            break;
+        case 't':
+            q.turns = 1;
+            break;
+        case 'a':
+            q.state = GPX_LS_ALL;
+            break;
+        case 'S':
+            q.state = gpx_lease_state_parse(optarg);
+            if (q.state != GPX_LS_ACTIVE && q.state != GPX_LS_RELEASED && q.state != GPX_LS_ALL)
+                return gpx_cli_usage_error(&gpx_cmd_lease,
+                                           "--state must be active, released or all, not '%s'",
+                                           optarg);
+            break;
+        case 'T':
+            q.tenant = optarg;
+            break;
+        case 's':
+            server = optarg;
             break;
         case 'h':
             return gpx_cli_print_usage(&gpx_cmd_lease);
@@ -103,221 +167,77 @@ static int lease_create(int argc, char **argv)
     }
     if (optind < argc)
         return gpx_cli_usage_error(&gpx_cmd_lease, "unexpected argument '%s'", argv[optind]);
-    if (req.mode == GPX_MODE_VGPU && !req.memory)
-        return gpx_cli_usage_error(&gpx_cmd_lease, "a vgpu lease needs --memory SIZE");
-    if (req.mode == GPX_MODE_EXCLUSIVE && (weight_given || cap_given))
-        return gpx_cli_usage_error(&gpx_cmd_lease,
-                                   "--weight and --cap apply to vgpu and timeslice leases");
-
-    struct gpx_nvml nv;
-    if (gpx_nvml_open(&nv, &err) < 0)
-        return gpx_cli_fail(&err);
-    struct gpx_lease_limits l;
-    int rc;
-    if (req.gpu) {
-        rc = gpx_lease_local_create(&nv, gpx_run_dir(), &req, &l, &err);
-    } else {
-        /* No --gpu: the first GPU where the lease fits (lower indexes fill first). */
-        unsigned n = 0;
-        rc = nv.device_count(&n) == NVML_SUCCESS && n > 0 ? -1 : -2;
-        if (rc == -2)
-            gpx_error_set(&err, GPX_E_NO_GPU, "no GPU on this node");
-        for (unsigned i = 0; i < n; i++) {
-            char idx[16];
-            snprintf(idx, sizeof idx, "%u", i);
-            req.gpu = idx;
-            gpx_error e = {0};
-            rc = gpx_lease_local_create(&nv, gpx_run_dir(), &req, &l, &e);
-            req.gpu = NULL;
-            if (rc == 0)
-                break;
-            if (e.code != GPX_E_NO_SPACE && e.code != GPX_E_BUSY) {
-                err = e;
-                break;
-            }
-            if (i == 0 || err.code == GPX_E_OK)
-                err = e;
-        }
-        if (rc < 0 && (err.code == GPX_E_NO_SPACE || err.code == GPX_E_BUSY))
-            gpx_error_wrap(&err, "no GPU has room for it, e.g.");
-    }
-    gpx_nvml_close(&nv);
-    if (rc < 0)
-        return gpx_cli_fail(&err);
-
-    json_t *env = env_json(&l);
-    if (json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_string(l.id));
-        json_object_set_new(o, "mode", json_string(gpx_lease_mode_name(l.mode)));
-        json_object_set_new(o, "gpu", json_integer(l.gpu_index));
-        json_object_set_new(o, "gpu_uuid", json_string(l.gpu_uuid));
-        json_object_set_new(o, "memory_bytes", json_integer((json_int_t)l.memory_quota));
-        json_object_set_new(o, "weight", json_integer(l.weight));
-        json_object_set_new(o, "cap", l.cap_percent ? json_integer(l.cap_percent) : json_null());
-        json_object_set_new(o, "env", env);
-        print_json(o);
-        return 0;
-    }
-    char q[32];
-    gpx_size_format(l.memory_quota, q, sizeof q);
-    printf("%s\n", l.id);
-    fprintf(stderr, "lease %s: %s on GPU %u (%s)", l.id, gpx_lease_mode_name(l.mode), l.gpu_index,
-            l.gpu_uuid);
-    if (l.memory_quota)
-        fprintf(stderr, ", memory %s", q);
-    if (l.mode != GPX_MODE_EXCLUSIVE)
-        fprintf(stderr, ", weight %u", l.weight);
-    if (l.cap_percent)
-        fprintf(stderr, ", cap %u%%", l.cap_percent);
-    fprintf(stderr, "\nrun a workload with: gpuplex run --lease %s -- CMD\nor set:\n", l.id);
-    const char *key;
-    json_t *val;
-    json_object_foreach(env, key, val)
-    {
-        fprintf(stderr, "  %s=%s\n", key, json_string_value(val));
-    }
-    json_decref(env);
-    return 0;
-}
-
-static json_t *info_json(const struct gpx_lease_info *in, int turns)
-{
-    const struct gpx_lease_limits *l = &in->limits;
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(l->id));
-    json_object_set_new(o, "mode", json_string(gpx_lease_mode_name(l->mode)));
-    json_object_set_new(o, "gpu", json_integer(l->gpu_index));
-    json_object_set_new(o, "gpu_uuid", json_string(l->gpu_uuid));
-    json_object_set_new(o, "memory_bytes", json_integer((json_int_t)l->memory_quota));
-    json_object_set_new(o, "used_bytes", json_integer((json_int_t)in->used));
-    json_object_set_new(o, "peak_bytes", json_integer((json_int_t)in->peak));
-    json_object_set_new(o, "refused", json_integer((json_int_t)in->refused));
-    json_object_set_new(o, "gpu_seconds", json_real((double)in->gpu_ns_granted / 1e9));
-    json_object_set_new(o, "wait_seconds", json_real((double)in->wait_ns / 1e9));
-    json_object_set_new(o, "turns", json_integer((json_int_t)in->turns));
-    json_object_set_new(o, "drains", json_integer((json_int_t)in->drains));
-    json_object_set_new(o, "wait_p99_ms",
-                        json_real((double)gpx_lease_info_wait_percentile(in, 99.0) / 1e6));
-    json_object_set_new(o, "weight", json_integer(l->weight));
-    json_object_set_new(o, "cap", l->cap_percent ? json_integer(l->cap_percent) : json_null());
-    json_object_set_new(o, "uid", json_integer(l->uid));
-    json_object_set_new(o, "created_ns", json_integer((json_int_t)l->created_ns));
-    json_t *procs = json_array();
-    for (unsigned i = 0; i < in->nprocs; i++) {
-        json_t *p = json_object();
-        json_object_set_new(p, "pid", json_integer(in->pids[i]));
-        json_object_set_new(p, "used_bytes", json_integer((json_int_t)in->proc_used[i]));
-        json_array_append_new(procs, p);
-    }
-    json_object_set_new(o, "processes", procs);
-    if (turns) {
-        json_t *ring = json_array();
-        for (unsigned k = 0; k < GPX_LEASE_TURN_RING; k++) {
-            if (!in->turn_ring[k])
-                continue;
-            json_t *t = json_object();
-            json_object_set_new(t, "grant_ms", json_integer((json_int_t)(in->turn_ring[k] >> 32)));
-            json_object_set_new(t, "wait_us",
-                                json_integer((json_int_t)(in->turn_ring[k] & 0xffffffffULL)));
-            json_array_append_new(ring, t);
-        }
-        json_object_set_new(o, "recent_turns", ring);
-    }
-    return o;
-}
-
-static int lease_ls(int argc, char **argv)
-{
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"turns", no_argument, NULL, 't'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int json = 0, turns = 0, c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "jth", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            json = 1;
-            break;
-        case 't':
-            turns = 1;
-            break;
-        case 'h':
-            return gpx_cli_print_usage(&gpx_cmd_lease);
-        default:
-            return gpx_cli_usage_error(&gpx_cmd_lease, "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return gpx_cli_usage_error(&gpx_cmd_lease, "unexpected argument '%s'", argv[optind]);
-
+    struct gpx_conn *cn = NULL;
+    int rc = gpx_cli_connect(server, &cn);
+    if (rc)
+        return rc;
     gpx_error err = {0};
-    const char *dir = gpx_run_dir();
-    char(*ids)[GPX_LEASE_ID_MAX] = NULL;
+    struct gpx_lease *l = NULL;
     unsigned n = 0;
-    if (gpx_lease_ids(dir, &ids, &n, &err) < 0)
-        return gpx_cli_fail(&err);
-    int status = 0;
-    json_t *arr = json ? json_array() : NULL;
-    if (!json)
-        printf("%-16s %-9s %3s %10s %10s %10s %7s %5s\n", "ID", "MODE", "GPU", "QUOTA", "USED",
-               "PEAK", "REFUSED", "PROCS");
-    for (unsigned i = 0; i < n; i++) {
-        struct gpx_lease_info in;
-        gpx_error e = {0};
-        if (gpx_lease_info_read(dir, ids[i], 1, &in, &e) < 0) {
-            if (e.code == GPX_E_NOT_FOUND)
-                continue; /* removed while we listed */
-            status = gpx_cli_fail(&e);
-            continue;
+    if (gpx_lease_list(cn, &q, &l, &n, &err) < 0)
+        rc = gpx_cli_fail(&err);
+    gpx_conn_close(cn);
+    if (rc)
+        return rc;
+    if (json) {
+        json_t *a = gpx_view_leases(l, n, q.turns ? GPX_VIEW_TURNS : 0);
+        gpx_view_print(a);
+        json_decref(a);
+    } else {
+        printf("%-16s %-9s %3s %10s %10s %10s %7s %5s %s\n", "ID", "MODE", "GPU", "QUOTA", "USED",
+               "PEAK", "REFUSED", "PROCS", "TENANT");
+        for (unsigned i = 0; i < n; i++) {
+            const struct gpx_lease *x = &l[i];
+            char qt[32] = "-", u[32], p[32];
+            if (x->rec.memory_quota)
+                gpx_size_format(x->rec.memory_quota, qt, sizeof qt);
+            gpx_size_format(x->used_bytes, u, sizeof u);
+            gpx_size_format(x->peak_bytes, p, sizeof p);
+            printf("%-16s %-9s %3u %10s %10s %10s %7llu %5u %s\n", x->rec.id,
+                   gpx_lease_mode_name((enum gpx_lease_mode)x->rec.mode), x->rec.gpu_index, qt, u,
+                   p, (unsigned long long)x->refused, x->nprocs, x->rec.tenant);
         }
-        if (json) {
-            json_array_append_new(arr, info_json(&in, turns));
-            continue;
-        }
-        char q[32], u[32], p[32];
-        if (in.limits.memory_quota)
-            gpx_size_format(in.limits.memory_quota, q, sizeof q);
-        else
-            snprintf(q, sizeof q, "-");
-        gpx_size_format(in.used, u, sizeof u);
-        gpx_size_format(in.peak, p, sizeof p);
-        printf("%-16s %-9s %3u %10s %10s %10s %7llu %5u\n", in.limits.id,
-               gpx_lease_mode_name(in.limits.mode), in.limits.gpu_index, q, u, p,
-               (unsigned long long)in.refused, in.nprocs);
     }
-    free(ids);
-    if (json)
-        print_json(arr);
-    return status;
+    free(l);
+    return 0;
 }
 
 static int lease_rm(int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *server = NULL;
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h')
+    while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+        if (c == 's')
+            server = optarg;
+        else if (c == 'h')
             return gpx_cli_print_usage(&gpx_cmd_lease);
-        return gpx_cli_usage_error(&gpx_cmd_lease, "unknown option '%s'", argv[optind - 1]);
+        else
+            return gpx_cli_usage_error(&gpx_cmd_lease, "unknown option '%s'", argv[optind - 1]);
     }
     if (optind >= argc)
         return gpx_cli_usage_error(&gpx_cmd_lease, "rm needs a lease ID");
-    int status = 0;
-    for (int i = optind; i < argc; i++) {
-        gpx_error err = {0};
+    int status = 0, first = optind;
+    for (int i = first; i < argc; i++)
         if (!gpx_lease_id_valid(argv[i])) {
+            gpx_error err = {0};
             gpx_error_set(&err, GPX_E_INVALID, "invalid lease id '%s'", argv[i]);
             status = gpx_cli_fail(&err);
-            continue;
         }
-        if (gpx_lease_region_remove(gpx_run_dir(), argv[i], &err) < 0)
+    struct gpx_conn *cn = NULL;
+    int rc = gpx_cli_connect(server, &cn);
+    if (rc)
+        return rc;
+    for (int i = first; i < argc; i++) {
+        gpx_error err = {0};
+        if (gpx_lease_id_valid(argv[i]) && gpx_lease_release(cn, argv[i], NULL, &err) < 0)
             status = gpx_cli_fail(&err);
     }
+    gpx_conn_close(cn);
     return status;
 }
 
@@ -325,9 +245,6 @@ static int run(int argc, char **argv)
 {
     if (argc < 2)
         return gpx_cli_usage_error(&gpx_cmd_lease, "missing subcommand (create, ls or rm)");
-    int handled, rc = gpx_cli_lease_daemon(argc, argv, &handled); /* gpuplexd, if configured */
-    if (handled)
-        return rc;
     const char *sub = argv[1];
     if (strcmp(sub, "create") == 0)
         return lease_create(argc - 1, argv + 1);
@@ -345,57 +262,57 @@ const struct gpx_cmd gpx_cmd_lease = {
     run,
     "create, list and remove leases (a GPU, or a slice of one, for a workload)",
     "usage: gpuplex lease create [--gpu INDEX|UUID] [--memory SIZE]\n"
-    "                            [--mode vgpu|timeslice|exclusive] [--weight W] [--cap PCT]\n"
-    "                            [--json]\n"
-    "       gpuplex lease ls [--json [--turns]]\n"
-    "       gpuplex lease rm ID...\n"
+    "                            [--mode vgpu|timeslice|exclusive|mig] [--weight W]\n"
+    "                            [--cap PCT] [--mig-profile P] [--label KEY=VALUE]...\n"
+    "                            [--server S] [--json]\n"
+    "       gpuplex lease ls [--state active|released|all | --all] [--tenant NAME]\n"
+    "                        [--server S] [--json [--turns]]\n"
+    "       gpuplex lease rm ID... [--server S]\n"
     "\n"
-    "A lease gives a workload a GPU or a slice of one. Until gpuplexd runs, leases\n"
-    "are regions in the run directory ($GPUPLEX_RUN_DIR, else /run/gpuplex when\n"
-    "writable, else /tmp/gpuplex-UID) and these commands write them directly.\n"
+    "A lease gives a workload a GPU or a slice of one. The same engine grants it\n"
+    "with gpuplexd or without (see 'gpuplex status' for which, and docs/cli.md for\n"
+    "the rule): it places, persists (SQLite, in the state directory), meters and\n"
+    "releases leases for your tenant, and writes the lease's region in the run\n"
+    "directory, where the interposer enforces it.\n"
     "\n"
-    "create: checks through NVML that the GPU exists and that the lease fits it,\n"
-    "prints the lease id on stdout and, on stderr, the environment a workload\n"
-    "needs (or run it with 'gpuplex run --lease ID -- CMD').\n"
-    "  --gpu INDEX|UUID  the GPU (see 'gpuplex ls'); default: the first GPU where\n"
-    "                    the lease fits\n"
-    "  --memory SIZE     device-memory quota: 4G, 4096M, 512MiB, 1.5GiB, bytes;\n"
-    "                    at most the GPU's memory, and the quotas of all vgpu and\n"
-    "                    timeslice leases of a GPU together fit in its memory\n"
+    "create: prints the lease id on stdout and, on stderr, the environment a\n"
+    "workload needs (or run it with 'gpuplex run --lease ID -- CMD').\n"
+    "  --gpu INDEX|UUID  the GPU (see 'gpuplex ls'); default: where placement puts\n"
+    "                    it (binpack or spread, gpuplexd.conf)\n"
+    "  --memory SIZE     device-memory quota with a unit: 4G, 4096M, 512MiB, 1.5GiB\n"
+    "                    (a bare number is refused); the quotas of a GPU's vgpu and\n"
+    "                    timeslice leases together fit its memory x oversubscription\n"
     "  --mode MODE       vgpu: a fixed slice, memory quota (required) and optional\n"
-    "                    compute cap, enforced by the interposer (the default when\n"
-    "                    --memory is given); timeslice: weighted time-sharing,\n"
-    "                    optional quota; exclusive: the whole GPU, only on a GPU\n"
-    "                    with no other lease (the default without --memory)\n"
-    "  --weight W        share of GPU time, 1..10000 (default 1), for timeslice\n"
-    "                    and vgpu leases\n"
+    "                    compute cap, enforced by the interposer (the default with\n"
+    "                    --memory); timeslice: weighted time-sharing, optional quota\n"
+    "                    (the default with --weight or --cap alone); exclusive: the\n"
+    "                    whole GPU, only on a GPU with no other lease (the default);\n"
+    "                    mig: a MIG device of --mig-profile (docs/mig.md)\n"
+    "  --weight W        share of GPU time, 1..10000 (default 1), vgpu and timeslice\n"
     "  --cap PCT         hard compute cap in percent, 1..100 (default: none), for\n"
     "                    vgpu and timeslice leases; holds even on an idle GPU\n"
-    "  --json            print {id, mode, gpu, gpu_uuid, memory_bytes, weight, cap,\n"
-    "                    env: {CUDA_VISIBLE_DEVICES, GPUPLEX_LEASE, GPUPLEX_RUN_DIR,\n"
-    "                    LD_PRELOAD}} (cap null when none; no LD_PRELOAD for exclusive)\n"
+    "  --mig-profile P   a MIG profile such as 3g.40gb (implies --mode mig)\n"
+    "  --label KEY=VALUE a label, repeatable\n"
+    "  --json            print the lease object (docs/api.md: id, tenant, state, mode,\n"
+    "                    gpu {index, uuid}, gpu_uuid, memory_bytes, weight, cap, env\n"
+    "                    {CUDA_VISIBLE_DEVICES, GPUPLEX_LEASE, GPUPLEX_RUN_DIR,\n"
+    "                    LD_PRELOAD}, usage, ...)\n"
     "\n"
-    "ls: every lease with its mode, GPU, quota, memory used now and at peak,\n"
-    "allocations refused for the quota, and live processes (slots of dead\n"
-    "processes are reaped first). --json prints an array of {id, mode, gpu,\n"
-    "gpu_uuid, memory_bytes, used_bytes, peak_bytes, refused, weight, cap, uid,\n"
-    "created_ns, processes: [{pid, used_bytes}], and for time-sliced leases\n"
-    "gpu_seconds (GPU time granted), wait_seconds, turns, drains and wait_p99_ms\n"
-    "(upper bound of the 99th percentile wait for a turn)}. With --turns, each\n"
-    "also carries recent_turns: [{grant_ms, wait_us}] for the last 256 turns\n"
-    "(grant_ms: CLOCK_MONOTONIC milliseconds, low 32 bits).\n"
+    "ls: your active leases (an admin's: everybody's) with mode, GPU, quota, memory\n"
+    "used now and at peak, allocations refused for the quota, live processes and\n"
+    "tenant. --json prints an array of lease objects, each with used_bytes,\n"
+    "peak_bytes, refused, processes [{pid, used_bytes}], gpu_seconds, wait_seconds,\n"
+    "turns, drains, wait_p99_ms; with --turns also recent_turns [{grant_ms,\n"
+    "wait_us}] (the last 256 turns).\n"
     "\n"
-    "rm: removes leases. Processes still running keep their limits until they exit.\n"
+    "rm: releases leases. Processes still running keep their limits until they exit.\n"
     "\n"
-    "With gpuplexd (--server S, GPUPLEX_SERVER, or its default socket answering;\n"
-    "GPUPLEX_SERVER=none: never) these commands ask the daemon, which places,\n"
-    "persists and meters leases for your tenant (GPUPLEX_TOKEN): --gpu is optional\n"
-    "(the daemon places the lease), --label KEY=VALUE tags it, --mig-profile P asks\n"
-    "for a MIG device of profile P (mode mig: a free instance, or one the daemon\n"
-    "creates; docs/mig.md), ls shows your leases with their tenant, and --json\n"
-    "prints the daemon's lease objects (docs/api.md).\n"
+    "  --server S  gpuplexd's socket or http://HOST:PORT (default: GPUPLEX_SERVER;\n"
+    "              'none': the engine in-process, refused while a daemon owns the\n"
+    "              state directory)\n"
     "\n"
-    "exit status: 0 ok; 2 bad usage, bad size/mode/weight/cap; 5 no such GPU,\n"
-    "or no such lease (rm); 6 the GPU is held exclusively, or exclusive asked of a\n"
-    "GPU with leases; 7 the quota does not fit the GPU; 3 no driver.\n",
+    "exit status: 0 ok; 2 bad usage, bad size/mode/weight/cap, invalid lease id;\n"
+    "5 no such GPU or lease; 6 the GPU is held exclusively, or exclusive asked of a\n"
+    "GPU with leases, or the state is owned by gpuplexd and GPUPLEX_SERVER=none;\n"
+    "7 the lease does not fit; 9 gpuplexd unreachable; 10 not allowed; 3 no driver.\n",
 };

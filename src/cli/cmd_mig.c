@@ -3,19 +3,18 @@
  * profiles; `plan` works offline from a model, the current instances and a
  * demand; `apply` plans against a GPU's real state and carries the plan out.
  *
- * Two paths, one output. When gpuplexd is configured (--server,
- * GPUPLEX_SERVER, or the default socket answers) `ls` and `apply` ask it
- * (GET/POST /v1/gpus/{id}/mig): the daemon knows which instances are leased
- * and serializes changes with lease creation. Otherwise (or with
- * GPUPLEX_SERVER=none) they call NVML directly (src/nvml/mig.c), where an
- * instance with processes counts as leased. Both paths print from the same
- * JSON (src/nvml/mig_json.c), so text and --json look alike either way.
+ * `ls` and `apply` go through the one client interface: gpuplexd, or the
+ * lease engine in-process (the same rule as every command). Either way the
+ * engine knows which instances are leased and serializes changes with lease
+ * creation, and the answer is the views' JSON (engine/views.c over
+ * src/nvml/mig_json.c), so text and --json look alike on both paths.
  *
  * JSON keys are documented in docs/mig.md and in the usage text below.
  */
 #include "cli/cli.h"
 #include "core/mig_layout.h"
 #include "core/mig_plan.h"
+#include "engine/views.h"
 #include "gpuplex/client.h"
 #include "nvml/mig.h"
 #include "nvml/mig_json.h"
@@ -29,10 +28,7 @@
 
 static void print_json(json_t *j)
 {
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (s)
-        puts(s);
-    free(s);
+    gpx_view_print(j);
 }
 
 static int parse_gpu(const char *s, int *out)
@@ -57,19 +53,61 @@ static const char *js(json_t *o, const char *k, const char *dflt)
     return s ? s : dflt;
 }
 
-/* One call to gpuplexd; 0, or -1 with err filled. */
+/* A POST body of /v1/gpus/{id}/mig as the engine's request. */
+static void mig_req_of(json_t *body, struct gpx_mig_req *r)
+{
+    memset(r, 0, sizeof *r);
+    json_t *en = json_object_get(body, "enabled");
+    r->enabled = en ? json_is_true(en) : -1;
+    json_t *m = json_object_get(body, "layout");
+    r->exact = m != NULL;
+    if (!m)
+        m = json_object_get(body, "demand");
+    const char *k;
+    json_t *v;
+    json_object_foreach(m, k, v)
+    {
+        if (r->n == GPX_MIG_MAX_COUNTS)
+            break;
+        snprintf(r->counts[r->n].profile, sizeof r->counts[r->n].profile, "%s", k);
+        r->counts[r->n++].count = (unsigned)json_integer_value(v);
+        r->has_counts = 1;
+    }
+    r->partial = json_is_true(json_object_get(body, "partial"));
+    r->dry_run = json_is_true(json_object_get(body, "dry_run"));
+}
+
+/* One call through the client interface (gpuplexd or in-process); 0, or -1 with err. */
 static int dcall(const char *server, const char *method, const char *path, json_t *body,
                  json_t **out, gpx_error *err)
 {
-    struct gpx_client *c = NULL;
-    int rc = gpx_cli_client(server, &c, err);
-    if (rc == 0)
-        rc = gpx_cli_call(c, method, path, body, out, err);
-    gpx_client_free(c);
+    struct gpx_conn *c = NULL;
+    struct gpx_conn_opts o = {.server = server};
+    if (gpx_conn_open(&o, &c, err) < 0)
+        return -1;
+    char gpu[64] = "";
+    int rc;
+    if (sscanf(path, "/v1/gpus/%63[^/]/mig", gpu) == 1) {
+        if (strcmp(method, "POST") == 0) {
+            struct gpx_mig_req r;
+            mig_req_of(body, &r);
+            rc = gpx_mig_set(c, gpu, &r, out, err);
+        } else {
+            rc = gpx_mig_get(c, gpu, out, err);
+        }
+    } else {
+        struct gpx_node n;
+        rc = gpx_gpus_list(c, &n, err);
+        if (rc == 0) {
+            *out = gpx_view_gpus(&n);
+            gpx_node_free(&n);
+        }
+    }
+    gpx_conn_close(c);
     return rc;
 }
 
-/* The GPU indexes of the daemon's node. */
+/* The GPU indexes of the node. */
 static int daemon_gpus(const char *server, unsigned *count, gpx_error *err)
 {
     json_t *arr = NULL;
@@ -162,57 +200,14 @@ static void print_gpu(json_t *g)
     }
 }
 
-static int open_all(struct gpx_nvml *nv, struct gpx_nvml_mig *m, unsigned *count, gpx_error *err)
-{
-    if (gpx_nvml_open(nv, err) < 0)
-        return -1;
-    if (gpx_nvml_mig_open(nv, m, err) < 0) {
-        gpx_nvml_close(nv);
-        return -1;
-    }
-    nvmlReturn_t r = nv->device_count(count);
-    if (r != NVML_SUCCESS) {
-        gpx_nvml_fail(nv, r, err, "nvmlDeviceGetCount");
-        gpx_nvml_close(nv);
-        return -1;
-    }
-    return 0;
-}
-
-/* Fills `arr` with one object per GPU (all, or `gpu`) read through NVML. */
-static int ls_direct(int gpu, json_t *arr, gpx_error *err)
-{
-    struct gpx_nvml nv;
-    struct gpx_nvml_mig m;
-    unsigned count;
-    if (open_all(&nv, &m, &count, err) < 0)
-        return -1;
-    int rc = 0;
-    if (gpu >= 0 && (unsigned)gpu >= count)
-        rc = gpx_error_set(err, GPX_E_NOT_FOUND, "no GPU %d (this node has %u)", gpu, count);
-    struct gpx_mig_gpu_state *s = malloc(sizeof *s);
-    if (!s)
-        rc = gpx_error_set(err, GPX_E_NOMEM, "MIG state");
-    for (unsigned i = 0; rc == 0 && i < count; i++) {
-        if (gpu >= 0 && (unsigned)gpu != i)
-            continue;
-        if (gpx_mig_read(&nv, &m, i, s, err) < 0) {
-            rc = gpx_error_wrap(err, "GPU %u", i);
-            break;
-        }
-        json_array_append_new(arr, gpx_mig_state_json(s));
-    }
-    free(s);
-    gpx_nvml_close(&nv);
-    return rc;
-}
-
-/* The same through gpuplexd: GET /v1/gpus/{i}/mig for each GPU. */
+/* GET /v1/gpus/{i}/mig for each GPU (or the one asked for). */
 static int ls_daemon(const char *server, int gpu, json_t *arr, gpx_error *err)
 {
     unsigned count = 0;
-    if (gpu < 0 && daemon_gpus(server, &count, err) < 0)
+    if (daemon_gpus(server, &count, err) < 0)
         return -1;
+    if (gpu >= 0 && (unsigned)gpu >= count)
+        return gpx_error_set(err, GPX_E_NOT_FOUND, "no GPU %d (this node has %u)", gpu, count);
     for (unsigned i = gpu >= 0 ? (unsigned)gpu : 0; gpu >= 0 ? i == (unsigned)gpu : i < count;
          i++) {
         char path[64];
@@ -259,8 +254,7 @@ static int mig_ls(int argc, char **argv)
         return gpx_cli_usage_error(&gpx_cmd_mig, "unexpected argument '%s'", argv[optind]);
     gpx_error err = {0};
     json_t *arr = json_array();
-    int rc = gpx_client_daemon_configured(server) ? ls_daemon(server, gpu, arr, &err)
-                                                  : ls_direct(gpu, arr, &err);
+    int rc = ls_daemon(server, gpu, arr, &err);
     if (rc == 0 && json) {
         print_json(arr);
     } else if (rc == 0) {
@@ -534,60 +528,6 @@ static json_t *gpu_ref_json(unsigned index, const char *model, int skipped)
     return j;
 }
 
-/* Plans and applies on one GPU through NVML; appends its JSON to `out`. */
-static int apply_gpu(struct gpx_nvml *nv, const struct gpx_nvml_mig *m, unsigned index,
-                     const struct apply_opts *o, json_t *out, gpx_error *err)
-{
-    struct gpx_mig_gpu_state *s = malloc(sizeof *s);
-    struct gpx_mig_demand_result *res = malloc(sizeof *res);
-    unsigned demand[GPX_MIG_MAX_PROFILES] = {0};
-    int rc = -1;
-    if (!s || !res) {
-        gpx_error_set(err, GPX_E_NOMEM, "MIG state");
-        goto out;
-    }
-    if (gpx_mig_read(nv, m, index, s, err) < 0)
-        goto out;
-    const struct gpx_mig_model *cat =
-        s->model >= 0 ? gpx_mig_model_get((enum gpx_mig_model_id)s->model) : NULL;
-    if (!s->supported) {
-        json_array_append_new(out, gpu_ref_json(index, cat ? cat->spec_name : NULL, 0));
-        gpx_error_set(err, GPX_E_INVALID, "GPU %u (%s) does not support MIG", index, s->name);
-        goto out;
-    }
-    struct gpx_mig_demand_opts dopt = {
-        .enabled = 1, .exact = o->exact, .partial = o->partial, .dry_run = o->dry_run};
-    if (o->layout) {
-        const struct gpx_mig_layout_rule *r =
-            gpx_mig_layout_rule_for(o->layout, index, s->pci_device_id, s->model);
-        if (!r) {
-            if (!o->json)
-                printf("GPU %u: no rule of layout '%s' applies to it (%s); left as it is\n", index,
-                       o->layout->name, s->name);
-            json_array_append_new(out, gpu_ref_json(index, cat ? cat->spec_name : NULL, 1));
-            rc = 0;
-            goto out;
-        }
-        dopt.enabled = r->mig_enabled;
-        if (gpx_mig_layout_demand(r, &s->table, demand, err) < 0) {
-            gpx_error_wrap(err, "GPU %u: layout '%s'", index, o->layout->name);
-            goto out;
-        }
-    } else if (gpx_mig_demand_parse(&s->table, o->demand, demand, err) < 0) {
-        gpx_error_wrap(err, "GPU %u", index);
-        goto out;
-    }
-    rc = gpx_mig_apply_demand(nv, m, s, demand, &dopt, res, err);
-    json_t *j = gpx_mig_demand_json(s, demand, res, o->dry_run);
-    if (!o->json && (rc == 0 || res->res.n > 0))
-        print_actions(j);
-    json_array_append_new(out, j);
-out:
-    free(res);
-    free(s);
-    return rc;
-}
-
 /*
  * "3g.40gb=1,1g.10gb=4" as {"3g.40gb": 1, "1g.10gb": 4} for the daemon, which
  * checks the names against each GPU's model ("NAME" alone is 1; repeated
@@ -646,9 +586,9 @@ static int apply_daemon(const char *server, int gpu, const struct apply_opts *o,
     if (o->demand && spec_json(o->demand, &spec, err) < 0)
         return -1;
     unsigned count = 0;
-    int rc = 0;
-    if (gpu < 0)
-        rc = daemon_gpus(server, &count, err);
+    int rc = daemon_gpus(server, &count, err);
+    if (rc == 0 && gpu >= 0 && (unsigned)gpu >= count)
+        rc = gpx_error_set(err, GPX_E_NOT_FOUND, "no GPU %d (this node has %u)", gpu, count);
     for (unsigned i = gpu >= 0 ? (unsigned)gpu : 0;
          rc == 0 && (gpu >= 0 ? i == (unsigned)gpu : i < count); i++) {
         char path[64];
@@ -790,23 +730,7 @@ static int mig_apply(int argc, char **argv)
     }
     json_t *arr = json_array();
     int rc = 0;
-    if (gpx_client_daemon_configured(server)) {
-        rc = apply_daemon(server, gpu, &o, arr, &err);
-    } else {
-        struct gpx_nvml nv;
-        struct gpx_nvml_mig m;
-        unsigned count;
-        rc = open_all(&nv, &m, &count, &err);
-        if (rc == 0) {
-            if (gpu >= 0 && (unsigned)gpu >= count)
-                rc = gpx_error_set(&err, GPX_E_NOT_FOUND, "no GPU %d (this node has %u)", gpu,
-                                   count);
-            for (unsigned i = 0; rc == 0 && i < count; i++)
-                if (gpu < 0 || (unsigned)gpu == i)
-                    rc = apply_gpu(&nv, &m, i, &o, arr, &err);
-            gpx_nvml_close(&nv);
-        }
-    }
+    rc = apply_daemon(server, gpu, &o, arr, &err);
     gpx_mig_layout_file_free(&lf);
     if (o.json)
         print_json(arr);

@@ -1,16 +1,27 @@
 /*
- * gpuplex run --lease ID -- CMD: runs CMD as a workload of a lease. Sets the
- * environment of the contract (ARCHITECTURE.md): CUDA_VISIBLE_DEVICES = the
- * leased GPU's UUID, GPUPLEX_LEASE = ID, and for vgpu/timeslice leases the
- * interposer in LD_PRELOAD; then forks, execs, forwards SIGINT/SIGTERM/
- * SIGHUP/SIGQUIT to the child and exits with its status (128+N if killed by
- * signal N, as shells do).
+ * gpuplex run: runs CMD as the workload of a lease, through the one client
+ * interface (gpuplexd or the engine in-process, the same either way).
+ *
+ *   gpuplex run --lease ID -- CMD      the environment of lease ID
+ *   gpuplex run --mode MODE ... -- CMD a lease for the life of CMD: CMD is
+ *       forked first and waits on a pipe, so that the lease names both
+ *       gpuplex run and CMD as its owners (if both die without releasing it,
+ *       the reconciler does); CMD is exec'd with the lease's environment once
+ *       it is granted; the lease is released when CMD exits. No engine lock
+ *       or connection is held while CMD runs.
+ * The environment is the contract's (ARCHITECTURE.md): CUDA_VISIBLE_DEVICES,
+ * GPUPLEX_LEASE, GPUPLEX_RUN_DIR and, for vgpu/timeslice, the interposer
+ * ahead of LD_PRELOAD. SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to
+ * CMD; its exit status is passed through (128+N for signal N).
  */
 #define _GNU_SOURCE
 #include "cli/cli.h"
+#include "engine/views.h"
+#include "gpuplex/client.h"
 #include "shm/lease.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -54,18 +65,19 @@ int gpx_cli_interposer_path(char *out, size_t len, gpx_error *err)
                          INTERPOSER_NAME, first);
 }
 
-static volatile sig_atomic_t child_pid;
+static volatile sig_atomic_t child;
 
 static void forward(int sig)
 {
-    if (child_pid > 0)
-        kill((pid_t)child_pid, sig);
+    if (child > 0)
+        kill((pid_t)child, sig);
 }
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+#define NFWD (sizeof forwarded / sizeof forwarded[0])
 
 /* LD_PRELOAD with the interposer first, unless it is there already. */
-static int set_preload(const char *lib, gpx_error *err)
+static int set_preload(const char *lib)
 {
     const char *old = getenv("LD_PRELOAD");
     if (old && *old) {
@@ -81,119 +93,219 @@ static int set_preload(const char *lib, gpx_error *err)
     size_t len = strlen(lib) + (old ? strlen(old) : 0) + 2;
     char *v = malloc(len);
     if (!v)
-        return gpx_error_set(err, GPX_E_NOMEM, "LD_PRELOAD");
+        return -1;
     snprintf(v, len, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "");
     int rc = setenv("LD_PRELOAD", v, 1);
     free(v);
-    return rc < 0 ? gpx_error_errno(err, GPX_E_NOMEM, errno, "setting LD_PRELOAD") : 0;
+    return rc;
+}
+
+/* In the child: reads "KEY=VALUE\0..." from fd, sets it, execs cmd; never returns. */
+static void child_main(int fd, char **cmd)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf)
+            _exit(125);
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb)
+                _exit(125);
+            buf = nb;
+        }
+    }
+    if (len == 0)
+        _exit(125); /* no lease: the parent reports why */
+    for (size_t off = 0; off < len;) {
+        char *kv = buf + off;
+        size_t n = strnlen(kv, len - off);
+        off += n + 1;
+        char *eq = memchr(kv, '=', n);
+        if (!eq)
+            continue;
+        *eq = '\0';
+        if (!strcmp(kv, "LD_PRELOAD") ? set_preload(eq + 1) < 0 : setenv(kv, eq + 1, 1) < 0)
+            _exit(125);
+    }
+    execvp(cmd[0], cmd);
+    int e = errno;
+    fprintf(stderr, "gpuplex run: %s: %s\n", cmd[0], strerror(e));
+    _exit(e == ENOENT ? 127 : 126);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The lease's environment (the views' "env", the one spelling of it) down the pipe. */
+static int write_env(int fd, const struct gpx_lease *l, gpx_error *err)
+{
+    json_t *o = gpx_view_lease(l, 0), *env = json_object_get(o, "env");
+    int rc = 0;
+    if (!json_is_object(env))
+        rc = gpx_error_set(err, GPX_E_NOT_FOUND, "lease %s is %s", l->rec.id,
+                           gpx_lease_state_name(l->rec.state));
+    const char *k;
+    json_t *v;
+    json_object_foreach(env, k, v)
+    {
+        const char *s = json_string_value(v);
+        if (rc == 0 && s && (write_all(fd, k, strlen(k)) < 0 || write_all(fd, "=", 1) < 0 ||
+                             write_all(fd, s, strlen(s) + 1) < 0))
+            rc = gpx_error_errno(err, GPX_E_INTERNAL, errno, "passing the environment");
+    }
+    json_decref(o);
+    return rc;
 }
 
 static int run(int argc, char **argv)
 {
-    int handled, rc = gpx_cli_run_daemon(argc, argv, &handled); /* gpuplexd, if configured */
-    if (handled)
-        return rc;
-    static const struct option opts[] = {{"lease", required_argument, NULL, 'l'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *id = NULL;
-    int c;
+    static const struct option opts[] = {
+        {"lease", required_argument, NULL, 'l'},  {"mode", required_argument, NULL, 'M'},
+        {"gpu", required_argument, NULL, 'g'},    {"memory", required_argument, NULL, 'm'},
+        {"weight", required_argument, NULL, 'w'}, {"cap", required_argument, NULL, 'c'},
+        {"label", required_argument, NULL, 'L'},  {"mig-profile", required_argument, NULL, 'P'},
+        {"server", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *server = NULL, *id = NULL;
+    struct gpx_lease_spec spec;
+    gpx_lease_spec_init(&spec);
+    gpx_error err = {0};
+    int c, create = 0, rc = 0;
     optind = 1;
     opterr = 0;
     /* '+': options end at CMD, so CMD's own options are left alone */
-    while ((c = getopt_long(argc, argv, "+l:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'l':
+    while (rc == 0 && (c = getopt_long(argc, argv, "+l:M:g:m:w:c:L:P:s:h", opts, NULL)) != -1) {
+        int r = gpx_cli_spec_flag(&spec, c, optarg, &err);
+        if (r < 0)
+            rc = gpx_cli_usage_error(&gpx_cmd_run, "%s", err.msg);
+        else if (r > 0)
+            create = 1;
+        else if (c == 'l')
             id = optarg;
-            break;
-        case 'h':
+        else if (c == 's')
+            server = optarg;
+        else if (c == 'h') {
+            gpx_lease_spec_clear(&spec);
             return gpx_cli_print_usage(&gpx_cmd_run);
-        default: {
-            const char *o = argv[optind - 1];
-            static const char *const daemon_only[] = {
-                "--mode", "--memory", "--weight", "--cap", "--gpu", "--mig-profile", "--label"};
-            for (size_t i = 0; i < sizeof daemon_only / sizeof daemon_only[0]; i++)
-                if (!strncmp(o, daemon_only[i], strlen(daemon_only[i])))
-                    return gpx_cli_usage_error(
-                        &gpx_cmd_run,
-                        "'%s' makes a lease for the command, which needs gpuplexd (none "
-                        "reachable: set --server or GPUPLEX_SERVER); without it, create one with "
-                        "'gpuplex lease create' and run with --lease ID",
-                        o);
-            return gpx_cli_usage_error(&gpx_cmd_run, "unknown or incomplete option '%s'", o);
-        }
-        }
+        } else
+            rc = gpx_cli_usage_error(&gpx_cmd_run, "unknown or incomplete option '%s'",
+                                     argv[optind - 1]);
     }
-    if (!id)
-        return gpx_cli_usage_error(&gpx_cmd_run, "needs --lease ID");
-    if (optind >= argc)
-        return gpx_cli_usage_error(&gpx_cmd_run, "needs a command to run");
+    if (rc == 0 && create && id)
+        rc = gpx_cli_usage_error(&gpx_cmd_run,
+                                 "--lease and --mode/--gpu/--memory/... exclude each other");
+    if (rc == 0 && !create && !id)
+        rc = gpx_cli_usage_error(&gpx_cmd_run, "needs --lease ID, or --mode MODE for a new lease");
+    if (rc == 0 && optind >= argc)
+        rc = gpx_cli_usage_error(&gpx_cmd_run, "needs a command to run");
+    if (rc == 0 && create && !(spec.given & 1u << GPX_F_MODE))
+        rc = gpx_cli_usage_error(&gpx_cmd_run, "needs --mode (exclusive, vgpu, timeslice or mig)");
+    if (rc == 0 && create && gpx_lease_spec_check(&spec, 1, GPX_NAMING_CLI, &err) < 0)
+        rc = gpx_cli_usage_error(&gpx_cmd_run, "%s", err.msg);
+    if (rc == 0 && id && !gpx_lease_id_valid(id)) {
+        gpx_error_set(&err, GPX_E_INVALID, "invalid lease id '%s'", id);
+        rc = gpx_cli_fail(&err);
+    }
+    if (rc) {
+        gpx_lease_spec_clear(&spec);
+        return rc;
+    }
     char **cmd = argv + optind;
 
-    gpx_error err = {0};
-    if (!gpx_lease_id_valid(id)) {
-        gpx_error_set(&err, GPX_E_INVALID, "invalid lease id '%s'", id);
-        return gpx_cli_fail(&err);
-    }
-    const char *dir = gpx_run_dir();
-    struct gpx_lease_region r;
-    if (gpx_lease_region_open(dir, id, &r, &err) < 0) {
-        if (err.code == GPX_E_NOT_FOUND)
-            gpx_error_set(&err, GPX_E_NOT_FOUND, "no lease %s (see 'gpuplex lease ls')", id);
-        return gpx_cli_fail(&err);
-    }
-    struct gpx_lease_limits lim = *r.limits;
-    gpx_lease_region_close(&r);
-
-    if (lim.mode == GPX_MODE_VGPU || lim.mode == GPX_MODE_TIMESLICE) {
-        char lib[PATH_MAX];
-        if (gpx_cli_interposer_path(lib, sizeof lib, &err) < 0 || set_preload(lib, &err) < 0)
-            return gpx_cli_fail(&err);
-    }
-    if (setenv("CUDA_VISIBLE_DEVICES", lim.gpu_uuid, 1) < 0 ||
-        setenv("GPUPLEX_LEASE", lim.id, 1) < 0 || setenv("GPUPLEX_RUN_DIR", dir, 1) < 0) {
-        gpx_error_errno(&err, GPX_E_NOMEM, errno, "setting the environment");
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        gpx_lease_spec_clear(&spec);
+        gpx_error_errno(&err, GPX_E_INTERNAL, errno, "pipe");
         return gpx_cli_fail(&err);
     }
     fflush(NULL);
-
     /* Signals that arrive before the child exists are held, then forwarded. */
     sigset_t block, old;
     sigemptyset(&block);
-    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+    for (size_t i = 0; i < NFWD; i++)
         sigaddset(&block, forwarded[i]);
     sigprocmask(SIG_BLOCK, &block, &old);
-    struct sigaction sa = {0}, saved[sizeof forwarded / sizeof forwarded[0]];
+    struct sigaction sa = {0}, saved[NFWD];
     sa.sa_handler = forward;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+    for (size_t i = 0; i < NFWD; i++)
         sigaction(forwarded[i], &sa, &saved[i]);
-
     pid_t pid = fork();
     if (pid < 0) {
+        gpx_lease_spec_clear(&spec);
         gpx_error_errno(&err, GPX_E_INTERNAL, errno, "fork");
         return gpx_cli_fail(&err);
     }
     if (pid == 0) {
-        /* CMD gets the dispositions and mask gpuplex was given (an ignored SIGINT stays
-         * ignored, as it would without gpuplex in between). */
-        for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+        /* CMD gets the dispositions and mask gpuplex was given */
+        for (size_t i = 0; i < NFWD; i++)
             sigaction(forwarded[i], &saved[i], NULL);
         sigprocmask(SIG_SETMASK, &old, NULL);
-        execvp(cmd[0], cmd);
-        int e = errno;
-        fprintf(stderr, "gpuplex run: %s: %s\n", cmd[0], strerror(e));
-        _exit(e == ENOENT ? 127 : 126);
+        close(p[1]);
+        child_main(p[0], cmd);
     }
-    child_pid = pid;
+    close(p[0]);
+    child = pid;
     sigprocmask(SIG_SETMASK, &old, NULL);
+
+    /* the lease, with the connection closed again before CMD runs */
+    struct gpx_lease *l = malloc(sizeof *l);
+    struct gpx_conn *cn = NULL;
+    rc = l ? gpx_cli_connect(server, &cn) : 1;
+    if (rc == 0 && create) {
+        char pids[2][16];
+        snprintf(pids[0], sizeof pids[0], "%d", (int)getpid());
+        snprintf(pids[1], sizeof pids[1], "%d", (int)pid);
+        gpx_lease_spec_set(&spec, GPX_F_OWNERS, pids[0], GPX_NAMING_CLI, NULL);
+        gpx_lease_spec_set(&spec, GPX_F_OWNERS, pids[1], GPX_NAMING_CLI, NULL);
+        if (gpx_lease_create(cn, &spec, l, &err) < 0)
+            rc = gpx_cli_fail(&err);
+    } else if (rc == 0 && gpx_lease_get(cn, id, 0, l, &err) < 0) {
+        rc = gpx_cli_fail(&err);
+    }
+    gpx_conn_close(cn);
+    if (rc == 0 && write_env(p[1], l, &err) < 0)
+        rc = gpx_cli_fail(&err);
+    close(p[1]); /* with nothing written, CMD exits 125 without running */
+    gpx_lease_spec_clear(&spec);
 
     int status;
     pid_t w;
     do
         w = waitpid(pid, &status, 0);
     while (w < 0 && errno == EINTR);
+    child = 0;
+    if (rc == 0 && create) {
+        gpx_error e2 = {0};
+        if (gpx_cli_connect(server, &cn) != 0 || gpx_lease_release(cn, l->rec.id, NULL, &e2) < 0)
+            fprintf(stderr,
+                    "gpuplex run: releasing lease %s: %s (it is released once its owners are "
+                    "gone)\n",
+                    l->rec.id, e2.msg[0] ? e2.msg : "no connection");
+        gpx_conn_close(cn);
+    }
+    free(l);
+    if (rc)
+        return rc;
     if (w < 0) {
         gpx_error_errno(&err, GPX_E_INTERNAL, errno, "waiting for %s", cmd[0]);
         return gpx_cli_fail(&err);
@@ -211,7 +323,7 @@ const struct gpx_cmd gpx_cmd_run = {
     "run a command as a workload of a lease",
     "usage: gpuplex run --lease ID [--] CMD [ARGS...]\n"
     "       gpuplex run --mode MODE [--gpu G] [--memory SIZE] [--weight W] [--cap PCT]\n"
-    "                   [--label K=V]... [--server S] [--] CMD [ARGS...]\n"
+    "                   [--mig-profile P] [--label K=V]... [--server S] [--] CMD [ARGS...]\n"
     "\n"
     "Runs CMD with the environment of lease ID:\n"
     "  CUDA_VISIBLE_DEVICES  the leased GPU's UUID\n"
@@ -222,13 +334,12 @@ const struct gpx_cmd gpx_cmd_run = {
     "                        LD_PRELOAD already set\n"
     "SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to CMD.\n"
     "\n"
-    "With gpuplexd (--server S, GPUPLEX_SERVER, or its default socket answering;\n"
-    "GPUPLEX_SERVER=none: never), --lease takes ID's environment from the daemon,\n"
-    "and --mode asks it for a lease for the life of CMD: the lease's fields as in\n"
-    "'gpuplex lease create'; CMD starts once the lease is granted and the lease is\n"
-    "released when CMD exits (if gpuplex run is killed, gpuplexd releases it after\n"
-    "CMD's processes are gone). Exit status 7 when the lease does not fit, 9 when\n"
-    "gpuplexd is unreachable, 10 when it refuses the caller.\n"
+    "--mode asks for a lease for the life of CMD (with gpuplexd or without: the\n"
+    "same engine): the lease's fields as in 'gpuplex lease create'; CMD starts once\n"
+    "the lease is granted and the lease is released when CMD exits (if gpuplex run\n"
+    "is killed, the lease is released once CMD's processes are gone). Exit status 7\n"
+    "when the lease does not fit, 9 when gpuplexd is unreachable, 10 when it\n"
+    "refuses the caller.\n"
     "\n"
     "exit status: CMD's; 128+N when CMD was killed by signal N; 127 when CMD is not\n"
     "found, 126 when it can't be executed; 2 bad usage or lease id; 5 no such lease;\n"

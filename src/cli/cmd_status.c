@@ -1,10 +1,12 @@
 /*
- * gpuplex status: what gpuplexd says about this node and about you: the
- * daemon's health, your identity, each GPU with the memory quota still free
- * for shared leases, and your active leases.
+ * gpuplex status: which path commands take (gpuplexd or the engine in-process,
+ * and why: the rule of include/gpuplex/client.h), the engine's health, your
+ * identity, each GPU with the memory quota still free for shared leases, and
+ * your active leases.
  */
 #include "cli/cli.h"
 #include "core/size.h"
+#include "engine/views.h"
 #include "gpuplex/client.h"
 
 #include <getopt.h>
@@ -48,41 +50,49 @@ static int run(int argc, char **argv)
         return gpx_cli_usage_error(&gpx_cmd_status, "unexpected argument '%s'", argv[optind]);
 
     gpx_error err = {0};
-    struct gpx_client *cl = NULL;
-    json_t *health = NULL, *me = NULL, *gpus = NULL, *leases = NULL;
-    int rc = gpx_cli_client(server, &cl, &err);
-    if (rc == 0)
-        rc = gpx_cli_call(cl, "GET", "/healthz", NULL, &health, &err);
-    if (rc == 0)
-        rc = gpx_cli_call(cl, "GET", "/v1/whoami", NULL, &me, &err);
-    if (rc == 0)
-        rc = gpx_cli_call(cl, "GET", "/v1/gpus", NULL, &gpus, &err);
-    if (rc == 0)
-        rc = gpx_cli_call(cl, "GET", "/v1/leases", NULL, &leases, &err);
-    const char *srv = cl ? gpx_client_server(cl) : "";
-    char server_s[512];
-    snprintf(server_s, sizeof server_s, "%s", srv);
-    gpx_client_free(cl);
-    if (rc < 0) {
-        json_decref(health);
-        json_decref(me);
-        json_decref(gpus);
-        json_decref(leases);
-        return gpx_cli_fail(&err);
+    struct gpx_conn *cn = NULL;
+    int rc = gpx_cli_connect(server, &cn);
+    if (rc)
+        return rc;
+    struct gpx_health h;
+    struct gpx_caller me_c;
+    struct gpx_node node = {0};
+    struct gpx_lease *ls = NULL;
+    unsigned nls = 0;
+    struct gpx_lease_query q = {.state = -1};
+    if (gpx_health(cn, &h, &err) < 0 || gpx_whoami(cn, &me_c, &err) < 0 ||
+        gpx_gpus_list(cn, &node, &err) < 0 || gpx_lease_list(cn, &q, &ls, &nls, &err) < 0)
+        rc = gpx_cli_fail(&err);
+    char server_s[512], why[512];
+    snprintf(server_s, sizeof server_s, "%s", gpx_conn_where(cn));
+    snprintf(why, sizeof why, "%s", gpx_conn_why(cn));
+    int daemon = gpx_conn_is_daemon(cn);
+    gpx_conn_close(cn);
+    if (rc) {
+        gpx_node_free(&node);
+        free(ls);
+        return rc;
     }
+    json_t *health = gpx_view_health(&h), *me = gpx_view_caller(&me_c),
+           *gpus = gpx_view_gpus(&node), *leases = gpx_view_leases(ls, nls, 0);
+    gpx_node_free(&node);
+    free(ls);
     if (json) {
         json_t *o = json_object();
         json_object_set_new(o, "server", json_string(server_s));
+        json_object_set_new(o, "path", json_string(daemon ? "gpuplexd" : "local"));
+        json_object_set_new(o, "why", json_string(why));
         json_object_set_new(o, "daemon", health);
         json_object_set_new(o, "you", me);
         json_object_set_new(o, "gpus", gpus);
         json_object_set_new(o, "leases", leases);
-        gpx_cli_print_json(o);
+        gpx_view_print(o);
         json_decref(o);
         return 0;
     }
-    printf("gpuplexd %s at %s: %s, up %.0f s, %lld GPU%s, placement %s\n", str(health, "version"),
-           server_s, str(health, "status"),
+    printf("path: %s (%s)\n", server_s, why);
+    printf("%s %s: %s, up %.0f s, %lld GPU%s, placement %s\n",
+           daemon ? "gpuplexd" : "gpuplex engine", str(health, "version"), str(health, "status"),
            json_number_value(json_object_get(health, "uptime_seconds")),
            (long long)json_integer_value(json_object_get(health, "gpus")),
            json_integer_value(json_object_get(health, "gpus")) == 1 ? "" : "s",
@@ -126,14 +136,20 @@ const struct gpx_cmd gpx_cmd_status = {
     "gpuplexd's view of this node: health, GPUs, free quota, your leases",
     "usage: gpuplex status [--server S] [--json]\n"
     "\n"
-    "Asks gpuplexd for its health, who you are to it (tenant, role, transport),\n"
+    "Says which path gpuplex commands take and why (one rule for every command):\n"
+    "  1. --server S or GPUPLEX_SERVER=S: gpuplexd at S (unreachable: exit 9);\n"
+    "  2. a gpuplexd owns the state directory ($GPUPLEX_STATE_DIR, default\n"
+    "     /var/lib/gpuplex): that daemon; GPUPLEX_SERVER=none then fails (exit 6);\n"
+    "  3. no GPUPLEX_STATE_DIR and gpuplexd answers on /run/gpuplex/gpuplexd.sock;\n"
+    "  4. otherwise the lease engine in-process on the state directory.\n"
+    "Then the engine's health, who you are to it (tenant, role, transport),\n"
     "every GPU with its memory, the memory quota still free for vgpu/timeslice\n"
     "leases and whether an exclusive lease holds it, and your active leases.\n"
     "\n"
     "  --server S  gpuplexd's socket path or http://HOST:PORT (default:\n"
     "              $GPUPLEX_SERVER, else /run/gpuplex/gpuplexd.sock)\n"
-    "  --json      print {server, daemon: /healthz, you: /v1/whoami, gpus: /v1/gpus,\n"
-    "              leases: /v1/leases}\n"
+    "  --json      print {server, path (gpuplexd|local), why, daemon: /healthz,\n"
+    "              you: /v1/whoami, gpus: /v1/gpus, leases: /v1/leases}\n"
     "\n"
     "exit status: 0 ok; 9 gpuplexd unreachable; 10 not authenticated.\n",
 };

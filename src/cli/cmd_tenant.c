@@ -4,6 +4,7 @@
  */
 #include "cli/cli.h"
 #include "core/size.h"
+#include "engine/views.h"
 #include "gpuplex/client.h"
 
 #include <getopt.h>
@@ -41,16 +42,62 @@ static int parse_num(const char *s, unsigned long long lo, unsigned long long hi
     return 0;
 }
 
+/* Sends the request through the client interface; *out is the views' JSON of the answer. */
 static int call(const char *method, const char *path, json_t *body, json_t **out)
 {
     gpx_error err = {0};
-    struct gpx_client *c = NULL;
-    int rc = gpx_cli_client(server, &c, &err);
-    if (rc == 0)
-        rc = gpx_cli_call(c, method, path, body, out, &err);
-    gpx_client_free(c);
+    struct gpx_conn *cn = NULL;
+    int rc = gpx_cli_connect(server, &cn);
+    if (rc) {
+        json_decref(body);
+        return rc;
+    }
+    struct gpx_tenant t;
+    char token[72] = "";
+    const char *name = strrchr(path, '/') + 1;
+    if (!strcmp(method, "POST") && !strcmp(path, "/v1/tenants")) {
+        struct gpx_tenant_req r = {0};
+        json_t *v;
+        snprintf(r.name, sizeof r.name, "%s", json_string_value(json_object_get(body, "name")));
+        r.admin = !strcmp(json_string_value(json_object_get(body, "role")) ?: "", "admin");
+        if ((v = json_object_get(body, "uid"))) {
+            r.has_uid = 1;
+            r.uid = (uint32_t)json_integer_value(v);
+        }
+        r.max_gpus = (unsigned)json_integer_value(json_object_get(body, "max_gpus"));
+        r.max_memory = (uint64_t)json_integer_value(json_object_get(body, "max_memory"));
+        if (!gpx_valid_name(r.name))
+            rc = gpx_cli_usage_error(&gpx_cmd_tenant,
+                                     "invalid tenant name '%s' (1-63 of a-z 0-9 . _ -, starting "
+                                     "with a letter or digit)",
+                                     r.name);
+        else if (gpx_tenant_add(cn, &r, &t, token, &err) == 0)
+            *out = gpx_view_tenant(&t, token);
+        else
+            rc = gpx_cli_fail(&err);
+    } else if (!strcmp(path, "/v1/tenants")) {
+        struct gpx_tenant *ts = NULL;
+        unsigned n = 0;
+        if (gpx_tenant_list(cn, &ts, &n, &err) == 0)
+            *out = gpx_view_tenants(ts, n);
+        else
+            rc = gpx_cli_fail(&err);
+        free(ts);
+    } else if (!strcmp(method, "POST")) { /* /v1/tenants/NAME/token */
+        char nm[GPX_NAME_MAX];
+        snprintf(nm, sizeof nm, "%.*s", (int)(strrchr(path, '/') - path - 12), path + 12);
+        if (gpx_tenant_token(cn, nm, &t, token, &err) == 0)
+            *out = gpx_view_tenant(&t, token);
+        else
+            rc = gpx_cli_fail(&err);
+    } else if (gpx_tenant_remove(cn, name, &t, &err) == 0) {
+        *out = gpx_view_tenant(&t, NULL);
+    } else {
+        rc = gpx_cli_fail(&err);
+    }
+    gpx_conn_close(cn);
     json_decref(body);
-    return rc < 0 ? gpx_cli_fail(&err) : 0;
+    return rc;
 }
 
 static const char *opt_str(json_t *o, const char *k)
@@ -117,7 +164,11 @@ static int tenant_add(int argc, char **argv)
                 json_decref(body);
                 return gpx_cli_usage_error(&gpx_cmd_tenant, "--max-memory: %s", err.msg);
             }
-            json_object_set_new(body, "max_memory", json_string(optarg));
+            if (gpx_size_parse_unit(optarg, &b, &err) < 0) {
+                json_decref(body);
+                return gpx_cli_usage_error(&gpx_cmd_tenant, "--max-memory: %s", err.msg);
+            }
+            json_object_set_new(body, "max_memory", json_integer((json_int_t)b));
             break;
         }
         case 'h':
@@ -139,7 +190,7 @@ static int tenant_add(int argc, char **argv)
     if (rc)
         return rc;
     if (as_json) {
-        gpx_cli_print_json(out);
+        gpx_view_print(out);
     } else {
         printf("%s\n", opt_str(out, "token"));
         fprintf(stderr,
@@ -173,7 +224,7 @@ static int tenant_ls(int argc, char **argv)
     if (rc)
         return rc;
     if (as_json) {
-        gpx_cli_print_json(out);
+        gpx_view_print(out);
     } else {
         printf("%-20s %-7s %6s %9s %12s\n", "NAME", "ROLE", "UID", "MAX-GPUS", "MAX-MEMORY");
         size_t i;
@@ -218,7 +269,7 @@ static int tenant_one(int argc, char **argv, int token)
     if (rc)
         return rc;
     if (as_json)
-        gpx_cli_print_json(out);
+        gpx_view_print(out);
     else if (token)
         printf("%s\n", opt_str(out, "token"));
     json_decref(out);
@@ -262,7 +313,8 @@ const struct gpx_cmd gpx_cmd_tenant = {
     "\n"
     "Tenants own leases: each sees and releases only its own, within its quotas.\n"
     "These commands need the admin role: root (or gpuplexd's own user) on the unix\n"
-    "socket, or an admin tenant's token.\n"
+    "socket, the owner of the state directory without a daemon, or an admin\n"
+    "tenant's token.\n"
     "\n"
     "add: creates tenant NAME (a-z 0-9 . _ -) and prints its bearer token on stdout,\n"
     "once: gpuplexd stores only its SHA-256. The tenant sets GPUPLEX_TOKEN to it.\n"

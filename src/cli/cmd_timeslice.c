@@ -4,6 +4,7 @@
  * changes a GPU's quantum (and grace), effective from the next turn.
  */
 #include "cli/cli.h"
+#include "gpuplex/client.h"
 #include "nvml/inventory.h"
 #include "shm/arbiter.h"
 #include "shm/lease.h"
@@ -16,12 +17,34 @@
 #include <string.h>
 #include <unistd.h>
 
+/*
+ * The run directory of the engine commands use (gpuplexd's, or the in-process
+ * engine's), by the same rule as every command: the arbiters live there.
+ */
+static char run_dir[4096];
+
+static int find_run_dir(void)
+{
+    struct gpx_conn *cn = NULL;
+    int rc = gpx_cli_connect(NULL, &cn);
+    if (rc)
+        return rc;
+    struct gpx_health h;
+    gpx_error err = {0};
+    if (gpx_health(cn, &h, &err) < 0)
+        rc = gpx_cli_fail(&err);
+    else
+        snprintf(run_dir, sizeof run_dir, "%s", h.run_dir[0] ? h.run_dir : gpx_run_dir());
+    gpx_conn_close(cn);
+    return rc;
+}
+
 /* Opens GPU `uuid`'s arbiter if one exists (1), 0 if none, -1 on error. */
 static int open_arb(const char *uuid, uint64_t quantum_ns, int create, struct gpx_arb **out,
                     gpx_error *err)
 {
     char path[4096];
-    if (gpx_arb_path(gpx_run_dir(), uuid, path, sizeof path, err) < 0)
+    if (gpx_arb_path(run_dir, uuid, path, sizeof path, err) < 0)
         return -1;
     if (!create && access(path, F_OK) != 0)
         return 0;
@@ -216,6 +239,14 @@ static int ts_set(int argc, char **argv)
 
 static int run(int argc, char **argv)
 {
+    int wants_help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    for (int i = 2; i < argc; i++)
+        wants_help |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+    if (!wants_help) {
+        int rc = find_run_dir();
+        if (rc)
+            return rc;
+    }
     if (argc < 2 || !strcmp(argv[1], "ls"))
         return ts_ls(argc < 2 ? 1 : argc - 1, argv + (argc < 2 ? 0 : 1));
     if (!strcmp(argv[1], "set"))

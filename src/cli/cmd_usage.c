@@ -6,6 +6,7 @@
  */
 #include "cli/cli.h"
 #include "core/size.h"
+#include "engine/views.h"
 #include "gpuplex/client.h"
 
 #include <getopt.h>
@@ -69,22 +70,26 @@ static int run(int argc, char **argv)
     }
     if (optind < argc)
         return gpx_cli_usage_error(&gpx_cmd_usage, "unexpected argument '%s'", argv[optind]);
-    char path[1024] = "/v1/usage";
-    gpx_cli_query_append(path, sizeof path, "tenant", tenant);
-    gpx_cli_query_append(path, sizeof path, "from", from);
-    gpx_cli_query_append(path, sizeof path, "to", to);
-
     gpx_error err = {0};
-    struct gpx_client *cl = NULL;
-    json_t *out = NULL;
-    int rc = gpx_cli_client(server, &cl, &err);
-    if (rc == 0)
-        rc = gpx_cli_call(cl, "GET", path, NULL, &out, &err);
-    gpx_client_free(cl);
-    if (rc < 0)
-        return gpx_cli_fail(&err);
+    int64_t when;
+    if (from && gpx_parse_time(from, &when, &err) < 0)
+        return gpx_cli_usage_error(&gpx_cmd_usage, "--from: %s", err.msg);
+    if (to && gpx_parse_time(to, &when, &err) < 0)
+        return gpx_cli_usage_error(&gpx_cmd_usage, "--to: %s", err.msg);
+    struct gpx_conn *cn = NULL;
+    int rc = gpx_cli_connect(server, &cn);
+    if (rc)
+        return rc;
+    struct gpx_usage u;
+    if (gpx_usage(cn, tenant, from, to, &u, &err) < 0)
+        rc = gpx_cli_fail(&err);
+    gpx_conn_close(cn);
+    if (rc)
+        return rc;
+    json_t *out = gpx_view_usage(&u);
+    gpx_usage_free(&u);
     if (json) {
-        gpx_cli_print_json(out);
+        gpx_view_print(out);
         json_decref(out);
         return 0;
     }
@@ -112,7 +117,7 @@ static int run(int argc, char **argv)
                    num(t, "memory_quota_gib_seconds"), num(t, "memory_used_gib_seconds"), peak,
                    json_string_value(json_object_get(t, "tenant")),
                    json_string_value(json_object_get(t, "mode")),
-                   (long long)json_integer_value(json_object_get(t, "gpu")),
+                   (long long)json_integer_value(json_object_get(t, "gpu_index")),
                    json_string_value(json_object_get(t, "state")));
         }
     }
@@ -127,7 +132,9 @@ const struct gpx_cmd gpx_cmd_usage = {
     "usage: gpuplex usage [--tenant NAME] [--from TIME] [--to TIME] [--leases]\n"
     "                     [--server S] [--json]\n"
     "\n"
-    "Asks gpuplexd for metering over a time window (default: everything until now).\n"
+    "Metering over a time window (default: everything until now), from gpuplexd or\n"
+    "the engine in-process (samples taken by gpuplexd's timer, or as each command\n"
+    "starts).\n"
     "Per tenant, and per lease with --leases:\n"
     "  LEASE-S      seconds leases were held (within the window)\n"
     "  GPU-S        GPU-seconds: for exclusive leases the time held; for vgpu and\n"
@@ -142,8 +149,8 @@ const struct gpx_cmd gpx_cmd_usage = {
     "  --from TIME    window start, RFC 3339 UTC (2024-05-01T00:00:00Z) or Unix seconds\n"
     "  --to TIME      window end (default: now)\n"
     "  --leases       also list each lease\n"
-    "  --server S     gpuplexd's socket path or http://HOST:PORT (default:\n"
-    "                 $GPUPLEX_SERVER, else /run/gpuplex/gpuplexd.sock)\n"
+    "  --server S     gpuplexd's socket path or http://HOST:PORT (default: the rule\n"
+    "                 of 'gpuplex status')\n"
     "  --json         print {from, to, tenants: [{tenant, leases, lease_seconds,\n"
     "                 gpu_seconds, wait_seconds, memory_quota_gib_seconds,\n"
     "                 memory_used_gib_seconds, memory_peak_bytes}], leases: [{id,\n"

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "core/size.h"
 #include "core/watchdog.h"
+#include "gpuplex/client.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -146,7 +147,22 @@ static int run(int argc, char **argv)
     struct gpx_nvml nv;
     if (gpx_nvml_open(&nv, &err) < 0)
         return gpx_cli_fail(&err);
-    const char *dir = gpx_run_dir();
+    /* the run directory of the engine commands use (gpuplexd's, or in-process) */
+    static char dir[4096];
+    struct gpx_conn *cn = NULL;
+    int crc = gpx_cli_connect(NULL, &cn);
+    if (crc) {
+        gpx_nvml_close(&nv);
+        return crc;
+    }
+    struct gpx_health h;
+    if (gpx_health(cn, &h, &err) < 0) {
+        gpx_conn_close(cn);
+        gpx_nvml_close(&nv);
+        return gpx_cli_fail(&err);
+    }
+    snprintf(dir, sizeof dir, "%s", h.run_dir);
+    gpx_conn_close(cn);
     int status = 0;
     while (!stop) {
         struct gpx_watch_report rep;

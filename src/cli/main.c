@@ -4,6 +4,7 @@
  */
 #include "cli/cli.h"
 #include "core/log.h"
+#include "gpuplex/client.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,18 @@ int gpx_cli_fail(const gpx_error *err)
 {
     fprintf(stderr, "gpuplex: %s\n", err->msg[0] ? err->msg : gpx_error_default(err->code));
     return gpx_error_exit_status(err->code);
+}
+
+int gpx_cli_connect(const char *server, struct gpx_conn **out)
+{
+    char pre[4096];
+    gpx_error err = {0};
+    struct gpx_conn_opts o = {.server = server};
+    if (gpx_cli_interposer_path(pre, sizeof pre, NULL) == 0)
+        o.interposer = pre;
+    if (gpx_conn_open(&o, out, &err) < 0)
+        return gpx_cli_fail(&err);
+    return 0;
 }
 
 int gpx_cli_usage_error(const struct gpx_cmd *cmd, const char *fmt, ...)

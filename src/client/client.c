@@ -1,38 +1,62 @@
 /*
- * A minimal HTTP/1.1 client for gpuplexd: one connection per handle,
- * kept alive between requests, Content-Length or chunked bodies. Enough for
- * the daemon's API and nothing more; no TLS (the daemon listens on a unix
- * socket and loopback only). Error answers are turned back into the
+ * The HTTP client of gpuplexd, on libcurl: one easy handle per gpx_client,
+ * reused between requests so its connection stays open. No retry loop here:
+ * libcurl checks a kept-alive connection before reusing it and resends once
+ * on a fresh one when a reused connection closes before any answer byte (for
+ * any method; idle ones over MAX_IDLE_S are not reused, which keeps that rare).
+ * Unix socket (CURLOPT_UNIX_SOCKET_PATH) or loopback TCP; no TLS, no proxy,
+ * no redirects, HTTP/1.1 only.
+ * Invariants: every exchange is bounded (connect 5 s, whole request 120 s or
+ * $GPUPLEX_TIMEOUT, a stall, MAX_RESPONSE bytes of body, MAX_HEADERS of
+ * headers); every transport failure is GPX_E_IO "cannot reach gpuplexd at
+ * SERVER: ..." with *status 0; error answers are turned back into the
  * gpx_error they came from, by code name, so a CLI command fails with the
  * same exit status whether it ran the operation itself or asked the daemon.
+ * Nothing is printed and no signal is raised (CURLOPT_NOSIGNAL).
  */
 #define _GNU_SOURCE
-#include "gpuplex/client.h"
+#include "client/http.h"
 
-#include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
-#include <netdb.h>
-#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#define TIMEOUT_MS   120000
-#define MAX_RESPONSE (64u << 20)
+#define MAX_RESPONSE       ((size_t)64 << 20) /* body bytes; a longer answer is an error */
+#define MAX_HEADERS        ((size_t)64 << 10) /* header bytes, all header lines together */
+#define CONNECT_TIMEOUT_MS 5000L
+#define DEFAULT_TIMEOUT_S  120L   /* whole request; $GPUPLEX_TIMEOUT overrides */
+#define MAX_TIMEOUT_S      86400L /* keeps the milliseconds in a long */
+#define STALL_S            60L    /* under 1 byte/s for this long (or the timeout): gone */
+#define MAX_IDLE_S         60L    /* no reuse of older idle connections (gpuplexd: 120 s) */
 
 struct gpx_client {
-    char server[512];
-    int is_unix;
-    char path[108];          /* unix socket */
-    char host[256], port[8]; /* TCP */
-    char *token;
-    int fd;
+    char server[512]; /* as given, for messages */
+    char base[300];   /* "http://HOST:PORT", or "http://localhost" on a socket */
+    char path[108];   /* the unix socket; "" over TCP */
+    char *auth;       /* "Authorization: Bearer TOKEN", or NULL */
+    long timeout_s;
+    CURL *curl;
+    char errbuf[CURL_ERROR_SIZE];
 };
+
+/* One answer as it arrives; `why` says why a callback stopped the transfer. */
+struct answer {
+    char *p;
+    size_t len, cap, header_bytes;
+    enum { ANS_OK, ANS_TOO_LARGE, ANS_HEADERS_TOO_LARGE, ANS_NOMEM } why;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+
+static void curl_init(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 const char *gpx_client_server(const gpx_client *c)
 {
@@ -47,138 +71,231 @@ static const char *default_server(const char *server)
     return env && *env ? env : GPX_CLIENT_DEFAULT_SOCKET;
 }
 
+/* Fills c->base (TCP) or c->path (socket) from "http://HOST[:PORT]", "unix:PATH" or a path. */
 static int parse_server(gpx_client *c, const char *s, gpx_error *err)
 {
     snprintf(c->server, sizeof c->server, "%s", s);
-    if (strncmp(s, "http://", 7) == 0) {
-        const char *h = s + 7;
-        const char *end = h + strcspn(h, "/");
-        const char *colon = NULL;
-        if (*h == '[') {
-            const char *rb = memchr(h, ']', (size_t)(end - h));
-            if (!rb)
-                return gpx_error_set(err, GPX_E_USAGE, "invalid server URL '%s'", s);
-            colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
-            size_t hl = (size_t)(rb - h - 1);
-            if (hl >= sizeof c->host)
-                return gpx_error_set(err, GPX_E_USAGE, "invalid server URL '%s'", s);
-            memcpy(c->host, h + 1, hl);
-            c->host[hl] = '\0';
-        } else {
-            colon = memchr(h, ':', (size_t)(end - h));
-            size_t hl = (size_t)((colon ? colon : end) - h);
-            if (hl == 0 || hl >= sizeof c->host)
-                return gpx_error_set(err, GPX_E_USAGE, "invalid server URL '%s'", s);
-            memcpy(c->host, h, hl);
-            c->host[hl] = '\0';
-        }
-        size_t pl = colon ? (size_t)(end - colon - 1) : 0;
-        if (colon && (pl == 0 || pl >= sizeof c->port || strspn(colon + 1, "0123456789") < pl))
-            return gpx_error_set(err, GPX_E_USAGE, "invalid port in server URL '%s'", s);
-        if (colon) {
-            memcpy(c->port, colon + 1, pl);
-            c->port[pl] = '\0';
-        } else {
-            snprintf(c->port, sizeof c->port, "80");
-        }
-        if (*end && strcmp(end, "/") != 0)
-            return gpx_error_set(err, GPX_E_USAGE,
-                                 "server URL '%s' must not have a path (http://HOST:PORT)", s);
-        return 0;
-    }
     if (strncmp(s, "https://", 8) == 0)
         return gpx_error_set(err, GPX_E_USAGE,
                              "https is not supported: gpuplexd serves a unix socket and loopback "
                              "HTTP");
-    const char *p = strncmp(s, "unix:", 5) == 0 ? s + 5 : s;
-    if (strlen(p) >= sizeof c->path || !*p)
-        return gpx_error_set(err, GPX_E_USAGE, "invalid server socket path '%s'", s);
-    c->is_unix = 1;
-    memcpy(c->path, p, strlen(p) + 1);
+    if (strncmp(s, "http://", 7) != 0) {
+        const char *p = strncmp(s, "unix:", 5) == 0 ? s + 5 : s;
+        if (!*p || strlen(p) >= sizeof c->path)
+            return gpx_error_set(err, GPX_E_USAGE, "invalid server socket path '%s'", s);
+        memcpy(c->path, p, strlen(p) + 1);
+        snprintf(c->base, sizeof c->base, "http://localhost");
+        return 0;
+    }
+    const char *h = s + 7, *end = h + strcspn(h, "/"), *colon;
+    size_t hl;
+    int v6 = *h == '[';
+    if (v6) { /* [::1]:7470 */
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (!rb)
+            return gpx_error_set(err, GPX_E_USAGE, "invalid server URL '%s'", s);
+        h++;
+        hl = (size_t)(rb - h);
+        colon = rb + 1 < end ? rb + 1 : NULL;
+        if (colon && *colon != ':')
+            return gpx_error_set(err, GPX_E_USAGE, "invalid server URL '%s'", s);
+    } else {
+        colon = memchr(h, ':', (size_t)(end - h));
+        hl = (size_t)((colon ? colon : end) - h);
+    }
+    /* a host name or address, nothing curl could read as user info, query or zone */
+    const char *ok = v6 ? "0123456789abcdefABCDEF:."
+                        : "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+                          "OPQRSTUVWXYZ0123456789.-_";
+    char host[256];
+    if (hl == 0 || hl >= sizeof host || strspn(h, ok) < hl)
+        return gpx_error_set(err, GPX_E_USAGE, "invalid server URL '%s'", s);
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    long port = 80;
+    if (colon) {
+        size_t pl = (size_t)(end - colon - 1);
+        char *pend;
+        port = pl && pl <= 5 && strspn(colon + 1, "0123456789") >= pl ? strtol(colon + 1, &pend, 10)
+                                                                      : 0;
+        if (port < 1 || port > 65535)
+            return gpx_error_set(err, GPX_E_USAGE, "invalid port in server URL '%s'", s);
+    }
+    if (*end && strcmp(end, "/") != 0)
+        return gpx_error_set(err, GPX_E_USAGE,
+                             "server URL '%s' must not have a path (http://HOST:PORT)", s);
+    snprintf(c->base, sizeof c->base, v6 ? "http://[%s]:%ld" : "http://%s:%ld", host, port);
     return 0;
+}
+
+/* $GPUPLEX_TIMEOUT: whole seconds, 1 to MAX_TIMEOUT_S; unset or empty: DEFAULT_TIMEOUT_S. */
+static int env_timeout(long *out, gpx_error *err)
+{
+    const char *s = getenv("GPUPLEX_TIMEOUT");
+    *out = DEFAULT_TIMEOUT_S;
+    if (!s || !*s)
+        return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < 1 || v > MAX_TIMEOUT_S)
+        return gpx_error_set(err, GPX_E_USAGE, "invalid GPUPLEX_TIMEOUT '%s' (seconds, 1 to %ld)",
+                             s, MAX_TIMEOUT_S);
+    *out = v;
+    return 0;
+}
+
+static int client_open(const char *server, const char *token, long timeout_s, gpx_client **out,
+                       gpx_error *err)
+{
+    if (pthread_once(&curl_once, curl_init) != 0 || curl_init_rc != CURLE_OK)
+        return gpx_error_set(err, GPX_E_INTERNAL, "cannot initialise libcurl: %s",
+                             curl_easy_strerror(curl_init_rc));
+    gpx_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return gpx_error_set(err, GPX_E_NOMEM, "client");
+    c->timeout_s = timeout_s;
+    if (parse_server(c, server, err) < 0)
+        goto fail;
+    if (token && *token) {
+        if (strpbrk(token, "\r\n")) {
+            gpx_error_set(err, GPX_E_USAGE, "invalid token");
+            goto fail;
+        }
+        if (asprintf(&c->auth, "Authorization: Bearer %s", token) < 0) {
+            c->auth = NULL;
+            gpx_error_set(err, GPX_E_NOMEM, "client");
+            goto fail;
+        }
+    }
+    if (!(c->curl = curl_easy_init())) {
+        gpx_error_set(err, GPX_E_NOMEM, "cannot initialise libcurl");
+        goto fail;
+    }
+    *out = c;
+    return 0;
+fail:
+    gpx_client_free(c);
+    return -1;
 }
 
 int gpx_client_new(const char *server, const char *token, gpx_client **out, gpx_error *err)
 {
-    gpx_client *c = calloc(1, sizeof *c);
-    if (!c)
-        return gpx_error_set(err, GPX_E_NOMEM, "client");
-    c->fd = -1;
-    if (parse_server(c, default_server(server), err) < 0) {
-        free(c);
+    long timeout_s;
+    if (env_timeout(&timeout_s, err) < 0)
         return -1;
-    }
     if (!token || !*token)
         token = getenv("GPUPLEX_TOKEN");
-    if (token && *token) {
-        if (strpbrk(token, "\r\n") || !(c->token = strdup(token))) {
-            free(c);
-            return gpx_error_set(err, GPX_E_USAGE, "invalid token");
-        }
-    }
-    *out = c;
-    return 0;
+    return client_open(default_server(server), token, timeout_s, out, err);
 }
 
 void gpx_client_free(gpx_client *c)
 {
     if (!c)
         return;
-    if (c->fd >= 0)
-        close(c->fd);
-    free(c->token);
+    if (c->curl)
+        curl_easy_cleanup(c->curl); /* closes the kept-alive connection */
+    free(c->auth);
     free(c);
 }
 
-static int unreachable(const gpx_client *c, int e, gpx_error *err)
+/* The options of every transfer on c's handle, reset first (the connection is kept). */
+static CURLcode set_common(gpx_client *c, const char *url)
 {
-    return gpx_error_errno(err, GPX_E_IO, e,
-                           "cannot reach gpuplexd at %s (is it running? set --server or "
-                           "GPUPLEX_SERVER)",
-                           c->server);
+    CURL *h = c->curl;
+    long stall = c->timeout_s < STALL_S ? c->timeout_s : STALL_S;
+    CURLcode rc = CURLE_OK;
+    curl_easy_reset(h);
+    c->errbuf[0] = '\0';
+#define SET(opt, val) (rc = rc != CURLE_OK ? rc : curl_easy_setopt(h, opt, val))
+    SET(CURLOPT_ERRORBUFFER, c->errbuf);
+    SET(CURLOPT_URL, url);
+    if (*c->path)
+        SET(CURLOPT_UNIX_SOCKET_PATH, c->path);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SET(CURLOPT_PROTOCOLS_STR, "http");
+#endif
+    SET(CURLOPT_PROXY, ""); /* not even from $http_proxy */
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+    SET(CURLOPT_TIMEOUT_MS, c->timeout_s * 1000L);
+    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_TIME, stall);
+    SET(CURLOPT_MAXAGE_CONN, MAX_IDLE_S);
+    SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    SET(CURLOPT_HTTP09_ALLOWED, 0L);
+    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MAX_RESPONSE); /* by Content-Length, up front */
+#undef SET
+    return rc;
 }
 
-static int connect_to(gpx_client *c, gpx_error *err)
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
-    if (c->is_unix) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return gpx_error_errno(err, GPX_E_IO, errno, "socket");
-        int rc;
-        do
-            rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
-        while (rc < 0 && errno == EINTR);
-        if (rc < 0) {
-            int e = errno;
-            close(fd);
-            return unreachable(c, e, err);
-        }
-        c->fd = fd;
+    struct answer *a = arg;
+    size_t len = size * n;
+    if (len > MAX_RESPONSE - a->len) {
+        a->why = ANS_TOO_LARGE;
         return 0;
     }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    int g = getaddrinfo(c->host, c->port, &hints, &res);
-    if (g != 0)
-        return gpx_error_set(err, GPX_E_IO, "cannot resolve %s: %s", c->host, gai_strerror(g));
-    int e = ECONNREFUSED;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            e = errno;
-            continue;
-        }
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-            freeaddrinfo(res);
-            c->fd = fd;
+    if (a->len + len >= a->cap) {
+        size_t cap = a->cap ? a->cap : 4096;
+        while (cap <= a->len + len)
+            cap *= 2;
+        if (cap > MAX_RESPONSE + 1)
+            cap = MAX_RESPONSE + 1; /* still > a->len + len: see above */
+        char *p = realloc(a->p, cap);
+        if (!p) {
+            a->why = ANS_NOMEM;
             return 0;
         }
-        e = errno;
-        close(fd);
+        a->p = p;
+        a->cap = cap;
     }
-    freeaddrinfo(res);
-    return unreachable(c, e, err);
+    memcpy(a->p + a->len, data, len);
+    a->len += len;
+    a->p[a->len] = '\0';
+    return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+    struct answer *a = arg;
+    (void)data;
+    a->header_bytes += size * n;
+    if (a->header_bytes > MAX_HEADERS) {
+        a->why = ANS_HEADERS_TOO_LARGE;
+        return 0;
+    }
+    return size * n;
+}
+
+/* A failed transfer: GPX_E_IO "cannot reach gpuplexd at SERVER: why" (GPX_E_NOMEM for memory). */
+static int transport_error(gpx_client *c, CURLcode rc, const struct answer *a, gpx_error *err)
+{
+    if (a->why == ANS_NOMEM || rc == CURLE_OUT_OF_MEMORY)
+        return gpx_error_set(err, GPX_E_NOMEM, "answer of gpuplexd at %s", c->server);
+    const char *hint = "";
+    char why[CURL_ERROR_SIZE + 64];
+    if (a->why == ANS_TOO_LARGE || rc == CURLE_FILESIZE_EXCEEDED) {
+        snprintf(why, sizeof why, "answer larger than %zu MiB", MAX_RESPONSE >> 20);
+    } else if (a->why == ANS_HEADERS_TOO_LARGE) {
+        snprintf(why, sizeof why, "answer headers larger than %zu KiB", MAX_HEADERS >> 10);
+    } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+        long e = 0;
+        /* curl's own message names "localhost port 80" on a socket: the errno says more */
+        if (rc == CURLE_COULDNT_CONNECT &&
+            curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &e) == CURLE_OK && e > 0)
+            snprintf(why, sizeof why, "%s", strerror((int)e));
+        else
+            snprintf(why, sizeof why, "%s", *c->errbuf ? c->errbuf : curl_easy_strerror(rc));
+        hint = " (is it running? set --server or GPUPLEX_SERVER)";
+    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+        snprintf(why, sizeof why, "%s (timeout %ld s, GPUPLEX_TIMEOUT)",
+                 *c->errbuf ? c->errbuf : curl_easy_strerror(rc), c->timeout_s);
+    } else {
+        snprintf(why, sizeof why, "%s", *c->errbuf ? c->errbuf : curl_easy_strerror(rc));
+    }
+    return gpx_error_set(err, GPX_E_IO, "cannot reach gpuplexd at %s: %s%s", c->server, why, hint);
 }
 
 int gpx_client_daemon_configured(const char *server)
@@ -189,72 +306,18 @@ int gpx_client_daemon_configured(const char *server)
     if (env && *env)
         return strcmp(env, "none") != 0;
     gpx_client *c = NULL;
-    if (gpx_client_new(GPX_CLIENT_DEFAULT_SOCKET, NULL, &c, NULL) < 0)
+    if (client_open(GPX_CLIENT_DEFAULT_SOCKET, NULL, DEFAULT_TIMEOUT_S, &c, NULL) < 0 || !c)
         return 0;
-    int ok = connect_to(c, NULL) == 0;
+    int ok = set_common(c, c->base) == CURLE_OK &&
+             curl_easy_setopt(c->curl, CURLOPT_CONNECT_ONLY, 1L) == CURLE_OK &&
+             curl_easy_perform(c->curl) == CURLE_OK;
     gpx_client_free(c);
     return ok;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+static enum gpx_code code_by_name(const char *name, long status)
 {
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-struct rbuf {
-    char *p;
-    size_t len, cap;
-};
-
-/* Reads more bytes into b; 0 on EOF, -1 on error (errno), else bytes read. */
-static ssize_t fill(int fd, struct rbuf *b)
-{
-    if (b->cap - b->len < 4096) {
-        size_t cap = b->cap ? b->cap * 2 : 8192;
-        if (cap > MAX_RESPONSE + 8192) {
-            errno = EMSGSIZE;
-            return -1;
-        }
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int pr;
-    do
-        pr = poll(&pfd, 1, TIMEOUT_MS);
-    while (pr < 0 && errno == EINTR);
-    if (pr == 0) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
-    if (pr < 0)
-        return -1;
-    ssize_t n;
-    do
-        n = recv(fd, b->p + b->len, b->cap - b->len - 1, 0);
-    while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        b->len += (size_t)n;
-        b->p[b->len] = '\0';
-    }
-    return n;
-}
-
-static enum gpx_code code_by_name(const char *name, int status)
-{
-    for (int i = 0; i < GPX_E__COUNT; i++)
+    for (int i = 1; i < GPX_E__COUNT; i++) /* never OK: this is a failed request */
         if (name && strcmp(gpx_error_name((enum gpx_code)i), name) == 0)
             return (enum gpx_code)i;
     switch (status) {
@@ -266,150 +329,26 @@ static enum gpx_code code_by_name(const char *name, int status)
         return GPX_E_PERM;
     case 404:
         return GPX_E_NOT_FOUND;
+    case 405:
+        return GPX_E_METHOD;
     case 409:
         return GPX_E_BUSY;
+    case 413:
+        return GPX_E_TOO_LARGE;
     default:
         return GPX_E_INTERNAL;
     }
 }
 
-/* The request/response exchange on an open connection. 1 = closed before any answer byte. */
-/* The status code of an "HTTP/1.x NNN ..." status line; -1 when `p` does not start with one. */
-static int http_status(const char *p)
+/* Whether s is one piece of a request line: printable ASCII, no spaces. */
+static int request_word(const char *s)
 {
-    if (strncmp(p, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)p[7]))
-        return -1;
-    p += 7;
-    while (isdigit((unsigned char)*p))
-        p++;
-    char *end;
-    long st = strtol(p, &end, 10);
-    return end == p || st < 100 || st > 599 ? -1 : (int)st;
-}
-
-static int exchange(gpx_client *c, const char *req, size_t req_len, int *status, char **resp,
-                    int *keep, gpx_error *err)
-{
-    if (write_all(c->fd, req, req_len) < 0)
-        return 1;
-    struct rbuf b = {0};
-    char *hend = NULL;
-    for (;;) {
-        ssize_t n = fill(c->fd, &b);
-        if (n == 0 && b.len == 0) {
-            free(b.p);
-            return 1;
-        }
-        if (n <= 0) {
-            int e = n == 0 ? ECONNRESET : errno;
-            free(b.p);
-            return gpx_error_errno(err, GPX_E_IO, e, "reading the answer of gpuplexd at %s",
-                                   c->server);
-        }
-        if ((hend = strstr(b.p, "\r\n\r\n")) != NULL)
-            break;
-        if (b.len > 65536) {
-            free(b.p);
-            return gpx_error_set(err, GPX_E_IO, "gpuplexd at %s sent oversized headers", c->server);
-        }
-    }
-    int st = http_status(b.p);
-    if (st < 0) {
-        free(b.p);
-        return gpx_error_set(err, GPX_E_IO, "%s did not answer HTTP", c->server);
-    }
-    long long clen = -1;
-    int chunked = 0;
-    *keep = 1;
-    *hend = '\0';
-    for (char *line = strstr(b.p, "\r\n"); line && line < hend; line = strstr(line + 2, "\r\n")) {
-        char *h = line + 2;
-        if (!strncasecmp(h, "Content-Length:", 15))
-            clen = strtoll(h + 15, NULL, 10);
-        else if (!strncasecmp(h, "Transfer-Encoding:", 18) && strcasestr(h, "chunked"))
-            chunked = 1;
-        else if (!strncasecmp(h, "Connection:", 11) && strcasestr(h, "close"))
-            *keep = 0;
-    }
-    size_t off = (size_t)(hend + 4 - b.p);
-    char *body = NULL;
-    size_t blen = 0;
-    if (chunked) {
-        /* decode in place as chunks arrive */
-        size_t pos = off;
-        struct rbuf out = {0};
-        for (;;) {
-            char *nl = b.len > pos ? strstr(b.p + pos, "\r\n") : NULL;
-            if (!nl) {
-                if (fill(c->fd, &b) <= 0)
-                    goto short_read;
-                continue;
-            }
-            unsigned long sz = strtoul(b.p + pos, NULL, 16);
-            size_t data = (size_t)(nl + 2 - b.p);
-            while (b.len < data + sz + 2)
-                if (fill(c->fd, &b) <= 0)
-                    goto short_read;
-            if (sz == 0)
-                break;
-            char *p = realloc(out.p, out.len + sz + 1);
-            if (!p)
-                goto short_read;
-            out.p = p;
-            memcpy(out.p + out.len, b.p + data, sz);
-            out.len += sz;
-            out.p[out.len] = '\0';
-            pos = data + sz + 2;
-            continue;
-        short_read:
-            free(out.p);
-            free(b.p);
-            return gpx_error_set(err, GPX_E_IO, "short answer from gpuplexd at %s", c->server);
-        }
-        body = out.p;
-        blen = out.len;
-        free(b.p);
-    } else {
-        if (clen < 0)
-            *keep = 0;
-        while (clen < 0 || b.len - off < (size_t)clen) {
-            ssize_t n = fill(c->fd, &b);
-            if (n == 0 && clen < 0)
-                break;
-            if (n <= 0) {
-                free(b.p);
-                return gpx_error_set(err, GPX_E_IO, "short answer from gpuplexd at %s", c->server);
-            }
-        }
-        blen = clen < 0 ? b.len - off : (size_t)clen;
-        body = malloc(blen + 1);
-        if (body) {
-            memcpy(body, b.p + off, blen);
-            body[blen] = '\0';
-        }
-        free(b.p);
-        if (!body)
-            return gpx_error_set(err, GPX_E_NOMEM, "answer");
-    }
-    *status = st;
-    if (st >= 200 && st < 300) {
-        if (resp)
-            *resp = body ? body : strdup("");
-        else
-            free(body);
+    if (!s || !*s)
         return 0;
-    }
-    json_t *j = body ? json_loadb(body, blen, 0, NULL) : NULL;
-    json_t *e = json_object_get(json_object_get(j, "error"), "code");
-    json_t *m = json_object_get(json_object_get(j, "error"), "message");
-    enum gpx_code code = code_by_name(json_string_value(e), st);
-    if (json_is_string(m))
-        gpx_error_set(err, code, "%s", json_string_value(m));
-    else
-        gpx_error_set(err, code, "gpuplexd answered HTTP %d", st);
-    json_decref(j);
-    free(body);
-    return -1;
+    for (; *s; s++)
+        if (*s <= ' ' || *s >= 0x7f)
+            return 0;
+    return 1;
 }
 
 int gpx_client_request(gpx_client *c, const char *method, const char *path, const char *body,
@@ -418,47 +357,77 @@ int gpx_client_request(gpx_client *c, const char *method, const char *path, cons
     *status = 0;
     if (resp)
         *resp = NULL;
-    size_t blen = body ? strlen(body) : 0;
-    size_t cap = 512 + sizeof c->host + strlen(method) + strlen(path) +
-                 (c->token ? strlen(c->token) : 0) + blen;
-    char *req = malloc(cap);
-    if (!req)
+    if (!request_word(method) || !request_word(path) || *path != '/' || strchr(path, '#'))
+        return gpx_error_set(err, GPX_E_INVALID, "invalid request '%s %s'",
+                             method ? method : "(null)", path ? path : "(null)");
+    char *url = NULL;
+    if (asprintf(&url, "%s%s", c->base, path) < 0)
         return gpx_error_set(err, GPX_E_NOMEM, "request");
-    int n = snprintf(req, cap,
-                     "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gpuplex/" GPX_VERSION
-                     "\r\nAccept: application/json\r\n",
-                     method, path, c->is_unix ? "localhost" : c->host);
-    if (c->token)
-        n += snprintf(req + n, cap - (size_t)n, "Authorization: Bearer %s\r\n", c->token);
-    if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
-        n += snprintf(req + n, cap - (size_t)n,
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
-    n += snprintf(req + n, cap - (size_t)n, "\r\n");
-    if (blen)
-        memcpy(req + n, body, blen + 1); /* with its NUL: cap leaves room */
-    size_t len = (size_t)n + blen;
-
-    int rc = 1;
-    for (int attempt = 0; attempt < 2 && rc == 1; attempt++) {
-        int reused = c->fd >= 0;
-        if (!reused && connect_to(c, err) < 0) {
-            free(req);
-            return -1;
+    int has_body = body || !strcmp(method, "POST") || !strcmp(method, "PUT");
+    struct curl_slist *hdrs = NULL, *l;
+    const char *lines[] = {"Accept: application/json", "Expect:", c->auth,
+                           has_body ? "Content-Type: application/json" : NULL};
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        if (!lines[i])
+            continue;
+        if (!(l = curl_slist_append(hdrs, lines[i]))) {
+            curl_slist_free_all(hdrs);
+            free(url);
+            return gpx_error_set(err, GPX_E_NOMEM, "request");
         }
-        int keep = 0;
-        rc = exchange(c, req, len, status, resp, &keep, err);
-        if (rc != 0 || !keep) {
-            close(c->fd);
-            c->fd = -1;
-        }
-        /* closed before answering: a stale kept-alive connection is retried for GETs; a fresh
-         * one means the daemon went away mid-request, and a POST or DELETE may have happened */
-        if (rc == 1 && (!reused || strcmp(method, "GET") != 0)) {
-            gpx_error_set(err, GPX_E_IO, "gpuplexd at %s closed the connection without answering",
-                          c->server);
-            rc = -1;
-        }
+        hdrs = l;
     }
-    free(req);
-    return rc == 0 ? 0 : -1;
+
+    struct answer a = {0};
+    CURL *h = c->curl;
+    CURLcode rc = set_common(c, url);
+#define SET(opt, val) (rc = rc != CURLE_OK ? rc : curl_easy_setopt(h, opt, val))
+    SET(CURLOPT_USERAGENT, "gpuplex/" GPX_VERSION);
+    SET(CURLOPT_HTTPHEADER, hdrs);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, &a);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, &a);
+    if (has_body) { /* POST, with the method replaced for PUT, PATCH, DELETE... */
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? strlen(body) : 0));
+        SET(CURLOPT_POSTFIELDS, body ? body : "");
+    }
+    if (!strcmp(method, "HEAD"))
+        SET(CURLOPT_NOBODY, 1L);
+    else if (strcmp(method, has_body ? "POST" : "GET") != 0)
+        SET(CURLOPT_CUSTOMREQUEST, method);
+#undef SET
+    if (rc == CURLE_OK)
+        rc = curl_easy_perform(h);
+    long st = 0;
+    if (rc == CURLE_OK)
+        rc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+    curl_slist_free_all(hdrs); /* the handle's pointer to it is reset before any reuse */
+    free(url);
+    if (rc != CURLE_OK) {
+        free(a.p);
+        return transport_error(c, rc, &a, err);
+    }
+
+    *status = (int)st;
+    if (st >= 200 && st < 300) {
+        if (!resp) {
+            free(a.p);
+        } else if (!(*resp = a.p ? a.p : strdup(""))) {
+            *status = 0;
+            return gpx_error_set(err, GPX_E_NOMEM, "answer");
+        }
+        return 0;
+    }
+    json_t *j = a.len ? json_loadb(a.p, a.len, 0, NULL) : NULL;
+    json_t *e = json_object_get(json_object_get(j, "error"), "code");
+    json_t *m = json_object_get(json_object_get(j, "error"), "message");
+    enum gpx_code code = code_by_name(json_string_value(e), st);
+    if (json_is_string(m))
+        gpx_error_set(err, code, "%s", json_string_value(m));
+    else
+        gpx_error_set(err, code, "gpuplexd answered HTTP %ld", st);
+    json_decref(j);
+    free(a.p);
+    return -1;
 }

@@ -1,16 +1,17 @@
 /*
  * MIG layout files (see mig_layout.h). Two stages: text -> a small tree of
- * maps, sequences and scalars (the YAML subset here, JSON through jansson),
- * then tree -> layouts with every key and value checked, errors naming the
- * line. The YAML subset: block mappings and sequences by indentation
- * (spaces only), "- key: value" items, flow collections on one line
- * ([a, b], {k: v}), plain, 'single' and "double" quoted scalars, # comments,
- * and a leading "---". Anchors, tags, multi-line scalars and multiple
- * documents are refused, not guessed at.
+ * maps, sequences and scalars (YAML through libyaml's event API, JSON
+ * through jansson), then tree -> layouts with every key and value checked,
+ * errors naming the line. libyaml, not a hand-written parser, so that files
+ * written for mig-parted (a real YAML reader) read the same here: flow
+ * collections over lines, quoting and escapes, comments, "---"/"...".
+ * Anchors, aliases, tags, block scalars ('|', '>') and multiple documents
+ * are refused, not guessed at.
  *
  * Invariants: input is bounded (GPX_MIG_LAYOUT_MAX_BYTES), nesting is bounded
- * (MAX_DEPTH) and the node count is bounded (MAX_NODES), so no input can
- * exhaust the stack or memory; every allocation is freed on every path.
+ * (MAX_DEPTH: the builder keeps an explicit stack, nothing recurses on YAML
+ * input) and the node count is bounded (MAX_NODES), so no input can exhaust
+ * the stack or memory; every allocation is freed on every path.
  */
 #define _GNU_SOURCE
 #include "core/mig_layout.h"
@@ -23,9 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml.h>
 
 #define MAX_DEPTH 32
 #define MAX_NODES 20000U
@@ -41,15 +42,7 @@ struct node {
     struct node **kids;
 };
 
-struct line {
-    unsigned no;
-    unsigned indent;
-    char *text;
-};
-
 struct parser {
-    struct line *lines;
-    unsigned nlines, pos;
     unsigned nodes;
     gpx_error *err;
     int failed;
@@ -107,13 +100,17 @@ static struct node *node_new(struct parser *ps, enum node_type t, unsigned line)
     return n;
 }
 
-/* Appends kid (and key, for maps; both owned by the parent from here on). */
-static int node_add(struct parser *ps, struct node *parent, char *key, struct node *kid)
+/*
+ * Appends kid (and key, for maps; both owned by the parent from here on, or
+ * freed on failure). A duplicate key is reported at `key_line` (or the kid's).
+ */
+static int node_add(struct parser *ps, struct node *parent, char *key, unsigned key_line,
+                    struct node *kid)
 {
     if (parent->type == N_MAP) {
         for (unsigned i = 0; i < parent->n; i++) {
             if (strcmp(parent->keys[i], key) == 0) {
-                fail(ps, kid->line, "duplicate key '%s'", key);
+                fail(ps, key_line ? key_line : kid->line, "duplicate key '%s'", key);
                 free(key);
                 node_free(kid);
                 return -1;
@@ -148,60 +145,6 @@ static int node_add(struct parser *ps, struct node *parent, char *key, struct no
     return 0;
 }
 
-/* --- scalars and flow collections ------------------------------------------------------ */
-
-/* Parses a quoted scalar at *p (which is ' or "); returns the unquoted copy. */
-static char *quoted(struct parser *ps, unsigned line, const char **p)
-{
-    char q = **p;
-    const char *s = *p + 1;
-    size_t cap = strlen(s) + 1;
-    char *out = malloc(cap), *o = out;
-    if (!out) {
-        fail(ps, line, "out of memory");
-        return NULL;
-    }
-    for (;;) {
-        if (!*s) {
-            free(out);
-            fail(ps, line, "unterminated quoted string");
-            return NULL;
-        }
-        if (*s == q) {
-            if (q == '\'' && s[1] == '\'') {
-                *o++ = '\'';
-                s += 2;
-                continue;
-            }
-            s++;
-            break;
-        }
-        if (q == '"' && *s == '\\') {
-            char e = s[1];
-            char c = e == 'n' ? '\n' : e == 't' ? '\t' : e;
-            if (!strchr("nt\"\\/'", e) || !e) {
-                free(out);
-                fail(ps, line, "unsupported escape in quoted string");
-                return NULL;
-            }
-            *o++ = c;
-            s += 2;
-            continue;
-        }
-        *o++ = *s++;
-    }
-    *o = '\0';
-    *p = s;
-    return out;
-}
-
-static const char *skip_ws(const char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    return s;
-}
-
 static struct node *scalar_node(struct parser *ps, unsigned line, const char *s, size_t n)
 {
     while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
@@ -218,390 +161,251 @@ static struct node *scalar_node(struct parser *ps, unsigned line, const char *s,
     return v;
 }
 
-static int refused_indicator(char c)
+/* --- YAML: libyaml events -> the tree ------------------------------------------------------ */
+
+/* The open collections, outermost first; a map's key waits here for its value. */
+struct builder {
+    struct node *root;
+    int top; /* index of the innermost open collection, -1 when none */
+    struct node *open[MAX_DEPTH + 1];
+    char *key[MAX_DEPTH + 1]; /* NULL: the map expects a key next */
+    unsigned key_line[MAX_DEPTH + 1];
+    int documents;
+};
+
+static unsigned mark_line(yaml_mark_t m)
 {
-    /* anchors, aliases, tags, block scalars, directives: not in the subset */
-    return c == '&' || c == '*' || c == '!' || c == '|' || c == '>' || c == '%' || c == '@' ||
-           c == '`';
+    return (unsigned)m.line + 1;
 }
 
-static struct node *flow_value(struct parser *ps, unsigned line, const char **pp, int depth);
-
-/* A scalar inside a flow collection: quoted, or plain up to one of `stops`. */
-static struct node *flow_scalar(struct parser *ps, unsigned line, const char **pp,
-                                const char *stops)
+static int refuse(struct parser *ps, unsigned line, const char *what)
 {
-    const char *p = skip_ws(*pp);
-    if (*p == '"' || *p == '\'') {
-        char *s = quoted(ps, line, &p);
-        if (!s)
-            return NULL;
-        struct node *v = node_new(ps, N_SCALAR, line);
-        if (!v) {
-            free(s);
-            return NULL;
-        }
-        v->str = s;
-        *pp = p;
-        return v;
-    }
-    if (refused_indicator(*p)) {
-        fail(ps, line, "'%s' is not supported in layout files (no anchors, tags or block scalars)",
-             (char[]){*p, 0});
-        return NULL;
-    }
-    const char *start = p;
-    while (*p && !strchr(stops, *p))
-        p++;
-    if (p == start) {
-        fail(ps, line, "missing value");
-        return NULL;
-    }
-    *pp = p;
-    return scalar_node(ps, line, start, (size_t)(p - start));
+    return fail(ps, line,
+                "'%s' is not supported in layout files (no anchors, aliases, tags or block "
+                "scalars)",
+                what);
 }
 
-static struct node *flow_collection(struct parser *ps, unsigned line, const char **pp, int depth)
+/* An untagged plain "", "~" or "null" (e.g. "key:" with nothing after it). */
+static int is_null(const yaml_event_t *ev)
 {
-    const char *p = *pp;
-    char close = *p == '[' ? ']' : '}';
-    struct node *c = node_new(ps, *p == '[' ? N_SEQ : N_MAP, line);
-    if (!c)
-        return NULL;
-    p = skip_ws(p + 1);
-    if (*p == close) {
-        *pp = p + 1;
-        return c;
-    }
-    for (;;) {
-        char *key = NULL;
-        if (c->type == N_MAP) {
-            struct node *k = flow_scalar(ps, line, &p, ":,}");
-            if (!k)
-                goto bad;
-            key = k->str;
-            k->str = NULL;
-            node_free(k);
-            ps->nodes--;
-            p = skip_ws(p);
-            if (*p != ':') {
-                free(key);
-                fail(ps, line, "expected ':' in flow mapping");
-                goto bad;
-            }
-            p++;
-        }
-        struct node *v = flow_value(ps, line, &p, depth + 1);
-        if (!v) {
-            free(key);
-            goto bad;
-        }
-        if (node_add(ps, c, key, v) < 0)
-            goto bad;
-        p = skip_ws(p);
-        if (*p == ',') {
-            p = skip_ws(p + 1);
-            if (*p == close) { /* trailing comma */
-                p++;
-                break;
-            }
-            continue;
-        }
-        if (*p == close) {
-            p++;
-            break;
-        }
-        fail(ps, line, "expected ',' or '%s' in flow collection", (char[]){close, 0});
-        goto bad;
-    }
-    *pp = p;
-    return c;
-bad:
-    node_free(c);
-    return NULL;
+    const char *v = (const char *)ev->data.scalar.value;
+    return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+           (!*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+            !strcmp(v, "NULL"));
 }
 
-static struct node *flow_value(struct parser *ps, unsigned line, const char **pp, int depth)
+/* A scalar, sequence start or mapping start: a map key, or a value to attach. */
+static int on_node(struct parser *ps, struct builder *b, const yaml_event_t *ev)
 {
-    if (depth > MAX_DEPTH) {
-        fail(ps, line, "nesting deeper than %s levels", "32");
-        return NULL;
-    }
-    const char *p = skip_ws(*pp);
-    *pp = p;
-    if (*p == '[' || *p == '{')
-        return flow_collection(ps, line, pp, depth);
-    return flow_scalar(ps, line, pp, ",]}");
-}
-
-/* A value written on the same line as its key or dash. */
-static struct node *inline_value(struct parser *ps, unsigned line, const char *text, int depth)
-{
-    const char *p = text;
-    struct node *v;
-    if (*p == '[' || *p == '{') {
-        v = flow_collection(ps, line, &p, depth + 1);
-    } else if (*p == '"' || *p == '\'') {
-        char *s = quoted(ps, line, &p);
-        if (!s)
-            return NULL;
-        v = node_new(ps, N_SCALAR, line);
-        if (!v) {
-            free(s);
-            return NULL;
-        }
-        v->str = s;
+    unsigned line = mark_line(ev->start_mark);
+    const yaml_char_t *anchor, *tag;
+    if (ev->type == YAML_SCALAR_EVENT) {
+        anchor = ev->data.scalar.anchor;
+        tag = ev->data.scalar.tag;
+    } else if (ev->type == YAML_SEQUENCE_START_EVENT) {
+        anchor = ev->data.sequence_start.anchor;
+        tag = ev->data.sequence_start.tag;
     } else {
-        if (refused_indicator(*p)) {
-            fail(ps, line,
-                 "'%s' is not supported in layout files (no anchors, tags or block scalars)",
-                 (char[]){*p, 0});
-            return NULL;
+        anchor = ev->data.mapping_start.anchor;
+        tag = ev->data.mapping_start.tag;
+    }
+    if (anchor)
+        return refuse(ps, line, "&");
+    if (tag)
+        return refuse(ps, line, "!");
+    if (ev->type == YAML_SCALAR_EVENT) {
+        if (ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+            ev->data.scalar.style == YAML_FOLDED_SCALAR_STYLE)
+            return refuse(ps, line, ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ? "|" : ">");
+        if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length))
+            return fail(ps, line, "NUL character in a quoted string");
+    }
+    struct node *parent = b->top >= 0 ? b->open[b->top] : NULL;
+    if (parent && parent->type == N_MAP && !b->key[b->top]) {
+        if (ev->type != YAML_SCALAR_EVENT)
+            return fail(ps, line, "a mapping key must be a plain or quoted string, not %s",
+                        ev->type == YAML_SEQUENCE_START_EVENT ? "a list" : "a mapping");
+        b->key[b->top] = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+        if (!b->key[b->top])
+            return fail(ps, line, "out of memory");
+        b->key_line[b->top] = line;
+        return 0;
+    }
+    if (b->top + 1 > MAX_DEPTH)
+        return fail(ps, line, "nesting deeper than %s levels", "32");
+    struct node *n;
+    if (ev->type == YAML_SCALAR_EVENT && is_null(ev)) {
+        n = node_new(ps, N_NULL, line);
+    } else if (ev->type == YAML_SCALAR_EVENT) {
+        n = node_new(ps, N_SCALAR, line);
+        if (n) {
+            n->str = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+            if (!n->str) {
+                node_free(n);
+                n = NULL;
+                fail(ps, line, "out of memory");
+            }
         }
-        return scalar_node(ps, line, p, strlen(p));
+    } else {
+        n = node_new(ps, ev->type == YAML_SEQUENCE_START_EVENT ? N_SEQ : N_MAP, line);
     }
-    if (!v)
-        return NULL;
-    p = skip_ws(p);
-    if (*p) {
-        node_free(v);
-        fail(ps, line, "unexpected text after value: '%s'", p);
-        return NULL;
-    }
-    return v;
-}
-
-/* --- block structure ---------------------------------------------------------------------- */
-
-static int is_seq_item(const char *t)
-{
-    return t[0] == '-' && (t[1] == '\0' || t[1] == ' ');
-}
-
-/*
- * Finds the ':' that ends a mapping key in `t` (a ':' followed by a space or
- * the end, outside quotes, before any flow collection); -1 if `t` is no key.
- */
-static int key_colon(const char *t)
-{
-    if (*t == '[' || *t == '{')
+    if (!n)
         return -1;
-    if (*t == '"' || *t == '\'') {
-        char q = *t;
-        const char *s = t + 1;
-        while (*s && !(*s == q && !(q == '\'' && s[1] == '\'')))
-            s += (*s == '\\' && q == '"' && s[1]) || (q == '\'' && *s == '\'') ? 2 : 1;
-        if (!*s)
+    if (!parent) {
+        b->root = n; /* one document (checked), so one root */
+    } else {
+        char *key = NULL;
+        unsigned key_line = 0;
+        if (parent->type == N_MAP) {
+            key = b->key[b->top];
+            key_line = b->key_line[b->top];
+            b->key[b->top] = NULL;
+        }
+        if (node_add(ps, parent, key, key_line, n) < 0)
             return -1;
-        s = skip_ws(s + 1);
-        return *s == ':' && (s[1] == '\0' || s[1] == ' ') ? (int)(s - t) : -1;
     }
-    for (const char *s = t; *s; s++)
-        if (*s == ':' && (s[1] == '\0' || s[1] == ' '))
-            return (int)(s - t);
-    return -1;
-}
-
-static struct node *parse_block(struct parser *ps, unsigned indent, int depth);
-
-static struct node *parse_seq(struct parser *ps, unsigned indent, int depth)
-{
-    struct node *seq = node_new(ps, N_SEQ, ps->lines[ps->pos].no);
-    if (!seq)
-        return NULL;
-    while (ps->pos < ps->nlines && ps->lines[ps->pos].indent == indent &&
-           is_seq_item(ps->lines[ps->pos].text)) {
-        struct line *l = &ps->lines[ps->pos];
-        const char *rest = skip_ws(l->text + 1);
-        struct node *item;
-        if (!*rest) {
-            ps->pos++;
-            if (ps->pos < ps->nlines && ps->lines[ps->pos].indent > indent)
-                item = parse_block(ps, ps->lines[ps->pos].indent, depth + 1);
-            else
-                item = node_new(ps, N_NULL, l->no);
-        } else if (key_colon(rest) > 0 || is_seq_item(rest)) {
-            /* "- key: value": a mapping (or nested list) whose column is that of `key`. */
-            l->indent += (unsigned)(rest - l->text);
-            l->text = (char *)rest;
-            item = parse_block(ps, l->indent, depth + 1);
-        } else {
-            item = inline_value(ps, l->no, rest, depth);
-            ps->pos++;
-        }
-        if (!item || node_add(ps, seq, NULL, item) < 0) {
-            node_free(seq);
-            return NULL;
-        }
-    }
-    if (ps->pos < ps->nlines && ps->lines[ps->pos].indent > indent) {
-        fail(ps, ps->lines[ps->pos].no, "unexpected indentation");
-        node_free(seq);
-        return NULL;
-    }
-    return seq;
-}
-
-static struct node *parse_map(struct parser *ps, unsigned indent, int depth)
-{
-    struct node *map = node_new(ps, N_MAP, ps->lines[ps->pos].no);
-    if (!map)
-        return NULL;
-    while (ps->pos < ps->nlines && ps->lines[ps->pos].indent == indent) {
-        struct line *l = &ps->lines[ps->pos];
-        int colon = key_colon(l->text);
-        if (colon <= 0 || is_seq_item(l->text)) {
-            fail(ps, l->no, "expected 'key: value', found '%s'", l->text);
-            node_free(map);
-            return NULL;
-        }
-        char *key;
-        if (l->text[0] == '"' || l->text[0] == '\'') {
-            const char *p = l->text;
-            key = quoted(ps, l->no, &p);
-        } else {
-            key = strndup(l->text, (size_t)colon);
-            if (key) {
-                size_t n = strlen(key);
-                while (n > 0 && key[n - 1] == ' ')
-                    key[--n] = '\0';
-                if (refused_indicator(key[0]) || key[0] == '?') {
-                    free(key);
-                    key = NULL;
-                    fail(ps, l->no, "unsupported key '%s'", l->text);
-                }
-            } else {
-                fail(ps, l->no, "out of memory");
-            }
-        }
-        if (!key) {
-            node_free(map);
-            return NULL;
-        }
-        const char *rest = skip_ws(l->text + colon + 1);
-        unsigned no = l->no;
-        struct node *val;
-        if (!*rest) {
-            ps->pos++;
-            if (ps->pos < ps->nlines && ps->lines[ps->pos].indent > indent)
-                val = parse_block(ps, ps->lines[ps->pos].indent, depth + 1);
-            else if (ps->pos < ps->nlines && ps->lines[ps->pos].indent == indent &&
-                     is_seq_item(ps->lines[ps->pos].text))
-                val = parse_seq(ps, indent, depth + 1); /* "key:\n- a" */
-            else
-                val = node_new(ps, N_NULL, no);
-        } else {
-            val = inline_value(ps, no, rest, depth);
-            ps->pos++;
-        }
-        if (!val) {
-            free(key);
-            node_free(map);
-            return NULL;
-        }
-        if (node_add(ps, map, key, val) < 0) {
-            node_free(map);
-            return NULL;
-        }
-    }
-    if (ps->pos < ps->nlines && ps->lines[ps->pos].indent > indent) {
-        fail(ps, ps->lines[ps->pos].no, "unexpected indentation");
-        node_free(map);
-        return NULL;
-    }
-    return map;
-}
-
-static struct node *parse_block(struct parser *ps, unsigned indent, int depth)
-{
-    if (depth > MAX_DEPTH) {
-        fail(ps, ps->lines[ps->pos].no, "nesting deeper than %s levels", "32");
-        return NULL;
-    }
-    if (is_seq_item(ps->lines[ps->pos].text))
-        return parse_seq(ps, indent, depth);
-    if (key_colon(ps->lines[ps->pos].text) > 0)
-        return parse_map(ps, indent, depth);
-    /* a lone scalar or flow collection as a block */
-    struct line *l = &ps->lines[ps->pos++];
-    return inline_value(ps, l->no, l->text, depth);
-}
-
-/* Splits `buf` (modified in place) into significant lines. */
-static int split_lines(struct parser *ps, char *buf)
-{
-    unsigned cap = 64;
-    ps->lines = malloc(cap * sizeof *ps->lines);
-    if (!ps->lines)
-        return fail(ps, 0, "out of memory");
-    unsigned no = 0;
-    for (char *s = buf; s && *s;) {
-        char *nl = strchr(s, '\n');
-        if (nl)
-            *nl = '\0';
-        no++;
-        size_t len = strlen(s);
-        if (len && s[len - 1] == '\r')
-            s[--len] = '\0';
-        unsigned indent = 0;
-        while (s[indent] == ' ')
-            indent++;
-        char *t = s + indent;
-        if (*t == '\t')
-            return fail(ps, no, "tab used for indentation (use spaces)");
-        /* strip a comment: '#' at the start or after a blank, outside quotes */
-        char q = 0;
-        for (char *c = t; *c; c++) {
-            if (q) {
-                if (*c == '\\' && q == '"' && c[1])
-                    c++;
-                else if (*c == q)
-                    q = 0;
-            } else if (*c == '"' || *c == '\'') {
-                if (c == t || c[-1] == ' ' || c[-1] == '[' || c[-1] == '{' || c[-1] == ',' ||
-                    c[-1] == ':' || c[-1] == '-')
-                    q = *c;
-            } else if (*c == '#' && (c == t || c[-1] == ' ' || c[-1] == '\t')) {
-                *c = '\0';
-                break;
-            }
-        }
-        len = strlen(t);
-        while (len && (t[len - 1] == ' ' || t[len - 1] == '\t'))
-            t[--len] = '\0';
-        int marker = strcmp(t, "---") == 0 || strcmp(t, "...") == 0;
-        if (marker && ps->nlines > 0)
-            return fail(ps, no, "only one YAML document per layout file");
-        if (len && !marker) {
-            if (ps->nlines == cap) {
-                cap *= 2;
-                struct line *n = realloc(ps->lines, cap * sizeof *n);
-                if (!n)
-                    return fail(ps, no, "out of memory");
-                ps->lines = n;
-            }
-            ps->lines[ps->nlines++] = (struct line){no, indent, t};
-        }
-        s = nl ? nl + 1 : NULL;
+    if (n->type == N_SEQ || n->type == N_MAP) {
+        b->top++;
+        b->open[b->top] = n;
+        b->key[b->top] = NULL;
     }
     return 0;
 }
 
-static struct node *parse_yaml(struct parser *ps, char *buf)
+/* The byte offset of libyaml's mark index (which counts characters, not bytes). */
+static size_t mark_offset(const char *text, size_t len, size_t index)
 {
-    if (split_lines(ps, buf) < 0)
+    size_t i = 0;
+    for (; index > 0 && i < len; index--) {
+        unsigned char c = (unsigned char)text[i];
+        i += c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2; /* UTF-8, checked by libyaml */
+    }
+    return i < len ? i : len;
+}
+
+/* Sets the error for a libyaml failure: its problem, line and column, in our words. */
+static int yaml_fail(struct parser *ps, const yaml_parser_t *yp, const char *text, size_t len)
+{
+    if (yp->error == YAML_MEMORY_ERROR) {
+        ps->failed = 1;
+        return gpx_error_set(ps->err, GPX_E_NOMEM, "out of memory parsing the layout file");
+    }
+    if (yp->error == YAML_READER_ERROR) {
+        /* libyaml gives a byte offset here, not a mark */
+        unsigned line = 1;
+        size_t at = yp->problem_offset < len ? yp->problem_offset : len;
+        for (size_t i = 0; i < at; i++)
+            line += text[i] == '\n';
+        return fail(ps, line, "%s (byte 0x%02x at offset %zu; layout files are UTF-8 text)",
+                    yp->problem ? yp->problem : "unreadable input",
+                    (unsigned)yp->problem_value & 0xffU, yp->problem_offset);
+    }
+    const char *problem = yp->problem ? yp->problem : "syntax error";
+    const char *context = yp->context; /* "while parsing a flow sequence": "in a ..." */
+    if (context && !strncmp(context, "while parsing ", 14))
+        context += 14;
+    else if (context && !strncmp(context, "while scanning ", 15))
+        context += 15;
+    if (context && (!strncmp(context, "for ", 4) || !*context))
+        context = NULL; /* "for the next token": nothing to add */
+    size_t at = mark_offset(text, len, yp->problem_mark.index);
+    size_t bol = at; /* the start of the problem's line */
+    while (bol > 0 && text[bol - 1] != '\n' && text[bol - 1] != '\r')
+        bol--;
+    int indented = 1; /* only blanks before the problem on its line */
+    for (size_t i = bol; i < at; i++)
+        indented &= text[i] == ' ';
+    char buf[80];
+    if ((yp->error == YAML_SCANNER_ERROR && at < len && text[at] == '\t') ||
+        strstr(problem, "tab character")) {
+        problem = "tab used for indentation (use spaces)";
+    } else if (!strcmp(problem, "found character that cannot start any token") && at < len &&
+               isgraph((unsigned char)text[at])) {
+        snprintf(buf, sizeof buf, "'%c' cannot start a value (quote the value)", text[at]);
+        problem = buf;
+    } else if (!strcmp(problem, "mapping values are not allowed in this context")) {
+        problem = "unexpected ':' (quote a value that contains ': ')";
+    } else if (!strcmp(problem, "found unknown escape character")) {
+        problem = "unsupported escape in quoted string";
+    } else if (context && strstr(context, "quoted scalar") && strstr(problem, "end of stream")) {
+        problem = "unterminated quoted string";
+    } else if (!strcmp(problem, "did not find expected key") && at < len) {
+        problem = indented ? "unexpected indentation (did not find expected key)"
+                           : "unexpected text after a value (did not find expected key)";
+    }
+    char where[48];
+    if (at >= len)
+        snprintf(where, sizeof where, "at the end of the file");
+    else
+        snprintf(where, sizeof where, "column %u", (unsigned)yp->problem_mark.column + 1);
+    if (context)
+        return fail(ps, mark_line(yp->problem_mark), "%s (%s, in %s that starts on line %u)",
+                    problem, where, context, mark_line(yp->context_mark));
+    return fail(ps, mark_line(yp->problem_mark), "%s (%s)", problem, where);
+}
+
+/* Parses one YAML document into a tree; NULL (with the error set) on failure. */
+static struct node *parse_yaml(struct parser *ps, const char *text, size_t len)
+{
+    yaml_parser_t yp;
+    if (!yaml_parser_initialize(&yp)) {
+        ps->failed = 1;
+        gpx_error_set(ps->err, GPX_E_NOMEM, "out of memory parsing the layout file");
         return NULL;
-    if (ps->nlines == 0) {
+    }
+    yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
+    yaml_parser_set_encoding(&yp, YAML_UTF8_ENCODING);
+    struct builder b = {.top = -1};
+    int done = 0;
+    while (!done && !ps->failed) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&yp, &ev)) {
+            yaml_fail(ps, &yp, text, len);
+            break;
+        }
+        switch (ev.type) {
+        case YAML_DOCUMENT_START_EVENT:
+            if (b.documents++)
+                fail(ps, mark_line(ev.start_mark), "only one YAML document per layout file");
+            break;
+        case YAML_ALIAS_EVENT:
+            refuse(ps, mark_line(ev.start_mark), "*");
+            break;
+        case YAML_SCALAR_EVENT:
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            on_node(ps, &b, &ev);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            if (b.top >= 0) { /* libyaml pairs them; a map's key is taken by then */
+                free(b.key[b.top]);
+                b.key[b.top] = NULL;
+                b.top--;
+            }
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        default: /* stream start, document end, and YAML_NO_EVENT */
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&yp);
+    for (int i = 0; i <= b.top; i++)
+        free(b.key[i]);
+    if (ps->failed) {
+        node_free(b.root);
+        return NULL;
+    }
+    if (!b.root || b.root->type == N_NULL) {
+        node_free(b.root);
         fail(ps, 0, "empty layout file");
         return NULL;
     }
-    struct node *root = parse_block(ps, ps->lines[0].indent, 0);
-    if (root && ps->pos < ps->nlines) {
-        fail(ps, ps->lines[ps->pos].no, "unexpected indentation");
-        node_free(root);
-        return NULL;
-    }
-    return root;
+    return b.root;
 }
 
 /* JSON -> the same tree. */
@@ -624,7 +428,7 @@ static struct node *from_json(struct parser *ps, json_t *j, int depth)
         {
             struct node *kid = from_json(ps, v, depth + 1);
             char *key = kid ? strdup(k) : NULL;
-            if (!kid || !key || node_add(ps, n, key, kid) < 0) {
+            if (!kid || !key || node_add(ps, n, key, 0, kid) < 0) {
                 if (kid && !key) {
                     node_free(kid);
                     fail(ps, 0, "out of memory");
@@ -644,7 +448,7 @@ static struct node *from_json(struct parser *ps, json_t *j, int depth)
         json_array_foreach(j, i, v)
         {
             struct node *kid = from_json(ps, v, depth + 1);
-            if (!kid || node_add(ps, n, NULL, kid) < 0) {
+            if (!kid || node_add(ps, n, NULL, 0, kid) < 0) {
                 node_free(n);
                 return NULL;
             }
@@ -910,17 +714,7 @@ int gpx_mig_layout_parse(const char *text, size_t len, struct gpx_mig_layout_fil
         root = from_json(&ps, j, 0);
         json_decref(j);
     } else {
-        char *buf = strndup(text, len);
-        if (!buf)
-            return gpx_error_set(err, GPX_E_NOMEM, "layout file of %zu bytes", len);
-        root = parse_yaml(&ps, buf);
-        if (root && to_layouts(&ps, root, out) < 0) {
-            gpx_mig_layout_file_free(out);
-        }
-        node_free(root);
-        free(ps.lines);
-        free(buf);
-        return ps.failed ? -1 : 0;
+        root = parse_yaml(&ps, text, len);
     }
     if (root && to_layouts(&ps, root, out) < 0)
         gpx_mig_layout_file_free(out);

@@ -95,16 +95,20 @@ int gpx_place(const struct gpx_place_gpu *gpus, unsigned n, const struct gpx_pla
         for (unsigned i = 0; i < n; i++) {
             if ((int)gpus[i].index != req->gpu)
                 continue;
+            /* held exclusively, or exclusive asked of a GPU with leases: BUSY (exit 6);
+             * a quota that does not fit: NO_SPACE (exit 7) */
+            int busy = gpus[i].exclusive || (req->mode == GPX_MODE_EXCLUSIVE && gpus[i].leases);
             if (!fits(&gpus[i], req, oversub, why, sizeof why))
-                return gpx_error_set(err, GPX_E_NO_SPACE, "%s", why);
+                return gpx_error_set(err, busy ? GPX_E_BUSY : GPX_E_NO_SPACE, "%s", why);
             if (!gpus[i].allowed)
                 return gpx_error_set(err, GPX_E_NO_SPACE,
                                      "GPU %u would exceed the tenant's max_gpus", gpus[i].index);
             *chosen = i;
             return 0;
         }
-        return gpx_error_set(err, GPX_E_INVALID, "no GPU %d on this node (it has GPUs 0-%u)",
-                             req->gpu, n - 1);
+        return gpx_error_set(err, GPX_E_NOT_FOUND,
+                             "no GPU '%d' (this node has GPUs 0-%u; see 'gpuplex ls')", req->gpu,
+                             n - 1);
     }
 
     int best = -1;
@@ -146,7 +150,7 @@ int gpx_place(const struct gpx_place_gpu *gpus, unsigned n, const struct gpx_pla
     /* Nothing fits: say what would. */
     switch (req->mode) {
     case GPX_MODE_EXCLUSIVE:
-        return gpx_error_set(err, GPX_E_NO_SPACE,
+        return gpx_error_set(err, GPX_E_BUSY,
                              "no idle GPU: all %u GPUs have leases; an exclusive lease needs a GPU "
                              "without any",
                              n);

@@ -1,111 +1,34 @@
 /*
- * SHA-256 after FIPS 180-4, section 6.2: a 64-byte block buffer, the
- * message schedule W[0..63], eight working variables. Written out plainly;
- * the unit test checks the standard's vectors (including the multi-block
- * and the one-million-'a' messages) and every padding boundary.
+ * SHA-256 and constant-time comparison: a thin wrapper over nettle
+ * (nettle/sha2.h, nettle/memops.h) under gpuplex's names, so that the
+ * token code (tenant digests, bearer checks) keeps one small API and no
+ * hand-written cryptography. Invariants: gpx_sha256_final leaves the state
+ * initialised again (nettle's sha256_digest resets it); gpx_ct_equal is
+ * nettle's memeql_sec, whose time depends on n only, and returns exactly
+ * 1 or 0. The unit test checks the FIPS 180-4 vectors (including the
+ * one-million-'a' message) and every padding boundary against this wrapper.
  */
 #include "core/sha256.h"
 
-#include <stdio.h>
+#include <nettle/memops.h>
 #include <string.h>
 
-static const uint32_t K[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-static uint32_t rotr(uint32_t x, unsigned n)
-{
-    return (x >> n) | (x << (32 - n));
-}
-
-static void block(struct gpx_sha256 *s, const uint8_t *p)
-{
-    uint32_t w[64];
-    for (size_t t = 0; t < 16; t++)
-        w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16 |
-               (uint32_t)p[4 * t + 2] << 8 | (uint32_t)p[4 * t + 3];
-    for (int t = 16; t < 64; t++) {
-        uint32_t s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
-        uint32_t s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
-        w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-    }
-    uint32_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3];
-    uint32_t e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
-    for (int t = 0; t < 64; t++) {
-        uint32_t t1 =
-            h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[t] + w[t];
-        uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        h = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
-    }
-    s->h[0] += a;
-    s->h[1] += b;
-    s->h[2] += c;
-    s->h[3] += d;
-    s->h[4] += e;
-    s->h[5] += f;
-    s->h[6] += g;
-    s->h[7] += h;
-}
+_Static_assert(GPX_SHA256_LEN == SHA256_DIGEST_SIZE, "GPX_SHA256_LEN is SHA-256's digest size");
 
 void gpx_sha256_init(struct gpx_sha256 *s)
 {
-    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    memcpy(s->h, h0, sizeof h0);
-    s->bytes = 0;
-    s->fill = 0;
+    sha256_init(&s->ctx);
 }
 
 void gpx_sha256_update(struct gpx_sha256 *s, const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    s->bytes += len;
-    while (len > 0) {
-        size_t n = 64 - s->fill;
-        if (n > len)
-            n = len;
-        memcpy(s->buf + s->fill, p, n);
-        s->fill += n;
-        p += n;
-        len -= n;
-        if (s->fill == 64) {
-            block(s, s->buf);
-            s->fill = 0;
-        }
-    }
+    if (len > 0) /* data may be NULL when len is 0; memcpy(NULL, 0) is not defined */
+        sha256_update(&s->ctx, len, data);
 }
 
 void gpx_sha256_final(struct gpx_sha256 *s, uint8_t out[GPX_SHA256_LEN])
 {
-    uint64_t bits = s->bytes * 8;
-    uint8_t pad = 0x80;
-    gpx_sha256_update(s, &pad, 1);
-    pad = 0;
-    while (s->fill != 56)
-        gpx_sha256_update(s, &pad, 1);
-    uint8_t len[8];
-    for (int i = 0; i < 8; i++)
-        len[i] = (uint8_t)(bits >> (56 - 8 * i));
-    gpx_sha256_update(s, len, 8);
-    for (size_t i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(s->h[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(s->h[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(s->h[i] >> 8);
-        out[4 * i + 3] = (uint8_t)s->h[i];
-    }
+    sha256_digest(&s->ctx, GPX_SHA256_LEN, out);
 }
 
 void gpx_sha256(const void *data, size_t len, uint8_t out[GPX_SHA256_LEN])
@@ -130,9 +53,5 @@ void gpx_sha256_hex(const char *text, char out[2 * GPX_SHA256_LEN + 1])
 
 int gpx_ct_equal(const void *a, const void *b, size_t n)
 {
-    const volatile uint8_t *x = a, *y = b;
-    uint8_t diff = 0;
-    for (size_t i = 0; i < n; i++)
-        diff |= (uint8_t)(x[i] ^ y[i]);
-    return diff == 0;
+    return memeql_sec(a, b, n) != 0;
 }

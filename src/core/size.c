@@ -65,3 +65,17 @@ void gpx_size_format(uint64_t bytes, char *buf, unsigned len)
     else
         snprintf(buf, len, "%.1f %s", v, u[i]);
 }
+
+int gpx_size_parse_unit(const char *text, uint64_t *bytes, gpx_error *err)
+{
+    if (gpx_size_parse(text, bytes, err) < 0)
+        return -1;
+    const char *p = text + strlen(text);
+    while (p > text && isspace((unsigned char)p[-1]))
+        p--;
+    if (p > text && (isdigit((unsigned char)p[-1]) || p[-1] == '.'))
+        return gpx_error_set(err, GPX_E_INVALID,
+                             "size '%s' has no unit: write %sM or %sG (K, M, G, T; binary units)",
+                             text, text, text);
+    return 0;
+}

@@ -14,4 +14,10 @@ int gpx_size_parse(const char *text, uint64_t *bytes, gpx_error *err);
 /* "4.0 GiB", "512 MiB": for messages and tables. */
 void gpx_size_format(uint64_t bytes, char *buf, unsigned len);
 
+/*
+ * Like gpx_size_parse, but a size must carry its unit: "4096" is refused with
+ * a hint (4096M, 4G), so that nobody asks for 4 KiB meaning 4 GiB.
+ */
+int gpx_size_parse_unit(const char *text, uint64_t *bytes, gpx_error *err);
+
 #endif

@@ -11,7 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "core/watchdog.h"
-#include "core/lease_local.h"
+#include "shm/lease.h"
 #include "nvml/inventory.h"
 
 #include <errno.h>
@@ -107,6 +107,48 @@ static int read_limits_only(const char *run_dir, const char *id, struct gpx_leas
     return 0;
 }
 
+/* The ids of every lease in run_dir, sorted by the listing; *ids malloc'd. */
+struct id_list {
+    char (*ids)[GPX_LEASE_ID_MAX];
+    unsigned n, cap;
+    int nomem;
+};
+
+static int add_id(const char *id, void *arg)
+{
+    struct id_list *l = arg;
+    if (l->n == l->cap) {
+        unsigned cap = l->cap ? l->cap * 2 : 16;
+        void *p = realloc(l->ids, cap * sizeof *l->ids);
+        if (!p) {
+            l->nomem = 1;
+            return 1;
+        }
+        l->ids = p;
+        l->cap = cap;
+    }
+    snprintf(l->ids[l->n++], GPX_LEASE_ID_MAX, "%s", id);
+    return 0;
+}
+
+static int lease_ids(const char *run_dir, char (**ids)[GPX_LEASE_ID_MAX], unsigned *n, gpx_error *err)
+{
+    struct id_list l = {0};
+    *ids = NULL;
+    *n = 0;
+    if (gpx_lease_region_list(run_dir, add_id, &l, err) < 0) {
+        free(l.ids);
+        return -1;
+    }
+    if (l.nomem) {
+        free(l.ids);
+        return gpx_error_set(err, GPX_E_NOMEM, "listing leases");
+    }
+    *ids = l.ids;
+    *n = l.n;
+    return 0;
+}
+
 static uint64_t proc_bytes(const struct gpx_gpu_proc *p)
 {
     return p->used_bytes == UINT64_MAX ? 0 : p->used_bytes;
@@ -119,7 +161,7 @@ static int read_leases(const char *run_dir, struct lease_view **out, unsigned *c
     unsigned n = 0;
     *out = NULL;
     *count = 0;
-    if (gpx_lease_ids(run_dir, &ids, &n, err) < 0)
+    if (lease_ids(run_dir, &ids, &n, err) < 0)
         return gpx_error_wrap(err, "listing leases");
     struct lease_view *views = n ? calloc(n, sizeof *views) : NULL;
     if (n && !views) {

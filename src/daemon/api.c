@@ -1,13 +1,19 @@
 /*
- * The HTTP API's routes: path -> (authentication) -> method -> role ->
- * handler. Handlers return JSON; every failure becomes
- * {"error":{"code":NAME,"message":TEXT}} with the HTTP status of the
- * gpx_error table. Order of checks: an unknown path is 404 for everyone, a
- * known one is 401 before anything else is said about it, then 405, then 403.
- * docs/openapi.yaml describes the same routes.
+ * The HTTP API: one table of routes {method, pattern, role, handler}. A
+ * handler parses its input (request.c), calls the engine, and returns the
+ * answer as JSON written by the views (engine/views.c) — the same objects the
+ * CLI prints. Every failure becomes {"error":{"code":NAME,"message":TEXT}}
+ * with the HTTP status of the gpx_error table.
+ *
+ * Order of checks: an unknown path is 404 for everyone; a known one is 401
+ * (for routes that need a caller) before anything else is said about it,
+ * then 405 (with Allow), then 403 for a role the caller lacks.
+ * docs/openapi.yaml describes the same routes; tests/unit/test_api.c calls
+ * every route with every role through gpxd_open, without sockets.
  */
 #include "core/log.h"
 #include "daemon/daemon.h"
+#include "engine/views.h"
 #include "gpuplex/error.h"
 
 #include <ctype.h>
@@ -16,121 +22,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum route {
-    R_NONE,
-    R_HEALTHZ,
-    R_METRICS,
-    R_WHOAMI,
-    R_GPUS,
-    R_LEASES,
-    R_LEASE,
-    R_USAGE,
-    R_TENANTS,
-    R_TENANT,
-    R_TENANT_TOKEN,
-    R_GPU_MIG,
+enum role {
+    ROLE_ANYONE, /* no authentication (a caller, if identified, may see more) */
+    ROLE_METRICS, /* admins, or anyone when metrics_public */
+    ROLE_TENANT,  /* any identified caller */
+    ROLE_ADMIN,
 };
 
-static const char *const allow[] = {
-    [R_HEALTHZ] = "GET",       [R_METRICS] = "GET",       [R_WHOAMI] = "GET",
-    [R_GPUS] = "GET",          [R_LEASES] = "GET, POST",  [R_LEASE] = "GET, DELETE",
-    [R_USAGE] = "GET",         [R_TENANTS] = "GET, POST", [R_TENANT] = "GET, DELETE",
-    [R_TENANT_TOKEN] = "POST", [R_GPU_MIG] = "GET, POST",
+struct call {
+    struct gpxd *d;
+    const struct gpxd_http_req *rq;
+    const struct gpx_caller *c; /* NULL for ROLE_ANYONE when nobody was identified */
+    const char *param;          /* the {id} segment */
+    struct gpxd_http_resp *rs;
 };
 
-static int id_ok(const char *s, size_t n)
-{
-    if (n == 0 || n >= 64)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-            return 0;
-    return 1;
-}
+/* Returns the HTTP status (2xx) with *out set, or -1 with err set. */
+typedef int (*handler_fn)(const struct call *x, json_t **out, gpx_error *err);
 
-/* Matches the path; copies a {id}/{name} segment into `param`. */
-static enum route route_of(const char *path, char *param, size_t len)
-{
-    static const struct {
-        const char *path;
-        enum route r;
-    } fixed[] = {{"/healthz", R_HEALTHZ},   {"/metrics", R_METRICS},  {"/v1/whoami", R_WHOAMI},
-                 {"/v1/gpus", R_GPUS},      {"/v1/leases", R_LEASES}, {"/v1/usage", R_USAGE},
-                 {"/v1/tenants", R_TENANTS}};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (strcmp(path, fixed[i].path) == 0)
-            return fixed[i].r;
-    const char *rest = NULL;
-    enum route r = R_NONE;
-    if (strncmp(path, "/v1/leases/", 11) == 0) {
-        rest = path + 11;
-        r = R_LEASE;
-    } else if (strncmp(path, "/v1/tenants/", 12) == 0) {
-        rest = path + 12;
-        r = R_TENANT;
-    } else if (strncmp(path, "/v1/gpus/", 9) == 0) {
-        rest = path + 9;
-        r = R_GPU_MIG; /* only with its "/mig" */
-    }
-    if (!rest)
-        return R_NONE;
-    const char *slash = strchr(rest, '/');
-    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
-    if (!id_ok(rest, n) || n >= len)
-        return R_NONE;
-    memcpy(param, rest, n);
-    param[n] = '\0';
-    if (!slash)
-        return r == R_GPU_MIG ? R_NONE : r;
-    if (r == R_TENANT && strcmp(slash, "/token") == 0)
-        return R_TENANT_TOKEN;
-    if (r == R_GPU_MIG && strcmp(slash, "/mig") == 0)
-        return R_GPU_MIG;
-    return R_NONE;
-}
+struct route {
+    const char *method;
+    const char *pattern; /* "/v1/leases/{}": {} is one segment of [A-Za-z0-9._-] */
+    enum role role;
+    handler_fn fn;
+    const char *const *query; /* accepted query parameters, NULL-terminated; NULL = none */
+};
 
-static void set_json(struct gpxd_http_resp *rs, int status, json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
-    json_decref(j);
-    size_t n = s ? strlen(s) : 0;
-    rs->body = malloc(n + 2);
-    if (rs->body) {
-        memcpy(rs->body, s ? s : "", n);
-        rs->body[n] = '\n';
-        rs->body[n + 1] = '\0';
-        rs->len = n + 1;
-    }
-    free(s);
-    rs->status = status;
-    rs->content_type = "application/json";
-}
+/* --- query parameters ----------------------------------------------------------------------- */
 
-static void set_error(struct gpxd_http_resp *rs, const gpx_error *e)
-{
-    json_t *o = json_object(), *in = json_object();
-    json_object_set_new(in, "code", json_string(gpx_error_name(e->code)));
-    json_object_set_new(in, "message",
-                        json_string(e->msg[0] ? e->msg : gpx_error_default(e->code)));
-    json_object_set_new(o, "error", in);
-    set_json(rs, gpx_error_http_status(e->code), o);
-    if (e->code == GPX_E_UNAUTH)
-        rs->www_authenticate = 1;
-}
-
-static void fail(struct gpxd_http_resp *rs, enum gpx_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(struct gpxd_http_resp *rs, enum gpx_code code, const char *fmt, ...)
-{
-    gpx_error e = {.code = code};
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e.msg, sizeof e.msg, fmt, ap);
-    va_end(ap);
-    set_error(rs, &e);
-}
-
-/* Checks query arguments against the route's known names; fills values. */
 static int args(const struct gpxd_http_req *rq, const char *const *names, const char **values,
                 gpx_error *err)
 {
@@ -152,224 +71,373 @@ static int args(const struct gpxd_http_req *rq, const char *const *names, const 
     return 0;
 }
 
-/* Open to anyone; node-wide lease counts only to an admin (a tenant must not count others). */
-static void healthz(struct gpxd *d, int admin, struct gpxd_http_resp *rs)
+/* --- handlers ------------------------------------------------------------------------------- */
+
+static int h_healthz(const struct call *x, json_t **out, gpx_error *err)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "status", json_string("ok"));
-    json_object_set_new(o, "version", json_string(GPX_VERSION));
-    pthread_mutex_lock(&d->inv_lock);
-    json_object_set_new(o, "gpus", json_integer(d->inv.count));
-    json_object_set_new(o, "driver_version", json_string(d->inv.driver_version));
-    pthread_mutex_unlock(&d->inv_lock);
-    if (admin)
-        json_object_set_new(o, "leases_active", json_integer(gpxd_lease_count(d)));
-    json_object_set_new(o, "schema_version", json_integer(gpxd_store_schema_version(d->store)));
-    json_object_set_new(o, "uptime_seconds",
-                        json_real((double)(gpxd_now_ns() - d->started_ns) / 1e9));
-    json_object_set_new(o, "placement", json_string(gpx_place_policy_name(d->cfg.placement)));
-    json_object_set_new(o, "oversubscription", json_real(d->cfg.oversubscription));
-    set_json(rs, 200, o);
+    (void)err;
+    struct gpx_health h;
+    gpx_engine_health(x->d->eng, x->c && x->c->admin, &h);
+    *out = gpx_view_health(&h);
+    return 200;
 }
 
-static void dispatch(struct gpxd *d, const struct gpxd_http_req *rq, const struct gpxd_caller *c,
-                     enum route r, const char *param, struct gpxd_http_resp *rs)
+static int h_metrics(const struct call *x, json_t **out, gpx_error *err)
 {
-    gpx_error e = {0};
-    json_t *out = NULL;
-    int status = 200, rc = 0;
-    const char *m = rq->method;
-    int has_body = rq->body_len > 0;
-    static const char *const no_args[] = {NULL};
-    const char *v[4] = {NULL, NULL, NULL, NULL};
+    (void)out;
+    struct gpxd_http_resp *rs = x->rs;
+    if (gpxd_metrics(x->d, &rs->body, &rs->len, err) < 0)
+        return -1;
+    rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return 200;
+}
 
-    if (strcmp(m, "POST") != 0 && has_body) {
-        fail(rs, GPX_E_INVALID, "%s requests take no body", m);
-        return;
+static int h_whoami(const struct call *x, json_t **out, gpx_error *err)
+{
+    (void)err;
+    *out = gpx_view_caller(x->c);
+    return 200;
+}
+
+static int h_gpus(const struct call *x, json_t **out, gpx_error *err)
+{
+    struct gpx_node n;
+    if (gpx_engine_gpus(x->d->eng, x->c, &n, err) < 0)
+        return -1;
+    *out = gpx_view_gpus(&n);
+    gpx_node_free(&n);
+    return 200;
+}
+
+static const char *const q_leases[] = {"state", "tenant", "turns", NULL};
+
+static int h_lease_list(const struct call *x, json_t **out, gpx_error *err)
+{
+    const char *v[3] = {NULL, NULL, NULL};
+    if (args(x->rq, q_leases, v, err) < 0)
+        return -1;
+    struct gpx_lease_query q = {.state = -1, .tenant = v[1], .turns = v[2] && strcmp(v[2], "0")};
+    if (v[0] && (q.state = gpx_lease_state_parse(v[0])) != GPX_LS_ACTIVE &&
+        q.state != GPX_LS_RELEASED && q.state != GPX_LS_ALL)
+        return gpx_error_set(err, GPX_E_INVALID,
+                             "query 'state' must be active, released or all, not '%.32s'", v[0]);
+    struct gpx_lease *l = NULL;
+    unsigned n = 0;
+    if (gpx_engine_lease_list(x->d->eng, x->c, &q, &l, &n, err) < 0)
+        return -1;
+    *out = gpx_view_leases(l, n, q.turns ? GPX_VIEW_TURNS : 0);
+    free(l);
+    return 200;
+}
+
+static int h_lease_create(const struct call *x, json_t **out, gpx_error *err)
+{
+    struct gpx_lease_spec s;
+    if (gpxd_lease_spec_parse(x->rq->body, x->rq->body_len, &s, err) < 0)
+        return -1;
+    struct gpx_lease *l = malloc(sizeof *l);
+    int rc = l ? gpx_engine_lease_create(x->d->eng, x->c, &s, l, err)
+               : gpx_error_set(err, GPX_E_NOMEM, "lease");
+    gpx_lease_spec_clear(&s);
+    if (rc == 0)
+        *out = gpx_view_lease(l, 0);
+    free(l);
+    return rc < 0 ? -1 : 201;
+}
+
+static int h_lease_get(const struct call *x, json_t **out, gpx_error *err)
+{
+    static const char *const q[] = {"turns", NULL};
+    const char *v[1] = {NULL};
+    if (args(x->rq, q, v, err) < 0)
+        return -1;
+    int turns = v[0] && strcmp(v[0], "0");
+    struct gpx_lease *l = malloc(sizeof *l);
+    int rc = l ? gpx_engine_lease_get(x->d->eng, x->c, x->param, turns, l, err)
+               : gpx_error_set(err, GPX_E_NOMEM, "lease");
+    if (rc == 0)
+        *out = gpx_view_lease(l, turns ? GPX_VIEW_TURNS : 0);
+    free(l);
+    return rc < 0 ? -1 : 200;
+}
+
+static int h_lease_release(const struct call *x, json_t **out, gpx_error *err)
+{
+    struct gpx_lease *l = malloc(sizeof *l);
+    int rc = l ? gpx_engine_lease_release(x->d->eng, x->c, x->param, l, err)
+               : gpx_error_set(err, GPX_E_NOMEM, "lease");
+    if (rc == 0)
+        *out = gpx_view_lease(l, 0);
+    free(l);
+    return rc < 0 ? -1 : 200;
+}
+
+static const char *const q_usage[] = {"tenant", "from", "to", NULL};
+
+static int h_usage(const struct call *x, json_t **out, gpx_error *err)
+{
+    const char *v[3] = {NULL, NULL, NULL};
+    int64_t from = 0, to = 0;
+    if (args(x->rq, q_usage, v, err) < 0)
+        return -1;
+    if (v[1] && gpx_parse_time(v[1], &from, err) < 0)
+        return gpx_error_wrap(err, "query 'from'");
+    if (v[2] && gpx_parse_time(v[2], &to, err) < 0)
+        return gpx_error_wrap(err, "query 'to'");
+    struct gpx_usage u;
+    if (gpx_engine_usage(x->d->eng, x->c, v[0], from, to, &u, err) < 0)
+        return -1;
+    *out = gpx_view_usage(&u);
+    gpx_usage_free(&u);
+    return 200;
+}
+
+static int h_tenant_list(const struct call *x, json_t **out, gpx_error *err)
+{
+    struct gpx_tenant *t = NULL;
+    unsigned n = 0;
+    if (gpx_engine_tenant_list(x->d->eng, &t, &n, err) < 0)
+        return -1;
+    *out = gpx_view_tenants(t, n);
+    free(t);
+    return 200;
+}
+
+static int h_tenant_add(const struct call *x, json_t **out, gpx_error *err)
+{
+    struct gpx_tenant_req r;
+    struct gpx_tenant t;
+    char token[72];
+    if (gpxd_tenant_req_parse(x->rq->body, x->rq->body_len, &r, err) < 0 ||
+        gpx_engine_tenant_add(x->d->eng, &r, &t, token, err) < 0)
+        return -1;
+    *out = gpx_view_tenant(&t, token);
+    return 201;
+}
+
+static int h_tenant_get(const struct call *x, json_t **out, gpx_error *err)
+{
+    struct gpx_tenant t;
+    if (gpx_engine_tenant_get(x->d->eng, x->c, x->param, &t, err) < 0)
+        return -1;
+    *out = gpx_view_tenant(&t, NULL);
+    return 200;
+}
+
+static int h_tenant_remove(const struct call *x, json_t **out, gpx_error *err)
+{
+    struct gpx_tenant t;
+    if (gpx_engine_tenant_remove(x->d->eng, x->param, &t, err) < 0)
+        return -1;
+    *out = gpx_view_tenant(&t, NULL);
+    return 200;
+}
+
+static int h_tenant_token(const struct call *x, json_t **out, gpx_error *err)
+{
+    struct gpx_tenant t;
+    char token[72];
+    if (gpx_engine_tenant_new_token(x->d->eng, x->param, &t, token, err) < 0)
+        return -1;
+    *out = gpx_view_tenant(&t, token);
+    return 200;
+}
+
+static int h_mig_get(const struct call *x, json_t **out, gpx_error *err)
+{
+    struct gpx_mig_view v;
+    if (gpx_engine_mig_get(x->d->eng, x->c, x->param, &v, err) < 0)
+        return -1;
+    *out = gpx_view_mig(&v);
+    gpx_mig_view_free(&v);
+    return 200;
+}
+
+static int h_mig_post(const struct call *x, json_t **out, gpx_error *err)
+{
+    struct gpx_mig_req r;
+    struct gpx_mig_applied a;
+    if (gpxd_mig_req_parse(x->rq->body, x->rq->body_len, &r, err) < 0 ||
+        gpx_engine_mig_apply(x->d->eng, x->param, &r, &a, err) < 0)
+        return -1;
+    *out = gpx_view_mig_applied(&a);
+    gpx_mig_applied_free(&a);
+    return 200;
+}
+
+/* --- the table ------------------------------------------------------------------------------ */
+
+static const struct route routes[] = {
+    {"GET", "/healthz", ROLE_ANYONE, h_healthz, NULL},
+    {"HEAD", "/healthz", ROLE_ANYONE, h_healthz, NULL},
+    {"GET", "/metrics", ROLE_METRICS, h_metrics, NULL},
+    {"GET", "/v1/whoami", ROLE_TENANT, h_whoami, NULL},
+    {"GET", "/v1/gpus", ROLE_TENANT, h_gpus, NULL},
+    {"GET", "/v1/leases", ROLE_TENANT, h_lease_list, q_leases},
+    {"POST", "/v1/leases", ROLE_TENANT, h_lease_create, NULL},
+    {"GET", "/v1/leases/{}", ROLE_TENANT, h_lease_get, (const char *const[]){"turns", NULL}},
+    {"DELETE", "/v1/leases/{}", ROLE_TENANT, h_lease_release, NULL},
+    {"GET", "/v1/usage", ROLE_TENANT, h_usage, q_usage},
+    {"GET", "/v1/tenants", ROLE_ADMIN, h_tenant_list, NULL},
+    {"POST", "/v1/tenants", ROLE_ADMIN, h_tenant_add, NULL},
+    {"GET", "/v1/tenants/{}", ROLE_TENANT, h_tenant_get, NULL},
+    {"DELETE", "/v1/tenants/{}", ROLE_ADMIN, h_tenant_remove, NULL},
+    {"POST", "/v1/tenants/{}/token", ROLE_ADMIN, h_tenant_token, NULL},
+    {"GET", "/v1/gpus/{}/mig", ROLE_TENANT, h_mig_get, NULL},
+    {"POST", "/v1/gpus/{}/mig", ROLE_ADMIN, h_mig_post, NULL},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+static int seg_ok(char ch)
+{
+    return isalnum((unsigned char)ch) || ch == '-' || ch == '_' || ch == '.';
+}
+
+/* Whether path matches pattern; copies the {} segment into param. */
+static int match(const char *pattern, const char *path, char *param, size_t len)
+{
+    while (*pattern) {
+        if (pattern[0] == '{' && pattern[1] == '}') {
+            size_t n = 0;
+            while (path[n] && path[n] != '/' && seg_ok(path[n]))
+                n++;
+            if (n == 0 || n >= len || n >= 64 || (path[n] && path[n] != '/'))
+                return 0;
+            memcpy(param, path, n);
+            param[n] = '\0';
+            path += n;
+            pattern += 2;
+            continue;
+        }
+        if (*pattern++ != *path++)
+            return 0;
     }
-    if (r != R_LEASES && r != R_USAGE && args(rq, no_args, v, &e) < 0) {
-        set_error(rs, &e);
-        return;
+    return *path == '\0';
+}
+
+static void set_json(struct gpxd_http_resp *rs, int status, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
+    json_decref(j);
+    size_t n = s ? strlen(s) : 0;
+    rs->body = malloc(n + 2);
+    if (rs->body) {
+        memcpy(rs->body, s ? s : "", n);
+        rs->body[n] = '\n';
+        rs->body[n + 1] = '\0';
+        rs->len = n + 1;
     }
-    switch (r) {
-    case R_WHOAMI:
-        out = gpxd_caller_json(c);
-        break;
-    case R_GPUS:
-        rc = gpxd_gpus(d, c, &out, &e);
-        break;
-    case R_LEASES:
-        if (!strcmp(m, "GET")) {
-            static const char *const names[] = {"state", "tenant", NULL};
-            rc = args(rq, names, v, &e);
-            if (rc == 0)
-                rc = gpxd_lease_list(d, c, v[0], v[1], &out, &e);
-        } else {
-            struct gpxd_lease_req req;
-            rc = args(rq, no_args, v, &e);
-            if (rc == 0)
-                rc = gpxd_lease_req_parse(rq->body, rq->body_len, &req, &e);
-            if (rc == 0) {
-                rc = gpxd_lease_create(d, c, &req, &out, &e);
-                gpxd_lease_req_clear(&req);
-            }
-            status = 201;
-        }
-        break;
-    case R_LEASE:
-        rc = !strcmp(m, "GET") ? gpxd_lease_get(d, c, param, &out, &e)
-                               : gpxd_lease_release(d, c, param, &out, &e);
-        break;
-    case R_USAGE: {
-        static const char *const names[] = {"tenant", "from", "to", NULL};
-        int64_t from = 0, to = 0;
-        rc = args(rq, names, v, &e);
-        if (rc == 0 && v[1] && gpxd_parse_time(v[1], &from, &e) < 0)
-            rc = gpx_error_wrap(&e, "query 'from'");
-        if (rc == 0 && v[2] && gpxd_parse_time(v[2], &to, &e) < 0)
-            rc = gpx_error_wrap(&e, "query 'to'");
-        if (rc == 0)
-            rc = gpxd_usage(d, c, v[0], from, to, &out, &e);
-        break;
-    }
-    case R_TENANTS:
-        if (!c->admin) {
-            fail(rs, GPX_E_PERM, "managing tenants needs the admin role (you are '%s')", c->tenant);
-            return;
-        }
-        if (!strcmp(m, "GET")) {
-            rc = gpxd_tenant_list(d, &out, &e);
-        } else {
-            struct gpxd_tenant_req req;
-            rc = gpxd_tenant_req_parse(rq->body, rq->body_len, &req, &e);
-            if (rc == 0)
-                rc = gpxd_tenant_add(d, &req, &out, &e);
-            status = 201;
-        }
-        break;
-    case R_TENANT:
-        if (!strcmp(m, "GET")) {
-            rc = gpxd_tenant_get(d, c, param, &out, &e);
-            break;
-        }
-        /* fallthrough */
-    case R_TENANT_TOKEN:
-        if (!c->admin) {
-            fail(rs, GPX_E_PERM, "managing tenants needs the admin role (you are '%s')", c->tenant);
-            return;
-        }
-        rc = r == R_TENANT ? gpxd_tenant_remove(d, param, &out, &e)
-                           : gpxd_tenant_new_token(d, param, &out, &e);
-        break;
-    case R_GPU_MIG:
-        if (!strcmp(m, "GET")) {
-            rc = gpxd_mig_get(d, c, param, &out, &e);
-            break;
-        }
-        if (!c->admin) {
-            fail(rs, GPX_E_PERM, "changing MIG partitions needs the admin role (you are '%s')",
-                 c->tenant);
-            return;
-        }
-        {
-            struct gpxd_mig_req req;
-            rc = gpxd_mig_req_parse(rq->body, rq->body_len, &req, &e);
-            if (rc == 0)
-                rc = gpxd_mig_post(d, param, &req, &out, &e);
-        }
-        break;
-    default:
-        gpx_error_set(&e, GPX_E_INTERNAL, "unrouted path");
-        rc = -1;
-    }
-    if (rc < 0) {
-        json_decref(out);
-        set_error(rs, &e);
-        return;
-    }
-    set_json(rs, status, out);
+    free(s);
+    rs->status = status;
+    rs->content_type = "application/json";
+}
+
+static void set_error(struct gpxd_http_resp *rs, const gpx_error *e)
+{
+    set_json(rs, gpx_error_http_status(e->code), gpx_view_error(e));
+    if (e->code == GPX_E_UNAUTH)
+        rs->www_authenticate = 1;
+}
+
+static void fail(struct gpxd_http_resp *rs, enum gpx_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(struct gpxd_http_resp *rs, enum gpx_code code, const char *fmt, ...)
+{
+    gpx_error e = {.code = code};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.msg, sizeof e.msg, fmt, ap);
+    va_end(ap);
+    set_error(rs, &e);
+}
+
+static const char *role_what(enum role r)
+{
+    return r == ROLE_METRICS ? "/metrics needs" : "this needs";
 }
 
 void gpxd_api_handle(struct gpxd *d, const struct gpxd_http_req *rq, struct gpxd_http_resp *rs)
 {
     memset(rs, 0, sizeof *rs);
-    char param[64] = "";
-    enum route r = route_of(rq->path, param, sizeof param);
-    if (r == R_NONE) {
+    char param[64] = "", allow[128] = "";
+    const struct route *r = NULL, *any = NULL;
+    for (size_t i = 0; i < NROUTES; i++) {
+        char p[64];
+        if (!match(routes[i].pattern, rq->path, p, sizeof p))
+            continue;
+        if (!any)
+            any = &routes[i];
+        size_t al = strlen(allow);
+        if (!strstr(allow, routes[i].method))
+            snprintf(allow + al, sizeof allow - al, "%s%s", al ? ", " : "", routes[i].method);
+        if (strcmp(routes[i].method, rq->method) == 0 && !r) {
+            r = &routes[i];
+            memcpy(param, p, sizeof param);
+        }
+    }
+    if (!any) {
         fail(rs, GPX_E_NOT_FOUND, "no such endpoint: %.200s", rq->path);
         goto done;
     }
     if (rq->body_too_large) {
-        gpx_error e = {0};
-        gpx_error_set(&e, GPX_E_TOO_LARGE, "request body is larger than %zu bytes",
-                      d->cfg.max_body);
+        fail(rs, GPX_E_TOO_LARGE, "request body is larger than %zu bytes", d->cfg.max_body);
+        goto done;
+    }
+    struct gpx_caller c;
+    gpx_error e = {0};
+    int authed = gpx_engine_authenticate(d->eng, rq->authorization, rq->via_unix, rq->have_cred,
+                                         rq->uid, rq->pid, &c, &e) == 0;
+    enum role need = r ? r->role : any->role;
+    if (need == ROLE_METRICS && d->cfg.metrics_public)
+        need = ROLE_ANYONE;
+    if (need != ROLE_ANYONE && !authed) {
         set_error(rs, &e);
         goto done;
     }
-    if (r == R_HEALTHZ) {
-        if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0)
-            goto method;
-        struct gpxd_caller hc;
-        gpx_error he = {0};
-        int admin = gpxd_authenticate(d, rq->authorization, rq->via_unix, rq->have_cred, rq->uid,
-                                      rq->pid, &hc, &he) == 0 &&
-                    hc.admin;
-        healthz(d, admin, rs);
+    if (!r) {
+        fail(rs, GPX_E_METHOD, "method %s is not allowed here", rq->method);
+        snprintf(rs->allow_buf, sizeof rs->allow_buf, "%s", allow);
+        rs->allow = rs->allow_buf;
         goto done;
     }
-    struct gpxd_caller c;
-    gpx_error e = {0};
-    int authed = gpxd_authenticate(d, rq->authorization, rq->via_unix, rq->have_cred, rq->uid,
-                                   rq->pid, &c, &e) == 0;
-    if (r == R_METRICS) {
-        if (strcmp(rq->method, "GET") != 0)
-            goto method;
-        if (!d->cfg.metrics_public) {
-            if (!authed) {
-                set_error(rs, &e);
-                goto done;
-            }
-            if (!c.admin) {
-                fail(rs, GPX_E_PERM, "/metrics needs the admin role (you are '%s')", c.tenant);
-                goto done;
-            }
-        }
-        if (gpxd_metrics(d, &rs->body, &rs->len, &e) < 0) {
+    if ((need == ROLE_ADMIN || need == ROLE_METRICS) && !c.admin) {
+        const char *what = strstr(rq->path, "/tenants")  ? "managing tenants needs"
+                           : strstr(rq->path, "/mig")    ? "changing MIG partitions needs"
+                                                         : role_what(need);
+        fail(rs, GPX_E_PERM, "%s the admin role (you are '%s')", what, c.tenant);
+        goto done;
+    }
+    if (strcmp(rq->method, "POST") != 0 && rq->body_len > 0) {
+        fail(rs, GPX_E_INVALID, "%s requests take no body", rq->method);
+        goto done;
+    }
+    gpx_error_clear(&e);
+    if (!r->query) {
+        const char *none[1] = {NULL};
+        static const char *const no_args[] = {NULL};
+        if (args(rq, no_args, none, &e) < 0) {
             set_error(rs, &e);
             goto done;
         }
-        rs->status = 200;
-        rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
-        goto done;
     }
-    if (!authed) {
+    struct call x = {.d = d, .rq = rq, .c = authed ? &c : NULL, .param = param, .rs = rs};
+    json_t *out = NULL;
+    int status = r->fn(&x, &out, &e);
+    if (status < 0) {
+        json_decref(out);
         set_error(rs, &e);
         goto done;
     }
-    {
-        /* method allowed? */
-        const char *al = allow[r];
-        size_t ml = strlen(rq->method);
-        const char *p = al;
-        int ok = 0;
-        while ((p = strstr(p, rq->method)) != NULL) {
-            if ((p == al || p[-1] == ' ') && (p[ml] == '\0' || p[ml] == ','))
-                ok = 1;
-            p += ml;
-        }
-        if (!ok || ml == 0)
-            goto method;
-    }
-    dispatch(d, rq, &c, r, param, rs);
-    goto done;
-method:
-    fail(rs, GPX_E_METHOD, "method %s is not allowed here", rq->method);
-    rs->allow = allow[r];
+    if (out)
+        set_json(rs, status, out);
+    else
+        rs->status = status;
 done:
     if (rs->status >= 100 && rs->status < 600)
         atomic_fetch_add(&d->http_by_class[rs->status / 100], 1);
     if (rs->status >= 500)
-        gpx_warn("%s %s: %d %.*s", rq->method, rq->path, rs->status, (int)rs->len, rs->body);
+        gpx_warn("%s %s: %d %.*s", rq->method, rq->path, rs->status, (int)rs->len,
+                 rs->body ? rs->body : "");
     else
         gpx_debug("%s %s: %d", rq->method, rq->path, rs->status);
 }

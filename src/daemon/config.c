@@ -1,19 +1,26 @@
 /*
- * Config parsing. Every key goes through gpxd_config_set, which validates the
- * value completely (ranges, units, addresses) before storing it, so a
- * gpxd_config is always internally valid. Parsing never allocates and never
- * reads past `len`: the fuzz target (tests/fuzz/fuzz_config.c) feeds it
- * arbitrary bytes.
+ * Config parsing. Every key is one row of the table `keys` below: its name,
+ * its kind (string, listen address, bool, number, duration, size, ratio or
+ * one of some names), where it is stored in struct gpxd_config and what it
+ * accepts; gpxd_config_set looks the key up and calls its kind's setter, so
+ * a new key is one row (and one line in docs/daemon.md). Each setter
+ * validates the value completely (ranges, units, addresses) before storing
+ * it, so a gpxd_config is always internally valid, and its error names the
+ * key and the value and says what is accepted. Parsing never allocates and
+ * never reads past `len`: the fuzz target (tests/fuzz/fuzz_config.c) feeds
+ * it arbitrary bytes.
  */
 #include "daemon/config.h"
-#include "core/size.h"
 #include "core/log.h"
+#include "core/size.h"
+#include "core/watchdog.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,170 +120,234 @@ int gpxd_parse_listen(const char *s, int allow_remote, char *host, size_t hostle
     return 0;
 }
 
-static int set_str(char *dst, size_t len, const char *key, const char *value, int allow_empty,
-                   gpx_error *err)
+/*
+ * The keys. Each row names a key, how its value is parsed (kind), where it is
+ * stored (offset and size in struct gpxd_config; the FIELD macros refuse a
+ * member of the wrong type at compile time) and what is accepted. The error
+ * messages are built from the row, so they always state what the row accepts.
+ */
+enum kind {
+    K_STRING,   /* char array; .min = 1: must not be empty */
+    K_LISTEN,   /* K_STRING that, when not empty, must be HOST:PORT (gpxd_parse_listen) */
+    K_BOOL,     /* int: true/yes/1/on or false/no/0/off */
+    K_UINT,     /* unsigned or size_t: a number from .min to .max, written in .base */
+    K_DURATION, /* uint64_t milliseconds: gpxd_parse_duration, at least .min */
+    K_SIZE,     /* uint64_t bytes: gpx_size_parse */
+    K_RATIO,    /* double from .lo to .hi; .accepts is the range as the error states it */
+    K_ENUM,     /* int: the value of one of .names */
+};
+
+#define MAX_NAMES 6
+
+struct key {
+    const char *name;
+    enum kind kind;
+    size_t off, size;
+    uint64_t min, max;
+    int base;
+    double lo, hi;
+    const char *accepts;
+    struct {
+        const char *name; /* NULL ends the list */
+        int value;
+    } names[MAX_NAMES + 1];
+};
+
+#define CFG_MEMBER(m) (((struct gpxd_config *)0)->m)
+/* offset and size of member m, which must have type T (0 * sizeof(...) checks it) */
+#define FIELD(m, T)                                                                                \
+    .off = offsetof(struct gpxd_config, m) + 0 * sizeof(_Generic(CFG_MEMBER(m), T : 0)),           \
+    .size = sizeof CFG_MEMBER(m)
+
+/* One macro per kind, so that each row below is one line. */
+/* clang-format off */
+#define STRING(k, m, nonempty) {.name = k, .kind = K_STRING, FIELD(m, char *), .min = nonempty}
+#define LISTEN(k, m)           {.name = k, .kind = K_LISTEN, FIELD(m, char *)}
+#define BOOL(k, m)             {.name = k, .kind = K_BOOL, FIELD(m, int)}
+#define UINT(k, m, T, lo, hi, b) \
+    {.name = k, .kind = K_UINT, FIELD(m, T), .min = lo, .max = hi, .base = b}
+#define DURATION(k, m, min_ms) {.name = k, .kind = K_DURATION, FIELD(m, uint64_t), .min = min_ms}
+#define SIZE(k, m)             {.name = k, .kind = K_SIZE, FIELD(m, uint64_t)}
+#define RATIO(k, m, l, h, text) \
+    {.name = k, .kind = K_RATIO, FIELD(m, double), .lo = l, .hi = h, .accepts = text}
+#define ENUM(k, m, T, ...)     {.name = k, .kind = K_ENUM, FIELD(m, T), .names = {__VA_ARGS__}}
+/* clang-format on */
+
+_Static_assert(sizeof(enum gpx_place_policy) == sizeof(int), "placement is stored as an int");
+
+/* In the order of docs/daemon.md's table. */
+static const struct key keys[] = {
+    STRING("socket", socket_path, 1),
+    UINT("socket_mode", socket_mode, unsigned, 0, 0777, 8),
+    LISTEN("listen", listen),
+    BOOL("allow_remote", allow_remote),
+    STRING("state_dir", state_dir, 1),
+    STRING("run_dir", run_dir, 0),
+    STRING("sim", sim, 0),
+    STRING("interposer", interposer, 0),
+    ENUM("placement", placement, enum gpx_place_policy, {"binpack", GPX_PLACE_BINPACK},
+         {"spread", GPX_PLACE_SPREAD}),
+    RATIO("oversubscription", oversubscription, 1.0, 100.0, "a ratio from 1.0 to 100"),
+    DURATION("grace", grace_ms, 0),
+    DURATION("reconcile_interval", reconcile_ms, 100),
+    DURATION("meter_interval", meter_ms, 100),
+    DURATION("inventory_interval", inventory_ms, 100),
+    ENUM("watchdog", watchdog, int, {"off", -1}, {"report", GPX_WATCH_REPORT},
+         {"kill", GPX_WATCH_KILL}),
+    DURATION("watchdog_interval", watchdog_ms, 100),
+    SIZE("watchdog_allowance", watchdog_allowance),
+    ENUM("log_level", log_level, int, {"error", GPX_LOG_ERROR}, {"warn", GPX_LOG_WARN},
+         {"info", GPX_LOG_INFO}, {"debug", GPX_LOG_DEBUG}),
+    UINT("threads", threads, unsigned, 1, 64, 10),
+    BOOL("metrics_public", metrics_public),
+    ENUM("metrics_labels", metrics_snake_labels, int, {"dcgm", 0}, {"snake", 1}),
+    STRING("hostname", hostname, 0),
+    UINT("max_body", max_body, size_t, 1024, 16u << 20, 10),
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const struct key *find_key(const char *name)
 {
-    if (!allow_empty && !*value)
-        return gpx_error_set(err, GPX_E_INVALID, "%s: must not be empty", key);
-    if (strlen(value) >= len)
-        return gpx_error_set(err, GPX_E_INVALID, "%s: value too long (max %zu bytes)", key,
-                             len - 1);
-    memcpy(dst, value, strlen(value) + 1);
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static int set_string(const struct key *k, void *dst, const char *value, gpx_error *err)
+{
+    if (k->min && !*value)
+        return gpx_error_set(err, GPX_E_INVALID, "%s: must not be empty", k->name);
+    size_t n = strlen(value);
+    if (n >= k->size)
+        return gpx_error_set(err, GPX_E_INVALID, "%s: value too long (max %zu bytes)", k->name,
+                             k->size - 1);
+    memcpy(dst, value, n + 1);
     return 0;
 }
 
-static int set_bool(int *dst, const char *key, const char *value, gpx_error *err)
+static int set_listen(const struct key *k, void *dst, const char *value, gpx_error *err)
 {
+    if (*value) {
+        char h[64];
+        unsigned p;
+        /* syntax only here: allow_remote may come later; main() checks again */
+        if (gpxd_parse_listen(value, 1, h, sizeof h, &p, err) < 0)
+            return -1;
+    }
+    return set_string(k, dst, value, err);
+}
+
+static int set_bool(const struct key *k, void *dst, const char *value, gpx_error *err)
+{
+    int v;
     if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1") ||
         !strcmp(value, "on"))
-        *dst = 1;
+        v = 1;
     else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0") ||
              !strcmp(value, "off"))
-        *dst = 0;
+        v = 0;
     else
-        return gpx_error_set(err, GPX_E_INVALID, "%s: expected true or false, not '%s'", key,
+        return gpx_error_set(err, GPX_E_INVALID, "%s: expected true or false, not '%s'", k->name,
                              value);
+    memcpy(dst, &v, sizeof v);
     return 0;
 }
 
-static int set_uint(unsigned *dst, const char *key, const char *value, unsigned lo, unsigned hi,
-                    int base, gpx_error *err)
+static int set_uint(const struct key *k, void *dst, const char *value, gpx_error *err)
 {
     char *end;
     errno = 0;
-    unsigned long v = strtoul(value, &end, base);
-    if (!isdigit((unsigned char)*value) || *end || errno || v < lo || v > hi)
-        return gpx_error_set(err, GPX_E_INVALID, "%s: expected a number from %u to %u, not '%s'",
-                             key, lo, hi, value);
-    *dst = (unsigned)v;
+    unsigned long v = strtoul(value, &end, k->base);
+    if (!isdigit((unsigned char)*value) || *end || errno || v < k->min || v > k->max)
+        return gpx_error_set(err, GPX_E_INVALID,
+                             "%s: expected a number from %llu to %llu, not '%s'", k->name,
+                             (unsigned long long)k->min, (unsigned long long)k->max, value);
+    if (k->size == sizeof(unsigned)) {
+        unsigned u = (unsigned)v;
+        memcpy(dst, &u, sizeof u);
+    } else {
+        size_t z = (size_t)v;
+        memcpy(dst, &z, sizeof z);
+    }
     return 0;
 }
 
-static int set_duration(uint64_t *dst, const char *key, const char *value, uint64_t min_ms,
-                        gpx_error *err)
+static int set_duration(const struct key *k, void *dst, const char *value, gpx_error *err)
 {
     uint64_t ms = 0;
     if (gpxd_parse_duration(value, &ms, err) < 0)
-        return gpx_error_wrap(err, "%s", key);
-    if (ms < min_ms)
-        return gpx_error_set(err, GPX_E_INVALID, "%s: at least %llums", key,
-                             (unsigned long long)min_ms);
-    *dst = ms;
+        return gpx_error_wrap(err, "%s", k->name);
+    if (ms < k->min)
+        return gpx_error_set(err, GPX_E_INVALID, "%s: at least %llums", k->name,
+                             (unsigned long long)k->min);
+    memcpy(dst, &ms, sizeof ms);
     return 0;
+}
+
+static int set_size(const struct key *k, void *dst, const char *value, gpx_error *err)
+{
+    uint64_t bytes;
+    if (gpx_size_parse(value, &bytes, err) < 0)
+        return gpx_error_wrap(err, "%s", k->name);
+    memcpy(dst, &bytes, sizeof bytes);
+    return 0;
+}
+
+static int set_ratio(const struct key *k, void *dst, const char *value, gpx_error *err)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (!isdigit((unsigned char)*value) || *end || errno || !isfinite(v) || v < k->lo || v > k->hi)
+        return gpx_error_set(err, GPX_E_INVALID, "%s: expected %s, not '%s'", k->name, k->accepts,
+                             value);
+    memcpy(dst, &v, sizeof v);
+    return 0;
+}
+
+static int set_enum(const struct key *k, void *dst, const char *value, gpx_error *err)
+{
+    size_t n = 0;
+    while (k->names[n].name) {
+        if (!strcmp(value, k->names[n].name)) {
+            memcpy(dst, &k->names[n].value, sizeof(int));
+            return 0;
+        }
+        n++;
+    }
+    /* "expected a, b or c": MAX_NAMES names fit easily; a cut list is reported, not hidden */
+    char list[256];
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i == 0 ? "" : i + 1 < n ? ", " : " or ";
+        int w = snprintf(list + len, sizeof list - len, "%s%s", sep, k->names[i].name);
+        if (w < 0 || (size_t)w >= sizeof list - len)
+            return gpx_error_set(err, GPX_E_INTERNAL, "%s: the list of accepted values is too long",
+                                 k->name);
+        len += (size_t)w;
+    }
+    return gpx_error_set(err, GPX_E_INVALID, "%s: expected %s, not '%s'", k->name, list, value);
 }
 
 int gpxd_config_set(struct gpxd_config *c, const char *key, const char *value, gpx_error *err)
 {
-    if (!strcmp(key, "socket"))
-        return set_str(c->socket_path, sizeof c->socket_path, key, value, 0, err);
-    if (!strcmp(key, "socket_mode"))
-        return set_uint(&c->socket_mode, key, value, 0, 0777, 8, err);
-    if (!strcmp(key, "listen")) {
-        if (*value) {
-            char h[64];
-            unsigned p;
-            /* syntax only here: allow_remote may come later; main() checks again */
-            if (gpxd_parse_listen(value, 1, h, sizeof h, &p, err) < 0)
-                return -1;
-        }
-        return set_str(c->listen, sizeof c->listen, key, value, 1, err);
-    }
-    if (!strcmp(key, "allow_remote"))
-        return set_bool(&c->allow_remote, key, value, err);
-    if (!strcmp(key, "state_dir"))
-        return set_str(c->state_dir, sizeof c->state_dir, key, value, 0, err);
-    if (!strcmp(key, "run_dir"))
-        return set_str(c->run_dir, sizeof c->run_dir, key, value, 1, err);
-    if (!strcmp(key, "sim"))
-        return set_str(c->sim, sizeof c->sim, key, value, 1, err);
-    if (!strcmp(key, "interposer"))
-        return set_str(c->interposer, sizeof c->interposer, key, value, 1, err);
-    if (!strcmp(key, "hostname"))
-        return set_str(c->hostname, sizeof c->hostname, key, value, 1, err);
-    if (!strcmp(key, "placement")) {
-        int p = gpx_place_policy_parse(value);
-        if (p < 0)
-            return gpx_error_set(err, GPX_E_INVALID,
-                                 "placement: expected binpack or spread, not '%s'", value);
-        c->placement = (enum gpx_place_policy)p;
-        return 0;
-    }
-    if (!strcmp(key, "oversubscription")) {
-        char *end;
-        errno = 0;
-        double v = strtod(value, &end);
-        if (!isdigit((unsigned char)*value) || *end || errno || !isfinite(v) || v < 1.0 ||
-            v > 100.0)
-            return gpx_error_set(err, GPX_E_INVALID,
-                                 "oversubscription: expected a ratio from 1.0 to 100, not '%s'",
-                                 value);
-        c->oversubscription = v;
-        return 0;
-    }
-    if (!strcmp(key, "grace"))
-        return set_duration(&c->grace_ms, key, value, 0, err);
-    if (!strcmp(key, "reconcile_interval"))
-        return set_duration(&c->reconcile_ms, key, value, 100, err);
-    if (!strcmp(key, "meter_interval"))
-        return set_duration(&c->meter_ms, key, value, 100, err);
-    if (!strcmp(key, "inventory_interval"))
-        return set_duration(&c->inventory_ms, key, value, 100, err);
-    if (!strcmp(key, "log_level")) {
-        int l = gpx_log_parse_level(value);
-        if (l < 0)
-            return gpx_error_set(err, GPX_E_INVALID,
-                                 "log_level: expected error, warn, info or debug, not '%s'", value);
-        c->log_level = l;
-        return 0;
-    }
-    if (!strcmp(key, "threads"))
-        return set_uint(&c->threads, key, value, 1, 64, 10, err);
-    if (!strcmp(key, "metrics_public"))
-        return set_bool(&c->metrics_public, key, value, err);
-    if (!strcmp(key, "watchdog")) {
-        if (!strcmp(value, "off")) {
-            c->watchdog = -1;
-            return 0;
-        }
-        if (!strcmp(value, "report") || !strcmp(value, "kill")) {
-            c->watchdog = !strcmp(value, "kill");
-            return 0;
-        }
-        return gpx_error_set(err, GPX_E_INVALID, "watchdog: expected off, report or kill, not '%s'",
-                             value);
-    }
-    if (!strcmp(key, "watchdog_interval"))
-        return set_duration(&c->watchdog_ms, key, value, 100, err);
-    if (!strcmp(key, "watchdog_allowance")) {
-        if (gpx_size_parse(value, &c->watchdog_allowance, err) < 0)
-            return gpx_error_wrap(err, "watchdog_allowance");
-        return 0;
-    }
-    if (!strcmp(key, "metrics_labels")) {
-        if (!strcmp(value, "dcgm") || !strcmp(value, "snake")) {
-            c->metrics_snake_labels = !strcmp(value, "snake");
-            return 0;
-        }
-        return gpx_error_set(err, GPX_E_INVALID, "metrics_labels: expected dcgm or snake, not '%s'",
-                             value);
-    }
-    if (!strcmp(key, "max_body")) {
-        unsigned v = 0;
-        if (set_uint(&v, key, value, 1024, 16u << 20, 10, err) < 0)
-            return -1;
-        c->max_body = v;
-        return 0;
-    }
-    return gpx_error_set(err, GPX_E_INVALID, "unknown key '%s'", key);
+    static int (*const setters[])(const struct key *, void *, const char *, gpx_error *) = {
+        [K_STRING] = set_string, [K_LISTEN] = set_listen,     [K_BOOL] = set_bool,
+        [K_UINT] = set_uint,     [K_DURATION] = set_duration, [K_SIZE] = set_size,
+        [K_RATIO] = set_ratio,   [K_ENUM] = set_enum,
+    };
+    const struct key *k = find_key(key);
+    if (!k)
+        return gpx_error_set(err, GPX_E_INVALID, "unknown key '%s'", key);
+    return setters[k->kind](k, (char *)c + k->off, value, err);
 }
-
-#define MAX_KEYS 32
 
 int gpxd_config_parse(struct gpxd_config *c, const char *text, size_t len, const char *origin,
                       gpx_error *err)
 {
-    char seen[MAX_KEYS][32];
-    unsigned nseen = 0;
+    unsigned char seen[NKEYS] = {0};
     size_t pos = 0;
     unsigned lineno = 0;
     while (pos < len) {
@@ -315,14 +386,13 @@ int gpxd_config_parse(struct gpxd_config *c, const char *text, size_t len, const
         if (!*k)
             return gpx_error_set(err, GPX_E_INVALID, "%s:%u: missing key before '='", origin,
                                  lineno);
-        for (unsigned i = 0; i < nseen; i++)
-            if (strcmp(seen[i], k) == 0)
-                return gpx_error_set(err, GPX_E_INVALID, "%s:%u: '%s' is set twice", origin, lineno,
-                                     k);
+        const struct key *row = find_key(k);
+        if (row && seen[row - keys])
+            return gpx_error_set(err, GPX_E_INVALID, "%s:%u: '%s' is set twice", origin, lineno, k);
         if (gpxd_config_set(c, k, v, err) < 0)
             return gpx_error_wrap(err, "%s:%u", origin, lineno);
-        if (nseen < MAX_KEYS && strlen(k) < sizeof seen[0])
-            memcpy(seen[nseen++], k, strlen(k) + 1);
+        if (row) /* always: gpxd_config_set refuses unknown keys */
+            seen[row - keys] = 1;
     }
     return 0;
 }

@@ -99,11 +99,26 @@ int gpxd_metrics(struct gpxd *d, char **out, size_t *len, gpx_error *err)
         {"DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).", GPX_INV_SM_CLOCK, 5},
         {"DCGM_FI_DEV_MEM_CLOCK", "Memory clock frequency (in MHz).", GPX_INV_MEM_CLOCK, 6},
     };
-    pthread_mutex_lock(&d->inv_lock);
+    /* the engine's views of the node and its leases, as an admin sees them */
+    struct gpx_caller admin = {.admin = 1};
+    snprintf(admin.tenant, sizeof admin.tenant, "%s", GPX_BUILTIN_ADMIN);
+    struct gpx_node node;
+    struct gpx_lease *leases = NULL;
+    unsigned nl = 0;
+    struct gpx_lease_query q = {.state = -1};
+    if (gpx_engine_gpus(d->eng, &admin, &node, err) < 0) {
+        free(b.p);
+        return -1;
+    }
+    if (gpx_engine_lease_list(d->eng, &admin, &q, &leases, &nl, err) < 0) {
+        gpx_node_free(&node);
+        free(b.p);
+        return -1;
+    }
     for (size_t s = 0; s < sizeof gpu_series / sizeof gpu_series[0]; s++) {
         head(&b, gpu_series[s].name, "gauge", gpu_series[s].help);
-        for (unsigned i = 0; i < d->inv.count; i++) {
-            const struct gpx_gpu_info *g = &d->inv.gpus[i];
+        for (unsigned i = 0; i < node.count; i++) {
+            const struct gpx_gpu_info *g = &node.gpus[i].info;
             if (gpu_series[s].bit && !(g->valid & gpu_series[s].bit))
                 continue;
             char model[256], uuid[256], pci[64];
@@ -143,10 +158,9 @@ int gpxd_metrics(struct gpxd *d, char **out, size_t *len, gpx_error *err)
                 v);
         }
     }
-    unsigned ngpus = d->inv.count;
-    pthread_mutex_unlock(&d->inv_lock);
+    unsigned ngpus = node.count;
+    gpx_node_free(&node);
 
-    pthread_mutex_lock(&d->lock);
     static const struct {
         const char *name, *type, *help;
     } lease_series[] = {
@@ -162,43 +176,30 @@ int gpxd_metrics(struct gpxd *d, char **out, size_t *len, gpx_error *err)
         {"gpuplex_lease_processes", "gauge", "Processes attached to the lease's region."},
         {"gpuplex_lease_start_time_seconds", "gauge", "When the lease was granted (Unix time)."},
     };
-    int64_t now = gpxd_now_ns();
     for (size_t s = 0; s < sizeof lease_series / sizeof lease_series[0]; s++) {
         head(&b, lease_series[s].name, lease_series[s].type, lease_series[s].help);
-        for (unsigned i = 0; i < d->n_leases; i++) {
-            const struct gpxd_active *a = d->leases[i];
-            const struct gpxd_lease *l = &a->rec;
-            const struct gpx_lease_usage *u = a->mapped ? a->region.usage : NULL;
+        for (unsigned i = 0; i < nl; i++) {
+            const struct gpx_lease *x = &leases[i];
+            const struct gpx_lease_rec *l = &x->rec;
             double v = 0;
             switch (s) {
             case 0:
                 v = (double)(l->mode == GPX_MODE_EXCLUSIVE ? l->gpu_memory : l->memory_quota);
                 break;
             case 1:
-                v = u ? (double)atomic_load(&u->used) : 0;
+                v = (double)x->used_bytes;
                 break;
-            case 2: {
-                uint64_t p = u ? atomic_load(&u->peak) : 0;
-                v = (double)(p > l->peak_used ? p : l->peak_used);
+            case 2:
+                v = (double)x->peak_bytes;
                 break;
-            }
             case 3:
-                if (l->mode == GPX_MODE_EXCLUSIVE || l->mode == GPX_MODE_MIG) {
-                    v = (double)(now - l->created_ns) / 1e9;
-                } else {
-                    uint64_t g = u ? atomic_load(&u->gpu_ns_granted) : a->gpu_ns_seen;
-                    v = (double)(l->gpu_ns + (g >= a->gpu_ns_seen ? g - a->gpu_ns_seen : g)) / 1e9;
-                }
+                v = (double)x->gpu_ns / 1e9;
                 break;
-            case 4: {
-                uint64_t w = u ? atomic_load(&u->wait_ns) : a->wait_ns_seen;
-                v = (double)(l->wait_ns + (w >= a->wait_ns_seen ? w - a->wait_ns_seen : w)) / 1e9;
+            case 4:
+                v = (double)x->wait_ns / 1e9;
                 break;
-            }
             case 5:
-                if (u)
-                    for (unsigned k = 0; k < GPX_LEASE_MAX_PROCS; k++)
-                        v += atomic_load(&u->procs[k].pid) > 0;
+                v = x->nprocs;
                 break;
             case 6:
                 v = (double)l->created_ns / 1e9;
@@ -211,33 +212,34 @@ int gpxd_metrics(struct gpxd *d, char **out, size_t *len, gpx_error *err)
     }
     /* active leases per tenant and mode */
     head(&b, "gpuplex_leases_active", "gauge", "Active leases per tenant and mode.");
-    for (unsigned i = 0; i < d->n_leases; i++) {
-        const struct gpxd_lease *l = &d->leases[i]->rec;
+    for (unsigned i = 0; i < nl; i++) {
+        const struct gpx_lease_rec *l = &leases[i].rec;
         int seen = 0;
         for (unsigned k = 0; k < i && !seen; k++)
-            seen =
-                !strcmp(d->leases[k]->rec.tenant, l->tenant) && d->leases[k]->rec.mode == l->mode;
+            seen = !strcmp(leases[k].rec.tenant, l->tenant) && leases[k].rec.mode == l->mode;
         if (seen)
             continue;
         unsigned n = 0;
-        for (unsigned k = i; k < d->n_leases; k++)
-            n += !strcmp(d->leases[k]->rec.tenant, l->tenant) && d->leases[k]->rec.mode == l->mode;
+        for (unsigned k = i; k < nl; k++)
+            n += !strcmp(leases[k].rec.tenant, l->tenant) && leases[k].rec.mode == l->mode;
         put(&b, "gpuplex_leases_active{tenant=\"%s\",mode=\"%s\"} %u\n", l->tenant,
             gpx_lease_mode_name((enum gpx_lease_mode)l->mode), n);
     }
-    pthread_mutex_unlock(&d->lock);
+    free(leases);
 
+    struct gpx_engine_counters cnt;
+    gpx_engine_counters(d->eng, &cnt);
     head(&b, "gpuplex_leases_created_total", "counter", "Leases granted since the daemon started.");
     put(&b, "gpuplex_leases_created_total %llu\n",
-        (unsigned long long)atomic_load(&d->leases_created));
+        (unsigned long long)cnt.created);
     head(&b, "gpuplex_leases_released_total", "counter",
          "Leases released since the daemon started (including by the reconciler).");
     put(&b, "gpuplex_leases_released_total %llu\n",
-        (unsigned long long)atomic_load(&d->leases_released));
+        (unsigned long long)cnt.released);
     head(&b, "gpuplex_leases_reaped_total", "counter",
          "Leases the reconciler released because their owner processes had exited.");
     put(&b, "gpuplex_leases_reaped_total %llu\n",
-        (unsigned long long)atomic_load(&d->leases_reaped));
+        (unsigned long long)cnt.reaped);
     head(&b, "gpuplex_http_requests_total", "counter", "HTTP requests answered, by status class.");
     for (int c = 1; c <= 5; c++)
         put(&b, "gpuplex_http_requests_total{code=\"%dxx\"} %llu\n", c,

@@ -57,7 +57,7 @@ static int get_size(json_t *v, const char *name, uint64_t *out, gpx_error *err)
             return gpx_error_set(err, GPX_E_INVALID, "field '%s' must be positive", name);
         *out = (uint64_t)json_integer_value(v);
     } else if (json_is_string(v)) {
-        if (gpx_size_parse(json_string_value(v), out, err) < 0)
+        if (gpx_size_parse_unit(json_string_value(v), out, err) < 0)
             return gpx_error_wrap(err, "field '%s'", name);
     } else {
         return gpx_error_set(err, GPX_E_INVALID,
@@ -65,121 +65,44 @@ static int get_size(json_t *v, const char *name, uint64_t *out, gpx_error *err)
                              "of bytes",
                              name);
     }
-    if (*out < GPXD_MIN_MEMORY)
+    if (*out < GPX_MIN_MEMORY)
         return gpx_error_set(err, GPX_E_INVALID, "field '%s' must be at least 1M", name);
     return 0;
 }
 
-static int label_key_ok(const char *k)
+/* The owner pids, labels and typed values of POST /v1/leases into a spec (engine/spec.c). */
+int gpxd_lease_spec_parse(const char *body, size_t len, struct gpx_lease_spec *r, gpx_error *err)
 {
-    size_t n = strlen(k);
-    if (n == 0 || n > 63)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)k[i]) && !strchr("._-/", k[i]))
-            return 0;
-    return 1;
-}
-
-static int get_labels(json_t *v, char **out, gpx_error *err)
-{
-    if (!json_is_object(v))
-        return gpx_error_set(err, GPX_E_INVALID,
-                             "field 'labels' must be an object of string values");
-    if (json_object_size(v) > GPXD_MAX_LABELS)
-        return gpx_error_set(err, GPX_E_INVALID, "field 'labels' has more than %d labels",
-                             GPXD_MAX_LABELS);
-    const char *k;
-    json_t *lv;
-    json_object_foreach(v, k, lv)
-    {
-        if (!label_key_ok(k))
-            return gpx_error_set(err, GPX_E_INVALID,
-                                 "label key '%.64s' is invalid (1-63 of A-Z a-z 0-9 . _ - /)", k);
-        if (!json_is_string(lv))
-            return gpx_error_set(err, GPX_E_INVALID, "label '%s' must be a string", k);
-        if (json_string_length(lv) > 256 || strlen(json_string_value(lv)) != json_string_length(lv))
-            return gpx_error_set(err, GPX_E_INVALID,
-                                 "label '%s' must be at most 256 bytes without NUL", k);
-    }
-    char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!s)
-        return gpx_error_set(err, GPX_E_NOMEM, "labels");
-    if (strlen(s) >= GPXD_LABELS_JSON_MAX) {
-        free(s);
-        return gpx_error_set(err, GPX_E_INVALID, "field 'labels' is larger than %d bytes as JSON",
-                             GPXD_LABELS_JSON_MAX - 1);
-    }
-    *out = s;
-    return 0;
-}
-
-/*
- * A MIG profile name as the daemon accepts it before knowing the GPU: 1-31
- * of A-Z a-z 0-9 . + - _ and space ("3g.40gb", "1g.10gb+me", "MIG 1g.10gb",
- * "mig-1g.10gb.me"). Whether the GPU's model has it is checked at placement,
- * which answers with the model's valid names.
- */
-static int mig_profile_ok(const char *s, size_t len)
-{
-    if (len == 0 || len > 31 || strlen(s) != len)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr(".+-_ ", s[i]))
-            return 0;
-    return 1;
-}
-
-void gpxd_lease_req_clear(struct gpxd_lease_req *r)
-{
-    free(r->labels);
-    r->labels = NULL;
-}
-
-int gpxd_lease_req_parse(const char *body, size_t len, struct gpxd_lease_req *r, gpx_error *err)
-{
-    memset(r, 0, sizeof *r);
-    r->gpu_index = -1;
-    r->mode = -1;
+    gpx_lease_spec_init(r);
     json_t *j = load_object(body, len, err);
     if (!j)
         return -1;
+    const enum gpx_naming n = GPX_NAMING_API;
     int rc = -1;
-    int has_memory = 0, has_weight = 0, has_cap = 0, has_mig = 0;
     const char *k;
     json_t *v;
     json_object_foreach(j, k, v)
     {
         long long x = 0;
+        char num[32];
         if (!strcmp(k, "mode")) {
-            if (!json_is_string(v) || (r->mode = gpx_lease_mode_parse(json_string_value(v))) < 0) {
+            if (!json_is_string(v)) {
                 gpx_error_set(err, GPX_E_INVALID,
                               "field 'mode' must be one of exclusive, mig, vgpu, timeslice");
                 goto out;
             }
+            if (gpx_lease_spec_set(r, GPX_F_MODE, json_string_value(v), n, err) < 0)
+                goto out;
         } else if (!strcmp(k, "gpu")) {
             if (json_is_integer(v)) {
                 if (get_uint(v, k, 0, 1023, &x, err) < 0)
                     goto out;
-                r->gpu_index = (int)x;
-            } else if (json_is_string(v) && json_string_length(v) > 0 &&
-                       json_string_length(v) < sizeof r->gpu_uuid &&
-                       strlen(json_string_value(v)) == json_string_length(v)) {
-                const char *s = json_string_value(v);
-                char *end;
-                errno = 0;
-                unsigned long idx = strtoul(s, &end, 10);
-                if (isdigit((unsigned char)*s) && !*end && !errno && idx < 1024)
-                    r->gpu_index = (int)idx;
-                else if (strncmp(s, "GPU-", 4) == 0 || strncmp(s, "MIG-", 4) == 0)
-                    memcpy(r->gpu_uuid, s, strlen(s) + 1);
-                else {
-                    gpx_error_set(err, GPX_E_INVALID,
-                                  "field 'gpu' must be a GPU index or a UUID (GPU-...), not "
-                                  "'%.100s'",
-                                  s);
+                snprintf(num, sizeof num, "%lld", x);
+                if (gpx_lease_spec_set(r, GPX_F_GPU, num, n, err) < 0)
                     goto out;
-                }
+            } else if (json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v)) {
+                if (gpx_lease_spec_set(r, GPX_F_GPU, json_string_value(v), n, err) < 0)
+                    goto out;
             } else {
                 gpx_error_set(err, GPX_E_INVALID,
                               "field 'gpu' must be a GPU index or a UUID (GPU-...)");
@@ -188,36 +111,51 @@ int gpxd_lease_req_parse(const char *body, size_t len, struct gpxd_lease_req *r,
         } else if (!strcmp(k, "memory")) {
             if (get_size(v, k, &r->memory, err) < 0)
                 goto out;
-            has_memory = 1;
-        } else if (!strcmp(k, "weight")) {
-            if (get_uint(v, k, 1, GPXD_MAX_WEIGHT, &x, err) < 0)
+            r->given |= 1u << GPX_F_MEMORY;
+        } else if (!strcmp(k, "weight") || !strcmp(k, "cap")) {
+            int w = !strcmp(k, "weight");
+            if (get_uint(v, k, 1, w ? GPX_MAX_WEIGHT : 100, &x, err) < 0)
                 goto out;
-            r->weight = (unsigned)x;
-            has_weight = 1;
-        } else if (!strcmp(k, "cap")) {
-            if (get_uint(v, k, 1, 100, &x, err) < 0)
-                goto out;
-            r->cap = (unsigned)x;
-            has_cap = 1;
+            *(w ? &r->weight : &r->cap) = (unsigned)x;
+            r->given |= 1u << (w ? GPX_F_WEIGHT : GPX_F_CAP);
         } else if (!strcmp(k, "mig_profile")) {
-            if (!json_is_string(v) || json_string_length(v) >= sizeof r->mig_profile ||
-                !mig_profile_ok(json_string_value(v), json_string_length(v))) {
+            if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
+                gpx_lease_spec_set(r, GPX_F_MIG_PROFILE, json_string_value(v), n, err) < 0) {
                 gpx_error_set(err, GPX_E_INVALID,
                               "field 'mig_profile' must be a MIG profile name such as "
                               "\"3g.40gb\"");
                 goto out;
             }
-            memcpy(r->mig_profile, json_string_value(v), json_string_length(v) + 1);
-            has_mig = 1;
         } else if (!strcmp(k, "labels")) {
-            if (get_labels(v, &r->labels, err) < 0)
+            if (!json_is_object(v)) {
+                gpx_error_set(err, GPX_E_INVALID,
+                              "field 'labels' must be an object of string values");
                 goto out;
+            }
+            if (json_object_size(v) > GPX_MAX_LABELS) {
+                gpx_error_set(err, GPX_E_INVALID, "field 'labels' has more than %d labels",
+                              GPX_MAX_LABELS);
+                goto out;
+            }
+            const char *lk;
+            json_t *lv;
+            json_object_foreach(v, lk, lv)
+            {
+                if (!json_is_string(lv) ||
+                    strlen(json_string_value(lv)) != json_string_length(lv)) {
+                    gpx_error_set(err, GPX_E_INVALID, "label '%.64s' must be a string without NUL",
+                                  lk);
+                    goto out;
+                }
+                if (gpx_lease_spec_label(r, lk, json_string_value(lv), n, err) < 0)
+                    goto out;
+            }
         } else if (!strcmp(k, "owner_pids")) {
             if (!json_is_array(v) || json_array_size(v) == 0 ||
-                json_array_size(v) > GPXD_MAX_OWNERS) {
+                json_array_size(v) > GPX_MAX_OWNERS) {
                 gpx_error_set(err, GPX_E_INVALID,
                               "field 'owner_pids' must be an array of 1 to %d process ids",
-                              GPXD_MAX_OWNERS);
+                              GPX_MAX_OWNERS);
                 goto out;
             }
             size_t i;
@@ -236,39 +174,9 @@ int gpxd_lease_req_parse(const char *body, size_t len, struct gpxd_lease_req *r,
             goto out;
         }
     }
-    if (r->mode < 0) {
-        gpx_error_set(err, GPX_E_INVALID,
-                      "field 'mode' is required (exclusive, mig, vgpu or timeslice)");
+    /* the one validation of every path (engine/spec.c); the API names a mode explicitly */
+    if (gpx_lease_spec_check(r, 0, n, err) < 0)
         goto out;
-    }
-    const char *m = gpx_lease_mode_name((enum gpx_lease_mode)r->mode);
-    if (has_memory && (r->mode == GPX_MODE_EXCLUSIVE || r->mode == GPX_MODE_MIG)) {
-        gpx_error_set(err, GPX_E_INVALID,
-                      "field 'memory' does not apply to %s leases (they get the whole %s's "
-                      "memory)",
-                      m, r->mode == GPX_MODE_MIG ? "instance" : "GPU");
-        goto out;
-    }
-    if (r->mode == GPX_MODE_VGPU && !has_memory) {
-        gpx_error_set(err, GPX_E_INVALID, "vgpu leases need field 'memory' (e.g. \"8G\")");
-        goto out;
-    }
-    /* A shared lease may carry both: a weight (its share, work-conserving above it) and
-     * a cap (a hard ceiling), as Run:ai's "fair" and "strict" (docs/timeslice.md). */
-    if ((has_weight || has_cap) && r->mode != GPX_MODE_TIMESLICE && r->mode != GPX_MODE_VGPU) {
-        gpx_error_set(err, GPX_E_INVALID,
-                      "fields 'weight' and 'cap' apply to timeslice and vgpu "
-                      "leases only");
-        goto out;
-    }
-    if (has_mig != (r->mode == GPX_MODE_MIG)) {
-        gpx_error_set(err, GPX_E_INVALID,
-                      has_mig ? "field 'mig_profile' applies to mig leases only"
-                              : "mig leases need field 'mig_profile' (e.g. \"3g.40gb\")");
-        goto out;
-    }
-    if (r->mode == GPX_MODE_TIMESLICE && !has_weight)
-        r->weight = GPXD_DEFAULT_WEIGHT;
     if (!r->labels && !(r->labels = strdup("{}"))) {
         gpx_error_set(err, GPX_E_NOMEM, "labels");
         goto out;
@@ -277,18 +185,29 @@ int gpxd_lease_req_parse(const char *body, size_t len, struct gpxd_lease_req *r,
 out:
     json_decref(j);
     if (rc < 0)
-        gpxd_lease_req_clear(r);
+        gpx_lease_spec_clear(r);
     return rc;
 }
 
-/* "demand" / "layout": {profile: count} */
-static int get_counts(json_t *v, const char *name, struct gpxd_mig_req *r, gpx_error *err)
+/* As engine/spec.c: 1-31 of A-Z a-z 0-9 . + - _ and space. */
+static int mig_profile_ok(const char *s, size_t len)
 {
-    if (!json_is_object(v) || json_object_size(v) > GPXD_MIG_MAX_COUNTS)
+    if (len == 0 || len > 31 || strlen(s) != len)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr(".+-_ ", s[i]))
+            return 0;
+    return 1;
+}
+
+/* "demand" / "layout": {profile: count} */
+static int get_counts(json_t *v, const char *name, struct gpx_mig_req *r, gpx_error *err)
+{
+    if (!json_is_object(v) || json_object_size(v) > GPX_MIG_MAX_COUNTS)
         return gpx_error_set(err, GPX_E_INVALID,
                              "field '%s' must be an object of MIG profile -> count (at most %d "
                              "profiles), e.g. {\"3g.40gb\": 1, \"1g.10gb\": 4}",
-                             name, GPXD_MIG_MAX_COUNTS);
+                             name, GPX_MIG_MAX_COUNTS);
     const char *k;
     json_t *c;
     json_object_foreach(v, k, c)
@@ -301,7 +220,7 @@ static int get_counts(json_t *v, const char *name, struct gpxd_mig_req *r, gpx_e
         char what[64];
         snprintf(what, sizeof what, "%s.%s", name, k);
         long long x = 0;
-        if (get_uint(c, what, 0, GPXD_MIG_MAX_COUNT, &x, err) < 0)
+        if (get_uint(c, what, 0, GPX_MIG_MAX_COUNT, &x, err) < 0)
             return -1;
         memcpy(r->counts[r->n].profile, k, strlen(k) + 1);
         r->counts[r->n].count = (unsigned)x;
@@ -319,7 +238,7 @@ static int get_bool(json_t *v, const char *name, int *out, gpx_error *err)
     return 0;
 }
 
-int gpxd_mig_req_parse(const char *body, size_t len, struct gpxd_mig_req *r, gpx_error *err)
+int gpxd_mig_req_parse(const char *body, size_t len, struct gpx_mig_req *r, gpx_error *err)
 {
     memset(r, 0, sizeof *r);
     r->enabled = -1;
@@ -373,20 +292,7 @@ out:
     return rc;
 }
 
-int gpxd_valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n >= GPXD_NAME_MAX)
-        return 0;
-    if (!islower((unsigned char)s[0]) && !isdigit((unsigned char)s[0]))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && !strchr("._-", s[i]))
-            return 0;
-    return 1;
-}
-
-int gpxd_tenant_req_parse(const char *body, size_t len, struct gpxd_tenant_req *r, gpx_error *err)
+int gpxd_tenant_req_parse(const char *body, size_t len, struct gpx_tenant_req *r, gpx_error *err)
 {
     memset(r, 0, sizeof *r);
     json_t *j = load_object(body, len, err);
@@ -400,7 +306,7 @@ int gpxd_tenant_req_parse(const char *body, size_t len, struct gpxd_tenant_req *
         long long x = 0;
         if (!strcmp(k, "name")) {
             if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
-                !gpxd_valid_name(json_string_value(v))) {
+                !gpx_valid_name(json_string_value(v))) {
                 gpx_error_set(err, GPX_E_INVALID,
                               "field 'name' must be 1-63 characters of a-z 0-9 . _ -, starting "
                               "with a letter or digit");
@@ -442,33 +348,4 @@ int gpxd_tenant_req_parse(const char *body, size_t len, struct gpxd_tenant_req *
 out:
     json_decref(j);
     return rc;
-}
-
-int gpxd_parse_time(const char *s, int64_t *ns, gpx_error *err)
-{
-    if (!s || !*s)
-        return gpx_error_set(err, GPX_E_INVALID, "empty time");
-    char *end;
-    errno = 0;
-    if (isdigit((unsigned char)s[0]) && strlen(s) <= 20) {
-        double v = strtod(s, &end);
-        if (!*end && !errno && v >= 0 && v < 9.2e9) {
-            *ns = (int64_t)(v * 1e9);
-            return 0;
-        }
-    }
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (p && (!strcmp(p, "Z") || !strcmp(p, "+00:00"))) {
-        time_t t = timegm(&tm);
-        if (t >= 0 && t < 9200000000LL) { /* ns must fit in int64 */
-            *ns = (int64_t)t * 1000000000LL;
-            return 0;
-        }
-    }
-    return gpx_error_set(err, GPX_E_INVALID,
-                         "invalid time '%.64s' (RFC 3339 UTC such as 2024-05-01T12:00:00Z, or "
-                         "Unix seconds)",
-                         s);
 }

@@ -328,5 +328,5 @@ void gpx__ip_release(uint64_t bytes)
         return;
     /* Only bytes this process reserved come back here, so this never goes below zero. */
     atomic_fetch_sub_explicit(&gpx__ip.local_used, bytes, memory_order_relaxed);
-    gpx_lease_release(&gpx__ip.region, gpx__ip.slot, bytes);
+    gpx_lease_unaccount(&gpx__ip.region, gpx__ip.slot, bytes);
 }

@@ -804,7 +804,7 @@ refuse:
     return -1;
 }
 
-void gpx_lease_release(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes)
+void gpx_lease_unaccount(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes)
 {
     if (slot)
         fetch_sub_clamped(&slot->used, bytes);

@@ -153,7 +153,7 @@ struct gpx_lease_proc *gpx_lease_attach(struct gpx_lease_region *r, int32_t pid)
  */
 int gpx_lease_reserve(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes);
 /* Gives `bytes` back; never below zero (a double release is clamped, not wrapped). */
-void gpx_lease_release(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes);
+void gpx_lease_unaccount(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes);
 /* Returns the usage of slots whose process is gone; returns how many were reaped. */
 int gpx_lease_reap(struct gpx_lease_region *r);
 /* /proc/PID/stat start time (clock ticks since boot); 0 if the process is gone or a zombie. */

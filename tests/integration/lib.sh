@@ -4,6 +4,8 @@ GPX=$BUILD_DIR/bin/gpuplex
 export GPUPLEX_SIM="$TEST_TMP/node.sim"
 # Leases of this test live in its own run dir.
 export GPUPLEX_RUN_DIR="$TEST_TMP/run"
+# ... and their state (the lease engine's database) in its own state dir.
+export GPUPLEX_STATE_DIR="$TEST_TMP/state"
 # In the sanitized build the interposer is preloaded ahead of libasan; ASan
 # must not refuse that. Harmless in the plain build.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"

@@ -1,5 +1,6 @@
 /*
- * gpuplexd's MIG: `mode: mig` leases and GET/POST /v1/gpus/{id}/mig.
+ * The mig backend: `mode: mig` leases, and a GPU's MIG state and changes
+ * (GET/POST /v1/gpus/{id}/mig, `gpuplex mig ls|apply`).
  *
  * A mig lease gets one MIG device (a GPU instance of the asked-for profile
  * with its default compute instance): a free instance of that profile when
@@ -10,7 +11,7 @@
  * (creating one costs the driver time on hardware), and a lease or a demand
  * that needs the room destroys it (docs/mig.md, "Leases").
  *
- * Invariants (the daemon's lock is held for all but gpxd_mig_open):
+ * Invariants (the engine's lock is held for all but gpx__mig_open):
  * - an instance is leased when an active mig lease names its (GPU, GPU
  *   instance id); one with processes but no lease is someone else's: never
  *   reused, never destroyed;
@@ -21,17 +22,17 @@
  */
 #define _GNU_SOURCE
 #include "core/log.h"
-#include "daemon/daemon.h"
-#include "nvml/mig_json.h"
+#include "engine/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define MIB (1024ULL * 1024ULL)
 
-void gpxd_mig_open(struct gpxd *d)
+void gpx__mig_open(struct gpx_engine *d)
 {
     gpx_error e = {0};
     d->mig_ok = gpx_nvml_mig_open(&d->nv, &d->mig, &e) == 0;
@@ -46,7 +47,7 @@ void gpxd_mig_open(struct gpxd *d)
     }
 }
 
-void gpxd_fault(struct gpxd *d, const char *point)
+void gpx__fault(struct gpx_engine *d, const char *point)
 {
     if (d->fault[0] && strcmp(d->fault, point) == 0) {
         gpx_warn("GPUPLEXD_FAULT: exiting at %s", point);
@@ -56,10 +57,10 @@ void gpxd_fault(struct gpxd *d, const char *point)
 
 /* --- reading ------------------------------------------------------------------------- */
 
-static const struct gpxd_lease *lease_on(struct gpxd *d, unsigned gpu, unsigned gi)
+static const struct gpx_lease_rec *lease_on(struct gpx_engine *d, unsigned gpu, unsigned gi)
 {
     for (unsigned i = 0; i < d->n_leases; i++) {
-        const struct gpxd_lease *l = &d->leases[i]->rec;
+        const struct gpx_lease_rec *l = &d->leases[i]->rec;
         if (l->mode == GPX_MODE_MIG && l->gpu_index == gpu && l->mig_gi == (int)gi)
             return l;
     }
@@ -67,7 +68,7 @@ static const struct gpxd_lease *lease_on(struct gpxd *d, unsigned gpu, unsigned 
 }
 
 /* Reads GPU `index` and marks the instances active leases hold. Caller frees. */
-static struct gpx_mig_gpu_state *read_gpu(struct gpxd *d, unsigned index, gpx_error *err)
+static struct gpx_mig_gpu_state *read_gpu(struct gpx_engine *d, unsigned index, gpx_error *err)
 {
     struct gpx_mig_gpu_state *s = malloc(sizeof *s);
     if (!s) {
@@ -110,19 +111,19 @@ static unsigned used_slices(const struct gpx_mig_model *t, const struct gpx_mig_
 }
 
 /* Leases on GPU `gpu` that are not mig leases (exclusive ones included). */
-static unsigned other_leases(struct gpxd *d, unsigned gpu, const struct gpxd_lease **first)
+static unsigned other_leases(struct gpx_engine *d, unsigned gpu, const struct gpx_lease_rec **first)
 {
     unsigned n = 0;
     *first = NULL;
     for (unsigned i = 0; i < d->n_leases; i++) {
-        const struct gpxd_lease *l = &d->leases[i]->rec;
+        const struct gpx_lease_rec *l = &d->leases[i]->rec;
         if (l->gpu_index == gpu && l->mode != GPX_MODE_MIG && n++ == 0)
             *first = l;
     }
     return n;
 }
 
-static unsigned mig_leases(struct gpxd *d, unsigned gpu)
+static unsigned mig_leases(struct gpx_engine *d, unsigned gpu)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < d->n_leases; i++)
@@ -211,8 +212,8 @@ static int plan_new(struct cand *c, struct gpx_place_mig *o, gpx_error *err)
     return 0;
 }
 
-int gpxd_mig_place(struct gpxd *d, const char *profile, int gpu, const struct gpx_place_gpu *pg,
-                   unsigned ng, struct gpxd_mig_choice **out, gpx_error *err)
+static int mig_place(struct gpx_engine *d, const char *profile, int gpu, const struct gpx_place_gpu *pg,
+                   unsigned ng, struct gpx_mig_choice **out, gpx_error *err)
 {
     *out = NULL;
     if (!d->mig_ok)
@@ -254,7 +255,7 @@ int gpxd_mig_place(struct gpxd *d, const char *profile, int gpu, const struct gp
         if (!mig_on(c->s))
             continue;
         mig_gpus++;
-        const struct gpxd_lease *first;
+        const struct gpx_lease_rec *first;
         c->usable = !pg[i].exclusive && other_leases(d, pg[i].index, &first) == 0;
         c->profile = gpx_mig_profile_find(&c->s->table, profile);
         if (c->profile < 0)
@@ -281,7 +282,7 @@ int gpxd_mig_place(struct gpxd *d, const char *profile, int gpu, const struct gp
     if (named >= 0) {
         const struct cand *c = &cands[named];
         const struct gpx_mig_gpu_state *s = c->s;
-        const struct gpxd_lease *first = NULL;
+        const struct gpx_lease_rec *first = NULL;
         if (!s->supported) {
             gpx_error_set(err, GPX_E_NO_SPACE, "GPU %d (%s) does not support MIG", gpu, s->name);
             goto out;
@@ -337,7 +338,7 @@ int gpxd_mig_place(struct gpxd *d, const char *profile, int gpu, const struct gp
 
     unsigned at;
     int blocked = 0;
-    if (gpx_place_mig(opt, ng, d->cfg.placement, &at, &blocked) < 0) {
+    if (gpx_place_mig(opt, ng, d->placement, &at, &blocked) < 0) {
         if (blocked) {
             gpx_error_set(err, GPX_E_NO_SPACE,
                           "the tenant's max_gpus is reached and none of its GPUs can take a %s "
@@ -367,7 +368,7 @@ int gpxd_mig_place(struct gpxd *d, const char *profile, int gpu, const struct gp
         goto out;
     }
 
-    struct gpxd_mig_choice *ch = calloc(1, sizeof *ch);
+    struct gpx_mig_choice *ch = calloc(1, sizeof *ch);
     if (!ch) {
         gpx_error_set(err, GPX_E_NOMEM, "MIG placement");
         goto out;
@@ -398,7 +399,7 @@ out:
     return rc;
 }
 
-void gpxd_mig_choice_free(struct gpxd_mig_choice *c)
+void gpx__mig_choice_free(struct gpx_mig_choice *c)
 {
     if (!c)
         return;
@@ -437,7 +438,7 @@ static void log_actions(const struct gpx_mig_gpu_state *s, const struct gpx_mig_
 }
 
 /* Destroys GPU instance s->gi[g] (and its compute instances). */
-static int destroy_one(struct gpxd *d, const struct gpx_mig_gpu_state *s, unsigned g,
+static int destroy_one(struct gpx_engine *d, const struct gpx_mig_gpu_state *s, unsigned g,
                        const char *why, gpx_error *err)
 {
     struct gpx_mig_plan plan;
@@ -460,7 +461,7 @@ static int destroy_one(struct gpxd *d, const struct gpx_mig_gpu_state *s, unsign
 }
 
 /* The unleased, idle instance of `profile` at `start` on GPU `gpu`, destroyed if there. */
-static void destroy_at(struct gpxd *d, unsigned gpu, const char *profile, int start,
+static void destroy_at(struct gpx_engine *d, unsigned gpu, const char *profile, int start,
                        const char *why)
 {
     gpx_error e = {0};
@@ -486,7 +487,7 @@ static void destroy_at(struct gpxd *d, unsigned gpu, const char *profile, int st
     free(s);
 }
 
-int gpxd_mig_make(struct gpxd *d, struct gpxd_mig_choice *c, gpx_error *err)
+static int mig_make_choice(struct gpx_engine *d, struct gpx_mig_choice *c, gpx_error *err)
 {
     if (c->reuse)
         return 0;
@@ -520,7 +521,7 @@ int gpxd_mig_make(struct gpxd *d, struct gpxd_mig_choice *c, gpx_error *err)
     return rc;
 }
 
-void gpxd_mig_undo(struct gpxd *d, const struct gpxd_lease *l)
+static void mig_undo(struct gpx_engine *d, const struct gpx_lease_rec *l)
 {
     if (l->mode == GPX_MODE_MIG && l->mig_created && l->mig_start >= 0)
         destroy_at(d, l->gpu_index, l->mig_profile, l->mig_start, "undoing a failed mig lease");
@@ -529,16 +530,16 @@ void gpxd_mig_undo(struct gpxd *d, const struct gpxd_lease *l)
 /* --- start-up ------------------------------------------------------------------------ */
 
 /* Marks the instances of s that active rows hold (the lease table is not loaded yet). */
-static void mark_rows(struct gpx_mig_gpu_state *s, const struct gpxd_lease *rows, unsigned n)
+static void mark_rows(struct gpx_mig_gpu_state *s, const struct gpx_lease_rec *rows, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
         for (unsigned g = 0; g < s->ngi; g++)
-            if (rows[i].mode == GPX_MODE_MIG && rows[i].state == GPXD_ACTIVE &&
+            if (rows[i].mode == GPX_MODE_MIG && rows[i].state == GPX_LS_ACTIVE &&
                 rows[i].gpu_index == s->index && rows[i].mig_gi == (int)s->gi[g].id)
                 s->gi[g].leased = 1;
 }
 
-int gpxd_mig_startup(struct gpxd *d, struct gpxd_lease *rows, unsigned n, gpx_error *err)
+static int mig_startup(struct gpx_engine *d, struct gpx_lease_rec *rows, unsigned n, gpx_error *err)
 {
     unsigned nmig = 0;
     for (unsigned i = 0; i < n; i++)
@@ -561,8 +562,8 @@ int gpxd_mig_startup(struct gpxd *d, struct gpxd_lease *rows, unsigned n, gpx_er
     unsigned gone = 0, destroyed = 0;
     /* 1. active leases re-attach to their instances, or are released when those are gone */
     for (unsigned i = 0; i < n && rc == 0; i++) {
-        struct gpxd_lease *l = &rows[i];
-        if (l->mode != GPX_MODE_MIG || l->state != GPXD_ACTIVE || l->gpu_index >= ngpu)
+        struct gpx_lease_rec *l = &rows[i];
+        if (l->mode != GPX_MODE_MIG || l->state != GPX_LS_ACTIVE || l->gpu_index >= ngpu)
             continue;
         gpx_error e = {0};
         if (!st[l->gpu_index] && !(st[l->gpu_index] = read_gpu(d, l->gpu_index, &e))) {
@@ -584,10 +585,10 @@ int gpxd_mig_startup(struct gpxd *d, struct gpxd_lease *rows, unsigned n, gpx_er
         gpx_warn("start-up: lease %s: its MIG instance (%s, GPU instance %d on GPU %u, %s) is "
                  "gone; releasing the lease",
                  l->id, l->mig_profile, l->mig_gi, l->gpu_index, l->mig_uuid);
-        l->state = GPXD_RELEASED;
-        l->released_ns = gpxd_now_ns();
+        l->state = GPX_LS_RELEASED;
+        l->released_ns = gpx_now_ns();
         snprintf(l->reason, sizeof l->reason, "its MIG instance is gone");
-        if ((rc = gpxd_store_lease_update(d->store, l, err)) < 0)
+        if ((rc = gpx_store_lease_update(d->store, l, err)) < 0)
             gpx_error_wrap(err, "releasing lease %s", l->id);
         gpx_lease_region_remove(d->run_dir, l->id, NULL);
         gone++;
@@ -595,8 +596,8 @@ int gpxd_mig_startup(struct gpxd *d, struct gpxd_lease *rows, unsigned n, gpx_er
     /* 2. instances made for leases that never became active are destroyed (at most one
      * pending row per crash: creation holds the lock) */
     for (unsigned i = 0; i < n && rc == 0; i++) {
-        struct gpxd_lease *l = &rows[i];
-        if (l->mode != GPX_MODE_MIG || l->state != GPXD_PENDING || !l->mig_created ||
+        struct gpx_lease_rec *l = &rows[i];
+        if (l->mode != GPX_MODE_MIG || l->state != GPX_LS_PENDING || !l->mig_created ||
             l->mig_start < 0 || l->gpu_index >= ngpu)
             continue;
         gpx_error e = {0};
@@ -638,10 +639,66 @@ int gpxd_mig_startup(struct gpxd *d, struct gpxd_lease *rows, unsigned n, gpx_er
     return rc;
 }
 
-/* --- /v1/gpus/{id}/mig ------------------------------------------------------------------ */
+/* --- the backend ---------------------------------------------------------------------- */
+
+static int place(struct gpx_engine *d, struct gpx__create *c, gpx_error *err)
+{
+    if (mig_place(d, c->spec->mig_profile, c->gpu, c->pg, c->ng, &c->mig, err) < 0)
+        return -1;
+    c->at = 0;
+    while (c->mig && c->at < c->ng && c->gv[c->at].index != c->mig->s->index)
+        c->at++;
+    if (!c->mig || c->at == c->ng)
+        return gpx_error_set(err, GPX_E_INTERNAL, "MIG placement chose an unknown GPU");
+    c->held_memory = c->mig->memory;
+    return 0;
+}
+
+/* where the instance is (journalled in the pending row before it is made) and, reused, which */
+static void fill(struct gpx_engine *d, struct gpx__create *c, struct gpx_lease_rec *l)
+{
+    (void)d;
+    struct gpx_mig_choice *mc = c->mig;
+    snprintf(l->mig_profile, sizeof l->mig_profile, "%s", c->spec->mig_profile);
+    l->gpu_memory = mc->memory;
+    l->mig_start = (int)mc->start;
+    l->mig_created = !mc->reuse;
+    l->mig_gi = mc->reuse ? (int)mc->gi : -1;
+    l->mig_ci = mc->reuse ? (int)mc->ci : -1;
+    if (mc->reuse)
+        snprintf(l->mig_uuid, sizeof l->mig_uuid, "%s", mc->uuid);
+}
+
+static int make(struct gpx_engine *d, struct gpx__create *c, struct gpx_lease_rec *l,
+                gpx_error *err)
+{
+    struct gpx_mig_choice *mc = c->mig;
+    if (mc->reuse)
+        return 0;
+    if (mig_make_choice(d, mc, err) < 0)
+        return -1;
+    l->mig_gi = (int)mc->gi;
+    l->mig_ci = (int)mc->ci;
+    snprintf(l->mig_uuid, sizeof l->mig_uuid, "%s", mc->uuid);
+    gpx__fault(d, "after_mig_create"); /* tests: a crash between create and commit */
+    return 0;
+}
+
+const struct gpx__backend gpx__backend_mig = {
+    .mode = GPX_MODE_MIG,
+    .name = "mig",
+    .place = place,
+    .fill = fill,
+    .make = make,
+    .undo = mig_undo,
+    .startup = mig_startup,
+    .interposed = 0,
+};
+
+/* --- a GPU's MIG state and changes (GET/POST /v1/gpus/{id}/mig, gpuplex mig) ------------- */
 
 /* A GPU index or UUID of this node; -1 with NOT_FOUND. */
-static int resolve_gpu(struct gpxd *d, const char *id, gpx_error *err)
+static int resolve_gpu(struct gpx_engine *d, const char *id, gpx_error *err)
 {
     int index = -1;
     pthread_mutex_lock(&d->inv_lock);
@@ -650,7 +707,7 @@ static int resolve_gpu(struct gpxd *d, const char *id, gpx_error *err)
     if (id[0] >= '0' && id[0] <= '9' && !*end && v < d->inv.count)
         index = (int)d->inv.gpus[v].index;
     for (unsigned i = 0; index < 0 && i < d->inv.count; i++)
-        if (strcmp(d->inv.gpus[i].uuid, id) == 0)
+        if (strcasecmp(d->inv.gpus[i].uuid, id) == 0)
             index = (int)d->inv.gpus[i].index;
     unsigned count = d->inv.count;
     pthread_mutex_unlock(&d->inv_lock);
@@ -660,62 +717,68 @@ static int resolve_gpu(struct gpxd *d, const char *id, gpx_error *err)
     return index;
 }
 
-/*
- * The daemon's view on top of gpx_mig_state_json: each instance's lease
- * (its id when the caller may see it), each profile's free instances and
- * how many more leases of it would fit.
- */
-static void add_leases(struct gpxd *d, const struct gpxd_caller *c,
-                       const struct gpx_mig_gpu_state *s, json_t *j)
+void gpx_mig_view_free(struct gpx_mig_view *v)
 {
-    json_t *insts = json_object_get(j, "instances");
-    for (unsigned g = 0; g < s->ngi; g++) {
-        json_t *o = json_array_get(insts, g);
-        const struct gpxd_lease *l = lease_on(d, s->index, s->gi[g].id);
-        json_object_set_new(o, "leased", json_boolean(l != NULL));
-        json_object_set_new(o, "lease",
-                            l && gpxd_lease_visible(c, l) ? json_string(l->id) : json_null());
-    }
-    unsigned av[GPX_MIG_MAX_PROFILES];
-    gpx_error e = {0};
-    int have_av = mig_on(s) && available(s, av, &e) == 0;
-    json_t *profs = json_object_get(j, "profiles");
-    for (unsigned i = 0; i < json_array_size(profs) && i < s->table.profile_count; i++) {
-        json_t *o = json_array_get(profs, i);
-        unsigned nfree = 0;
-        for (unsigned g = 0; g < s->ngi; g++) {
-            const struct gpx_mig_gi_state *gi = &s->gi[g];
-            nfree += gi->profile == (int)i && !gi->leased && gi->procs == 0;
-        }
-        json_object_set_new(o, "free_instances", mig_on(s) ? json_integer(nfree) : json_null());
-        json_object_set_new(o, "available", have_av ? json_integer(av[i]) : json_null());
-    }
+    if (!v)
+        return;
+    free(v->s);
+    v->s = NULL;
 }
 
-int gpxd_mig_get(struct gpxd *d, const struct gpxd_caller *c, const char *gpu, json_t **out,
-                 gpx_error *err)
+void gpx_mig_applied_free(struct gpx_mig_applied *a)
 {
+    if (!a)
+        return;
+    free(a->s);
+    free(a->res);
+    a->s = NULL;
+    a->res = NULL;
+}
+
+/*
+ * Each instance's lease (its id when the caller may see it), each profile's
+ * free instances and how many more leases of it would fit.
+ */
+static void view_of(struct gpx_engine *d, const struct gpx_caller *c, struct gpx_mig_view *v)
+{
+    const struct gpx_mig_gpu_state *s = v->s;
+    for (unsigned g = 0; g < s->ngi && g < GPX_MIG_MAX_GI; g++) {
+        const struct gpx_lease_rec *l = lease_on(d, s->index, s->gi[g].id);
+        v->leased[g] = l != NULL;
+        if (l && gpx__lease_visible(c, l))
+            snprintf(v->lease_of[g], sizeof v->lease_of[g], "%s", l->id);
+    }
+    gpx_error e = {0};
+    v->mig_on = mig_on(s);
+    v->have_available = v->mig_on && available(s, v->available, &e) == 0;
+    for (unsigned i = 0; i < s->table.profile_count && i < GPX_MIG_MAX_PROFILES; i++)
+        for (unsigned g = 0; g < s->ngi; g++) {
+            const struct gpx_mig_gi_state *gi = &s->gi[g];
+            v->free_instances[i] += gi->profile == (int)i && !gi->leased && gi->procs == 0;
+        }
+}
+
+int gpx_engine_mig_get(struct gpx_engine *d, const struct gpx_caller *c, const char *gpu,
+                       struct gpx_mig_view *out, gpx_error *err)
+{
+    memset(out, 0, sizeof *out);
     int index = resolve_gpu(d, gpu, err);
     if (index < 0)
         return -1;
     pthread_mutex_lock(&d->lock);
     int rc = -1;
-    struct gpx_mig_gpu_state *s = NULL;
     if (!d->mig_ok)
         gpx_error_set(err, GPX_E_NO_DRIVER, "%s", d->mig_why);
-    else if ((s = read_gpu(d, (unsigned)index, err)) != NULL) {
-        json_t *j = gpx_mig_state_json(s);
-        add_leases(d, c, s, j);
-        *out = j;
+    else if ((out->s = read_gpu(d, (unsigned)index, err)) != NULL) {
+        view_of(d, c, out);
         rc = 0;
     }
     pthread_mutex_unlock(&d->lock);
-    free(s);
     return rc;
 }
 
 /* The request's profile names as counts of s's profiles; unknown names list the valid ones. */
-static int demand_of(const struct gpx_mig_gpu_state *s, const struct gpxd_mig_req *r,
+static int demand_of(const struct gpx_mig_gpu_state *s, const struct gpx_mig_req *r,
                      unsigned demand[GPX_MIG_MAX_PROFILES], gpx_error *err)
 {
     memset(demand, 0, GPX_MIG_MAX_PROFILES * sizeof demand[0]);
@@ -724,15 +787,15 @@ static int demand_of(const struct gpx_mig_gpu_state *s, const struct gpxd_mig_re
         if (p < 0)
             return gpx_error_wrap(err, "GPU %u", s->index);
         demand[p] += r->counts[i].count;
-        if (demand[p] > GPXD_MIG_MAX_COUNT)
+        if (demand[p] > GPX_MIG_MAX_COUNT)
             return gpx_error_set(err, GPX_E_INVALID, "GPU %u: %s counted more than %d times",
-                                 s->index, s->table.profiles[p].name, GPXD_MIG_MAX_COUNT);
+                                 s->index, s->table.profiles[p].name, GPX_MIG_MAX_COUNT);
     }
     return 0;
 }
 
-static int post_locked(struct gpxd *d, unsigned index, const struct gpxd_mig_req *r, json_t **out,
-                       gpx_error *err)
+static int apply_locked(struct gpx_engine *d, unsigned index, const struct gpx_mig_req *r,
+                        struct gpx_mig_applied *out, gpx_error *err)
 {
     if (!d->mig_ok)
         return gpx_error_set(err, GPX_E_NO_DRIVER, "%s", d->mig_why);
@@ -740,9 +803,8 @@ static int post_locked(struct gpxd *d, unsigned index, const struct gpxd_mig_req
     if (!s)
         return -1;
     struct gpx_mig_demand_result *res = NULL;
-    unsigned demand[GPX_MIG_MAX_PROFILES] = {0};
     int rc = -1;
-    const struct gpxd_lease *first;
+    const struct gpx_lease_rec *first;
     unsigned others = other_leases(d, index, &first), migs = mig_leases(d, index);
     if (!s->supported) {
         gpx_error_set(err, GPX_E_INVALID, "GPU %u (%s) does not support MIG", index, s->name);
@@ -766,12 +828,12 @@ static int post_locked(struct gpxd *d, unsigned index, const struct gpxd_mig_req
     }
     if (r->enabled < 0 && !mig_on(s)) {
         gpx_error_set(err, GPX_E_BUSY,
-                      "GPU %u has MIG mode disabled: add \"enabled\": true to enable it (only "
-                      "while the GPU is idle)",
+                      "GPU %u has MIG mode disabled: enable it first (only while the GPU is "
+                      "idle)",
                       index);
         goto out;
     }
-    if (demand_of(s, r, demand, err) < 0)
+    if (demand_of(s, r, out->demand, err) < 0)
         goto out;
     res = malloc(sizeof *res);
     if (!res) {
@@ -782,30 +844,36 @@ static int post_locked(struct gpxd *d, unsigned index, const struct gpxd_mig_req
                                     .exact = r->exact,
                                     .partial = r->partial,
                                     .dry_run = r->dry_run};
-    rc = gpx_mig_apply_demand(&d->nv, &d->mig, s, demand, &o, res, err);
+    rc = gpx_mig_apply_demand(&d->nv, &d->mig, s, out->demand, &o, res, err);
     if (!r->dry_run)
-        log_actions(s, &res->res, "POST /v1/gpus/{id}/mig");
-    if (rc == 0)
-        *out = gpx_mig_demand_json(s, demand, res, r->dry_run);
-    else if (res->res.n && !r->dry_run)
+        log_actions(s, &res->res, "MIG apply");
+    if (rc == 0) {
+        out->s = s;
+        out->res = res;
+        out->dry_run = r->dry_run;
+        s = NULL;
+        res = NULL;
+    } else if (res->res.n && !r->dry_run) {
         gpx_error_wrap(err, "GPU %u: stopped after %u of its MIG actions (see the log)", index,
                        res->res.n - 1);
+    }
 out:
     free(res);
     free(s);
     return rc;
 }
 
-int gpxd_mig_post(struct gpxd *d, const char *gpu, const struct gpxd_mig_req *r, json_t **out,
-                  gpx_error *err)
+int gpx_engine_mig_apply(struct gpx_engine *d, const char *gpu, const struct gpx_mig_req *r,
+                         struct gpx_mig_applied *out, gpx_error *err)
 {
+    memset(out, 0, sizeof *out);
     int index = resolve_gpu(d, gpu, err);
     if (index < 0)
         return -1;
     pthread_mutex_lock(&d->lock);
-    int rc = post_locked(d, (unsigned)index, r, out, err);
+    int rc = apply_locked(d, (unsigned)index, r, out, err);
     if (!r->dry_run)
-        gpxd_inventory_refresh(d); /* MIG mode decides where other leases may go */
+        gpx__inventory_refresh_locked(d); /* MIG mode decides where other leases may go */
     pthread_mutex_unlock(&d->lock);
     return rc;
 }

@@ -11,7 +11,7 @@
 #define _GNU_SOURCE
 #include "core/log.h"
 #include "core/sha256.h"
-#include "daemon/daemon.h"
+#include "engine/internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,10 +20,10 @@
 #include <strings.h>
 #include <sys/random.h>
 
-static int load_one(const struct gpxd_tenant *t, void *arg)
+static int load_one(const struct gpx_tenant *t, void *arg)
 {
-    struct gpxd *d = arg;
-    struct gpxd_tenant *n = realloc(d->tenants, (d->n_tenants + 1) * sizeof *n);
+    struct gpx_engine *d = arg;
+    struct gpx_tenant *n = realloc(d->tenants, (d->n_tenants + 1) * sizeof *n);
     if (!n)
         return 1;
     d->tenants = n;
@@ -31,15 +31,15 @@ static int load_one(const struct gpxd_tenant *t, void *arg)
     return 0;
 }
 
-int gpxd_tenants_load(struct gpxd *d, gpx_error *err)
+int gpx__tenants_load(struct gpx_engine *d, gpx_error *err)
 {
     free(d->tenants);
     d->tenants = NULL;
     d->n_tenants = 0;
-    return gpxd_store_tenant_each(d->store, load_one, d, err);
+    return gpx_store_tenant_each(d->store, load_one, d, err);
 }
 
-static void fill_from_tenant(struct gpxd_caller *c, const struct gpxd_tenant *t)
+static void fill_from_tenant(struct gpx_caller *c, const struct gpx_tenant *t)
 {
     snprintf(c->tenant, sizeof c->tenant, "%s", t->name);
     c->admin = t->admin;
@@ -47,8 +47,8 @@ static void fill_from_tenant(struct gpxd_caller *c, const struct gpxd_tenant *t)
     c->max_memory = t->max_memory;
 }
 
-int gpxd_authenticate(struct gpxd *d, const char *authorization, int via_unix, int have_cred,
-                      uint32_t uid, int32_t pid, struct gpxd_caller *c, gpx_error *err)
+int gpx_engine_authenticate(struct gpx_engine *d, const char *authorization, int via_unix, int have_cred,
+                      uint32_t uid, int32_t pid, struct gpx_caller *c, gpx_error *err)
 {
     memset(c, 0, sizeof *c);
     c->via_unix = via_unix;
@@ -89,7 +89,7 @@ int gpxd_authenticate(struct gpxd *d, const char *authorization, int via_unix, i
         if (found)
             return 0;
         if (uid == 0 || uid == (uint32_t)d->self_uid) {
-            snprintf(c->tenant, sizeof c->tenant, "%s", GPXD_BUILTIN_ADMIN);
+            snprintf(c->tenant, sizeof c->tenant, "%s", GPX_BUILTIN_ADMIN);
             c->admin = 1;
             return 0;
         }
@@ -101,32 +101,6 @@ int gpxd_authenticate(struct gpxd *d, const char *authorization, int via_unix, i
     return gpx_error_set(err, GPX_E_UNAUTH,
                          "authentication required: send 'Authorization: Bearer TOKEN' "
                          "(GPUPLEX_TOKEN)");
-}
-
-json_t *gpxd_caller_json(const struct gpxd_caller *c)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "tenant", json_string(c->tenant));
-    json_object_set_new(o, "role", json_string(c->admin ? "admin" : "tenant"));
-    json_object_set_new(o, "via", json_string(c->via_unix ? "unix" : "tcp"));
-    json_object_set_new(o, "uid", c->via_unix ? json_integer(c->uid) : json_null());
-    json_object_set_new(o, "max_gpus", c->max_gpus ? json_integer(c->max_gpus) : json_null());
-    json_object_set_new(o, "max_memory_bytes",
-                        c->max_memory ? json_integer((json_int_t)c->max_memory) : json_null());
-    return o;
-}
-
-static json_t *tenant_json(const struct gpxd_tenant *t)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(t->name));
-    json_object_set_new(o, "role", json_string(t->admin ? "admin" : "tenant"));
-    json_object_set_new(o, "uid", t->has_uid ? json_integer(t->uid) : json_null());
-    json_object_set_new(o, "max_gpus", t->max_gpus ? json_integer(t->max_gpus) : json_null());
-    json_object_set_new(o, "max_memory_bytes",
-                        t->max_memory ? json_integer((json_int_t)t->max_memory) : json_null());
-    json_object_set_new(o, "created_ns", json_integer(t->created_ns));
-    return o;
 }
 
 /* "gpx_" + 64 hex digits of 32 random bytes. */
@@ -150,7 +124,7 @@ static int new_token(char out[72], gpx_error *err)
     return 0;
 }
 
-static const struct gpxd_tenant *find_tenant(struct gpxd *d, const char *name)
+static const struct gpx_tenant *find_tenant(struct gpx_engine *d, const char *name)
 {
     for (unsigned i = 0; i < d->n_tenants; i++)
         if (strcmp(d->tenants[i].name, name) == 0)
@@ -158,11 +132,12 @@ static const struct gpxd_tenant *find_tenant(struct gpxd *d, const char *name)
     return NULL;
 }
 
-int gpxd_tenant_add(struct gpxd *d, const struct gpxd_tenant_req *r, json_t **out, gpx_error *err)
+int gpx_engine_tenant_add(struct gpx_engine *d, const struct gpx_tenant_req *r,
+                          struct gpx_tenant *out, char token[72], gpx_error *err)
 {
-    if (strcmp(r->name, GPXD_BUILTIN_ADMIN) == 0)
+    if (strcmp(r->name, GPX_BUILTIN_ADMIN) == 0)
         return gpx_error_set(err, GPX_E_EXISTS, "tenant name '%s' is reserved", r->name);
-    struct gpxd_tenant t;
+    struct gpx_tenant t;
     memset(&t, 0, sizeof t);
     snprintf(t.name, sizeof t.name, "%s", r->name);
     t.admin = r->admin;
@@ -170,68 +145,64 @@ int gpxd_tenant_add(struct gpxd *d, const struct gpxd_tenant_req *r, json_t **ou
     t.uid = r->uid;
     t.max_gpus = r->max_gpus;
     t.max_memory = r->max_memory;
-    t.created_ns = gpxd_now_ns();
-    char token[72];
+    t.created_ns = gpx_now_ns();
     if (new_token(token, err) < 0)
         return -1;
     gpx_sha256_hex(token, t.token_sha256);
     pthread_mutex_lock(&d->lock);
-    int rc = gpxd_store_tenant_insert(d->store, &t, err);
+    int rc = gpx_store_tenant_insert(d->store, &t, err);
     if (rc == 0)
-        rc = gpxd_tenants_load(d, err);
+        rc = gpx__tenants_load(d, err);
     pthread_mutex_unlock(&d->lock);
     if (rc < 0)
         return -1;
     gpx_info("tenant %s added (role %s)", t.name, t.admin ? "admin" : "tenant");
-    json_t *o = tenant_json(&t);
-    json_object_set_new(o, "token", json_string(token));
-    *out = o;
+    *out = t;
     return 0;
 }
 
-int gpxd_tenant_new_token(struct gpxd *d, const char *name, json_t **out, gpx_error *err)
+int gpx_engine_tenant_new_token(struct gpx_engine *d, const char *name, struct gpx_tenant *out,
+                                char token[72], gpx_error *err)
 {
-    char token[72], hex[2 * GPX_SHA256_LEN + 1];
+    char hex[2 * GPX_SHA256_LEN + 1];
     if (new_token(token, err) < 0)
         return -1;
     gpx_sha256_hex(token, hex);
     pthread_mutex_lock(&d->lock);
-    int rc = gpxd_store_tenant_set_token(d->store, name, hex, err);
+    int rc = gpx_store_tenant_set_token(d->store, name, hex, err);
     if (rc == 0)
-        rc = gpxd_tenants_load(d, err);
-    const struct gpxd_tenant *t = rc == 0 ? find_tenant(d, name) : NULL;
-    json_t *o = t ? tenant_json(t) : NULL;
+        rc = gpx__tenants_load(d, err);
+    const struct gpx_tenant *t = rc == 0 ? find_tenant(d, name) : NULL;
+    if (t)
+        *out = *t;
     pthread_mutex_unlock(&d->lock);
-    if (rc < 0 || !o)
+    if (rc < 0)
         return -1;
+    if (!t)
+        return gpx_error_set(err, GPX_E_NOT_FOUND, "no tenant '%s'", name);
     gpx_info("tenant %s: new token (the old one no longer works)", name);
-    json_object_set_new(o, "token", json_string(token));
-    *out = o;
     return 0;
 }
 
-int gpxd_tenant_remove(struct gpxd *d, const char *name, json_t **out, gpx_error *err)
+int gpx_engine_tenant_remove(struct gpx_engine *d, const char *name, struct gpx_tenant *out,
+                             gpx_error *err)
 {
     pthread_mutex_lock(&d->lock);
     int rc = -1;
     unsigned held = 0;
     for (unsigned i = 0; i < d->n_leases; i++)
         held += strcmp(d->leases[i]->rec.tenant, name) == 0;
-    const struct gpxd_tenant *t = find_tenant(d, name);
+    const struct gpx_tenant *t = find_tenant(d, name);
     if (!t)
         gpx_error_set(err, GPX_E_NOT_FOUND, "no tenant '%s'", name);
     else if (held)
         gpx_error_set(err, GPX_E_BUSY, "tenant '%s' holds %u active lease%s; release them first",
                       name, held, held == 1 ? "" : "s");
     else {
-        json_t *o = tenant_json(t);
-        rc = gpxd_store_tenant_delete(d->store, name, err);
+        *out = *t;
+        rc = gpx_store_tenant_delete(d->store, name, err);
         if (rc == 0)
-            rc = gpxd_tenants_load(d, err);
-        if (rc == 0)
-            *out = o;
-        else
-            json_decref(o);
+            rc = gpx__tenants_load(d, err);
     }
     pthread_mutex_unlock(&d->lock);
     if (rc == 0)
@@ -239,30 +210,34 @@ int gpxd_tenant_remove(struct gpxd *d, const char *name, json_t **out, gpx_error
     return rc;
 }
 
-int gpxd_tenant_list(struct gpxd *d, json_t **out, gpx_error *err)
+int gpx_engine_tenant_list(struct gpx_engine *d, struct gpx_tenant **out, unsigned *n,
+                           gpx_error *err)
 {
-    (void)err;
-    json_t *a = json_array();
     pthread_mutex_lock(&d->lock);
-    for (unsigned i = 0; i < d->n_tenants; i++)
-        json_array_append_new(a, tenant_json(&d->tenants[i]));
+    struct gpx_tenant *a = malloc((d->n_tenants ? d->n_tenants : 1) * sizeof *a);
+    if (a) {
+        memcpy(a, d->tenants, d->n_tenants * sizeof *a);
+        *n = d->n_tenants;
+    }
     pthread_mutex_unlock(&d->lock);
+    if (!a)
+        return gpx_error_set(err, GPX_E_NOMEM, "tenant list");
     *out = a;
     return 0;
 }
 
-int gpxd_tenant_get(struct gpxd *d, const struct gpxd_caller *c, const char *name, json_t **out,
-                    gpx_error *err)
+int gpx_engine_tenant_get(struct gpx_engine *d, const struct gpx_caller *c, const char *name,
+                          struct gpx_tenant *out, gpx_error *err)
 {
     if (!c->admin && strcmp(c->tenant, name) != 0)
         return gpx_error_set(err, GPX_E_PERM, "tenant '%s' may read only its own record",
                              c->tenant);
     pthread_mutex_lock(&d->lock);
-    const struct gpxd_tenant *t = find_tenant(d, name);
-    json_t *o = t ? tenant_json(t) : NULL;
+    const struct gpx_tenant *t = find_tenant(d, name);
+    if (t)
+        *out = *t;
     pthread_mutex_unlock(&d->lock);
-    if (!o)
+    if (!t)
         return gpx_error_set(err, GPX_E_NOT_FOUND, "no tenant '%s'", name);
-    *out = o;
     return 0;
 }

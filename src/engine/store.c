@@ -5,7 +5,7 @@
  * the previous version intact. A database written by a newer gpuplexd (a
  * version this one does not know) is refused rather than guessed at.
  */
-#include "daemon/store.h"
+#include "engine/store.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -98,9 +98,9 @@ static const char *const sql_text[S_COUNT] = {
                         "used_bytes,peak_bytes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
 };
 
-struct gpxd_store {
+struct gpx_store {
     sqlite3 *db;
-    sqlite3 *ckpt; /* second connection, used only by gpxd_store_checkpoint() */
+    sqlite3 *ckpt; /* second connection, used only by gpx_store_checkpoint() */
     sqlite3_stmt *stmt[S_COUNT];
     int in_tx;
     int version;
@@ -108,7 +108,7 @@ struct gpxd_store {
 
 static const char *const state_names[] = {"pending", "active", "released", "aborted"};
 
-const char *gpxd_lease_state_name(enum gpxd_lease_state s)
+const char *gpx_lease_state_name(enum gpx_lease_state s)
 {
     return (unsigned)s < 4 ? state_names[s] : "unknown";
 }
@@ -121,13 +121,13 @@ static int state_parse(const char *s)
     return -1;
 }
 
-static int db_fail(struct gpxd_store *st, gpx_error *err, const char *what)
+static int db_fail(struct gpx_store *st, gpx_error *err, const char *what)
 {
     return gpx_error_set(err, GPX_E_IO, "%s: %s", what, sqlite3_errmsg(st->db));
 }
 
 /* Runs a prepared statement that returns no rows. */
-static int step_done(struct gpxd_store *st, int which, gpx_error *err)
+static int step_done(struct gpx_store *st, int which, gpx_error *err)
 {
     sqlite3_stmt *s = st->stmt[which];
     int rc = sqlite3_step(s);
@@ -141,7 +141,7 @@ static int step_done(struct gpxd_store *st, int which, gpx_error *err)
     return 0;
 }
 
-static int exec(struct gpxd_store *st, const char *sql, gpx_error *err)
+static int exec(struct gpx_store *st, const char *sql, gpx_error *err)
 {
     char *msg = NULL;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -159,7 +159,7 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int migrate(struct gpxd_store *st, gpx_error *err)
+static int migrate(struct gpx_store *st, gpx_error *err)
 {
     if (exec(st,
              "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY,"
@@ -202,9 +202,9 @@ static int migrate(struct gpxd_store *st, gpx_error *err)
     return 0;
 }
 
-int gpxd_store_open(const char *path, struct gpxd_store **out, gpx_error *err)
+int gpx_store_open(const char *path, struct gpx_store **out, gpx_error *err)
 {
-    struct gpxd_store *st = calloc(1, sizeof *st);
+    struct gpx_store *st = calloc(1, sizeof *st);
     if (!st)
         return gpx_error_set(err, GPX_E_NOMEM, "store");
     if (sqlite3_open_v2(path, &st->db,
@@ -212,25 +212,25 @@ int gpxd_store_open(const char *path, struct gpxd_store **out, gpx_error *err)
                         NULL) != SQLITE_OK) {
         gpx_error_set(err, GPX_E_IO, "opening database %s: %s", path,
                       st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        gpxd_store_close(st);
+        gpx_store_close(st);
         return -1;
     }
     sqlite3_busy_timeout(st->db, 5000);
     /* checkpoints (which flush the database file) run off the request path, on their own
-     * connection: see gpxd_store_checkpoint() */
+     * connection: see gpx_store_checkpoint() */
     if (exec(st, "PRAGMA journal_mode=WAL", err) < 0 ||
         exec(st, "PRAGMA wal_autocheckpoint=0", err) < 0 ||
         exec(st, "PRAGMA synchronous=FULL", err) < 0 ||
         exec(st, "PRAGMA foreign_keys=ON", err) < 0 || migrate(st, err) < 0) {
         gpx_error_wrap(err, "database %s", path);
-        gpxd_store_close(st);
+        gpx_store_close(st);
         return -1;
     }
     if (sqlite3_open_v2(path, &st->ckpt, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         gpx_error_set(err, GPX_E_IO, "opening database %s: %s", path,
                       st->ckpt ? sqlite3_errmsg(st->ckpt) : "out of memory");
-        gpxd_store_close(st);
+        gpx_store_close(st);
         return -1;
     }
     sqlite3_busy_timeout(st->ckpt, 5000);
@@ -238,7 +238,7 @@ int gpxd_store_open(const char *path, struct gpxd_store **out, gpx_error *err)
         if (sqlite3_prepare_v3(st->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
                                NULL) != SQLITE_OK) {
             db_fail(st, err, "preparing statement");
-            gpxd_store_close(st);
+            gpx_store_close(st);
             return -1;
         }
     }
@@ -246,7 +246,7 @@ int gpxd_store_open(const char *path, struct gpxd_store **out, gpx_error *err)
     return 0;
 }
 
-void gpxd_store_close(struct gpxd_store *st)
+void gpx_store_close(struct gpx_store *st)
 {
     if (!st)
         return;
@@ -260,7 +260,7 @@ void gpxd_store_close(struct gpxd_store *st)
     free(st);
 }
 
-int gpxd_store_checkpoint(struct gpxd_store *st, gpx_error *err)
+int gpx_store_checkpoint(struct gpx_store *st, gpx_error *err)
 {
     int log = 0, done = 0;
     int rc = sqlite3_wal_checkpoint_v2(st->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
@@ -271,12 +271,12 @@ int gpxd_store_checkpoint(struct gpxd_store *st, gpx_error *err)
     return done > 0 ? done : 0;
 }
 
-int gpxd_store_schema_version(struct gpxd_store *st)
+int gpx_store_schema_version(struct gpx_store *st)
 {
     return st->version;
 }
 
-int gpxd_store_begin(struct gpxd_store *st, int durable, gpx_error *err)
+int gpx_store_begin(struct gpx_store *st, int durable, gpx_error *err)
 {
     /* synchronous can only change outside a transaction */
     if (step_done(st, durable ? S_SYNC_FULL : S_SYNC_NORMAL, err) < 0 ||
@@ -286,24 +286,24 @@ int gpxd_store_begin(struct gpxd_store *st, int durable, gpx_error *err)
     return 0;
 }
 
-int gpxd_store_commit(struct gpxd_store *st, gpx_error *err)
+int gpx_store_commit(struct gpx_store *st, gpx_error *err)
 {
     st->in_tx = 0;
     if (step_done(st, S_COMMIT, err) < 0) {
-        gpxd_store_rollback(st);
+        gpx_store_rollback(st);
         return -1;
     }
     return 0;
 }
 
-void gpxd_store_rollback(struct gpxd_store *st)
+void gpx_store_rollback(struct gpx_store *st)
 {
     st->in_tx = 0;
     if (sqlite3_get_autocommit(st->db) == 0)
         step_done(st, S_ROLLBACK, NULL);
 }
 
-static void owners_format(const struct gpxd_lease *l, char *buf, size_t len)
+static void owners_format(const struct gpx_lease_rec *l, char *buf, size_t len)
 {
     size_t n = 0;
     buf[0] = '\0';
@@ -312,10 +312,10 @@ static void owners_format(const struct gpxd_lease *l, char *buf, size_t len)
                               (unsigned long long)l->owners[i].start_ticks);
 }
 
-static void owners_parse(const char *s, struct gpxd_lease *l)
+static void owners_parse(const char *s, struct gpx_lease_rec *l)
 {
     l->n_owners = 0;
-    while (s && *s && l->n_owners < GPXD_MAX_OWNERS) {
+    while (s && *s && l->n_owners < GPX_MAX_OWNERS) {
         char *end;
         errno = 0;
         long pid = strtol(s, &end, 10);
@@ -334,12 +334,12 @@ static void owners_parse(const char *s, struct gpxd_lease *l)
     }
 }
 
-static void bind_lease(sqlite3_stmt *s, const struct gpxd_lease *l, char *owners, size_t olen)
+static void bind_lease(sqlite3_stmt *s, const struct gpx_lease_rec *l, char *owners, size_t olen)
 {
     owners_format(l, owners, olen);
     sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, l->tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, gpxd_lease_state_name((enum gpxd_lease_state)l->state), -1,
+    sqlite3_bind_text(s, 3, gpx_lease_state_name((enum gpx_lease_state)l->state), -1,
                       SQLITE_STATIC);
     sqlite3_bind_int(s, 4, l->mode);
     sqlite3_bind_int(s, 5, (int)l->gpu_index);
@@ -365,25 +365,25 @@ static void bind_lease(sqlite3_stmt *s, const struct gpxd_lease *l, char *owners
 }
 
 /* Autocommit writes use the synchronous level of the last begin: set it explicitly. */
-static int single(struct gpxd_store *st, int which, int durable, gpx_error *err)
+static int single(struct gpx_store *st, int which, int durable, gpx_error *err)
 {
     if (!st->in_tx && step_done(st, durable ? S_SYNC_FULL : S_SYNC_NORMAL, err) < 0)
         return -1;
     return step_done(st, which, err);
 }
 
-int gpxd_store_lease_insert(struct gpxd_store *st, const struct gpxd_lease *l, gpx_error *err)
+int gpx_store_lease_insert(struct gpx_store *st, const struct gpx_lease_rec *l, gpx_error *err)
 {
-    char owners[GPXD_MAX_OWNERS * 32];
+    char owners[GPX_MAX_OWNERS * 32];
     bind_lease(st->stmt[S_LEASE_INSERT], l, owners, sizeof owners);
-    return single(st, S_LEASE_INSERT, l->state != GPXD_PENDING, err);
+    return single(st, S_LEASE_INSERT, l->state != GPX_LS_PENDING, err);
 }
 
-int gpxd_store_lease_update(struct gpxd_store *st, const struct gpxd_lease *l, gpx_error *err)
+int gpx_store_lease_update(struct gpx_store *st, const struct gpx_lease_rec *l, gpx_error *err)
 {
-    char owners[GPXD_MAX_OWNERS * 32];
+    char owners[GPX_MAX_OWNERS * 32];
     bind_lease(st->stmt[S_LEASE_UPDATE], l, owners, sizeof owners);
-    if (single(st, S_LEASE_UPDATE, l->state != GPXD_PENDING, err) < 0)
+    if (single(st, S_LEASE_UPDATE, l->state != GPX_LS_PENDING, err) < 0)
         return -1;
     if (sqlite3_changes(st->db) != 1)
         return gpx_error_set(err, GPX_E_NOT_FOUND, "no lease %s in the database", l->id);
@@ -396,7 +396,7 @@ static void copy_col(char *dst, size_t len, sqlite3_stmt *s, int col)
     snprintf(dst, len, "%s", t ? (const char *)t : "");
 }
 
-static void read_lease(sqlite3_stmt *s, struct gpxd_lease *l)
+static void read_lease(sqlite3_stmt *s, struct gpx_lease_rec *l)
 {
     memset(l, 0, sizeof *l);
     copy_col(l->id, sizeof l->id, s, 0);
@@ -425,7 +425,7 @@ static void read_lease(sqlite3_stmt *s, struct gpxd_lease *l)
     copy_col(l->mig_uuid, sizeof l->mig_uuid, s, 23);
 }
 
-int gpxd_store_lease_get(struct gpxd_store *st, const char *id, struct gpxd_lease *out,
+int gpx_store_lease_get(struct gpx_store *st, const char *id, struct gpx_lease_rec *out,
                          gpx_error *err)
 {
     sqlite3_stmt *s = st->stmt[S_LEASE_GET];
@@ -442,9 +442,9 @@ int gpxd_store_lease_get(struct gpxd_store *st, const char *id, struct gpxd_leas
     return db_fail(st, err, "reading lease");
 }
 
-int gpxd_store_lease_each(struct gpxd_store *st, unsigned states, const char *tenant,
+int gpx_store_lease_each(struct gpx_store *st, unsigned states, const char *tenant,
                           int64_t from_ns, int64_t to_ns,
-                          int (*fn)(const struct gpxd_lease *l, void *arg), void *arg,
+                          int (*fn)(const struct gpx_lease_rec *l, void *arg), void *arg,
                           gpx_error *err)
 {
     char sql[1024];
@@ -476,7 +476,7 @@ int gpxd_store_lease_each(struct gpxd_store *st, unsigned states, const char *te
         sqlite3_bind_int64(s, 3, to_ns);
     }
     int rc;
-    struct gpxd_lease *l = malloc(sizeof *l);
+    struct gpx_lease_rec *l = malloc(sizeof *l);
     if (!l) {
         sqlite3_finalize(s);
         return gpx_error_set(err, GPX_E_NOMEM, "listing leases");
@@ -494,7 +494,7 @@ int gpxd_store_lease_each(struct gpxd_store *st, unsigned states, const char *te
     return bad ? -1 : 0;
 }
 
-int gpxd_store_tenant_insert(struct gpxd_store *st, const struct gpxd_tenant *t, gpx_error *err)
+int gpx_store_tenant_insert(struct gpx_store *st, const struct gpx_tenant *t, gpx_error *err)
 {
     sqlite3_stmt *s = st->stmt[S_TENANT_INSERT];
     sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
@@ -516,7 +516,7 @@ int gpxd_store_tenant_insert(struct gpxd_store *st, const struct gpxd_tenant *t,
     return 0;
 }
 
-int gpxd_store_tenant_set_token(struct gpxd_store *st, const char *name, const char *sha_hex,
+int gpx_store_tenant_set_token(struct gpx_store *st, const char *name, const char *sha_hex,
                                 gpx_error *err)
 {
     sqlite3_stmt *s = st->stmt[S_TENANT_TOKEN];
@@ -529,7 +529,7 @@ int gpxd_store_tenant_set_token(struct gpxd_store *st, const char *name, const c
     return 0;
 }
 
-int gpxd_store_tenant_delete(struct gpxd_store *st, const char *name, gpx_error *err)
+int gpx_store_tenant_delete(struct gpx_store *st, const char *name, gpx_error *err)
 {
     sqlite3_stmt *s = st->stmt[S_TENANT_DELETE];
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -540,13 +540,13 @@ int gpxd_store_tenant_delete(struct gpxd_store *st, const char *name, gpx_error 
     return 0;
 }
 
-int gpxd_store_tenant_each(struct gpxd_store *st, int (*fn)(const struct gpxd_tenant *t, void *arg),
+int gpx_store_tenant_each(struct gpx_store *st, int (*fn)(const struct gpx_tenant *t, void *arg),
                            void *arg, gpx_error *err)
 {
     sqlite3_stmt *s = st->stmt[S_TENANT_ALL];
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct gpxd_tenant t;
+        struct gpx_tenant t;
         memset(&t, 0, sizeof t);
         copy_col(t.name, sizeof t.name, s, 0);
         const unsigned char *role = sqlite3_column_text(s, 1);
@@ -567,7 +567,7 @@ int gpxd_store_tenant_each(struct gpxd_store *st, int (*fn)(const struct gpxd_te
     return bad ? -1 : 0;
 }
 
-int gpxd_store_sample_insert(struct gpxd_store *st, const struct gpxd_sample *smp, gpx_error *err)
+int gpx_store_sample_insert(struct gpx_store *st, const struct gpx_sample *smp, gpx_error *err)
 {
     sqlite3_stmt *s = st->stmt[S_SAMPLE_INSERT];
     sqlite3_bind_text(s, 1, smp->lease_id, -1, SQLITE_STATIC);
@@ -581,9 +581,9 @@ int gpxd_store_sample_insert(struct gpxd_store *st, const struct gpxd_sample *sm
     return single(st, S_SAMPLE_INSERT, 0, err);
 }
 
-int gpxd_store_sample_each(struct gpxd_store *st, const char *tenant, int64_t from_ns,
+int gpx_store_sample_each(struct gpx_store *st, const char *tenant, int64_t from_ns,
                            int64_t to_ns,
-                           int (*fn)(const char *id, const struct gpxd_sample_sum *sum, void *arg),
+                           int (*fn)(const char *id, const struct gpx_sample_sum *sum, void *arg),
                            void *arg, gpx_error *err)
 {
     const char *sql =
@@ -603,7 +603,7 @@ int gpxd_store_sample_each(struct gpxd_store *st, const char *tenant, int64_t fr
     sqlite3_bind_int64(s, 3, to_ns);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct gpxd_sample_sum sum = {
+        struct gpx_sample_sum sum = {
             .gpu_ns = (uint64_t)sqlite3_column_int64(s, 1),
             .wait_ns = (uint64_t)sqlite3_column_int64(s, 2),
             .used_gib_s = sqlite3_column_double(s, 3),

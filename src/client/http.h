@@ -1,0 +1,54 @@
+/*
+ * The HTTP transport to gpuplexd (libcurl): one request, one answer, over its
+ * unix socket or loopback HTTP. The typed client (include/gpuplex/client.h,
+ * src/client/conn_http.c) is built on it; nothing else should call it.
+ *
+ * A server is named as
+ *   - a socket path: "/run/gpuplex/gpuplexd.sock" (or "unix:PATH"), or
+ *   - an URL: "http://127.0.0.1:7470".
+ * Default: $GPUPLEX_SERVER, else GPX_CLIENT_DEFAULT_SOCKET. The token comes
+ * from the caller or $GPUPLEX_TOKEN; without one, unix-socket callers are
+ * identified by their uid.
+ *
+ * Ownership: gpx_client_new() returns a handle the caller frees with
+ * gpx_client_free() (NULL is accepted); response bodies are malloc'd and
+ * the caller frees them with free(). A handle is not thread-safe.
+ */
+#ifndef GPX_CLIENT_HTTP_H
+#define GPX_CLIENT_HTTP_H
+
+#include "gpuplex/error.h"
+
+#include <stddef.h>
+
+#define GPX_CLIENT_DEFAULT_SOCKET "/run/gpuplex/gpuplexd.sock"
+
+typedef struct gpx_client gpx_client;
+
+/* `server` and `token` may be NULL (then the environment and defaults apply). */
+int gpx_client_new(const char *server, const char *token, gpx_client **out, gpx_error *err);
+void gpx_client_free(gpx_client *c);
+/* The server this handle talks to, as given or defaulted (for messages). */
+const char *gpx_client_server(const gpx_client *c);
+
+/*
+ * Whether commands should go through a daemon: 1 when `server` is given or
+ * GPUPLEX_SERVER is set (explicit: use it even if it is down, and say so),
+ * or when the default socket accepts a connection; 0 otherwise, and 0 when
+ * the server (or GPUPLEX_SERVER) is "none": the caller's direct path.
+ */
+int gpx_client_daemon_configured(const char *server);
+
+/*
+ * Sends one request and reads the answer. `body` (JSON) may be NULL.
+ * 2xx: returns 0, *status and *resp (NUL-terminated, caller frees; may be NULL
+ * when the caller does not want it). Error answers: returns -1 with `err` set
+ * from the daemon's {"error":{"code","message"}} and *status. Transport
+ * failures: -1 with GPX_E_IO ("cannot reach gpuplexd at ..."), *status 0.
+ * Keeps the connection open for the next request; a GET on a connection the
+ * daemon closed meanwhile is retried once on a new one.
+ */
+int gpx_client_request(gpx_client *c, const char *method, const char *path, const char *body,
+                       int *status, char **resp, gpx_error *err);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * gpuplexd's life: open the engine on the configured state, serve, stop.
+ * Also the timers a long-lived host runs (a CLI command does the same work
+ * once, when it opens the engine): inventory, reconciliation, metering,
+ * WAL checkpoints and the watchdog backstop (docs/threat-model.md).
+ */
+#define _GNU_SOURCE
+#include "core/log.h"
+#include "core/watchdog.h"
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void find_interposer(struct gpxd *d)
+{
+    if (d->cfg.interposer[0]) {
+        snprintf(d->interposer, sizeof d->interposer, "%s", d->cfg.interposer);
+        return;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    static const char *const rel[] = {"/../lib/libgpuplex-cuda.so",
+                                      "/../lib/gpuplex/libgpuplex-cuda.so"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        char cand[PATH_MAX + 64], real[PATH_MAX];
+        snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
+        if (realpath(cand, real)) {
+            snprintf(d->interposer, sizeof d->interposer, "%s", real);
+            return;
+        }
+    }
+}
+
+int gpxd_open(const struct gpxd_config *cfg, struct gpxd **out, gpx_error *err)
+{
+    struct gpxd *d = calloc(1, sizeof *d);
+    if (!d)
+        return gpx_error_set(err, GPX_E_NOMEM, "daemon");
+    d->cfg = *cfg;
+    d->started_ns = gpx_now_ns();
+    pthread_mutex_init(&d->bg_lock, NULL);
+    pthread_cond_init(&d->bg_cond, NULL);
+    if (d->cfg.hostname[0])
+        snprintf(d->hostname, sizeof d->hostname, "%s", d->cfg.hostname);
+    else if (gethostname(d->hostname, sizeof d->hostname - 1) < 0)
+        snprintf(d->hostname, sizeof d->hostname, "localhost");
+    find_interposer(d);
+    if (!d->interposer[0])
+        gpx_warn("no interposer (libgpuplex-cuda.so) found next to gpuplexd: vgpu and timeslice "
+                 "leases get no LD_PRELOAD; set 'interposer' in the config");
+    struct gpx_engine_opts o = {
+        .state_dir = d->cfg.state_dir,
+        .run_dir = d->cfg.run_dir[0] ? d->cfg.run_dir : gpx_run_dir(),
+        .interposer = d->interposer,
+        .placement = d->cfg.placement,
+        .oversubscription = d->cfg.oversubscription,
+        .grace_ms = d->cfg.grace_ms,
+        .daemon = 1,
+        .socket = d->cfg.socket_path,
+    };
+    if (gpx_engine_open(&o, &d->eng, err) < 0) {
+        gpxd_close(d);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+/* The backstop behind the interposer (docs/threat-model.md), every watchdog_interval. */
+static void watchdog_tick(struct gpxd *d)
+{
+    struct gpx_watch_report rep;
+    gpx_error e = {0};
+    gpx_watchdog_allowance = d->cfg.watchdog_allowance;
+    if (gpx_watchdog_check(gpx_engine_nvml(d->eng), gpx_engine_run_dir(d->eng),
+                           (enum gpx_watch_enforce)d->cfg.watchdog, &rep, &e) < 0) {
+        gpx_warn("watchdog: %s", e.msg);
+        return;
+    }
+    for (unsigned i = 0; i < rep.n; i++) {
+        const struct gpx_watch_violation *v = &rep.v[i];
+        gpx_warn("watchdog: %s%s%s on GPU %u: %llu bytes used%s, %u pid(s)%s",
+                 gpx_watch_kind_name(v->kind), v->lease[0] ? " lease " : "", v->lease, v->gpu_index,
+                 (unsigned long long)v->used_bytes,
+                 v->kind == GPX_WATCH_OVER_QUOTA ? " over its quota" : "", v->npids,
+                 d->cfg.watchdog == GPX_WATCH_KILL ? ", killed" : "");
+    }
+    gpx_watch_report_free(&rep);
+}
+
+static void *background(void *arg)
+{
+    struct gpxd *d = arg;
+    int64_t next_inv = 0, next_rec = 0, next_ckpt = 0, next_wd = 0,
+            next_meter = gpx_now_ns() + (int64_t)d->cfg.meter_ms * 1000000;
+    pthread_mutex_lock(&d->bg_lock);
+    while (!d->stopping) {
+        pthread_mutex_unlock(&d->bg_lock);
+        int64_t now = gpx_now_ns();
+        if (now >= next_inv) {
+            gpx_engine_inventory_refresh(d->eng);
+            next_inv = now + (int64_t)d->cfg.inventory_ms * 1000000;
+        }
+        if (now >= next_rec) {
+            gpx_engine_reconcile(d->eng);
+            next_rec = now + (int64_t)d->cfg.reconcile_ms * 1000000;
+        }
+        if (now >= next_meter) {
+            gpx_engine_meter(d->eng);
+            next_meter = now + (int64_t)d->cfg.meter_ms * 1000000;
+        }
+        if (d->cfg.watchdog >= 0 && now >= next_wd) {
+            watchdog_tick(d);
+            next_wd = now + (int64_t)d->cfg.watchdog_ms * 1000000;
+        }
+        if (now >= next_ckpt) {
+            gpx_engine_checkpoint(d->eng);
+            next_ckpt = now + 1000000000LL;
+        }
+        int64_t next = next_inv < next_rec ? next_inv : next_rec;
+        next = next < next_meter ? next : next_meter;
+        next = next < next_ckpt ? next : next_ckpt;
+        if (d->cfg.watchdog >= 0)
+            next = next < next_wd ? next : next_wd;
+        struct timespec ts = {.tv_sec = (time_t)(next / 1000000000), .tv_nsec = next % 1000000000};
+        pthread_mutex_lock(&d->bg_lock);
+        if (!d->stopping)
+            pthread_cond_timedwait(&d->bg_cond, &d->bg_lock, &ts);
+    }
+    pthread_mutex_unlock(&d->bg_lock);
+    return NULL;
+}
+
+int gpxd_serve(struct gpxd *d, gpx_error *err)
+{
+    if (gpxd_http_start(d, &d->http, err) < 0)
+        return -1;
+    if (pthread_create(&d->bg, NULL, background, d) != 0)
+        return gpx_error_set(err, GPX_E_INTERNAL, "starting the background thread failed");
+    d->bg_started = 1;
+    return 0;
+}
+
+void gpxd_close(struct gpxd *d)
+{
+    if (!d)
+        return;
+    if (d->http)
+        gpxd_http_stop(d->http);
+    if (d->bg_started) {
+        pthread_mutex_lock(&d->bg_lock);
+        d->stopping = 1;
+        pthread_cond_signal(&d->bg_cond);
+        pthread_mutex_unlock(&d->bg_lock);
+        pthread_join(d->bg, NULL);
+    }
+    gpx_engine_close(d->eng);
+    pthread_mutex_destroy(&d->bg_lock);
+    pthread_cond_destroy(&d->bg_cond);
+    free(d);
+}

@@ -1,0 +1,281 @@
+/*
+ * Opening and closing the engine on a state directory, and who owns it.
+ *
+ * <state_dir>/gpuplexd.lock says who owns the state: a daemon holds it
+ * exclusively for its life and writes "PID\nSOCKET\n" into it; each CLI
+ * command holds it shared (so no daemon starts under it) and holds
+ * <state_dir>/engine.lock exclusively while it works (so CLI commands run one
+ * after another and a 'pending' row found at open is truly stale). Whoever
+ * cannot get its lock is told who has it, never silently given a second
+ * truth. The database is <state_dir>/gpuplexd.db (store.c).
+ */
+#define _GNU_SOURCE
+#include "core/log.h"
+#include "engine/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int path_in(char *out, size_t len, const char *dir, const char *name, gpx_error *err)
+{
+    if ((size_t)snprintf(out, len, "%s/%s", dir, name) >= len)
+        return gpx_error_set(err, GPX_E_INVALID, "path too long: %s/%s", dir, name);
+    return 0;
+}
+
+static int mkdirs(const char *path, mode_t mode, gpx_error *err)
+{
+    char p[PATH_MAX];
+    if ((size_t)snprintf(p, sizeof p, "%s", path) >= sizeof p)
+        return gpx_error_set(err, GPX_E_INVALID, "path too long: %s", path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+            return gpx_error_errno(err, GPX_E_IO, errno, "creating %s", p);
+        *s = '/';
+    }
+    if (mkdir(p, mode) < 0 && errno != EEXIST)
+        return gpx_error_errno(err, GPX_E_IO, errno, "creating %s", p);
+    return 0;
+}
+
+/* Takes flock `op` on fd, retrying EINTR and, for up to `wait_ms`, EWOULDBLOCK. */
+static int lock_fd(int fd, int op, int wait_ms)
+{
+    for (int waited = 0;; waited += 20) {
+        if (flock(fd, op | LOCK_NB) == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno != EWOULDBLOCK || waited >= wait_ms)
+            return -1;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void read_owner(int fd, int *pid, char *socket, size_t len)
+{
+    char buf[PATH_MAX + 32];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    if (pid)
+        *pid = atoi(buf);
+    if (socket && len) {
+        char *nl = strchr(buf, '\n');
+        const char *s = nl ? nl + 1 : "";
+        size_t k = strcspn(s, "\n");
+        snprintf(socket, len, "%.*s", (int)k, s);
+    }
+}
+
+int gpx_engine_daemon_owner(const char *state_dir, int *pid, char *socket, size_t len,
+                            gpx_error *err)
+{
+    char path[PATH_MAX];
+    if (path_in(path, sizeof path, state_dir, "gpuplexd.lock", err) < 0)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : gpx_error_errno(err, GPX_E_IO, errno, "opening %s", path);
+    int owned = 0;
+    if (lock_fd(fd, LOCK_SH, 0) < 0) {
+        if (errno != EWOULDBLOCK) {
+            int e = errno;
+            close(fd);
+            return gpx_error_errno(err, GPX_E_IO, e, "locking %s", path);
+        }
+        owned = 1;
+        read_owner(fd, pid, socket, len);
+    } else {
+        flock(fd, LOCK_UN);
+    }
+    close(fd);
+    return owned;
+}
+
+static int take_locks(struct gpx_engine *e, const struct gpx_engine_opts *o, gpx_error *err)
+{
+    char path[PATH_MAX];
+    if (path_in(path, sizeof path, e->state_dir, "gpuplexd.lock", err) < 0)
+        return -1;
+    e->state_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (e->state_fd < 0)
+        return gpx_error_errno(err, errno == EACCES ? GPX_E_PERM : GPX_E_IO, errno, "opening %s",
+                               path);
+    if (o->daemon) {
+        /* CLI commands hold it for a moment each: wait them out, not another daemon */
+        if (lock_fd(e->state_fd, LOCK_EX, 5000) < 0) {
+            int pid = 0;
+            read_owner(e->state_fd, &pid, NULL, 0);
+            if (pid > 0 && kill(pid, 0) == 0)
+                return gpx_error_set(err, GPX_E_BUSY,
+                                     "another gpuplexd (pid %d) uses the state directory %s", pid,
+                                     e->state_dir);
+            return gpx_error_set(err, GPX_E_BUSY,
+                                 "the state directory %s stays locked (gpuplex commands using "
+                                 "it?)",
+                                 e->state_dir);
+        }
+        char buf[PATH_MAX + 32];
+        int n = snprintf(buf, sizeof buf, "%d\n%s\n", (int)getpid(), o->socket ? o->socket : "");
+        if (ftruncate(e->state_fd, 0) < 0 || pwrite(e->state_fd, buf, (size_t)n, 0) != n)
+            gpx_warn("writing the owner to %s failed", path);
+        return 0;
+    }
+    if (lock_fd(e->state_fd, LOCK_SH, 0) < 0) {
+        int pid = 0;
+        char sock[PATH_MAX];
+        read_owner(e->state_fd, &pid, sock, sizeof sock);
+        return gpx_error_set(err, GPX_E_BUSY,
+                             "gpuplexd (pid %d) owns the state directory %s: use it (its socket "
+                             "is %s) or stop it first",
+                             pid, e->state_dir, sock[0] ? sock : "unknown");
+    }
+    if (path_in(path, sizeof path, e->state_dir, "engine.lock", err) < 0)
+        return -1;
+    e->engine_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (e->engine_fd < 0)
+        return gpx_error_errno(err, GPX_E_IO, errno, "opening %s", path);
+    if (lock_fd(e->engine_fd, LOCK_EX, 60000) < 0)
+        return gpx_error_errno(err, GPX_E_BUSY, errno, "locking %s", path);
+    return 0;
+}
+
+int gpx_engine_open(const struct gpx_engine_opts *o, struct gpx_engine **out, gpx_error *err)
+{
+    struct gpx_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return gpx_error_set(err, GPX_E_NOMEM, "engine");
+    e->state_fd = e->engine_fd = -1;
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_mutex_init(&e->inv_lock, NULL);
+    e->placement = o->placement;
+    e->oversubscription = o->oversubscription >= 1.0 ? o->oversubscription : 1.0;
+    e->grace_ms = o->grace_ms;
+    e->daemon = o->daemon;
+    e->started_ns = gpx_now_ns();
+    if ((size_t)snprintf(e->state_dir, sizeof e->state_dir, "%s", o->state_dir) >=
+            sizeof e->state_dir ||
+        (size_t)snprintf(e->interposer, sizeof e->interposer, "%s",
+                         o->interposer ? o->interposer : "") >= sizeof e->interposer) {
+        free(e);
+        return gpx_error_set(err, GPX_E_INVALID, "state directory or interposer path too long");
+    }
+    char real[PATH_MAX];
+    int rc = mkdirs(e->state_dir, 0755, err);
+    if (rc == 0)
+        rc = take_locks(e, o, err);
+    struct stat st;
+    if (rc == 0 && stat(e->state_dir, &st) == 0)
+        e->self_uid = o->daemon ? geteuid() : st.st_uid; /* who owns the state is its admin */
+    /* workloads get GPUPLEX_RUN_DIR from lease answers: make it absolute */
+    if (rc == 0 && (mkdirs(o->run_dir, 0755, err) < 0 || !realpath(o->run_dir, real)))
+        rc = err->code ? -1 : gpx_error_errno(err, GPX_E_IO, errno, "run directory %s", o->run_dir);
+    if (rc == 0)
+        snprintf(e->run_dir, sizeof e->run_dir, "%s", real);
+    if (rc == 0 && gpx_nvml_open(&e->nv, err) == 0) {
+        e->nv_open = 1;
+        rc = gpx_inventory_read(&e->nv, &e->inv, err);
+    } else if (rc == 0) {
+        rc = -1;
+    }
+    if (rc == 0) {
+        gpx__mig_open(e);
+        char db[PATH_MAX];
+        rc = path_in(db, sizeof db, e->state_dir, "gpuplexd.db", err);
+        if (rc == 0)
+            rc = gpx_store_open(db, &e->store, err);
+        if (rc == 0)
+            rc = gpx__ledger_open(e, err);
+    }
+    if (rc < 0) {
+        gpx_engine_close(e);
+        return -1;
+    }
+    if (!e->daemon) {
+        /* what a daemon does on its timers, a command does as it starts */
+        gpx_engine_reconcile(e);
+        gpx_engine_meter(e);
+    }
+    *out = e;
+    return 0;
+}
+
+void gpx_engine_close(struct gpx_engine *e)
+{
+    if (!e)
+        return;
+    if (e->store) {
+        gpx_engine_meter(e);
+        gpx__ledger_close(e);
+        gpx_store_close(e->store);
+    }
+    gpx_inventory_free(&e->inv);
+    if (e->nv_open)
+        gpx_nvml_close(&e->nv);
+    if (e->engine_fd >= 0)
+        close(e->engine_fd);
+    if (e->state_fd >= 0) {
+        if (e->daemon && ftruncate(e->state_fd, 0) < 0)
+            gpx_debug("clearing the state lock's owner failed");
+        close(e->state_fd);
+    }
+    pthread_mutex_destroy(&e->lock);
+    pthread_mutex_destroy(&e->inv_lock);
+    free(e);
+}
+
+void gpx_engine_health(struct gpx_engine *e, int admin, struct gpx_health *h)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->version, sizeof h->version, "%s", GPX_VERSION);
+    snprintf(h->host, sizeof h->host, "%s", e->daemon ? "gpuplexd" : "local");
+    pthread_mutex_lock(&e->inv_lock);
+    h->gpus = e->inv.count;
+    snprintf(h->driver_version, sizeof h->driver_version, "%s", e->inv.driver_version);
+    pthread_mutex_unlock(&e->inv_lock);
+    h->show_leases = admin;
+    if (admin)
+        h->leases_active = gpx_engine_lease_count(e);
+    h->schema_version = gpx_store_schema_version(e->store);
+    h->uptime_seconds = (double)(gpx_now_ns() - e->started_ns) / 1e9;
+    snprintf(h->placement, sizeof h->placement, "%s", gpx_place_policy_name(e->placement));
+    h->oversubscription = e->oversubscription;
+    snprintf(h->run_dir, sizeof h->run_dir, "%s", e->run_dir);
+    snprintf(h->state_dir, sizeof h->state_dir, "%s", e->state_dir);
+}
+
+void gpx_engine_checkpoint(struct gpx_engine *e)
+{
+    gpx_error err = {0};
+    if (gpx_store_checkpoint(e->store, &err) < 0)
+        gpx_warn("database: %s", err.msg);
+}
+
+const char *gpx_engine_run_dir(const struct gpx_engine *e)
+{
+    return e->run_dir;
+}
+
+struct gpx_nvml *gpx_engine_nvml(struct gpx_engine *e)
+{
+    return &e->nv;
+}
+
+void gpx_engine_counters(struct gpx_engine *e, struct gpx_engine_counters *out)
+{
+    out->created = atomic_load(&e->leases_created);
+    out->released = atomic_load(&e->leases_released);
+    out->reaped = atomic_load(&e->leases_reaped);
+}

@@ -1,0 +1,1113 @@
+/*
+ * The lease ledger: the one place that creates, releases, lists and meters
+ * leases, and reconciles them with their regions and their owners.
+ *
+ * Crash safety, in the order of the steps (docs/daemon.md has the table):
+ *   create:  row 'pending' -> region -> backend make -> row 'active' (durable) -> answer
+ *   release: row 'released' (durable) -> region removed -> backend release -> answer
+ * So after a crash at any instant: a 'pending' row was never acknowledged
+ * (its region, if any, is removed and the row aborted; its backend undoes
+ * what it made); an 'active' row was or may have been acknowledged (its
+ * region is re-attached, re-created if the run directory lost it); a region
+ * whose row is 'released' or 'aborted' is removed. Regions with no row were
+ * made by an older gpuplex and are left alone.
+ *
+ * What differs between modes lives in the backends (backend.h / mode_*.c);
+ * this file never branches on a mode except through them.
+ */
+#define _GNU_SOURCE
+#include "core/log.h"
+#include "core/size.h"
+#include "engine/internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define GIB 1073741824.0
+
+int64_t gpx_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int owner_alive(const struct gpx_owner *o)
+{
+    uint64_t t = gpx_lease_proc_start_ticks(o->pid);
+    return t != 0 && (o->start_ticks == 0 || t == o->start_ticks);
+}
+
+/* --- the active lease table (lock held) ----------------------------------------------------- */
+
+static struct gpx_active *find_active(struct gpx_engine *d, const char *id, unsigned *pos)
+{
+    for (unsigned i = 0; i < d->n_leases; i++)
+        if (strcmp(d->leases[i]->rec.id, id) == 0) {
+            if (pos)
+                *pos = i;
+            return d->leases[i];
+        }
+    return NULL;
+}
+
+static int add_active(struct gpx_engine *d, struct gpx_active *a, gpx_error *err)
+{
+    if (d->n_leases == d->cap_leases) {
+        unsigned cap = d->cap_leases ? d->cap_leases * 2 : 64;
+        /* an array of pointers: sizeof *n is the size of a pointer, as meant */
+        struct gpx_active **n =
+            realloc(d->leases, cap * sizeof *n); // NOLINT(bugprone-sizeof-expression)
+        if (!n)
+            return gpx_error_set(err, GPX_E_NOMEM, "lease table");
+        d->leases = n;
+        d->cap_leases = cap;
+    }
+    d->leases[d->n_leases++] = a;
+    return 0;
+}
+
+static void drop_active(struct gpx_engine *d, unsigned pos)
+{
+    struct gpx_active *a = d->leases[pos];
+    if (a->mapped)
+        gpx_lease_region_close(&a->region);
+    free(a);
+    memmove(&d->leases[pos], &d->leases[pos + 1],
+            (d->n_leases - pos - 1) * sizeof *d->leases); // NOLINT(bugprone-sizeof-expression)
+    d->n_leases--;
+}
+
+unsigned gpx_engine_lease_count(struct gpx_engine *d)
+{
+    pthread_mutex_lock(&d->lock);
+    unsigned n = d->n_leases;
+    pthread_mutex_unlock(&d->lock);
+    return n;
+}
+
+int gpx__lease_visible(const struct gpx_caller *c, const struct gpx_lease_rec *l)
+{
+    return c->admin || strcmp(c->tenant, l->tenant) == 0;
+}
+
+static void notify(struct gpx_engine *d, enum gpx_lease_event ev, const struct gpx_lease_rec *l)
+{
+    for (unsigned i = 0; i < d->n_observers; i++)
+        d->observers[i].on_event(d->observers[i].arg, ev, l);
+}
+
+int gpx_engine_observe(struct gpx_engine *d, const struct gpx_observer *o, gpx_error *err)
+{
+    pthread_mutex_lock(&d->lock);
+    int rc = 0;
+    if (d->n_observers == GPX_MAX_OBSERVERS)
+        rc = gpx_error_set(err, GPX_E_NOMEM, "more than %d lease observers", GPX_MAX_OBSERVERS);
+    else
+        d->observers[d->n_observers++] = *o;
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+/* --- what callers see of a lease ------------------------------------------------------------ */
+
+static uint64_t wait_percentile(const struct gpx_lease_usage *u, double pct)
+{
+    uint64_t hist[24], total = 0, seen = 0;
+    for (unsigned b = 0; b < 24; b++)
+        total += hist[b] = atomic_load(&u->wait_hist[b]);
+    if (!total)
+        return 0;
+    for (unsigned b = 0; b < 24; b++) {
+        seen += hist[b];
+        if ((double)seen >= (double)total * pct / 100.0)
+            return (1ULL << b) * 1000ULL; /* the bucket's upper bound */
+    }
+    return (1ULL << 23) * 1000ULL;
+}
+
+/* The lease `l` (with its active entry `a`, or NULL) as callers see it. */
+static void lease_view(struct gpx_engine *d, const struct gpx_lease_rec *l, struct gpx_active *a,
+                       int turns, struct gpx_lease *out)
+{
+    memset(out, 0, sizeof *out);
+    out->rec = *l;
+    uint64_t gpu_ns = l->gpu_ns, wait_ns = l->wait_ns, peak = l->peak_used;
+    if (a && a->mapped) {
+        const struct gpx_lease_usage *u = a->region.usage;
+        out->live = 1;
+        out->uid = a->region.limits->uid;
+        out->used_bytes = atomic_load(&u->used);
+        uint64_t p = atomic_load(&u->peak);
+        peak = p > peak ? p : peak;
+        out->refused = atomic_load(&u->refused);
+        uint64_t g2 = atomic_load(&u->gpu_ns_granted), w2 = atomic_load(&u->wait_ns);
+        gpu_ns += g2 >= a->gpu_ns_seen ? g2 - a->gpu_ns_seen : g2;
+        wait_ns += w2 >= a->wait_ns_seen ? w2 - a->wait_ns_seen : w2;
+        out->turns = atomic_load(&u->turns);
+        out->drains = atomic_load(&u->drains);
+        out->wait_p99_ns = wait_percentile(u, 99.0);
+        for (unsigned i = 0; i < GPX_LEASE_MAX_PROCS; i++) {
+            int32_t pid = atomic_load(&u->procs[i].pid);
+            if (pid <= 0)
+                continue;
+            out->pids[out->nprocs] = pid;
+            out->proc_used[out->nprocs] = atomic_load(&u->procs[i].used);
+            out->nprocs++;
+        }
+        if (turns) {
+            uint32_t pos = atomic_load(&u->turn_ring_pos);
+            for (unsigned k = 0; k < GPX_LEASE_TURN_RING; k++) {
+                uint64_t t = atomic_load(&u->turn_ring[(pos + k) % GPX_LEASE_TURN_RING]);
+                if (t)
+                    out->turn_ring[out->nturns++] = t;
+            }
+        }
+    }
+    int64_t end = l->released_ns ? l->released_ns : gpx_now_ns();
+    out->lease_seconds =
+        l->created_ns && end > l->created_ns ? (double)(end - l->created_ns) / 1e9 : 0;
+    const struct gpx__backend *b = gpx__backend_of(l->mode);
+    if (b && !b->interposed) /* a whole GPU or instance: GPU time is the time held */
+        gpu_ns = (uint64_t)(out->lease_seconds * 1e9);
+    out->gpu_ns = gpu_ns;
+    out->wait_ns = wait_ns;
+    out->peak_bytes = peak;
+    snprintf(out->run_dir, sizeof out->run_dir, "%s", d->run_dir);
+    if (b && b->interposed)
+        snprintf(out->interposer, sizeof out->interposer, "%s", d->interposer);
+}
+
+/* --- the node as placement sees it ---------------------------------------------------------- */
+
+static int gpu_views(struct gpx_engine *d, struct gpx__gpu_view **out, unsigned *n,
+                     gpx_error *err)
+{
+    pthread_mutex_lock(&d->inv_lock);
+    unsigned cnt = d->inv.count;
+    struct gpx__gpu_view *v = calloc(cnt ? cnt : 1, sizeof *v);
+    if (!v) {
+        pthread_mutex_unlock(&d->inv_lock);
+        return gpx_error_set(err, GPX_E_NOMEM, "inventory");
+    }
+    for (unsigned i = 0; i < cnt; i++) {
+        const struct gpx_gpu_info *g = &d->inv.gpus[i];
+        v[i].index = g->index;
+        snprintf(v[i].uuid, sizeof v[i].uuid, "%s", g->uuid);
+        v[i].memory_total = g->memory_total;
+        v[i].mig = (g->valid & GPX_INV_MIG) && g->mig_current == NVML_DEVICE_MIG_ENABLE;
+    }
+    pthread_mutex_unlock(&d->inv_lock);
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+/* Memory a lease holds against a tenant's max_memory: a whole GPU's or instance's, or its quota. */
+static uint64_t held_memory(const struct gpx_lease_rec *l)
+{
+    const struct gpx__backend *b = gpx__backend_of(l->mode);
+    return b && !b->interposed ? l->gpu_memory : l->memory_quota;
+}
+
+int gpx__place_shared(struct gpx_engine *d, struct gpx__create *c, gpx_error *err)
+{
+    struct gpx_place_req pr = {.mode = c->spec->mode, .gpu = c->gpu, .memory = c->spec->memory};
+    if (gpx_place(c->pg, c->ng, &pr, d->placement, d->oversubscription, &c->at, err) < 0)
+        return -1;
+    c->held_memory = c->spec->mode == GPX_MODE_EXCLUSIVE ? c->gv[c->at].memory_total
+                                                         : c->spec->memory;
+    return 0;
+}
+
+/* --- create --------------------------------------------------------------------------------- */
+
+static void fill_limits(const struct gpx_lease_rec *l, uint32_t uid,
+                        struct gpx_lease_limits *lim)
+{
+    memset(lim, 0, sizeof *lim);
+    lim->magic = GPX_LEASE_MAGIC_LIMITS;
+    lim->version = GPX_LEASE_VERSION;
+    lim->size = sizeof *lim;
+    snprintf(lim->id, sizeof lim->id, "%s", l->id);
+    lim->mode = (uint32_t)l->mode;
+    lim->gpu_index = l->gpu_index;
+    snprintf(lim->gpu_uuid, sizeof lim->gpu_uuid, "%s", l->gpu_uuid);
+    lim->memory_quota = l->memory_quota;
+    lim->weight = l->weight ? l->weight : 1;
+    lim->cap_percent = l->cap;
+    lim->uid = uid;
+    lim->created_ns = (uint64_t)l->created_ns;
+}
+
+static void map_region(struct gpx_engine *d, struct gpx_active *a)
+{
+    gpx_error e = {0};
+    if (gpx_lease_region_open(d->run_dir, a->rec.id, &a->region, &e) == 0)
+        a->mapped = 1;
+    else
+        gpx_warn("lease %s: cannot map its region (no metering): %s", a->rec.id, e.msg);
+}
+
+/* Marks row `l` aborted (best effort: start-up aborts a pending row anyway). */
+static void abort_row(struct gpx_engine *d, struct gpx_lease_rec *l, const char *why)
+{
+    gpx_lease_region_remove(d->run_dir, l->id, NULL);
+    l->state = GPX_LS_ABORTED;
+    l->released_ns = gpx_now_ns();
+    snprintf(l->reason, sizeof l->reason, "%s", why);
+    gpx_store_lease_update(d->store, l, NULL);
+}
+
+/* The node's GPUs with their leases, and which the caller may add (its max_gpus). */
+static uint64_t snapshot(struct gpx_engine *d, struct gpx__create *c)
+{
+    uint64_t tenant_mem = 0;
+    unsigned tenant_gpus = 0;
+    for (unsigned i = 0; i < c->ng; i++) {
+        struct gpx_place_gpu *pg = &c->pg[i];
+        pg->index = c->gv[i].index;
+        pg->memory_total = c->gv[i].memory_total;
+        pg->mig_enabled = c->gv[i].mig;
+        int mine = 0;
+        for (unsigned k = 0; k < d->n_leases; k++) {
+            const struct gpx_lease_rec *o = &d->leases[k]->rec;
+            if (o->gpu_index != c->gv[i].index)
+                continue;
+            pg->leases++;
+            if (o->mode == GPX_MODE_EXCLUSIVE)
+                pg->exclusive = 1;
+            else
+                pg->quota_sum += o->memory_quota;
+            if (strcmp(o->tenant, c->caller->tenant) == 0) {
+                mine = 1;
+                tenant_mem += held_memory(o);
+            }
+        }
+        pg->allowed = mine;
+        tenant_gpus += (unsigned)mine;
+    }
+    if (!c->caller->max_gpus || tenant_gpus < c->caller->max_gpus)
+        for (unsigned i = 0; i < c->ng; i++)
+            c->pg[i].allowed = 1;
+    return tenant_mem;
+}
+
+static int create_locked(struct gpx_engine *d, const struct gpx_caller *caller,
+                         const struct gpx_lease_spec *s, struct gpx_lease *out, gpx_error *err)
+{
+    const struct gpx__backend *b = gpx__backend_of(s->mode);
+    if (!b)
+        return gpx_error_set(err, GPX_E_INVALID, "invalid lease mode %d", s->mode);
+    struct gpx__create c = {.caller = caller, .spec = s, .gpu = s->gpu_index};
+    if (gpu_views(d, &c.gv, &c.ng, err) < 0)
+        return -1;
+    if (c.ng == 0) {
+        free(c.gv);
+        return gpx_error_set(err, GPX_E_NO_GPU, "this node has no GPU to lease");
+    }
+    int rc = -1, made = 0;
+    c.pg = calloc(c.ng, sizeof *c.pg);
+    struct gpx_active *a = calloc(1, sizeof *a);
+    if (!c.pg || !a) {
+        gpx_error_set(err, GPX_E_NOMEM, "placement");
+        goto out;
+    }
+
+    /* owners first: they belong to the request's validation */
+    struct gpx_lease_rec *l = &a->rec;
+    for (unsigned i = 0; i < s->n_owners; i++) {
+        uint64_t t = gpx_lease_proc_start_ticks(s->owners[i]);
+        if (!t) {
+            gpx_error_set(err, GPX_E_INVALID, "owner pid %d is not a running process",
+                          (int)s->owners[i]);
+            goto out;
+        }
+        l->owners[l->n_owners].pid = s->owners[i];
+        l->owners[l->n_owners].start_ticks = t;
+        l->n_owners++;
+    }
+    if (s->gpu_uuid[0]) {
+        for (unsigned i = 0; i < c.ng; i++)
+            if (strcasecmp(c.gv[i].uuid, s->gpu_uuid) == 0)
+                c.gpu = (int)c.gv[i].index;
+        if (c.gpu < 0) {
+            gpx_error_set(err, GPX_E_NOT_FOUND, "no GPU '%s' on this node (see 'gpuplex ls')",
+                          s->gpu_uuid);
+            goto out;
+        }
+    } else if (c.gpu >= 0 && (unsigned)c.gpu >= c.ng) {
+        gpx_error_set(err, GPX_E_NOT_FOUND,
+                      "no GPU '%d' (this node has GPUs 0-%u; see 'gpuplex ls')", c.gpu,
+                      c.ng - 1);
+        goto out;
+    }
+
+    /* admission and placement: the backend chooses, the tenant's quota decides */
+    uint64_t tenant_mem = snapshot(d, &c);
+    if (b->place(d, &c, err) < 0)
+        goto out;
+    if (caller->max_memory && tenant_mem + c.held_memory > caller->max_memory) {
+        char a1[32], a2[32], a3[32];
+        gpx_size_format(c.held_memory, a1, sizeof a1);
+        gpx_size_format(tenant_mem, a2, sizeof a2);
+        gpx_size_format(caller->max_memory, a3, sizeof a3);
+        gpx_error_set(err, GPX_E_NO_SPACE,
+                      "tenant '%s' holds %s of GPU memory; %s more would pass its max_memory of "
+                      "%s",
+                      caller->tenant, a2, a1, a3);
+        goto out;
+    }
+
+    snprintf(l->tenant, sizeof l->tenant, "%s", caller->tenant);
+    l->mode = s->mode;
+    l->gpu_index = c.gv[c.at].index;
+    snprintf(l->gpu_uuid, sizeof l->gpu_uuid, "%s", c.gv[c.at].uuid);
+    l->memory_quota = b->interposed ? s->memory : 0;
+    l->gpu_memory = c.gv[c.at].memory_total;
+    l->mig_start = l->mig_gi = l->mig_ci = -1;
+    l->weight = s->weight;
+    l->cap = s->cap;
+    snprintf(l->labels, sizeof l->labels, "%s", s->labels ? s->labels : "{}");
+    if (b->fill)
+        b->fill(d, &c, l);
+    l->created_ns = gpx_now_ns();
+    l->state = GPX_LS_PENDING;
+
+    /* 1. pending row (an id collision is retried with a new id) */
+    int inserted = 0;
+    for (int attempt = 0; attempt < 4 && !inserted; attempt++) {
+        gpx_lease_new_id(l->id);
+        gpx_error e = {0};
+        if (gpx_store_lease_insert(d->store, l, &e) == 0)
+            inserted = 1;
+        else if (e.code != GPX_E_EXISTS) {
+            *err = e;
+            gpx_error_wrap(err, "recording lease");
+            goto out;
+        }
+    }
+    if (!inserted) {
+        gpx_error_set(err, GPX_E_INTERNAL, "could not find a free lease id");
+        goto out;
+    }
+
+    /* 2. region */
+    struct gpx_lease_limits lim;
+    fill_limits(l, caller->uid, &lim);
+    if (gpx_lease_region_create(d->run_dir, &lim, err) < 0) {
+        gpx_error_wrap(err, "creating the region of lease %s", l->id);
+        abort_row(d, l, "region creation failed");
+        goto out;
+    }
+
+    /* 3. what the mode makes outside the engine, now that the pending row says where */
+    if (b->make) {
+        if (b->make(d, &c, l, err) < 0) {
+            abort_row(d, l, "the backend could not make it");
+            goto out;
+        }
+        made = 1;
+    }
+
+    /* 4. active, durably: from here on the lease is acknowledged */
+    l->state = GPX_LS_ACTIVE;
+    if (gpx_store_lease_update(d->store, l, err) < 0) {
+        gpx_error_wrap(err, "recording lease %s", l->id);
+        if (made && b->undo)
+            b->undo(d, l);
+        abort_row(d, l, "commit failed");
+        goto out;
+    }
+    map_region(d, a);
+    a->last_sample_ns = l->created_ns;
+    if (add_active(d, a, err) < 0)
+        goto out; /* cannot happen short of ENOMEM; the row stays active and reloads on start */
+    atomic_fetch_add(&d->leases_created, 1);
+    gpx_info("lease %s: %s on GPU %u%s%s for tenant %s", l->id, b->name, l->gpu_index,
+             l->mig_uuid[0] ? " as " : "", l->mig_uuid, l->tenant);
+    notify(d, GPX_EV_COMMITTED, l);
+    if (out)
+        lease_view(d, l, a, 0, out);
+    a = NULL;
+    rc = 0;
+out:
+    if (a && a->mapped)
+        gpx_lease_region_close(&a->region);
+    gpx__mig_choice_free(c.mig);
+    free(a);
+    free(c.pg);
+    free(c.gv);
+    return rc;
+}
+
+int gpx_engine_lease_create(struct gpx_engine *d, const struct gpx_caller *c,
+                            const struct gpx_lease_spec *s, struct gpx_lease *out, gpx_error *err)
+{
+    /* the hosts checked with their own naming; this check is for callers that did not */
+    struct gpx_lease_spec chk = *s;
+    chk.labels = NULL;
+    if (gpx_lease_spec_check(&chk, 0, GPX_NAMING_API, err) < 0)
+        return -1;
+    chk.labels = s->labels;
+    pthread_mutex_lock(&d->lock);
+    int rc = create_locked(d, c, &chk, out, err);
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+/* --- metering ------------------------------------------------------------------------------- */
+
+/* Takes one sample of a lease into the store and its record (inside a transaction). */
+static int meter_one(struct gpx_engine *d, struct gpx_active *a, int64_t now, gpx_error *err)
+{
+    if (!a->mapped)
+        return 0;
+    const struct gpx_lease_usage *u = a->region.usage;
+    uint64_t g = atomic_load(&u->gpu_ns_granted), w = atomic_load(&u->wait_ns);
+    uint64_t used = atomic_load(&u->used), peak = atomic_load(&u->peak);
+    uint64_t dg = g >= a->gpu_ns_seen ? g - a->gpu_ns_seen : g;
+    uint64_t dw = w >= a->wait_ns_seen ? w - a->wait_ns_seen : w;
+    int64_t dt = now > a->last_sample_ns ? now - a->last_sample_ns : 0;
+    a->gpu_ns_seen = g;
+    a->wait_ns_seen = w;
+    a->last_sample_ns = now;
+    a->rec.gpu_ns += dg;
+    a->rec.wait_ns += dw;
+    int new_peak = peak > a->rec.peak_used;
+    if (new_peak)
+        a->rec.peak_used = peak;
+    if (!dg && !dw && !used && !new_peak)
+        return 0;
+    struct gpx_sample s = {.lease_id = a->rec.id,
+                           .tenant = a->rec.tenant,
+                           .ts_ns = now,
+                           .dt_ns = dt,
+                           .gpu_ns = dg,
+                           .wait_ns = dw,
+                           .used_bytes = used,
+                           .peak_bytes = peak};
+    return gpx_store_sample_insert(d->store, &s, err);
+}
+
+void gpx_engine_meter(struct gpx_engine *d)
+{
+    pthread_mutex_lock(&d->lock);
+    gpx_error e = {0};
+    int64_t now = gpx_now_ns();
+    if (d->n_leases && gpx_store_begin(d->store, 0, &e) == 0) {
+        int bad = 0;
+        for (unsigned i = 0; i < d->n_leases && !bad; i++) {
+            struct gpx_active *a = d->leases[i];
+            if (meter_one(d, a, now, &e) < 0 || gpx_store_lease_update(d->store, &a->rec, &e) < 0)
+                bad = 1;
+        }
+        if (bad)
+            gpx_store_rollback(d->store);
+        else if (gpx_store_commit(d->store, &e) == 0)
+            e.code = GPX_E_OK;
+    }
+    if (e.code != GPX_E_OK)
+        gpx_warn("metering: %s", e.msg);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* --- release -------------------------------------------------------------------------------- */
+
+static int release_locked(struct gpx_engine *d, unsigned pos, const char *reason,
+                          struct gpx_lease *out, gpx_error *err)
+{
+    struct gpx_active *a = d->leases[pos];
+    struct gpx_lease_rec saved = a->rec;
+    int64_t now = gpx_now_ns();
+    if (gpx_store_begin(d->store, 1, err) < 0)
+        return gpx_error_wrap(err, "releasing lease %s", a->rec.id);
+    a->rec.state = GPX_LS_RELEASED;
+    a->rec.released_ns = now;
+    snprintf(a->rec.reason, sizeof a->rec.reason, "%s", reason);
+    if (meter_one(d, a, now, err) < 0 || gpx_store_lease_update(d->store, &a->rec, err) < 0 ||
+        gpx_store_commit(d->store, err) < 0) {
+        gpx_store_rollback(d->store);
+        a->rec = saved;
+        return gpx_error_wrap(err, "releasing lease %s", a->rec.id);
+    }
+    if (out)
+        lease_view(d, &a->rec, a, 0, out);
+    if (a->mapped) {
+        gpx_lease_region_close(&a->region);
+        a->mapped = 0;
+    }
+    gpx_error e = {0};
+    if (gpx_lease_region_remove(d->run_dir, a->rec.id, &e) < 0)
+        gpx_warn("lease %s: removing its region: %s (removed at next start)", a->rec.id, e.msg);
+    const struct gpx__backend *b = gpx__backend_of(a->rec.mode);
+    if (b && b->release)
+        b->release(d, &a->rec);
+    gpx_info("lease %s released (%s)", a->rec.id, reason);
+    atomic_fetch_add(&d->leases_released, 1);
+    notify(d, GPX_EV_RELEASED, &a->rec);
+    drop_active(d, pos);
+    return 0;
+}
+
+int gpx_engine_lease_release(struct gpx_engine *d, const struct gpx_caller *c, const char *id,
+                             struct gpx_lease *out, gpx_error *err)
+{
+    if (!gpx_lease_id_valid(id))
+        return gpx_error_set(err, GPX_E_INVALID, "invalid lease id '%.64s'", id);
+    pthread_mutex_lock(&d->lock);
+    unsigned pos;
+    struct gpx_active *a = find_active(d, id, &pos);
+    int rc;
+    if (a && gpx__lease_visible(c, &a->rec)) {
+        char reason[96];
+        snprintf(reason, sizeof reason, "released by %s", c->tenant);
+        rc = release_locked(d, pos, reason, out, err);
+    } else {
+        struct gpx_lease_rec *l = malloc(sizeof *l);
+        gpx_error e = {0};
+        if (l && gpx_store_lease_get(d->store, id, l, &e) == 0 && gpx__lease_visible(c, l) &&
+            l->state == GPX_LS_RELEASED)
+            rc = gpx_error_set(err, GPX_E_NOT_FOUND, "lease %s is already released", id);
+        else
+            rc = gpx_error_set(err, GPX_E_NOT_FOUND, "no lease %s (see 'gpuplex lease ls')", id);
+        free(l);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+int gpx_engine_lease_get(struct gpx_engine *d, const struct gpx_caller *c, const char *id,
+                         int turns, struct gpx_lease *out, gpx_error *err)
+{
+    if (!gpx_lease_id_valid(id))
+        return gpx_error_set(err, GPX_E_INVALID, "invalid lease id '%.64s'", id);
+    pthread_mutex_lock(&d->lock);
+    int rc = 0;
+    struct gpx_active *a = find_active(d, id, NULL);
+    if (a && gpx__lease_visible(c, &a->rec)) {
+        lease_view(d, &a->rec, a, turns, out);
+    } else {
+        struct gpx_lease_rec *l = malloc(sizeof *l);
+        gpx_error e = {0};
+        if (l && gpx_store_lease_get(d->store, id, l, &e) == 0 && gpx__lease_visible(c, l) &&
+            (l->state == GPX_LS_RELEASED || l->state == GPX_LS_ACTIVE))
+            lease_view(d, l, NULL, 0, out);
+        else
+            rc = gpx_error_set(err, GPX_E_NOT_FOUND, "no lease %s (see 'gpuplex lease ls')", id);
+        free(l);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+struct list_ctx {
+    struct gpx_engine *d;
+    struct gpx_lease *arr;
+    unsigned n, cap;
+    int turns;
+};
+
+static int list_push(struct list_ctx *x, const struct gpx_lease_rec *l, struct gpx_active *a)
+{
+    if (x->n == x->cap) {
+        unsigned cap = x->cap ? x->cap * 2 : 16;
+        struct gpx_lease *n = realloc(x->arr, cap * sizeof *n);
+        if (!n)
+            return 1;
+        x->arr = n;
+        x->cap = cap;
+    }
+    lease_view(x->d, l, a, x->turns, &x->arr[x->n++]);
+    return 0;
+}
+
+static int list_one(const struct gpx_lease_rec *l, void *arg)
+{
+    struct list_ctx *x = arg;
+    struct gpx_active *a = l->state == GPX_LS_ACTIVE ? find_active(x->d, l->id, NULL) : NULL;
+    return list_push(x, a ? &a->rec : l, a);
+}
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const struct gpx_lease *)a)->rec.id, ((const struct gpx_lease *)b)->rec.id);
+}
+
+int gpx_engine_lease_list(struct gpx_engine *d, const struct gpx_caller *c,
+                          const struct gpx_lease_query *q, struct gpx_lease **out, unsigned *n,
+                          gpx_error *err)
+{
+    int state = q && q->state >= 0 ? q->state : GPX_LS_ACTIVE;
+    const char *tenant = q ? q->tenant : NULL;
+    unsigned states = state == GPX_LS_ALL ? (1u << GPX_LS_ACTIVE | 1u << GPX_LS_RELEASED)
+                                          : 1u << state;
+    if (state != GPX_LS_ACTIVE && state != GPX_LS_RELEASED && state != GPX_LS_ALL)
+        return gpx_error_set(err, GPX_E_INVALID, "state must be active, released or all");
+    if (tenant && !c->admin && strcmp(tenant, c->tenant) != 0)
+        return gpx_error_set(err, GPX_E_PERM, "tenant '%s' may list only its own leases",
+                             c->tenant);
+    if (!c->admin)
+        tenant = c->tenant;
+    struct list_ctx x = {.d = d, .turns = q ? q->turns : 0};
+    pthread_mutex_lock(&d->lock);
+    int rc = 0;
+    if (states == 1u << GPX_LS_ACTIVE) {
+        for (unsigned i = 0; i < d->n_leases && rc == 0; i++) {
+            struct gpx_active *a = d->leases[i];
+            if (!tenant || !strcmp(tenant, a->rec.tenant))
+                rc = list_push(&x, &a->rec, a) ? gpx_error_set(err, GPX_E_NOMEM, "lease list")
+                                               : 0;
+        }
+    } else {
+        rc = gpx_store_lease_each(d->store, states, tenant, 0, 0, list_one, &x, err);
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (rc < 0) {
+        free(x.arr);
+        return -1;
+    }
+    if (states == 1u << GPX_LS_ACTIVE && x.n > 1)
+        qsort(x.arr, x.n, sizeof *x.arr, by_id);
+    *out = x.arr;
+    *n = x.n;
+    return 0;
+}
+
+/* --- GPUs ----------------------------------------------------------------------------------- */
+
+void gpx_node_free(struct gpx_node *n)
+{
+    if (!n)
+        return;
+    for (unsigned i = 0; i < n->count; i++)
+        free(n->gpus[i].leases);
+    free(n->gpus);
+    memset(n, 0, sizeof *n);
+}
+
+int gpx_engine_gpus(struct gpx_engine *d, const struct gpx_caller *c, struct gpx_node *out,
+                    gpx_error *err)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&d->lock);
+    pthread_mutex_lock(&d->inv_lock);
+    int rc = 0;
+    snprintf(out->driver_version, sizeof out->driver_version, "%s", d->inv.driver_version);
+    out->cuda_version = d->inv.cuda_version;
+    out->gpus = calloc(d->inv.count ? d->inv.count : 1, sizeof *out->gpus);
+    if (!out->gpus)
+        rc = gpx_error_set(err, GPX_E_NOMEM, "GPU list");
+    for (unsigned i = 0; rc == 0 && i < d->inv.count; i++) {
+        const struct gpx_gpu_info *g = &d->inv.gpus[i];
+        struct gpx_gpu *o = &out->gpus[out->count++];
+        o->info = *g;
+        o->show_procs = c->admin;
+        int mig = (g->valid & GPX_INV_MIG) && g->mig_current == NVML_DEVICE_MIG_ENABLE;
+        struct gpx_place_gpu pg = {.index = g->index, .memory_total = g->memory_total};
+        o->leases = calloc(d->n_leases ? d->n_leases : 1, sizeof *o->leases);
+        if (!o->leases) {
+            rc = gpx_error_set(err, GPX_E_NOMEM, "GPU list");
+            break;
+        }
+        for (unsigned k = 0; k < d->n_leases; k++) {
+            const struct gpx_lease_rec *l = &d->leases[k]->rec;
+            if (l->gpu_index != g->index)
+                continue;
+            pg.leases++;
+            if (l->mode == GPX_MODE_EXCLUSIVE)
+                pg.exclusive = 1;
+            else
+                pg.quota_sum += l->memory_quota;
+            if (!gpx__lease_visible(c, l))
+                continue;
+            struct gpx_gpu_lease *gl = &o->leases[o->n_leases++];
+            snprintf(gl->id, sizeof gl->id, "%s", l->id);
+            snprintf(gl->tenant, sizeof gl->tenant, "%s", l->tenant);
+            gl->mode = l->mode;
+            gl->memory_quota = l->memory_quota;
+        }
+        o->exclusive = pg.exclusive;
+        o->quota_free = mig ? 0 : gpx_place_free_quota(&pg, d->oversubscription);
+    }
+    pthread_mutex_unlock(&d->inv_lock);
+    pthread_mutex_unlock(&d->lock);
+    if (rc < 0)
+        gpx_node_free(out);
+    return rc;
+}
+
+void gpx__inventory_refresh_locked(struct gpx_engine *d)
+{
+    struct gpx_inventory inv;
+    memset(&inv, 0, sizeof inv);
+    gpx_error e = {0};
+    if (gpx_inventory_read(&d->nv, &inv, &e) < 0) {
+        gpx_warn("inventory: %s (keeping the last snapshot)", e.msg);
+        return;
+    }
+    pthread_mutex_lock(&d->inv_lock);
+    struct gpx_inventory old = d->inv;
+    d->inv = inv;
+    pthread_mutex_unlock(&d->inv_lock);
+    gpx_inventory_free(&old);
+}
+
+void gpx_engine_inventory_refresh(struct gpx_engine *d)
+{
+    gpx__inventory_refresh_locked(d);
+}
+
+/* --- usage ---------------------------------------------------------------------------------- */
+
+struct sample_row {
+    char id[64];
+    struct gpx_sample_sum s;
+};
+
+struct usage_ctx {
+    struct gpx_engine *d;
+    struct sample_row *samples;
+    unsigned ns, caps;
+    struct gpx_usage *u;
+    unsigned capl, capt;
+    int64_t from, to, now;
+    int nomem;
+};
+
+static int usage_sample(const char *id, const struct gpx_sample_sum *s, void *arg)
+{
+    struct usage_ctx *x = arg;
+    if (x->ns == x->caps) {
+        unsigned cap = x->caps ? x->caps * 2 : 64;
+        struct sample_row *n = realloc(x->samples, cap * sizeof *n);
+        if (!n) {
+            x->nomem = 1;
+            return 1;
+        }
+        x->samples = n;
+        x->caps = cap;
+    }
+    snprintf(x->samples[x->ns].id, sizeof x->samples[x->ns].id, "%s", id);
+    x->samples[x->ns++].s = *s;
+    return 0;
+}
+
+static int by_sample_id(const void *a, const void *b)
+{
+    return strcmp(((const struct sample_row *)a)->id, ((const struct sample_row *)b)->id);
+}
+
+static struct gpx_usage_row *tenant_row(struct usage_ctx *x, const char *tenant)
+{
+    struct gpx_usage *u = x->u;
+    for (unsigned i = 0; i < u->n_tenants; i++)
+        if (strcmp(u->tenants[i].tenant, tenant) == 0)
+            return &u->tenants[i];
+    if (u->n_tenants == x->capt) {
+        unsigned cap = x->capt ? x->capt * 2 : 8;
+        struct gpx_usage_row *n = realloc(u->tenants, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        u->tenants = n;
+        x->capt = cap;
+    }
+    struct gpx_usage_row *t = &u->tenants[u->n_tenants++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->tenant, sizeof t->tenant, "%s", tenant);
+    return t;
+}
+
+static int usage_lease(const struct gpx_lease_rec *l, void *arg)
+{
+    struct usage_ctx *x = arg;
+    int64_t end = l->released_ns ? l->released_ns : x->now;
+    int64_t s = l->created_ns > x->from ? l->created_ns : x->from;
+    int64_t e = end < x->to ? end : x->to;
+    double secs = e > s ? (double)(e - s) / 1e9 : 0;
+    uint64_t gpu_ns = 0, wait_ns = 0, peak = 0;
+    double used_gib_s = 0;
+    struct sample_row key;
+    snprintf(key.id, sizeof key.id, "%s", l->id);
+    const struct sample_row *smp = bsearch(&key, x->samples, x->ns, sizeof *x->samples, by_sample_id);
+    if (smp) {
+        gpu_ns = smp->s.gpu_ns;
+        wait_ns = smp->s.wait_ns;
+        used_gib_s = smp->s.used_gib_s;
+        peak = smp->s.peak_bytes;
+    }
+    /* what the regions hold beyond the last sample, when the window reaches now */
+    struct gpx_active *a = l->state == GPX_LS_ACTIVE ? find_active(x->d, l->id, NULL) : NULL;
+    if (a && a->mapped && x->to >= x->now) {
+        const struct gpx_lease_usage *u = a->region.usage;
+        uint64_t g = atomic_load(&u->gpu_ns_granted), w = atomic_load(&u->wait_ns);
+        gpu_ns += g >= a->gpu_ns_seen ? g - a->gpu_ns_seen : g;
+        wait_ns += w >= a->wait_ns_seen ? w - a->wait_ns_seen : w;
+        uint64_t used = atomic_load(&u->used), p = atomic_load(&u->peak);
+        if (x->now > a->last_sample_ns)
+            used_gib_s += (double)used / GIB * (double)(x->now - a->last_sample_ns) / 1e9;
+        if (p > peak)
+            peak = p;
+    }
+    const struct gpx__backend *b = gpx__backend_of(l->mode);
+    double gpu_s = b && !b->interposed ? secs : (double)gpu_ns / 1e9;
+    double quota_gib_s = (double)held_memory(l) / GIB * secs;
+
+    struct gpx_usage *u = x->u;
+    if (u->n_leases == x->capl) {
+        unsigned cap = x->capl ? x->capl * 2 : 16;
+        struct gpx_usage_row *n = realloc(u->leases, cap * sizeof *n);
+        if (!n) {
+            x->nomem = 1;
+            return 1;
+        }
+        u->leases = n;
+        x->capl = cap;
+    }
+    struct gpx_usage_row *o = &u->leases[u->n_leases++];
+    memset(o, 0, sizeof *o);
+    snprintf(o->id, sizeof o->id, "%s", l->id);
+    snprintf(o->tenant, sizeof o->tenant, "%s", l->tenant);
+    o->mode = l->mode;
+    o->state = l->state;
+    o->gpu_index = l->gpu_index;
+    snprintf(o->gpu_uuid, sizeof o->gpu_uuid, "%s", l->gpu_uuid);
+    o->lease_seconds = secs;
+    o->gpu_seconds = gpu_s;
+    o->wait_seconds = (double)wait_ns / 1e9;
+    o->memory_quota_gib_seconds = quota_gib_s;
+    o->memory_used_gib_seconds = used_gib_s;
+    o->memory_peak_bytes = peak;
+
+    struct gpx_usage_row *t = tenant_row(x, l->tenant);
+    if (!t) {
+        x->nomem = 1;
+        return 1;
+    }
+    t->leases++;
+    t->lease_seconds += secs;
+    t->gpu_seconds += gpu_s;
+    t->wait_seconds += (double)wait_ns / 1e9;
+    t->memory_quota_gib_seconds += quota_gib_s;
+    t->memory_used_gib_seconds += used_gib_s;
+    if (peak > t->memory_peak_bytes)
+        t->memory_peak_bytes = peak;
+    return 0;
+}
+
+void gpx_usage_free(struct gpx_usage *u)
+{
+    if (!u)
+        return;
+    free(u->tenants);
+    free(u->leases);
+    memset(u, 0, sizeof *u);
+}
+
+int gpx_engine_usage(struct gpx_engine *d, const struct gpx_caller *c, const char *tenant,
+                     int64_t from_ns, int64_t to_ns, struct gpx_usage *out, gpx_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (tenant && !c->admin && strcmp(tenant, c->tenant) != 0)
+        return gpx_error_set(err, GPX_E_PERM, "tenant '%s' may read only its own usage", c->tenant);
+    if (!c->admin)
+        tenant = c->tenant;
+    struct usage_ctx x = {.d = d, .u = out, .now = gpx_now_ns()};
+    x.from = from_ns;
+    x.to = to_ns > 0 ? to_ns : x.now;
+    if (x.to <= x.from)
+        return gpx_error_set(err, GPX_E_INVALID, "the window's start must be before its end");
+    pthread_mutex_lock(&d->lock);
+    int rc = gpx_store_sample_each(d->store, tenant, x.from, x.to, usage_sample, &x, err);
+    if (rc == 0 && x.ns > 1)
+        qsort(x.samples, x.ns, sizeof *x.samples, by_sample_id);
+    if (rc == 0)
+        rc = gpx_store_lease_each(d->store, 1u << GPX_LS_ACTIVE | 1u << GPX_LS_RELEASED, tenant,
+                                  x.from, x.to, usage_lease, &x, err);
+    pthread_mutex_unlock(&d->lock);
+    free(x.samples);
+    if (rc == 0 && x.nomem)
+        rc = gpx_error_set(err, GPX_E_NOMEM, "usage");
+    if (rc < 0) {
+        gpx_usage_free(out);
+        return -1;
+    }
+    out->from_ns = x.from > 0 ? x.from : 1;
+    out->to_ns = x.to;
+    return 0;
+}
+
+/* --- reconciliation ------------------------------------------------------------------------- */
+
+void gpx_engine_reconcile(struct gpx_engine *d)
+{
+    pthread_mutex_lock(&d->lock);
+    int64_t now = gpx_now_ns();
+    /* a CLI command sees the node once: owners gone now are gone (no grace to wait out) */
+    int64_t grace = d->daemon ? (int64_t)d->grace_ms * 1000000LL : 0;
+    for (unsigned i = d->n_leases; i-- > 0;) {
+        struct gpx_active *a = d->leases[i];
+        if (a->mapped)
+            gpx_lease_reap(&a->region);
+        if (a->rec.n_owners == 0)
+            continue;
+        int alive = 0;
+        for (unsigned k = 0; k < a->rec.n_owners && !alive; k++)
+            alive = owner_alive(&a->rec.owners[k]);
+        if (!alive && a->mapped)
+            for (unsigned k = 0; k < GPX_LEASE_MAX_PROCS && !alive; k++)
+                alive = atomic_load(&a->region.usage->procs[k].pid) != 0; /* <0: being reaped */
+        if (alive) {
+            a->orphan_since_ns = 0;
+            continue;
+        }
+        if (!a->orphan_since_ns)
+            a->orphan_since_ns = now;
+        if (now - a->orphan_since_ns < grace)
+            continue;
+        gpx_error e = {0};
+        if (release_locked(d, i, "owner processes exited", NULL, &e) < 0)
+            gpx_warn("reconciler: %s", e.msg);
+        else
+            atomic_fetch_add(&d->leases_reaped, 1);
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
+struct load_ctx {
+    struct gpx_lease_rec *rows;
+    unsigned n, cap;
+};
+
+static int load_row(const struct gpx_lease_rec *l, void *arg)
+{
+    struct load_ctx *x = arg;
+    if (x->n == x->cap) {
+        unsigned cap = x->cap ? x->cap * 2 : 64;
+        struct gpx_lease_rec *r = realloc(x->rows, cap * sizeof *r);
+        if (!r)
+            return 1;
+        x->rows = r;
+        x->cap = cap;
+    }
+    x->rows[x->n++] = *l;
+    return 0;
+}
+
+static int orphan_region(const char *id, void *arg)
+{
+    struct gpx_engine *d = arg;
+    if (find_active(d, id, NULL))
+        return 0;
+    struct gpx_lease_rec *l = malloc(sizeof *l);
+    gpx_error e = {0};
+    if (l && gpx_store_lease_get(d->store, id, l, &e) == 0) {
+        gpx_info("start-up: removing the region of %s lease %s", gpx_lease_state_name(l->state),
+                 id);
+        if (gpx_lease_region_remove(d->run_dir, id, &e) < 0)
+            gpx_warn("start-up: %s", e.msg);
+    } else if (l) {
+        gpx_debug("start-up: region %s has no row (made by an older gpuplex); left alone", id);
+    }
+    free(l);
+    return 0;
+}
+
+/* Loads tenants and active leases and reconciles them with the regions; lock not held. */
+int gpx__ledger_open(struct gpx_engine *d, gpx_error *err)
+{
+    pthread_mutex_lock(&d->lock);
+    int rc = -1;
+    struct load_ctx x = {0};
+    if (gpx__tenants_load(d, err) < 0)
+        goto out;
+    if (gpx_store_lease_each(d->store, 1u << GPX_LS_PENDING | 1u << GPX_LS_ACTIVE, NULL, 0, 0,
+                             load_row, &x, err) < 0)
+        goto out;
+    /* each backend reconciles its rows first (mig: instances of pending leases destroyed,
+     * active leases whose instance is gone released) */
+    static const int modes[] = {GPX_MODE_EXCLUSIVE, GPX_MODE_MIG, GPX_MODE_VGPU,
+                                GPX_MODE_TIMESLICE};
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        const struct gpx__backend *b = gpx__backend_of(modes[m]);
+        if (b && b->startup && b->startup(d, x.rows, x.n, err) < 0)
+            goto out;
+    }
+    unsigned aborted = 0, recreated = 0;
+    for (unsigned i = 0; i < x.n; i++) {
+        struct gpx_lease_rec *l = &x.rows[i];
+        if (l->state == GPX_LS_RELEASED)
+            continue; /* by a backend's start-up */
+        if (l->state == GPX_LS_PENDING) {
+            gpx_lease_region_remove(d->run_dir, l->id, NULL);
+            l->state = GPX_LS_ABORTED;
+            l->released_ns = gpx_now_ns();
+            snprintf(l->reason, sizeof l->reason, "stopped before acknowledging it");
+            if (gpx_store_lease_update(d->store, l, err) < 0)
+                goto out;
+            aborted++;
+            continue;
+        }
+        struct gpx_active *a = calloc(1, sizeof *a);
+        if (!a) {
+            gpx_error_set(err, GPX_E_NOMEM, "lease table");
+            goto out;
+        }
+        a->rec = *l;
+        a->gpu_ns_seen = l->gpu_ns;
+        a->wait_ns_seen = l->wait_ns;
+        a->last_sample_ns = gpx_now_ns();
+        gpx_error e = {0};
+        if (gpx_lease_region_open(d->run_dir, l->id, &a->region, &e) == 0) {
+            a->mapped = 1;
+        } else {
+            gpx_warn("start-up: lease %s: %s; re-creating its region", l->id, e.msg);
+            gpx_lease_region_remove(d->run_dir, l->id, NULL);
+            struct gpx_lease_limits lim;
+            fill_limits(l, 0, &lim);
+            gpx_error_clear(&e);
+            if (gpx_lease_region_create(d->run_dir, &lim, &e) < 0)
+                gpx_error_log("start-up: lease %s: %s", l->id, e.msg);
+            else
+                map_region(d, a);
+            a->gpu_ns_seen = a->wait_ns_seen = 0;
+            recreated++;
+        }
+        if (add_active(d, a, err) < 0) {
+            free(a);
+            goto out;
+        }
+    }
+    gpx_error e = {0};
+    if (gpx_lease_region_list(d->run_dir, orphan_region, d, &e) < 0)
+        gpx_warn("start-up: listing regions: %s", e.msg);
+    if (d->daemon || aborted || recreated)
+        gpx_info("start-up: %u active lease%s re-attached (%u region%s re-created), %u "
+                 "unacknowledged lease%s aborted",
+                 d->n_leases, d->n_leases == 1 ? "" : "s", recreated, recreated == 1 ? "" : "s",
+                 aborted, aborted == 1 ? "" : "s");
+    rc = 0;
+out:
+    free(x.rows);
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+void gpx__ledger_close(struct gpx_engine *d)
+{
+    pthread_mutex_lock(&d->lock);
+    while (d->n_leases)
+        drop_active(d, d->n_leases - 1);
+    free(d->leases);
+    d->leases = NULL;
+    d->cap_leases = 0;
+    free(d->tenants);
+    d->tenants = NULL;
+    d->n_tenants = 0;
+    pthread_mutex_unlock(&d->lock);
+}

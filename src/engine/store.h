@@ -1,0 +1,86 @@
+/*
+ * The engine's durable state: one SQLite database (<state_dir>/gpuplexd.db)
+ * in WAL mode, schema versioned by the schema_migrations table.
+ *
+ * Durability: a commit that acknowledges something to a caller (a lease
+ * becoming active or released, a tenant added) is made with
+ * synchronous=FULL, so it survives power loss once the caller has the answer.
+ * Intermediate steps (a lease's 'pending' row, metering samples) are made
+ * with synchronous=NORMAL: they survive a crash of the daemon (the write is in
+ * the kernel) and only need to survive as long as the lease regions they
+ * guard, which live in the run directory (tmpfs).
+ *
+ * The store is not thread-safe; the engine serializes calls with its lock.
+ */
+#ifndef GPX_ENGINE_STORE_H
+#define GPX_ENGINE_STORE_H
+
+#include "engine/engine.h"
+#include "gpuplex/error.h"
+
+#include <stdint.h>
+
+struct gpx_store;
+
+/* A metering sample of one lease over dt_ns ending at ts_ns. */
+struct gpx_sample {
+    const char *lease_id;
+    const char *tenant;
+    int64_t ts_ns, dt_ns;
+    uint64_t gpu_ns, wait_ns; /* deltas over the interval */
+    uint64_t used_bytes, peak_bytes;
+};
+
+/* Opens (creating) the database and applies pending migrations. */
+int gpx_store_open(const char *path, struct gpx_store **out, gpx_error *err);
+void gpx_store_close(struct gpx_store *st);
+int gpx_store_schema_version(struct gpx_store *st);
+/*
+ * Copies committed WAL frames into the database file (a PASSIVE checkpoint
+ * on the store's second connection). The daemon calls it from its background
+ * thread, without its lock, so that no request waits for the database file's
+ * flush; the only call that may run concurrently with the others. Returns
+ * the number of frames copied, or -1.
+ */
+int gpx_store_checkpoint(struct gpx_store *st, gpx_error *err);
+
+int gpx_store_begin(struct gpx_store *st, int durable, gpx_error *err);
+int gpx_store_commit(struct gpx_store *st, gpx_error *err);
+void gpx_store_rollback(struct gpx_store *st);
+
+/* Each of these is its own transaction unless called between begin and commit. */
+int gpx_store_lease_insert(struct gpx_store *st, const struct gpx_lease_rec *l, gpx_error *err);
+int gpx_store_lease_update(struct gpx_store *st, const struct gpx_lease_rec *l, gpx_error *err);
+/* 0 and *out filled; -1 with GPX_E_NOT_FOUND if no such row. */
+int gpx_store_lease_get(struct gpx_store *st, const char *id, struct gpx_lease_rec *out,
+                         gpx_error *err);
+/*
+ * Calls fn for each lease in the given states (a bit mask of 1 << state),
+ * of `tenant` (NULL = all), overlapping [from_ns, to_ns) when to_ns > 0,
+ * oldest first; stops when fn returns non-zero.
+ */
+int gpx_store_lease_each(struct gpx_store *st, unsigned states, const char *tenant,
+                          int64_t from_ns, int64_t to_ns,
+                          int (*fn)(const struct gpx_lease_rec *l, void *arg), void *arg,
+                          gpx_error *err);
+
+int gpx_store_tenant_insert(struct gpx_store *st, const struct gpx_tenant *t, gpx_error *err);
+int gpx_store_tenant_set_token(struct gpx_store *st, const char *name, const char *sha_hex,
+                                gpx_error *err);
+int gpx_store_tenant_delete(struct gpx_store *st, const char *name, gpx_error *err);
+int gpx_store_tenant_each(struct gpx_store *st, int (*fn)(const struct gpx_tenant *t, void *arg),
+                           void *arg, gpx_error *err);
+
+int gpx_store_sample_insert(struct gpx_store *st, const struct gpx_sample *s, gpx_error *err);
+/* Per-lease sums of the samples with from_ns < ts_ns <= to_ns (used_gib_s: GiB-seconds). */
+struct gpx_sample_sum {
+    uint64_t gpu_ns, wait_ns;
+    double used_gib_s;
+    uint64_t peak_bytes;
+};
+int gpx_store_sample_each(struct gpx_store *st, const char *tenant, int64_t from_ns,
+                           int64_t to_ns,
+                           int (*fn)(const char *id, const struct gpx_sample_sum *s, void *arg),
+                           void *arg, gpx_error *err);
+
+#endif
