@@ -80,7 +80,7 @@ int gpx_tenant_get(gpx_conn *c, const char *name, struct gpx_tenant *out, gpx_er
 /* MIG state and changes of one GPU (index or UUID), as the views' JSON documents. */
 int gpx_mig_get(gpx_conn *c, const char *gpu, struct json_t **out, gpx_error *err);
 int gpx_mig_set(gpx_conn *c, const char *gpu, const struct gpx_mig_req *r, struct json_t **out,
-                  gpx_error *err);
+                gpx_error *err);
 
 /* The state directory the rule uses when none is given (see above). */
 const char *gpx_state_dir(void);

@@ -22,9 +22,8 @@ int gpx_cli_spec_flag(struct gpx_lease_spec *s, int c, const char *arg, gpx_erro
     static const struct {
         int c;
         enum gpx_field f;
-    } map[] = {{'g', GPX_F_GPU},    {'m', GPX_F_MEMORY}, {'M', GPX_F_MODE},
-               {'w', GPX_F_WEIGHT}, {'c', GPX_F_CAP},    {'P', GPX_F_MIG_PROFILE},
-               {'L', GPX_F_LABELS}};
+    } map[] = {{'g', GPX_F_GPU}, {'m', GPX_F_MEMORY},      {'M', GPX_F_MODE},  {'w', GPX_F_WEIGHT},
+               {'c', GPX_F_CAP}, {'P', GPX_F_MIG_PROFILE}, {'L', GPX_F_LABELS}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (map[i].c == c)
             return gpx_lease_spec_set(s, map[i].f, arg, GPX_NAMING_CLI, err) < 0 ? -1 : 1;
@@ -62,13 +61,17 @@ static void print_created(const struct gpx_lease *x)
 
 static int lease_create(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"gpu", required_argument, NULL, 'g'},         {"memory", required_argument, NULL, 'm'},
-        {"mode", required_argument, NULL, 'M'},        {"weight", required_argument, NULL, 'w'},
-        {"cap", required_argument, NULL, 'c'},         {"label", required_argument, NULL, 'L'},
-        {"mig-profile", required_argument, NULL, 'P'}, {"server", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'},              {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"gpu", required_argument, NULL, 'g'},
+                                         {"memory", required_argument, NULL, 'm'},
+                                         {"mode", required_argument, NULL, 'M'},
+                                         {"weight", required_argument, NULL, 'w'},
+                                         {"cap", required_argument, NULL, 'c'},
+                                         {"label", required_argument, NULL, 'L'},
+                                         {"mig-profile", required_argument, NULL, 'P'},
+                                         {"server", required_argument, NULL, 's'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct gpx_lease_spec spec;
     gpx_lease_spec_init(&spec);
     const char *server = NULL;
@@ -148,9 +151,8 @@ static int lease_ls(int argc, char **argv)
         case 'S':
             q.state = gpx_lease_state_parse(optarg);
             if (q.state != GPX_LS_ACTIVE && q.state != GPX_LS_RELEASED && q.state != GPX_LS_ALL)
-                return gpx_cli_usage_error(&gpx_cmd_lease,
-                                           "--state must be active, released or all, not '%s'",
-                                           optarg);
+                return gpx_cli_usage_error(
+                    &gpx_cmd_lease, "--state must be active, released or all, not '%s'", optarg);
             break;
         case 'T':
             q.tenant = optarg;
@@ -179,6 +181,12 @@ static int lease_ls(int argc, char **argv)
     gpx_conn_close(cn);
     if (rc)
         return rc;
+    for (unsigned i = 0; i < n; i++)
+        if (l[i].region_error[0]) {
+            gpx_error e = {.code = GPX_E_STATE};
+            snprintf(e.msg, sizeof e.msg, "lease %s: %.400s", l[i].rec.id, l[i].region_error);
+            rc = gpx_cli_fail(&e);
+        }
     if (json) {
         json_t *a = gpx_view_leases(l, n, q.turns ? GPX_VIEW_TURNS : 0);
         gpx_view_print(a);
@@ -199,7 +207,7 @@ static int lease_ls(int argc, char **argv)
         }
     }
     free(l);
-    return 0;
+    return rc;
 }
 
 static int lease_rm(int argc, char **argv)

@@ -167,8 +167,9 @@ static int write_env(int fd, const struct gpx_lease *l, gpx_error *err)
     json_object_foreach(env, k, v)
     {
         const char *s = json_string_value(v);
-        if (rc == 0 && s && (write_all(fd, k, strlen(k)) < 0 || write_all(fd, "=", 1) < 0 ||
-                             write_all(fd, s, strlen(s) + 1) < 0))
+        if (rc == 0 && s &&
+            (write_all(fd, k, strlen(k)) < 0 || write_all(fd, "=", 1) < 0 ||
+             write_all(fd, s, strlen(s) + 1) < 0))
             rc = gpx_error_errno(err, GPX_E_INTERNAL, errno, "passing the environment");
     }
     json_decref(o);
@@ -177,13 +178,17 @@ static int write_env(int fd, const struct gpx_lease *l, gpx_error *err)
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"lease", required_argument, NULL, 'l'},  {"mode", required_argument, NULL, 'M'},
-        {"gpu", required_argument, NULL, 'g'},    {"memory", required_argument, NULL, 'm'},
-        {"weight", required_argument, NULL, 'w'}, {"cap", required_argument, NULL, 'c'},
-        {"label", required_argument, NULL, 'L'},  {"mig-profile", required_argument, NULL, 'P'},
-        {"server", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"lease", required_argument, NULL, 'l'},
+                                         {"mode", required_argument, NULL, 'M'},
+                                         {"gpu", required_argument, NULL, 'g'},
+                                         {"memory", required_argument, NULL, 'm'},
+                                         {"weight", required_argument, NULL, 'w'},
+                                         {"cap", required_argument, NULL, 'c'},
+                                         {"label", required_argument, NULL, 'L'},
+                                         {"mig-profile", required_argument, NULL, 'P'},
+                                         {"server", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *server = NULL, *id = NULL;
     struct gpx_lease_spec spec;
     gpx_lease_spec_init(&spec);
@@ -281,8 +286,16 @@ static int run(int argc, char **argv)
             rc = gpx_cli_fail(&err);
     } else if (rc == 0 && gpx_lease_get(cn, id, 0, l, &err) < 0) {
         rc = gpx_cli_fail(&err);
+    } else if (rc == 0 && l->region_error[0]) {
+        gpx_error_set(&err, GPX_E_STATE, "lease %.64s: %.400s", id, l->region_error);
+        rc = gpx_cli_fail(&err);
     }
     gpx_conn_close(cn);
+    /* a shared lease's limits live in the interposer: never run without it */
+    const struct gpx_lease_rec *lr = rc == 0 ? &l->rec : NULL;
+    if (lr && (lr->mode == GPX_MODE_VGPU || lr->mode == GPX_MODE_TIMESLICE) && !l->interposer[0] &&
+        gpx_cli_interposer_path(l->interposer, sizeof l->interposer, &err) < 0)
+        rc = gpx_cli_fail(&err);
     if (rc == 0 && write_env(p[1], l, &err) < 0)
         rc = gpx_cli_fail(&err);
     close(p[1]); /* with nothing written, CMD exits 125 without running */

@@ -52,8 +52,7 @@ int gpx_conn_open(const struct gpx_conn_opts *o, gpx_conn **out, gpx_error *err)
     snprintf(c->state_dir, sizeof c->state_dir, "%s", state);
     int rc;
     if (server && !forced_local) {
-        snprintf(c->why, sizeof c->why, "%s names it",
-                 o->server ? "--server" : "GPUPLEX_SERVER");
+        snprintf(c->why, sizeof c->why, "%s names it", o->server ? "--server" : "GPUPLEX_SERVER");
         rc = gpx__conn_http_open(c, server, o->token, err);
     } else {
         int pid = 0;
@@ -194,7 +193,7 @@ int gpx_mig_get(gpx_conn *c, const char *gpu, struct json_t **out, gpx_error *er
 }
 
 int gpx_mig_set(gpx_conn *c, const char *gpu, const struct gpx_mig_req *r, struct json_t **out,
-                  gpx_error *err)
+                gpx_error *err)
 {
     return c->ops->mig_apply(c, gpu, r, out, err);
 }

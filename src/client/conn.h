@@ -17,8 +17,7 @@ struct gpx_conn_ops {
     const char *name;
     int (*lease_create)(gpx_conn *c, const struct gpx_lease_spec *s, struct gpx_lease *out,
                         gpx_error *err);
-    int (*lease_get)(gpx_conn *c, const char *id, int turns, struct gpx_lease *out,
-                     gpx_error *err);
+    int (*lease_get)(gpx_conn *c, const char *id, int turns, struct gpx_lease *out, gpx_error *err);
     int (*lease_list)(gpx_conn *c, const struct gpx_lease_query *q, struct gpx_lease **out,
                       unsigned *n, gpx_error *err);
     int (*lease_release)(gpx_conn *c, const char *id, struct gpx_lease *out, gpx_error *err);
@@ -46,9 +45,9 @@ struct gpx_conn {
     char where[PATH_MAX + 64];
     char why[PATH_MAX + 128];
     char state_dir[PATH_MAX];
-    struct gpx_client *http;   /* conn_http.c */
-    struct gpx_engine *eng;    /* conn_local.c */
-    struct gpx_caller caller;  /* conn_local.c */
+    struct gpx_client *http;  /* conn_http.c */
+    struct gpx_engine *eng;   /* conn_local.c */
+    struct gpx_caller caller; /* conn_local.c */
 };
 
 extern const struct gpx_conn_ops gpx__conn_http, gpx__conn_local;

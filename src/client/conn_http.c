@@ -72,8 +72,9 @@ static int segment(char *out, size_t len, const char *pre, const char *s, const 
                    const char *what, gpx_error *err)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > 63 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                      "0123456789._-") != n)
+    if (n == 0 || n > 63 ||
+        strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "0123456789._-") != n)
         return gpx_error_set(err, GPX_E_INVALID, "invalid %s '%.64s'", what, s);
     snprintf(out, len, "%s%s%s", pre, s, post);
     return 0;
@@ -123,8 +124,7 @@ static int lease_create(gpx_conn *c, const struct gpx_lease_spec *s, struct gpx_
     return rc;
 }
 
-static int lease_get(gpx_conn *c, const char *id, int turns, struct gpx_lease *out,
-                     gpx_error *err)
+static int lease_get(gpx_conn *c, const char *id, int turns, struct gpx_lease *out, gpx_error *err)
 {
     char path[160];
     json_t *j = NULL;

@@ -28,8 +28,7 @@ static int lease_create(gpx_conn *c, const struct gpx_lease_spec *s, struct gpx_
     return gpx_engine_lease_create(c->eng, &c->caller, s, out, err);
 }
 
-static int lease_get(gpx_conn *c, const char *id, int turns, struct gpx_lease *out,
-                     gpx_error *err)
+static int lease_get(gpx_conn *c, const char *id, int turns, struct gpx_lease *out, gpx_error *err)
 {
     return gpx_engine_lease_get(c->eng, &c->caller, id, turns, out, err);
 }
@@ -174,8 +173,7 @@ int gpx__conn_local_open(gpx_conn *c, const struct gpx_conn_opts *o, gpx_error *
     static struct gpxd_config cfg; /* large; one connection per command */
     gpxd_config_defaults(&cfg);
     const char *path = getenv("GPUPLEX_CONFIG");
-    if (gpxd_config_load(&cfg, path && *path ? path : GPXD_DEFAULT_CONFIG, path && *path, err) <
-        0)
+    if (gpxd_config_load(&cfg, path && *path ? path : GPXD_DEFAULT_CONFIG, path && *path, err) < 0)
         return -1;
     struct gpx_engine_opts eo = {
         .state_dir = c->state_dir,

@@ -252,8 +252,12 @@ static int on_node(struct parser *ps, struct builder *b, const yaml_event_t *ev)
     }
     if (!n)
         return -1;
+    if (!parent && b->root) { /* libyaml gives one root per document (and one is allowed) */
+        node_free(n);
+        return fail(ps, line, "only one YAML document per layout file");
+    }
     if (!parent) {
-        b->root = n; /* one document (checked), so one root */
+        b->root = n;
     } else {
         char *key = NULL;
         unsigned key_line = 0;

@@ -131,7 +131,8 @@ static int add_id(const char *id, void *arg)
     return 0;
 }
 
-static int lease_ids(const char *run_dir, char (**ids)[GPX_LEASE_ID_MAX], unsigned *n, gpx_error *err)
+static int lease_ids(const char *run_dir, char (**ids)[GPX_LEASE_ID_MAX], unsigned *n,
+                     gpx_error *err)
 {
     struct id_list l = {0};
     *ids = NULL;

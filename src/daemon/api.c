@@ -23,7 +23,7 @@
 #include <string.h>
 
 enum role {
-    ROLE_ANYONE, /* no authentication (a caller, if identified, may see more) */
+    ROLE_ANYONE,  /* no authentication (a caller, if identified, may see more) */
     ROLE_METRICS, /* admins, or anyone when metrics_public */
     ROLE_TENANT,  /* any identified caller */
     ROLE_ADMIN,
@@ -401,9 +401,9 @@ void gpxd_api_handle(struct gpxd *d, const struct gpxd_http_req *rq, struct gpxd
         goto done;
     }
     if ((need == ROLE_ADMIN || need == ROLE_METRICS) && !c.admin) {
-        const char *what = strstr(rq->path, "/tenants")  ? "managing tenants needs"
-                           : strstr(rq->path, "/mig")    ? "changing MIG partitions needs"
-                                                         : role_what(need);
+        const char *what = strstr(rq->path, "/tenants") ? "managing tenants needs"
+                           : strstr(rq->path, "/mig")   ? "changing MIG partitions needs"
+                                                        : role_what(need);
         fail(rs, GPX_E_PERM, "%s the admin role (you are '%s')", what, c.tenant);
         goto done;
     }

@@ -112,8 +112,8 @@ static int setup_sim(const struct gpxd_config *cfg, gpx_error *err)
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
             ;
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-            return gpx_error_set(err, WIFEXITED(st) && WEXITSTATUS(st) == 2 ? GPX_E_USAGE
-                                                                           : GPX_E_STATE,
+            return gpx_error_set(err,
+                                 WIFEXITED(st) && WEXITSTATUS(st) == 2 ? GPX_E_USAGE : GPX_E_STATE,
                                  "--sim %s: 'gpuplex sim init' failed (see above)", cfg->sim);
         gpx_info("simulated node %s created in %s", cfg->sim, path);
     } else {

@@ -230,16 +230,13 @@ int gpxd_metrics(struct gpxd *d, char **out, size_t *len, gpx_error *err)
     struct gpx_engine_counters cnt;
     gpx_engine_counters(d->eng, &cnt);
     head(&b, "gpuplex_leases_created_total", "counter", "Leases granted since the daemon started.");
-    put(&b, "gpuplex_leases_created_total %llu\n",
-        (unsigned long long)cnt.created);
+    put(&b, "gpuplex_leases_created_total %llu\n", (unsigned long long)cnt.created);
     head(&b, "gpuplex_leases_released_total", "counter",
          "Leases released since the daemon started (including by the reconciler).");
-    put(&b, "gpuplex_leases_released_total %llu\n",
-        (unsigned long long)cnt.released);
+    put(&b, "gpuplex_leases_released_total %llu\n", (unsigned long long)cnt.released);
     head(&b, "gpuplex_leases_reaped_total", "counter",
          "Leases the reconciler released because their owner processes had exited.");
-    put(&b, "gpuplex_leases_reaped_total %llu\n",
-        (unsigned long long)cnt.reaped);
+    put(&b, "gpuplex_leases_reaped_total %llu\n", (unsigned long long)cnt.reaped);
     head(&b, "gpuplex_http_requests_total", "counter", "HTTP requests answered, by status class.");
     for (int c = 1; c <= 5; c++)
         put(&b, "gpuplex_http_requests_total{code=\"%dxx\"} %llu\n", c,

@@ -164,9 +164,10 @@ struct gpx_lease_rec {
 /* A lease as callers see it: the record, what its region says now, and its environment. */
 struct gpx_lease {
     struct gpx_lease_rec rec;
-    int live;            /* the region was read: the figures below are now's */
-    uint32_t uid;        /* the uid in its limits */
-    uint64_t used_bytes; /* device memory held now */
+    int live;                             /* the region was read: the figures below are now's */
+    char region_error[GPX_ERROR_MSG_MAX]; /* its region is damaged (why); "" when fine */
+    uint32_t uid;                         /* the uid in its limits */
+    uint64_t used_bytes;                  /* device memory held now */
     uint64_t peak_bytes;
     uint64_t refused; /* allocations refused for the quota */
     uint64_t gpu_ns;  /* GPU time: granted (shared) or held (exclusive, mig) */
@@ -323,8 +324,8 @@ struct gpx_health {
 struct gpx_engine;
 
 struct gpx_engine_opts {
-    const char *state_dir; /* database (gpuplexd.db) and lock */
-    const char *run_dir;   /* lease regions and arbiters */
+    const char *state_dir;  /* database (gpuplexd.db) and lock */
+    const char *run_dir;    /* lease regions and arbiters */
     const char *interposer; /* LD_PRELOAD for vgpu/timeslice; NULL/"" = none known */
     enum gpx_place_policy placement;
     double oversubscription; /* >= 1.0 */
@@ -357,8 +358,7 @@ int gpx_engine_authenticate(struct gpx_engine *e, const char *authorization, int
                             gpx_error *err);
 
 int gpx_engine_lease_create(struct gpx_engine *e, const struct gpx_caller *c,
-                            const struct gpx_lease_spec *s, struct gpx_lease *out,
-                            gpx_error *err);
+                            const struct gpx_lease_spec *s, struct gpx_lease *out, gpx_error *err);
 int gpx_engine_lease_release(struct gpx_engine *e, const struct gpx_caller *c, const char *id,
                              struct gpx_lease *out, gpx_error *err);
 int gpx_engine_lease_get(struct gpx_engine *e, const struct gpx_caller *c, const char *id,

@@ -34,6 +34,8 @@ struct gpx_active {
     int64_t last_sample_ns;  /* end of the last metering sample */
     uint64_t gpu_ns_seen;    /* region counters at the last sample */
     uint64_t wait_ns_seen;
+    char region_error[GPX_ERROR_MSG_MAX]; /* why the region can't be mapped (damaged); "" when fine
+                                           */
 };
 
 #define GPX_MAX_OBSERVERS 16
@@ -92,10 +94,10 @@ struct gpx__create {
     const struct gpx_lease_spec *spec;
     struct gpx__gpu_view *gv; /* the node's GPUs */
     unsigned ng;
-    struct gpx_place_gpu *pg; /* the same GPUs with their leases, for gpx_place */
-    int gpu;                  /* asked-for GPU index, or -1 */
-    unsigned at;              /* chosen position in gv/pg */
-    uint64_t held_memory;     /* memory the lease holds against max_memory */
+    struct gpx_place_gpu *pg;   /* the same GPUs with their leases, for gpx_place */
+    int gpu;                    /* asked-for GPU index, or -1 */
+    unsigned at;                /* chosen position in gv/pg */
+    uint64_t held_memory;       /* memory the lease holds against max_memory */
     struct gpx_mig_choice *mig; /* mig backend's choice */
 };
 
@@ -123,8 +125,8 @@ struct gpx__backend {
     void (*release)(struct gpx_engine *e, const struct gpx_lease_rec *l);
     int interposed; /* workloads get the interposer (LD_PRELOAD) */
 };
-extern const struct gpx__backend gpx__backend_exclusive, gpx__backend_vgpu,
-    gpx__backend_timeslice, gpx__backend_mig;
+extern const struct gpx__backend gpx__backend_exclusive, gpx__backend_vgpu, gpx__backend_timeslice,
+    gpx__backend_mig;
 /* The backend of `mode`, or NULL. */
 const struct gpx__backend *gpx__backend_of(int mode);
 

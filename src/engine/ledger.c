@@ -178,6 +178,8 @@ static void lease_view(struct gpx_engine *d, const struct gpx_lease_rec *l, stru
     out->gpu_ns = gpu_ns;
     out->wait_ns = wait_ns;
     out->peak_bytes = peak;
+    if (a)
+        snprintf(out->region_error, sizeof out->region_error, "%s", a->region_error);
     snprintf(out->run_dir, sizeof out->run_dir, "%s", d->run_dir);
     if (b && b->interposed)
         snprintf(out->interposer, sizeof out->interposer, "%s", d->interposer);
@@ -185,8 +187,7 @@ static void lease_view(struct gpx_engine *d, const struct gpx_lease_rec *l, stru
 
 /* --- the node as placement sees it ---------------------------------------------------------- */
 
-static int gpu_views(struct gpx_engine *d, struct gpx__gpu_view **out, unsigned *n,
-                     gpx_error *err)
+static int gpu_views(struct gpx_engine *d, struct gpx__gpu_view **out, unsigned *n, gpx_error *err)
 {
     pthread_mutex_lock(&d->inv_lock);
     unsigned cnt = d->inv.count;
@@ -220,15 +221,14 @@ int gpx__place_shared(struct gpx_engine *d, struct gpx__create *c, gpx_error *er
     struct gpx_place_req pr = {.mode = c->spec->mode, .gpu = c->gpu, .memory = c->spec->memory};
     if (gpx_place(c->pg, c->ng, &pr, d->placement, d->oversubscription, &c->at, err) < 0)
         return -1;
-    c->held_memory = c->spec->mode == GPX_MODE_EXCLUSIVE ? c->gv[c->at].memory_total
-                                                         : c->spec->memory;
+    c->held_memory =
+        c->spec->mode == GPX_MODE_EXCLUSIVE ? c->gv[c->at].memory_total : c->spec->memory;
     return 0;
 }
 
 /* --- create --------------------------------------------------------------------------------- */
 
-static void fill_limits(const struct gpx_lease_rec *l, uint32_t uid,
-                        struct gpx_lease_limits *lim)
+static void fill_limits(const struct gpx_lease_rec *l, uint32_t uid, struct gpx_lease_limits *lim)
 {
     memset(lim, 0, sizeof *lim);
     lim->magic = GPX_LEASE_MAGIC_LIMITS;
@@ -343,8 +343,7 @@ static int create_locked(struct gpx_engine *d, const struct gpx_caller *caller,
         }
     } else if (c.gpu >= 0 && (unsigned)c.gpu >= c.ng) {
         gpx_error_set(err, GPX_E_NOT_FOUND,
-                      "no GPU '%d' (this node has GPUs 0-%u; see 'gpuplex ls')", c.gpu,
-                      c.ng - 1);
+                      "no GPU '%d' (this node has GPUs 0-%u; see 'gpuplex ls')", c.gpu, c.ng - 1);
         goto out;
     }
 
@@ -645,8 +644,8 @@ int gpx_engine_lease_list(struct gpx_engine *d, const struct gpx_caller *c,
 {
     int state = q && q->state >= 0 ? q->state : GPX_LS_ACTIVE;
     const char *tenant = q ? q->tenant : NULL;
-    unsigned states = state == GPX_LS_ALL ? (1u << GPX_LS_ACTIVE | 1u << GPX_LS_RELEASED)
-                                          : 1u << state;
+    unsigned states =
+        state == GPX_LS_ALL ? (1u << GPX_LS_ACTIVE | 1u << GPX_LS_RELEASED) : 1u << state;
     if (state != GPX_LS_ACTIVE && state != GPX_LS_RELEASED && state != GPX_LS_ALL)
         return gpx_error_set(err, GPX_E_INVALID, "state must be active, released or all");
     if (tenant && !c->admin && strcmp(tenant, c->tenant) != 0)
@@ -661,8 +660,7 @@ int gpx_engine_lease_list(struct gpx_engine *d, const struct gpx_caller *c,
         for (unsigned i = 0; i < d->n_leases && rc == 0; i++) {
             struct gpx_active *a = d->leases[i];
             if (!tenant || !strcmp(tenant, a->rec.tenant))
-                rc = list_push(&x, &a->rec, a) ? gpx_error_set(err, GPX_E_NOMEM, "lease list")
-                                               : 0;
+                rc = list_push(&x, &a->rec, a) ? gpx_error_set(err, GPX_E_NOMEM, "lease list") : 0;
         }
     } else {
         rc = gpx_store_lease_each(d->store, states, tenant, 0, 0, list_one, &x, err);
@@ -832,9 +830,10 @@ static int usage_lease(const struct gpx_lease_rec *l, void *arg)
     double secs = e > s ? (double)(e - s) / 1e9 : 0;
     uint64_t gpu_ns = 0, wait_ns = 0, peak = 0;
     double used_gib_s = 0;
-    struct sample_row key;
+    struct sample_row key = {0};
     snprintf(key.id, sizeof key.id, "%s", l->id);
-    const struct sample_row *smp = bsearch(&key, x->samples, x->ns, sizeof *x->samples, by_sample_id);
+    const struct sample_row *smp =
+        bsearch(&key, x->samples, x->ns, sizeof *x->samples, by_sample_id);
     if (smp) {
         gpu_ns = smp->s.gpu_ns;
         wait_ns = smp->s.wait_ns;
@@ -1065,6 +1064,11 @@ int gpx__ledger_open(struct gpx_engine *d, gpx_error *err)
         gpx_error e = {0};
         if (gpx_lease_region_open(d->run_dir, l->id, &a->region, &e) == 0) {
             a->mapped = 1;
+        } else if (e.code != GPX_E_NOT_FOUND) {
+            /* damaged (tampered with?): reported by every view of the lease, never silently
+             * replaced, so that its processes keep no limits the watchdog could trust */
+            gpx_warn("lease %s: %s", l->id, e.msg);
+            snprintf(a->region_error, sizeof a->region_error, "%s", e.msg);
         } else {
             gpx_warn("start-up: lease %s: %s; re-creating its region", l->id, e.msg);
             gpx_lease_region_remove(d->run_dir, l->id, NULL);

@@ -212,8 +212,9 @@ static int plan_new(struct cand *c, struct gpx_place_mig *o, gpx_error *err)
     return 0;
 }
 
-static int mig_place(struct gpx_engine *d, const char *profile, int gpu, const struct gpx_place_gpu *pg,
-                   unsigned ng, struct gpx_mig_choice **out, gpx_error *err)
+static int mig_place(struct gpx_engine *d, const char *profile, int gpu,
+                     const struct gpx_place_gpu *pg, unsigned ng, struct gpx_mig_choice **out,
+                     gpx_error *err)
 {
     *out = NULL;
     if (!d->mig_ok)
@@ -828,8 +829,8 @@ static int apply_locked(struct gpx_engine *d, unsigned index, const struct gpx_m
     }
     if (r->enabled < 0 && !mig_on(s)) {
         gpx_error_set(err, GPX_E_BUSY,
-                      "GPU %u has MIG mode disabled: enable it first (only while the GPU is "
-                      "idle)",
+                      "GPU %u has MIG mode disabled: add \"enabled\": true to enable it (only "
+                      "while the GPU is idle)",
                       index);
         goto out;
     }

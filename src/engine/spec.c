@@ -134,8 +134,8 @@ int gpx_lease_spec_label(struct gpx_lease_spec *s, const char *key, const char *
     return 0;
 }
 
-int gpx_lease_spec_set(struct gpx_lease_spec *s, enum gpx_field f, const char *t,
-                       enum gpx_naming n, gpx_error *err)
+int gpx_lease_spec_set(struct gpx_lease_spec *s, enum gpx_field f, const char *t, enum gpx_naming n,
+                       gpx_error *err)
 {
     unsigned long v = 0;
     if (!t)
@@ -192,8 +192,7 @@ int gpx_lease_spec_set(struct gpx_lease_spec *s, enum gpx_field f, const char *t
     case GPX_F_LABELS: {
         const char *eq = strchr(t, '=');
         if (!eq || eq == t)
-            return gpx_error_set(err, GPX_E_INVALID, "%s needs KEY=VALUE, not '%.64s'", NAME(f),
-                                 t);
+            return gpx_error_set(err, GPX_E_INVALID, "%s needs KEY=VALUE, not '%.64s'", NAME(f), t);
         char key[128];
         if ((size_t)(eq - t) >= sizeof key)
             return gpx_error_set(err, GPX_E_INVALID, "%s: label key too long", NAME(f));
@@ -203,8 +202,7 @@ int gpx_lease_spec_set(struct gpx_lease_spec *s, enum gpx_field f, const char *t
     }
     case GPX_F_OWNERS:
         if (parse_uint(t, 1, 0x7fffffff, &v) < 0)
-            return gpx_error_set(err, GPX_E_INVALID, "%s: '%.32s' is not a process id", NAME(f),
-                                 t);
+            return gpx_error_set(err, GPX_E_INVALID, "%s: '%.32s' is not a process id", NAME(f), t);
         if (s->n_owners == GPX_MAX_OWNERS)
             return gpx_error_set(err, GPX_E_INVALID, "%s: at most %d", NAME(f), GPX_MAX_OWNERS);
         s->owners[s->n_owners++] = (int32_t)v;
@@ -228,16 +226,15 @@ int gpx_lease_spec_check(struct gpx_lease_spec *s, int default_mode, enum gpx_na
             return gpx_error_set(err, GPX_E_INVALID,
                                  "%s is required (exclusive, mig, vgpu or timeslice)",
                                  NAME(GPX_F_MODE));
-        s->mode = has_mig      ? GPX_MODE_MIG
-                  : has_memory ? GPX_MODE_VGPU
+        s->mode = has_mig                   ? GPX_MODE_MIG
+                  : has_memory              ? GPX_MODE_VGPU
                   : (has_weight || has_cap) ? GPX_MODE_TIMESLICE
                                             : GPX_MODE_EXCLUSIVE;
     }
     const char *m = gpx_lease_mode_name((enum gpx_lease_mode)s->mode);
     if (!m || gpx_lease_mode_parse(m) != s->mode)
         return gpx_error_set(err, GPX_E_INVALID,
-                             "%s must be one of exclusive, mig, vgpu, timeslice",
-                             NAME(GPX_F_MODE));
+                             "%s must be one of exclusive, mig, vgpu, timeslice", NAME(GPX_F_MODE));
     if (has_memory && (s->mode == GPX_MODE_EXCLUSIVE || s->mode == GPX_MODE_MIG))
         return gpx_error_set(err, GPX_E_INVALID,
                              "%s does not apply to %s leases (they get the whole %s's memory; "
@@ -249,8 +246,9 @@ int gpx_lease_spec_check(struct gpx_lease_spec *s, int default_mode, enum gpx_na
     /* A shared lease may carry both: a weight (its share, work-conserving above it) and
      * a cap (a hard ceiling), as Run:ai's "fair" and "strict" (docs/timeslice.md). */
     if ((has_weight || has_cap) && s->mode != GPX_MODE_TIMESLICE && s->mode != GPX_MODE_VGPU)
-        return gpx_error_set(err, GPX_E_INVALID, "%s and %s apply to timeslice and vgpu leases only",
-                             NAME(GPX_F_WEIGHT), NAME(GPX_F_CAP));
+        return gpx_error_set(err, GPX_E_INVALID, "%s apply to timeslice and vgpu leases only",
+                             n == GPX_NAMING_CLI ? "--weight and --cap"
+                                                 : "fields 'weight' and 'cap'");
     if (has_mig != (s->mode == GPX_MODE_MIG))
         return gpx_error_set(err, GPX_E_INVALID,
                              has_mig ? "%s applies to mig leases only"

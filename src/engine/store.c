@@ -426,7 +426,7 @@ static void read_lease(sqlite3_stmt *s, struct gpx_lease_rec *l)
 }
 
 int gpx_store_lease_get(struct gpx_store *st, const char *id, struct gpx_lease_rec *out,
-                         gpx_error *err)
+                        gpx_error *err)
 {
     sqlite3_stmt *s = st->stmt[S_LEASE_GET];
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -442,10 +442,9 @@ int gpx_store_lease_get(struct gpx_store *st, const char *id, struct gpx_lease_r
     return db_fail(st, err, "reading lease");
 }
 
-int gpx_store_lease_each(struct gpx_store *st, unsigned states, const char *tenant,
-                          int64_t from_ns, int64_t to_ns,
-                          int (*fn)(const struct gpx_lease_rec *l, void *arg), void *arg,
-                          gpx_error *err)
+int gpx_store_lease_each(struct gpx_store *st, unsigned states, const char *tenant, int64_t from_ns,
+                         int64_t to_ns, int (*fn)(const struct gpx_lease_rec *l, void *arg),
+                         void *arg, gpx_error *err)
 {
     char sql[1024];
     size_t n =
@@ -517,7 +516,7 @@ int gpx_store_tenant_insert(struct gpx_store *st, const struct gpx_tenant *t, gp
 }
 
 int gpx_store_tenant_set_token(struct gpx_store *st, const char *name, const char *sha_hex,
-                                gpx_error *err)
+                               gpx_error *err)
 {
     sqlite3_stmt *s = st->stmt[S_TENANT_TOKEN];
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -541,7 +540,7 @@ int gpx_store_tenant_delete(struct gpx_store *st, const char *name, gpx_error *e
 }
 
 int gpx_store_tenant_each(struct gpx_store *st, int (*fn)(const struct gpx_tenant *t, void *arg),
-                           void *arg, gpx_error *err)
+                          void *arg, gpx_error *err)
 {
     sqlite3_stmt *s = st->stmt[S_TENANT_ALL];
     int rc;
@@ -581,10 +580,9 @@ int gpx_store_sample_insert(struct gpx_store *st, const struct gpx_sample *smp, 
     return single(st, S_SAMPLE_INSERT, 0, err);
 }
 
-int gpx_store_sample_each(struct gpx_store *st, const char *tenant, int64_t from_ns,
-                           int64_t to_ns,
-                           int (*fn)(const char *id, const struct gpx_sample_sum *sum, void *arg),
-                           void *arg, gpx_error *err)
+int gpx_store_sample_each(struct gpx_store *st, const char *tenant, int64_t from_ns, int64_t to_ns,
+                          int (*fn)(const char *id, const struct gpx_sample_sum *sum, void *arg),
+                          void *arg, gpx_error *err)
 {
     const char *sql =
         tenant

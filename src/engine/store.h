@@ -53,23 +53,22 @@ int gpx_store_lease_insert(struct gpx_store *st, const struct gpx_lease_rec *l, 
 int gpx_store_lease_update(struct gpx_store *st, const struct gpx_lease_rec *l, gpx_error *err);
 /* 0 and *out filled; -1 with GPX_E_NOT_FOUND if no such row. */
 int gpx_store_lease_get(struct gpx_store *st, const char *id, struct gpx_lease_rec *out,
-                         gpx_error *err);
+                        gpx_error *err);
 /*
  * Calls fn for each lease in the given states (a bit mask of 1 << state),
  * of `tenant` (NULL = all), overlapping [from_ns, to_ns) when to_ns > 0,
  * oldest first; stops when fn returns non-zero.
  */
-int gpx_store_lease_each(struct gpx_store *st, unsigned states, const char *tenant,
-                          int64_t from_ns, int64_t to_ns,
-                          int (*fn)(const struct gpx_lease_rec *l, void *arg), void *arg,
-                          gpx_error *err);
+int gpx_store_lease_each(struct gpx_store *st, unsigned states, const char *tenant, int64_t from_ns,
+                         int64_t to_ns, int (*fn)(const struct gpx_lease_rec *l, void *arg),
+                         void *arg, gpx_error *err);
 
 int gpx_store_tenant_insert(struct gpx_store *st, const struct gpx_tenant *t, gpx_error *err);
 int gpx_store_tenant_set_token(struct gpx_store *st, const char *name, const char *sha_hex,
-                                gpx_error *err);
+                               gpx_error *err);
 int gpx_store_tenant_delete(struct gpx_store *st, const char *name, gpx_error *err);
 int gpx_store_tenant_each(struct gpx_store *st, int (*fn)(const struct gpx_tenant *t, void *arg),
-                           void *arg, gpx_error *err);
+                          void *arg, gpx_error *err);
 
 int gpx_store_sample_insert(struct gpx_store *st, const struct gpx_sample *s, gpx_error *err);
 /* Per-lease sums of the samples with from_ns < ts_ns <= to_ns (used_gib_s: GiB-seconds). */
@@ -78,9 +77,8 @@ struct gpx_sample_sum {
     double used_gib_s;
     uint64_t peak_bytes;
 };
-int gpx_store_sample_each(struct gpx_store *st, const char *tenant, int64_t from_ns,
-                           int64_t to_ns,
-                           int (*fn)(const char *id, const struct gpx_sample_sum *s, void *arg),
-                           void *arg, gpx_error *err);
+int gpx_store_sample_each(struct gpx_store *st, const char *tenant, int64_t from_ns, int64_t to_ns,
+                          int (*fn)(const char *id, const struct gpx_sample_sum *s, void *arg),
+                          void *arg, gpx_error *err);
 
 #endif

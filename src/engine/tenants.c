@@ -47,8 +47,9 @@ static void fill_from_tenant(struct gpx_caller *c, const struct gpx_tenant *t)
     c->max_memory = t->max_memory;
 }
 
-int gpx_engine_authenticate(struct gpx_engine *d, const char *authorization, int via_unix, int have_cred,
-                      uint32_t uid, int32_t pid, struct gpx_caller *c, gpx_error *err)
+int gpx_engine_authenticate(struct gpx_engine *d, const char *authorization, int via_unix,
+                            int have_cred, uint32_t uid, int32_t pid, struct gpx_caller *c,
+                            gpx_error *err)
 {
     memset(c, 0, sizeof *c);
     c->via_unix = via_unix;

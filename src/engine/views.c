@@ -70,9 +70,8 @@ json_t *gpx_view_lease(const struct gpx_lease *x, unsigned flags)
     json_object_set_new(o, "gpu_index", json_integer(l->gpu_index));
     json_object_set_new(o, "gpu_uuid", json_string(l->gpu_uuid));
     json_object_set_new(o, "memory_bytes", opt_u64(l->memory_quota != 0, l->memory_quota));
-    json_object_set_new(o, "weight",
-                        shared_mode(l->mode) ? json_integer(l->weight ? l->weight : 1)
-                                             : json_null());
+    json_object_set_new(
+        o, "weight", shared_mode(l->mode) ? json_integer(l->weight ? l->weight : 1) : json_null());
     json_object_set_new(o, "cap", l->cap ? json_integer(l->cap) : json_null());
     json_object_set_new(o, "cap_pct", l->cap ? json_integer(l->cap) : json_null());
     json_object_set_new(o, "mig_profile", opt_str(l->mig_profile));
@@ -116,6 +115,7 @@ json_t *gpx_view_lease(const struct gpx_lease *x, unsigned flags)
         json_array_append_new(procs, p);
     }
     json_object_set_new(o, "processes", procs);
+    json_object_set_new(o, "region_error", opt_str(x->region_error));
     if (flags & GPX_VIEW_TURNS) {
         json_t *ring = json_array();
         for (unsigned k = 0; k < x->nturns; k++) {
@@ -192,8 +192,7 @@ json_t *gpx_view_gpu(const struct gpx_gpu *x)
     json_object_set_new(o, "utilization_memory_pct", opt_uint(g, GPX_INV_UTIL, g->util_memory));
     json_object_set_new(o, "temperature_c", opt_uint(g, GPX_INV_TEMP, g->temperature_c));
     json_object_set_new(o, "power_w",
-                        (g->valid & GPX_INV_POWER) ? json_real(g->power_mw / 1000.0)
-                                                   : json_null());
+                        (g->valid & GPX_INV_POWER) ? json_real(g->power_mw / 1000.0) : json_null());
     json_object_set_new(o, "power_limit_w",
                         (g->valid & GPX_INV_POWER_LIMIT) ? json_real(g->power_limit_mw / 1000.0)
                                                          : json_null());
@@ -221,14 +220,16 @@ json_t *gpx_view_gpu(const struct gpx_gpu *x)
             json_t *p = json_object();
             int known = g->procs[k].used_bytes != UINT64_MAX;
             json_object_set_new(p, "pid", json_integer(g->procs[k].pid));
-            json_object_set_new(p, "used_memory_bytes",
-                                opt_u64(known, g->procs[k].used_bytes));
-            json_object_set_new(p, "used_memory_mib",
-                                opt_u64(known, g->procs[k].used_bytes / MIB));
+            json_object_set_new(p, "used_memory_bytes", opt_u64(known, g->procs[k].used_bytes));
+            json_object_set_new(p, "used_memory_mib", opt_u64(known, g->procs[k].used_bytes / MIB));
             json_array_append_new(procs, p);
         }
     }
-    json_object_set_new(o, "processes", procs);
+    /* a tenant must not see other tenants' processes: the key is left out, as before */
+    if (x->show_procs)
+        json_object_set_new(o, "processes", procs);
+    else
+        json_decref(procs);
     json_t *leases = json_array();
     for (unsigned k = 0; k < x->n_leases; k++) {
         const struct gpx_gpu_lease *l = &x->leases[k];
@@ -329,9 +330,10 @@ json_t *gpx_view_caller(const struct gpx_caller *c)
     json_t *o = json_object();
     json_object_set_new(o, "tenant", json_string(c->tenant));
     json_object_set_new(o, "role", json_string(c->admin ? "admin" : "tenant"));
-    json_object_set_new(o, "via", json_string(c->in_process ? "local"
-                                              : c->via_unix ? "unix"
-                                                            : "tcp"));
+    json_object_set_new(o, "via",
+                        json_string(c->in_process ? "local"
+                                    : c->via_unix ? "unix"
+                                                  : "tcp"));
     json_object_set_new(o, "uid", c->via_unix ? json_integer(c->uid) : json_null());
     json_object_set_new(o, "max_gpus", c->max_gpus ? json_integer(c->max_gpus) : json_null());
     json_object_set_new(o, "max_memory_bytes", opt_u64(c->max_memory != 0, c->max_memory));
@@ -508,9 +510,10 @@ int gpx_view_lease_read(json_t *o, struct gpx_lease *x, gpx_error *err)
     json_array_foreach(json_object_get(o, "recent_turns"), i, v)
     {
         if (x->nturns < GPX_LEASE_TURN_RING)
-            x->turn_ring[x->nturns++] = get_u64(v, "grant_ms") << 32 | (get_u64(v, "wait_us") &
-                                                                         0xffffffffULL);
+            x->turn_ring[x->nturns++] =
+                get_u64(v, "grant_ms") << 32 | (get_u64(v, "wait_us") & 0xffffffffULL);
     }
+    get_str(o, "region_error", x->region_error, sizeof x->region_error);
     json_t *us = json_object_get(o, "usage");
     x->lease_seconds = get_real(us, "lease_seconds");
     x->live = 1;
@@ -597,8 +600,8 @@ int gpx_view_gpus_read(json_t *j, struct gpx_node *out, gpx_error *err)
         if (cc && sscanf(cc, "%d.%d", &g->cc_major, &g->cc_minor) == 2)
             g->valid |= GPX_INV_CC;
         json_t *procs = json_object_get(o, "processes");
+        x->show_procs = procs != NULL;
         if (json_is_array(procs)) {
-            x->show_procs = 1;
             g->valid |= GPX_INV_PROCS;
             size_t k;
             json_t *pr;
@@ -609,7 +612,8 @@ int gpx_view_gpus_read(json_t *j, struct gpx_node *out, gpx_error *err)
                 struct gpx_gpu_proc *gp = &g->procs[g->proc_count++];
                 gp->pid = (uint32_t)get_u64(pr, "pid");
                 json_t *ub = json_object_get(pr, "used_memory_bytes");
-                gp->used_bytes = json_is_integer(ub) ? (uint64_t)json_integer_value(ub) : UINT64_MAX;
+                gp->used_bytes =
+                    json_is_integer(ub) ? (uint64_t)json_integer_value(ub) : UINT64_MAX;
             }
         }
         json_t *ls = json_object_get(o, "leases");
@@ -668,9 +672,10 @@ int gpx_view_usage_read(json_t *j, struct gpx_usage *u, gpx_error *err)
         return gpx_error_set(err, GPX_E_NOMEM, "usage");
     }
     size_t i;
-    json_t *v;
-    json_array_foreach(ts, i, v) usage_row_read(v, &u->tenants[u->n_tenants++]);
-    json_array_foreach(ls, i, v) usage_row_read(v, &u->leases[u->n_leases++]);
+    for (i = 0; i < json_array_size(ts); i++)
+        usage_row_read(json_array_get(ts, i), &u->tenants[u->n_tenants++]);
+    for (i = 0; i < json_array_size(ls); i++)
+        usage_row_read(json_array_get(ls, i), &u->leases[u->n_leases++]);
     return 0;
 }
 

@@ -23,31 +23,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 1;
     gpx_error err = {0};
     if (which == 0) {
-        struct gpxd_lease_req r;
-        if (gpxd_lease_req_parse(body, len, &r, &err) == 0) {
+        struct gpx_lease_spec r;
+        if (gpxd_lease_spec_parse(body, len, &r, &err) == 0) {
             if (r.mode < GPX_MODE_EXCLUSIVE || r.mode > GPX_MODE_TIMESLICE || !r.labels ||
-                strlen(r.labels) >= GPXD_LABELS_JSON_MAX || r.n_owners > GPXD_MAX_OWNERS ||
-                (r.mode == GPX_MODE_VGPU && r.memory < GPXD_MIN_MEMORY) ||
+                strlen(r.labels) >= GPX_LABELS_JSON_MAX || r.n_owners > GPX_MAX_OWNERS ||
+                (r.mode == GPX_MODE_VGPU && r.memory < GPX_MIN_MEMORY) ||
                 (r.mode == GPX_MODE_EXCLUSIVE && (r.memory || r.weight || r.cap)) ||
-                (r.mode == GPX_MODE_TIMESLICE && (r.weight < 1 || r.weight > GPXD_MAX_WEIGHT)) ||
+                (r.mode == GPX_MODE_TIMESLICE && (r.weight < 1 || r.weight > GPX_MAX_WEIGHT)) ||
                 (r.cap > 100) || (r.gpu_index >= 1024))
                 abort();
-            gpxd_lease_req_clear(&r);
+            gpx_lease_spec_clear(&r);
         } else if (err.code == GPX_E_OK || !err.msg[0]) {
             abort(); /* every rejection says why */
         }
     } else if (which == 1) {
-        struct gpxd_tenant_req t;
-        if (gpxd_tenant_req_parse(body, len, &t, &err) == 0 && !gpxd_valid_name(t.name))
+        struct gpx_tenant_req t;
+        if (gpxd_tenant_req_parse(body, len, &t, &err) == 0 && !gpx_valid_name(t.name))
             abort();
     } else if (which == 3) {
-        struct gpxd_mig_req m;
+        struct gpx_mig_req m;
         if (gpxd_mig_req_parse(body, len, &m, &err) == 0) {
-            if (m.n > GPXD_MIG_MAX_COUNTS || (m.enabled < 0 && !m.has_counts) ||
+            if (m.n > GPX_MIG_MAX_COUNTS || (m.enabled < 0 && !m.has_counts) ||
                 (m.enabled == 0 && m.has_counts))
                 abort();
             for (unsigned i = 0; i < m.n; i++)
-                if (m.counts[i].count > GPXD_MIG_MAX_COUNT || !m.counts[i].profile[0] ||
+                if (m.counts[i].count > GPX_MIG_MAX_COUNT || !m.counts[i].profile[0] ||
                     strlen(m.counts[i].profile) >= sizeof m.counts[i].profile)
                     abort();
         } else if (err.code == GPX_E_OK || !err.msg[0]) {
@@ -60,8 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(s, body, len);
         s[len] = '\0';
         int64_t ns;
-        gpxd_parse_time(s, &ns, &err);
-        gpxd_valid_name(s);
+        gpx_parse_time(s, &ns, &err);
+        gpx_valid_name(s);
         free(s);
     }
     return 0;

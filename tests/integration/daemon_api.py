@@ -15,7 +15,7 @@ for k in ("status", "version", "gpus", "leases_active", "schema_version", "uptim
 check(r.json["gpus"] == 2 and r.json["status"] == "ok", "healthz: %r" % r)
 expect(d.get("/healthz", tcp=True), 200, what="healthz over TCP needs no token")
 r = expect(d.post("/healthz"), 405, "METHOD", what="POST /healthz")
-check(r.headers.get("Allow") == "GET", "405 without Allow: %r" % r.headers)
+check(r.headers.get("Allow") == "GET, HEAD", "405 without Allow: %r" % r.headers)
 expect(d.get("/nope"), 404, "NOT_FOUND", "no such endpoint", what="unknown path")
 expect(d.get("/v1/leases/"), 404, "NOT_FOUND", what="empty id")
 expect(d.get("/v1/leases/a/b"), 404, "NOT_FOUND", what="nested path")
@@ -56,10 +56,11 @@ expect(d.delete("/v1/leases/" + c["id"]), 200, what="release c")
 # exclusive goes to the idle GPU and excludes everything else there
 x = d.lease({"mode": "exclusive"})
 check(x["gpu"]["index"] == 1 and "LD_PRELOAD" not in x["env"], "exclusive: %r" % x)
-expect(d.post("/v1/leases", {"mode": "exclusive"}), 409, "NO_SPACE", "no idle GPU")
-expect(d.post("/v1/leases", {"mode": "vgpu", "memory": "1G", "gpu": 1}), 409, "NO_SPACE",
+# an exclusive lease in the way is BUSY (CLI exit 6), a quota that does not fit NO_SPACE (7)
+expect(d.post("/v1/leases", {"mode": "exclusive"}), 409, "BUSY", "no idle GPU")
+expect(d.post("/v1/leases", {"mode": "vgpu", "memory": "1G", "gpu": 1}), 409, "BUSY",
        "held by an exclusive lease")
-expect(d.post("/v1/leases", {"mode": "exclusive", "gpu": 0}), 409, "NO_SPACE",
+expect(d.post("/v1/leases", {"mode": "exclusive", "gpu": 0}), 409, "BUSY",
        "an exclusive lease needs an idle GPU")
 # what does not fit says what would
 free0 = total - 12 * GiB
@@ -68,10 +69,10 @@ r = expect(d.post("/v1/leases", {"mode": "vgpu", "memory": "75G"}), 409, "NO_SPA
 check("(GPU 0)" in r.error()["message"], "message names the GPU: %r" % r)
 expect(d.post("/v1/leases", {"mode": "mig", "mig_profile": "3g.40gb"}), 409, "NO_SPACE",
        "needs a MIG-enabled GPU")
-expect(d.post("/v1/leases", {"mode": "vgpu", "memory": "1G", "gpu": 7}), 400, "INVALID",
-       "no GPU 7")
-expect(d.post("/v1/leases", {"mode": "vgpu", "memory": "1G", "gpu": "GPU-nope"}), 400, "INVALID",
-       "no GPU with UUID")
+expect(d.post("/v1/leases", {"mode": "vgpu", "memory": "1G", "gpu": 7}), 404, "NOT_FOUND",
+       "no GPU '7'")
+expect(d.post("/v1/leases", {"mode": "vgpu", "memory": "1G", "gpu": "GPU-nope"}), 404, "NOT_FOUND",
+       "no GPU 'GPU-nope'")
 gg = expect(d.get("/v1/gpus"), 200).json
 check(gg[0]["memory_quota_free_bytes"] == free0, "quota free on GPU 0: %r" % gg[0])
 check(gg[1]["exclusive"] is True and gg[1]["memory_quota_free_bytes"] == 0, "GPU 1 exclusive")

@@ -43,14 +43,29 @@ check(expect(d.get("/v1/leases/" + j["id"]), 200).json["state"] == "released", "
 p = cli("lease", "ls", "--server", d.sock, env={"GPUPLEX_SERVER": "/nonexistent.sock"})
 check(lid in p.stdout, "--server")
 cli("lease", "ls", env={"GPUPLEX_SERVER": os.path.join(TMP, "nope.sock")}, expect_rc=9)
-direct = {"GPUPLEX_SERVER": "none", "GPUPLEX_SIM": sim, "GPUPLEX_RUN_DIR": os.path.join(TMP, "r2")}
+direct = {"GPUPLEX_SERVER": "none", "GPUPLEX_SIM": sim, "GPUPLEX_RUN_DIR": os.path.join(TMP, "r2"),
+          "GPUPLEX_STATE_DIR": os.path.join(TMP, "s2")}
 p = cli("lease", "create", "--gpu", "0", "--memory", "1G", env=direct)
 did = p.stdout.strip()
 check(os.path.exists(os.path.join(TMP, "r2", "leases", did + ".limits")), "direct path")
 check(did not in {x["id"] for x in d.get("/v1/leases").json}, "direct lease reached the daemon")
-cli("lease", "create", "--gpu", "0", "--memory", "1G", "--label", "a=b", env=direct,
-    expect_rc=2)
+# the in-process engine takes every field the daemon takes (labels included)
+p = cli("lease", "create", "--gpu", "0", "--memory", "1G", "--label", "a=b", "--json", env=direct)
+check(json.loads(p.stdout)["labels"] == {"a": "b"}, "labels without a daemon: " + p.stdout)
+cli("lease", "rm", json.loads(p.stdout)["id"], env=direct)
 cli("lease", "rm", did, env=direct)
+
+# the daemon owns its state directory: the CLI on that state uses the daemon, never a
+# second truth beside it; GPUPLEX_SERVER=none there is refused (exit 6) and says why
+owned = {"GPUPLEX_STATE_DIR": d.state, "GPUPLEX_SIM": sim, "GPUPLEX_RUN_DIR": os.path.join(TMP, "r3")}
+p = cli("lease", "create", "--gpu", "1", "--memory", "1G", env=owned)
+oid = p.stdout.strip()
+check(oid in {x["id"] for x in d.get("/v1/leases").json}, "owned state: the lease went to gpuplexd")
+p = cli("status", "--json", env=owned)
+check(json.loads(p.stdout)["path"] == "gpuplexd", "status names the path: " + p.stdout)
+p = cli("lease", "ls", env=dict(owned, GPUPLEX_SERVER="none"), expect_rc=6)
+check("owns the state directory" in p.stderr, "none refused: " + p.stderr)
+cli("lease", "rm", oid, env=owned)
 
 # run --lease ID takes the daemon's environment
 probe = "echo CVD=$CUDA_VISIBLE_DEVICES; echo LEASE=$GPUPLEX_LEASE; echo RUN=$GPUPLEX_RUN_DIR"
@@ -81,7 +96,12 @@ p = cli("run", "--mode", "vgpu", "--memory", "900G", "--", "touch", mark, env=en
 check(not os.path.exists(mark), "CMD ran without a lease")
 cli("run", "--mode", "vgpu", "--", "true", env=env, expect_rc=2)
 cli("run", "--mode", "exclusive", "--lease", lid, "--", "true", env=env, expect_rc=2)
-cli("run", "--mode", "exclusive", "--", "true", env={"GPUPLEX_SERVER": "none"}, expect_rc=2)
+# without a daemon, the engine in-process: the same lease for the life of CMD
+p = cli("run", "--mode", "exclusive", "--", "sh", "-c", "echo LEASE=$GPUPLEX_LEASE; exit 3",
+        env=direct, expect_rc=3)
+p = cli("lease", "ls", "--state", "released", "--json", env=direct)
+check(any(x["release_reason"] == "released by admin" for x in json.loads(p.stdout)),
+      "run --mode without a daemon released its lease: " + p.stdout)
 check({x["id"] for x in d.get("/v1/leases").json} == {lid}, "runs left leases behind")
 
 # SIGKILL of gpuplex run: the lease outlives it while CMD runs, then the reconciler frees it

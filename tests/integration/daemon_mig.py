@@ -14,12 +14,15 @@ import signal
 import sqlite3
 import subprocess
 
-from gpxd import BUILD, Daemon, _die_with_parent, check, cli, expect
+from gpxd import BUILD, TMP, Daemon, _die_with_parent, check, cli, expect
 
 d = Daemon(gpus="1xH100-80GB,1xA100-40GB").start()
 sim = os.path.join(d.state, "node.sim")
 env = {"GPUPLEX_SERVER": d.sock, "GPUPLEX_SIM": sim}
-direct = {"GPUPLEX_SERVER": "none", "GPUPLEX_SIM": sim}
+# "behind the daemon's back": the engine in-process on a state of its own, same simulated node
+direct = {"GPUPLEX_SERVER": "none", "GPUPLEX_SIM": sim,
+          "GPUPLEX_STATE_DIR": os.path.join(TMP, "direct-state"),
+          "GPUPLEX_RUN_DIR": os.path.join(TMP, "direct-run")}
 MODELS = {0: "H100-80GB", 1: "A100-40GB"}
 
 
@@ -224,8 +227,11 @@ check("MIG 1g.10gb (GPU instance" in p.stderr and "CUDA_VISIBLE_DEVICES=MIG-" in
       "lease create --mig-profile: " + p.stderr)
 check(expect(d.get("/v1/leases/" + lid), 200).json["mode"] == "mig", "a mig lease")
 cli("lease", "rm", lid, env=env)
-p = cli("lease", "create", "--mig-profile", "1g.10gb", env=direct, expect_rc=2)
-check("needs gpuplexd" in p.stderr, p.stderr)
+# on the daemon's own state, no second engine: GPUPLEX_SERVER=none is refused (exit 6)
+p = cli("lease", "create", "--mig-profile", "1g.10gb",
+        env={"GPUPLEX_SERVER": "none", "GPUPLEX_SIM": sim, "GPUPLEX_STATE_DIR": d.state},
+        expect_rc=6)
+check("owns the state directory" in p.stderr, p.stderr)
 p = cli("mig", "apply", "--gpu", "0", "--demand", "7g.80gb=1", env=env, expect_rc=7)
 check("does not fit" in p.stderr, p.stderr)
 p = cli("mig", "apply", "--gpu", "1", "--demand", "3g.40gb=1", env=env, expect_rc=2)

@@ -27,7 +27,12 @@ expect_err "gpuplex run --lease $id1"
 expect_rc 0 "$GPX" lease create --gpu "$uuid1" --memory 512MiB --cap 50 --json
 cp "$TEST_TMP/out" c2.json
 [ "$(json 'j["mode"]' c2.json)" = vgpu ] || fail "default mode with --memory"
-[ "$(json 'j["gpu"]' c2.json)" = 1 ] || fail "gpu by uuid"
+[ "$(json 'j["gpu"]["index"]' c2.json)" = 1 ] || fail "gpu by uuid"
+[ "$(json 'j["gpu_index"]' c2.json)" = 1 ] || fail "gpu_index"
+[ "$(json 'j["gpu"]["uuid"]' c2.json)" = "$uuid1" ] || fail "gpu.uuid"
+[ "$(json 'j["tenant"]' c2.json)" = admin ] || fail "tenant"
+[ "$(json 'j["state"]' c2.json)" = active ] || fail "state"
+[ "$(json 'j["created"] is not None and j["usage"]["processes"] == 0' c2.json)" = True ] || fail "created, usage"
 [ "$(json 'j["gpu_uuid"]' c2.json)" = "$uuid1" ] || fail "gpu_uuid"
 [ "$(json 'j["memory_bytes"]' c2.json)" = 536870912 ] || fail "memory_bytes"
 [ "$(json 'j["cap"]' c2.json)" = 50 ] || fail "cap"
@@ -40,7 +45,7 @@ cp "$TEST_TMP/out" c3.json
 id3=$(json 'j["id"]' c3.json)
 [ "$(json 'j["mode"]' c3.json)" = timeslice ] || fail "timeslice mode"
 [ "$(json 'j["weight"]' c3.json)" = 3 ] || fail "weight"
-[ "$(json 'j["memory_bytes"]' c3.json)" = 0 ] || fail "timeslice without quota"
+[ "$(json 'j["memory_bytes"]' c3.json)" = None ] || fail "timeslice without quota"
 [ "$(json 'j["cap"]' c3.json)" = None ] || fail "cap null"
 
 # ls shows all three, sorted by id, idle.
@@ -53,21 +58,21 @@ cp "$TEST_TMP/out" ls2.json
 [ "$(json 'all(l["used_bytes"] == 0 and l["processes"] == [] and l["refused"] == 0 for l in j)' ls2.json)" = True ] ||
     fail "ls idle figures"
 expect_rc 0 "$GPX" lease ls
-grep -q "^ID  *MODE  *GPU  *QUOTA  *USED  *PEAK  *REFUSED  *PROCS" "$TEST_TMP/out" || fail "ls header"
-grep -Eq "^$id1 +vgpu +0 +4\.0 GiB +0 B +0 B +0 +0$" "$TEST_TMP/out" || fail "ls row"
+grep -q "^ID  *MODE  *GPU  *QUOTA  *USED  *PEAK  *REFUSED  *PROCS  *TENANT" "$TEST_TMP/out" || fail "ls header"
+grep -Eq "^$id1 +vgpu +0 +4\.0 GiB +0 B +0 B +0 +0 +admin$" "$TEST_TMP/out" || fail "ls row"
 
 # Admission on one GPU: quotas of shared leases fit its memory; exclusive wants it idle.
 expect_rc 7 "$GPX" lease create --gpu 1 --memory 40G      # 40 GiB GPU, 512 MiB taken
-expect_err "does not fit GPU 1"
+expect_err "GPU 1 cannot take a 40.0 GiB memory quota"
 expect_rc 6 "$GPX" lease create --gpu 0 --mode exclusive
-expect_err "exclusive needs an idle GPU"
+expect_err "an exclusive lease needs an idle GPU"
 
 # rm: gone from ls; a second rm is "not found".
 expect_rc 0 "$GPX" lease rm "$id1"
 [ ! -e "$GPUPLEX_RUN_DIR/leases/$id1.limits" ] || fail "rm left the limits"
 [ ! -e "$GPUPLEX_RUN_DIR/leases/$id1.usage" ] || fail "rm left the usage"
 expect_rc 5 "$GPX" lease rm "$id1"
-expect_err "no lease $id1"
+expect_err "lease $id1 is already released"
 expect_rc 5 "$GPX" lease rm l-000000000000
 expect_rc 2 "$GPX" lease rm "../../etc/passwd"
 expect_err "invalid lease id"
@@ -82,7 +87,7 @@ cp "$TEST_TMP/out" ex.json
 [ "$(json 'j["mode"]' ex.json)" = exclusive ] || fail "exclusive mode"
 [ "$(json '"LD_PRELOAD" in j["env"]' ex.json)" = False ] || fail "exclusive leases are not preloaded"
 expect_rc 6 "$GPX" lease create --gpu 1 --memory 1G
-expect_err "held exclusively"
+expect_err "held by an exclusive lease"
 expect_rc 6 "$GPX" lease create --gpu 1 --mode exclusive
 expect_rc 0 "$GPX" lease rm "$(json 'j["id"]' ex.json)"
 # without --memory the default mode is exclusive
@@ -96,14 +101,14 @@ expect_err "no GPU '7'"
 expect_rc 5 "$GPX" lease create --gpu GPU-00000000-0000-0000-0000-000000000000 --memory 1G
 expect_err "no GPU"
 expect_rc 7 "$GPX" lease create --gpu 0 --memory 81G
-expect_err "larger than GPU 0"
+expect_err "GPU 0 cannot take a 81.0 GiB memory quota"
 expect_rc 2 "$GPX" lease create --gpu 0 --memory 4X
 expect_err "--memory: unknown unit"
 expect_rc 2 "$GPX" lease create --gpu 0 --memory lots
 expect_err "--memory: invalid size"
 expect_rc 2 "$GPX" lease create --gpu 0 --memory 0
 expect_rc 2 "$GPX" lease create --gpu 0 --memory 1G --mode turbo
-expect_err "unknown mode 'turbo'"
+expect_err "--mode must be one of exclusive, mig, vgpu, timeslice, not 'turbo'"
 expect_rc 2 "$GPX" lease create --gpu 0 --memory 1G --weight 0
 expect_err "--weight"
 expect_rc 2 "$GPX" lease create --gpu 0 --memory 1G --weight -1
@@ -112,10 +117,14 @@ expect_rc 2 "$GPX" lease create --gpu 0 --memory 1G --cap 0
 expect_err "--cap"
 expect_rc 2 "$GPX" lease create --gpu 0 --memory 1G --cap 101
 expect_rc 2 "$GPX" lease create --gpu 0 --mode vgpu
-expect_err "needs --memory"
-# without --gpu: the first GPU where it fits
+expect_err "vgpu leases need --memory"
+# a bare number is refused with a hint, never taken as bytes
+expect_rc 2 "$GPX" lease create --gpu 0 --memory 4096
+expect_err "has no unit: write 4096M or 4096G"
+# without --gpu: placement decides (binpack: the GPU left with the least free quota
+# that fits, here the 40 GiB A100), on every path
 expect_rc 0 "$GPX" lease create --memory 1G --json
-[ "$(json 'j["gpu"]' "$TEST_TMP/out")" = 0 ] || fail "default GPU: $(cat "$TEST_TMP/out")"
+[ "$(json 'j["gpu"]["index"]' "$TEST_TMP/out")" = 1 ] || fail "default GPU: $(cat "$TEST_TMP/out")"
 "$GPX" lease rm "$(json 'j["id"]' "$TEST_TMP/out")" >/dev/null
 expect_rc 2 "$GPX" lease create --gpu 0 --mode exclusive --memory 1G
 expect_rc 2 "$GPX" lease create --gpu 0 --mode exclusive --weight 2
@@ -127,7 +136,7 @@ expect_rc 0 "$GPX" lease ls --json
 [ "$(json 'j' "$TEST_TMP/out")" = "[]" ] || fail "a failed create left a lease"
 [ -z "$(ls -A "$GPUPLEX_RUN_DIR/leases")" ] || fail "stray files: $(ls -A "$GPUPLEX_RUN_DIR/leases")"
 
-# A damaged region is reported by ls (exit 8), the good ones still listed.
+# A damaged region is reported by ls (exit 8), every lease still listed.
 expect_rc 0 "$GPX" lease create --gpu 0 --memory 1G
 good=$(cat "$TEST_TMP/out")
 expect_rc 0 "$GPX" lease create --gpu 0 --memory 1G
@@ -135,7 +144,8 @@ bad=$(cat "$TEST_TMP/out")
 : >"$GPUPLEX_RUN_DIR/leases/$bad.usage"
 expect_rc 8 "$GPX" lease ls --json
 expect_err "$bad.usage"
-[ "$(json '[l["id"] for l in j]' "$TEST_TMP/out")" = "['$good']" ] || fail "ls with a damaged lease"
+[ "$(json 'sorted(l["id"] for l in j)' "$TEST_TMP/out")" = "$(python3 -c "print(sorted(['$good', '$bad']))")" ] || fail "ls with a damaged lease"
+[ "$(json '[l["region_error"] is not None for l in j if l["id"] == "'"$bad"'"][0]' "$TEST_TMP/out")" = True ] || fail "region_error"
 # run refuses it with the same clear error.
 expect_rc 8 "$GPX" run --lease "$bad" -- true
 

@@ -1,11 +1,16 @@
-/* gpuplexd configuration (src/daemon/config.c): keys, values, errors with file:line. */
+/*
+ * gpuplexd configuration (src/daemon/config.c): keys, values, errors with file:line. Every key of
+ * the table is set here to at least one valid and one invalid value, with the exact error.
+ */
 #include "core/log.h"
 #include "daemon/config.h"
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -72,6 +77,219 @@ static void test_errors(void **state)
     assert_int_equal(e.code, GPX_E_INVALID);
 }
 
+/* Every key: a valid value (and what it stores) and an invalid one (and the exact error). */
+struct key_case {
+    const char *key, *value;
+    const char *error; /* NULL: accepted */
+};
+
+static const struct key_case cases[] = {
+    {"socket", "/tmp/g.sock", NULL},
+    {"socket", "", "socket: must not be empty"},
+    {"socket_mode", "0600", NULL},
+    {"socket_mode", "1000", "socket_mode: expected a number from 0 to 511, not '1000'"},
+    {"socket_mode", "0680", "socket_mode: expected a number from 0 to 511, not '0680'"},
+    {"socket_mode", "-1", "socket_mode: expected a number from 0 to 511, not '-1'"},
+    {"listen", "[::1]:7470", NULL},
+    {"listen", "", NULL},
+    {"listen", "7470", "invalid listen address '7470' (expected HOST:PORT, e.g. 127.0.0.1:7470)"},
+    {"listen", "127.0.0.1:0", "invalid port in listen address '127.0.0.1:0'"},
+    {"listen", "example.com:80",
+     "invalid host in listen address 'example.com:80' (use an IP address)"},
+    {"allow_remote", "on", NULL},
+    {"allow_remote", "2", "allow_remote: expected true or false, not '2'"},
+    {"state_dir", "/srv/gpx", NULL},
+    {"state_dir", "", "state_dir: must not be empty"},
+    {"run_dir", "/dev/shm/gpx", NULL},
+    {"sim", "2xH100-80GB", NULL},
+    {"interposer", "/opt/gpuplex/libgpuplex-cuda.so", NULL},
+    {"hostname", "node7", NULL},
+    {"placement", "binpack", NULL},
+    {"placement", "Spread", "placement: expected binpack or spread, not 'Spread'"},
+    {"oversubscription", "100", NULL},
+    {"oversubscription", "0.5", "oversubscription: expected a ratio from 1.0 to 100, not '0.5'"},
+    {"oversubscription", "100.5",
+     "oversubscription: expected a ratio from 1.0 to 100, not '100.5'"},
+    {"oversubscription", "nan", "oversubscription: expected a ratio from 1.0 to 100, not 'nan'"},
+    {"oversubscription", "1.5x", "oversubscription: expected a ratio from 1.0 to 100, not '1.5x'"},
+    {"grace", "0", NULL},
+    {"grace", "soon", "grace: invalid duration 'soon' (examples: 500ms, 30s, 5m)"},
+    {"grace", "1d", "grace: invalid duration '1d' (examples: 500ms, 30s, 5m)"},
+    {"reconcile_interval", "100ms", NULL},
+    {"reconcile_interval", "99ms", "reconcile_interval: at least 100ms"},
+    {"meter_interval", "1h", NULL},
+    {"meter_interval", "0.05s", "meter_interval: at least 100ms"},
+    {"inventory_interval", "250ms", NULL},
+    {"inventory_interval", "",
+     "inventory_interval: invalid duration '' (examples: 500ms, 30s, 5m)"},
+    {"log_level", "warn", NULL},
+    {"log_level", "trace", "log_level: expected error, warn, info or debug, not 'trace'"},
+    {"threads", "64", NULL},
+    {"threads", "0", "threads: expected a number from 1 to 64, not '0'"},
+    {"threads", "65", "threads: expected a number from 1 to 64, not '65'"},
+    {"threads", " 4", "threads: expected a number from 1 to 64, not ' 4'"},
+    {"metrics_public", "false", NULL},
+    {"metrics_public", "maybe", "metrics_public: expected true or false, not 'maybe'"},
+    {"watchdog", "kill", NULL},
+    {"watchdog", "on", "watchdog: expected off, report or kill, not 'on'"},
+    {"watchdog_interval", "5s", NULL},
+    {"watchdog_interval", "10ms", "watchdog_interval: at least 100ms"},
+    {"watchdog_allowance", "1GiB", NULL},
+    {"watchdog_allowance", "lots",
+     "watchdog_allowance: invalid size 'lots' (examples: 4G, 4096M, 512MiB)"},
+    {"watchdog_allowance", "", "watchdog_allowance: empty size (examples: 4G, 4096M, 512MiB)"},
+    {"metrics_labels", "dcgm", NULL},
+    {"metrics_labels", "camel", "metrics_labels: expected dcgm or snake, not 'camel'"},
+    {"max_body", "16777216", NULL},
+    {"max_body", "1023", "max_body: expected a number from 1024 to 16777216, not '1023'"},
+    {"max_body", "16777217", "max_body: expected a number from 1024 to 16777216, not '16777217'"},
+    {"max_body", "64k", "max_body: expected a number from 1024 to 16777216, not '64k'"},
+    {"Socket", "/tmp/x", "unknown key 'Socket'"},
+    {"", "x", "unknown key ''"},
+};
+
+static void test_every_key(void **state)
+{
+    (void)state;
+    struct gpxd_config c, d;
+    gpx_error e;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct key_case *k = &cases[i];
+        gpxd_config_defaults(&c);
+        gpxd_config_defaults(&d);
+        gpx_error_clear(&e);
+        int rc = gpxd_config_set(&c, k->key, k->value, &e);
+        if (!k->error) {
+            if (rc != 0)
+                fail_msg("%s = '%s': %s", k->key, k->value, e.msg);
+            continue;
+        }
+        if (rc != -1)
+            fail_msg("%s = '%s' was accepted", k->key, k->value);
+        assert_string_equal(e.msg, k->error);
+        assert_int_equal(e.code, GPX_E_INVALID);
+        /* a refused value changes nothing */
+        assert_memory_equal(&c, &d, sizeof c);
+    }
+}
+
+/* What the valid values store, for the keys test_defaults_and_keys does not set. */
+static void test_stored_values(void **state)
+{
+    (void)state;
+    struct gpxd_config c;
+    gpx_error e;
+    assert_int_equal(parse(&c,
+                           "allow_remote = on\nsim = 2xH100-80GB\ninterposer = /opt/i.so\n"
+                           "hostname = node7\ninventory_interval = 250ms\nwatchdog = kill\n"
+                           "watchdog_interval = 5s\nwatchdog_allowance = 1GiB\n"
+                           "max_body = 1048576\nsocket_mode = 600\n",
+                           &e),
+                     0);
+    assert_true(c.allow_remote);
+    assert_string_equal(c.sim, "2xH100-80GB");
+    assert_string_equal(c.interposer, "/opt/i.so");
+    assert_string_equal(c.hostname, "node7");
+    assert_int_equal(c.inventory_ms, 250);
+    assert_int_equal(c.watchdog, 1);
+    assert_int_equal(c.watchdog_ms, 5000);
+    assert_int_equal(c.watchdog_allowance, 1ULL << 30);
+    assert_int_equal(c.max_body, 1048576);
+    assert_int_equal(c.socket_mode, 0600);
+    gpx_error_clear(&e);
+    assert_int_equal(gpxd_config_set(&c, "watchdog", "off", &e), 0);
+    assert_int_equal(c.watchdog, -1);
+    assert_int_equal(gpxd_config_set(&c, "watchdog", "report", &e), 0);
+    assert_int_equal(c.watchdog, 0);
+    assert_int_equal(gpxd_config_set(&c, "metrics_labels", "dcgm", &e), 0);
+    assert_false(c.metrics_snake_labels);
+    assert_int_equal(gpxd_config_set(&c, "placement", "binpack", &e), 0);
+    assert_int_equal(c.placement, GPX_PLACE_BINPACK);
+    assert_int_equal(gpxd_config_set(&c, "oversubscription", "1e2", &e), 0);
+    assert_true(c.oversubscription > 99.9 && c.oversubscription < 100.1);
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(gpxd_config_set(&c, "log_level", levels[i], &e), 0);
+        assert_int_equal(c.log_level, i);
+    }
+    static const char *const yes[] = {"true", "yes", "1", "on"}, *const no[] = {"false", "no", "0",
+                                                                                "off"};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(gpxd_config_set(&c, "metrics_public", yes[i], &e), 0);
+        assert_true(c.metrics_public);
+        assert_int_equal(gpxd_config_set(&c, "metrics_public", no[i], &e), 0);
+        assert_false(c.metrics_public);
+    }
+    assert_int_equal(gpxd_config_set(&c, "run_dir", "", &e), 0);
+    assert_string_equal(c.run_dir, "");
+}
+
+/* Values one byte too long for their field, and the longest that fits. */
+static void test_string_lengths(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key;
+        size_t max; /* bytes, without the NUL */
+    } fields[] = {{"socket", PATH_MAX - 1},
+                  {"state_dir", PATH_MAX - 1},
+                  {"run_dir", PATH_MAX - 1},
+                  {"interposer", PATH_MAX - 1},
+                  {"sim", 255},
+                  {"hostname", 255}};
+    static char v[PATH_MAX + 1];
+    struct gpxd_config c;
+    gpx_error e;
+    char want[128];
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        gpxd_config_defaults(&c);
+        memset(v, 'a', fields[i].max);
+        v[fields[i].max] = '\0';
+        assert_int_equal(gpxd_config_set(&c, fields[i].key, v, &e), 0);
+        v[fields[i].max] = 'a';
+        v[fields[i].max + 1] = '\0';
+        assert_int_equal(gpxd_config_set(&c, fields[i].key, v, &e), -1);
+        snprintf(want, sizeof want, "%s: value too long (max %zu bytes)", fields[i].key,
+                 fields[i].max);
+        assert_string_equal(e.msg, want);
+    }
+    /* listen: the host part is limited before the field is */
+    memset(v, '1', 130);
+    memcpy(v + 130, ":80", 4);
+    assert_int_equal(gpxd_config_set(&c, "listen", v, &e), -1);
+    assert_non_null(strstr(e.msg, "listen address '1111"));
+    assert_non_null(strstr(e.msg, ":80' is too long"));
+}
+
+/* Any key set twice in one file is an error at the second line; errors carry file:line. */
+static void test_twice_and_context(void **state)
+{
+    (void)state;
+    struct gpxd_config c;
+    gpx_error e;
+    char text[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].error)
+            continue;
+        snprintf(text, sizeof text, "%s = %s\n# x\n%s = %s\n", cases[i].key, cases[i].value,
+                 cases[i].key, cases[i].value);
+        assert_int_equal(parse(&c, text, &e), -1);
+        char want[128];
+        snprintf(want, sizeof want, "t.conf:3: '%s' is set twice", cases[i].key);
+        assert_string_equal(e.msg, want);
+    }
+    assert_int_equal(parse(&c, "threads = 4\nthreads=0\n", &e), -1);
+    assert_string_equal(e.msg, "t.conf:2: 'threads' is set twice");
+    assert_int_equal(parse(&c, "\n\nthreads = 99\n", &e), -1);
+    assert_string_equal(e.msg, "t.conf:3: threads: expected a number from 1 to 64, not '99'");
+    assert_int_equal(gpxd_config_parse(&c, "x", 1, "t.conf", &e), -1);
+    assert_string_equal(e.msg, "t.conf:1: expected 'key = value'");
+    assert_int_equal(parse(&c, "  = 1\n", &e), -1);
+    assert_string_equal(e.msg, "t.conf:1: missing key before '='");
+    assert_int_equal(gpxd_config_parse(&c, "a\0b = 1", 7, "t.conf", &e), -1);
+    assert_string_equal(e.msg, "t.conf:1: NUL byte");
+}
+
 static void test_listen_and_duration(void **state)
 {
     (void)state;
@@ -101,8 +319,9 @@ static void test_listen_and_duration(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults_and_keys),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_defaults_and_keys),   cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_every_key),           cmocka_unit_test(test_stored_values),
+        cmocka_unit_test(test_string_lengths),      cmocka_unit_test(test_twice_and_context),
         cmocka_unit_test(test_listen_and_duration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,17 +10,17 @@
 
 #include <cmocka.h>
 
-static int lease(const char *body, struct gpxd_lease_req *r, gpx_error *e)
+static int lease(const char *body, struct gpx_lease_spec *r, gpx_error *e)
 {
     gpx_error_clear(e);
-    int rc = gpxd_lease_req_parse(body, strlen(body), r, e);
+    int rc = gpxd_lease_spec_parse(body, strlen(body), r, e);
     return rc;
 }
 
 /* Parses body, expecting failure with a message containing `want`. */
 static void bad(const char *body, const char *want)
 {
-    struct gpxd_lease_req r;
+    struct gpx_lease_spec r;
     gpx_error e;
     assert_int_equal(lease(body, &r, &e), -1);
     assert_int_equal(e.code, GPX_E_INVALID);
@@ -31,7 +31,7 @@ static void bad(const char *body, const char *want)
 static void test_good(void **state)
 {
     (void)state;
-    struct gpxd_lease_req r;
+    struct gpx_lease_spec r;
     gpx_error e;
     assert_int_equal(lease("{\"mode\":\"vgpu\",\"memory\":\"4G\",\"cap\":50,\"gpu\":1,"
                            "\"labels\":{\"b\":\"2\",\"a\":\"1\"},\"owner_pids\":[1]}",
@@ -43,13 +43,13 @@ static void test_good(void **state)
     assert_int_equal(r.gpu_index, 1);
     assert_string_equal(r.labels, "{\"a\":\"1\",\"b\":\"2\"}");
     assert_int_equal(r.n_owners, 1);
-    gpxd_lease_req_clear(&r);
+    gpx_lease_spec_clear(&r);
     assert_int_equal(lease("{\"mode\":\"timeslice\",\"gpu\":\"GPU-abc\"}", &r, &e), 0);
     assert_int_equal(r.weight, 1);
     assert_string_equal(r.gpu_uuid, "GPU-abc");
     assert_int_equal(r.gpu_index, -1);
     assert_string_equal(r.labels, "{}");
-    gpxd_lease_req_clear(&r);
+    gpx_lease_spec_clear(&r);
     assert_int_equal(lease("{\"mode\":\"timeslice\",\"memory\":4096000000,\"weight\":3,"
                            "\"gpu\":\"0\"}",
                            &r, &e),
@@ -58,21 +58,21 @@ static void test_good(void **state)
     assert_int_equal(r.weight, 3);
     assert_int_equal(r.gpu_index, 0);
     /* a shared lease may carry both a weight and a cap (fair share + hard ceiling) */
-    gpxd_lease_req_clear(&r);
+    gpx_lease_spec_clear(&r);
     assert_int_equal(lease("{\"mode\":\"timeslice\",\"weight\":2,\"cap\":40}", &r, &e), 0);
     assert_int_equal(r.weight, 2);
     assert_int_equal(r.cap, 40);
-    gpxd_lease_req_clear(&r);
+    gpx_lease_spec_clear(&r);
     assert_int_equal(lease("{\"mode\":\"vgpu\",\"memory\":\"1G\",\"weight\":3,\"cap\":50}", &r, &e),
                      0);
     assert_int_equal(r.weight, 3);
     assert_int_equal(r.cap, 50);
-    gpxd_lease_req_clear(&r);
+    gpx_lease_spec_clear(&r);
     assert_int_equal(lease("{\"mode\":\"mig\",\"mig_profile\":\"3g.40gb\"}", &r, &e), 0);
     assert_string_equal(r.mig_profile, "3g.40gb");
-    gpxd_lease_req_clear(&r);
+    gpx_lease_spec_clear(&r);
     assert_int_equal(lease("{\"mode\":\"exclusive\"}", &r, &e), 0);
-    gpxd_lease_req_clear(&r);
+    gpx_lease_spec_clear(&r);
 }
 
 static void test_bad(void **state)
@@ -113,7 +113,7 @@ static void test_bad(void **state)
 static void test_tenant_and_time(void **state)
 {
     (void)state;
-    struct gpxd_tenant_req t;
+    struct gpx_tenant_req t;
     gpx_error e = {0};
     const char *ok = "{\"name\":\"team-a\",\"role\":\"admin\",\"uid\":1000,\"max_gpus\":2,"
                      "\"max_memory\":\"64G\"}";
@@ -133,21 +133,21 @@ static void test_tenant_and_time(void **state)
     for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++)
         assert_int_equal(gpxd_tenant_req_parse(bads[i], strlen(bads[i]), &t, &e), -1);
     int64_t ns;
-    assert_int_equal(gpxd_parse_time("2024-05-01T12:00:00Z", &ns, &e), 0);
+    assert_int_equal(gpx_parse_time("2024-05-01T12:00:00Z", &ns, &e), 0);
     assert_int_equal(ns, 1714564800LL * 1000000000LL);
-    assert_int_equal(gpxd_parse_time("1714564800.5", &ns, &e), 0);
+    assert_int_equal(gpx_parse_time("1714564800.5", &ns, &e), 0);
     assert_int_equal(ns, 1714564800500000000LL);
-    assert_int_equal(gpxd_parse_time("yesterday", &ns, &e), -1);
-    assert_int_equal(gpxd_parse_time("2024-05-01T12:00:00+02:00", &ns, &e), -1);
-    assert_true(gpxd_valid_name("a.b_c-1"));
-    assert_false(gpxd_valid_name(""));
-    assert_false(gpxd_valid_name("A"));
+    assert_int_equal(gpx_parse_time("yesterday", &ns, &e), -1);
+    assert_int_equal(gpx_parse_time("2024-05-01T12:00:00+02:00", &ns, &e), -1);
+    assert_true(gpx_valid_name("a.b_c-1"));
+    assert_false(gpx_valid_name(""));
+    assert_false(gpx_valid_name("A"));
 }
 
 static void test_mig(void **state)
 {
     (void)state;
-    struct gpxd_mig_req r;
+    struct gpx_mig_req r;
     gpx_error e = {0};
     const char *ok = "{\"enabled\":true,\"demand\":{\"3g.40gb\":1,\"1g.10gb\":4},"
                      "\"dry_run\":true,\"partial\":false}";

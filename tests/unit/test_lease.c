@@ -374,7 +374,7 @@ static void test_reserve_release(void **state)
     assert_int_equal(r.usage->refused, 1);
     assert_int_equal(r.usage->used, 10 * MIB);
     assert_int_equal(s->used, 10 * MIB);
-    gpx_lease_release(&r, s, 6 * MIB);
+    gpx_lease_unaccount(&r, s, 6 * MIB);
     assert_int_equal(r.usage->used, 4 * MIB);
     assert_int_equal(s->used, 4 * MIB);
     assert_int_equal(r.usage->peak, 10 * MIB);
@@ -383,16 +383,16 @@ static void test_reserve_release(void **state)
     assert_int_equal(gpx_lease_reserve(&r, s, 6 * MIB), 0);
     assert_int_equal(gpx_lease_reserve(&r, s, UINT64_MAX), -1); /* no wrap-around */
     assert_int_equal(r.usage->refused, 3);
-    gpx_lease_release(&r, s, 10 * MIB);
+    gpx_lease_unaccount(&r, s, 10 * MIB);
     assert_int_equal(r.usage->used, 0);
     /* A double free is clamped at zero, never wraps to exabytes. */
-    gpx_lease_release(&r, s, MIB);
+    gpx_lease_unaccount(&r, s, MIB);
     assert_int_equal(r.usage->used, 0);
     assert_int_equal(s->used, 0);
     /* NULL slot: the lease still accounts. */
     assert_int_equal(gpx_lease_reserve(&r, NULL, MIB), 0);
     assert_int_equal(r.usage->used, MIB);
-    gpx_lease_release(&r, NULL, MIB);
+    gpx_lease_unaccount(&r, NULL, MIB);
     assert_int_equal(r.usage->used, 0);
     gpx_lease_region_close(&r);
 
@@ -402,7 +402,7 @@ static void test_reserve_release(void **state)
     s = gpx_lease_attach(&r, getpid());
     assert_int_equal(gpx_lease_reserve(&r, s, 1ULL << 50), 0);
     assert_int_equal(gpx_lease_reserve(&r, s, UINT64_MAX), -1);
-    gpx_lease_release(&r, s, 1ULL << 50);
+    gpx_lease_unaccount(&r, s, 1ULL << 50);
     assert_int_equal(r.usage->used, 0);
     gpx_lease_region_close(&r);
 }
@@ -434,12 +434,12 @@ static void *hammer_thread(void *arg)
         if (n < 8 && gpx_lease_reserve(h->r, h->slot, bytes) == 0)
             held[n++] = bytes;
         else if (n > 0)
-            gpx_lease_release(h->r, h->slot, held[--n]);
+            gpx_lease_unaccount(h->r, h->slot, held[--n]);
         if (atomic_load(&h->r->usage->used) > quota)
             h->bad = 1;
     }
     while (n > 0)
-        gpx_lease_release(h->r, h->slot, held[--n]);
+        gpx_lease_unaccount(h->r, h->slot, held[--n]);
     return NULL;
 }
 
@@ -624,7 +624,7 @@ static void test_reap(void **state)
     assert_int_equal(gpx_lease_reserve(&r, me, 5 * MIB), 0);
     assert_int_equal(r.usage->used, 6 * MIB);
     assert_int_equal(r.usage->refused, 0);
-    gpx_lease_release(&r, me, 5 * MIB);
+    gpx_lease_unaccount(&r, me, 5 * MIB);
 
     /* A zombie (exited, not yet waited for) holds nothing either. */
     pid_t z = child_holding("reap", 4 * MIB, 0);

@@ -1,7 +1,7 @@
 /*
- * MIG layout files: the YAML subset and JSON give the same layouts, rules
- * match GPUs by index, PCI id and model, and every malformed input is an
- * error that names its line (never a crash: tests/fuzz/ covers the rest).
+ * MIG layout files: YAML (through libyaml) and JSON give the same layouts,
+ * rules match GPUs by index, PCI id and model, and every malformed input is
+ * an error that names its line (never a crash: tests/fuzz/ covers the rest).
  */
 #include "core/mig_layout.h"
 
@@ -129,6 +129,7 @@ static void expect_error(const char *text, const char *msg)
     assert_int_equal(gpx_mig_layout_parse(text, strlen(text), &f, &err), -1);
     if (!strstr(err.msg, msg))
         fail_msg("'%s': got '%s', want '%s'", text, err.msg, msg);
+    assert_int_equal(err.code, GPX_E_INVALID);
     assert_int_equal(f.count, 0);
     assert_null(f.layouts);
 }
@@ -138,13 +139,15 @@ static void test_errors(void **state)
     (void)state;
     expect_error("", "empty layout file");
     expect_error("# nothing\n", "empty layout file");
-    expect_error("a: [1, 2\n", "line 1: expected ',' or ']'");
+    expect_error("a: [1, 2\n", "line 2: did not find expected ',' or ']' (at the end of the file, "
+                               "in a flow sequence that starts on line 1)");
     expect_error("a:\n  b: 1\n c: 2\n", "line 3: unexpected indentation");
     expect_error("x: &anchor 1\n", "line 1: '&' is not supported");
     expect_error("x: |\n  text\n", "line 1: '|' is not supported");
     expect_error("\tx: 1\n", "line 1: tab used for indentation");
     expect_error("a: \"x\\q\"\n", "unsupported escape");
-    expect_error("a: 'open\n", "unterminated quoted string");
+    expect_error("a: 'open\n", "unterminated quoted string (at the end of the file, in a quoted "
+                               "scalar that starts on line 1)");
     expect_error("a: b\na: c\n", "line 2: duplicate key 'a'");
     expect_error("a: 1\n---\nb: 2\n", "only one YAML document");
     expect_error("version: v2\nmig-configs: {}\n", "unsupported layout file version");
@@ -184,6 +187,147 @@ static void test_errors(void **state)
     expect_error(deep, "nesting deeper than 32 levels");
 }
 
+/* What libyaml adds: flow collections over lines, quoted keys, escapes, comments. */
+static const char yaml_flow[] =
+    "\xef\xbb\xbf# a BOM, then comments everywhere\n"
+    "\"version\": 'v1'   # a quoted key and value\n"
+    "'mig-configs':\n"
+    "  # a full-line comment, indented\n"
+    "  \"in\\u0066erence\": [   # a flow list of flow mappings, over lines\n"
+    "    {device-filter: [\"0x233010DE\",   # PCI id\n"
+    "                     H200-141GB],\n"
+    "     devices: all, mig-enabled: true,\n"
+    "     mig-devices: {\n"
+    "       \"1g.10gb\": 4,   # a comment inside a flow mapping\n"
+    "       '3g.40gb': 1,\n"
+    "     }},\n"
+    "    {device-filter: 0x20B010DE, devices: [0, 2], mig-enabled: true,\n"
+    "     mig-devices: {\"1g.5gb\": 2, 3g.20gb: 1}}\n"
+    "  ]\n"
+    "  all-disabled: [{devices: all, mig-enabled: false, mig-devices: ~}]\n"
+    "  two:\n"
+    "  - devices: [\n"
+    "      1,\n"
+    "      3]\n"
+    "    mig-enabled: TRUE\n"
+    "    mig-devices: {}\n"
+    "...\n";
+
+static void test_yaml_libyaml(void **state)
+{
+    (void)state;
+    struct gpx_mig_layout_file f;
+    gpx_error err = {0};
+    if (gpx_mig_layout_parse(yaml_flow, strlen(yaml_flow), &f, &err) != 0)
+        fail_msg("%s", err.msg);
+    check_layouts(&f);
+    gpx_mig_layout_file_free(&f);
+
+    /* the same file with CRLF line ends */
+    char crlf[2 * sizeof yaml];
+    size_t n = 0;
+    for (const char *p = yaml; *p; p++) {
+        if (*p == '\n')
+            crlf[n++] = '\r';
+        crlf[n++] = *p;
+    }
+    assert_int_equal(gpx_mig_layout_parse(crlf, n, &f, &err), 0);
+    check_layouts(&f);
+    gpx_mig_layout_file_free(&f);
+
+    /* "key:" with nothing, ~ and null are all empty (as JSON null) */
+    static const char nulls[] = "mig-configs:\n"
+                                "  x:\n"
+                                "  - {mig-enabled: true, mig-devices: null}\n"
+                                "  - mig-enabled: true\n"
+                                "    mig-devices:\n";
+    assert_int_equal(gpx_mig_layout_parse(nulls, strlen(nulls), &f, &err), 0);
+    assert_int_equal(f.layouts[0].nrules, 2);
+    assert_int_equal(f.layouts[0].rules[1].ndevices, 0);
+    gpx_mig_layout_file_free(&f);
+}
+
+static void test_yaml_refused(void **state)
+{
+    (void)state;
+    /* anchors and aliases are refused, wherever they are */
+    expect_error("mig-configs:\n  x: &r\n  - mig-enabled: true\n  y: *r\n",
+                 "line 2: '&' is not supported in layout files");
+    expect_error("a: 1\nb: *undefined\n", "line 2: '*' is not supported in layout files");
+    expect_error("- &m {a: 1}\n", "line 1: '&' is not supported");
+    expect_error("&k a: 1\n", "line 1: '&' is not supported");
+    /* so are tags, block scalars, non-string keys and NULs in strings */
+    expect_error("a: !!str 1\n", "line 1: '!' is not supported");
+    expect_error("a:\n  b: !custom {x: 1}\n", "line 2: '!' is not supported");
+    expect_error("a: >\n  folded\n", "line 1: '>' is not supported");
+    expect_error("a: 1\n? [x, y]\n: 2\n",
+                 "line 2: a mapping key must be a plain or quoted string, not a list");
+    expect_error("a: {{x: 1}: 2}\n",
+                 "line 1: a mapping key must be a plain or quoted string, not a mapping");
+    expect_error("a: \"x\\0y\"\n", "line 1: NUL character in a quoted string");
+    expect_error("a: 1\nb: \xff\n", "line 2: invalid leading UTF-8 octet (byte 0xff at offset 8");
+    expect_error("a: {b: 1, b: 2}\n", "line 1: duplicate key 'b'");
+    expect_error("a: 1\n...\n---\nb: 2\n", "line 3: only one YAML document");
+    expect_error("---\n", "empty layout file");
+    expect_error("---\n...\n", "empty layout file");
+}
+
+static void test_yaml_deep(void **state)
+{
+    (void)state;
+    /* 100 nested block mappings: the 34th line opens the 33rd level */
+    static char deep[12000];
+    size_t n = 0;
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(deep + n, sizeof deep - n, "%*sa:\n", 2 * i, "");
+    expect_error(deep, "line 34: nesting deeper than 32 levels");
+    /* compact nested lists, nested flow mappings */
+    n = 0;
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(deep + n, sizeof deep - n, "- ");
+    snprintf(deep + n, sizeof deep - n, "x\n");
+    expect_error(deep, "line 1: nesting deeper than 32 levels");
+    n = (size_t)snprintf(deep, sizeof deep, "\n\na: ");
+    for (int i = 0; i < 1000; i++)
+        n += (size_t)snprintf(deep + n, sizeof deep - n, "{b: ");
+    for (int i = 0; i < 1000; i++)
+        deep[n++] = '}';
+    deep[n] = '\0';
+    expect_error(deep, "line 3: nesting deeper than 32 levels");
+    /* 32 levels are fine (the file is then refused for what it says) */
+    n = (size_t)snprintf(deep, sizeof deep, "a: ");
+    for (int i = 0; i < 31; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < 31; i++)
+        deep[n++] = ']';
+    deep[n] = '\0';
+    expect_error(deep, "line 1: unknown top-level key 'a'");
+}
+
+static void test_yaml_lines(void **state)
+{
+    (void)state;
+    /* errors name the line (and, for syntax, the column) and what was expected */
+    expect_error("mig-configs:\n  x:\n  - {mig-enabled: true,\n     mig-devices: {\n"
+                 "       1g.10gb: 99}}\n",
+                 "line 5: count '99' must be 0..64");
+    expect_error("mig-configs:\n  x:\n  - mig-enabled: true\n    mig-devices: a: b\n",
+                 "line 4: unexpected ':' (quote a value that contains ': ') (column 19)");
+    expect_error("mig-configs:\n  x:\n  - mig-enabled: true\n   devices: all\n",
+                 "line 4: unexpected indentation (did not find expected key) (column 4, in a "
+                 "block mapping that starts on line 2)");
+    expect_error("a: 1\nb: \"c\" d\n", "line 2: unexpected text after a value");
+    expect_error("a: 1\n\nb: @x\n",
+                 "line 3: '@' cannot start a value (quote the value) (column 4)");
+    expect_error("a: 1\nb\n", "line 3: could not find expected ':' (at the end of the file, in a "
+                              "simple key that starts on line 2)");
+    expect_error("a:\n  - 1\n  - [2,\n     3\n", "line 5: did not find expected ',' or ']'");
+    /* columns count characters, not bytes */
+    expect_error("a: 'ü' 'b'\n",
+                 "line 1: unexpected text after a value (did not find expected key) "
+                 "(column 8");
+}
+
 static void test_load(void **state)
 {
     (void)state;
@@ -198,10 +342,10 @@ static void test_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_yaml),
-        cmocka_unit_test(test_json),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_load),
+        cmocka_unit_test(test_yaml),         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_errors),       cmocka_unit_test(test_yaml_libyaml),
+        cmocka_unit_test(test_yaml_refused), cmocka_unit_test(test_yaml_deep),
+        cmocka_unit_test(test_yaml_lines),   cmocka_unit_test(test_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

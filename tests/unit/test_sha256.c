@@ -1,4 +1,7 @@
-/* SHA-256 against FIPS 180-4 / NIST example vectors, every padding boundary, and ct_equal. */
+/*
+ * SHA-256 (src/core/sha256.c, a wrapper over nettle) against FIPS 180-4 / NIST example vectors,
+ * every padding boundary, reuse after final, and ct_equal.
+ */
 #include "core/sha256.h"
 
 #include <setjmp.h>
@@ -77,21 +80,59 @@ static void test_boundaries(void **state)
     assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* final leaves the state initialised again; empty updates (even with NULL) change nothing. */
+static void test_reuse_and_empty(void **state)
+{
+    (void)state;
+    struct gpx_sha256 s;
+    uint8_t d[32];
+    char h[65];
+    gpx_sha256_init(&s);
+    gpx_sha256_update(&s, "ignored", 7);
+    gpx_sha256_final(&s, d);
+    gpx_sha256_update(&s, NULL, 0);
+    gpx_sha256_update(&s, "ab", 2);
+    gpx_sha256_update(&s, "", 0);
+    gpx_sha256_update(&s, "c", 1);
+    gpx_sha256_final(&s, d);
+    hex(d, h);
+    assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    gpx_sha256_final(&s, d);
+    hex(d, h);
+    assert_string_equal(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    gpx_sha256(NULL, 0, d);
+    hex(d, h);
+    assert_string_equal(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    gpx_sha256_hex("", h);
+    assert_string_equal(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 static void test_ct_equal(void **state)
 {
     (void)state;
-    assert_true(gpx_ct_equal("abcd", "abcd", 4));
-    assert_false(gpx_ct_equal("abcd", "abce", 4));
-    assert_false(gpx_ct_equal("xbcd", "abcd", 4));
-    assert_true(gpx_ct_equal("", "", 0));
+    assert_int_equal(gpx_ct_equal("abcd", "abcd", 4), 1);
+    assert_int_equal(gpx_ct_equal("abcd", "abce", 4), 0);
+    assert_int_equal(gpx_ct_equal("xbcd", "abcd", 4), 0);
+    assert_int_equal(gpx_ct_equal("", "", 0), 1);
+    /* only the first n bytes count */
+    assert_int_equal(gpx_ct_equal("abcX", "abcY", 3), 1);
+    /* a difference in any single bit of any byte of a 64-character hex digest is seen */
+    char a[65], b[65];
+    gpx_sha256_hex("token", a);
+    for (size_t i = 0; i < 64; i++)
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(b, a, sizeof b);
+            b[i] = (char)(b[i] ^ (1 << bit));
+            assert_int_equal(gpx_ct_equal(a, b, 64), 0);
+        }
+    assert_int_equal(gpx_ct_equal(a, a, 64), 1);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors),
-        cmocka_unit_test(test_million_a),
-        cmocka_unit_test(test_boundaries),
+        cmocka_unit_test(test_vectors),    cmocka_unit_test(test_million_a),
+        cmocka_unit_test(test_boundaries), cmocka_unit_test(test_reuse_and_empty),
         cmocka_unit_test(test_ct_equal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

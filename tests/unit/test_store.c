@@ -1,5 +1,5 @@
 /* The daemon's SQLite store (src/daemon/store.c): migrations, leases, tenants, samples. */
-#include "daemon/store.h"
+#include "engine/store.h"
 #include "shm/lease.h"
 
 #include <setjmp.h>
@@ -34,7 +34,7 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static int count(const struct gpxd_lease *l, void *arg)
+static int count(const struct gpx_lease_rec *l, void *arg)
 {
     (void)l;
     (*(int *)arg)++;
@@ -44,11 +44,11 @@ static int count(const struct gpxd_lease *l, void *arg)
 static void test_leases(void **state)
 {
     (void)state;
-    struct gpxd_store *st;
+    struct gpx_store *st;
     gpx_error e = {0};
-    assert_int_equal(gpxd_store_open(db, &st, &e), 0);
-    assert_int_equal(gpxd_store_schema_version(st), 2);
-    struct gpxd_lease l;
+    assert_int_equal(gpx_store_open(db, &st, &e), 0);
+    assert_int_equal(gpx_store_schema_version(st), 2);
+    struct gpx_lease_rec l;
     memset(&l, 0, sizeof l);
     snprintf(l.id, sizeof l.id, "l-000000000001");
     snprintf(l.tenant, sizeof l.tenant, "a");
@@ -60,85 +60,85 @@ static void test_leases(void **state)
     l.owners[0].start_ticks = 99;
     l.owners[1].pid = 11;
     l.created_ns = 1000;
-    l.state = GPXD_PENDING;
-    assert_int_equal(gpxd_store_lease_insert(st, &l, &e), 0);
-    assert_int_equal(gpxd_store_lease_insert(st, &l, &e), -1);
+    l.state = GPX_LS_PENDING;
+    assert_int_equal(gpx_store_lease_insert(st, &l, &e), 0);
+    assert_int_equal(gpx_store_lease_insert(st, &l, &e), -1);
     assert_int_equal(e.code, GPX_E_EXISTS);
-    l.state = GPXD_ACTIVE;
-    assert_int_equal(gpxd_store_lease_update(st, &l, &e), 0);
-    struct gpxd_lease got;
-    assert_int_equal(gpxd_store_lease_get(st, l.id, &got, &e), 0);
-    assert_int_equal(got.state, GPXD_ACTIVE);
+    l.state = GPX_LS_ACTIVE;
+    assert_int_equal(gpx_store_lease_update(st, &l, &e), 0);
+    struct gpx_lease_rec got;
+    assert_int_equal(gpx_store_lease_get(st, l.id, &got, &e), 0);
+    assert_int_equal(got.state, GPX_LS_ACTIVE);
     assert_int_equal(got.n_owners, 2);
     assert_int_equal(got.owners[0].start_ticks, 99);
     assert_int_equal(got.memory_quota, 1 << 30);
     /* a mig lease: the pending row journals the placement, the active one the instance */
-    struct gpxd_lease m = l;
+    struct gpx_lease_rec m = l;
     snprintf(m.id, sizeof m.id, "l-000000000002");
     m.mode = GPX_MODE_MIG;
-    m.state = GPXD_PENDING;
+    m.state = GPX_LS_PENDING;
     snprintf(m.mig_profile, sizeof m.mig_profile, "3g.40gb");
     m.mig_start = 4;
     m.mig_created = 1;
     m.mig_gi = m.mig_ci = -1;
-    assert_int_equal(gpxd_store_lease_insert(st, &m, &e), 0);
-    assert_int_equal(gpxd_store_lease_get(st, m.id, &got, &e), 0);
+    assert_int_equal(gpx_store_lease_insert(st, &m, &e), 0);
+    assert_int_equal(gpx_store_lease_get(st, m.id, &got, &e), 0);
     assert_int_equal(got.mig_start, 4);
     assert_int_equal(got.mig_created, 1);
     assert_int_equal(got.mig_gi, -1);
-    m.state = GPXD_ACTIVE;
+    m.state = GPX_LS_ACTIVE;
     m.mig_gi = 2;
     m.mig_ci = 0;
     snprintf(m.mig_uuid, sizeof m.mig_uuid, "MIG-0000");
-    assert_int_equal(gpxd_store_lease_update(st, &m, &e), 0);
-    assert_int_equal(gpxd_store_lease_get(st, m.id, &got, &e), 0);
+    assert_int_equal(gpx_store_lease_update(st, &m, &e), 0);
+    assert_int_equal(gpx_store_lease_get(st, m.id, &got, &e), 0);
     assert_int_equal(got.mig_gi, 2);
     assert_int_equal(got.mig_ci, 0);
     assert_string_equal(got.mig_uuid, "MIG-0000");
     assert_string_equal(got.mig_profile, "3g.40gb");
-    m.state = GPXD_ABORTED;
-    assert_int_equal(gpxd_store_lease_update(st, &m, &e), 0);
-    assert_int_equal(gpxd_store_lease_get(st, "l-nope", &got, &e), -1);
+    m.state = GPX_LS_ABORTED;
+    assert_int_equal(gpx_store_lease_update(st, &m, &e), 0);
+    assert_int_equal(gpx_store_lease_get(st, "l-nope", &got, &e), -1);
     assert_int_equal(e.code, GPX_E_NOT_FOUND);
     int n = 0;
-    assert_int_equal(gpxd_store_lease_each(st, 1u << GPXD_ACTIVE, "a", 0, 0, count, &n, &e), 0);
+    assert_int_equal(gpx_store_lease_each(st, 1u << GPX_LS_ACTIVE, "a", 0, 0, count, &n, &e), 0);
     assert_int_equal(n, 1);
     n = 0;
-    assert_int_equal(gpxd_store_lease_each(st, 1u << GPXD_ACTIVE, "b", 0, 0, count, &n, &e), 0);
+    assert_int_equal(gpx_store_lease_each(st, 1u << GPX_LS_ACTIVE, "b", 0, 0, count, &n, &e), 0);
     assert_int_equal(n, 0);
     /* window: created at 1000, active: overlaps [500, 2000) but not [0, 900) */
     n = 0;
-    assert_int_equal(gpxd_store_lease_each(st, 1u << GPXD_ACTIVE, NULL, 500, 2000, count, &n, &e),
+    assert_int_equal(gpx_store_lease_each(st, 1u << GPX_LS_ACTIVE, NULL, 500, 2000, count, &n, &e),
                      0);
     assert_int_equal(n, 1);
     n = 0;
-    assert_int_equal(gpxd_store_lease_each(st, 1u << GPXD_ACTIVE, NULL, 0, 900, count, &n, &e), 0);
+    assert_int_equal(gpx_store_lease_each(st, 1u << GPX_LS_ACTIVE, NULL, 0, 900, count, &n, &e), 0);
     assert_int_equal(n, 0);
     /* a transaction that is rolled back leaves nothing */
-    assert_int_equal(gpxd_store_begin(st, 1, &e), 0);
-    l.state = GPXD_RELEASED;
-    assert_int_equal(gpxd_store_lease_update(st, &l, &e), 0);
-    gpxd_store_rollback(st);
-    assert_int_equal(gpxd_store_lease_get(st, l.id, &got, &e), 0);
-    assert_int_equal(got.state, GPXD_ACTIVE);
+    assert_int_equal(gpx_store_begin(st, 1, &e), 0);
+    l.state = GPX_LS_RELEASED;
+    assert_int_equal(gpx_store_lease_update(st, &l, &e), 0);
+    gpx_store_rollback(st);
+    assert_int_equal(gpx_store_lease_get(st, l.id, &got, &e), 0);
+    assert_int_equal(got.state, GPX_LS_ACTIVE);
 
-    struct gpxd_sample s = {.lease_id = l.id,
-                            .tenant = "a",
-                            .ts_ns = 2000,
-                            .dt_ns = 1000000000,
-                            .gpu_ns = 5,
-                            .used_bytes = 1 << 30,
-                            .peak_bytes = 7};
-    assert_int_equal(gpxd_store_sample_insert(st, &s, &e), 0);
-    gpxd_store_close(st);
+    struct gpx_sample s = {.lease_id = l.id,
+                           .tenant = "a",
+                           .ts_ns = 2000,
+                           .dt_ns = 1000000000,
+                           .gpu_ns = 5,
+                           .used_bytes = 1 << 30,
+                           .peak_bytes = 7};
+    assert_int_equal(gpx_store_sample_insert(st, &s, &e), 0);
+    gpx_store_close(st);
 
     /* reopening applies nothing new and keeps everything */
-    assert_int_equal(gpxd_store_open(db, &st, &e), 0);
-    assert_int_equal(gpxd_store_lease_get(st, l.id, &got, &e), 0);
-    gpxd_store_close(st);
+    assert_int_equal(gpx_store_open(db, &st, &e), 0);
+    assert_int_equal(gpx_store_lease_get(st, l.id, &got, &e), 0);
+    gpx_store_close(st);
 }
 
-static int tcount(const struct gpxd_tenant *t, void *arg)
+static int tcount(const struct gpx_tenant *t, void *arg)
 {
     (void)t;
     (*(int *)arg)++;
@@ -148,23 +148,23 @@ static int tcount(const struct gpxd_tenant *t, void *arg)
 static void test_tenants_and_version(void **state)
 {
     (void)state;
-    struct gpxd_store *st;
+    struct gpx_store *st;
     gpx_error e = {0};
-    assert_int_equal(gpxd_store_open(db, &st, &e), 0);
-    struct gpxd_tenant t = {.name = "a", .token_sha256 = "00", .has_uid = 1, .uid = 5};
-    assert_int_equal(gpxd_store_tenant_insert(st, &t, &e), 0);
-    assert_int_equal(gpxd_store_tenant_insert(st, &t, &e), -1);
+    assert_int_equal(gpx_store_open(db, &st, &e), 0);
+    struct gpx_tenant t = {.name = "a", .token_sha256 = "00", .has_uid = 1, .uid = 5};
+    assert_int_equal(gpx_store_tenant_insert(st, &t, &e), 0);
+    assert_int_equal(gpx_store_tenant_insert(st, &t, &e), -1);
     assert_int_equal(e.code, GPX_E_EXISTS);
-    struct gpxd_tenant t2 = {.name = "b", .token_sha256 = "11", .has_uid = 1, .uid = 5};
-    assert_int_equal(gpxd_store_tenant_insert(st, &t2, &e), -1); /* uid is unique */
-    assert_int_equal(gpxd_store_tenant_set_token(st, "a", "22", &e), 0);
-    assert_int_equal(gpxd_store_tenant_set_token(st, "zz", "22", &e), -1);
+    struct gpx_tenant t2 = {.name = "b", .token_sha256 = "11", .has_uid = 1, .uid = 5};
+    assert_int_equal(gpx_store_tenant_insert(st, &t2, &e), -1); /* uid is unique */
+    assert_int_equal(gpx_store_tenant_set_token(st, "a", "22", &e), 0);
+    assert_int_equal(gpx_store_tenant_set_token(st, "zz", "22", &e), -1);
     int n = 0;
-    assert_int_equal(gpxd_store_tenant_each(st, tcount, &n, &e), 0);
+    assert_int_equal(gpx_store_tenant_each(st, tcount, &n, &e), 0);
     assert_int_equal(n, 1);
-    assert_int_equal(gpxd_store_tenant_delete(st, "a", &e), 0);
-    assert_int_equal(gpxd_store_tenant_delete(st, "a", &e), -1);
-    gpxd_store_close(st);
+    assert_int_equal(gpx_store_tenant_delete(st, "a", &e), 0);
+    assert_int_equal(gpx_store_tenant_delete(st, "a", &e), -1);
+    gpx_store_close(st);
 
     /* a database from a newer daemon is refused */
     sqlite3 *raw;
@@ -173,7 +173,7 @@ static void test_tenants_and_version(void **state)
         sqlite3_exec(raw, "INSERT INTO schema_migrations VALUES(99,'future',0)", NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(raw);
-    assert_int_equal(gpxd_store_open(db, &st, &e), -1);
+    assert_int_equal(gpx_store_open(db, &st, &e), -1);
     assert_int_equal(e.code, GPX_E_STATE);
     assert_non_null(strstr(e.msg, "newer"));
 }
