@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define GIB 1073741824.0
@@ -114,6 +115,28 @@ int gpx_engine_observe(struct gpx_engine *d, const struct gpx_observer *o, gpx_e
     return rc;
 }
 
+/*
+ * Whether a's mapping may be read: a usage file truncated under the mapping
+ * (tampering) would make every read SIGBUS the engine's host. A damaged region
+ * is unmapped and reported (region_error), never read again.
+ */
+static int region_usable(struct gpx_engine *d, struct gpx_active *a)
+{
+    if (!a || !a->mapped)
+        return 0;
+    char path[PATH_MAX];
+    struct stat st;
+    if ((size_t)snprintf(path, sizeof path, "%s/leases/%s.usage", d->run_dir, a->rec.id) <
+            sizeof path &&
+        stat(path, &st) == 0 && (size_t)st.st_size >= sizeof(struct gpx_lease_usage))
+        return 1;
+    gpx_warn("lease %s: its usage region %s is damaged or gone; not read again", a->rec.id, path);
+    snprintf(a->region_error, sizeof a->region_error, "%.200s: damaged or removed", path);
+    gpx_lease_region_close(&a->region);
+    a->mapped = 0;
+    return 0;
+}
+
 /* --- what callers see of a lease ------------------------------------------------------------ */
 
 static uint64_t wait_percentile(const struct gpx_lease_usage *u, double pct)
@@ -138,7 +161,7 @@ static void lease_view(struct gpx_engine *d, const struct gpx_lease_rec *l, stru
     memset(out, 0, sizeof *out);
     out->rec = *l;
     uint64_t gpu_ns = l->gpu_ns, wait_ns = l->wait_ns, peak = l->peak_used;
-    if (a && a->mapped) {
+    if (region_usable(d, a)) {
         const struct gpx_lease_usage *u = a->region.usage;
         out->live = 1;
         out->uid = a->region.limits->uid;
@@ -465,7 +488,7 @@ int gpx_engine_lease_create(struct gpx_engine *d, const struct gpx_caller *c,
 /* Takes one sample of a lease into the store and its record (inside a transaction). */
 static int meter_one(struct gpx_engine *d, struct gpx_active *a, int64_t now, gpx_error *err)
 {
-    if (!a->mapped)
+    if (!region_usable(d, a))
         return 0;
     const struct gpx_lease_usage *u = a->region.usage;
     uint64_t g = atomic_load(&u->gpu_ns_granted), w = atomic_load(&u->wait_ns);
@@ -842,7 +865,7 @@ static int usage_lease(const struct gpx_lease_rec *l, void *arg)
     }
     /* what the regions hold beyond the last sample, when the window reaches now */
     struct gpx_active *a = l->state == GPX_LS_ACTIVE ? find_active(x->d, l->id, NULL) : NULL;
-    if (a && a->mapped && x->to >= x->now) {
+    if (a && x->to >= x->now && region_usable(x->d, a)) {
         const struct gpx_lease_usage *u = a->region.usage;
         uint64_t g = atomic_load(&u->gpu_ns_granted), w = atomic_load(&u->wait_ns);
         gpu_ns += g >= a->gpu_ns_seen ? g - a->gpu_ns_seen : g;
@@ -951,7 +974,7 @@ void gpx_engine_reconcile(struct gpx_engine *d)
     int64_t grace = d->daemon ? (int64_t)d->grace_ms * 1000000LL : 0;
     for (unsigned i = d->n_leases; i-- > 0;) {
         struct gpx_active *a = d->leases[i];
-        if (a->mapped)
+        if (region_usable(d, a))
             gpx_lease_reap(&a->region);
         if (a->rec.n_owners == 0)
             continue;
