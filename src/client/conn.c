@@ -12,7 +12,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+/* Whether a daemon accepts connections on the unix socket at `path` now. */
+static int socket_answers(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path)
+        return 0;
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int ok;
+    do
+        ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    while (!ok && errno == EINTR);
+    close(fd);
+    return ok;
+}
 
 const char *gpx_state_dir(void)
 {
@@ -69,8 +89,8 @@ int gpx_conn_open(const struct gpx_conn_opts *o, gpx_conn **out, gpx_error *err)
             snprintf(c->why, sizeof c->why, "gpuplexd (pid %d) owns the state directory %s", pid,
                      state);
             rc = gpx__conn_http_open(c, sock[0] ? sock : GPX_CLIENT_DEFAULT_SOCKET, o->token, err);
-        } else if (!forced_local && !getenv("GPUPLEX_STATE_DIR") &&
-                   gpx_client_daemon_configured(GPX_CLIENT_DEFAULT_SOCKET)) {
+        } else if (!forced_local && !getenv("GPUPLEX_STATE_DIR") && !o->state_dir &&
+                   socket_answers(GPX_CLIENT_DEFAULT_SOCKET)) {
             snprintf(c->why, sizeof c->why, "gpuplexd answers on the default socket %s",
                      GPX_CLIENT_DEFAULT_SOCKET);
             rc = gpx__conn_http_open(c, GPX_CLIENT_DEFAULT_SOCKET, o->token, err);

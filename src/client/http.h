@@ -45,8 +45,8 @@ int gpx_client_daemon_configured(const char *server);
  * when the caller does not want it). Error answers: returns -1 with `err` set
  * from the daemon's {"error":{"code","message"}} and *status. Transport
  * failures: -1 with GPX_E_IO ("cannot reach gpuplexd at ..."), *status 0.
- * Keeps the connection open for the next request; a GET on a connection the
- * daemon closed meanwhile is retried once on a new one.
+ * Keeps the connection open for the next request (libcurl resends a request
+ * that a reused connection closed before any answer byte, on a new one).
  */
 int gpx_client_request(gpx_client *c, const char *method, const char *path, const char *body,
                        int *status, char **resp, gpx_error *err);

@@ -130,8 +130,15 @@ static int region_usable(struct gpx_engine *d, struct gpx_active *a)
             sizeof path &&
         stat(path, &st) == 0 && (size_t)st.st_size >= sizeof(struct gpx_lease_usage))
         return 1;
-    gpx_warn("lease %s: its usage region %s is damaged or gone; not read again", a->rec.id, path);
-    snprintf(a->region_error, sizeof a->region_error, "%.200s: damaged or removed", path);
+    /* the same words as when the engine opens the region afresh (a CLI command) */
+    struct gpx_lease_region r;
+    gpx_error e = {0};
+    if (gpx_lease_region_open(d->run_dir, a->rec.id, &r, &e) == 0) {
+        gpx_lease_region_close(&r);
+        gpx_error_set(&e, GPX_E_STATE, "%.200s: damaged or removed", path);
+    }
+    gpx_warn("lease %s: %s; its region is not read again", a->rec.id, e.msg);
+    snprintf(a->region_error, sizeof a->region_error, "%s", e.msg);
     gpx_lease_region_close(&a->region);
     a->mapped = 0;
     return 0;
@@ -856,7 +863,7 @@ static int usage_lease(const struct gpx_lease_rec *l, void *arg)
     struct sample_row key = {0};
     snprintf(key.id, sizeof key.id, "%s", l->id);
     const struct sample_row *smp =
-        bsearch(&key, x->samples, x->ns, sizeof *x->samples, by_sample_id);
+        x->ns ? bsearch(&key, x->samples, x->ns, sizeof *x->samples, by_sample_id) : NULL;
     if (smp) {
         gpu_ns = smp->s.gpu_ns;
         wait_ns = smp->s.wait_ns;

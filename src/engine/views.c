@@ -3,7 +3,8 @@
  * and MIG state, written here and only here, and read back here for the
  * HTTP client. An encoder and its decoder sit side by side so that a key
  * added to one is seen missing in the other (tests/unit/test_views.c
- * round-trips every struct).
+ * round-trips every struct). Decoders trust nothing: numbers are clamped
+ * into their C types, times into int64 nanoseconds.
  *
  * Unit rule: a quantity's key names its unit. Older keys that did not
  * (weight and cap are unitless or percent; "utilization_gpu") stay as they
@@ -270,7 +271,8 @@ static void usage_figures(json_t *o, const struct gpx_usage_row *r)
 json_t *gpx_view_usage(const struct gpx_usage *u)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "from", gpx_view_time(u->from_ns));
+    /* an open start is the epoch (as the API always said), not null */
+    json_object_set_new(o, "from", gpx_view_time(u->from_ns > 0 ? u->from_ns : 1));
     json_object_set_new(o, "to", gpx_view_time(u->to_ns));
     json_t *ts = json_array();
     for (unsigned i = 0; i < u->n_tenants; i++) {
@@ -427,7 +429,23 @@ static uint64_t get_u64(json_t *o, const char *k)
 
 static double get_real(json_t *o, const char *k)
 {
-    return json_number_value(json_object_get(o, k));
+    double v = json_number_value(json_object_get(o, k));
+    return v == v ? v : 0; /* NaN: 0 */
+}
+
+/* A real scaled to an unsigned count, clamped: a hostile answer is never undefined behaviour. */
+static uint64_t real_u64(double v, double scale)
+{
+    v = v * scale + 0.5;
+    if (!(v > 0))
+        return 0;
+    return v >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)v;
+}
+
+static unsigned real_uint(double v, double scale)
+{
+    uint64_t x = real_u64(v, scale);
+    return x > 0xffffffffu ? 0xffffffffu : (unsigned)x;
 }
 
 static int64_t get_ns(json_t *o, const char *k)
@@ -441,9 +459,13 @@ static int64_t get_ns(json_t *o, const char *k)
     const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
     if (!p)
         return 0;
-    ns = (int64_t)timegm(&tm) * 1000000000LL;
-    if (*p == '.')
-        ns += (int64_t)strtol(p + 1, NULL, 10) * 1000000LL;
+    time_t t = timegm(&tm);
+    if (t < 0 || t > 9200000000LL) /* ns must fit in int64 */
+        return 0;
+    ns = (int64_t)t * 1000000000LL;
+    if (p[0] == '.' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' && p[3] >= '0' &&
+        p[3] <= '9')
+        ns += ((p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0')) * 1000000LL;
     return ns;
 }
 
@@ -495,11 +517,11 @@ int gpx_view_lease_read(json_t *o, struct gpx_lease *x, gpx_error *err)
     x->used_bytes = get_u64(o, "used_bytes");
     x->peak_bytes = get_u64(o, "peak_bytes");
     x->refused = get_u64(o, "refused");
-    x->gpu_ns = (uint64_t)(get_real(o, "gpu_seconds") * 1e9 + 0.5);
-    x->wait_ns = (uint64_t)(get_real(o, "wait_seconds") * 1e9 + 0.5);
+    x->gpu_ns = real_u64(get_real(o, "gpu_seconds"), 1e9);
+    x->wait_ns = real_u64(get_real(o, "wait_seconds"), 1e9);
     x->turns = get_u64(o, "turns");
     x->drains = get_u64(o, "drains");
-    x->wait_p99_ns = (uint64_t)(get_real(o, "wait_p99_ms") * 1e6 + 0.5);
+    x->wait_p99_ns = real_u64(get_real(o, "wait_p99_ms"), 1e6);
     json_array_foreach(json_object_get(o, "processes"), i, v)
     {
         if (x->nprocs < GPX_LEASE_MAX_PROCS) {
@@ -546,7 +568,7 @@ static void opt_read(json_t *o, const char *k, uint32_t bit, uint32_t *valid, un
     json_t *x = json_object_get(o, k);
     if (json_is_number(x)) {
         *valid |= bit;
-        *v = (unsigned)json_number_value(x);
+        *v = real_uint(json_number_value(x), 1.0);
     }
 }
 
@@ -579,12 +601,12 @@ int gpx_view_gpus_read(json_t *j, struct gpx_node *out, gpx_error *err)
         json_t *p = json_object_get(o, "power_w");
         if (json_is_number(p)) {
             g->valid |= GPX_INV_POWER;
-            g->power_mw = (unsigned)(json_number_value(p) * 1000.0 + 0.5);
+            g->power_mw = real_uint(json_number_value(p), 1000.0);
         }
         p = json_object_get(o, "power_limit_w");
         if (json_is_number(p)) {
             g->valid |= GPX_INV_POWER_LIMIT;
-            g->power_limit_mw = (unsigned)(json_number_value(p) * 1000.0 + 0.5);
+            g->power_limit_mw = real_uint(json_number_value(p), 1000.0);
         }
         opt_read(o, "sm_clock_mhz", GPX_INV_SM_CLOCK, &g->valid, &g->sm_clock_mhz);
         opt_read(o, "sm_clock_max_mhz", GPX_INV_SM_CLOCK_MAX, &g->valid, &g->sm_clock_max_mhz);
@@ -664,6 +686,8 @@ int gpx_view_usage_read(json_t *j, struct gpx_usage *u, gpx_error *err)
     if (!json_is_array(ts) || !json_is_array(ls))
         return bad(err, "usage without tenants or leases");
     u->from_ns = get_ns(j, "from");
+    if (!u->from_ns && json_is_string(json_object_get(j, "from")))
+        u->from_ns = 1; /* the epoch: "from the start", as the engine says it */
     u->to_ns = get_ns(j, "to");
     u->tenants = calloc(json_array_size(ts) + 1, sizeof *u->tenants);
     u->leases = calloc(json_array_size(ls) + 1, sizeof *u->leases);

@@ -81,10 +81,13 @@ else
     echo "note: $lib not built; checking the missing-interposer error only" >&2
 fi
 
-# A gpuplex whose lib/ has no interposer says so clearly (exit 1) for vgpu, not exclusive.
-mkdir -p fake/bin fake/lib
-cp "$GPX" fake/bin/gpuplex
-ln -s "$BUILD_DIR/lib/sim" fake/lib/sim
-expect_rc 1 fake/bin/gpuplex run --lease "$vg" -- true
-expect_err "libgpuplex-cuda.so is missing"
-expect_rc 0 fake/bin/gpuplex run --lease "$ex" -- true
+# A gpuplex whose lib/ has no interposer says so clearly (exit 1) for vgpu, not exclusive
+# (in-process: with gpuplexd, the daemon's own interposer is the one workloads get).
+if [ "$GPX_VIA" = local ]; then
+    mkdir -p fake/bin fake/lib
+    cp "$BUILD_DIR/bin/gpuplex" fake/bin/gpuplex
+    ln -s "$BUILD_DIR/lib/sim" fake/lib/sim
+    expect_rc 1 fake/bin/gpuplex run --lease "$vg" -- true
+    expect_err "libgpuplex-cuda.so is missing"
+    expect_rc 0 fake/bin/gpuplex run --lease "$ex" -- true
+fi

@@ -1,6 +1,9 @@
 # Sourced by integration scripts: paths and small assertions.
 # shellcheck shell=sh
-GPX=$BUILD_DIR/bin/gpuplex
+# The CLI through gpx-wrap.sh: GPX_VIA=daemon runs the same script against
+# gpuplexd on this test's state (CMake registers each CLI test both ways).
+GPX=$SRC_DIR/tests/integration/gpx-wrap.sh
+GPX_VIA=${GPX_VIA:-local}
 export GPUPLEX_SIM="$TEST_TMP/node.sim"
 # Leases of this test live in its own run dir.
 export GPUPLEX_RUN_DIR="$TEST_TMP/run"
