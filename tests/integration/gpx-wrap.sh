@@ -34,7 +34,7 @@ if [ -z "${GPX_TRACE:-}" ]; then
 fi
 out=$(mktemp "$TEST_TMP/wrap.XXXXXX")
 # gpuplex in the background with signals passed on, so that `run` tests see theirs
-"$real" "$@" >"$out" &
+env --default-signal "$real" "$@" >"$out" &
 child=$!
 for sig in TERM INT HUP QUIT; do
     trap "kill -$sig $child 2>/dev/null" "$sig"
