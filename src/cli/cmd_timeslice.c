@@ -4,6 +4,7 @@
  * changes a GPU's quantum (and grace), effective from the next turn.
  */
 #include "cli/cli.h"
+#include "engine/views.h"
 #include "gpuplex/client.h"
 #include "nvml/inventory.h"
 #include "shm/arbiter.h"
@@ -53,37 +54,7 @@ static int open_arb(const char *uuid, uint64_t quantum_ns, int create, struct gp
 
 static json_t *arb_json(const struct gpx_gpu_info *g, struct gpx_arb *a)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "gpu", json_integer(g->index));
-    json_object_set_new(o, "gpu_uuid", json_string(g->uuid));
-    json_object_set_new(o, "quantum_ms", json_real((double)a->quantum_ns / 1e6));
-    json_object_set_new(o, "grace_ms", json_real((double)a->grace_ns / 1e6));
-    int h = atomic_load(&a->holder);
-    json_object_set_new(o, "holder_pid", h >= 0 ? json_integer(a->procs[h].pid) : json_null());
-    json_object_set_new(o, "holder_lease",
-                        h >= 0 ? json_string(a->leases[a->procs[h].lease].id) : json_null());
-    json_object_set_new(o, "waiting", json_integer(atomic_load(&a->nwaiting)));
-    json_t *leases = json_array();
-    for (int i = 0; i < GPX_ARB_MAX_LEASES; i++) {
-        if (!a->leases[i].id[0])
-            continue;
-        struct gpx_arb_stats s;
-        if (gpx_arb_stats(a, a->leases[i].id, &s) < 0)
-            continue;
-        json_t *l = json_object();
-        json_object_set_new(l, "id", json_string(a->leases[i].id));
-        json_object_set_new(l, "weight", json_integer(s.weight));
-        json_object_set_new(l, "cap", s.cap_percent ? json_integer(s.cap_percent) : json_null());
-        json_object_set_new(l, "processes", json_integer(s.procs));
-        json_object_set_new(l, "gpu_seconds", json_real((double)s.granted_ns / 1e9));
-        json_object_set_new(l, "wait_seconds", json_real((double)s.wait_ns / 1e9));
-        json_object_set_new(l, "turns", json_integer((json_int_t)s.turns));
-        json_object_set_new(l, "drains", json_integer((json_int_t)s.drains));
-        json_object_set_new(l, "hangs", json_integer((json_int_t)s.hangs));
-        json_array_append_new(leases, l);
-    }
-    json_object_set_new(o, "leases", leases);
-    return o;
+    return gpx_view_arbiter(g->index, g->uuid, a);
 }
 
 static int ts_ls(int argc, char **argv)
@@ -130,7 +101,7 @@ static int ts_ls(int argc, char **argv)
         {
             json_t *hl = json_object_get(g, "holder_lease");
             printf("GPU %lld %s: quantum %.1f ms, holder %s, %lld waiting\n",
-                   (long long)json_integer_value(json_object_get(g, "gpu")),
+                   (long long)json_integer_value(json_object_get(g, "gpu_index")),
                    json_string_value(json_object_get(g, "gpu_uuid")),
                    json_real_value(json_object_get(g, "quantum_ms")),
                    json_is_string(hl) ? json_string_value(hl) : "none",

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "core/size.h"
 #include "core/watchdog.h"
+#include "engine/views.h"
 #include "gpuplex/client.h"
 
 #include <errno.h>
@@ -40,24 +41,7 @@ static void print_violation(const struct gpx_watch_violation *v, enum gpx_watch_
                             int json)
 {
     if (json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "kind", json_string(gpx_watch_kind_name(v->kind)));
-        json_object_set_new(o, "lease", v->lease[0] ? json_string(v->lease) : json_null());
-        json_object_set_new(o, "gpu", json_integer(v->gpu_index));
-        json_object_set_new(o, "gpu_uuid", json_string(v->gpu_uuid));
-        json_object_set_new(o, "quota_bytes",
-                            v->kind == GPX_WATCH_OVER_QUOTA
-                                ? json_integer((json_int_t)v->quota_bytes)
-                                : json_null());
-        json_object_set_new(o, "used_bytes", json_integer((json_int_t)v->used_bytes));
-        json_t *pids = json_array();
-        for (unsigned i = 0; i < v->npids; i++)
-            json_array_append_new(pids, json_integer(v->pids[i]));
-        json_object_set_new(o, "pids", pids);
-        json_object_set_new(o, "action", json_string(action(v, enforce)));
-        json_object_set_new(o, "killed", json_integer(v->killed));
-        if (v->kill_errno)
-            json_object_set_new(o, "kill_error", json_string(strerror(v->kill_errno)));
+        json_t *o = gpx_view_violation(v, (int)enforce);
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (s)
             puts(s);

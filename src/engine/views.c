@@ -12,7 +12,11 @@
  */
 #define _GNU_SOURCE
 #include "engine/views.h"
+#include "core/watchdog.h"
 #include "nvml/mig_json.h"
+#include "shm/arbiter.h"
+
+#include <stdatomic.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -387,6 +391,76 @@ json_t *gpx_view_mig(const struct gpx_mig_view *v)
 json_t *gpx_view_mig_applied(const struct gpx_mig_applied *a)
 {
     return gpx_mig_demand_json(a->s, a->demand, a->res, a->dry_run);
+}
+
+/* --- the watchdog and the arbiters --------------------------------------------------------- */
+
+static const char *watch_action(const struct gpx_watch_violation *v, int enforce)
+{
+    if (enforce != GPX_WATCH_KILL)
+        return "reported";
+    if (v->killed == v->npids)
+        return "killed";
+    return v->killed ? "partly killed" : "kill failed";
+}
+
+json_t *gpx_view_violation(const struct gpx_watch_violation *v, int enforce)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "kind", json_string(gpx_watch_kind_name(v->kind)));
+    json_object_set_new(o, "lease", opt_str(v->lease));
+    json_object_set_new(o, "gpu", gpu_ref(v->gpu_index, v->gpu_uuid));
+    json_object_set_new(o, "gpu_index", json_integer(v->gpu_index));
+    json_object_set_new(o, "gpu_uuid", json_string(v->gpu_uuid));
+    json_object_set_new(o, "quota_bytes", opt_u64(v->kind == GPX_WATCH_OVER_QUOTA, v->quota_bytes));
+    json_object_set_new(o, "used_bytes", json_integer((json_int_t)v->used_bytes));
+    json_t *pids = json_array();
+    for (unsigned i = 0; i < v->npids; i++)
+        json_array_append_new(pids, json_integer(v->pids[i]));
+    json_object_set_new(o, "pids", pids);
+    json_object_set_new(o, "action", json_string(watch_action(v, enforce)));
+    json_object_set_new(o, "killed", json_integer(v->killed));
+    if (v->kill_errno)
+        json_object_set_new(o, "kill_error", json_string(strerror(v->kill_errno)));
+    return o;
+}
+
+json_t *gpx_view_arbiter(unsigned gpu_index, const char *gpu_uuid, struct gpx_arb *a)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "gpu", gpu_ref(gpu_index, gpu_uuid));
+    json_object_set_new(o, "gpu_index", json_integer(gpu_index));
+    json_object_set_new(o, "gpu_uuid", json_string(gpu_uuid));
+    json_object_set_new(o, "quantum_ms", json_real((double)a->quantum_ns / 1e6));
+    json_object_set_new(o, "grace_ms", json_real((double)a->grace_ns / 1e6));
+    int h = atomic_load(&a->holder);
+    json_object_set_new(o, "holder_pid", h >= 0 ? json_integer(a->procs[h].pid) : json_null());
+    json_object_set_new(o, "holder_lease",
+                        h >= 0 ? json_string(a->leases[a->procs[h].lease].id) : json_null());
+    json_object_set_new(o, "waiting", json_integer(atomic_load(&a->nwaiting)));
+    json_t *leases = json_array();
+    for (int i = 0; i < GPX_ARB_MAX_LEASES; i++) {
+        if (!a->leases[i].id[0])
+            continue;
+        struct gpx_arb_stats st;
+        if (gpx_arb_stats(a, a->leases[i].id, &st) < 0)
+            continue;
+        json_t *l = json_object();
+        json_object_set_new(l, "id", json_string(a->leases[i].id));
+        json_object_set_new(l, "weight", json_integer(st.weight));
+        json_object_set_new(l, "cap", st.cap_percent ? json_integer(st.cap_percent) : json_null());
+        json_object_set_new(l, "cap_pct",
+                            st.cap_percent ? json_integer(st.cap_percent) : json_null());
+        json_object_set_new(l, "processes", json_integer(st.procs));
+        json_object_set_new(l, "gpu_seconds", json_real((double)st.granted_ns / 1e9));
+        json_object_set_new(l, "wait_seconds", json_real((double)st.wait_ns / 1e9));
+        json_object_set_new(l, "turns", json_integer((json_int_t)st.turns));
+        json_object_set_new(l, "drains", json_integer((json_int_t)st.drains));
+        json_object_set_new(l, "hangs", json_integer((json_int_t)st.hangs));
+        json_array_append_new(leases, l);
+    }
+    json_object_set_new(o, "leases", leases);
+    return o;
 }
 
 json_t *gpx_view_error(const gpx_error *e)

@@ -31,6 +31,12 @@ json_t *gpx_view_caller(const struct gpx_caller *c);
 json_t *gpx_view_health(const struct gpx_health *h);
 json_t *gpx_view_mig(const struct gpx_mig_view *v);
 json_t *gpx_view_mig_applied(const struct gpx_mig_applied *a);
+/* `gpuplex watch --json`: one violation (enforce: enum gpx_watch_enforce) */
+struct gpx_watch_violation;
+json_t *gpx_view_violation(const struct gpx_watch_violation *v, int enforce);
+/* `gpuplex timeslice ls --json`: one GPU's arbiter */
+struct gpx_arb;
+json_t *gpx_view_arbiter(unsigned gpu_index, const char *gpu_uuid, struct gpx_arb *a);
 /* {"error":{"code","message"}} */
 json_t *gpx_view_error(const gpx_error *e);
 /* "2024-05-01T12:00:00.000Z"; null for 0 */

@@ -61,7 +61,7 @@ q() { python3 -c 'import json,sys; v=[json.loads(l) for l in open(sys.argv[2])];
     fail "quota_bytes"
 [ "$(q '[x for x in v if x["kind"]=="over_quota"][0]["used_bytes"]' report.jsonl)" = 1610612736 ] ||
     fail "used_bytes"
-[ "$(q '[x for x in v if x["kind"]=="over_quota"][0]["gpu"]' report.jsonl)" = 0 ] || fail "gpu"
+[ "$(q '[x for x in v if x["kind"]=="over_quota"][0]["gpu"]["index"]' report.jsonl)" = 0 ] || fail "gpu"
 [ "$(q '[x for x in v if x["kind"]=="over_quota"][0]["gpu_uuid"]' report.jsonl)" = "$uuid0" ] ||
     fail "gpu_uuid"
 [ "$(q '[x for x in v if x["kind"]=="unleased"][0]["pids"]' report.jsonl)" = "[$stray]" ] ||
