@@ -246,7 +246,8 @@ const struct gpx_cmd gpx_cmd_timeslice = {
     "has past its quantum to drain (default 200 ms; kernels longer than it look hung); they apply "
     "from the next turn.\n"
     "\n"
-    "The arbiters live in the run directory ($GPUPLEX_RUN_DIR, else /run/gpuplex\n"
-    "when writable, else /tmp/gpuplex-UID); for a gpuplexd started with --run-dir,\n"
-    "set GPUPLEX_RUN_DIR to the same directory.\n",
+    "The arbiters live in the run directory of the lease engine the command uses:\n"
+    "gpuplexd's (its --run-dir) when a daemon owns the state, else the in-process\n"
+    "engine's ($GPUPLEX_RUN_DIR, else /run/gpuplex when writable, else\n"
+    "/tmp/gpuplex-UID); 'gpuplex status --json' shows it as daemon.run_dir.\n",
 };

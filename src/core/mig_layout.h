@@ -1,7 +1,7 @@
 /*
  * MIG layout files: named layouts per GPU model, as operators keep them for
- * NVIDIA's mig-parted. A file is either the YAML subset below or the same
- * structure in JSON (docs/mig.md has the grammar):
+ * NVIDIA's mig-parted. A file is either YAML (read with libyaml) like the one
+ * below or the same structure in JSON (docs/mig.md says what is accepted):
  *
  *   version: v1
  *   mig-configs:
@@ -60,7 +60,7 @@ struct gpx_mig_layout_file {
     struct gpx_mig_layout *layouts;
 };
 
-/* Parses `len` bytes (YAML subset or JSON). Caller frees *out with _free. */
+/* Parses `len` bytes (YAML or JSON). Caller frees *out with _free. */
 int gpx_mig_layout_parse(const char *text, size_t len, struct gpx_mig_layout_file *out,
                          gpx_error *err);
 /* Reads and parses a file (at most GPX_MIG_LAYOUT_MAX_BYTES). */
