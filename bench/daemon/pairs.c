@@ -1,10 +1,11 @@
 /*
- * gpuplexd bench: create+release pairs through the client library
- * (include/gpuplex/client.h) on one kept-alive connection, one pair at a
- * time; prints each pair's latency percentiles and the pair rate as JSON.
+ * gpuplexd bench: create+release pairs through the client's HTTP transport
+ * (src/client/http.h, libcurl, under include/gpuplex/client.h) on one
+ * kept-alive connection, one pair at a time; prints each pair's latency
+ * percentiles and the pair rate as JSON.
  * usage: pairs SERVER N BODY
  */
-#include "gpuplex/client.h"
+#include "client/http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
