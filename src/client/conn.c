@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "client/conn.h"
 #include "client/http.h"
+#include "daemon/config.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,9 +38,16 @@ static int socket_answers(const char *path)
 const char *gpx_state_dir(void)
 {
     static char buf[PATH_MAX];
+    static struct gpxd_config cfg;
     const char *e = getenv("GPUPLEX_STATE_DIR");
     if (e && *e)
         return e;
+    /* gpuplexd.conf's state_dir, where the node's config sets one */
+    const char *path = getenv("GPUPLEX_CONFIG");
+    gpxd_config_defaults(&cfg);
+    if (gpxd_config_load(&cfg, path && *path ? path : GPXD_DEFAULT_CONFIG, 0, NULL) == 0 &&
+        strcmp(cfg.state_dir, GPXD_DEFAULT_STATE) != 0)
+        return cfg.state_dir;
     /* the system's state when it is ours to write, or a daemon owns it */
     int pid = 0;
     if (geteuid() == 0 || access(GPX_DEFAULT_STATE_DIR, W_OK) == 0 ||

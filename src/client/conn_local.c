@@ -178,6 +178,8 @@ int gpx__conn_local_open(gpx_conn *c, const struct gpx_conn_opts *o, gpx_error *
     struct gpx_engine_opts eo = {
         .state_dir = c->state_dir,
         .run_dir = cfg.run_dir[0] ? cfg.run_dir : gpx_run_dir(),
+        /* no GPUPLEX_RUN_DIR, no run_dir in the config: the state's own run dir */
+        .run_dir_default = !cfg.run_dir[0] && !getenv("GPUPLEX_RUN_DIR"),
         .interposer = o->interposer,
         .placement = cfg.placement,
         .oversubscription = cfg.oversubscription,

@@ -179,11 +179,38 @@ int gpx_engine_open(const struct gpx_engine_opts *o, struct gpx_engine **out, gp
     struct stat st;
     if (rc == 0 && stat(e->state_dir, &st) == 0)
         e->self_uid = o->daemon ? geteuid() : st.st_uid; /* who owns the state is its admin */
+    /*
+     * The run directory belongs to the state: the regions of its leases are there.
+     * <state>/run-dir records it, so that a command without GPUPLEX_RUN_DIR after a
+     * daemon ran with --run-dir finds the same regions (never a second set).
+     */
+    char recorded[PATH_MAX] = "", rpath[PATH_MAX];
+    const char *run_dir = o->run_dir;
+    if (rc == 0 && path_in(rpath, sizeof rpath, e->state_dir, "run-dir", err) < 0)
+        rc = -1;
+    if (rc == 0 && o->run_dir_default) {
+        FILE *f = fopen(rpath, "re");
+        if (f) {
+            if (fgets(recorded, sizeof recorded, f))
+                recorded[strcspn(recorded, "\n")] = '\0';
+            fclose(f);
+        }
+        if (recorded[0] == '/')
+            run_dir = recorded;
+    }
     /* workloads get GPUPLEX_RUN_DIR from lease answers: make it absolute */
-    if (rc == 0 && (mkdirs(o->run_dir, 0755, err) < 0 || !realpath(o->run_dir, real)))
-        rc = err->code ? -1 : gpx_error_errno(err, GPX_E_IO, errno, "run directory %s", o->run_dir);
-    if (rc == 0)
+    if (rc == 0 && (mkdirs(run_dir, 0755, err) < 0 || !realpath(run_dir, real)))
+        rc = err->code ? -1 : gpx_error_errno(err, GPX_E_IO, errno, "run directory %s", run_dir);
+    if (rc == 0) {
         snprintf(e->run_dir, sizeof e->run_dir, "%s", real);
+        if (strcmp(recorded, real) != 0) {
+            FILE *f = fopen(rpath, "we");
+            if (!f || fprintf(f, "%s\n", real) < 0)
+                gpx_warn("recording the run directory in %s failed", rpath);
+            if (f)
+                fclose(f);
+        }
+    }
     if (rc == 0 && gpx_nvml_open(&e->nv, err) == 0) {
         e->nv_open = 1;
         rc = gpx_inventory_read(&e->nv, &e->inv, err);

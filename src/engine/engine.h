@@ -326,6 +326,7 @@ struct gpx_engine;
 struct gpx_engine_opts {
     const char *state_dir;  /* database (gpuplexd.db) and lock */
     const char *run_dir;    /* lease regions and arbiters */
+    int run_dir_default;    /* run_dir is only a default: the state's recorded run dir wins */
     const char *interposer; /* LD_PRELOAD for vgpu/timeslice; NULL/"" = none known */
     enum gpx_place_policy placement;
     double oversubscription; /* >= 1.0 */

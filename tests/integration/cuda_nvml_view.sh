@@ -23,7 +23,7 @@ wait_for() {
 "$BURN" --alloc-mib 1536 --chunk-mib 512 --hold-ms 3000 --device 1 --json >held.json &
 pid=$!
 wait_for 'j[1]["memory_used_mib"] == 1536' 10
-[ "$(json 'j[1]["processes"]' ls.json)" = "[{'pid': $pid, 'used_memory_mib': 1536}]" ] ||
+[ "$(json '[(p["pid"], p["used_memory_mib"], p["used_memory_bytes"]) for p in j[1]["processes"]]' ls.json)" = "[($pid, 1536, 1610612736)]" ] ||
     fail "process list: $(json 'j[1]["processes"]' ls.json)"
 [ "$(json 'j[0]["memory_used_mib"]' ls.json)" = 0 ] || fail "memory on the wrong GPU"
 wait "$pid" || fail "burn failed"

@@ -104,4 +104,10 @@ expect_rc 0 "$GPX" lease rm "$ex" "$q1" "$q2"
 expect_rc 0 "$GPX" lease ls --json
 [ "$(json 'j' "$TEST_TMP/out")" = "[]" ] || fail "leases left"
 stop_daemon
+
+# The run directory belongs to the state: a command without GPUPLEX_RUN_DIR after a daemon
+# ran with --run-dir finds the same regions (not a second set under /run/gpuplex).
+expect_rc 0 env -u GPUPLEX_RUN_DIR "$GPX" status --json
+[ "$(json 'j["daemon"]["run_dir"]' "$TEST_TMP/out")" = "$(realpath "$GPUPLEX_RUN_DIR")" ] ||
+    fail "run dir of the state: $(cat "$TEST_TMP/out")"
 echo "split brain: one truth across CLI, daemon, unreachable daemon and restarts"
