@@ -67,6 +67,7 @@ if [ -z "${TEST_TMP:-}" ]; then
     cd "$TEST_TMP" || exit 1
 fi
 export GPUPLEX_RUN_DIR="$TEST_TMP/run"
+export GPUPLEX_STATE_DIR="$TEST_TMP/state" # the lease engine's ledger, in-process
 mkdir -p "$OUT_DIR"
 
 GPU_NAME=$(nvidia-smi -i "$GPU_INDEX" --query-gpu=name --format=csv,noheader 2>/dev/null || :)
