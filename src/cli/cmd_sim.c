@@ -1,91 +1,50 @@
 /*
- * gpuplex sim: create and inspect simulated nodes. The simulator is a test
- * double of the NVIDIA driver (sim/); this command only writes its state
- * file. Everything else in gpuplex reaches the simulated GPUs through the
- * ordinary driver libraries.
+ * gpuplex sim: the simulator's own tool (lib/sim/gpuplex-sim, sim/gpuplex_sim.c)
+ * behind the CLI's command table. The simulator is a test double of the
+ * NVIDIA driver; gpuplex links none of it: this command finds the tool next to
+ * the simulated driver (<bin>/../lib/sim or <bin>/../lib/gpuplex/sim) and
+ * executes it with the same arguments.
  */
+#define _GNU_SOURCE
 #include "cli/cli.h"
-#include "state.h"
 
-#include <getopt.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-static const char *default_state(void)
-{
-    const char *env = getenv("GPUPLEX_SIM");
-    return env && *env ? env : NULL;
-}
-
-static int sim_init(int argc, char **argv)
-{
-    static const struct option opts[] = {{"gpus", required_argument, NULL, 'g'},
-                                         {"state", required_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *gpus = NULL, *state = default_state();
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "g:s:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'g':
-            gpus = optarg;
-            break;
-        case 's':
-            state = optarg;
-            break;
-        case 'h':
-            return gpx_cli_print_usage(&gpx_cmd_sim);
-        default:
-            return gpx_cli_usage_error(&gpx_cmd_sim, "bad option '%s' for 'sim init'",
-                                       argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return gpx_cli_usage_error(&gpx_cmd_sim, "unexpected argument '%s'", argv[optind]);
-    if (!gpus)
-        return gpx_cli_usage_error(&gpx_cmd_sim, "'sim init' needs --gpus (e.g. 2xH100-80GB)");
-    if (!state)
-        return gpx_cli_usage_error(&gpx_cmd_sim,
-                                   "'sim init' needs --state FILE (or GPUPLEX_SIM=FILE)");
-    gpx_error err = {0};
-    struct gpx_sim_spec spec;
-    if (gpx_sim_spec_parse(gpus, &spec, &err) < 0 || gpx_sim_create(state, &spec, &err) < 0)
-        return gpx_cli_fail(&err);
-    printf("simulated node with %u GPU%s in %s\n", spec.gpu_count, spec.gpu_count == 1 ? "" : "s",
-           state);
-    for (uint32_t i = 0; i < spec.gpu_count; i++) {
-        const struct gpx_sim_model_info *m = gpx_sim_model((enum gpx_sim_model)spec.models[i]);
-        printf("  GPU %u: %s (%u SMs, %u MiB)\n", i, m->name, m->sm_count, m->memory_mib);
-    }
-    printf("use it with: export GPUPLEX_SIM=%s\n", state);
-    return 0;
-}
-
-static int sim_models(void)
-{
-    printf("%-11s %-24s %5s %10s %4s %7s\n", "MODEL", "NAME", "SMS", "MEMORY", "CC", "POWER");
-    for (int i = 0; i < GPX_SIM_MODEL_COUNT; i++) {
-        const struct gpx_sim_model_info *m = gpx_sim_model((enum gpx_sim_model)i);
-        printf("%-11s %-24s %5u %6u MiB %u.%u %5u W\n", m->spec_name, m->name, m->sm_count,
-               m->memory_mib, m->cc_major, m->cc_minor, m->power_limit_w);
-    }
-    return 0;
-}
+#include <unistd.h>
 
 static int run(int argc, char **argv)
 {
-    if (argc < 2)
-        return gpx_cli_usage_error(&gpx_cmd_sim, "missing subcommand (init, models)");
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-        return gpx_cli_print_usage(&gpx_cmd_sim);
-    if (strcmp(argv[1], "init") == 0)
-        return sim_init(argc - 1, argv + 1);
-    if (strcmp(argv[1], "models") == 0)
-        return sim_models();
-    return gpx_cli_usage_error(&gpx_cmd_sim, "unknown subcommand '%s' (init, models)", argv[1]);
+    (void)argc;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    gpx_error err = {0};
+    if (n <= 0) {
+        gpx_error_errno(&err, GPX_E_INTERNAL, errno, "finding the gpuplex binary");
+        return gpx_cli_fail(&err);
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    static const char *const rel[] = {"/../lib/sim/gpuplex-sim", "/../lib/gpuplex/sim/gpuplex-sim"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        char tool[PATH_MAX + 64];
+        snprintf(tool, sizeof tool, "%s%s", exe, rel[i]);
+        if (access(tool, X_OK) == 0) {
+            fflush(NULL);
+            argv[0] = tool;
+            execv(tool, argv);
+            gpx_error_errno(&err, GPX_E_INTERNAL, errno, "running %s", tool);
+            return gpx_cli_fail(&err);
+        }
+    }
+    gpx_error_set(&err, GPX_E_NO_DRIVER,
+                  "the simulator is not installed (no gpuplex-sim in %s/../lib/sim or "
+                  "%s/../lib/gpuplex/sim)",
+                  exe, exe);
+    return gpx_cli_fail(&err);
 }
 
 const struct gpx_cmd gpx_cmd_sim = {
