@@ -23,6 +23,7 @@ const struct gpx__backend gpx__backend_exclusive = {
     .name = "exclusive",
     .place = place_shared,
     .interposed = 0,
+    .whole_gpu = 1,
 };
 
 const struct gpx__backend gpx__backend_vgpu = {
@@ -45,6 +46,11 @@ static const struct gpx__backend *const backends[] = {
     &gpx__backend_vgpu,
     &gpx__backend_timeslice,
 };
+
+const struct gpx__backend *gpx__backend_at(unsigned i)
+{
+    return i < sizeof backends / sizeof backends[0] ? backends[i] : NULL;
+}
 
 const struct gpx__backend *gpx__backend_of(int mode)
 {

@@ -123,12 +123,25 @@ struct gpx__backend {
     void (*undo)(struct gpx_engine *e, const struct gpx_lease_rec *l);
     int (*startup)(struct gpx_engine *e, struct gpx_lease_rec *rows, unsigned n, gpx_error *err);
     void (*release)(struct gpx_engine *e, const struct gpx_lease_rec *l);
-    int interposed; /* workloads get the interposer (LD_PRELOAD) */
+    int interposed; /* workloads get the interposer (LD_PRELOAD); GPU time is what it grants */
+    int whole_gpu;  /* holds its GPU whole: no other lease beside it */
 };
 extern const struct gpx__backend gpx__backend_exclusive, gpx__backend_vgpu, gpx__backend_timeslice,
     gpx__backend_mig;
-/* The backend of `mode`, or NULL. */
+/* The backend of `mode`, or NULL; the i-th of the table, or NULL past its end. */
 const struct gpx__backend *gpx__backend_of(int mode);
+const struct gpx__backend *gpx__backend_at(unsigned i);
+
+/* ledger.c, shared with node.c, usage.c, meter.c (engine lock held) */
+struct gpx_active *gpx__find_active(struct gpx_engine *e, const char *id, unsigned *pos);
+/* 0 (and the lease's region_error set, the mapping dropped) when a's region may not be read */
+int gpx__region_usable(struct gpx_engine *e, struct gpx_active *a);
+/* memory a lease holds against its tenant's max_memory */
+uint64_t gpx__held_memory(const struct gpx_lease_rec *l);
+void gpx__lease_view(struct gpx_engine *e, const struct gpx_lease_rec *l, struct gpx_active *a,
+                     int turns, struct gpx_lease *out);
+/* meter.c: one sample of a into the store and its record (inside a transaction) */
+int gpx__meter_one(struct gpx_engine *e, struct gpx_active *a, int64_t now, gpx_error *err);
 
 /* ledger.c, for the backends: the shared-GPU placement over c->pg. */
 int gpx__place_shared(struct gpx_engine *e, struct gpx__create *c, gpx_error *err);

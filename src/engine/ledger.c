@@ -1,6 +1,7 @@
 /*
- * The lease ledger: the one place that creates, releases, lists and meters
- * leases, and reconciles them with their regions and their owners.
+ * The lease ledger: the one place that creates, releases, gets and lists
+ * leases, and reconciles them with their regions and their owners (node.c,
+ * usage.c and meter.c read what it keeps).
  *
  * Crash safety, in the order of the steps (docs/daemon.md has the table):
  *   create:  row 'pending' -> region -> backend make -> row 'active' (durable) -> answer
@@ -12,8 +13,9 @@
  * whose row is 'released' or 'aborted' is removed. Regions with no row were
  * made by an older gpuplex and are left alone.
  *
- * What differs between modes lives in the backends (backend.h / mode_*.c);
- * this file never branches on a mode except through them.
+ * What differs between modes lives in the backends (internal.h's struct
+ * gpx__backend, the table in backend.c, mode_mig.c); this file never branches
+ * on a mode, only on what a backend says (whole_gpu, interposed).
  */
 #define _GNU_SOURCE
 #include "core/log.h"
@@ -28,8 +30,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
-
-#define GIB 1073741824.0
 
 int64_t gpx_now_ns(void)
 {
@@ -46,7 +46,7 @@ static int owner_alive(const struct gpx_owner *o)
 
 /* --- the active lease table (lock held) ----------------------------------------------------- */
 
-static struct gpx_active *find_active(struct gpx_engine *d, const char *id, unsigned *pos)
+struct gpx_active *gpx__find_active(struct gpx_engine *d, const char *id, unsigned *pos)
 {
     for (unsigned i = 0; i < d->n_leases; i++)
         if (strcmp(d->leases[i]->rec.id, id) == 0) {
@@ -120,7 +120,7 @@ int gpx_engine_observe(struct gpx_engine *d, const struct gpx_observer *o, gpx_e
  * (tampering) would make every read SIGBUS the engine's host. A damaged region
  * is unmapped and reported (region_error), never read again.
  */
-static int region_usable(struct gpx_engine *d, struct gpx_active *a)
+int gpx__region_usable(struct gpx_engine *d, struct gpx_active *a)
 {
     if (!a || !a->mapped)
         return 0;
@@ -162,13 +162,13 @@ static uint64_t wait_percentile(const struct gpx_lease_usage *u, double pct)
 }
 
 /* The lease `l` (with its active entry `a`, or NULL) as callers see it. */
-static void lease_view(struct gpx_engine *d, const struct gpx_lease_rec *l, struct gpx_active *a,
-                       int turns, struct gpx_lease *out)
+void gpx__lease_view(struct gpx_engine *d, const struct gpx_lease_rec *l, struct gpx_active *a,
+                     int turns, struct gpx_lease *out)
 {
     memset(out, 0, sizeof *out);
     out->rec = *l;
     uint64_t gpu_ns = l->gpu_ns, wait_ns = l->wait_ns, peak = l->peak_used;
-    if (region_usable(d, a)) {
+    if (gpx__region_usable(d, a)) {
         const struct gpx_lease_usage *u = a->region.usage;
         out->live = 1;
         out->uid = a->region.limits->uid;
@@ -240,7 +240,7 @@ static int gpu_views(struct gpx_engine *d, struct gpx__gpu_view **out, unsigned 
 }
 
 /* Memory a lease holds against a tenant's max_memory: a whole GPU's or instance's, or its quota. */
-static uint64_t held_memory(const struct gpx_lease_rec *l)
+uint64_t gpx__held_memory(const struct gpx_lease_rec *l)
 {
     const struct gpx__backend *b = gpx__backend_of(l->mode);
     return b && !b->interposed ? l->gpu_memory : l->memory_quota;
@@ -251,8 +251,8 @@ int gpx__place_shared(struct gpx_engine *d, struct gpx__create *c, gpx_error *er
     struct gpx_place_req pr = {.mode = c->spec->mode, .gpu = c->gpu, .memory = c->spec->memory};
     if (gpx_place(c->pg, c->ng, &pr, d->placement, d->oversubscription, &c->at, err) < 0)
         return -1;
-    c->held_memory =
-        c->spec->mode == GPX_MODE_EXCLUSIVE ? c->gv[c->at].memory_total : c->spec->memory;
+    const struct gpx__backend *b = gpx__backend_of(c->spec->mode);
+    c->held_memory = b && b->whole_gpu ? c->gv[c->at].memory_total : c->spec->memory;
     return 0;
 }
 
@@ -310,13 +310,14 @@ static uint64_t snapshot(struct gpx_engine *d, struct gpx__create *c)
             if (o->gpu_index != c->gv[i].index)
                 continue;
             pg->leases++;
-            if (o->mode == GPX_MODE_EXCLUSIVE)
+            const struct gpx__backend *ob = gpx__backend_of(o->mode);
+            if (ob && ob->whole_gpu)
                 pg->exclusive = 1;
             else
                 pg->quota_sum += o->memory_quota;
             if (strcmp(o->tenant, c->caller->tenant) == 0) {
                 mine = 1;
-                tenant_mem += held_memory(o);
+                tenant_mem += gpx__held_memory(o);
             }
         }
         pg->allowed = mine;
@@ -462,7 +463,7 @@ static int create_locked(struct gpx_engine *d, const struct gpx_caller *caller,
              l->mig_uuid[0] ? " as " : "", l->mig_uuid, l->tenant);
     notify(d, GPX_EV_COMMITTED, l);
     if (out)
-        lease_view(d, l, a, 0, out);
+        gpx__lease_view(d, l, a, 0, out);
     a = NULL;
     rc = 0;
 out:
@@ -490,62 +491,6 @@ int gpx_engine_lease_create(struct gpx_engine *d, const struct gpx_caller *c,
     return rc;
 }
 
-/* --- metering ------------------------------------------------------------------------------- */
-
-/* Takes one sample of a lease into the store and its record (inside a transaction). */
-static int meter_one(struct gpx_engine *d, struct gpx_active *a, int64_t now, gpx_error *err)
-{
-    if (!region_usable(d, a))
-        return 0;
-    const struct gpx_lease_usage *u = a->region.usage;
-    uint64_t g = atomic_load(&u->gpu_ns_granted), w = atomic_load(&u->wait_ns);
-    uint64_t used = atomic_load(&u->used), peak = atomic_load(&u->peak);
-    uint64_t dg = g >= a->gpu_ns_seen ? g - a->gpu_ns_seen : g;
-    uint64_t dw = w >= a->wait_ns_seen ? w - a->wait_ns_seen : w;
-    int64_t dt = now > a->last_sample_ns ? now - a->last_sample_ns : 0;
-    a->gpu_ns_seen = g;
-    a->wait_ns_seen = w;
-    a->last_sample_ns = now;
-    a->rec.gpu_ns += dg;
-    a->rec.wait_ns += dw;
-    int new_peak = peak > a->rec.peak_used;
-    if (new_peak)
-        a->rec.peak_used = peak;
-    if (!dg && !dw && !used && !new_peak)
-        return 0;
-    struct gpx_sample s = {.lease_id = a->rec.id,
-                           .tenant = a->rec.tenant,
-                           .ts_ns = now,
-                           .dt_ns = dt,
-                           .gpu_ns = dg,
-                           .wait_ns = dw,
-                           .used_bytes = used,
-                           .peak_bytes = peak};
-    return gpx_store_sample_insert(d->store, &s, err);
-}
-
-void gpx_engine_meter(struct gpx_engine *d)
-{
-    pthread_mutex_lock(&d->lock);
-    gpx_error e = {0};
-    int64_t now = gpx_now_ns();
-    if (d->n_leases && gpx_store_begin(d->store, 0, &e) == 0) {
-        int bad = 0;
-        for (unsigned i = 0; i < d->n_leases && !bad; i++) {
-            struct gpx_active *a = d->leases[i];
-            if (meter_one(d, a, now, &e) < 0 || gpx_store_lease_update(d->store, &a->rec, &e) < 0)
-                bad = 1;
-        }
-        if (bad)
-            gpx_store_rollback(d->store);
-        else if (gpx_store_commit(d->store, &e) == 0)
-            e.code = GPX_E_OK;
-    }
-    if (e.code != GPX_E_OK)
-        gpx_warn("metering: %s", e.msg);
-    pthread_mutex_unlock(&d->lock);
-}
-
 /* --- release -------------------------------------------------------------------------------- */
 
 static int release_locked(struct gpx_engine *d, unsigned pos, const char *reason,
@@ -559,14 +504,14 @@ static int release_locked(struct gpx_engine *d, unsigned pos, const char *reason
     a->rec.state = GPX_LS_RELEASED;
     a->rec.released_ns = now;
     snprintf(a->rec.reason, sizeof a->rec.reason, "%s", reason);
-    if (meter_one(d, a, now, err) < 0 || gpx_store_lease_update(d->store, &a->rec, err) < 0 ||
+    if (gpx__meter_one(d, a, now, err) < 0 || gpx_store_lease_update(d->store, &a->rec, err) < 0 ||
         gpx_store_commit(d->store, err) < 0) {
         gpx_store_rollback(d->store);
         a->rec = saved;
         return gpx_error_wrap(err, "releasing lease %s", a->rec.id);
     }
     if (out)
-        lease_view(d, &a->rec, a, 0, out);
+        gpx__lease_view(d, &a->rec, a, 0, out);
     if (a->mapped) {
         gpx_lease_region_close(&a->region);
         a->mapped = 0;
@@ -591,7 +536,7 @@ int gpx_engine_lease_release(struct gpx_engine *d, const struct gpx_caller *c, c
         return gpx_error_set(err, GPX_E_INVALID, "invalid lease id '%.64s'", id);
     pthread_mutex_lock(&d->lock);
     unsigned pos;
-    struct gpx_active *a = find_active(d, id, &pos);
+    struct gpx_active *a = gpx__find_active(d, id, &pos);
     int rc;
     if (a && gpx__lease_visible(c, &a->rec)) {
         char reason[96];
@@ -618,15 +563,15 @@ int gpx_engine_lease_get(struct gpx_engine *d, const struct gpx_caller *c, const
         return gpx_error_set(err, GPX_E_INVALID, "invalid lease id '%.64s'", id);
     pthread_mutex_lock(&d->lock);
     int rc = 0;
-    struct gpx_active *a = find_active(d, id, NULL);
+    struct gpx_active *a = gpx__find_active(d, id, NULL);
     if (a && gpx__lease_visible(c, &a->rec)) {
-        lease_view(d, &a->rec, a, turns, out);
+        gpx__lease_view(d, &a->rec, a, turns, out);
     } else {
         struct gpx_lease_rec *l = malloc(sizeof *l);
         gpx_error e = {0};
         if (l && gpx_store_lease_get(d->store, id, l, &e) == 0 && gpx__lease_visible(c, l) &&
             (l->state == GPX_LS_RELEASED || l->state == GPX_LS_ACTIVE))
-            lease_view(d, l, NULL, 0, out);
+            gpx__lease_view(d, l, NULL, 0, out);
         else
             rc = gpx_error_set(err, GPX_E_NOT_FOUND, "no lease %s (see 'gpuplex lease ls')", id);
         free(l);
@@ -652,14 +597,14 @@ static int list_push(struct list_ctx *x, const struct gpx_lease_rec *l, struct g
         x->arr = n;
         x->cap = cap;
     }
-    lease_view(x->d, l, a, x->turns, &x->arr[x->n++]);
+    gpx__lease_view(x->d, l, a, x->turns, &x->arr[x->n++]);
     return 0;
 }
 
 static int list_one(const struct gpx_lease_rec *l, void *arg)
 {
     struct list_ctx *x = arg;
-    struct gpx_active *a = l->state == GPX_LS_ACTIVE ? find_active(x->d, l->id, NULL) : NULL;
+    struct gpx_active *a = l->state == GPX_LS_ACTIVE ? gpx__find_active(x->d, l->id, NULL) : NULL;
     return list_push(x, a ? &a->rec : l, a);
 }
 
@@ -707,270 +652,6 @@ int gpx_engine_lease_list(struct gpx_engine *d, const struct gpx_caller *c,
     return 0;
 }
 
-/* --- GPUs ----------------------------------------------------------------------------------- */
-
-void gpx_node_free(struct gpx_node *n)
-{
-    if (!n)
-        return;
-    for (unsigned i = 0; i < n->count; i++)
-        free(n->gpus[i].leases);
-    free(n->gpus);
-    memset(n, 0, sizeof *n);
-}
-
-int gpx_engine_gpus(struct gpx_engine *d, const struct gpx_caller *c, struct gpx_node *out,
-                    gpx_error *err)
-{
-    memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&d->lock);
-    pthread_mutex_lock(&d->inv_lock);
-    int rc = 0;
-    snprintf(out->driver_version, sizeof out->driver_version, "%s", d->inv.driver_version);
-    out->cuda_version = d->inv.cuda_version;
-    out->gpus = calloc(d->inv.count ? d->inv.count : 1, sizeof *out->gpus);
-    if (!out->gpus)
-        rc = gpx_error_set(err, GPX_E_NOMEM, "GPU list");
-    for (unsigned i = 0; rc == 0 && i < d->inv.count; i++) {
-        const struct gpx_gpu_info *g = &d->inv.gpus[i];
-        struct gpx_gpu *o = &out->gpus[out->count++];
-        o->info = *g;
-        o->show_procs = c->admin;
-        int mig = (g->valid & GPX_INV_MIG) && g->mig_current == NVML_DEVICE_MIG_ENABLE;
-        struct gpx_place_gpu pg = {.index = g->index, .memory_total = g->memory_total};
-        o->leases = calloc(d->n_leases ? d->n_leases : 1, sizeof *o->leases);
-        if (!o->leases) {
-            rc = gpx_error_set(err, GPX_E_NOMEM, "GPU list");
-            break;
-        }
-        for (unsigned k = 0; k < d->n_leases; k++) {
-            const struct gpx_lease_rec *l = &d->leases[k]->rec;
-            if (l->gpu_index != g->index)
-                continue;
-            pg.leases++;
-            if (l->mode == GPX_MODE_EXCLUSIVE)
-                pg.exclusive = 1;
-            else
-                pg.quota_sum += l->memory_quota;
-            if (!gpx__lease_visible(c, l))
-                continue;
-            struct gpx_gpu_lease *gl = &o->leases[o->n_leases++];
-            snprintf(gl->id, sizeof gl->id, "%s", l->id);
-            snprintf(gl->tenant, sizeof gl->tenant, "%s", l->tenant);
-            gl->mode = l->mode;
-            gl->memory_quota = l->memory_quota;
-        }
-        o->exclusive = pg.exclusive;
-        o->quota_free = mig ? 0 : gpx_place_free_quota(&pg, d->oversubscription);
-    }
-    pthread_mutex_unlock(&d->inv_lock);
-    pthread_mutex_unlock(&d->lock);
-    if (rc < 0)
-        gpx_node_free(out);
-    return rc;
-}
-
-void gpx__inventory_refresh_locked(struct gpx_engine *d)
-{
-    struct gpx_inventory inv;
-    memset(&inv, 0, sizeof inv);
-    gpx_error e = {0};
-    if (gpx_inventory_read(&d->nv, &inv, &e) < 0) {
-        gpx_warn("inventory: %s (keeping the last snapshot)", e.msg);
-        return;
-    }
-    pthread_mutex_lock(&d->inv_lock);
-    struct gpx_inventory old = d->inv;
-    d->inv = inv;
-    pthread_mutex_unlock(&d->inv_lock);
-    gpx_inventory_free(&old);
-}
-
-void gpx_engine_inventory_refresh(struct gpx_engine *d)
-{
-    gpx__inventory_refresh_locked(d);
-}
-
-/* --- usage ---------------------------------------------------------------------------------- */
-
-struct sample_row {
-    char id[64];
-    struct gpx_sample_sum s;
-};
-
-struct usage_ctx {
-    struct gpx_engine *d;
-    struct sample_row *samples;
-    unsigned ns, caps;
-    struct gpx_usage *u;
-    unsigned capl, capt;
-    int64_t from, to, now;
-    int nomem;
-};
-
-static int usage_sample(const char *id, const struct gpx_sample_sum *s, void *arg)
-{
-    struct usage_ctx *x = arg;
-    if (x->ns == x->caps) {
-        unsigned cap = x->caps ? x->caps * 2 : 64;
-        struct sample_row *n = realloc(x->samples, cap * sizeof *n);
-        if (!n) {
-            x->nomem = 1;
-            return 1;
-        }
-        x->samples = n;
-        x->caps = cap;
-    }
-    snprintf(x->samples[x->ns].id, sizeof x->samples[x->ns].id, "%s", id);
-    x->samples[x->ns++].s = *s;
-    return 0;
-}
-
-static int by_sample_id(const void *a, const void *b)
-{
-    return strcmp(((const struct sample_row *)a)->id, ((const struct sample_row *)b)->id);
-}
-
-static struct gpx_usage_row *tenant_row(struct usage_ctx *x, const char *tenant)
-{
-    struct gpx_usage *u = x->u;
-    for (unsigned i = 0; i < u->n_tenants; i++)
-        if (strcmp(u->tenants[i].tenant, tenant) == 0)
-            return &u->tenants[i];
-    if (u->n_tenants == x->capt) {
-        unsigned cap = x->capt ? x->capt * 2 : 8;
-        struct gpx_usage_row *n = realloc(u->tenants, cap * sizeof *n);
-        if (!n)
-            return NULL;
-        u->tenants = n;
-        x->capt = cap;
-    }
-    struct gpx_usage_row *t = &u->tenants[u->n_tenants++];
-    memset(t, 0, sizeof *t);
-    snprintf(t->tenant, sizeof t->tenant, "%s", tenant);
-    return t;
-}
-
-static int usage_lease(const struct gpx_lease_rec *l, void *arg)
-{
-    struct usage_ctx *x = arg;
-    int64_t end = l->released_ns ? l->released_ns : x->now;
-    int64_t s = l->created_ns > x->from ? l->created_ns : x->from;
-    int64_t e = end < x->to ? end : x->to;
-    double secs = e > s ? (double)(e - s) / 1e9 : 0;
-    uint64_t gpu_ns = 0, wait_ns = 0, peak = 0;
-    double used_gib_s = 0;
-    struct sample_row key = {0};
-    snprintf(key.id, sizeof key.id, "%s", l->id);
-    const struct sample_row *smp =
-        x->ns ? bsearch(&key, x->samples, x->ns, sizeof *x->samples, by_sample_id) : NULL;
-    if (smp) {
-        gpu_ns = smp->s.gpu_ns;
-        wait_ns = smp->s.wait_ns;
-        used_gib_s = smp->s.used_gib_s;
-        peak = smp->s.peak_bytes;
-    }
-    /* what the regions hold beyond the last sample, when the window reaches now */
-    struct gpx_active *a = l->state == GPX_LS_ACTIVE ? find_active(x->d, l->id, NULL) : NULL;
-    if (a && x->to >= x->now && region_usable(x->d, a)) {
-        const struct gpx_lease_usage *u = a->region.usage;
-        uint64_t g = atomic_load(&u->gpu_ns_granted), w = atomic_load(&u->wait_ns);
-        gpu_ns += g >= a->gpu_ns_seen ? g - a->gpu_ns_seen : g;
-        wait_ns += w >= a->wait_ns_seen ? w - a->wait_ns_seen : w;
-        uint64_t used = atomic_load(&u->used), p = atomic_load(&u->peak);
-        if (x->now > a->last_sample_ns)
-            used_gib_s += (double)used / GIB * (double)(x->now - a->last_sample_ns) / 1e9;
-        if (p > peak)
-            peak = p;
-    }
-    const struct gpx__backend *b = gpx__backend_of(l->mode);
-    double gpu_s = b && !b->interposed ? secs : (double)gpu_ns / 1e9;
-    double quota_gib_s = (double)held_memory(l) / GIB * secs;
-
-    struct gpx_usage *u = x->u;
-    if (u->n_leases == x->capl) {
-        unsigned cap = x->capl ? x->capl * 2 : 16;
-        struct gpx_usage_row *n = realloc(u->leases, cap * sizeof *n);
-        if (!n) {
-            x->nomem = 1;
-            return 1;
-        }
-        u->leases = n;
-        x->capl = cap;
-    }
-    struct gpx_usage_row *o = &u->leases[u->n_leases++];
-    memset(o, 0, sizeof *o);
-    snprintf(o->id, sizeof o->id, "%s", l->id);
-    snprintf(o->tenant, sizeof o->tenant, "%s", l->tenant);
-    o->mode = l->mode;
-    o->state = l->state;
-    o->gpu_index = l->gpu_index;
-    snprintf(o->gpu_uuid, sizeof o->gpu_uuid, "%s", l->gpu_uuid);
-    o->lease_seconds = secs;
-    o->gpu_seconds = gpu_s;
-    o->wait_seconds = (double)wait_ns / 1e9;
-    o->memory_quota_gib_seconds = quota_gib_s;
-    o->memory_used_gib_seconds = used_gib_s;
-    o->memory_peak_bytes = peak;
-
-    struct gpx_usage_row *t = tenant_row(x, l->tenant);
-    if (!t) {
-        x->nomem = 1;
-        return 1;
-    }
-    t->leases++;
-    t->lease_seconds += secs;
-    t->gpu_seconds += gpu_s;
-    t->wait_seconds += (double)wait_ns / 1e9;
-    t->memory_quota_gib_seconds += quota_gib_s;
-    t->memory_used_gib_seconds += used_gib_s;
-    if (peak > t->memory_peak_bytes)
-        t->memory_peak_bytes = peak;
-    return 0;
-}
-
-void gpx_usage_free(struct gpx_usage *u)
-{
-    if (!u)
-        return;
-    free(u->tenants);
-    free(u->leases);
-    memset(u, 0, sizeof *u);
-}
-
-int gpx_engine_usage(struct gpx_engine *d, const struct gpx_caller *c, const char *tenant,
-                     int64_t from_ns, int64_t to_ns, struct gpx_usage *out, gpx_error *err)
-{
-    memset(out, 0, sizeof *out);
-    if (tenant && !c->admin && strcmp(tenant, c->tenant) != 0)
-        return gpx_error_set(err, GPX_E_PERM, "tenant '%s' may read only its own usage", c->tenant);
-    if (!c->admin)
-        tenant = c->tenant;
-    struct usage_ctx x = {.d = d, .u = out, .now = gpx_now_ns()};
-    x.from = from_ns;
-    x.to = to_ns > 0 ? to_ns : x.now;
-    if (x.to <= x.from)
-        return gpx_error_set(err, GPX_E_INVALID, "the window's start must be before its end");
-    pthread_mutex_lock(&d->lock);
-    int rc = gpx_store_sample_each(d->store, tenant, x.from, x.to, usage_sample, &x, err);
-    if (rc == 0 && x.ns > 1)
-        qsort(x.samples, x.ns, sizeof *x.samples, by_sample_id);
-    if (rc == 0)
-        rc = gpx_store_lease_each(d->store, 1u << GPX_LS_ACTIVE | 1u << GPX_LS_RELEASED, tenant,
-                                  x.from, x.to, usage_lease, &x, err);
-    pthread_mutex_unlock(&d->lock);
-    free(x.samples);
-    if (rc == 0 && x.nomem)
-        rc = gpx_error_set(err, GPX_E_NOMEM, "usage");
-    if (rc < 0) {
-        gpx_usage_free(out);
-        return -1;
-    }
-    out->from_ns = x.from > 0 ? x.from : 1;
-    out->to_ns = x.to;
-    return 0;
-}
-
 /* --- reconciliation ------------------------------------------------------------------------- */
 
 void gpx_engine_reconcile(struct gpx_engine *d)
@@ -981,7 +662,7 @@ void gpx_engine_reconcile(struct gpx_engine *d)
     int64_t grace = d->daemon ? (int64_t)d->grace_ms * 1000000LL : 0;
     for (unsigned i = d->n_leases; i-- > 0;) {
         struct gpx_active *a = d->leases[i];
-        if (region_usable(d, a))
+        if (gpx__region_usable(d, a))
             gpx_lease_reap(&a->region);
         if (a->rec.n_owners == 0)
             continue;
@@ -1031,7 +712,7 @@ static int load_row(const struct gpx_lease_rec *l, void *arg)
 static int orphan_region(const char *id, void *arg)
 {
     struct gpx_engine *d = arg;
-    if (find_active(d, id, NULL))
+    if (gpx__find_active(d, id, NULL))
         return 0;
     struct gpx_lease_rec *l = malloc(sizeof *l);
     gpx_error e = {0};
@@ -1060,13 +741,10 @@ int gpx__ledger_open(struct gpx_engine *d, gpx_error *err)
         goto out;
     /* each backend reconciles its rows first (mig: instances of pending leases destroyed,
      * active leases whose instance is gone released) */
-    static const int modes[] = {GPX_MODE_EXCLUSIVE, GPX_MODE_MIG, GPX_MODE_VGPU,
-                                GPX_MODE_TIMESLICE};
-    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
-        const struct gpx__backend *b = gpx__backend_of(modes[m]);
-        if (b && b->startup && b->startup(d, x.rows, x.n, err) < 0)
+    const struct gpx__backend *b;
+    for (unsigned m = 0; (b = gpx__backend_at(m)) != NULL; m++)
+        if (b->startup && b->startup(d, x.rows, x.n, err) < 0)
             goto out;
-    }
     unsigned aborted = 0, recreated = 0;
     for (unsigned i = 0; i < x.n; i++) {
         struct gpx_lease_rec *l = &x.rows[i];
