@@ -116,7 +116,8 @@ static int h_lease_list(const struct call *x, json_t **out, gpx_error *err)
     const char *v[3] = {NULL, NULL, NULL};
     if (args(x->rq, q_leases, v, err) < 0)
         return -1;
-    struct gpx_lease_query q = {.state = -1, .tenant = v[1], .turns = v[2] && strcmp(v[2], "0")};
+    struct gpx_lease_query q = {
+        .state = -1, .tenant = v[1], .turns = v[2] && strcmp(v[2], "0") != 0};
     if (v[0] && (q.state = gpx_lease_state_parse(v[0])) != GPX_LS_ACTIVE &&
         q.state != GPX_LS_RELEASED && q.state != GPX_LS_ALL)
         return gpx_error_set(err, GPX_E_INVALID,
@@ -151,7 +152,7 @@ static int h_lease_get(const struct call *x, json_t **out, gpx_error *err)
     const char *v[1] = {NULL};
     if (args(x->rq, q, v, err) < 0)
         return -1;
-    int turns = v[0] && strcmp(v[0], "0");
+    int turns = v[0] && strcmp(v[0], "0") != 0;
     struct gpx_lease *l = malloc(sizeof *l);
     int rc = l ? gpx_engine_lease_get(x->d->eng, x->c, x->param, turns, l, err)
                : gpx_error_set(err, GPX_E_NOMEM, "lease");

@@ -70,7 +70,7 @@ static void read_owner(int fd, int *pid, char *socket, size_t len)
     ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
     buf[n > 0 ? n : 0] = '\0';
     if (pid)
-        *pid = atoi(buf);
+        *pid = (int)strtol(buf, NULL, 10);
     if (socket && len) {
         char *nl = strchr(buf, '\n');
         const char *s = nl ? nl + 1 : "";

@@ -19,7 +19,7 @@ void gpx_node_free(struct gpx_node *n)
 {
     if (!n)
         return;
-    for (unsigned i = 0; i < n->count; i++)
+    for (unsigned i = 0; n->gpus && i < n->count; i++)
         free(n->gpus[i].leases);
     free(n->gpus);
     memset(n, 0, sizeof *n);
@@ -35,8 +35,11 @@ int gpx_engine_gpus(struct gpx_engine *d, const struct gpx_caller *c, struct gpx
     snprintf(out->driver_version, sizeof out->driver_version, "%s", d->inv.driver_version);
     out->cuda_version = d->inv.cuda_version;
     out->gpus = calloc(d->inv.count ? d->inv.count : 1, sizeof *out->gpus);
-    if (!out->gpus)
-        rc = gpx_error_set(err, GPX_E_NOMEM, "GPU list");
+    if (!out->gpus) {
+        pthread_mutex_unlock(&d->inv_lock);
+        pthread_mutex_unlock(&d->lock);
+        return gpx_error_set(err, GPX_E_NOMEM, "GPU list");
+    }
     for (unsigned i = 0; rc == 0 && i < d->inv.count; i++) {
         const struct gpx_gpu_info *g = &d->inv.gpus[i];
         struct gpx_gpu *o = &out->gpus[out->count++];

@@ -693,8 +693,17 @@ int gpx_view_gpus_read(json_t *j, struct gpx_node *out, gpx_error *err)
             g->mig_pending = !strcmp(mp, "enabled") ? NVML_DEVICE_MIG_ENABLE : 0;
         }
         const char *cc = json_string_value(json_object_get(o, "compute_capability"));
-        if (cc && sscanf(cc, "%d.%d", &g->cc_major, &g->cc_minor) == 2)
-            g->valid |= GPX_INV_CC;
+        char *dot = NULL;
+        long major = cc ? strtol(cc, &dot, 10) : -1;
+        if (cc && dot && *dot == '.' && major >= 0 && major < 100) {
+            char *end;
+            long minor = strtol(dot + 1, &end, 10);
+            if (end != dot + 1 && !*end && minor >= 0 && minor < 100) {
+                g->cc_major = (int)major;
+                g->cc_minor = (int)minor;
+                g->valid |= GPX_INV_CC;
+            }
+        }
         json_t *procs = json_object_get(o, "processes");
         x->show_procs = procs != NULL;
         if (json_is_array(procs)) {
