@@ -63,6 +63,16 @@ int gpx_cli_connect(const char *server, struct gpx_conn **out);
  * the spec: 1 taken, 0 not a lease flag, -1 invalid (err names the flag).
  */
 struct gpx_lease_spec;
+/* The getopt_long rows of those flags (letters g m M w c L P), and their optstring part. */
+#define GPX_CLI_LEASE_OPTIONS                                                                      \
+    {"gpu", required_argument, NULL, 'g'}, {"memory", required_argument, NULL, 'm'},               \
+        {"mode", required_argument, NULL, 'M'}, {"weight", required_argument, NULL, 'w'},          \
+        {"cap", required_argument, NULL, 'c'}, {"label", required_argument, NULL, 'L'},            \
+        {"mig-profile", required_argument, NULL, 'P'}, {"server", required_argument, NULL, 's'},   \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
+#define GPX_CLI_LEASE_OPTSTRING "g:m:M:w:c:L:P:s:h"
 int gpx_cli_spec_flag(struct gpx_lease_spec *s, int c, const char *arg, gpx_error *err);
 
 #endif

@@ -61,17 +61,8 @@ static void print_created(const struct gpx_lease *x)
 
 static int lease_create(int argc, char **argv)
 {
-    static const struct option opts[] = {{"gpu", required_argument, NULL, 'g'},
-                                         {"memory", required_argument, NULL, 'm'},
-                                         {"mode", required_argument, NULL, 'M'},
-                                         {"weight", required_argument, NULL, 'w'},
-                                         {"cap", required_argument, NULL, 'c'},
-                                         {"label", required_argument, NULL, 'L'},
-                                         {"mig-profile", required_argument, NULL, 'P'},
-                                         {"server", required_argument, NULL, 's'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        GPX_CLI_LEASE_OPTIONS, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
     struct gpx_lease_spec spec;
     gpx_lease_spec_init(&spec);
     const char *server = NULL;
@@ -79,7 +70,8 @@ static int lease_create(int argc, char **argv)
     gpx_error err = {0};
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (c = getopt_long(argc, argv, "g:m:M:w:c:L:P:s:jh", opts, NULL)) != -1) {
+    while (rc == 0 &&
+           (c = getopt_long(argc, argv, GPX_CLI_LEASE_OPTSTRING "j", opts, NULL)) != -1) {
         int r = gpx_cli_spec_flag(&spec, c, optarg, &err);
         if (r < 0)
             rc = gpx_cli_usage_error(&gpx_cmd_lease, "%s", err.msg);

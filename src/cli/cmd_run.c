@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "cli/cli.h"
+#include "core/paths.h"
 #include "engine/views.h"
 #include "gpuplex/client.h"
 #include "shm/lease.h"
@@ -31,38 +32,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define INTERPOSER_NAME "libgpuplex-cuda.so"
-
 int gpx_cli_interposer_path(char *out, size_t len, gpx_error *err)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return gpx_error_errno(err, GPX_E_INTERNAL, errno, "finding the gpuplex binary");
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    /* build tree and `make install` (<prefix>/lib), then a distribution's <prefix>/lib/gpuplex */
-    static const char *const rel[] = {"/../lib/", "/../lib/gpuplex/"};
-    char first[PATH_MAX] = "";
-    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-        char cand[PATH_MAX];
-        if ((size_t)snprintf(cand, sizeof cand, "%s%s" INTERPOSER_NAME, exe, rel[i]) >= sizeof cand)
-            continue;
-        if (!first[0])
-            snprintf(first, sizeof first, "%s", cand);
-        char real[PATH_MAX];
-        if (realpath(cand, real) && access(real, R_OK) == 0) {
-            if ((size_t)snprintf(out, len, "%s", real) >= len)
-                return gpx_error_set(err, GPX_E_INTERNAL, "interposer path too long");
-            return 0;
-        }
-    }
+    gpx_error e = {0};
+    if (gpx_interposer_path(out, len, &e) == 0)
+        return 0;
     return gpx_error_set(err, GPX_E_INTERNAL,
-                         "the interposer %s is missing (looked for %s): this lease's memory "
-                         "quota can't be enforced without it; is gpuplex fully built/installed?",
-                         INTERPOSER_NAME, first);
+                         "the interposer %s is missing (%.300s): this lease's memory quota can't "
+                         "be enforced without it; is gpuplex fully built/installed?",
+                         GPX_INTERPOSER_NAME, e.msg);
 }
 
 static volatile sig_atomic_t child;
@@ -178,17 +156,8 @@ static int write_env(int fd, const struct gpx_lease *l, gpx_error *err)
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {{"lease", required_argument, NULL, 'l'},
-                                         {"mode", required_argument, NULL, 'M'},
-                                         {"gpu", required_argument, NULL, 'g'},
-                                         {"memory", required_argument, NULL, 'm'},
-                                         {"weight", required_argument, NULL, 'w'},
-                                         {"cap", required_argument, NULL, 'c'},
-                                         {"label", required_argument, NULL, 'L'},
-                                         {"mig-profile", required_argument, NULL, 'P'},
-                                         {"server", required_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        GPX_CLI_LEASE_OPTIONS, {"lease", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0}};
     const char *server = NULL, *id = NULL;
     struct gpx_lease_spec spec;
     gpx_lease_spec_init(&spec);
@@ -197,7 +166,8 @@ static int run(int argc, char **argv)
     optind = 1;
     opterr = 0;
     /* '+': options end at CMD, so CMD's own options are left alone */
-    while (rc == 0 && (c = getopt_long(argc, argv, "+l:M:g:m:w:c:L:P:s:h", opts, NULL)) != -1) {
+    while (rc == 0 &&
+           (c = getopt_long(argc, argv, "+l:" GPX_CLI_LEASE_OPTSTRING, opts, NULL)) != -1) {
         int r = gpx_cli_spec_flag(&spec, c, optarg, &err);
         if (r < 0)
             rc = gpx_cli_usage_error(&gpx_cmd_run, "%s", err.msg);

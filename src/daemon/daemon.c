@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "core/log.h"
+#include "core/paths.h"
 #include "core/watchdog.h"
 #include "daemon/daemon.h"
 
@@ -18,29 +19,10 @@
 
 static void find_interposer(struct gpxd *d)
 {
-    if (d->cfg.interposer[0]) {
+    if (d->cfg.interposer[0])
         snprintf(d->interposer, sizeof d->interposer, "%s", d->cfg.interposer);
-        return;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return;
-    *slash = '\0';
-    static const char *const rel[] = {"/../lib/libgpuplex-cuda.so",
-                                      "/../lib/gpuplex/libgpuplex-cuda.so"};
-    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-        char cand[PATH_MAX + 64], real[PATH_MAX];
-        snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
-        if (realpath(cand, real)) {
-            snprintf(d->interposer, sizeof d->interposer, "%s", real);
-            return;
-        }
-    }
+    else if (gpx_interposer_path(d->interposer, sizeof d->interposer, NULL) < 0)
+        d->interposer[0] = '\0';
 }
 
 int gpxd_open(const struct gpxd_config *cfg, struct gpxd **out, gpx_error *err)

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "core/driver.h"
 #include "core/log.h"
+#include "core/paths.h"
 #include "daemon/daemon.h"
 
 #include <errno.h>
@@ -60,24 +61,6 @@ static int fail(const gpx_error *e)
 }
 
 /* dir + "/" + name into out, or an error when it does not fit. */
-static int mkdirs(const char *path, mode_t mode, gpx_error *err)
-{
-    char p[PATH_MAX];
-    if ((size_t)snprintf(p, sizeof p, "%s", path) >= sizeof p)
-        return gpx_error_set(err, GPX_E_INVALID, "path too long: %s", path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-            return gpx_error_errno(err, GPX_E_IO, errno, "creating %s", p);
-        *s = '/';
-    }
-    if (mkdir(p, mode) < 0 && errno != EEXIST)
-        return gpx_error_errno(err, GPX_E_IO, errno, "creating %s", p);
-    return 0;
-}
-
 /*
  * The simulated node of --sim lives in the state directory and survives
  * restarts. It is made by `gpuplex sim init` (next to gpuplexd), so that the
@@ -89,13 +72,8 @@ static int setup_sim(const struct gpxd_config *cfg, gpx_error *err)
     if ((size_t)snprintf(path, sizeof path, "%s/node.sim", cfg->state_dir) >= sizeof path)
         return gpx_error_set(err, GPX_E_INVALID, "path too long: %s", cfg->state_dir);
     if (access(path, F_OK) != 0) {
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0)
-            return gpx_error_errno(err, GPX_E_INTERNAL, errno, "finding gpuplexd's binary");
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = '\0';
+        if (gpx_exe_dir(exe, sizeof exe, err) < 0)
+            return -1;
         snprintf(gpx, sizeof gpx, "%s/gpuplex", exe);
         pid_t pid = fork();
         if (pid < 0)
@@ -230,7 +208,7 @@ int main(int argc, char **argv)
     }
     gpx_log_set_level((enum gpx_log_level)cfg.log_level);
 
-    if (mkdirs(cfg.state_dir, 0755, &err) < 0)
+    if (gpx_mkdirs(cfg.state_dir, 0755, &err) < 0)
         return fail(&err);
     if (cfg.sim[0] && setup_sim(&cfg, &err) < 0)
         return fail(&err);

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "core/log.h"
+#include "core/paths.h"
 #include "engine/internal.h"
 
 #include <errno.h>
@@ -28,24 +29,6 @@ static int path_in(char *out, size_t len, const char *dir, const char *name, gpx
 {
     if ((size_t)snprintf(out, len, "%s/%s", dir, name) >= len)
         return gpx_error_set(err, GPX_E_INVALID, "path too long: %s/%s", dir, name);
-    return 0;
-}
-
-static int mkdirs(const char *path, mode_t mode, gpx_error *err)
-{
-    char p[PATH_MAX];
-    if ((size_t)snprintf(p, sizeof p, "%s", path) >= sizeof p)
-        return gpx_error_set(err, GPX_E_INVALID, "path too long: %s", path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-            return gpx_error_errno(err, GPX_E_IO, errno, "creating %s", p);
-        *s = '/';
-    }
-    if (mkdir(p, mode) < 0 && errno != EEXIST)
-        return gpx_error_errno(err, GPX_E_IO, errno, "creating %s", p);
     return 0;
 }
 
@@ -173,7 +156,7 @@ int gpx_engine_open(const struct gpx_engine_opts *o, struct gpx_engine **out, gp
         return gpx_error_set(err, GPX_E_INVALID, "state directory or interposer path too long");
     }
     char real[PATH_MAX];
-    int rc = mkdirs(e->state_dir, 0755, err);
+    int rc = gpx_mkdirs(e->state_dir, 0755, err);
     if (rc == 0)
         rc = take_locks(e, o, err);
     struct stat st;
@@ -199,7 +182,7 @@ int gpx_engine_open(const struct gpx_engine_opts *o, struct gpx_engine **out, gp
             run_dir = recorded;
     }
     /* workloads get GPUPLEX_RUN_DIR from lease answers: make it absolute */
-    if (rc == 0 && (mkdirs(run_dir, 0755, err) < 0 || !realpath(run_dir, real)))
+    if (rc == 0 && (gpx_mkdirs(run_dir, 0755, err) < 0 || !realpath(run_dir, real)))
         rc = err->code ? -1 : gpx_error_errno(err, GPX_E_IO, errno, "run directory %s", run_dir);
     if (rc == 0) {
         snprintf(e->run_dir, sizeof e->run_dir, "%s", real);

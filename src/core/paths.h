@@ -1,0 +1,30 @@
+/*
+ * Paths the front ends share: the running binary's directory, files that
+ * ship beside it (<bin>/../lib/... in the build tree and after `make
+ * install`, <bin>/../lib/gpuplex/... in a distribution's layout), and
+ * creating a directory with its parents. One copy, so that gpuplex,
+ * gpuplexd and the engine look in the same places.
+ */
+#ifndef GPX_CORE_PATHS_H
+#define GPX_CORE_PATHS_H
+
+#include "gpuplex/error.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define GPX_INTERPOSER_NAME "libgpuplex-cuda.so"
+
+/* The directory of the running binary (absolute). */
+int gpx_exe_dir(char *out, size_t len, gpx_error *err);
+/*
+ * The first existing, readable <exe dir><rel[i]> (e.g. "/../lib/x.so"), made
+ * absolute in out; NOT_FOUND naming the first candidate when none exists.
+ */
+int gpx_beside_exe(const char *const *rel, size_t n, char *out, size_t len, gpx_error *err);
+/* The interposer that ships with this binary: <bin>/../lib[/gpuplex]/libgpuplex-cuda.so. */
+int gpx_interposer_path(char *out, size_t len, gpx_error *err);
+/* mkdir -p (each missing component with `mode`). */
+int gpx_mkdirs(const char *path, mode_t mode, gpx_error *err);
+
+#endif
