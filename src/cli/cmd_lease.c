@@ -184,8 +184,10 @@ static int lease_ls(int argc, char **argv)
         gpx_view_print(a);
         json_decref(a);
     } else {
-        printf("%-16s %-9s %3s %10s %10s %10s %7s %5s %s\n", "ID", "MODE", "GPU", "QUOTA", "USED",
-               "PEAK", "REFUSED", "PROCS", "TENANT");
+        int states = q.state != -1 && q.state != GPX_LS_ACTIVE; /* released ones too: say so */
+        printf("%-16s %-9s %3s %10s %10s %10s %7s %5s %-*s%s\n", "ID", "MODE", "GPU", "QUOTA",
+               "USED", "PEAK", "REFUSED", "PROCS", states ? 12 : 0, "TENANT",
+               states ? " STATE" : "");
         for (unsigned i = 0; i < n; i++) {
             const struct gpx_lease *x = &l[i];
             char qt[32] = "-", u[32], p[32];
@@ -193,9 +195,10 @@ static int lease_ls(int argc, char **argv)
                 gpx_size_format(x->rec.memory_quota, qt, sizeof qt);
             gpx_size_format(x->used_bytes, u, sizeof u);
             gpx_size_format(x->peak_bytes, p, sizeof p);
-            printf("%-16s %-9s %3u %10s %10s %10s %7llu %5u %s\n", x->rec.id,
+            printf("%-16s %-9s %3u %10s %10s %10s %7llu %5u %-*s%s%s\n", x->rec.id,
                    gpx_lease_mode_name((enum gpx_lease_mode)x->rec.mode), x->rec.gpu_index, qt, u,
-                   p, (unsigned long long)x->refused, x->nprocs, x->rec.tenant);
+                   p, (unsigned long long)x->refused, x->nprocs, states ? 12 : 0, x->rec.tenant,
+                   states ? " " : "", states ? gpx_lease_state_name(x->rec.state) : "");
         }
     }
     free(l);

@@ -133,21 +133,22 @@ static int run(int argc, char **argv)
 const struct gpx_cmd gpx_cmd_status = {
     "status",
     run,
-    "gpuplexd's view of this node: health, GPUs, free quota, your leases",
+    "which engine commands use (gpuplexd or in-process), its health, GPUs, your leases",
     "usage: gpuplex status [--server S] [--json]\n"
     "\n"
     "Says which path gpuplex commands take and why (one rule for every command):\n"
     "  1. --server S or GPUPLEX_SERVER=S: gpuplexd at S (unreachable: exit 9);\n"
-    "  2. a gpuplexd owns the state directory ($GPUPLEX_STATE_DIR, default\n"
-    "     /var/lib/gpuplex): that daemon; GPUPLEX_SERVER=none then fails (exit 6);\n"
+    "  2. a gpuplexd owns the state directory ($GPUPLEX_STATE_DIR; else the config's\n"
+    "     state_dir; else /var/lib/gpuplex for root or when writable or owned by a\n"
+    "     daemon; else ~/.local/state/gpuplex): that daemon, at the socket it\n"
+    "     recorded there; GPUPLEX_SERVER=none then fails (exit 6);\n"
     "  3. no GPUPLEX_STATE_DIR and gpuplexd answers on /run/gpuplex/gpuplexd.sock;\n"
     "  4. otherwise the lease engine in-process on the state directory.\n"
     "Then the engine's health, who you are to it (tenant, role, transport),\n"
     "every GPU with its memory, the memory quota still free for vgpu/timeslice\n"
     "leases and whether an exclusive lease holds it, and your active leases.\n"
     "\n"
-    "  --server S  gpuplexd's socket path or http://HOST:PORT (default:\n"
-    "              $GPUPLEX_SERVER, else /run/gpuplex/gpuplexd.sock)\n"
+    "  --server S  gpuplexd's socket path or http://HOST:PORT (default: the rule above)\n"
     "  --json      print {server, path (gpuplexd|local), why, daemon: /healthz,\n"
     "              you: /v1/whoami, gpus: /v1/gpus, leases: /v1/leases}\n"
     "\n"

@@ -1,5 +1,6 @@
 /*
- * gpuplex tenant add|ls|rm|token: manage gpuplexd's tenants (admin role).
+ * gpuplex tenant add|ls|rm|token: manage the lease engine's tenants (admin role),
+ * through gpuplexd or in-process.
  * A token is printed once, when made; the daemon keeps only its SHA-256.
  */
 #include "cli/cli.h"
@@ -304,7 +305,7 @@ static int run(int argc, char **argv)
 const struct gpx_cmd gpx_cmd_tenant = {
     "tenant",
     run,
-    "manage gpuplexd's tenants and their tokens (admin)",
+    "manage the tenants of the lease engine and their tokens (admin)",
     "usage: gpuplex tenant add NAME [--role admin|tenant] [--uid UID] [--max-gpus N]\n"
     "                               [--max-memory SIZE] [--server S] [--json]\n"
     "       gpuplex tenant ls [--server S] [--json]\n"

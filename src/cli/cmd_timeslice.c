@@ -88,9 +88,7 @@ static int ts_ls(int argc, char **argv)
     }
     gpx_inventory_free(&inv);
     if (json) {
-        char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        puts(s ? s : "[]");
-        free(s);
+        gpx_view_print(arr);
     } else if (json_array_size(arr) == 0) {
         printf("no time-sliced GPU (an arbiter appears when a timeslice or capped vgpu lease "
                "runs)\n");

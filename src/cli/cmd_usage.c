@@ -128,7 +128,7 @@ static int run(int argc, char **argv)
 const struct gpx_cmd gpx_cmd_usage = {
     "usage",
     run,
-    "GPU usage per tenant and lease, metered by gpuplexd",
+    "GPU usage per tenant and lease, as the lease engine metered it",
     "usage: gpuplex usage [--tenant NAME] [--from TIME] [--to TIME] [--leases]\n"
     "                     [--server S] [--json]\n"
     "\n"

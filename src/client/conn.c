@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Whether a daemon accepts connections on the unix socket at `path` now. */
@@ -86,6 +87,12 @@ int gpx_conn_open(const struct gpx_conn_opts *o, gpx_conn **out, gpx_error *err)
         int pid = 0;
         char sock[PATH_MAX] = "";
         int owned = gpx_engine_daemon_owner(state, &pid, sock, sizeof sock, err);
+        /* a daemon that has the state but does not listen yet is starting: wait for it */
+        for (int i = 0; owned == 1 && !sock[0] && !forced_local && i < 200; i++) {
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+            owned = gpx_engine_daemon_owner(state, &pid, sock, sizeof sock, err);
+        }
         if (owned < 0) {
             rc = -1;
         } else if (owned && forced_local) {
@@ -96,7 +103,11 @@ int gpx_conn_open(const struct gpx_conn_opts *o, gpx_conn **out, gpx_error *err)
         } else if (owned) {
             snprintf(c->why, sizeof c->why, "gpuplexd (pid %d) owns the state directory %s", pid,
                      state);
-            rc = gpx__conn_http_open(c, sock[0] ? sock : GPX_CLIENT_DEFAULT_SOCKET, o->token, err);
+            rc = sock[0] ? gpx__conn_http_open(c, sock, o->token, err)
+                         : gpx_error_set(err, GPX_E_IO,
+                                         "gpuplexd (pid %d) owns the state directory %s but does "
+                                         "not listen yet (starting? hung?)",
+                                         pid, state);
         } else if (!forced_local && !getenv("GPUPLEX_STATE_DIR") && !o->state_dir &&
                    socket_answers(GPX_CLIENT_DEFAULT_SOCKET)) {
             snprintf(c->why, sizeof c->why, "gpuplexd answers on the default socket %s",

@@ -11,6 +11,7 @@
 #include "daemon/config.h"
 #include "engine/views.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,16 +171,31 @@ const struct gpx_conn_ops gpx__conn_local = {
 
 int gpx__conn_local_open(gpx_conn *c, const struct gpx_conn_opts *o, gpx_error *err)
 {
+    /*
+     * Settings, later wins: defaults; the state's own (<state>/engine.conf: the run
+     * directory and policy of the last engine, e.g. a daemon's flags); the node's
+     * gpuplexd.conf; GPUPLEX_RUN_DIR when no config file names a run_dir.
+     */
     static struct gpxd_config cfg; /* large; one connection per command */
+    static char recorded_run[PATH_MAX];
+    char conf[PATH_MAX + 16];
     gpxd_config_defaults(&cfg);
+    snprintf(conf, sizeof conf, "%s/engine.conf", c->state_dir);
+    gpx_error ignore = {0};
+    if (gpxd_config_load(&cfg, conf, 0, &ignore) < 0)
+        gpxd_config_defaults(&cfg); /* unreadable: as if there were none */
+    snprintf(recorded_run, sizeof recorded_run, "%s", cfg.run_dir);
+    cfg.run_dir[0] = '\0';
     const char *path = getenv("GPUPLEX_CONFIG");
     if (gpxd_config_load(&cfg, path && *path ? path : GPXD_DEFAULT_CONFIG, path && *path, err) < 0)
         return -1;
+    const char *env_run = getenv("GPUPLEX_RUN_DIR");
     struct gpx_engine_opts eo = {
         .state_dir = c->state_dir,
-        .run_dir = cfg.run_dir[0] ? cfg.run_dir : gpx_run_dir(),
-        /* no GPUPLEX_RUN_DIR, no run_dir in the config: the state's own run dir */
-        .run_dir_default = !cfg.run_dir[0] && !getenv("GPUPLEX_RUN_DIR"),
+        .run_dir = cfg.run_dir[0]           ? cfg.run_dir
+                   : env_run && *env_run    ? env_run
+                   : recorded_run[0] == '/' ? recorded_run
+                                            : gpx_run_dir(),
         .interposer = o->interposer,
         .placement = cfg.placement,
         .oversubscription = cfg.oversubscription,

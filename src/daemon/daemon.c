@@ -129,6 +129,14 @@ int gpxd_serve(struct gpxd *d, gpx_error *err)
 {
     if (gpxd_http_start(d, &d->http, err) < 0)
         return -1;
+    /* clients find the socket in the state's lock file: absolute, and only once it listens */
+    char sock[PATH_MAX + 2], cwd[PATH_MAX];
+    if (d->cfg.socket_path[0] == '/' || !getcwd(cwd, sizeof cwd))
+        snprintf(sock, sizeof sock, "%s", d->cfg.socket_path);
+    else if ((size_t)snprintf(sock, sizeof sock, "%s/%s", cwd, d->cfg.socket_path) >= sizeof sock)
+        return gpx_error_set(err, GPX_E_INVALID, "socket path too long: %s", d->cfg.socket_path);
+    if (gpx_engine_announce(d->eng, sock, err) < 0)
+        return -1;
     if (pthread_create(&d->bg, NULL, background, d) != 0)
         return gpx_error_set(err, GPX_E_INTERNAL, "starting the background thread failed");
     d->bg_started = 1;

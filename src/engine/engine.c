@@ -93,9 +93,14 @@ static int take_locks(struct gpx_engine *e, const struct gpx_engine_opts *o, gpx
     if (path_in(path, sizeof path, e->state_dir, "gpuplexd.lock", err) < 0)
         return -1;
     e->state_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (e->state_fd < 0 && (errno == EACCES || errno == EROFS))
+        return gpx_error_errno(err, GPX_E_PERM, errno,
+                               "the state directory %s is not yours to write (opening %s); use "
+                               "the node's gpuplexd, or set GPUPLEX_STATE_DIR to a directory of "
+                               "your own",
+                               e->state_dir, path);
     if (e->state_fd < 0)
-        return gpx_error_errno(err, errno == EACCES ? GPX_E_PERM : GPX_E_IO, errno, "opening %s",
-                               path);
+        return gpx_error_errno(err, GPX_E_IO, errno, "opening %s", path);
     if (o->daemon) {
         /* CLI commands hold it for a moment each: wait them out, not another daemon */
         if (lock_fd(e->state_fd, LOCK_EX, 5000) < 0) {
@@ -110,8 +115,11 @@ static int take_locks(struct gpx_engine *e, const struct gpx_engine_opts *o, gpx
                                  "it?)",
                                  e->state_dir);
         }
-        char buf[PATH_MAX + 32];
-        int n = snprintf(buf, sizeof buf, "%d\n%s\n", (int)getpid(), o->socket ? o->socket : "");
+        e->owns_state = 1;
+        /* the pid now; the socket once it listens (gpx_engine_announce): until then a
+         * client sees a daemon that is starting and waits, instead of a dead socket */
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
         if (ftruncate(e->state_fd, 0) < 0 || pwrite(e->state_fd, buf, (size_t)n, 0) != n)
             gpx_warn("writing the owner to %s failed", path);
         return 0;
@@ -133,6 +141,44 @@ static int take_locks(struct gpx_engine *e, const struct gpx_engine_opts *o, gpx
     if (lock_fd(e->engine_fd, LOCK_EX, 60000) < 0)
         return gpx_error_errno(err, GPX_E_BUSY, errno, "locking %s", path);
     return 0;
+}
+
+/*
+ * <state>/engine.conf: the run directory and the policy the last engine on
+ * this state used, in gpuplexd.conf's syntax. The state's leases live in that
+ * run directory and were placed by that policy, so a command that opens the
+ * engine after a daemon ran with flags (--run-dir, --placement,
+ * --oversubscription, --grace) reads them as its defaults (conn_local.c) and
+ * never makes a second set of regions or places by another rule.
+ */
+static void record_settings(struct gpx_engine *e)
+{
+    char path[PATH_MAX], want[PATH_MAX + 160], have[PATH_MAX + 160] = "";
+    if (path_in(path, sizeof path, e->state_dir, "engine.conf", NULL) < 0)
+        return;
+    int n = snprintf(want, sizeof want,
+                     "# written by gpuplex: the settings of the last engine on this state\n"
+                     "run_dir = %s\nplacement = %s\noversubscription = %.4f\ngrace = %llums\n",
+                     e->run_dir, gpx_place_policy_name(e->placement), e->oversubscription,
+                     (unsigned long long)e->grace_ms);
+    if (n < 0 || (size_t)n >= sizeof want)
+        return;
+    FILE *f = fopen(path, "re");
+    if (f) {
+        size_t got = fread(have, 1, sizeof have - 1, f);
+        have[got] = '\0';
+        fclose(f);
+    }
+    if (strcmp(have, want) == 0)
+        return;
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "we");
+    if (!f || fputs(want, f) < 0 || fclose(f) != 0 || rename(tmp, path) < 0) {
+        if (f)
+            unlink(tmp);
+        gpx_warn("recording the engine's settings in %s failed", path);
+    }
 }
 
 int gpx_engine_open(const struct gpx_engine_opts *o, struct gpx_engine **out, gpx_error *err)
@@ -162,37 +208,12 @@ int gpx_engine_open(const struct gpx_engine_opts *o, struct gpx_engine **out, gp
     struct stat st;
     if (rc == 0 && stat(e->state_dir, &st) == 0)
         e->self_uid = o->daemon ? geteuid() : st.st_uid; /* who owns the state is its admin */
-    /*
-     * The run directory belongs to the state: the regions of its leases are there.
-     * <state>/run-dir records it, so that a command without GPUPLEX_RUN_DIR after a
-     * daemon ran with --run-dir finds the same regions (never a second set).
-     */
-    char recorded[PATH_MAX] = "", rpath[PATH_MAX];
-    const char *run_dir = o->run_dir;
-    if (rc == 0 && path_in(rpath, sizeof rpath, e->state_dir, "run-dir", err) < 0)
-        rc = -1;
-    if (rc == 0 && o->run_dir_default) {
-        FILE *f = fopen(rpath, "re");
-        if (f) {
-            if (fgets(recorded, sizeof recorded, f))
-                recorded[strcspn(recorded, "\n")] = '\0';
-            fclose(f);
-        }
-        if (recorded[0] == '/')
-            run_dir = recorded;
-    }
     /* workloads get GPUPLEX_RUN_DIR from lease answers: make it absolute */
-    if (rc == 0 && (gpx_mkdirs(run_dir, 0755, err) < 0 || !realpath(run_dir, real)))
-        rc = err->code ? -1 : gpx_error_errno(err, GPX_E_IO, errno, "run directory %s", run_dir);
+    if (rc == 0 && (gpx_mkdirs(o->run_dir, 0755, err) < 0 || !realpath(o->run_dir, real)))
+        rc = err->code ? -1 : gpx_error_errno(err, GPX_E_IO, errno, "run directory %s", o->run_dir);
     if (rc == 0) {
         snprintf(e->run_dir, sizeof e->run_dir, "%s", real);
-        if (strcmp(recorded, real) != 0) {
-            FILE *f = fopen(rpath, "we");
-            if (!f || fprintf(f, "%s\n", real) < 0)
-                gpx_warn("recording the run directory in %s failed", rpath);
-            if (f)
-                fclose(f);
-        }
+        record_settings(e);
     }
     if (rc == 0 && gpx_nvml_open(&e->nv, err) == 0) {
         e->nv_open = 1;
@@ -237,13 +258,26 @@ void gpx_engine_close(struct gpx_engine *e)
     if (e->engine_fd >= 0)
         close(e->engine_fd);
     if (e->state_fd >= 0) {
-        if (e->daemon && ftruncate(e->state_fd, 0) < 0)
+        if (e->owns_state && ftruncate(e->state_fd, 0) < 0)
             gpx_debug("clearing the state lock's owner failed");
         close(e->state_fd);
     }
     pthread_mutex_destroy(&e->lock);
     pthread_mutex_destroy(&e->inv_lock);
     free(e);
+}
+
+int gpx_engine_announce(struct gpx_engine *e, const char *socket, gpx_error *err)
+{
+    if (!e->owns_state)
+        return gpx_error_set(err, GPX_E_INTERNAL, "only the state's daemon announces itself");
+    char buf[PATH_MAX + 32];
+    int n = snprintf(buf, sizeof buf, "%d\n%s\n", (int)getpid(), socket);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return gpx_error_set(err, GPX_E_INVALID, "socket path too long: %s", socket);
+    if (ftruncate(e->state_fd, 0) < 0 || pwrite(e->state_fd, buf, (size_t)n, 0) != n)
+        return gpx_error_errno(err, GPX_E_IO, errno, "writing the owner of %s", e->state_dir);
+    return 0;
 }
 
 void gpx_engine_health(struct gpx_engine *e, int admin, struct gpx_health *h)

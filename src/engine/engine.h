@@ -326,13 +326,12 @@ struct gpx_engine;
 struct gpx_engine_opts {
     const char *state_dir;  /* database (gpuplexd.db) and lock */
     const char *run_dir;    /* lease regions and arbiters */
-    int run_dir_default;    /* run_dir is only a default: the state's recorded run dir wins */
     const char *interposer; /* LD_PRELOAD for vgpu/timeslice; NULL/"" = none known */
     enum gpx_place_policy placement;
     double oversubscription; /* >= 1.0 */
     uint64_t grace_ms;       /* owners gone this long: the lease is released (daemon) */
     int daemon;              /* 1: gpuplexd (threads, timers); 0: one CLI command */
-    const char *socket;      /* daemon: written next to its pid in the lock file */
+    const char *socket;      /* unused (gpx_engine_announce writes the daemon's socket) */
 };
 
 /*
@@ -345,6 +344,12 @@ struct gpx_engine_opts {
  */
 int gpx_engine_open(const struct gpx_engine_opts *o, struct gpx_engine **out, gpx_error *err);
 void gpx_engine_close(struct gpx_engine *e);
+
+/*
+ * A daemon, once it listens: records its socket next to its pid in the state's
+ * lock file, where clients find it (gpx_engine_daemon_owner).
+ */
+int gpx_engine_announce(struct gpx_engine *e, const char *socket, gpx_error *err);
 
 /*
  * Whether a daemon owns `state_dir`: 1 (its pid and socket filled when known),

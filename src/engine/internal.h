@@ -50,8 +50,9 @@ struct gpx_engine {
     int daemon;
     int64_t started_ns;
     uid_t self_uid;
-    int state_fd;  /* gpuplexd.lock: exclusive for a daemon, shared for the CLI */
-    int engine_fd; /* engine.lock: exclusive while a CLI command runs */
+    int state_fd;   /* gpuplexd.lock: exclusive for a daemon, shared for the CLI */
+    int owns_state; /* this daemon holds gpuplexd.lock exclusively (and wrote its owner) */
+    int engine_fd;  /* engine.lock: exclusive while a CLI command runs */
 
     pthread_mutex_t lock;
     struct gpx_store *store;

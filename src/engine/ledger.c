@@ -115,33 +115,48 @@ int gpx_engine_observe(struct gpx_engine *d, const struct gpx_observer *o, gpx_e
     return rc;
 }
 
+static void fill_limits(const struct gpx_lease_rec *l, uint32_t uid, struct gpx_lease_limits *lim);
+
 /*
- * Whether a's mapping may be read: a usage file truncated under the mapping
- * (tampering) would make every read SIGBUS the engine's host. A damaged region
- * is unmapped and reported (region_error), never read again.
+ * Whether a's region may be read, checked afresh each time, as a CLI command
+ * checks it when it opens the engine, so that both hosts say the same of a
+ * lease: a region whose files are gone is re-created from the row (with a
+ * warning); a damaged one (truncated, overwritten: a tampering tenant) is
+ * reported in region_error and never read, since reading a truncated mapping
+ * would SIGBUS the engine's host. The mapping is the one just validated.
  */
 int gpx__region_usable(struct gpx_engine *d, struct gpx_active *a)
 {
-    if (!a || !a->mapped)
+    if (!a)
         return 0;
-    char path[PATH_MAX];
-    struct stat st;
-    if ((size_t)snprintf(path, sizeof path, "%s/leases/%s.usage", d->run_dir, a->rec.id) <
-            sizeof path &&
-        stat(path, &st) == 0 && (size_t)st.st_size >= sizeof(struct gpx_lease_usage))
-        return 1;
-    /* the same words as when the engine opens the region afresh (a CLI command) */
     struct gpx_lease_region r;
     gpx_error e = {0};
-    if (gpx_lease_region_open(d->run_dir, a->rec.id, &r, &e) == 0) {
-        gpx_lease_region_close(&r);
-        gpx_error_set(&e, GPX_E_STATE, "%.200s: damaged or removed", path);
+    int rc = gpx_lease_region_open(d->run_dir, a->rec.id, &r, &e);
+    if (rc < 0 && e.code == GPX_E_NOT_FOUND) {
+        gpx_warn("lease %s: its region is gone (%s); re-creating it", a->rec.id, e.msg);
+        struct gpx_lease_limits lim;
+        fill_limits(&a->rec, a->mapped ? a->region.limits->uid : 0, &lim);
+        gpx_error_clear(&e);
+        gpx_lease_region_remove(d->run_dir, a->rec.id, NULL);
+        rc = gpx_lease_region_create(d->run_dir, &lim, &e) < 0
+                 ? -1
+                 : gpx_lease_region_open(d->run_dir, a->rec.id, &r, &e);
+        a->gpu_ns_seen = a->wait_ns_seen = 0; /* the new region counts from zero */
     }
-    gpx_warn("lease %s: %s; its region is not read again", a->rec.id, e.msg);
-    snprintf(a->region_error, sizeof a->region_error, "%s", e.msg);
-    gpx_lease_region_close(&a->region);
-    a->mapped = 0;
-    return 0;
+    if (a->mapped) {
+        gpx_lease_region_close(&a->region);
+        a->mapped = 0;
+    }
+    if (rc < 0) {
+        if (strcmp(a->region_error, e.msg) != 0)
+            gpx_warn("lease %s: %s; its region is not read", a->rec.id, e.msg);
+        snprintf(a->region_error, sizeof a->region_error, "%s", e.msg);
+        return 0;
+    }
+    a->region = r;
+    a->mapped = 1;
+    a->region_error[0] = '\0';
+    return 1;
 }
 
 /* --- what callers see of a lease ------------------------------------------------------------ */
@@ -353,6 +368,11 @@ static int create_locked(struct gpx_engine *d, const struct gpx_caller *caller,
     /* owners first: they belong to the request's validation */
     struct gpx_lease_rec *l = &a->rec;
     for (unsigned i = 0; i < s->n_owners; i++) {
+        int dup = 0;
+        for (unsigned k = 0; k < l->n_owners; k++)
+            dup |= l->owners[k].pid == s->owners[i];
+        if (dup)
+            continue; /* one process, one owner */
         uint64_t t = gpx_lease_proc_start_ticks(s->owners[i]);
         if (!t) {
             gpx_error_set(err, GPX_E_INVALID, "owner pid %d is not a running process",

@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,8 @@ int gpx_lease_spec_set(struct gpx_lease_spec *s, enum gpx_field f, const char *t
     case GPX_F_MEMORY:
         if (gpx_size_parse_unit(t, &s->memory, err) < 0)
             return gpx_error_wrap(err, "%s", NAME(f));
+        if (s->memory > (uint64_t)INT64_MAX) /* JSON integers are int64: one limit everywhere */
+            return gpx_error_set(err, GPX_E_INVALID, "%s: size '%.40s' is too large", NAME(f), t);
         if (s->memory < GPX_MIN_MEMORY)
             return gpx_error_set(err, GPX_E_INVALID, "%s must be at least 1M", NAME(f));
         break;

@@ -1198,6 +1198,19 @@ static void test_daemon_lock(void **state)
     /* nobody yet */
     assert_int_equal(gpx_engine_daemon_owner(f->state, &pid, sock, sizeof sock, &err), 0);
     open_engine(f, 1, GPX_PLACE_BINPACK, 1.0);
+    /* the daemon's pid at once; its socket only once it listens (announced) */
+    assert_int_equal(gpx_engine_daemon_owner(f->state, &pid, sock, sizeof sock, &err), 1);
+    assert_int_equal(pid, (int)getpid());
+    assert_string_equal(sock, "");
+    assert_int_equal(gpx_engine_announce(f->e, "/run/gpuplex-test/gpuplexd.sock", &err), 0);
+    assert_int_equal(gpx_engine_daemon_owner(f->state, &pid, sock, sizeof sock, &err), 1);
+    assert_string_equal(sock, "/run/gpuplex-test/gpuplexd.sock");
+
+    /* a second daemon is refused and leaves the owner's record alone */
+    struct gpx_engine_opts o2 = {.state_dir = f->state, .run_dir = f->run, .daemon = 1};
+    struct gpx_engine *second = NULL;
+    assert_int_equal(gpx_engine_open(&o2, &second, &err), -1);
+    assert_int_equal(err.code, GPX_E_BUSY);
     assert_int_equal(gpx_engine_daemon_owner(f->state, &pid, sock, sizeof sock, &err), 1);
     assert_int_equal(pid, (int)getpid());
     assert_string_equal(sock, "/run/gpuplex-test/gpuplexd.sock");
