@@ -184,6 +184,8 @@ void gpx__lease_view(struct gpx_engine *d, const struct gpx_lease_rec *l, struct
     out->rec = *l;
     uint64_t gpu_ns = l->gpu_ns, wait_ns = l->wait_ns, peak = l->peak_used;
     if (gpx__region_usable(d, a)) {
+        /* dead processes' bytes go back before anyone reads the figures, on either host */
+        gpx_lease_reap(&a->region);
         const struct gpx_lease_usage *u = a->region.usage;
         out->live = 1;
         out->uid = a->region.limits->uid;
