@@ -26,7 +26,7 @@ int gpx_size_parse(const char *text, uint64_t *bytes, gpx_error *err)
     size_t digits = strspn(p, "0123456789");
     if (p[digits] == '.')
         digits += 1 + strspn(p + digits + 1, "0123456789");
-    char c = p[digits], n1 = p[digits ? digits + 1 : 0];
+    char c = p[digits], n1 = c ? p[digits + 1] : '\0';
     if (((c == 'x' || c == 'X') && digits == 1 && p[0] == '0' && isxdigit((unsigned char)n1)) ||
         ((c == 'e' || c == 'E') && (isdigit((unsigned char)n1) || n1 == '+' || n1 == '-')))
         return gpx_error_set(err, GPX_E_INVALID, "invalid size '%s' (examples: 4G, 4096M, 512MiB)",
