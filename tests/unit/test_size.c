@@ -51,6 +51,30 @@ static void test_refuse(void **state)
     bad("99999999999T", "too large");
     bad("1.5", "whole number");
     bad("nan", "invalid size");
+    /* decimal only: strtod's hex and exponents are not sizes */
+    bad("0x10G", "invalid size");
+    bad("1e3M", "invalid size");
+    bad("1E+3", "invalid size");
+    bad("4e", "unknown unit");
+    bad("0x", "unknown unit");
+}
+
+/* Sizes users type for quotas carry a unit (gpx_size_parse_unit). */
+static void test_unit_required(void **state)
+{
+    (void)state;
+    uint64_t v = 0;
+    gpx_error e = {0};
+    assert_int_equal(gpx_size_parse_unit("4096", &v, &e), -1);
+    assert_int_equal(e.code, GPX_E_INVALID);
+    assert_non_null(strstr(e.msg, "4096M or 4096G"));
+    assert_int_equal(gpx_size_parse_unit("1.5", &v, &e), -1);
+    assert_int_equal(gpx_size_parse_unit("4096M", &v, &e), 0);
+    assert_int_equal(v, 4ULL << 30);
+    assert_int_equal(gpx_size_parse_unit(" 4 G", &v, &e), 0);
+    assert_int_equal(v, 4ULL << 30);
+    assert_int_equal(gpx_size_parse_unit("12B", &v, &e), 0);
+    assert_int_equal(v, 12);
 }
 
 static void test_format(void **state)
@@ -68,6 +92,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_refuse),
+        cmocka_unit_test(test_unit_required),
         cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
