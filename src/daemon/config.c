@@ -141,25 +141,27 @@ enum kind {
 
 struct key {
     const char *name;
-    enum kind kind;
     size_t off, size;
     uint64_t min, max;
-    int base;
     double lo, hi;
     const char *accepts;
     struct {
         const char *name; /* NULL ends the list */
         int value;
     } names[MAX_NAMES + 1];
+    enum kind kind;
+    int base;
 };
 
+// NOLINTBEGIN(bugprone-macro-parentheses): member names and initializer values
 #define CFG_MEMBER(m) (((struct gpxd_config *)0)->m)
 /* offset and size of member m, which must have type T (0 * sizeof(...) checks it) */
 #define FIELD(m, T)                                                                                \
     .off = offsetof(struct gpxd_config, m) + 0 * sizeof(_Generic(CFG_MEMBER(m), T : 0)),           \
     .size = sizeof CFG_MEMBER(m)
 
-/* One macro per kind, so that each row below is one line. */
+/* One macro per kind, so that each row below is one line. Their arguments are
+ * member names and designated-initializer values, which can't be parenthesized. */
 /* clang-format off */
 #define STRING(k, m, nonempty) {.name = k, .kind = K_STRING, FIELD(m, char *), .min = nonempty}
 #define LISTEN(k, m)           {.name = k, .kind = K_LISTEN, FIELD(m, char *)}
@@ -171,6 +173,7 @@ struct key {
 #define RATIO(k, m, l, h, text) \
     {.name = k, .kind = K_RATIO, FIELD(m, double), .lo = l, .hi = h, .accepts = text}
 #define ENUM(k, m, T, ...)     {.name = k, .kind = K_ENUM, FIELD(m, T), .names = {__VA_ARGS__}}
+// NOLINTEND(bugprone-macro-parentheses)
 /* clang-format on */
 
 _Static_assert(sizeof(enum gpx_place_policy) == sizeof(int), "placement is stored as an int");
