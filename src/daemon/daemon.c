@@ -50,7 +50,6 @@ int gpxd_open(const struct gpxd_config *cfg, struct gpxd **out, gpx_error *err)
         .oversubscription = d->cfg.oversubscription,
         .grace_ms = d->cfg.grace_ms,
         .daemon = 1,
-        .socket = d->cfg.socket_path,
     };
     if (gpx_engine_open(&o, &d->eng, err) < 0) {
         gpxd_close(d);

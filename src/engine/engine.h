@@ -331,7 +331,6 @@ struct gpx_engine_opts {
     double oversubscription; /* >= 1.0 */
     uint64_t grace_ms;       /* owners gone this long: the lease is released (daemon) */
     int daemon;              /* 1: gpuplexd (threads, timers); 0: one CLI command */
-    const char *socket;      /* unused (gpx_engine_announce writes the daemon's socket) */
 };
 
 /*

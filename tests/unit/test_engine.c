@@ -112,7 +112,6 @@ static void open_engine(struct fx *f, int daemon, enum gpx_place_policy placemen
         .oversubscription = oversub,
         .grace_ms = 30000,
         .daemon = daemon,
-        .socket = daemon ? "/run/gpuplex-test/gpuplexd.sock" : NULL,
     };
     gpx_error err = {0};
     if (gpx_engine_open(&o, &f->e, &err) < 0)
