@@ -32,7 +32,6 @@
 #include <stdint.h>
 
 #define GPX_CLIENT_DEFAULT_SOCKET "/run/gpuplex/gpuplexd.sock"
-#define GPX_DEFAULT_STATE_DIR     "/var/lib/gpuplex"
 
 typedef struct gpx_conn gpx_conn;
 struct json_t;

@@ -298,23 +298,6 @@ static int transport_error(gpx_client *c, CURLcode rc, const struct answer *a, g
     return gpx_error_set(err, GPX_E_IO, "cannot reach gpuplexd at %s: %s%s", c->server, why, hint);
 }
 
-int gpx_client_daemon_configured(const char *server)
-{
-    const char *env = getenv("GPUPLEX_SERVER");
-    if (server && *server)
-        return strcmp(server, "none") != 0;
-    if (env && *env)
-        return strcmp(env, "none") != 0;
-    gpx_client *c = NULL;
-    if (client_open(GPX_CLIENT_DEFAULT_SOCKET, NULL, DEFAULT_TIMEOUT_S, &c, NULL) < 0 || !c)
-        return 0;
-    int ok = set_common(c, c->base) == CURLE_OK &&
-             curl_easy_setopt(c->curl, CURLOPT_CONNECT_ONLY, 1L) == CURLE_OK &&
-             curl_easy_perform(c->curl) == CURLE_OK;
-    gpx_client_free(c);
-    return ok;
-}
-
 static enum gpx_code code_by_name(const char *name, long status)
 {
     for (int i = 1; i < GPX_E__COUNT; i++) /* never OK: this is a failed request */

@@ -51,9 +51,9 @@ const char *gpx_state_dir(void)
         return cfg.state_dir;
     /* the system's state when it is ours to write, or a daemon owns it */
     int pid = 0;
-    if (geteuid() == 0 || access(GPX_DEFAULT_STATE_DIR, W_OK) == 0 ||
-        gpx_engine_daemon_owner(GPX_DEFAULT_STATE_DIR, &pid, NULL, 0, NULL) == 1)
-        return GPX_DEFAULT_STATE_DIR;
+    if (geteuid() == 0 || access(GPXD_DEFAULT_STATE, W_OK) == 0 ||
+        gpx_engine_daemon_owner(GPXD_DEFAULT_STATE, &pid, NULL, 0, NULL) == 1)
+        return GPXD_DEFAULT_STATE;
     /* a user without a daemon: a state of their own, as rootless podman keeps */
     const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
     if (xdg && *xdg)

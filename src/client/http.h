@@ -32,14 +32,6 @@ void gpx_client_free(gpx_client *c);
 const char *gpx_client_server(const gpx_client *c);
 
 /*
- * Whether commands should go through a daemon: 1 when `server` is given or
- * GPUPLEX_SERVER is set (explicit: use it even if it is down, and say so),
- * or when the default socket accepts a connection; 0 otherwise, and 0 when
- * the server (or GPUPLEX_SERVER) is "none": the caller's direct path.
- */
-int gpx_client_daemon_configured(const char *server);
-
-/*
  * Sends one request and reads the answer. `body` (JSON) may be NULL.
  * 2xx: returns 0, *status and *resp (NUL-terminated, caller frees; may be NULL
  * when the caller does not want it). Error answers: returns -1 with `err` set

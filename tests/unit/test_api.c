@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include "core/log.h"
 #include "daemon/daemon.h"
+#include "sim_node.h"
 #include "state.h"
 
 #include <jansson.h>
@@ -52,23 +53,11 @@ static int setup(void **state)
     struct fx *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof f->dir, "%s/gpx-api-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (strlen(f->dir) > 40 || !mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->sim, sizeof f->sim, "%s/node.sim", f->dir);
-    struct gpx_sim_spec spec;
     gpx_error err = {0};
-    if (gpx_sim_spec_parse("2xH100-80GB", &spec, &err) < 0 ||
-        gpx_sim_create(f->sim, &spec, &err) < 0) {
-        fprintf(stderr, "sim: %s\n", err.msg);
+    if (sim_node_make("api", "2xH100-80GB", f->dir, sizeof f->dir, f->sim, sizeof f->sim) < 0) {
         free(f);
         return -1;
     }
-    setenv("GPUPLEX_SIM", f->sim, 1);
-    setenv("GPUPLEX_DRIVER_DIR", GPX_SIM_LIB_DIR, 1);
     gpxd_config_defaults(&f->cfg);
     snprintf(f->cfg.state_dir, sizeof f->cfg.state_dir, "%s/state", f->dir);
     snprintf(f->cfg.run_dir, sizeof f->cfg.run_dir, "%s/run", f->dir);
@@ -88,11 +77,9 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     gpxd_close(f->d);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    int rc = system(cmd);
+    int rc = sim_node_remove(f->dir);
     free(f);
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 /* --- calling the API ------------------------------------------------------------------------ */

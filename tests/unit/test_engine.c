@@ -26,6 +26,7 @@
 #include "engine/store.h"
 #include "nvml/mig.h"
 #include "shm/lease.h"
+#include "sim_node.h"
 #include "state.h"
 
 #include <errno.h>
@@ -64,26 +65,13 @@ static int setup(void **state)
     struct fx *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof f->dir, "%s/gpx-engine-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (strlen(f->dir) > 40 || !mkdtemp(f->dir)) {
+    if (sim_node_make("engine", "2xH100-80GB", f->dir, sizeof f->dir, f->sim, sizeof f->sim) < 0) {
         free(f);
         return -1;
     }
-    snprintf(f->sim, sizeof f->sim, "%s/node.sim", f->dir);
     snprintf(f->state, sizeof f->state, "%s/state", f->dir);
     snprintf(f->run, sizeof f->run, "%s/run", f->dir);
     snprintf(f->db, sizeof f->db, "%s/gpuplexd.db", f->state);
-    struct gpx_sim_spec spec;
-    gpx_error err = {0};
-    if (gpx_sim_spec_parse("2xH100-80GB", &spec, &err) < 0 ||
-        gpx_sim_create(f->sim, &spec, &err) < 0) {
-        fprintf(stderr, "sim: %s\n", err.msg);
-        free(f);
-        return -1;
-    }
-    setenv("GPUPLEX_SIM", f->sim, 1);
-    setenv("GPUPLEX_DRIVER_DIR", GPX_SIM_LIB_DIR, 1);
     *state = f;
     return 0;
 }
@@ -92,11 +80,9 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     gpx_engine_close(f->e);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    int rc = system(cmd);
+    int rc = sim_node_remove(f->dir);
     free(f);
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 /* Opens f->e (closing any open one) and fills the admin caller and the GPUs' figures. */
