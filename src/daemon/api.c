@@ -46,6 +46,7 @@ struct route {
     enum role role;
     handler_fn fn;
     const char *const *query; /* accepted query parameters, NULL-terminated; NULL = none */
+    const char *admin_for;    /* admin routes: what the 403 says needs the role */
 };
 
 /* --- query parameters ----------------------------------------------------------------------- */
@@ -268,24 +269,25 @@ static int h_mig_post(const struct call *x, json_t **out, gpx_error *err)
 
 /* --- the table ------------------------------------------------------------------------------ */
 
+#define TENANTS "managing tenants"
 static const struct route routes[] = {
-    {"GET", "/healthz", ROLE_ANYONE, h_healthz, NULL},
-    {"HEAD", "/healthz", ROLE_ANYONE, h_healthz, NULL},
-    {"GET", "/metrics", ROLE_METRICS, h_metrics, NULL},
-    {"GET", "/v1/whoami", ROLE_TENANT, h_whoami, NULL},
-    {"GET", "/v1/gpus", ROLE_TENANT, h_gpus, NULL},
-    {"GET", "/v1/leases", ROLE_TENANT, h_lease_list, q_leases},
-    {"POST", "/v1/leases", ROLE_TENANT, h_lease_create, NULL},
-    {"GET", "/v1/leases/{}", ROLE_TENANT, h_lease_get, (const char *const[]){"turns", NULL}},
-    {"DELETE", "/v1/leases/{}", ROLE_TENANT, h_lease_release, NULL},
-    {"GET", "/v1/usage", ROLE_TENANT, h_usage, q_usage},
-    {"GET", "/v1/tenants", ROLE_ADMIN, h_tenant_list, NULL},
-    {"POST", "/v1/tenants", ROLE_ADMIN, h_tenant_add, NULL},
-    {"GET", "/v1/tenants/{}", ROLE_TENANT, h_tenant_get, NULL},
-    {"DELETE", "/v1/tenants/{}", ROLE_ADMIN, h_tenant_remove, NULL},
-    {"POST", "/v1/tenants/{}/token", ROLE_ADMIN, h_tenant_token, NULL},
-    {"GET", "/v1/gpus/{}/mig", ROLE_TENANT, h_mig_get, NULL},
-    {"POST", "/v1/gpus/{}/mig", ROLE_ADMIN, h_mig_post, NULL},
+    {"GET", "/healthz", ROLE_ANYONE, h_healthz, NULL, NULL},
+    {"HEAD", "/healthz", ROLE_ANYONE, h_healthz, NULL, NULL},
+    {"GET", "/metrics", ROLE_METRICS, h_metrics, NULL, "/metrics"},
+    {"GET", "/v1/whoami", ROLE_TENANT, h_whoami, NULL, NULL},
+    {"GET", "/v1/gpus", ROLE_TENANT, h_gpus, NULL, NULL},
+    {"GET", "/v1/leases", ROLE_TENANT, h_lease_list, q_leases, NULL},
+    {"POST", "/v1/leases", ROLE_TENANT, h_lease_create, NULL, NULL},
+    {"GET", "/v1/leases/{}", ROLE_TENANT, h_lease_get, (const char *const[]){"turns", NULL}, NULL},
+    {"DELETE", "/v1/leases/{}", ROLE_TENANT, h_lease_release, NULL, NULL},
+    {"GET", "/v1/usage", ROLE_TENANT, h_usage, q_usage, NULL},
+    {"GET", "/v1/tenants", ROLE_ADMIN, h_tenant_list, NULL, TENANTS},
+    {"POST", "/v1/tenants", ROLE_ADMIN, h_tenant_add, NULL, TENANTS},
+    {"GET", "/v1/tenants/{}", ROLE_TENANT, h_tenant_get, NULL, NULL},
+    {"DELETE", "/v1/tenants/{}", ROLE_ADMIN, h_tenant_remove, NULL, TENANTS},
+    {"POST", "/v1/tenants/{}/token", ROLE_ADMIN, h_tenant_token, NULL, TENANTS},
+    {"GET", "/v1/gpus/{}/mig", ROLE_TENANT, h_mig_get, NULL, NULL},
+    {"POST", "/v1/gpus/{}/mig", ROLE_ADMIN, h_mig_post, NULL, "changing MIG partitions"},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -352,11 +354,6 @@ static void fail(struct gpxd_http_resp *rs, enum gpx_code code, const char *fmt,
     set_error(rs, &e);
 }
 
-static const char *role_what(enum role r)
-{
-    return r == ROLE_METRICS ? "/metrics needs" : "this needs";
-}
-
 void gpxd_api_handle(struct gpxd *d, const struct gpxd_http_req *rq, struct gpxd_http_resp *rs)
 {
     memset(rs, 0, sizeof *rs);
@@ -402,10 +399,8 @@ void gpxd_api_handle(struct gpxd *d, const struct gpxd_http_req *rq, struct gpxd
         goto done;
     }
     if ((need == ROLE_ADMIN || need == ROLE_METRICS) && !c.admin) {
-        const char *what = strstr(rq->path, "/tenants") ? "managing tenants needs"
-                           : strstr(rq->path, "/mig")   ? "changing MIG partitions needs"
-                                                        : role_what(need);
-        fail(rs, GPX_E_PERM, "%s the admin role (you are '%s')", what, c.tenant);
+        fail(rs, GPX_E_PERM, "%s needs the admin role (you are '%s')",
+             r->admin_for ? r->admin_for : "this", c.tenant);
         goto done;
     }
     if (strcmp(rq->method, "POST") != 0 && rq->body_len > 0) {
