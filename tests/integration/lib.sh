@@ -44,3 +44,34 @@ expect_err() {
 json() {
     python3 -c 'import json,sys; j=json.load(open(sys.argv[2])); print(eval(sys.argv[1]))' "$1" "$2"
 }
+
+# gpx_user SUFFIX: makes a throwaway local user for this test (useradd, with its own group, no
+# home, no login shell) and prints its name; run-one.sh removes it (userdel) when the test
+# ends, however it ends. Skips the test (exit 77) unless it runs as root with useradd.
+# The test's temp dir is made traversable (0711) so that the user reaches the run dir.
+gpx_user() {
+    if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null 2>&1; then
+        echo "skipped: making test users needs root and useradd" >&2
+        exit 77
+    fi
+    chmod 0711 "$TEST_TMP"
+    # unique per test run: the temp dir's random suffix (lowercased) + the caller's suffix
+    u_name="gpx$(basename "$TEST_TMP" | sed 's/.*\.//' | tr 'A-Z' 'a-z' | tr -dc 'a-z0-9')$1"
+    echo "$u_name" >>"$TEST_TMP/.users"
+    u_i=0
+    # useradd locks /etc/passwd: parallel tests may find it held for a moment
+    until useradd -M -U -d /nonexistent -s /usr/sbin/nologin "$u_name" 2>"$TEST_TMP/.useradd.err"; do
+        u_i=$((u_i + 1))
+        [ "$u_i" -lt 50 ] || { cat "$TEST_TMP/.useradd.err" >&2; fail "useradd $u_name"; }
+        sleep 0.1
+    done
+    echo "$u_name"
+}
+
+# as_user NAME CMD...: runs CMD as NAME (runuser, a clean set of groups), the test's
+# environment kept (paths of the run dir, the state dir, the simulator).
+as_user() {
+    u_who=$1
+    shift
+    runuser -u "$u_who" -- "$@"
+}

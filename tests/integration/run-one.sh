@@ -14,6 +14,17 @@ stop() {
         done
         kill -9 "$(cat "$TEST_TMP/gpxd.pid")" 2>/dev/null || true
     fi
+    # users made by gpx_user (lib.sh): userdel retries while another test holds /etc/passwd
+    if [ -s "$TEST_TMP/.users" ]; then
+        while read -r u; do
+            pkill -9 -u "$u" 2>/dev/null || true
+            i=0
+            while id -u "$u" >/dev/null 2>&1 && [ $i -lt 50 ]; do
+                userdel "$u" 2>/dev/null || sleep 0.1
+                i=$((i + 1))
+            done
+        done <"$TEST_TMP/.users"
+    fi
     rm -rf "$TEST_TMP"
 }
 trap stop EXIT
