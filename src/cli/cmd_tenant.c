@@ -67,6 +67,7 @@ static int call(const char *method, const char *path, json_t *body, json_t **out
         }
         r.max_gpus = (unsigned)json_integer_value(json_object_get(body, "max_gpus"));
         r.max_memory = (uint64_t)json_integer_value(json_object_get(body, "max_memory"));
+        r.max_leases = (unsigned)json_integer_value(json_object_get(body, "max_leases"));
         if (!gpx_valid_name(r.name))
             rc = gpx_cli_usage_error(&gpx_cmd_tenant,
                                      "invalid tenant name '%s' (1-63 of a-z 0-9 . _ -, starting "
@@ -109,7 +110,7 @@ static const char *opt_str(json_t *o, const char *k)
 
 static void describe(json_t *t, char *buf, size_t len)
 {
-    char mem[32] = "-", gpus[16] = "-", uid[16] = "-";
+    char mem[32] = "-", gpus[16] = "-", uid[16] = "-", leases[16] = "-";
     json_t *v;
     if (json_is_integer(v = json_object_get(t, "max_memory_bytes")))
         gpx_size_format((uint64_t)json_integer_value(v), mem, sizeof mem);
@@ -117,22 +118,28 @@ static void describe(json_t *t, char *buf, size_t len)
         snprintf(gpus, sizeof gpus, "%lld", (long long)json_integer_value(v));
     if (json_is_integer(v = json_object_get(t, "uid")))
         snprintf(uid, sizeof uid, "%lld", (long long)json_integer_value(v));
-    snprintf(buf, len, "%-20s %-7s %6s %9s %12s", opt_str(t, "name"), opt_str(t, "role"), uid, gpus,
-             mem);
+    if (json_is_integer(v = json_object_get(t, "max_leases")))
+        snprintf(leases, sizeof leases, "%lld", (long long)json_integer_value(v));
+    snprintf(buf, len, "%-20s %-7s %6s %9s %12s %10s", opt_str(t, "name"), opt_str(t, "role"), uid,
+             gpus, mem, leases);
 }
 
 static int tenant_add(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"role", required_argument, NULL, 'r'},     {"uid", required_argument, NULL, 'u'},
-        {"max-gpus", required_argument, NULL, 'g'}, {"max-memory", required_argument, NULL, 'm'},
-        {"server", required_argument, NULL, 's'},   {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"role", required_argument, NULL, 'r'},
+                                         {"uid", required_argument, NULL, 'u'},
+                                         {"max-gpus", required_argument, NULL, 'g'},
+                                         {"max-memory", required_argument, NULL, 'm'},
+                                         {"max-leases", required_argument, NULL, 'l'},
+                                         {"server", required_argument, NULL, 's'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     json_t *body = json_object();
     int c;
     unsigned long long v;
     gpx_error err = {0};
-    while ((c = getopt_long(argc, argv, "r:u:g:m:s:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:u:g:m:l:s:jh", opts, NULL)) != -1) {
         if (common_opt(c))
             continue;
         switch (c) {
@@ -158,6 +165,15 @@ static int tenant_add(int argc, char **argv)
                                            "--max-gpus must be a number from 1 to 1024");
             }
             json_object_set_new(body, "max_gpus", json_integer((json_int_t)v));
+            break;
+        case 'l':
+            if (parse_num(optarg, 1, GPX_MAX_LEASES_CAP, &v) < 0) {
+                json_decref(body);
+                return gpx_cli_usage_error(&gpx_cmd_tenant,
+                                           "--max-leases must be a number from 1 to %d, not '%s'",
+                                           GPX_MAX_LEASES_CAP, optarg);
+            }
+            json_object_set_new(body, "max_leases", json_integer((json_int_t)v));
             break;
         case 'm': {
             uint64_t b;
@@ -227,7 +243,8 @@ static int tenant_ls(int argc, char **argv)
     if (as_json) {
         gpx_view_print(out);
     } else {
-        printf("%-20s %-7s %6s %9s %12s\n", "NAME", "ROLE", "UID", "MAX-GPUS", "MAX-MEMORY");
+        printf("%-20s %-7s %6s %9s %12s %10s\n", "NAME", "ROLE", "UID", "MAX-GPUS", "MAX-MEMORY",
+               "MAX-LEASES");
         size_t i;
         json_t *t;
         json_array_foreach(out, i, t)
@@ -307,7 +324,7 @@ const struct gpx_cmd gpx_cmd_tenant = {
     run,
     "manage the tenants of the lease engine and their tokens (admin)",
     "usage: gpuplex tenant add NAME [--role admin|tenant] [--uid UID] [--max-gpus N]\n"
-    "                               [--max-memory SIZE] [--server S] [--json]\n"
+    "                               [--max-memory SIZE] [--max-leases N] [--server S] [--json]\n"
     "       gpuplex tenant ls [--server S] [--json]\n"
     "       gpuplex tenant rm NAME [--server S]\n"
     "       gpuplex tenant token NAME [--server S] [--json]\n"
@@ -321,21 +338,28 @@ const struct gpx_cmd gpx_cmd_tenant = {
     "once: gpuplexd stores only its SHA-256. The tenant sets GPUPLEX_TOKEN to it.\n"
     "  --role ROLE        tenant (default) or admin\n"
     "  --uid UID          also identify this tenant's user on the unix socket by uid\n"
-    "                     (no token needed there)\n"
+    "                     (no token needed there); not 0 nor gpuplexd's own uid,\n"
+    "                     which are always the built-in admin\n"
     "  --max-gpus N       at most N GPUs with leases of this tenant at once\n"
     "  --max-memory SIZE  at most SIZE of GPU memory under its leases (exclusive\n"
-    "                     leases count the whole GPU): 64G, 81920M\n"
+    "                     leases count the whole GPU): 64G, 81920M; its timeslice\n"
+    "                     leases then need --memory too\n"
+    "  --max-leases N     at most N active leases at once (default: gpuplexd's\n"
+    "                     max_leases_per_tenant, 64 unless configured)\n"
     "ls: every tenant with role, uid and quotas (never tokens).\n"
-    "rm: removes a tenant that holds no active lease.\n"
+    "rm: removes a tenant that holds no active lease. Its past leases and usage\n"
+    "stay readable by admins as tenant NAME~CREATED_NS (see the log); a tenant\n"
+    "added later as NAME starts with none of them.\n"
     "token: replaces NAME's token with a new one, printed once; the old one stops\n"
     "working at once.\n"
     "\n"
     "  --server S         gpuplexd's socket path or http://HOST:PORT (default:\n"
     "                     $GPUPLEX_SERVER, else /run/gpuplex/gpuplexd.sock)\n"
     "  --json             print the daemon's JSON (add/token: {name, role, uid,\n"
-    "                     max_gpus, max_memory_bytes, created_ns, token})\n"
+    "                     max_gpus, max_memory_bytes, max_leases, created_ns, token})\n"
     "\n"
-    "exit status: 0 ok; 2 bad usage; 5 no such tenant; 6 the tenant exists (add) or\n"
-    "holds leases (rm); 9 gpuplexd unreachable; 10 not authenticated (401) or not\n"
-    "an admin (403).\n",
+    "exit status: 0 ok; 2 bad usage, or a uid that is always the admin's (0,\n"
+    "gpuplexd's own); 5 no such tenant; 6 the tenant exists (add) or holds leases\n"
+    "(rm); 9 gpuplexd unreachable; 10 not authenticated (401) or not an admin\n"
+    "(403).\n",
 };

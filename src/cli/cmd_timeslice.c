@@ -52,9 +52,56 @@ static int open_arb(const char *uuid, uint64_t quantum_ns, int create, struct gp
     return gpx_arb_open(path, quantum_ns, out, err) < 0 ? -1 : 1;
 }
 
-static json_t *arb_json(const struct gpx_gpu_info *g, struct gpx_arb *a)
+/*
+ * The caller's leases by arbiter key: the key is made from the region's
+ * nonce, which only the lease's tenant (and root) can read, so this maps
+ * exactly the leases the caller may know.
+ */
+struct key_map {
+    unsigned n;
+    char (*key)[GPX_ARB_ID_MAX];
+    char (*id)[GPX_LEASE_ID_MAX];
+};
+
+static void key_map_load(struct key_map *m)
 {
-    return gpx_view_arbiter(g->index, g->uuid, a);
+    memset(m, 0, sizeof *m);
+    struct gpx_conn *cn = NULL;
+    if (gpx_cli_connect(NULL, &cn))
+        return;
+    struct gpx_lease *ls = NULL;
+    unsigned n = 0;
+    struct gpx_lease_query q = {.state = -1};
+    gpx_error err = {0};
+    if (gpx_lease_list(cn, &q, &ls, &n, &err) == 0 && n) {
+        m->key = calloc(n, sizeof *m->key);
+        m->id = calloc(n, sizeof *m->id);
+        for (unsigned i = 0; m->key && m->id && i < n; i++) {
+            struct gpx_lease_region r;
+            if (gpx_lease_region_open(run_dir, ls[i].rec.id, &r, NULL) < 0)
+                continue;
+            gpx_arb_key(r.limits->nonce, m->key[m->n]);
+            snprintf(m->id[m->n], sizeof m->id[m->n], "%s", ls[i].rec.id);
+            m->n++;
+            gpx_lease_region_close(&r);
+        }
+    }
+    free(ls);
+    gpx_conn_close(cn);
+}
+
+static const char *key_lease(const char *key, void *arg)
+{
+    const struct key_map *m = arg;
+    for (unsigned i = 0; i < m->n; i++)
+        if (strcmp(m->key[i], key) == 0)
+            return m->id[i];
+    return NULL;
+}
+
+static json_t *arb_json(const struct gpx_gpu_info *g, struct gpx_arb *a, struct key_map *m)
+{
+    return gpx_view_arbiter(g->index, g->uuid, a, key_lease, m);
 }
 
 static int ts_ls(int argc, char **argv)
@@ -74,6 +121,8 @@ static int ts_ls(int argc, char **argv)
         return gpx_cli_fail(&err);
     json_t *arr = json_array();
     int status = 0;
+    struct key_map keys;
+    key_map_load(&keys);
     for (unsigned i = 0; i < inv.count; i++) {
         struct gpx_arb *a = NULL;
         int r = open_arb(inv.gpus[i].uuid, 0, 0, &a, &err);
@@ -83,10 +132,12 @@ static int ts_ls(int argc, char **argv)
         }
         if (r == 0)
             continue;
-        json_array_append_new(arr, arb_json(&inv.gpus[i], a));
+        json_array_append_new(arr, arb_json(&inv.gpus[i], a, &keys));
         gpx_arb_close(a);
     }
     gpx_inventory_free(&inv);
+    free(keys.key);
+    free(keys.id);
     if (json) {
         gpx_view_print(arr);
     } else if (json_array_size(arr) == 0) {
@@ -102,7 +153,9 @@ static int ts_ls(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(g, "gpu_index")),
                    json_string_value(json_object_get(g, "gpu_uuid")),
                    json_real_value(json_object_get(g, "quantum_ms")),
-                   json_is_string(hl) ? json_string_value(hl) : "none",
+                   json_is_string(hl)                               ? json_string_value(hl)
+                   : json_is_null(json_object_get(g, "holder_pid")) ? "none"
+                                                                    : "(another tenant's lease)",
                    (long long)json_integer_value(json_object_get(g, "waiting")));
             printf("  %-16s %6s %4s %5s %10s %10s %7s %7s %5s\n", "LEASE", "WEIGHT", "CAP", "PROCS",
                    "GPU-S", "WAIT-S", "TURNS", "DRAINS", "HANGS");
@@ -114,8 +167,9 @@ static int ts_ls(int argc, char **argv)
                 char capbuf[16] = "-";
                 if (json_is_integer(cap))
                     snprintf(capbuf, sizeof capbuf, "%lld%%", (long long)json_integer_value(cap));
+                json_t *id = json_object_get(l, "id");
                 printf("  %-16s %6lld %4s %5lld %10.3f %10.3f %7lld %7lld %5lld\n",
-                       json_string_value(json_object_get(l, "id")),
+                       json_is_string(id) ? json_string_value(id) : "(another's)",
                        (long long)json_integer_value(json_object_get(l, "weight")), capbuf,
                        (long long)json_integer_value(json_object_get(l, "processes")),
                        json_real_value(json_object_get(l, "gpu_seconds")),

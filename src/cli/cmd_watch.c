@@ -74,19 +74,28 @@ static int run(int argc, char **argv)
                                          {"enforce", required_argument, NULL, 'e'},
                                          {"once", no_argument, NULL, '1'},
                                          {"allowance", required_argument, NULL, 'a'},
+                                         {"lease-allowance", required_argument, NULL, 'L'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     long interval_ms = 1000;
+    struct gpx_watch_opts wo;
+    gpx_watch_opts_defaults(&wo);
     int enforce = GPX_WATCH_REPORT, once = 0, json = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "i:e:1a:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:e:1a:L:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'a': {
             gpx_error e = {0};
-            if (gpx_size_parse(optarg, &gpx_watchdog_allowance, &e) < 0)
+            if (gpx_size_parse(optarg, &wo.allowance, &e) < 0)
                 return gpx_cli_usage_error(&gpx_cmd_watch, "--allowance: %s", e.msg);
+            break;
+        }
+        case 'L': {
+            gpx_error e = {0};
+            if (gpx_size_parse(optarg, &wo.lease_allowance, &e) < 0)
+                return gpx_cli_usage_error(&gpx_cmd_watch, "--lease-allowance: %s", e.msg);
             break;
         }
         case 'i': {
@@ -147,10 +156,11 @@ static int run(int argc, char **argv)
     }
     snprintf(dir, sizeof dir, "%s", h.run_dir);
     gpx_conn_close(cn);
+    wo.enforce = (enum gpx_watch_enforce)enforce;
     int status = 0;
     while (!stop) {
         struct gpx_watch_report rep;
-        if (gpx_watchdog_check(&nv, dir, (enum gpx_watch_enforce)enforce, &rep, &err) < 0) {
+        if (gpx_watchdog_check(&nv, dir, &wo, &rep, &err) < 0) {
             status = gpx_cli_fail(&err);
             if (once)
                 break;
@@ -172,30 +182,35 @@ static int run(int argc, char **argv)
 const struct gpx_cmd gpx_cmd_watch = {
     "watch",
     run,
-    "watchdog: find (and kill) processes over their lease's memory quota",
+    "watchdog: find (and kill) unleased processes and processes over their lease's quota",
     "usage: gpuplex watch [--interval-ms N] [--enforce report|kill] [--allowance SIZE]\n"
-    "                     [--once] [--json]\n"
+    "                     [--lease-allowance SIZE] [--once] [--json]\n"
     "\n"
-    "The backstop behind the interposer. Every interval, for every lease: reaps\n"
-    "the slots of dead processes, sums NVML's used memory of the lease's\n"
-    "processes on its GPU (a process belongs to a lease when it holds a slot in\n"
-    "the lease's usage region) and reports a lease whose sum exceeds its quota\n"
-    "(plus --allowance per process). A lease whose usage region is damaged owns\n"
-    "no process the watchdog can trust: its processes are reported as unleased.\n"
-    "On a GPU with vgpu or timeslice leases it also reports compute processes\n"
-    "that are in no lease of that GPU ('unleased': e.g. a workload that dropped\n"
-    "GPUPLEX_LEASE from its environment). The interposer stops ordinary programs\n"
-    "at the allocation; this catches, after the fact, programs that reach the\n"
-    "driver another way (see docs/threat-model.md).\n"
+    "The backstop behind the interposer. Every interval it reaps the slots of\n"
+    "dead processes and looks at every compute process NVML shows on every GPU.\n"
+    "A process is counted by a vgpu or timeslice lease of its GPU when it holds\n"
+    "a slot in the lease's usage region and runs as the lease's uid; by an\n"
+    "exclusive or mig lease of its GPU when it runs as the lease's uid. Each\n"
+    "process counted by no lease is reported as 'unleased' (on an idle GPU,\n"
+    "another user's on an exclusively leased GPU, a workload that dropped\n"
+    "GPUPLEX_LEASE or the interposer). A lease is reported as 'over_quota' when\n"
+    "NVML's used memory of its processes exceeds its quota plus\n"
+    "min(processes x --allowance, --lease-allowance). A lease whose usage region\n"
+    "is damaged counts no process by its slots: they are reported as unleased.\n"
+    "The interposer stops ordinary programs at the allocation; this catches,\n"
+    "after the fact, programs that reach the driver another way (see\n"
+    "docs/threat-model.md). It reads each process's uid in /proc: run it as root.\n"
     "\n"
     "options:\n"
     "  --interval-ms N   time between checks, 10..3600000 (default 1000)\n"
-    "  --enforce MODE    report (default): only print; kill: also SIGKILL the\n"
-    "                    processes of an over-quota lease and unleased processes\n"
+    "  --enforce MODE    report (default): only print; kill: also SIGKILL every\n"
+    "                    process of an over-quota lease and unleased processes\n"
     "  --allowance SIZE  per process, what NVML may show beyond what the interposer\n"
     "                    counts (the CUDA context and driver pools, ~300-500 MiB on\n"
-    "                    real GPUs): a lease is over when its processes use more\n"
-    "                    than quota + processes x SIZE (default 512M)\n"
+    "                    real GPUs) (default 512M)\n"
+    "  --lease-allowance SIZE\n"
+    "                    per lease, the most its processes together may hold beyond\n"
+    "                    its quota, however many they are (default 1G)\n"
     "  --once            one check, then exit\n"
     "  --json            one JSON object per line and violation: {kind\n"
     "                    (over_quota|unleased), lease (null when unleased), gpu,\n"

@@ -4,14 +4,17 @@
  * libcurl checks a kept-alive connection before reusing it and resends once
  * on a fresh one when a reused connection closes before any answer byte (for
  * any method; idle ones over MAX_IDLE_S are not reused, which keeps that rare).
- * Unix socket (CURLOPT_UNIX_SOCKET_PATH) or loopback TCP; no TLS, no proxy,
- * no redirects, HTTP/1.1 only.
+ * Unix socket (CURLOPT_UNIX_SOCKET_PATH), HTTP or HTTPS; no proxy, no
+ * redirects, HTTP/1.1 only. HTTPS always verifies the server's certificate
+ * and host name: against $GPUPLEX_CA alone when set (a private CA), else the
+ * system's store; there is no switch to turn that off.
  * Invariants: every exchange is bounded (connect 5 s, whole request 120 s or
  * $GPUPLEX_TIMEOUT, a stall, MAX_RESPONSE bytes of body, MAX_HEADERS of
  * headers); every transport failure is GPX_E_IO "cannot reach gpuplexd at
  * SERVER: ..." with *status 0; error answers are turned back into the
- * gpx_error they came from, by code name, so a CLI command fails with the
- * same exit status whether it ran the operation itself or asked the daemon.
+ * gpx_error they came from, by code name (answer.c), so a CLI command fails
+ * with the same exit status whether it ran the operation itself or asked the
+ * daemon.
  * Nothing is printed and no signal is raised (CURLOPT_NOSIGNAL).
  */
 #define _GNU_SOURCE
@@ -19,11 +22,11 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_RESPONSE       ((size_t)64 << 20) /* body bytes; a longer answer is an error */
 #define MAX_HEADERS        ((size_t)64 << 10) /* header bytes, all header lines together */
@@ -31,12 +34,14 @@
 #define DEFAULT_TIMEOUT_S  120L   /* whole request; $GPUPLEX_TIMEOUT overrides */
 #define MAX_TIMEOUT_S      86400L /* keeps the milliseconds in a long */
 #define STALL_S            60L    /* under 1 byte/s for this long (or the timeout): gone */
-#define MAX_IDLE_S         60L    /* no reuse of older idle connections (gpuplexd: 120 s) */
+#define MAX_IDLE_S         30L    /* no reuse of older idle connections (gpuplexd: 60 s) */
 
 struct gpx_client {
     char server[512]; /* as given, for messages */
-    char base[300];   /* "http://HOST:PORT", or "http://localhost" on a socket */
+    char base[300];   /* "http[s]://HOST:PORT", or "http://localhost" on a socket */
     char path[108];   /* the unix socket; "" over TCP */
+    int tls;          /* https:// */
+    char *ca;         /* $GPUPLEX_CA (https only), or NULL: the system's store */
     char *auth;       /* "Authorization: Bearer TOKEN", or NULL */
     long timeout_s;
     CURL *curl;
@@ -75,11 +80,9 @@ static const char *default_server(const char *server)
 static int parse_server(gpx_client *c, const char *s, gpx_error *err)
 {
     snprintf(c->server, sizeof c->server, "%s", s);
-    if (strncmp(s, "https://", 8) == 0)
-        return gpx_error_set(err, GPX_E_USAGE,
-                             "https is not supported: gpuplexd serves a unix socket and loopback "
-                             "HTTP");
-    if (strncmp(s, "http://", 7) != 0) {
+    c->tls = strncmp(s, "https://", 8) == 0;
+    const char *scheme = c->tls ? "https" : "http";
+    if (!c->tls && strncmp(s, "http://", 7) != 0) {
         const char *p = strncmp(s, "unix:", 5) == 0 ? s + 5 : s;
         if (!*p || strlen(p) >= sizeof c->path)
             return gpx_error_set(err, GPX_E_USAGE, "invalid server socket path '%s'", s);
@@ -87,7 +90,7 @@ static int parse_server(gpx_client *c, const char *s, gpx_error *err)
         snprintf(c->base, sizeof c->base, "http://localhost");
         return 0;
     }
-    const char *h = s + 7, *end = h + strcspn(h, "/"), *colon;
+    const char *h = s + strlen(scheme) + 3, *end = h + strcspn(h, "/"), *colon;
     size_t hl;
     int v6 = *h == '[';
     if (v6) { /* [::1]:7470 */
@@ -112,7 +115,7 @@ static int parse_server(gpx_client *c, const char *s, gpx_error *err)
         return gpx_error_set(err, GPX_E_USAGE, "invalid server URL '%s'", s);
     memcpy(host, h, hl);
     host[hl] = '\0';
-    long port = 80;
+    long port = c->tls ? 443 : 80;
     if (colon) {
         size_t pl = (size_t)(end - colon - 1);
         char *pend;
@@ -123,8 +126,8 @@ static int parse_server(gpx_client *c, const char *s, gpx_error *err)
     }
     if (*end && strcmp(end, "/") != 0)
         return gpx_error_set(err, GPX_E_USAGE,
-                             "server URL '%s' must not have a path (http://HOST:PORT)", s);
-    snprintf(c->base, sizeof c->base, v6 ? "http://[%s]:%ld" : "http://%s:%ld", host, port);
+                             "server URL '%s' must not have a path (%s://HOST:PORT)", s, scheme);
+    snprintf(c->base, sizeof c->base, v6 ? "%s://[%s]:%ld" : "%s://%s:%ld", scheme, host, port);
     return 0;
 }
 
@@ -157,6 +160,18 @@ static int client_open(const char *server, const char *token, long timeout_s, gp
     c->timeout_s = timeout_s;
     if (parse_server(c, server, err) < 0)
         goto fail;
+    const char *ca = getenv("GPUPLEX_CA");
+    if (c->tls && ca && *ca) {
+        /* said up front: curl would report a missing file as a failed handshake */
+        if (access(ca, R_OK) != 0) {
+            gpx_error_errno(err, GPX_E_USAGE, errno, "GPUPLEX_CA %s", ca);
+            goto fail;
+        }
+        if (!(c->ca = strdup(ca))) {
+            gpx_error_set(err, GPX_E_NOMEM, "client");
+            goto fail;
+        }
+    }
     if (token && *token) {
         if (strpbrk(token, "\r\n")) {
             gpx_error_set(err, GPX_E_USAGE, "invalid token");
@@ -196,6 +211,7 @@ void gpx_client_free(gpx_client *c)
     if (c->curl)
         curl_easy_cleanup(c->curl); /* closes the kept-alive connection */
     free(c->auth);
+    free(c->ca);
     free(c);
 }
 
@@ -213,8 +229,18 @@ static CURLcode set_common(gpx_client *c, const char *url)
     if (*c->path)
         SET(CURLOPT_UNIX_SOCKET_PATH, c->path);
 #if LIBCURL_VERSION_NUM >= 0x075500
-    SET(CURLOPT_PROTOCOLS_STR, "http");
+    SET(CURLOPT_PROTOCOLS_STR, c->tls ? "https" : "http");
+#else
+    SET(CURLOPT_PROTOCOLS, c->tls ? CURLPROTO_HTTPS : CURLPROTO_HTTP);
 #endif
+    if (c->tls) { /* libcurl's defaults, said here so that no reset can lose them */
+        SET(CURLOPT_SSL_VERIFYPEER, 1L);
+        SET(CURLOPT_SSL_VERIFYHOST, 2L);
+        if (c->ca) { /* that CA alone, not also the system's directory of CAs */
+            SET(CURLOPT_CAINFO, c->ca);
+            SET(CURLOPT_CAPATH, NULL);
+        }
+    }
     SET(CURLOPT_PROXY, ""); /* not even from $http_proxy */
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
@@ -289,6 +315,12 @@ static int transport_error(gpx_client *c, CURLcode rc, const struct answer *a, g
         else
             snprintf(why, sizeof why, "%s", *c->errbuf ? c->errbuf : curl_easy_strerror(rc));
         hint = " (is it running? set --server or GPUPLEX_SERVER)";
+    } else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+        snprintf(why, sizeof why, "%s", *c->errbuf ? c->errbuf : curl_easy_strerror(rc));
+        hint = c->ca ? " (the server's certificate is not signed by GPUPLEX_CA, or is not for "
+                       "this host name)"
+                     : " (the server's certificate is not trusted by the system's CA store, or "
+                       "is not for this host name: set GPUPLEX_CA to the CA that signed it)";
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         snprintf(why, sizeof why, "%s (timeout %ld s, GPUPLEX_TIMEOUT)",
                  *c->errbuf ? c->errbuf : curl_easy_strerror(rc), c->timeout_s);
@@ -296,31 +328,6 @@ static int transport_error(gpx_client *c, CURLcode rc, const struct answer *a, g
         snprintf(why, sizeof why, "%s", *c->errbuf ? c->errbuf : curl_easy_strerror(rc));
     }
     return gpx_error_set(err, GPX_E_IO, "cannot reach gpuplexd at %s: %s%s", c->server, why, hint);
-}
-
-static enum gpx_code code_by_name(const char *name, long status)
-{
-    for (int i = 1; i < GPX_E__COUNT; i++) /* never OK: this is a failed request */
-        if (name && strcmp(gpx_error_name((enum gpx_code)i), name) == 0)
-            return (enum gpx_code)i;
-    switch (status) {
-    case 400:
-        return GPX_E_INVALID;
-    case 401:
-        return GPX_E_UNAUTH;
-    case 403:
-        return GPX_E_PERM;
-    case 404:
-        return GPX_E_NOT_FOUND;
-    case 405:
-        return GPX_E_METHOD;
-    case 409:
-        return GPX_E_BUSY;
-    case 413:
-        return GPX_E_TOO_LARGE;
-    default:
-        return GPX_E_INTERNAL;
-    }
 }
 
 /* Whether s is one piece of a request line: printable ASCII, no spaces. */
@@ -393,24 +400,8 @@ int gpx_client_request(gpx_client *c, const char *method, const char *path, cons
     }
 
     *status = (int)st;
-    if (st >= 200 && st < 300) {
-        if (!resp) {
-            free(a.p);
-        } else if (!(*resp = a.p ? a.p : strdup(""))) {
-            *status = 0;
-            return gpx_error_set(err, GPX_E_NOMEM, "answer");
-        }
-        return 0;
-    }
-    json_t *j = a.len ? json_loadb(a.p, a.len, 0, NULL) : NULL;
-    json_t *e = json_object_get(json_object_get(j, "error"), "code");
-    json_t *m = json_object_get(json_object_get(j, "error"), "message");
-    enum gpx_code code = code_by_name(json_string_value(e), st);
-    if (json_is_string(m))
-        gpx_error_set(err, code, "%s", json_string_value(m));
-    else
-        gpx_error_set(err, code, "gpuplexd answered HTTP %ld", st);
-    json_decref(j);
-    free(a.p);
-    return -1;
+    int ok = gpx__client_answer(st, a.p, a.len, resp, err);
+    if (ok < 0 && st >= 200 && st < 300)
+        *status = 0; /* no memory for an empty body: not the daemon's answer */
+    return ok;
 }

@@ -33,17 +33,7 @@ static int call(gpx_conn *c, const char *method, const char *path, json_t *body,
     free(text);
     if (rc < 0)
         return -1;
-    json_error_t je;
-    json_t *j = json_loads(resp ? resp : "null", JSON_DECODE_ANY, &je);
-    free(resp);
-    if (!j)
-        return gpx_error_set(err, GPX_E_IO, "gpuplexd at %s sent invalid JSON: %s",
-                             gpx_client_server(c->http), je.text);
-    if (out)
-        *out = j;
-    else
-        json_decref(j);
-    return 0;
+    return gpx__client_json(gpx_client_server(c->http), resp, out, err);
 }
 
 /* path + "?name=value" / "&name=value", percent-encoded; NULL values add nothing. */
@@ -230,6 +220,8 @@ static json_t *tenant_body(const struct gpx_tenant_req *r)
         json_object_set_new(b, "max_gpus", json_integer(r->max_gpus));
     if (r->max_memory)
         json_object_set_new(b, "max_memory", json_integer((json_int_t)r->max_memory));
+    if (r->max_leases)
+        json_object_set_new(b, "max_leases", json_integer(r->max_leases));
     return b;
 }
 

@@ -200,6 +200,7 @@ int gpx__conn_local_open(gpx_conn *c, const struct gpx_conn_opts *o, gpx_error *
         .placement = cfg.placement,
         .oversubscription = cfg.oversubscription,
         .grace_ms = cfg.grace_ms,
+        .max_leases_per_tenant = cfg.max_leases_per_tenant,
         .daemon = 0,
     };
     if (gpx_engine_open(&eo, &c->eng, err) < 0)

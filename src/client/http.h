@@ -1,11 +1,13 @@
 /*
  * The HTTP transport to gpuplexd (libcurl): one request, one answer, over its
- * unix socket or loopback HTTP. The typed client (include/gpuplex/client.h,
+ * unix socket, HTTP or HTTPS. The typed client (include/gpuplex/client.h,
  * src/client/conn_http.c) is built on it; nothing else should call it.
  *
  * A server is named as
  *   - a socket path: "/run/gpuplex/gpuplexd.sock" (or "unix:PATH"), or
- *   - an URL: "http://127.0.0.1:7470".
+ *   - an URL: "http://127.0.0.1:7470", "https://gpu7.example:7470" (the
+ *     certificate is verified against $GPUPLEX_CA when set, else the system's
+ *     CA store; always with the host name).
  * Default: $GPUPLEX_SERVER, else GPX_CLIENT_DEFAULT_SOCKET. The token comes
  * from the caller or $GPUPLEX_TOKEN; without one, unix-socket callers are
  * identified by their uid.
@@ -42,5 +44,16 @@ const char *gpx_client_server(const gpx_client *c);
  */
 int gpx_client_request(gpx_client *c, const char *method, const char *path, const char *body,
                        int *status, char **resp, gpx_error *err);
+
+/*
+ * Inside the client (answer.c, no libcurl, fuzzed by tests/fuzz/fuzz_client_response.c).
+ * gpx__client_answer: an answer's HTTP status and body (malloc'd, NUL-terminated after `len`
+ * bytes, or NULL; taken over) as gpx_client_request returns them: 2xx, 0 and *resp (when
+ * wanted); else -1 with `err` from the body's {"error":{"code","message"}} or the status.
+ * gpx__client_json: a 2xx body (taken over) as JSON in *out (may be NULL), or GPX_E_IO.
+ */
+struct json_t;
+int gpx__client_answer(long status, char *body, size_t len, char **resp, gpx_error *err);
+int gpx__client_json(const char *server, char *resp, struct json_t **out, gpx_error *err);
 
 #endif

@@ -1,12 +1,15 @@
 /*
- * Paths beside the running binary, and mkdir -p (paths.h). Every result is
- * checked for length: a path that does not fit is an error, never a
- * truncated name.
+ * Paths beside the running binary, mkdir -p, and private state files
+ * (paths.h). Every result is checked for length: a path that does not fit is
+ * an error, never a truncated name. Modes are changed through an open fd
+ * (fchmod), never by a path that could be swapped for a link meanwhile.
  */
 #define _GNU_SOURCE
 #include "core/paths.h"
+#include "core/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,4 +76,62 @@ int gpx_mkdirs(const char *path, mode_t mode, gpx_error *err)
     if (mkdir(p, mode) < 0 && errno != EEXIST)
         return gpx_error_errno(err, GPX_E_IO, errno, "creating %s", p);
     return 0;
+}
+
+/* fd's mode without group/other bits that `keep` lacks, when fd is ours; what it was told. */
+static void tighten(int fd, const char *path, mode_t keep, const char *what)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_uid != geteuid())
+        return;
+    mode_t was = st.st_mode & 07777, now = was & ~(077 & ~keep);
+    if (now == was)
+        return;
+    if (fchmod(fd, now) < 0)
+        gpx_warn("%s %s is mode %04o, readable or writable by others, and can't be made "
+                 "%04o: %s",
+                 what, path, (unsigned)was, (unsigned)now, strerror(errno));
+    else
+        gpx_warn("%s %s was mode %04o, readable or writable by others: now %04o", what, path,
+                 (unsigned)was, (unsigned)now);
+}
+
+int gpx_mkdirs_private(const char *path, mode_t mode, gpx_error *err)
+{
+    char parent[PATH_MAX];
+    if ((size_t)snprintf(parent, sizeof parent, "%s", path) >= sizeof parent)
+        return gpx_error_set(err, GPX_E_INVALID, "path too long: %s", path);
+    char *slash = strrchr(parent, '/');
+    while (slash && slash > parent && slash[1] == '\0') { /* "dir/" */
+        *slash = '\0';
+        slash = strrchr(parent, '/');
+    }
+    if (slash && slash > parent) {
+        *slash = '\0';
+        if (gpx_mkdirs(parent, 0755, err) < 0)
+            return -1;
+    }
+    if (mkdir(path, mode) < 0 && errno != EEXIST)
+        return gpx_error_errno(err, GPX_E_IO, errno, "creating %s", path);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return gpx_error_errno(err, GPX_E_IO, errno, "opening %s", path);
+    tighten(fd, path, mode, "the state directory");
+    close(fd);
+    return 0;
+}
+
+void gpx_file_private(const char *dir, const char *name, mode_t mode, int create)
+{
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        return;
+    int fd =
+        open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (create ? O_CREAT : 0), mode);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        tighten(fd, path, mode, "the state file");
+    close(fd);
 }

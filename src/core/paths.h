@@ -27,4 +27,24 @@ int gpx_interposer_path(char *out, size_t len, gpx_error *err);
 /* mkdir -p (each missing component with `mode`). */
 int gpx_mkdirs(const char *path, mode_t mode, gpx_error *err);
 
+/*
+ * A state directory's mode: its owner's alone, except that others may pass
+ * through it to a file they know the name of (gpuplexd.lock, which tells
+ * clients where the daemon listens); nobody else lists it or reads its
+ * database (issue 10, finding 8).
+ */
+#define GPX_STATE_DIR_MODE 0711
+/*
+ * mkdir -p `path`, the missing parents 0755 and `path` itself `mode`; an
+ * existing `path` owned by the caller that gives group or others more than
+ * `mode` does is tightened to `mode`'s bits, with a warning.
+ */
+int gpx_mkdirs_private(const char *path, mode_t mode, gpx_error *err);
+/*
+ * Tightens the file dir/name to `mode`'s group and other bits when it is ours
+ * and gives them more, with a warning; with `create`, a missing file is made
+ * empty with `mode`. Errors are left to whoever opens the file next.
+ */
+void gpx_file_private(const char *dir, const char *name, mode_t mode, int create);
+
 #endif

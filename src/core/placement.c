@@ -34,7 +34,7 @@ static uint64_t capacity(const struct gpx_place_gpu *g, double oversub)
 
 uint64_t gpx_place_free_quota(const struct gpx_place_gpu *g, double oversubscription)
 {
-    if (g->exclusive)
+    if (g->exclusive || g->unquoted)
         return 0;
     uint64_t cap = capacity(g, oversubscription);
     return g->quota_sum >= cap ? 0 : cap - g->quota_sum;
@@ -72,10 +72,28 @@ static int fits(const struct gpx_place_gpu *g, const struct gpx_place_req *req, 
                 snprintf(why, len, "GPU %u is in MIG mode; it takes mig leases only", g->index);
             return 0;
         }
+        if (!req->memory) {
+            if (!g->quota_sum)
+                return 1;
+            if (why) {
+                gpx_size_format(g->quota_sum, a, sizeof a);
+                snprintf(why, len,
+                         "GPU %u has leases with memory quotas (%s promised): a lease without "
+                         "one could use their memory; give it a quota (--memory SIZE)",
+                         g->index, a);
+            }
+            return 0;
+        }
         uint64_t free_q = gpx_place_free_quota(g, oversub);
         if (req->memory <= free_q)
             return 1;
-        if (why) {
+        if (why && g->unquoted) {
+            snprintf(why, len,
+                     "GPU %u has %u lease%s without a memory quota, which may use all of its "
+                     "memory: it takes no memory quota until %s released",
+                     g->index, g->unquoted, g->unquoted == 1 ? "" : "s",
+                     g->unquoted == 1 ? "that lease is" : "they are");
+        } else if (why) {
             gpx_size_format(req->memory, a, sizeof a);
             gpx_size_format(free_q, b, sizeof b);
             snprintf(why, len, "GPU %u cannot take a %s memory quota: %s is free for quotas",
@@ -183,10 +201,15 @@ int gpx_place(const struct gpx_place_gpu *gpus, unsigned n, const struct gpx_pla
             return gpx_error_set(err, GPX_E_NO_SPACE,
                                  "no GPU takes shared leases (all are in MIG "
                                  "mode)");
+        if (!req->memory)
+            return gpx_error_set(err, GPX_E_NO_SPACE,
+                                 "no GPU can take a lease without a memory quota: each is "
+                                 "exclusively held or has leases with quotas, whose memory it "
+                                 "could use; give it a quota (--memory SIZE)");
         if (most == 0)
             return gpx_error_set(err, GPX_E_NO_SPACE,
-                                 "no GPU can take a %s memory quota: every GPU is exclusively held "
-                                 "or fully committed",
+                                 "no GPU can take a %s memory quota: every GPU is exclusively "
+                                 "held, fully committed or used by a lease without a quota",
                                  a);
         gpx_size_format(most, b, sizeof b);
         return gpx_error_set(err, GPX_E_NO_SPACE,

@@ -9,6 +9,10 @@
  * - vgpu and timeslice share a GPU with each other but never with an
  *   exclusive lease; the sum of their memory quotas stays within
  *   memory_total * oversubscription (1.0 = no oversubscription);
+ * - a shared lease without a memory quota (timeslice) may use all of its
+ *   GPU's memory, so it holds all the memory no quota was promised: it goes
+ *   only to a GPU where no lease has a quota, and a GPU with one takes no
+ *   quota (promised quotas stay whole);
  * - mig needs a GPU whose MIG mode is enabled (gpx_place_mig orders those the
  *   daemon found able to host the profile);
  * - among the GPUs that can take the lease, binpack picks the one left with
@@ -35,6 +39,7 @@ struct gpx_place_gpu {
     unsigned leases;    /* active leases on the GPU, any mode */
     int exclusive;      /* one of them is exclusive */
     uint64_t quota_sum; /* sum of the shared leases' memory quotas */
+    unsigned unquoted;  /* shared leases without a memory quota */
     int allowed;        /* 0: the tenant may not add this GPU (its max_gpus is reached) */
 };
 
@@ -44,7 +49,7 @@ struct gpx_place_req {
     uint64_t memory; /* quota in bytes; 0 = none */
 };
 
-/* Bytes of quota GPU g can still take (0 when exclusive-held). */
+/* Bytes of quota GPU g can still take (0 when exclusive-held or a quota-less lease is there). */
 uint64_t gpx_place_free_quota(const struct gpx_place_gpu *g, double oversubscription);
 
 /*

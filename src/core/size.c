@@ -1,43 +1,66 @@
 /*
- * Size parsing. Rejects negative numbers, trailing garbage, unknown units and
- * values that overflow 64 bits, each with a message naming the input.
+ * Size parsing. A size is exactly a decimal number and a unit ("4G", "1.5GiB"):
+ * no space around or inside it, no sign, no hex, octal or exponent, since the
+ * API takes these strings from tenants and "0x10G" or " 1G" must not mean
+ * something else than it says. Rejects unknown units and values that overflow
+ * 64 bits, each with a message naming the input.
  */
 #include "core/size.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/*
+ * The number: decimal digits, at most one '.' with digits after it, and no
+ * leading zero before another digit (is "010G" 8 or 10?). Nothing strtod would
+ * add (space, sign, hex, exponents, inf, nan) gets through. Returns its length
+ * and its value in *v; 0 when `p` does not start with such a number.
+ */
+static size_t decimal_prefix(const char *p, double *v)
+{
+    size_t n = strspn(p, "0123456789");
+    if (n == 0 || (p[0] == '0' && n > 1))
+        return 0;
+    if (p[n] == '.') {
+        size_t frac = strspn(p + n + 1, "0123456789");
+        if (frac == 0)
+            return 0;
+        n += 1 + frac;
+    }
+    char buf[64];
+    if (n >= sizeof buf) {
+        *v = INFINITY; /* 64 digits: too large whatever the unit */
+        return n;
+    }
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    *v = strtod(buf, NULL); /* only digits and one '.': strtod reads them as decimal */
+    return n;
+}
+
+static int invalid(const char *text, gpx_error *err)
+{
+    return gpx_error_set(err, GPX_E_INVALID, "invalid size '%s' (examples: 4G, 4096M, 512MiB)",
+                         text);
+}
+
 int gpx_size_parse(const char *text, uint64_t *bytes, gpx_error *err)
 {
     if (!text || !*text)
         return gpx_error_set(err, GPX_E_INVALID, "empty size (examples: 4G, 4096M, 512MiB)");
-    const char *p = text;
-    while (isspace((unsigned char)*p))
-        p++;
-    if (!isdigit((unsigned char)*p))
-        return gpx_error_set(err, GPX_E_INVALID, "invalid size '%s' (examples: 4G, 4096M, 512MiB)",
-                             text);
-    /* decimal digits and one optional fraction only: strtod would also take 0x10, 1e3, inf */
-    size_t digits = strspn(p, "0123456789");
-    if (p[digits] == '.')
-        digits += 1 + strspn(p + digits + 1, "0123456789");
-    char c = p[digits], n1 = c ? p[digits + 1] : '\0';
-    if (((c == 'x' || c == 'X') && digits == 1 && p[0] == '0' && isxdigit((unsigned char)n1)) ||
-        ((c == 'e' || c == 'E') && (isdigit((unsigned char)n1) || n1 == '+' || n1 == '-')))
-        return gpx_error_set(err, GPX_E_INVALID, "invalid size '%s' (examples: 4G, 4096M, 512MiB)",
-                             text);
-    errno = 0;
-    char *end;
-    double v = strtod(p, &end);
-    if (errno || !isfinite(v) || v < 0)
-        return gpx_error_set(err, GPX_E_INVALID, "invalid size '%s'", text);
-    while (isspace((unsigned char)*end))
-        end++;
+    double v;
+    size_t len = decimal_prefix(text, &v);
+    if (len == 0)
+        return invalid(text, err);
+    if (!isfinite(v))
+        return gpx_error_set(err, GPX_E_INVALID, "size '%s' is too large", text);
+    const char *end = text + len;
+    if (strspn(end, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(end))
+        return invalid(text, err);
     static const struct {
         const char *suffix;
         unsigned shift;
@@ -80,9 +103,7 @@ int gpx_size_parse_unit(const char *text, uint64_t *bytes, gpx_error *err)
     if (gpx_size_parse(text, bytes, err) < 0)
         return -1;
     const char *p = text + strlen(text);
-    while (p > text && isspace((unsigned char)p[-1]))
-        p--;
-    if (p > text && (isdigit((unsigned char)p[-1]) || p[-1] == '.'))
+    if (p > text && isdigit((unsigned char)p[-1]))
         return gpx_error_set(err, GPX_E_INVALID,
                              "size '%s' has no unit: write %sM or %sG (K, M, G, T; binary units)",
                              text, text, text);

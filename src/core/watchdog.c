@@ -1,23 +1,26 @@
 /*
- * Watchdog check (see watchdog.h): one pass over the leases and NVML's
- * compute processes. Stateless between passes, so the daemon can call it on
- * any schedule and a restart loses nothing.
+ * Watchdog check (see watchdog.h): one pass over NVML's compute processes on
+ * every GPU and the leases of the run directory. Stateless between passes,
+ * so the daemon can call it on any schedule and a restart loses nothing.
  *
  * Invariants: a process is only killed when NVML shows it on the GPU right
- * now and it is either in an over-quota lease of that GPU or, on a GPU with
- * shared (vgpu/timeslice) leases, in none; nothing is killed in report mode.
- * A figure NVML does not give (used memory not available) counts as 0: the
- * watchdog does not act on what it cannot see.
+ * now and it is either counted by an over-quota lease of that GPU (its slot
+ * and its uid both say so) or counted by none; nothing is killed in report
+ * mode. A process counted by a lease is never charged to another uid's
+ * lease, so what one tenant writes in its own region can't get another
+ * tenant's process killed. A figure NVML does not give (used memory not
+ * available) counts as 0, and a GPU whose processes NVML does not list is
+ * skipped: the watchdog does not act on what it cannot see.
  */
 #define _GNU_SOURCE
 #include "core/watchdog.h"
 #include "shm/lease.h"
-#include "nvml/inventory.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,7 @@ struct lease_view {
     char id[GPX_LEASE_ID_MAX];
     char gpu_uuid[96];
     int mode;
+    uint32_t uid; /* limits->uid: whose processes the lease may count */
     uint64_t quota;
     unsigned npids;
     int32_t pids[GPX_LEASE_MAX_PROCS];
@@ -82,12 +86,19 @@ static void enforce_kill(struct gpx_watch_violation *v)
     }
 }
 
-uint64_t gpx_watchdog_allowance = 512ULL << 20;
+void gpx_watch_opts_defaults(struct gpx_watch_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->enforce = GPX_WATCH_REPORT;
+    o->allowance = GPX_WATCH_ALLOWANCE_DEFAULT;
+    o->lease_allowance = GPX_WATCH_LEASE_ALLOWANCE_DEFAULT;
+}
 
 /*
  * A lease whose usage region can't be opened (damaged, or rewritten by its
- * tenant) still has its read-only limits: read them alone, so its GPU counts
- * as shared and its processes, now in no readable lease, are reported.
+ * tenant) still has its read-only limits: read them alone. Such a lease
+ * counts no process by slot (its processes are reported as unleased), but an
+ * exclusive or mig lease, which counts by uid, still counts its tenant's.
  */
 static int read_limits_only(const char *run_dir, const char *id, struct gpx_lease_limits *out)
 {
@@ -150,11 +161,6 @@ static int lease_ids(const char *run_dir, char (**ids)[GPX_LEASE_ID_MAX], unsign
     return 0;
 }
 
-static uint64_t proc_bytes(const struct gpx_gpu_proc *p)
-{
-    return p->used_bytes == UINT64_MAX ? 0 : p->used_bytes;
-}
-
 static int read_leases(const char *run_dir, struct lease_view **out, unsigned *count,
                        struct gpx_watch_report *rep, gpx_error *err)
 {
@@ -183,6 +189,7 @@ static int read_leases(const char *run_dir, struct lease_view **out, unsigned *c
                 memcpy(l->gpu_uuid, lim.gpu_uuid, sizeof l->gpu_uuid);
                 l->gpu_uuid[sizeof l->gpu_uuid - 1] = '\0';
                 l->mode = (int)lim.mode;
+                l->uid = lim.uid;
                 l->quota = lim.memory_quota;
             }
             continue;
@@ -194,6 +201,7 @@ static int read_leases(const char *run_dir, struct lease_view **out, unsigned *c
         memcpy(l->gpu_uuid, r.limits->gpu_uuid, sizeof l->gpu_uuid);
         l->gpu_uuid[sizeof l->gpu_uuid - 1] = '\0';
         l->mode = (int)r.limits->mode;
+        l->uid = r.limits->uid;
         l->quota = r.limits->memory_quota;
         for (unsigned s = 0; s < GPX_LEASE_MAX_PROCS; s++) {
             int32_t pid = atomic_load(&r.usage->procs[s].pid);
@@ -209,88 +217,262 @@ static int read_leases(const char *run_dir, struct lease_view **out, unsigned *c
     return 0;
 }
 
-int gpx_watchdog_check(struct gpx_nvml *nv, const char *run_dir, enum gpx_watch_enforce enforce,
+/* One compute process of a GPU, as NVML shows it, with its uid from /proc. */
+struct gpu_proc {
+    int32_t pid;
+    uint64_t bytes; /* 0 when NVML does not say */
+    uint32_t uid;
+    bool uid_known;
+    bool gone;    /* exited since NVML listed it: nothing to report */
+    bool counted; /* by one of the GPU's leases */
+};
+
+struct gpu_view {
+    unsigned index;
+    char uuid[96];
+    unsigned n;
+    struct gpu_proc *procs; /* n entries, malloc'd */
+};
+
+/*
+ * The real uid of `pid` (/proc/PID/status, "Uid:" first field): 0, or -1 with
+ * errno (ENOENT or ESRCH: the process is gone).
+ */
+static int proc_uid(int32_t pid, uint32_t *uid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    int rc = -1;
+    errno = EINVAL;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long u;
+        if (sscanf(line, "Uid: %lu", &u) == 1) {
+            *uid = (uint32_t)u;
+            rc = 0;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+/*
+ * Every compute process of GPU `index` (not only the first few: a process
+ * past a fixed-size list would go unseen). 1 when listed, 0 when NVML does
+ * not list this GPU's processes, -1 on error.
+ */
+static int read_gpu(struct gpx_nvml *nv, unsigned index, struct gpu_view *g, gpx_error *err)
+{
+    memset(g, 0, sizeof *g);
+    g->index = index;
+    nvmlDevice_t dev;
+    nvmlReturn_t r = nv->device_by_index(index, &dev);
+    if (r != NVML_SUCCESS)
+        return gpx_nvml_fail(nv, r, err, "nvmlDeviceGetHandleByIndex");
+    if ((r = nv->device_uuid(dev, g->uuid, sizeof g->uuid)) != NVML_SUCCESS)
+        return gpx_nvml_fail(nv, r, err, "nvmlDeviceGetUUID");
+    g->uuid[sizeof g->uuid - 1] = '\0';
+    if (!nv->device_processes)
+        return 0;
+    unsigned cap = 64;
+    nvmlProcessInfo_t *infos = NULL;
+    /* processes come and go between the calls: grow on INSUFFICIENT_SIZE, a few times */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        free(infos);
+        infos = calloc(cap, sizeof *infos);
+        if (!infos)
+            return gpx_error_set(err, GPX_E_NOMEM, "listing the processes of GPU %u", index);
+        unsigned n = cap;
+        r = nv->device_processes(dev, &n, infos);
+        if (r == NVML_ERROR_INSUFFICIENT_SIZE) {
+            cap = (n > cap ? n : cap) * 2;
+            continue;
+        }
+        if (r != NVML_SUCCESS)
+            break;
+        g->procs = calloc(n ? n : 1, sizeof *g->procs);
+        if (!g->procs) {
+            free(infos);
+            return gpx_error_set(err, GPX_E_NOMEM, "listing the processes of GPU %u", index);
+        }
+        for (unsigned i = 0; i < n; i++) {
+            struct gpu_proc *p = &g->procs[i];
+            p->pid = (int32_t)infos[i].pid;
+            p->bytes = infos[i].usedGpuMemory == NVML_VALUE_NOT_AVAILABLE_ULL
+                           ? 0
+                           : (uint64_t)infos[i].usedGpuMemory;
+            if (proc_uid(p->pid, &p->uid) == 0)
+                p->uid_known = true;
+            else if (errno == ENOENT || errno == ESRCH)
+                p->gone = true;
+        }
+        g->n = n;
+        free(infos);
+        return 1;
+    }
+    free(infos);
+    if (r == NVML_ERROR_NOT_SUPPORTED || r == NVML_SUCCESS)
+        return 0;
+    return gpx_nvml_fail(nv, r, err, "nvmlDeviceGetComputeRunningProcesses");
+}
+
+static bool same_uid(const struct gpu_proc *p, const struct lease_view *l)
+{
+    return p->uid_known && p->uid == l->uid;
+}
+
+static bool counts_by_slot(const struct lease_view *l)
+{
+    return l->mode == GPX_MODE_VGPU || l->mode == GPX_MODE_TIMESLICE;
+}
+
+/*
+ * A shared lease: counts its tenant's processes that hold its slots, and
+ * reports it when they hold more than its quota and the allowance.
+ */
+static int check_shared(const struct gpx_watch_opts *o, const struct lease_view *l,
+                        struct gpu_view *g, struct gpx_watch_report *rep, unsigned *cap,
+                        gpx_error *err)
+{
+    uint64_t used = 0;
+    unsigned np = 0;
+    int32_t pids[GPX_WATCH_MAX_PIDS];
+    for (unsigned p = 0; p < g->n; p++) {
+        struct gpu_proc *gp = &g->procs[p];
+        if (gp->gone || !same_uid(gp, l) || !lease_has(l, gp->pid))
+            continue;
+        gp->counted = true;
+        used += gp->bytes;
+        if (np < GPX_WATCH_MAX_PIDS)
+            pids[np++] = gp->pid;
+    }
+    if (l->quota == 0) /* no memory quota (a timeslice lease): nothing to exceed */
+        return 0;
+    uint64_t allowance = (uint64_t)np * o->allowance;
+    if (np && allowance / np != o->allowance) /* overflow: the lease bound applies */
+        allowance = UINT64_MAX;
+    if (allowance > o->lease_allowance)
+        allowance = o->lease_allowance;
+    uint64_t bound = l->quota + allowance < l->quota ? UINT64_MAX : l->quota + allowance;
+    if (used <= bound)
+        return 0;
+    struct gpx_watch_violation *v = add_violation(rep, cap);
+    if (!v)
+        return gpx_error_set(err, GPX_E_NOMEM, "watchdog report");
+    v->kind = GPX_WATCH_OVER_QUOTA;
+    memcpy(v->lease, l->id, sizeof v->lease);
+    v->gpu_index = g->index;
+    memcpy(v->gpu_uuid, g->uuid, sizeof v->gpu_uuid);
+    v->quota_bytes = l->quota;
+    v->allowance_bytes = allowance;
+    v->used_bytes = used;
+    v->uid = l->uid;
+    v->uid_known = 1;
+    v->npids = np;
+    memcpy(v->pids, pids, np * sizeof *pids);
+    /* all of them: which one holds what the interposer did not count, NVML can't say */
+    if (o->enforce == GPX_WATCH_KILL)
+        enforce_kill(v);
+    return 0;
+}
+
+/* One GPU: its leases count their processes; every process left is unleased. */
+static int check_gpu(const struct gpx_watch_opts *o, struct gpu_view *g,
+                     const struct lease_view *leases, unsigned nleases,
+                     struct gpx_watch_report *rep, unsigned *cap, gpx_error *err)
+{
+    for (unsigned li = 0; li < nleases; li++) {
+        const struct lease_view *l = &leases[li];
+        if (strcmp(l->gpu_uuid, g->uuid) != 0)
+            continue;
+        if (counts_by_slot(l)) {
+            if (check_shared(o, l, g, rep, cap, err) < 0)
+                return -1;
+            continue;
+        }
+        /*
+         * exclusive, mig: the whole GPU (or an instance of it) is the tenant's, its workloads
+         * run without the interposer; the region does not say which instance, so a mig
+         * lease counts its tenant's processes anywhere on the GPU.
+         */
+        for (unsigned p = 0; p < g->n; p++)
+            if (same_uid(&g->procs[p], l))
+                g->procs[p].counted = true;
+    }
+    for (unsigned p = 0; p < g->n; p++) {
+        const struct gpu_proc *gp = &g->procs[p];
+        if (gp->counted || gp->gone)
+            continue;
+        struct gpx_watch_violation *v = add_violation(rep, cap);
+        if (!v)
+            return gpx_error_set(err, GPX_E_NOMEM, "watchdog report");
+        v->kind = GPX_WATCH_UNLEASED;
+        v->gpu_index = g->index;
+        memcpy(v->gpu_uuid, g->uuid, sizeof v->gpu_uuid);
+        v->used_bytes = gp->bytes;
+        v->uid = gp->uid;
+        v->uid_known = gp->uid_known;
+        v->npids = 1;
+        v->pids[0] = gp->pid;
+        if (o->enforce == GPX_WATCH_KILL)
+            enforce_kill(v);
+    }
+    return 0;
+}
+
+static void free_gpus(struct gpu_view *gpus, unsigned n)
+{
+    for (unsigned i = 0; gpus && i < n; i++)
+        free(gpus[i].procs);
+    free(gpus);
+}
+
+/* Every GPU with its processes; a GPU whose processes NVML does not list has none. */
+static int read_gpus(struct gpx_nvml *nv, struct gpu_view **out, unsigned *count, gpx_error *err)
+{
+    unsigned n = 0;
+    *out = NULL;
+    *count = 0;
+    nvmlReturn_t r = nv->device_count(&n);
+    if (r != NVML_SUCCESS)
+        return gpx_nvml_fail(nv, r, err, "nvmlDeviceGetCount");
+    struct gpu_view *gpus = calloc(n ? n : 1, sizeof *gpus);
+    if (!gpus)
+        return gpx_error_set(err, GPX_E_NOMEM, "watchdog: %u GPUs", n);
+    for (unsigned i = 0; i < n; i++) {
+        if (read_gpu(nv, i, &gpus[i], err) < 0) {
+            free_gpus(gpus, i + 1);
+            return gpx_error_wrap(err, "GPU %u", i);
+        }
+    }
+    *out = gpus;
+    *count = n;
+    return 0;
+}
+
+int gpx_watchdog_check(struct gpx_nvml *nv, const char *run_dir, const struct gpx_watch_opts *o,
                        struct gpx_watch_report *rep, gpx_error *err)
 {
     memset(rep, 0, sizeof *rep);
     /* NVML first, leases second: the interposer takes its slot before its first driver call,
      * so every process in NVML's snapshot already holds its slot when the leases are read. */
-    struct gpx_inventory inv;
-    if (gpx_inventory_read(nv, &inv, err) < 0)
-        return gpx_error_wrap(err, "watchdog: reading the GPU inventory");
+    struct gpu_view *gpus = NULL;
+    unsigned ngpus = 0;
+    if (read_gpus(nv, &gpus, &ngpus, err) < 0)
+        return gpx_error_wrap(err, "watchdog: reading the GPUs' processes");
     struct lease_view *leases = NULL;
     unsigned nleases = 0, cap = 0;
     if (read_leases(run_dir, &leases, &nleases, rep, err) < 0) {
-        gpx_inventory_free(&inv);
+        free_gpus(gpus, ngpus);
         return -1;
     }
     int rc = 0;
-    for (unsigned gi = 0; gi < inv.count && rc == 0; gi++) {
-        const struct gpx_gpu_info *g = &inv.gpus[gi];
-        if (!(g->valid & GPX_INV_PROCS))
-            continue;
-        int shared = 0;
-        for (unsigned li = 0; li < nleases; li++) {
-            const struct lease_view *l = &leases[li];
-            if (strcmp(l->gpu_uuid, g->uuid) != 0)
-                continue;
-            if (l->mode == GPX_MODE_VGPU || l->mode == GPX_MODE_TIMESLICE)
-                shared = 1;
-            if (l->quota == 0)
-                continue;
-            uint64_t used = 0;
-            unsigned np = 0;
-            int32_t pids[GPX_WATCH_MAX_PIDS];
-            for (unsigned p = 0; p < g->proc_count; p++) {
-                if (!lease_has(l, (int32_t)g->procs[p].pid))
-                    continue;
-                used += proc_bytes(&g->procs[p]);
-                if (np < GPX_WATCH_MAX_PIDS)
-                    pids[np++] = (int32_t)g->procs[p].pid;
-            }
-            if (used <= l->quota + (uint64_t)np * gpx_watchdog_allowance)
-                continue;
-            struct gpx_watch_violation *v = add_violation(rep, &cap);
-            if (!v) {
-                rc = gpx_error_set(err, GPX_E_NOMEM, "watchdog report");
-                break;
-            }
-            v->kind = GPX_WATCH_OVER_QUOTA;
-            memcpy(v->lease, l->id, sizeof v->lease);
-            v->gpu_index = g->index;
-            memcpy(v->gpu_uuid, g->uuid, sizeof v->gpu_uuid);
-            v->quota_bytes = l->quota;
-            v->used_bytes = used;
-            v->npids = np;
-            memcpy(v->pids, pids, np * sizeof *pids);
-            if (enforce == GPX_WATCH_KILL)
-                enforce_kill(v);
-        }
-        if (!shared || rc < 0)
-            continue;
-        for (unsigned p = 0; p < g->proc_count; p++) {
-            int32_t pid = (int32_t)g->procs[p].pid;
-            int leased = 0;
-            for (unsigned li = 0; li < nleases && !leased; li++)
-                leased = strcmp(leases[li].gpu_uuid, g->uuid) == 0 && lease_has(&leases[li], pid);
-            if (leased)
-                continue;
-            struct gpx_watch_violation *v = add_violation(rep, &cap);
-            if (!v) {
-                rc = gpx_error_set(err, GPX_E_NOMEM, "watchdog report");
-                break;
-            }
-            v->kind = GPX_WATCH_UNLEASED;
-            v->gpu_index = g->index;
-            memcpy(v->gpu_uuid, g->uuid, sizeof v->gpu_uuid);
-            v->used_bytes = proc_bytes(&g->procs[p]);
-            v->npids = 1;
-            v->pids[0] = pid;
-            if (enforce == GPX_WATCH_KILL)
-                enforce_kill(v);
-        }
-    }
-    gpx_inventory_free(&inv);
+    for (unsigned gi = 0; gi < ngpus && rc == 0; gi++)
+        rc = check_gpu(o, &gpus[gi], leases, nleases, rep, &cap, err);
+    free_gpus(gpus, ngpus);
     free(leases);
     if (rc < 0)
         gpx_watch_report_free(rep);

@@ -37,15 +37,21 @@ void gpxd_config_defaults(struct gpxd_config *c)
     c->placement = GPX_PLACE_BINPACK;
     c->oversubscription = 1.0;
     c->grace_ms = 30000;
+    c->max_leases_per_tenant = 64;
     c->reconcile_ms = 2000;
     c->meter_ms = 10000;
     c->watchdog = 0; /* report */
     c->watchdog_ms = 1000;
-    c->watchdog_allowance = 512ULL << 20;
+    c->watchdog_allowance = GPX_WATCH_ALLOWANCE_DEFAULT;
+    c->watchdog_lease_allowance = GPX_WATCH_LEASE_ALLOWANCE_DEFAULT;
     c->inventory_ms = 1000;
     c->log_level = GPX_LOG_INFO;
     c->threads = 2;
     c->max_body = (size_t)64 * 1024;
+    c->max_connections = 1024;
+    c->max_connections_per_peer = 32;
+    c->header_timeout_ms = 10000;
+    c->idle_timeout_ms = 60000;
 }
 
 int gpxd_parse_duration(const char *s, uint64_t *ms, gpx_error *err)
@@ -72,8 +78,9 @@ int gpxd_parse_duration(const char *s, uint64_t *ms, gpx_error *err)
     return gpx_error_set(err, GPX_E_INVALID, "invalid duration '%s' (examples: 500ms, 30s, 5m)", s);
 }
 
-int gpxd_parse_listen(const char *s, int allow_remote, char *host, size_t hostlen, unsigned *port,
-                      gpx_error *err)
+/* HOST:PORT into host (an IP address; "localhost" is 127.0.0.1) and port; *loopback says which. */
+static int split_listen(const char *s, char *host, size_t hostlen, unsigned *port, int *loopback,
+                        gpx_error *err)
 {
     const char *colon = strrchr(s, ':');
     if (!colon || colon == s)
@@ -99,24 +106,70 @@ int gpxd_parse_listen(const char *s, int allow_remote, char *host, size_t hostle
     if (!isdigit((unsigned char)colon[1]) || *end || errno || p == 0 || p > 65535)
         return gpx_error_set(err, GPX_E_INVALID, "invalid port in listen address '%s'", s);
     unsigned char buf[16];
-    int loopback;
     if (inet_pton(AF_INET, h, buf) == 1)
-        loopback = buf[0] == 127;
+        *loopback = buf[0] == 127;
     else if (inet_pton(AF_INET6, h, buf) == 1)
-        loopback = memcmp(buf, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+        *loopback = memcmp(buf, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
     else
         return gpx_error_set(err, GPX_E_INVALID,
                              "invalid host in listen address '%s' (use an IP address)", s);
-    if (!loopback && !allow_remote)
-        return gpx_error_set(err, GPX_E_INVALID,
-                             "refusing to listen on non-loopback address '%s': the API would be "
-                             "reachable from the network; use 127.0.0.1 or set allow_remote "
-                             "(--allow-remote) if that is really intended",
-                             s);
     if (strlen(h) >= hostlen)
         return gpx_error_set(err, GPX_E_INVALID, "listen address '%s' is too long", s);
     memcpy(host, h, strlen(h) + 1);
     *port = (unsigned)p;
+    return 0;
+}
+
+int gpxd_parse_listen(const char *s, int allow_remote, char *host, size_t hostlen, unsigned *port,
+                      gpx_error *err)
+{
+    int loopback = 0;
+    if (split_listen(s, host, hostlen, port, &loopback, err) < 0)
+        return -1;
+    if (!loopback && !allow_remote)
+        return gpx_error_set(err, GPX_E_INVALID,
+                             "refusing to listen on non-loopback address '%s': the API would be "
+                             "reachable from the network; use 127.0.0.1 or set allow_remote "
+                             "(--allow-remote) if that is really intended (and tls_cert, "
+                             "tls_key: tokens must not cross a network in clear)",
+                             s);
+    return 0;
+}
+
+int gpxd_config_check(const struct gpxd_config *c, gpx_error *err)
+{
+    int tls = c->tls_cert[0] || c->tls_key[0];
+    if (tls && (!c->tls_cert[0] || !c->tls_key[0]))
+        return gpx_error_set(err, GPX_E_INVALID,
+                             "%s is set but %s is not: HTTPS needs both tls_cert (the "
+                             "certificate) and tls_key (its private key)",
+                             c->tls_cert[0] ? "tls_cert" : "tls_key",
+                             c->tls_cert[0] ? "tls_key" : "tls_cert");
+    if (tls && !c->listen[0])
+        return gpx_error_set(err, GPX_E_INVALID,
+                             "tls_cert and tls_key are set but listen is not: TLS serves the TCP "
+                             "listener (the unix socket needs none); set listen = HOST:PORT");
+    if (c->max_connections_per_peer > c->max_connections / 2)
+        return gpx_error_set(err, GPX_E_INVALID,
+                             "max_connections_per_peer (%u) must be at most half of "
+                             "max_connections (%u), so that one peer at its limit leaves room for "
+                             "the others",
+                             c->max_connections_per_peer, c->max_connections);
+    if (!c->listen[0])
+        return 0;
+    char h[64];
+    unsigned port;
+    int loopback = 0;
+    if (split_listen(c->listen, h, sizeof h, &port, &loopback, err) < 0 ||
+        gpxd_parse_listen(c->listen, c->allow_remote, h, sizeof h, &port, err) < 0)
+        return -1;
+    if (!loopback && !tls && !c->allow_plain_http)
+        return gpx_error_set(err, GPX_E_INVALID,
+                             "refusing to serve plain HTTP on non-loopback address '%s': bearer "
+                             "tokens would cross the network in clear; set tls_cert and tls_key "
+                             "(HTTPS), or allow_plain_http = true if a TLS proxy or a private "
+                             "network protects it",
+                             c->listen);
     return 0;
 }
 
@@ -131,7 +184,7 @@ enum kind {
     K_LISTEN,   /* K_STRING that, when not empty, must be HOST:PORT (gpxd_parse_listen) */
     K_BOOL,     /* int: true/yes/1/on or false/no/0/off */
     K_UINT,     /* unsigned or size_t: a number from .min to .max, written in .base */
-    K_DURATION, /* uint64_t milliseconds: gpxd_parse_duration, at least .min */
+    K_DURATION, /* uint64_t milliseconds: gpxd_parse_duration, .min to .max (0: no maximum) */
     K_SIZE,     /* uint64_t bytes: gpx_size_parse */
     K_RATIO,    /* double from .lo to .hi; .accepts is the range as the error states it */
     K_ENUM,     /* int: the value of one of .names */
@@ -169,6 +222,8 @@ struct key {
 #define UINT(k, m, T, lo, hi, b) \
     {.name = k, .kind = K_UINT, FIELD(m, T), .min = lo, .max = hi, .base = b}
 #define DURATION(k, m, min_ms) {.name = k, .kind = K_DURATION, FIELD(m, uint64_t), .min = min_ms}
+#define DURATION_RANGE(k, m, min_ms, max_ms) \
+    {.name = k, .kind = K_DURATION, FIELD(m, uint64_t), .min = min_ms, .max = max_ms}
 #define SIZE(k, m)             {.name = k, .kind = K_SIZE, FIELD(m, uint64_t)}
 #define RATIO(k, m, l, h, text) \
     {.name = k, .kind = K_RATIO, FIELD(m, double), .lo = l, .hi = h, .accepts = text}
@@ -184,6 +239,13 @@ static const struct key keys[] = {
     UINT("socket_mode", socket_mode, unsigned, 0, 0777, 8),
     LISTEN("listen", listen),
     BOOL("allow_remote", allow_remote),
+    STRING("tls_cert", tls_cert, 0),
+    STRING("tls_key", tls_key, 0),
+    BOOL("allow_plain_http", allow_plain_http),
+    UINT("max_connections", max_connections, unsigned, 16, 65536, 10),
+    UINT("max_connections_per_peer", max_connections_per_peer, unsigned, 1, 32768, 10),
+    DURATION_RANGE("header_timeout", header_timeout_ms, 1000, 3600000),
+    DURATION_RANGE("idle_timeout", idle_timeout_ms, 1000, 86400000),
     STRING("state_dir", state_dir, 1),
     STRING("run_dir", run_dir, 0),
     STRING("sim", sim, 0),
@@ -192,6 +254,7 @@ static const struct key keys[] = {
          {"spread", GPX_PLACE_SPREAD}),
     RATIO("oversubscription", oversubscription, 1.0, 100.0, "a ratio from 1.0 to 100"),
     DURATION("grace", grace_ms, 0),
+    UINT("max_leases_per_tenant", max_leases_per_tenant, unsigned, 0, 1000000, 10),
     DURATION("reconcile_interval", reconcile_ms, 100),
     DURATION("meter_interval", meter_ms, 100),
     DURATION("inventory_interval", inventory_ms, 100),
@@ -199,6 +262,7 @@ static const struct key keys[] = {
          {"kill", GPX_WATCH_KILL}),
     DURATION("watchdog_interval", watchdog_ms, 100),
     SIZE("watchdog_allowance", watchdog_allowance),
+    SIZE("watchdog_lease_allowance", watchdog_lease_allowance),
     ENUM("log_level", log_level, int, {"error", GPX_LOG_ERROR}, {"warn", GPX_LOG_WARN},
          {"info", GPX_LOG_INFO}, {"debug", GPX_LOG_DEBUG}),
     UINT("threads", threads, unsigned, 1, 64, 10),
@@ -285,6 +349,9 @@ static int set_duration(const struct key *k, void *dst, const char *value, gpx_e
     if (ms < k->min)
         return gpx_error_set(err, GPX_E_INVALID, "%s: at least %llums", k->name,
                              (unsigned long long)k->min);
+    if (k->max && ms > k->max)
+        return gpx_error_set(err, GPX_E_INVALID, "%s: at most %llums", k->name,
+                             (unsigned long long)k->max);
     memcpy(dst, &ms, sizeof ms);
     return 0;
 }

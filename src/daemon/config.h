@@ -28,6 +28,13 @@ struct gpxd_config {
     unsigned socket_mode;       /* permissions of the socket file; callers are told apart by uid */
     char listen[128];           /* "" or "127.0.0.1:7470" */
     int allow_remote;           /* accept a non-loopback listen address */
+    char tls_cert[PATH_MAX];    /* PEM certificate (chain) of the TCP listener; "" = plain HTTP */
+    char tls_key[PATH_MAX];     /* its PEM private key; set both or neither */
+    int allow_plain_http;       /* a non-loopback listen without TLS (a TLS proxy in front) */
+    unsigned max_connections;   /* per listener */
+    unsigned max_connections_per_peer; /* per uid (unix socket) or IP address (TCP) */
+    uint64_t header_timeout_ms; /* a new connection silent this long before its headers: closed */
+    uint64_t idle_timeout_ms;   /* after its first request, a connection silent this long */
     char state_dir[PATH_MAX];   /* gpuplexd.db, lock file, node.sim */
     char run_dir[PATH_MAX];     /* lease regions; "" = GPUPLEX_RUN_DIR or its default */
     char sim[256];              /* simulated node spec ("2xH100-80GB"), "" = real driver */
@@ -36,6 +43,8 @@ struct gpxd_config {
     enum gpx_place_policy placement;
     double oversubscription; /* >= 1.0 */
     uint64_t grace_ms;       /* owners gone this long: the lease is released */
+    /* a tenant's active leases at once, unless its own max_leases says; 0 = no limit */
+    unsigned max_leases_per_tenant;
     uint64_t reconcile_ms;
     uint64_t meter_ms;
     uint64_t inventory_ms;
@@ -44,9 +53,10 @@ struct gpxd_config {
     int metrics_public;       /* /metrics without authentication */
     int metrics_snake_labels; /* model_name/uuid/hostname instead of dcgm's spelling */
     size_t max_body;
-    int watchdog;                /* -1 off, else enum gpx_watch_enforce (report, kill) */
-    uint64_t watchdog_ms;        /* how often the watchdog runs */
-    uint64_t watchdog_allowance; /* bytes per process beyond what the interposer counts */
+    int watchdog;                      /* -1 off, else enum gpx_watch_enforce (report, kill) */
+    uint64_t watchdog_ms;              /* how often the watchdog runs */
+    uint64_t watchdog_allowance;       /* bytes per process beyond what the interposer counts */
+    uint64_t watchdog_lease_allowance; /* bytes per lease beyond its quota, all processes */
 };
 
 void gpxd_config_defaults(struct gpxd_config *c);
@@ -63,5 +73,13 @@ int gpxd_parse_duration(const char *s, uint64_t *ms, gpx_error *err);
 /* 0 if the listen address is acceptable (loopback, or allow_remote); fills host/port. */
 int gpxd_parse_listen(const char *s, int allow_remote, char *host, size_t hostlen, unsigned *port,
                       gpx_error *err);
+/*
+ * The rules between keys, checked once every source is applied (main(), and
+ * again before serving): `listen` accepted (loopback, or allow_remote);
+ * tls_cert and tls_key both or neither, and only with `listen`; plain HTTP on
+ * a non-loopback address only with allow_plain_http; max_connections_per_peer
+ * at most half of max_connections, so that one peer at its limit leaves room.
+ */
+int gpxd_config_check(const struct gpxd_config *c, gpx_error *err);
 
 #endif

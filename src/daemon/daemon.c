@@ -49,6 +49,7 @@ int gpxd_open(const struct gpxd_config *cfg, struct gpxd **out, gpx_error *err)
         .placement = d->cfg.placement,
         .oversubscription = d->cfg.oversubscription,
         .grace_ms = d->cfg.grace_ms,
+        .max_leases_per_tenant = d->cfg.max_leases_per_tenant,
         .daemon = 1,
     };
     if (gpx_engine_open(&o, &d->eng, err) < 0) {
@@ -59,25 +60,41 @@ int gpxd_open(const struct gpxd_config *cfg, struct gpxd **out, gpx_error *err)
     return 0;
 }
 
+static void log_violation(const struct gpx_watch_violation *v, enum gpx_watch_enforce enforce)
+{
+    char who[32] = "", kill[80] = "";
+    if (v->uid_known)
+        snprintf(who, sizeof who, " (uid %u)", (unsigned)v->uid);
+    if (enforce == GPX_WATCH_KILL)
+        snprintf(kill, sizeof kill, ", %u killed%s%s", v->killed, v->kill_errno ? ": " : "",
+                 v->kill_errno ? strerror(v->kill_errno) : "");
+    if (v->kind == GPX_WATCH_OVER_QUOTA)
+        gpx_warn("watchdog: over_quota lease %s%s on GPU %u: %llu bytes used > quota %llu + "
+                 "allowance %llu, %u pid(s)%s",
+                 v->lease, who, v->gpu_index, (unsigned long long)v->used_bytes,
+                 (unsigned long long)v->quota_bytes, (unsigned long long)v->allowance_bytes,
+                 v->npids, kill);
+    else
+        gpx_warn("watchdog: unleased pid %d%s on GPU %u: %llu bytes used%s", (int)v->pids[0], who,
+                 v->gpu_index, (unsigned long long)v->used_bytes, kill);
+}
+
 /* The backstop behind the interposer (docs/threat-model.md), every watchdog_interval. */
 static void watchdog_tick(struct gpxd *d)
 {
     struct gpx_watch_report rep;
     gpx_error e = {0};
-    gpx_watchdog_allowance = d->cfg.watchdog_allowance;
-    if (gpx_watchdog_check(gpx_engine_nvml(d->eng), gpx_engine_run_dir(d->eng),
-                           (enum gpx_watch_enforce)d->cfg.watchdog, &rep, &e) < 0) {
+    struct gpx_watch_opts o = {
+        .enforce = (enum gpx_watch_enforce)d->cfg.watchdog,
+        .allowance = d->cfg.watchdog_allowance,
+        .lease_allowance = d->cfg.watchdog_lease_allowance,
+    };
+    if (gpx_watchdog_check(gpx_engine_nvml(d->eng), gpx_engine_run_dir(d->eng), &o, &rep, &e) < 0) {
         gpx_warn("watchdog: %s", e.msg);
         return;
     }
-    for (unsigned i = 0; i < rep.n; i++) {
-        const struct gpx_watch_violation *v = &rep.v[i];
-        gpx_warn("watchdog: %s%s%s on GPU %u: %llu bytes used%s, %u pid(s)%s",
-                 gpx_watch_kind_name(v->kind), v->lease[0] ? " lease " : "", v->lease, v->gpu_index,
-                 (unsigned long long)v->used_bytes,
-                 v->kind == GPX_WATCH_OVER_QUOTA ? " over its quota" : "", v->npids,
-                 d->cfg.watchdog == GPX_WATCH_KILL ? ", killed" : "");
-    }
+    for (unsigned i = 0; i < rep.n; i++)
+        log_violation(&rep.v[i], o.enforce);
     gpx_watch_report_free(&rep);
 }
 

@@ -39,8 +39,10 @@ static const char usage[] =
     "      --run-dir DIR         lease regions (run_dir, default $GPUPLEX_RUN_DIR or\n"
     "                            /run/gpuplex)\n"
     "      --socket PATH         unix socket (socket, default " GPXD_DEFAULT_SOCKET ")\n"
-    "      --listen HOST:PORT    also serve TCP, loopback only (listen), e.g. 127.0.0.1:7470\n"
-    "      --allow-remote        accept a non-loopback --listen address (allow_remote)\n"
+    "      --listen HOST:PORT    also serve TCP, loopback only (listen), e.g. 127.0.0.1:7470;\n"
+    "                            HTTPS with --set tls_cert=FILE --set tls_key=FILE\n"
+    "      --allow-remote        accept a non-loopback --listen address (allow_remote);\n"
+    "                            plain HTTP there also needs allow_plain_http\n"
     "      --placement POLICY    binpack (default) or spread (placement)\n"
     "      --oversubscription R  memory quotas may add up to R x GPU memory (default 1.0)\n"
     "      --grace DURATION      release leases whose owners exited this long ago (grace,\n"
@@ -200,15 +202,11 @@ int main(int argc, char **argv)
         if (rc < 0)
             return fail(&err);
     }
-    if (cfg.listen[0]) {
-        char h[64];
-        unsigned p;
-        if (gpxd_parse_listen(cfg.listen, cfg.allow_remote, h, sizeof h, &p, &err) < 0)
-            return fail(&err);
-    }
+    if (gpxd_config_check(&cfg, &err) < 0)
+        return fail(&err);
     gpx_log_set_level((enum gpx_log_level)cfg.log_level);
 
-    if (gpx_mkdirs(cfg.state_dir, 0755, &err) < 0)
+    if (gpx_mkdirs_private(cfg.state_dir, GPX_STATE_DIR_MODE, &err) < 0)
         return fail(&err);
     if (cfg.sim[0] && setup_sim(&cfg, &err) < 0)
         return fail(&err);

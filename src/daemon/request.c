@@ -333,9 +333,14 @@ int gpxd_tenant_req_parse(const char *body, size_t len, struct gpx_tenant_req *r
         } else if (!strcmp(k, "max_memory")) {
             if (get_size(v, k, &r->max_memory, err) < 0)
                 goto out;
+        } else if (!strcmp(k, "max_leases")) {
+            if (get_uint(v, k, 1, GPX_MAX_LEASES_CAP, &x, err) < 0)
+                goto out;
+            r->max_leases = (unsigned)x;
         } else {
             gpx_error_set(err, GPX_E_INVALID,
-                          "unknown field '%.64s' (known: name, role, uid, max_gpus, max_memory)",
+                          "unknown field '%.64s' (known: name, role, uid, max_gpus, max_memory, "
+                          "max_leases)",
                           k);
             goto out;
         }

@@ -135,7 +135,7 @@ static int take_locks(struct gpx_engine *e, const struct gpx_engine_opts *o, gpx
     }
     if (path_in(path, sizeof path, e->state_dir, "engine.lock", err) < 0)
         return -1;
-    e->engine_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    e->engine_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (e->engine_fd < 0)
         return gpx_error_errno(err, GPX_E_IO, errno, "opening %s", path);
     if (lock_fd(e->engine_fd, LOCK_EX, 60000) < 0)
@@ -173,12 +173,34 @@ static void record_settings(struct gpx_engine *e)
         return;
     char tmp[PATH_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    f = fopen(tmp, "we");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    f = fd >= 0 ? fdopen(fd, "we") : NULL;
+    if (!f && fd >= 0)
+        close(fd);
     if (!f || fputs(want, f) < 0 || fclose(f) != 0 || rename(tmp, path) < 0) {
         if (f)
             unlink(tmp);
         gpx_warn("recording the engine's settings in %s failed", path);
     }
+}
+
+/*
+ * The state is its owner's alone (issue 10, finding 8): the database holds
+ * token hashes, every lease and label. The database is made 0600 before
+ * SQLite opens it, so that the -wal and -shm files it makes take its mode;
+ * files of an older state are tightened. gpuplexd.lock stays readable (0644:
+ * every user's client reads the daemon's pid and socket there) but never
+ * writable by others, who could send clients and their tokens to a socket of
+ * theirs. node.sim is the simulator's, shared with workloads: left alone.
+ */
+static void state_files_private(const char *dir)
+{
+    static const char *const files[] = {"gpuplexd.db-wal", "gpuplexd.db-shm", "engine.lock",
+                                        "engine.conf"};
+    gpx_file_private(dir, "gpuplexd.db", 0600, 1);
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        gpx_file_private(dir, files[i], 0600, 0);
+    gpx_file_private(dir, "gpuplexd.lock", 0644, 0);
 }
 
 int gpx_engine_open(const struct gpx_engine_opts *o, struct gpx_engine **out, gpx_error *err)
@@ -192,6 +214,7 @@ int gpx_engine_open(const struct gpx_engine_opts *o, struct gpx_engine **out, gp
     e->placement = o->placement;
     e->oversubscription = o->oversubscription >= 1.0 ? o->oversubscription : 1.0;
     e->grace_ms = o->grace_ms;
+    e->max_leases_per_tenant = o->max_leases_per_tenant;
     e->daemon = o->daemon;
     e->started_ns = gpx_now_ns();
     if ((size_t)snprintf(e->state_dir, sizeof e->state_dir, "%s", o->state_dir) >=
@@ -202,9 +225,11 @@ int gpx_engine_open(const struct gpx_engine_opts *o, struct gpx_engine **out, gp
         return gpx_error_set(err, GPX_E_INVALID, "state directory or interposer path too long");
     }
     char real[PATH_MAX];
-    int rc = gpx_mkdirs(e->state_dir, 0755, err);
+    int rc = gpx_mkdirs_private(e->state_dir, GPX_STATE_DIR_MODE, err);
     if (rc == 0)
         rc = take_locks(e, o, err);
+    if (rc == 0)
+        state_files_private(e->state_dir);
     struct stat st;
     if (rc == 0 && stat(e->state_dir, &st) == 0)
         e->self_uid = o->daemon ? geteuid() : st.st_uid; /* who owns the state is its admin */

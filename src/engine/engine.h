@@ -39,6 +39,7 @@
 #define GPX_BUILTIN_ADMIN   "admin"
 #define GPX_MIG_MAX_COUNTS  16
 #define GPX_MIG_MAX_COUNT   64
+#define GPX_MAX_LEASES_CAP  1000000 /* the largest max_leases a tenant or the config may set */
 #define GPX_ENV_PATH_MAX    4096
 
 int64_t gpx_now_ns(void);
@@ -109,7 +110,11 @@ struct gpx_caller {
     int admin;
     unsigned max_gpus;   /* 0 = no limit */
     uint64_t max_memory; /* 0 = no limit */
-    int via_unix;        /* unix socket or in-process: uid known */
+    unsigned max_leases; /* 0 = the engine's max_leases_per_tenant */
+    /* the tenant's generation (its created_ns): a lease is made only for the tenant that is
+     * there now, never for one removed (and maybe added again) since; 0 = built-in admin */
+    int64_t tenant_created_ns;
+    int via_unix; /* unix socket or in-process: uid known */
     uint32_t uid;
     int32_t pid;
     int in_process; /* the CLI's own engine ("via": "local") */
@@ -159,6 +164,11 @@ struct gpx_lease_rec {
     int mig_created;
     int mig_gi, mig_ci;
     char mig_uuid[96];
+    /*
+     * The uid whose processes may use the lease and who owns its usage file
+     * (the caller's uid at admission, or its tenant's); -1 in rows older than it.
+     */
+    int64_t uid;
 };
 
 /* A lease as callers see it: the record, what its region says now, and its environment. */
@@ -250,6 +260,7 @@ struct gpx_tenant {
     uint32_t uid;
     unsigned max_gpus;
     uint64_t max_memory;
+    unsigned max_leases; /* 0 = the engine's max_leases_per_tenant */
     int64_t created_ns;
 };
 
@@ -260,6 +271,7 @@ struct gpx_tenant_req {
     uint32_t uid;
     unsigned max_gpus;   /* 0 = no limit */
     uint64_t max_memory; /* bytes; 0 = no limit */
+    unsigned max_leases; /* active leases at once; 0 = the engine's max_leases_per_tenant */
 };
 
 /* A tenant name: [a-z0-9][a-z0-9._-]*, at most 63 characters. */
@@ -331,6 +343,9 @@ struct gpx_engine_opts {
     double oversubscription; /* >= 1.0 */
     uint64_t grace_ms;       /* owners gone this long: the lease is released (daemon) */
     int daemon;              /* 1: gpuplexd (threads, timers); 0: one CLI command */
+    /* active leases a tenant may hold at once unless its own max_leases says; 0 = no limit
+     * (the built-in admin is never limited) */
+    unsigned max_leases_per_tenant;
 };
 
 /*

@@ -47,6 +47,7 @@ struct gpx_engine {
     enum gpx_place_policy placement;
     double oversubscription;
     uint64_t grace_ms;
+    unsigned max_leases_per_tenant; /* 0 = no limit */
     int daemon;
     int64_t started_ns;
     uid_t self_uid;
@@ -137,6 +138,11 @@ const struct gpx__backend *gpx__backend_at(unsigned i);
 struct gpx_active *gpx__find_active(struct gpx_engine *e, const char *id, unsigned *pos);
 /* 0 (and the lease's region_error set, the mapping dropped) when a's region may not be read */
 int gpx__region_usable(struct gpx_engine *e, struct gpx_active *a);
+/*
+ * Lets uid read the limits of lease `id` (grant.c: a POSIX ACL on the engine's
+ * 0400 file; nothing to do when uid is the engine's own).
+ */
+int gpx__region_grant(const char *run_dir, const char *id, uint32_t uid, gpx_error *err);
 /* memory a lease holds against its tenant's max_memory */
 uint64_t gpx__held_memory(const struct gpx_lease_rec *l);
 void gpx__lease_view(struct gpx_engine *e, const struct gpx_lease_rec *l, struct gpx_active *a,

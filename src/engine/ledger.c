@@ -115,7 +115,8 @@ int gpx_engine_observe(struct gpx_engine *d, const struct gpx_observer *o, gpx_e
     return rc;
 }
 
-static void fill_limits(const struct gpx_lease_rec *l, uint32_t uid, struct gpx_lease_limits *lim);
+static int make_region(struct gpx_engine *d, const struct gpx_lease_rec *l, uint32_t uid,
+                       gpx_error *err);
 
 /*
  * Whether a's region may be read, checked afresh each time, as a CLI command
@@ -134,11 +135,12 @@ int gpx__region_usable(struct gpx_engine *d, struct gpx_active *a)
     int rc = gpx_lease_region_open(d->run_dir, a->rec.id, &r, &e);
     if (rc < 0 && e.code == GPX_E_NOT_FOUND) {
         gpx_warn("lease %s: its region is gone (%s); re-creating it", a->rec.id, e.msg);
-        struct gpx_lease_limits lim;
-        fill_limits(&a->rec, a->mapped ? a->region.limits->uid : 0, &lim);
+        uint32_t uid = a->rec.uid >= 0 ? (uint32_t)a->rec.uid
+                       : a->mapped     ? a->region.limits->uid
+                                       : 0;
         gpx_error_clear(&e);
         gpx_lease_region_remove(d->run_dir, a->rec.id, NULL);
-        rc = gpx_lease_region_create(d->run_dir, &lim, &e) < 0
+        rc = make_region(d, &a->rec, uid, &e) < 0
                  ? -1
                  : gpx_lease_region_open(d->run_dir, a->rec.id, &r, &e);
         a->gpu_ns_seen = a->wait_ns_seen = 0; /* the new region counts from zero */
@@ -292,6 +294,25 @@ static void fill_limits(const struct gpx_lease_rec *l, uint32_t uid, struct gpx_
     lim->created_ns = (uint64_t)l->created_ns;
 }
 
+/*
+ * The lease's region, fenced for `uid`: the usage file is uid's alone (0600;
+ * chowned when the engine is root), the limits the engine's with read access
+ * for uid only, so that no other local user reads, writes or uses the lease.
+ */
+static int make_region(struct gpx_engine *d, const struct gpx_lease_rec *l, uint32_t uid,
+                       gpx_error *err)
+{
+    struct gpx_lease_limits lim;
+    fill_limits(l, uid, &lim);
+    if (gpx_lease_region_create(d->run_dir, &lim, err) < 0)
+        return -1;
+    if (gpx__region_grant(d->run_dir, l->id, uid, err) < 0) {
+        gpx_lease_region_remove(d->run_dir, l->id, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 static void map_region(struct gpx_engine *d, struct gpx_active *a)
 {
     gpx_error e = {0};
@@ -330,8 +351,10 @@ static uint64_t snapshot(struct gpx_engine *d, struct gpx__create *c)
             const struct gpx__backend *ob = gpx__backend_of(o->mode);
             if (ob && ob->whole_gpu)
                 pg->exclusive = 1;
-            else
+            else if (o->memory_quota)
                 pg->quota_sum += o->memory_quota;
+            else
+                pg->unquoted++;
             if (strcmp(o->tenant, c->caller->tenant) == 0) {
                 mine = 1;
                 tenant_mem += gpx__held_memory(o);
@@ -344,6 +367,98 @@ static uint64_t snapshot(struct gpx_engine *d, struct gpx__create *c)
         for (unsigned i = 0; i < c->ng; i++)
             c->pg[i].allowed = 1;
     return tenant_mem;
+}
+
+/* --- admission: who may lease, how many, naming which processes ---------------------------- */
+
+/*
+ * The caller's tenant row (*out), or NULL for the built-in admin. A caller
+ * authenticated as a tenant that has been removed since (and maybe added
+ * again: another generation, another created_ns) is refused: its lease would
+ * land in the name of a tenant that did not ask for it.
+ */
+static int current_tenant(struct gpx_engine *d, const struct gpx_caller *c,
+                          const struct gpx_tenant **out, gpx_error *err)
+{
+    *out = NULL;
+    if (c->tenant_created_ns == 0 && strcmp(c->tenant, GPX_BUILTIN_ADMIN) == 0)
+        return 0;
+    for (unsigned i = 0; i < d->n_tenants; i++)
+        if (strcmp(d->tenants[i].name, c->tenant) == 0 &&
+            d->tenants[i].created_ns == c->tenant_created_ns) {
+            *out = &d->tenants[i];
+            return 0;
+        }
+    return gpx_error_set(err, GPX_E_UNAUTH, "tenant '%s' was removed: it can no longer lease",
+                         c->tenant);
+}
+
+/*
+ * A tenant's active leases stay within its max_leases, else the engine's
+ * max_leases_per_tenant (each lease costs the engine a row, a region and
+ * work on every pass); the built-in admin has no limit unless given one.
+ */
+static int lease_cap(struct gpx_engine *d, const struct gpx_caller *c, const struct gpx_tenant *t,
+                     gpx_error *err)
+{
+    unsigned cap = c->max_leases ? c->max_leases : t ? d->max_leases_per_tenant : 0;
+    if (!cap)
+        return 0;
+    unsigned held = 0;
+    for (unsigned i = 0; i < d->n_leases; i++)
+        held += strcmp(d->leases[i]->rec.tenant, c->tenant) == 0;
+    if (held < cap)
+        return 0;
+    return gpx_error_set(err, GPX_E_NO_SPACE,
+                         "tenant '%s' holds %u active lease%s, its max_leases%s: release one first",
+                         c->tenant, held, held == 1 ? "" : "s",
+                         c->max_leases ? "" : " (the daemon's max_leases_per_tenant)");
+}
+
+/* The real uid of process `pid`, or -1 if it is not there. */
+static int64_t proc_uid(int32_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    int64_t uid = -1;
+    unsigned long long u;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Uid: %llu", &u) == 1) {
+            uid = (int64_t)u;
+            break;
+        }
+    fclose(f);
+    return uid;
+}
+
+/*
+ * An owner pid's start time, or 0 (err set). An admin may name any running
+ * process. A tenant only its own uid's: one that does not exist and one of
+ * another user get the same answer, so that the error tells a tenant nothing
+ * about the node it could not see otherwise; and a tenant whose uid is not
+ * known (over TCP, with no --uid) can name none.
+ */
+static uint64_t owner_ticks(const struct gpx_caller *c, const struct gpx_tenant *t, int32_t pid,
+                            gpx_error *err)
+{
+    if (c->admin) {
+        uint64_t ticks = gpx_lease_proc_start_ticks(pid);
+        if (!ticks)
+            gpx_error_set(err, GPX_E_INVALID, "owner pid %d is not a running process", (int)pid);
+        return ticks;
+    }
+    /* a pid is set only with the peer's credentials (unix socket, in-process) */
+    int uid_known = c->pid > 0 || (t && t->has_uid);
+    uint64_t ticks = 0;
+    if (uid_known && proc_uid(pid) == (int64_t)c->uid)
+        ticks = gpx_lease_proc_start_ticks(pid);
+    if (!ticks)
+        gpx_error_set(err, GPX_E_INVALID, "%s: pid %d is not a process of yours",
+                      gpx_field_name(GPX_F_OWNERS, GPX_NAMING_API), (int)pid);
+    return ticks;
 }
 
 static int create_locked(struct gpx_engine *d, const struct gpx_caller *caller,
@@ -367,7 +482,12 @@ static int create_locked(struct gpx_engine *d, const struct gpx_caller *caller,
         goto out;
     }
 
-    /* owners first: they belong to the request's validation */
+    /* the tenant as it is now, and its lease count, before anything is looked at for it */
+    const struct gpx_tenant *tn;
+    if (current_tenant(d, caller, &tn, err) < 0 || lease_cap(d, caller, tn, err) < 0)
+        goto out;
+
+    /* owners next: they belong to the request's validation */
     struct gpx_lease_rec *l = &a->rec;
     for (unsigned i = 0; i < s->n_owners; i++) {
         int dup = 0;
@@ -375,12 +495,9 @@ static int create_locked(struct gpx_engine *d, const struct gpx_caller *caller,
             dup |= l->owners[k].pid == s->owners[i];
         if (dup)
             continue; /* one process, one owner */
-        uint64_t t = gpx_lease_proc_start_ticks(s->owners[i]);
-        if (!t) {
-            gpx_error_set(err, GPX_E_INVALID, "owner pid %d is not a running process",
-                          (int)s->owners[i]);
+        uint64_t t = owner_ticks(caller, tn, s->owners[i], err);
+        if (!t)
             goto out;
-        }
         l->owners[l->n_owners].pid = s->owners[i];
         l->owners[l->n_owners].start_ticks = t;
         l->n_owners++;
@@ -401,6 +518,16 @@ static int create_locked(struct gpx_engine *d, const struct gpx_caller *caller,
     }
 
     /* admission and placement: the backend chooses, the tenant's quota decides */
+    if (caller->max_memory && b->interposed && !s->memory) {
+        /* a shared lease without a quota may take all of its GPU's memory: nothing to count */
+        char m[32];
+        gpx_size_format(caller->max_memory, m, sizeof m);
+        gpx_error_set(err, GPX_E_NO_SPACE,
+                      "tenant '%s' has a max_memory of %s: its %s leases need a memory quota "
+                      "within it (--memory SIZE; field 'memory' in the API)",
+                      caller->tenant, m, b->name);
+        goto out;
+    }
     uint64_t tenant_mem = snapshot(d, &c);
     if (b->place(d, &c, err) < 0)
         goto out;
@@ -417,6 +544,7 @@ static int create_locked(struct gpx_engine *d, const struct gpx_caller *caller,
     }
 
     snprintf(l->tenant, sizeof l->tenant, "%s", caller->tenant);
+    l->uid = caller->uid;
     l->mode = s->mode;
     l->gpu_index = c.gv[c.at].index;
     snprintf(l->gpu_uuid, sizeof l->gpu_uuid, "%s", c.gv[c.at].uuid);
@@ -450,9 +578,7 @@ static int create_locked(struct gpx_engine *d, const struct gpx_caller *caller,
     }
 
     /* 2. region */
-    struct gpx_lease_limits lim;
-    fill_limits(l, caller->uid, &lim);
-    if (gpx_lease_region_create(d->run_dir, &lim, err) < 0) {
+    if (make_region(d, l, (uint32_t)l->uid, err) < 0) {
         gpx_error_wrap(err, "creating the region of lease %s", l->id);
         abort_row(d, l, "region creation failed");
         goto out;
@@ -802,10 +928,8 @@ int gpx__ledger_open(struct gpx_engine *d, gpx_error *err)
         } else {
             gpx_warn("start-up: lease %s: %s; re-creating its region", l->id, e.msg);
             gpx_lease_region_remove(d->run_dir, l->id, NULL);
-            struct gpx_lease_limits lim;
-            fill_limits(l, 0, &lim);
             gpx_error_clear(&e);
-            if (gpx_lease_region_create(d->run_dir, &lim, &e) < 0)
+            if (make_region(d, l, l->uid >= 0 ? (uint32_t)l->uid : 0, &e) < 0)
                 gpx_error_log("start-up: lease %s: %s", l->id, e.msg);
             else
                 map_region(d, a);

@@ -60,8 +60,10 @@ int gpx_engine_gpus(struct gpx_engine *d, const struct gpx_caller *c, struct gpx
             const struct gpx__backend *b = gpx__backend_of(l->mode);
             if (b && b->whole_gpu)
                 pg.exclusive = 1;
-            else
+            else if (l->memory_quota)
                 pg.quota_sum += l->memory_quota;
+            else
+                pg.unquoted++;
             if (!gpx__lease_visible(c, l))
                 continue;
             struct gpx_gpu_lease *gl = &o->leases[o->n_leases++];

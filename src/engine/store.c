@@ -48,6 +48,10 @@ static const struct {
      "ALTER TABLE leases ADD COLUMN mig_gi INTEGER NOT NULL DEFAULT -1;"
      "ALTER TABLE leases ADD COLUMN mig_ci INTEGER NOT NULL DEFAULT -1;"
      "ALTER TABLE leases ADD COLUMN mig_uuid TEXT NOT NULL DEFAULT '';"},
+    {3, "the uid that owns the region of a lease",
+     "ALTER TABLE leases ADD COLUMN uid INTEGER NOT NULL DEFAULT -1;"},
+    {4, "the max_leases of tenants",
+     "ALTER TABLE tenants ADD COLUMN max_leases INTEGER NOT NULL DEFAULT 0;"},
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -71,7 +75,7 @@ enum {
 #define LEASE_COLUMNS                                                                              \
     "id,tenant,state,mode,gpu_index,gpu_uuid,memory_quota,gpu_memory,weight,cap,mig_profile,"      \
     "labels,owners,created_ns,released_ns,reason,gpu_ns,wait_ns,peak_used,mig_start,mig_created,"  \
-    "mig_gi,mig_ci,mig_uuid"
+    "mig_gi,mig_ci,mig_uuid,uid"
 
 static const char *const sql_text[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -82,18 +86,18 @@ static const char *const sql_text[S_COUNT] = {
     [S_LEASE_INSERT] =
         "INSERT INTO leases(id,tenant,state,mode,gpu_index,gpu_uuid,memory_quota,gpu_memory,"
         "weight,cap,mig_profile,labels,owners,created_ns,released_ns,reason,gpu_ns,wait_ns,"
-        "peak_used,mig_start,mig_created,mig_gi,mig_ci,mig_uuid) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
-        "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)",
+        "peak_used,mig_start,mig_created,mig_gi,mig_ci,mig_uuid,uid) VALUES(?1,?2,?3,?4,?5,?6,?7,"
+        "?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25)",
     [S_LEASE_UPDATE] = "UPDATE leases SET state=?3,released_ns=?15,reason=?16,gpu_ns=?17,"
                        "wait_ns=?18,peak_used=?19,mig_start=?20,mig_created=?21,mig_gi=?22,"
                        "mig_ci=?23,mig_uuid=?24 WHERE id=?1",
     [S_LEASE_GET] = "SELECT " LEASE_COLUMNS " FROM leases WHERE id=?1",
     [S_TENANT_INSERT] = "INSERT INTO tenants(name,role,token_sha256,uid,max_gpus,max_memory,"
-                        "created_ns) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+                        "created_ns,max_leases) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
     [S_TENANT_TOKEN] = "UPDATE tenants SET token_sha256=?2 WHERE name=?1",
     [S_TENANT_DELETE] = "DELETE FROM tenants WHERE name=?1",
-    [S_TENANT_ALL] = "SELECT name,role,token_sha256,uid,max_gpus,max_memory,created_ns FROM "
-                     "tenants ORDER BY name",
+    [S_TENANT_ALL] = "SELECT name,role,token_sha256,uid,max_gpus,max_memory,created_ns,"
+                     "max_leases FROM tenants ORDER BY name",
     [S_SAMPLE_INSERT] = "INSERT INTO usage_samples(lease_id,tenant,ts_ns,dt_ns,gpu_ns,wait_ns,"
                         "used_bytes,peak_bytes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
 };
@@ -271,6 +275,11 @@ int gpx_store_checkpoint(struct gpx_store *st, gpx_error *err)
     return done > 0 ? done : 0;
 }
 
+int gpx_store_schema_latest(void)
+{
+    return migrations[N_MIGRATIONS - 1].version;
+}
+
 int gpx_store_schema_version(struct gpx_store *st)
 {
     return st->version;
@@ -362,6 +371,8 @@ static void bind_lease(sqlite3_stmt *s, const struct gpx_lease_rec *l, char *own
     sqlite3_bind_int(s, 22, l->mig_gi);
     sqlite3_bind_int(s, 23, l->mig_ci);
     sqlite3_bind_text(s, 24, l->mig_uuid, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(s) >= 25)
+        sqlite3_bind_int64(s, 25, l->uid);
 }
 
 /* Autocommit writes use the synchronous level of the last begin: set it explicitly. */
@@ -423,6 +434,7 @@ static void read_lease(sqlite3_stmt *s, struct gpx_lease_rec *l)
     l->mig_gi = sqlite3_column_int(s, 21);
     l->mig_ci = sqlite3_column_int(s, 22);
     copy_col(l->mig_uuid, sizeof l->mig_uuid, s, 23);
+    l->uid = sqlite3_column_int64(s, 24);
 }
 
 int gpx_store_lease_get(struct gpx_store *st, const char *id, struct gpx_lease_rec *out,
@@ -506,6 +518,7 @@ int gpx_store_tenant_insert(struct gpx_store *st, const struct gpx_tenant *t, gp
     sqlite3_bind_int(s, 5, (int)t->max_gpus);
     sqlite3_bind_int64(s, 6, (sqlite3_int64)t->max_memory);
     sqlite3_bind_int64(s, 7, t->created_ns);
+    sqlite3_bind_int64(s, 8, t->max_leases);
     if (single(st, S_TENANT_INSERT, 1, err) < 0) {
         if (err && err->code == GPX_E_EXISTS)
             gpx_error_set(err, GPX_E_EXISTS, "tenant '%s'%s already exists", t->name,
@@ -539,6 +552,41 @@ int gpx_store_tenant_delete(struct gpx_store *st, const char *name, gpx_error *e
     return 0;
 }
 
+/* Runs `sql` with ?1 = a and ?2 = b (either may be NULL: not bound), expecting no rows. */
+static int run2(struct gpx_store *st, const char *sql, const char *a, const char *b, gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    if (a)
+        sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+    if (b)
+        sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+}
+
+int gpx_store_tenant_retire(struct gpx_store *st, const char *name, const char *past,
+                            gpx_error *err)
+{
+    if (gpx_store_begin(st, 1, err) < 0)
+        return -1;
+    if (run2(st, "DELETE FROM tenants WHERE name=?1", name, NULL, err) < 0)
+        goto fail;
+    if (sqlite3_changes(st->db) != 1) {
+        gpx_error_set(err, GPX_E_NOT_FOUND, "no tenant '%s'", name);
+        goto fail;
+    }
+    if (run2(st, "UPDATE leases SET tenant=?2 WHERE tenant=?1", name, past, err) < 0 ||
+        run2(st, "UPDATE usage_samples SET tenant=?2 WHERE tenant=?1", name, past, err) < 0)
+        goto fail;
+    return gpx_store_commit(st, err);
+fail:
+    gpx_store_rollback(st);
+    return -1;
+}
+
 int gpx_store_tenant_each(struct gpx_store *st, int (*fn)(const struct gpx_tenant *t, void *arg),
                           void *arg, gpx_error *err)
 {
@@ -556,6 +604,7 @@ int gpx_store_tenant_each(struct gpx_store *st, int (*fn)(const struct gpx_tenan
         t.max_gpus = (unsigned)sqlite3_column_int(s, 4);
         t.max_memory = (uint64_t)sqlite3_column_int64(s, 5);
         t.created_ns = sqlite3_column_int64(s, 6);
+        t.max_leases = (unsigned)sqlite3_column_int64(s, 7);
         if (fn(&t, arg))
             break;
     }

@@ -34,6 +34,8 @@ struct gpx_sample {
 /* Opens (creating) the database and applies pending migrations. */
 int gpx_store_open(const char *path, struct gpx_store **out, gpx_error *err);
 void gpx_store_close(struct gpx_store *st);
+/* The newest schema version this build knows (what an opened store is migrated to). */
+int gpx_store_schema_latest(void);
 int gpx_store_schema_version(struct gpx_store *st);
 /*
  * Copies committed WAL frames into the database file (a PASSIVE checkpoint
@@ -67,6 +69,14 @@ int gpx_store_tenant_insert(struct gpx_store *st, const struct gpx_tenant *t, gp
 int gpx_store_tenant_set_token(struct gpx_store *st, const char *name, const char *sha_hex,
                                gpx_error *err);
 int gpx_store_tenant_delete(struct gpx_store *st, const char *name, gpx_error *err);
+/*
+ * Removes tenant `name` and, in the same transaction, files its leases and
+ * usage samples under `past` (a name no tenant can take), so that a tenant
+ * added later under the same name starts with no history while the admin
+ * keeps the old one's. NOT_FOUND if there is no such tenant.
+ */
+int gpx_store_tenant_retire(struct gpx_store *st, const char *name, const char *past,
+                            gpx_error *err);
 int gpx_store_tenant_each(struct gpx_store *st, int (*fn)(const struct gpx_tenant *t, void *arg),
                           void *arg, gpx_error *err);
 

@@ -3,10 +3,17 @@
  *   1. an "Authorization: Bearer TOKEN" header (any transport): the SHA-256 of
  *      the token is compared, in constant time, with every tenant's stored
  *      digest; the token itself is never stored;
- *   2. on the unix socket, its SO_PEERCRED uid: a tenant registered with that
- *      uid, else the built-in tenant "admin" for uid 0 and the daemon's own uid.
+ *   2. on the unix socket, its SO_PEERCRED uid: the built-in tenant "admin"
+ *      for uid 0 and the daemon's own uid, always (no tenant may take those
+ *      uids, so root can never be locked out), else a tenant registered with
+ *      that uid.
  * Anything else is 401 (who are you?); an identified caller doing what its
  * role does not allow is 403 (you may not).
+ *
+ * A tenant's name is reused only by a new tenant that starts clean: removing
+ * a tenant files its leases and usage under "NAME~CREATED_NS" (a name no
+ * tenant can take; admins still read it), and a caller authenticated as an
+ * earlier tenant of that name can no longer lease (tenant_created_ns).
  */
 #define _GNU_SOURCE
 #include "core/log.h"
@@ -45,6 +52,14 @@ static void fill_from_tenant(struct gpx_caller *c, const struct gpx_tenant *t)
     c->admin = t->admin;
     c->max_gpus = t->max_gpus;
     c->max_memory = t->max_memory;
+    c->max_leases = t->max_leases;
+    c->tenant_created_ns = t->created_ns;
+}
+
+/* uid 0 and the engine's own uid are the built-in admin's, whatever the tenant table says. */
+static int admin_uid(const struct gpx_engine *d, uint32_t uid)
+{
+    return uid == 0 || uid == (uint32_t)d->self_uid;
 }
 
 int gpx_engine_authenticate(struct gpx_engine *d, const char *authorization, int via_unix,
@@ -78,6 +93,11 @@ int gpx_engine_authenticate(struct gpx_engine *d, const char *authorization, int
             return gpx_error_set(err, GPX_E_UNAUTH, "invalid token");
         return 0;
     }
+    if (via_unix && have_cred && admin_uid(d, uid)) {
+        snprintf(c->tenant, sizeof c->tenant, "%s", GPX_BUILTIN_ADMIN);
+        c->admin = 1;
+        return 0;
+    }
     if (via_unix && have_cred) {
         int found = 0;
         pthread_mutex_lock(&d->lock);
@@ -89,11 +109,6 @@ int gpx_engine_authenticate(struct gpx_engine *d, const char *authorization, int
         pthread_mutex_unlock(&d->lock);
         if (found)
             return 0;
-        if (uid == 0 || uid == (uint32_t)d->self_uid) {
-            snprintf(c->tenant, sizeof c->tenant, "%s", GPX_BUILTIN_ADMIN);
-            c->admin = 1;
-            return 0;
-        }
         return gpx_error_set(err, GPX_E_UNAUTH,
                              "uid %u is not a tenant of this gpuplexd: ask an admin for a token "
                              "(gpuplex tenant add NAME --uid %u) and set GPUPLEX_TOKEN",
@@ -138,6 +153,12 @@ int gpx_engine_tenant_add(struct gpx_engine *d, const struct gpx_tenant_req *r,
 {
     if (strcmp(r->name, GPX_BUILTIN_ADMIN) == 0)
         return gpx_error_set(err, GPX_E_EXISTS, "tenant name '%s' is reserved", r->name);
+    if (r->has_uid && admin_uid(d, r->uid))
+        return gpx_error_set(err, GPX_E_INVALID,
+                             "uid %u is %s, always the built-in admin on the unix socket: no "
+                             "tenant may have it (give tenant '%s' another uid, or none and let "
+                             "it use its token)",
+                             r->uid, r->uid == 0 ? "root" : "the uid gpuplex runs as", r->name);
     struct gpx_tenant t;
     memset(&t, 0, sizeof t);
     snprintf(t.name, sizeof t.name, "%s", r->name);
@@ -146,6 +167,7 @@ int gpx_engine_tenant_add(struct gpx_engine *d, const struct gpx_tenant_req *r,
     t.uid = r->uid;
     t.max_gpus = r->max_gpus;
     t.max_memory = r->max_memory;
+    t.max_leases = r->max_leases;
     t.created_ns = gpx_now_ns();
     if (new_token(token, err) < 0)
         return -1;
@@ -185,9 +207,22 @@ int gpx_engine_tenant_new_token(struct gpx_engine *d, const char *name, struct g
     return 0;
 }
 
+/*
+ * The name a removed tenant's history goes by: NAME~CREATED_NS (the name cut to
+ * fit), which no tenant can take ('~' is not in a name) and which tells two
+ * past tenants of one name apart.
+ */
+static void past_name(const struct gpx_tenant *t, char out[GPX_NAME_MAX])
+{
+    char gen[24];
+    int n = snprintf(gen, sizeof gen, "~%lld", (long long)t->created_ns);
+    snprintf(out, GPX_NAME_MAX, "%.*s%s", GPX_NAME_MAX - 1 - n, t->name, gen);
+}
+
 int gpx_engine_tenant_remove(struct gpx_engine *d, const char *name, struct gpx_tenant *out,
                              gpx_error *err)
 {
+    char past[GPX_NAME_MAX];
     pthread_mutex_lock(&d->lock);
     int rc = -1;
     unsigned held = 0;
@@ -201,13 +236,15 @@ int gpx_engine_tenant_remove(struct gpx_engine *d, const char *name, struct gpx_
                       name, held, held == 1 ? "" : "s");
     else {
         *out = *t;
-        rc = gpx_store_tenant_delete(d->store, name, err);
+        past_name(t, past);
+        rc = gpx_store_tenant_retire(d->store, name, past, err);
         if (rc == 0)
             rc = gpx__tenants_load(d, err);
     }
     pthread_mutex_unlock(&d->lock);
     if (rc == 0)
-        gpx_info("tenant %s removed", name);
+        gpx_info("tenant %s removed; its lease and usage history is kept as tenant '%s'", name,
+                 past);
     return rc;
 }
 
@@ -217,7 +254,8 @@ int gpx_engine_tenant_list(struct gpx_engine *d, struct gpx_tenant **out, unsign
     pthread_mutex_lock(&d->lock);
     struct gpx_tenant *a = malloc((d->n_tenants ? d->n_tenants : 1) * sizeof *a);
     if (a) {
-        memcpy(a, d->tenants, d->n_tenants * sizeof *a);
+        if (d->n_tenants) /* tenants is NULL while there are none */
+            memcpy(a, d->tenants, d->n_tenants * sizeof *a);
         *n = d->n_tenants;
     }
     pthread_mutex_unlock(&d->lock);

@@ -316,6 +316,7 @@ json_t *gpx_view_tenant(const struct gpx_tenant *t, const char *token)
     json_object_set_new(o, "uid", t->has_uid ? json_integer(t->uid) : json_null());
     json_object_set_new(o, "max_gpus", t->max_gpus ? json_integer(t->max_gpus) : json_null());
     json_object_set_new(o, "max_memory_bytes", opt_u64(t->max_memory != 0, t->max_memory));
+    json_object_set_new(o, "max_leases", t->max_leases ? json_integer(t->max_leases) : json_null());
     json_object_set_new(o, "created_ns", json_integer(t->created_ns));
     json_object_set_new(o, "created", gpx_view_time(t->created_ns));
     if (token)
@@ -343,6 +344,7 @@ json_t *gpx_view_caller(const struct gpx_caller *c)
     json_object_set_new(o, "uid", c->via_unix ? json_integer(c->uid) : json_null());
     json_object_set_new(o, "max_gpus", c->max_gpus ? json_integer(c->max_gpus) : json_null());
     json_object_set_new(o, "max_memory_bytes", opt_u64(c->max_memory != 0, c->max_memory));
+    json_object_set_new(o, "max_leases", c->max_leases ? json_integer(c->max_leases) : json_null());
     return o;
 }
 
@@ -425,7 +427,16 @@ json_t *gpx_view_violation(const struct gpx_watch_violation *v, int enforce)
     return o;
 }
 
-json_t *gpx_view_arbiter(unsigned gpu_index, const char *gpu_uuid, struct gpx_arb *a)
+/* A lease's id by its arbiter key, or null where the caller may not know it. */
+static json_t *arb_lease(const char *key, const char *(*lease_of)(const char *key, void *arg),
+                         void *arg)
+{
+    const char *id = lease_of ? lease_of(key, arg) : NULL;
+    return id ? json_string(id) : json_null();
+}
+
+json_t *gpx_view_arbiter(unsigned gpu_index, const char *gpu_uuid, struct gpx_arb *a,
+                         const char *(*lease_of)(const char *key, void *arg), void *arg)
 {
     json_t *o = json_object();
     json_object_set_new(o, "gpu", gpu_ref(gpu_index, gpu_uuid));
@@ -436,7 +447,8 @@ json_t *gpx_view_arbiter(unsigned gpu_index, const char *gpu_uuid, struct gpx_ar
     int h = atomic_load(&a->holder);
     json_object_set_new(o, "holder_pid", h >= 0 ? json_integer(a->procs[h].pid) : json_null());
     json_object_set_new(o, "holder_lease",
-                        h >= 0 ? json_string(a->leases[a->procs[h].lease].id) : json_null());
+                        h >= 0 ? arb_lease(a->leases[a->procs[h].lease].id, lease_of, arg)
+                               : json_null());
     json_object_set_new(o, "waiting", json_integer(atomic_load(&a->nwaiting)));
     json_t *leases = json_array();
     for (int i = 0; i < GPX_ARB_MAX_LEASES; i++) {
@@ -446,7 +458,8 @@ json_t *gpx_view_arbiter(unsigned gpu_index, const char *gpu_uuid, struct gpx_ar
         if (gpx_arb_stats(a, a->leases[i].id, &st) < 0)
             continue;
         json_t *l = json_object();
-        json_object_set_new(l, "id", json_string(a->leases[i].id));
+        json_object_set_new(l, "id", arb_lease(a->leases[i].id, lease_of, arg));
+        json_object_set_new(l, "key", json_string(a->leases[i].id));
         json_object_set_new(l, "weight", json_integer(st.weight));
         json_object_set_new(l, "cap", st.cap_percent ? json_integer(st.cap_percent) : json_null());
         json_object_set_new(l, "cap_pct",
@@ -799,6 +812,7 @@ int gpx_view_tenant_read(json_t *o, struct gpx_tenant *t, char *token, size_t to
     t->uid = (uint32_t)get_u64(o, "uid");
     t->max_gpus = (unsigned)get_u64(o, "max_gpus");
     t->max_memory = get_u64(o, "max_memory_bytes");
+    t->max_leases = (unsigned)get_u64(o, "max_leases");
     t->created_ns = (int64_t)get_u64(o, "created_ns");
     if (token)
         get_str(o, "token", token, token_len);
@@ -837,6 +851,7 @@ int gpx_view_caller_read(json_t *o, struct gpx_caller *c, gpx_error *err)
     c->uid = (uint32_t)get_u64(o, "uid");
     c->max_gpus = (unsigned)get_u64(o, "max_gpus");
     c->max_memory = get_u64(o, "max_memory_bytes");
+    c->max_leases = (unsigned)get_u64(o, "max_leases");
     return 0;
 }
 

@@ -34,9 +34,14 @@ json_t *gpx_view_mig_applied(const struct gpx_mig_applied *a);
 /* `gpuplex watch --json`: one violation (enforce: enum gpx_watch_enforce) */
 struct gpx_watch_violation;
 json_t *gpx_view_violation(const struct gpx_watch_violation *v, int enforce);
-/* `gpuplex timeslice ls --json`: one GPU's arbiter */
+/*
+ * `gpuplex timeslice ls --json`: one GPU's arbiter. Leases are in it by key
+ * (gpx_arb_key); lease_of maps a key to the lease id the caller may know, or
+ * NULL (the id is then null: another tenant's lease).
+ */
 struct gpx_arb;
-json_t *gpx_view_arbiter(unsigned gpu_index, const char *gpu_uuid, struct gpx_arb *a);
+json_t *gpx_view_arbiter(unsigned gpu_index, const char *gpu_uuid, struct gpx_arb *a,
+                         const char *(*lease_of)(const char *key, void *arg), void *arg);
 /* {"error":{"code","message"}} */
 json_t *gpx_view_error(const gpx_error *e);
 /* "2024-05-01T12:00:00.000Z"; null for 0 */

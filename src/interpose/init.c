@@ -204,6 +204,18 @@ static void map_lease(void)
         snprintf(lease_error, sizeof lease_error, "%s", err.msg);
         return;
     }
+    /*
+     * A lease is its tenant's: another uid fails closed even where the files
+     * would let it in (a file system without ACLs, a region made before them).
+     * Root may use any lease (it could read and write the files anyway).
+     */
+    uid_t uid = getuid();
+    if (uid != 0 && uid != (uid_t)r.limits->uid) {
+        snprintf(lease_error, sizeof lease_error, "the lease belongs to uid %u, not to uid %u",
+                 (unsigned)r.limits->uid, (unsigned)uid);
+        gpx_lease_region_close(&r);
+        return;
+    }
     gpx__ip.limits = *r.limits;
     gpx__ip.limits_map = r.limits;
     gpx__ip.region.usage = r.usage;

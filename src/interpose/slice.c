@@ -135,8 +135,10 @@ void gpx__ip_slice_init(void)
         return;
     }
     gpx_error err;
-    if (gpx_turn_start(&turn, gpx_run_dir(), l->gpu_uuid, gpx__ip.lease_id, l->weight,
-                       l->cap_percent, gpx__ip.region.usage, drain, NULL, &err) < 0) {
+    char key[GPX_ARB_ID_MAX];
+    gpx_arb_key(l->nonce, key);
+    if (gpx_turn_start(&turn, gpx_run_dir(), l->gpu_uuid, key, l->weight, l->cap_percent,
+                       gpx__ip.region.usage, drain, NULL, &err) < 0) {
         GPX_IP_LOG(GPX_IP_LOG_ERROR, "lease %s: time-slicing off: %s", gpx__ip.lease_id, err.msg);
         return;
     }

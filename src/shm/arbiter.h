@@ -41,8 +41,25 @@
 #define GPX_ARB_DEFAULT_GRACE_NS   200000000ULL /* 200 ms: longer kernels look hung */
 #define GPX_ARB_POLL_NS            20000000ULL  /* waiters re-check the holder this often */
 
+/*
+ * The key a lease joins an arbiter by: "t-" + its region's nonce in hex, never
+ * its id. Every tenant on the GPU reads the arbiter (it must take turns through
+ * it); the nonce is in the limits only the lease's uid may read, so another
+ * tenant learns no lease id from it, and whoever may read the lease's region
+ * maps the key back (gpuplex timeslice ls).
+ */
+static inline void gpx_arb_key(uint64_t nonce, char out[GPX_ARB_ID_MAX])
+{
+    static const char hex[] = "0123456789abcdef";
+    out[0] = 't';
+    out[1] = '-';
+    for (int i = 0; i < 16; i++)
+        out[2 + i] = hex[(nonce >> (60 - 4 * i)) & 0xf];
+    out[18] = '\0';
+}
+
 struct gpx_arb_lease {
-    char id[GPX_ARB_ID_MAX]; /* "" = free entry */
+    char id[GPX_ARB_ID_MAX]; /* a gpx_arb_key(); "" = free entry */
     uint32_t weight;         /* >= 1 */
     uint32_t cap_percent;    /* 0 = none */
     uint32_t procs;          /* attached processes */

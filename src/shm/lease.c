@@ -224,14 +224,19 @@ int gpx_lease_dir_open(const char *dir, int create, gpx_error *err)
     if (leases_path(dir, path, sizeof path, err) < 0)
         return -1;
     if (create) {
-        /* leases/ is 0755 (not umask-dependent): tenants of other uids must reach their files. */
-        if (mkdir_p(path, 0755) < 0) {
+        /*
+         * leases/ is 0711 (not umask-dependent): tenants of other uids reach their own files
+         * but can't list the directory to learn other tenants' lease ids.
+         */
+        if (mkdir_p(path, 0711) < 0) {
             int e = errno;
             return gpx_error_errno(err, e == EACCES ? GPX_E_PERM : GPX_E_IO, e, "creating %s",
                                    path);
         }
     }
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno == EACCES && !create)
+        fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC); /* 0711: a tenant reaches, not lists */
     if (fd < 0) {
         int e = errno;
         enum gpx_code c = e == ENOENT ? GPX_E_NOT_FOUND : e == EACCES ? GPX_E_PERM : GPX_E_IO;
@@ -240,11 +245,19 @@ int gpx_lease_dir_open(const char *dir, int create, gpx_error *err)
     if (create) {
         /* Someone else's directory (e.g. a pre-created /tmp/gpuplex-<uid>) is not trusted. */
         struct stat st;
-        if (fstat(fd, &st) == 0 && st.st_uid != geteuid() && st.st_uid != 0) {
+        if (fstat(fd, &st) < 0) {
+            int e = errno;
+            close(fd);
+            return gpx_error_errno(err, GPX_E_IO, e, "stat %s", path);
+        }
+        if (st.st_uid != geteuid() && st.st_uid != 0) {
             close(fd);
             return gpx_error_set(err, GPX_E_PERM, "%s is owned by uid %u, not by uid %u", path,
                                  (unsigned)st.st_uid, (unsigned)geteuid());
         }
+        /* one made listable by an older gpuplex (0755) is closed to listing */
+        if (st.st_uid == geteuid() && (st.st_mode & 0066))
+            fchmod(fd, st.st_mode & 07711);
     }
     return fd;
 }
@@ -262,9 +275,12 @@ static int publish_noreplace(int dfd, const char *tmp, const char *name)
     return 0;
 }
 
-/* Creates a temporary file in dfd holding `len` bytes of `data` with `mode`. */
+/*
+ * Creates a temporary file in dfd holding `len` bytes of `data` with `mode`,
+ * owned by `uid` (chown when it is not ours: only root may; EPERM otherwise).
+ */
 static int write_temp(int dfd, char *tmp, size_t tmplen, const char *id, const char *suffix,
-                      const void *data, size_t len, mode_t mode)
+                      const void *data, size_t len, mode_t mode, uid_t uid)
 {
     for (int attempt = 0; attempt < 16; attempt++) {
         unsigned char r[4];
@@ -275,7 +291,8 @@ static int write_temp(int dfd, char *tmp, size_t tmplen, const char *id, const c
             continue;
         if (fd < 0)
             return -1;
-        if (ftruncate(fd, (off_t)len) < 0 || write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0) {
+        if (ftruncate(fd, (off_t)len) < 0 || write_all(fd, data, len) < 0 ||
+            (uid != geteuid() && fchown(fd, uid, (gid_t)-1) < 0) || fchmod(fd, mode) < 0) {
             int e = errno;
             close(fd);
             unlinkat(dfd, tmp, 0);
@@ -327,7 +344,8 @@ int gpx_lease_region_create(const char *dir, const struct gpx_lease_limits *lim,
     if (dfd < 0)
         goto out;
     char name[GPX_LEASE_ID_MAX + 16], tmp[GPX_LEASE_ID_MAX + 32];
-    if (write_temp(dfd, tmp, sizeof tmp, l.id, "limits", &l, sizeof l, 0444) < 0) {
+    /* the creator's alone (0400): grant.c in the engine lets the tenant's uid read it */
+    if (write_temp(dfd, tmp, sizeof tmp, l.id, "limits", &l, sizeof l, 0400, geteuid()) < 0) {
         gpx_error_errno(err, GPX_E_IO, errno, "writing limits of lease %s in %s/leases", l.id, dir);
         goto out;
     }
@@ -341,14 +359,20 @@ int gpx_lease_region_create(const char *dir, const struct gpx_lease_limits *lim,
             gpx_error_errno(err, GPX_E_IO, e, "creating %s/leases/%s", dir, name);
         goto out;
     }
-    /* 0666: every process of the tenant accounts through it (daemon mode: chown to tenant). */
-    if (write_temp(dfd, tmp, sizeof tmp, l.id, "usage", u, sizeof *u, 0666) < 0 ||
+    /* the tenant's alone (0600, its uid): every process of the lease accounts through it */
+    if (write_temp(dfd, tmp, sizeof tmp, l.id, "usage", u, sizeof *u, 0600, (uid_t)l.uid) < 0 ||
         (snprintf(name, sizeof name, "%s.usage", l.id), renameat(dfd, tmp, dfd, name) < 0)) {
         int e = errno;
         unlinkat(dfd, tmp, 0);
         snprintf(name, sizeof name, "%s.limits", l.id);
         unlinkat(dfd, name, 0);
-        gpx_error_errno(err, GPX_E_IO, e, "creating usage of lease %s in %s/leases", l.id, dir);
+        if (e == EPERM)
+            gpx_error_set(err, GPX_E_PERM,
+                          "lease %s is for uid %u, but uid %u cannot give it a usage file (only "
+                          "root can: run gpuplexd as root to serve other users)",
+                          l.id, (unsigned)l.uid, (unsigned)geteuid());
+        else
+            gpx_error_errno(err, GPX_E_IO, e, "creating usage of lease %s in %s/leases", l.id, dir);
         goto out;
     }
     rc = 0;

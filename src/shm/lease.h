@@ -3,13 +3,16 @@
  * interposer in every process of the lease, and through which those
  * processes account device memory together. No daemon round trip, ever.
  *
- * A region is two files under <run_dir>/leases/:
- *   <id>.limits  written once by the lease's creator, mode 0444, mapped
+ * A region is two files under <run_dir>/leases/ (0711: nobody else lists the
+ * ids), fenced for the lease's uid (limits->uid):
+ *   <id>.limits  written once by the lease's creator, mode 0400 (the engine
+ *                adds a POSIX ACL letting the lease's uid read it), mapped
  *                PROT_READ by workloads: the quota, weight and cap can only
  *                be read by a tenant (mprotect to write fails: the file is
  *                opened O_RDONLY; a non-root tenant cannot open it for write).
- *   <id>.usage   the shared accounting, mapped read-write by every process of
- *                the lease: atomics only, no lock a dead process could keep.
+ *   <id>.usage   the shared accounting, mode 0600 owned by the lease's uid,
+ *                mapped read-write by every process of the lease: atomics
+ *                only, no lock a dead process could keep.
  * Both carry the same random nonce so a usage file can't be paired with the
  * limits of another lease.
  *
@@ -127,7 +130,10 @@ int gpx_lease_id_valid(const char *id);
  * (`gpuplex lease create` flocks it to serialize admission.)
  */
 int gpx_lease_dir_open(const char *run_dir, int create, gpx_error *err);
-/* Creates both files (limits first, atomically by rename). Fails if the id exists. */
+/*
+ * Creates both files (limits first, atomically by rename). Fails if the id
+ * exists, and with GPX_E_PERM if lim->uid is not ours and we are not root.
+ */
 int gpx_lease_region_create(const char *run_dir, const struct gpx_lease_limits *lim,
                             gpx_error *err);
 /* Maps an existing region; validates magic, version, sizes and the nonce pairing. */

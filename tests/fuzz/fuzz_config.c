@@ -20,7 +20,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (gpxd_config_parse(&c, (const char *)data, size, "fuzz.conf", &err) == 0) {
         if (c.threads < 1 || c.threads > 64 || c.oversubscription < 1.0 ||
             c.oversubscription > 100.0 || c.socket_mode > 0777 || !c.socket_path[0] ||
-            !c.state_dir[0] || c.reconcile_ms < 100 || c.max_body < 1024)
+            !c.state_dir[0] || c.reconcile_ms < 100 || c.max_body < 1024 ||
+            c.max_connections < 16 || c.max_connections_per_peer < 1 ||
+            c.header_timeout_ms < 1000 || c.header_timeout_ms > 3600000 || c.idle_timeout_ms < 1000)
+            abort();
+        /* the rules between keys: accepted, or refused with a message */
+        gpx_error_clear(&err);
+        if (gpxd_config_check(&c, &err) < 0 && !err.msg[0])
             abort();
     } else if (!err.msg[0]) {
         abort();

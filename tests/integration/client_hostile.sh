@@ -82,6 +82,11 @@ hostile /short "transfer closed with 94 bytes remaining"
 hostile /chunk-huge "hexadecimal" # ffffffffffffffffff
 hostile /chunk-neg "hexadecimal"
 hostile /chunk-garbage "hexadecimal"
+# issue 10 finding 3: the old hand-written client overflowed the heap (-2, 2^64 - 2) or freed
+# twice (a 2-byte chunk, then 2^64 - 3) on these
+hostile /chunk-minus2 "hexadecimal"
+hostile /chunk-fffe "hexadecimal"
+hostile /chunk-2-fffd "hexadecimal"
 hostile /chunk-big "answer larger than 64 MiB" # a valid 2^63-1 chunk, then 80 MiB
 hostile /big-chunked "answer larger than 64 MiB"
 hostile /big-close "answer larger than 64 MiB" # no length, ends at close
@@ -90,6 +95,21 @@ hostile /midclose "transfer closed"
 hostile /midreset "Connection reset by peer|transfer closed" # no RST on a socket: a close
 hostile /garbage "HTTP/0\.9"
 hostile /empty "Empty reply from server"
+
+# The real CLI on the same answers: the server answers every request of `gpuplex status` as
+# PATH (the token "as:PATH"); exit 9, one clean line on stderr, nothing on stdout.
+for p in /chunk-minus2 /chunk-fffe /chunk-2-fffd /chunk-neg /chunk-huge /cl-neg /cl-huge; do
+    for srv in "$TCP" "$UNIX"; do
+        expect_rc 9 env GPUPLEX_SERVER="$srv" GPUPLEX_TOKEN="as:$p" GPUPLEX_TIMEOUT=20 \
+            timeout 60 "$BUILD_DIR/bin/gpuplex" status
+        [ ! -s "$TEST_TMP/out" ] || fail "gpuplex status $p ($srv) printed: $(cat "$TEST_TMP/out")"
+        [ "$(wc -l <"$TEST_TMP/err")" = 1 ] && expect_err "^gpuplex: cannot reach gpuplexd at $srv: " || {
+            cat "$TEST_TMP/err" >&2
+            fail "gpuplex status $p ($srv): not one clean error line"
+        }
+        echo "gpuplex status $p ($srv): $(cat "$TEST_TMP/err")"
+    done
+done
 
 # A body (or headers) that never ends: stopped by GPUPLEX_TIMEOUT=3.
 for p in /drip /drip-headers; do

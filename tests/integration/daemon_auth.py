@@ -170,4 +170,41 @@ cli("tenant", "add", "x", "--role", "root", env=envr, expect_rc=2)
 cli("tenant", "rm", "cli-t", env=envr)
 cli("tenant", "rm", "cli-t", env=envr, expect_rc=5)
 d.stop()
+
+# Issue 10, findings 5, 9, 12 and 13 through the API, on a daemon capping tenants at 2 leases.
+c = Daemon(name="cap", listen=True, args=["--set", "max_leases_per_tenant=2"]).start()
+# root (and gpuplexd's own uid) can't become a tenant: root stays the admin
+for uid in {0, os.geteuid()}:
+    expect(c.post("/v1/tenants", {"name": "usurper", "uid": uid}), 400, "INVALID",
+           "always the built-in admin")
+check(expect(c.get("/v1/whoami"), 200).json["role"] == "admin", "root is the admin")
+# sizes: a number and a unit, the field named
+for bad in ("0x10G", " 1G", "1G ", "+1G", "1e3M"):
+    expect(c.post("/v1/leases", {"mode": "vgpu", "memory": bad}), 400, "INVALID",
+           "field 'memory': invalid size '%s'" % bad)
+    expect(c.post("/v1/tenants", {"name": "s", "max_memory": bad}), 400, "INVALID",
+           "field 'max_memory': invalid size")
+# the cap: the tenant's own max_leases, else the daemon's max_leases_per_tenant
+t1 = expect(c.post("/v1/tenants", {"name": "one", "max_leases": 1}), 201).json
+check(t1["max_leases"] == 1, "max_leases in the tenant's JSON: %r" % t1)
+expect(c.post("/v1/tenants", {"name": "z", "max_leases": 0}), 400, "INVALID", "max_leases")
+T2 = expect(c.post("/v1/tenants", {"name": "two", "max_memory": "2G"}), 201).json["token"]
+check(expect(c.get("/v1/tenants/two"), 200).json["max_leases"] is None, "no own max_leases")
+c.lease({"mode": "vgpu", "memory": "1G"}, token=t1["token"], tcp=True)
+expect(c.post("/v1/leases", {"mode": "vgpu", "memory": "1G"}, token=t1["token"], tcp=True), 409,
+       "NO_SPACE", "tenant 'one' holds 1 active lease, its max_leases")
+# max_memory: a timeslice lease must carry a quota, which counts
+expect(c.post("/v1/leases", {"mode": "timeslice"}, token=T2, tcp=True), 409, "NO_SPACE",
+       "--memory")
+c.lease({"mode": "timeslice", "memory": "1G"}, token=T2, tcp=True)
+c.lease({"mode": "timeslice", "memory": "512M"}, token=T2, tcp=True)
+r = expect(c.post("/v1/leases", {"mode": "timeslice", "memory": "256M"}, token=T2, tcp=True), 409,
+           "NO_SPACE", "max_leases_per_tenant")
+# owner_pids: over TCP (no uid) no pid is the tenant's, whether it exists or not
+for pid in (os.getpid(), 2147483646):
+    T3 = expect(c.post("/v1/tenants", {"name": "p%d" % (pid % 1000)}), 201).json["token"]
+    expect(c.post("/v1/leases", {"mode": "vgpu", "memory": "1G", "owner_pids": [pid]}, token=T3,
+                  tcp=True), 400, "INVALID",
+           "field 'owner_pids': pid %d is not a process of yours" % pid)
+c.stop()
 print("ok")

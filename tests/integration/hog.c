@@ -3,9 +3,15 @@
  * memory on a simulated GPU the way the simulated driver does (a process slot
  * in the GPUPLEX_SIM state, used bytes added), i.e. past any interposer, and
  * optionally registers in a lease's usage region the way the interposer does
- * (a slot, no reservation). Then it prints "ready" and waits to be killed.
+ * (a slot, no reservation). Then it prints "ready PID" and waits to be
+ * killed. With --go FILE it first attaches with no memory, prints "attached
+ * PID" and takes its memory once FILE exists (so that several hogs take theirs
+ * at once). With --plant PID it only writes PID into a slot of the lease
+ * (what a tenant can do to its own usage region), prints "planted PID" and
+ * exits.
  *
- *   gpx-test-hog --gpu N --mib M [--lease ID]
+ *   gpx-test-hog --gpu N --mib M [--lease ID] [--go FILE]
+ *   gpx-test-hog --lease ID --plant PID
  */
 #define _GNU_SOURCE
 #include "shm/lease.h"
@@ -20,15 +26,16 @@
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"gpu", required_argument, NULL, 'g'},
-                                         {"mib", required_argument, NULL, 'm'},
-                                         {"lease", required_argument, NULL, 'l'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"gpu", required_argument, NULL, 'g'},   {"mib", required_argument, NULL, 'm'},
+        {"lease", required_argument, NULL, 'l'}, {"plant", required_argument, NULL, 'p'},
+        {"go", required_argument, NULL, 'G'},    {NULL, 0, NULL, 0}};
     unsigned gpu = 0;
     unsigned long long mib = 0;
-    const char *lease = NULL;
+    const char *lease = NULL, *go = NULL;
+    int32_t plant = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "g:m:l:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "g:m:l:p:G:", opts, NULL)) != -1) {
         switch (c) {
         case 'g':
             gpu = (unsigned)strtoul(optarg, NULL, 10);
@@ -39,8 +46,15 @@ int main(int argc, char **argv)
         case 'l':
             lease = optarg;
             break;
+        case 'p':
+            plant = (int32_t)strtol(optarg, NULL, 10);
+            break;
+        case 'G':
+            go = optarg;
+            break;
         default:
-            fprintf(stderr, "usage: gpx-test-hog --gpu N --mib M [--lease ID]\n");
+            fprintf(stderr, "usage: gpx-test-hog --gpu N --mib M [--lease ID] | --lease ID "
+                            "--plant PID\n");
             return 2;
         }
     }
@@ -48,9 +62,13 @@ int main(int argc, char **argv)
     struct gpx_lease_region r;
     if (lease) {
         if (gpx_lease_region_open(gpx_run_dir(), lease, &r, &err) < 0 ||
-            !gpx_lease_attach(&r, getpid())) {
+            !gpx_lease_attach(&r, plant > 0 ? plant : getpid())) {
             fprintf(stderr, "gpx-test-hog: lease %s: %s\n", lease, err.msg);
             return 1;
+        }
+        if (plant > 0) {
+            printf("planted %d\n", (int)plant);
+            return 0;
         }
     }
     struct gpx_sim_state st;
@@ -66,6 +84,12 @@ int main(int argc, char **argv)
     if (!p) {
         fprintf(stderr, "gpx-test-hog: no free process slot on GPU %u\n", gpu);
         return 1;
+    }
+    if (go) {
+        printf("attached %d\n", (int)getpid());
+        fflush(stdout);
+        while (access(go, F_OK) != 0)
+            usleep(5000);
     }
     uint64_t bytes = mib << 20;
     atomic_fetch_add(&p->used_bytes, bytes);

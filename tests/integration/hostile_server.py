@@ -6,7 +6,8 @@ tests (client_hostile.sh): what it answers depends on the request's path.
 
 Bounded: a connection that would hang (the client is expected to give up
 first) waits at most HANG_S for the client to close; a drip stops after
-DRIP_S; the whole server exits after LIFETIME_S even if nobody stops it."""
+DRIP_S; the whole server exits after LIFETIME_S even if nobody stops it.
+A request with the token "as:PATH" is answered as a request for PATH."""
 import json
 import os
 import socket
@@ -98,6 +99,11 @@ class Handler(socketserver.BaseRequestHandler):
     def serve(self, method, path, headers, body):
         """Answers one request; False to end the connection (it closes)."""
         s = self.request
+        # "Bearer as:PATH" answers every request as PATH, so that a real command (gpuplex
+        # status), whatever it asks, gets the hostile answer
+        auth = headers.get("authorization", "")
+        if auth.startswith("Bearer as:"):
+            path = auth[len("Bearer as:"):]
         # well-behaved answers, kept alive
         if path == "/ok":
             s.sendall(answer(200, {"ok": True, "conn": self.conn, "req": self.nreq}))
@@ -156,6 +162,14 @@ class Handler(socketserver.BaseRequestHandler):
                       + b"ffffffffffffffffff\r\n{}")
         elif path == "/chunk-neg":
             s.sendall(head(200, ["Transfer-Encoding: chunked"]) + b"-5\r\n{}")
+        elif path == "/chunk-minus2":  # issue 10 finding 3: once a heap overflow
+            s.sendall(head(200, ["Transfer-Encoding: chunked"]) + b"-2\r\n{}")
+        elif path == "/chunk-fffe":  # 2^64 - 2: negative as a signed size
+            s.sendall(head(200, ["Transfer-Encoding: chunked"])
+                      + b"fffffffffffffffe\r\n{}")
+        elif path == "/chunk-2-fffd":  # a valid 2-byte chunk, then 2^64 - 3 (a double free)
+            s.sendall(head(200, ["Transfer-Encoding: chunked"])
+                      + b"2\r\n{}\r\nfffffffffffffffd\r\n" + b"x" * 64)
         elif path == "/chunk-garbage":
             s.sendall(head(200, ["Transfer-Encoding: chunked"]) + b"zz\r\n{}")
         elif path == "/chunk-big":  # a valid 2^63 - 1 chunk size, then data without end

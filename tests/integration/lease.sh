@@ -19,9 +19,9 @@ expect_err "CUDA_VISIBLE_DEVICES=$uuid0"
 expect_err "GPUPLEX_LEASE=$id1"
 expect_err "gpuplex run --lease $id1"
 [ -f "$GPUPLEX_RUN_DIR/leases/$id1.limits" ] || fail "no limits file"
-[ "$(stat -c %a "$GPUPLEX_RUN_DIR/leases/$id1.limits")" = 444 ] || fail "limits mode"
-[ "$(stat -c %a "$GPUPLEX_RUN_DIR/leases/$id1.usage")" = 666 ] || fail "usage mode"
-[ "$(stat -c %a "$GPUPLEX_RUN_DIR/leases")" = 755 ] || fail "leases dir mode"
+[ "$(stat -c %a "$GPUPLEX_RUN_DIR/leases/$id1.limits")" = 400 ] || fail "limits mode"
+[ "$(stat -c %a "$GPUPLEX_RUN_DIR/leases/$id1.usage")" = 600 ] || fail "usage mode"
+[ "$(stat -c %a "$GPUPLEX_RUN_DIR/leases")" = 711 ] || fail "leases dir mode"
 
 # --json, by UUID, timeslice with weight, vgpu with cap.
 expect_rc 0 "$GPX" lease create --gpu "$uuid1" --memory 512MiB --cap 50 --json
@@ -40,12 +40,16 @@ cp "$TEST_TMP/out" c2.json
 [ "$(json 'j["env"]["CUDA_VISIBLE_DEVICES"]' c2.json)" = "$uuid1" ] || fail "env CUDA_VISIBLE_DEVICES"
 id2=$(json 'j["id"]' c2.json)
 [ "$(json 'j["env"]["GPUPLEX_LEASE"]' c2.json)" = "$id2" ] || fail "env GPUPLEX_LEASE"
-expect_rc 0 "$GPX" lease create --gpu 0 --mode timeslice --weight 3 --json
+# a timeslice lease without a quota could use the 4G promised to $id1: GPU 0 refuses it
+expect_rc 7 "$GPX" lease create --gpu 0 --mode timeslice --weight 3
+expect_err "GPU 0 has leases with memory quotas \\(4.0 GiB promised\\)"
+expect_err "give it a quota \\(--memory SIZE\\)"
+expect_rc 0 "$GPX" lease create --gpu 0 --mode timeslice --weight 3 --memory 1G --json
 cp "$TEST_TMP/out" c3.json
 id3=$(json 'j["id"]' c3.json)
 [ "$(json 'j["mode"]' c3.json)" = timeslice ] || fail "timeslice mode"
 [ "$(json 'j["weight"]' c3.json)" = 3 ] || fail "weight"
-[ "$(json 'j["memory_bytes"]' c3.json)" = None ] || fail "timeslice without quota"
+[ "$(json 'j["memory_bytes"]' c3.json)" = 1073741824 ] || fail "timeslice with a quota"
 [ "$(json 'j["cap"]' c3.json)" = None ] || fail "cap null"
 
 # ls shows all three, sorted by id, idle.

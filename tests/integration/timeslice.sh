@@ -40,8 +40,9 @@ expect_rc 2 "$GPX" timeslice set --gpu 0
 # What the peers get wrong, through the whole chain:
 BURN="$BUILD_DIR/bin/gpuplex-burn"
 # - shares are per lease, not per process: 4 processes of lease a vs 1 of lease b
-a=$("$GPX" lease create --gpu 0 --mode timeslice --weight 1 2>/dev/null)
-b=$("$GPX" lease create --gpu 0 --mode timeslice --weight 1 2>/dev/null)
+# (with quotas: GPU 0 has the vgpu lease above, whose 1G a quota-less lease could take)
+a=$("$GPX" lease create --gpu 0 --mode timeslice --weight 1 --memory 1G 2>/dev/null)
+b=$("$GPX" lease create --gpu 0 --mode timeslice --weight 1 --memory 1G 2>/dev/null)
 pids=""
 for i in 1 2 3 4; do
     "$GPX" run --lease "$a" -- "$BURN" --duration-ms 2000 --kernel-ns 200000 >/dev/null &
@@ -50,6 +51,14 @@ done
 "$GPX" run --lease "$b" -- "$BURN" --duration-ms 2000 --kernel-ns 200000 >/dev/null &
 pids="$pids $!"
 for p in $pids; do wait "$p" || fail "a per-lease tenant failed"; done
+# The arbiter, which every tenant of the GPU reads, names leases by key, not by
+# id (nobody learns another's lease id from it); timeslice ls maps the caller's back.
+! grep -qa -e "$a" -e "$b" "$GPUPLEX_RUN_DIR"/arbiter/*.arb || fail "a lease id in the arbiter file"
+"$GPX" timeslice ls --json >keys.json
+[ "$(json "sorted(l['id'] for l in j[0]['leases'] if l['id'])" keys.json)" = \
+  "$(python3 -c 'import sys; print(sorted(sys.argv[1:]))' "$a" "$b")" ] || fail "timeslice ls ids: $(cat keys.json)"
+[ "$(json "all(l['key'].startswith('t-') for l in j[0]['leases'])" keys.json)" = True ] ||
+    fail "timeslice ls keys: $(cat keys.json)"
 "$GPX" lease ls --json >perlease.json
 share=$(python3 -c 'import json,sys; L={l["id"]:l for l in json.load(open(sys.argv[1]))}; a=L[sys.argv[2]]["gpu_seconds"]; b=L[sys.argv[3]]["gpu_seconds"]; print(round(a/(a+b),3))' perlease.json "$a" "$b")
 echo "4 processes vs 1, weights 1:1: lease share $share"
@@ -81,7 +90,7 @@ python3 -c "import sys; sys.exit(0 if 0.15 < $sync_share < 0.34 else 1)" || fail
 
 # An idle holder hands the turn over at its deadline and is not billed for idling:
 # one 100 us kernel, then 1.5 s holding memory without submitting anything.
-idle=$("$GPX" lease create --gpu 0 --mode timeslice 2>/dev/null)
+idle=$("$GPX" lease create --gpu 0 --mode timeslice --memory 1G 2>/dev/null)
 "$GPX" run --lease "$idle" -- "$BURN" --kernels 1 --kernel-ns 100000 --hold-ms 1500 >/dev/null
 "$GPX" lease ls --json >idle.json
 gs=$(python3 -c 'import json,sys; print([l for l in json.load(open(sys.argv[1])) if l["id"]==sys.argv[2]][0]["gpu_seconds"])' idle.json "$idle")

@@ -1,9 +1,9 @@
 # gpuplex watch, the watchdog backstop: a process that takes device memory
 # past its lease's quota through the driver directly (no interposer) is
-# reported by --once, and killed with --enforce kill; so is a process on a
-# shared GPU that is in no lease. Processes within their quota, and GPUs
-# without shared leases, are left alone. The loop ends with status 0 on
-# SIGTERM/SIGINT.
+# reported by --once, and killed with --enforce kill; so is a process in no
+# lease, on a GPU with leases or on one without. Processes within their quota
+# are left alone. The loop ends with status 0 on SIGTERM/SIGINT. (Other
+# users, exclusive leases and the per-lease bound: watch_fence.sh.)
 . "$SRC_DIR/tests/integration/lib.sh"
 
 HOG="$BUILD_DIR/tests/gpx-test-hog"
@@ -51,7 +51,7 @@ hog other --gpu 1 --mib 512                  # in no lease, on a GPU without lea
 
 expect_rc 0 "$GPX" watch --allowance 0 --once --json
 cp "$TEST_TMP/out" report.jsonl
-[ "$(wc -l <report.jsonl)" = 2 ] || fail "expected 2 violations: $(cat report.jsonl)"
+[ "$(wc -l <report.jsonl)" = 3 ] || fail "expected 3 violations: $(cat report.jsonl)"
 q() { python3 -c 'import json,sys; v=[json.loads(l) for l in open(sys.argv[2])]; print(eval(sys.argv[1]))' "$1" "$2"; }
 [ "$(q '[x for x in v if x["kind"]=="over_quota"][0]["lease"]' report.jsonl)" = "$over" ] ||
     fail "over-quota lease"
@@ -64,18 +64,20 @@ q() { python3 -c 'import json,sys; v=[json.loads(l) for l in open(sys.argv[2])];
 [ "$(q '[x for x in v if x["kind"]=="over_quota"][0]["gpu"]["index"]' report.jsonl)" = 0 ] || fail "gpu"
 [ "$(q '[x for x in v if x["kind"]=="over_quota"][0]["gpu_uuid"]' report.jsonl)" = "$uuid0" ] ||
     fail "gpu_uuid"
-[ "$(q '[x for x in v if x["kind"]=="unleased"][0]["pids"]' report.jsonl)" = "[$stray]" ] ||
+[ "$(q '[x for x in v if x["kind"]=="unleased" and x["gpu_index"]==0][0]["pids"]' report.jsonl)" = "[$stray]" ] ||
     fail "unleased pids"
+[ "$(q '[x for x in v if x["kind"]=="unleased" and x["gpu_index"]==1][0]["pids"]' report.jsonl)" = "[$other]" ] ||
+    fail "a process on a GPU without leases is unleased too"
 [ "$(q '[x for x in v if x["kind"]=="unleased"][0]["lease"]' report.jsonl)" = None ] ||
     fail "unleased lease is null"
 [ "$(q 'set(x["action"] for x in v)' report.jsonl)" = "{'reported'}" ] || fail "action"
-alive "$big" && alive "$stray" || fail "report mode killed something"
+alive "$big" && alive "$stray" && alive "$other" || fail "report mode killed something"
 
 # The default allowance (512 MiB per process, for the context memory a real
 # driver charges) lets 1.5 GiB in a 1 GiB lease pass; the stray is still unleased.
 expect_rc 0 "$GPX" watch --once --json
 [ "$(grep -c over_quota "$TEST_TMP/out")" = 0 ] || fail "allowance not applied: $(cat "$TEST_TMP/out")"
-[ "$(grep -c unleased "$TEST_TMP/out")" = 1 ] || fail "allowance hid the stray"
+[ "$(grep -c unleased "$TEST_TMP/out")" = 2 ] || fail "allowance hid the stray"
 expect_rc 2 "$GPX" watch --once --allowance lots
 
 # A damaged usage region (a tenant can write it) blinds nothing: the lease's
@@ -92,12 +94,14 @@ grep -Eq "^over_quota lease $over gpu 0 used 1\.5 GiB > quota 1\.0 GiB pids $big
     "$TEST_TMP/out" || fail "text line: $(cat "$TEST_TMP/out")"
 grep -Eq "^unleased gpu 0 pid $stray used 256\.0 MiB: reported$" "$TEST_TMP/out" ||
     fail "text line (unleased): $(cat "$TEST_TMP/out")"
+grep -Eq "^unleased gpu 1 pid $other used 512\.0 MiB: reported$" "$TEST_TMP/out" ||
+    fail "text line (unleased, GPU without leases): $(cat "$TEST_TMP/out")"
 
 # Enforcement: the offenders die, the others live.
 expect_rc 0 "$GPX" watch --allowance 0 --once --enforce kill --json
-[ "$(q 'sorted(x["action"] for x in v)' "$TEST_TMP/out")" = "['killed', 'killed']" ] ||
+[ "$(q 'sorted(x["action"] for x in v)' "$TEST_TMP/out")" = "['killed', 'killed', 'killed']" ] ||
     fail "kill actions: $(cat "$TEST_TMP/out")"
-for p in $big $stray; do
+for p in $big $stray $other; do
     i=0
     while alive "$p" && [ $i -lt 100 ]; do
         sleep 0.02
@@ -106,9 +110,9 @@ for p in $big $stray; do
     ! alive "$p" || fail "pid $p survived --enforce kill"
 done
 alive "$small" || fail "a process within its quota was killed"
-alive "$other" || fail "a process on a GPU without shared leases was killed"
 wait "$big" 2>/dev/null || :
 wait "$stray" 2>/dev/null || :
+wait "$other" 2>/dev/null || :
 
 # Next pass: quiet; the dead process's slot is reaped.
 expect_rc 0 "$GPX" watch --allowance 0 --once

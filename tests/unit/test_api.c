@@ -266,7 +266,12 @@ static const struct route_case {
     {"GET", "/v1/whoami", "TENANT", P_NONE, NULL, {401, 200, 200}},
     {"GET", "/v1/gpus", "TENANT", P_NONE, NULL, {401, 200, 200}},
     {"GET", "/v1/leases", "TENANT", P_NONE, NULL, {401, 200, 200}},
-    {"POST", "/v1/leases", "TENANT", P_NONE, "{\"mode\":\"timeslice\"}", {401, 201, 201}},
+    {"POST",
+     "/v1/leases",
+     "TENANT",
+     P_NONE,
+     "{\"mode\":\"timeslice\",\"memory\":\"1G\"}",
+     {401, 201, 201}},
     {"GET", "/v1/leases/{}", "TENANT", P_OWN_LEASE, NULL, {401, 200, 200}},
     {"DELETE", "/v1/leases/{}", "TENANT", P_FRESH_LEASE, NULL, {401, 200, 200}},
     {"GET", "/v1/usage", "TENANT", P_NONE, NULL, {401, 200, 200}},
@@ -345,7 +350,7 @@ static void test_every_route_every_role(void **state)
                 snprintf(param, sizeof param, "%s", own);
                 break;
             case P_FRESH_LEASE:
-                make_lease(f, TENANT, "{\"mode\":\"timeslice\"}", param);
+                make_lease(f, TENANT, "{\"mode\":\"timeslice\",\"memory\":\"1G\"}", param);
                 break;
             case P_OWN_TENANT:
                 snprintf(param, sizeof param, "team-a");
@@ -740,12 +745,39 @@ static void test_json_bodies(void **state)
     struct fx *f = *state;
     team_a(f);
     json_t *j, *l;
-    /* a vgpu lease with everything a body can give (owned by this process) */
+    char path[128];
+    /* a vgpu lease with everything a body can give (owned by this process: the admin's) */
     char body[256];
     snprintf(body, sizeof body,
              "{\"mode\":\"vgpu\",\"gpu\":1,\"memory\":\"2G\",\"weight\":3,\"cap\":40,"
              "\"labels\":{\"team\":\"ml\",\"job\":\"x\"},\"owner_pids\":[%d]}",
              (int)getpid());
+    expect(f, ADMIN, "POST", "/v1/leases", body, 201, &l);
+    assert_int_equal(json_array_size(json_object_get(l, "owner_pids")), 1);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(l, "owner_pids"), 0)),
+                     getpid());
+    snprintf(path, sizeof path, "/v1/leases/%s", json_string_value(json_object_get(l, "id")));
+    json_decref(l);
+    expect(f, ADMIN, "DELETE", path, NULL, 200, NULL);
+    /* a tenant (over TCP, no uid) names no process: this one (root's) and one that does not
+     * exist get the same words, so that it learns nothing of the node (issue 10, finding 13) */
+    json_t *e1, *e2;
+    expect(f, TENANT, "POST", "/v1/leases", body, 400, &e1);
+    snprintf(body, sizeof body, "{\"mode\":\"vgpu\",\"memory\":\"2G\",\"owner_pids\":[%d]}",
+             0x7ffffffe);
+    expect(f, TENANT, "POST", "/v1/leases", body, 400, &e2);
+    char m1[256], m2[256];
+    snprintf(m1, sizeof m1, "field 'owner_pids': pid %d is not a process of yours", (int)getpid());
+    snprintf(m2, sizeof m2, "field 'owner_pids': pid %d is not a process of yours", 0x7ffffffe);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e1, "error"), "message")),
+                        m1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e2, "error"), "message")),
+                        m2);
+    json_decref(e1);
+    json_decref(e2);
+    snprintf(body, sizeof body,
+             "{\"mode\":\"vgpu\",\"gpu\":1,\"memory\":\"2G\",\"weight\":3,\"cap\":40,"
+             "\"labels\":{\"team\":\"ml\",\"job\":\"x\"}}");
     expect(f, TENANT, "POST", "/v1/leases", body, 201, &l);
     check_lease(l, "active");
     assert_string_equal(json_string_value(json_object_get(l, "tenant")), "team-a");
@@ -762,9 +794,7 @@ static void test_json_bodies(void **state)
     assert_true(json_is_null(json_object_get(l, "region_error")));
     assert_string_equal(json_string_value(json_object_get(json_object_get(l, "labels"), "team")),
                         "ml");
-    assert_int_equal(json_array_size(json_object_get(l, "owner_pids")), 1);
-    assert_int_equal(json_integer_value(json_array_get(json_object_get(l, "owner_pids"), 0)),
-                     getpid());
+    assert_int_equal(json_array_size(json_object_get(l, "owner_pids")), 0);
     json_t *env = json_object_get(l, "env");
     static const char *const env_keys[] = {"CUDA_VISIBLE_DEVICES", "GPUPLEX_LEASE",
                                            "GPUPLEX_RUN_DIR", "LD_PRELOAD", NULL};
@@ -774,7 +804,7 @@ static void test_json_bodies(void **state)
     assert_string_equal(json_string_value(json_object_get(env, "GPUPLEX_LEASE")),
                         json_string_value(json_object_get(l, "id")));
     assert_string_equal(json_string_value(json_object_get(env, "LD_PRELOAD")), INTERPOSER);
-    char id[64], path[128];
+    char id[64];
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(l, "id")));
     json_decref(l);
 
@@ -823,16 +853,20 @@ static void test_json_bodies(void **state)
 
     /* tenants: the token only when made */
     static const char *const tenant_keys[] = {
-        "name", "role", "uid", "max_gpus", "max_memory_bytes", "created_ns", "created", NULL};
+        "name",       "role",       "uid",     "max_gpus", "max_memory_bytes",
+        "max_leases", "created_ns", "created", NULL};
     static const char *const tenant_tok[] = {
-        "name",       "role",    "uid",   "max_gpus", "max_memory_bytes",
-        "created_ns", "created", "token", NULL};
+        "name",       "role",       "uid",     "max_gpus", "max_memory_bytes",
+        "max_leases", "created_ns", "created", "token",    NULL};
     expect(f, ADMIN, "POST", "/v1/tenants",
-           "{\"name\":\"team-c\",\"uid\":4242,\"max_gpus\":1,\"max_memory\":\"8G\"}", 201, &j);
+           "{\"name\":\"team-c\",\"uid\":4242,\"max_gpus\":1,\"max_memory\":\"8G\","
+           "\"max_leases\":5}",
+           201, &j);
     keys_are(j, "new tenant", tenant_tok);
     assert_int_equal(json_integer_value(json_object_get(j, "uid")), 4242);
     assert_int_equal(json_integer_value(json_object_get(j, "max_gpus")), 1);
     assert_int_equal(json_integer_value(json_object_get(j, "max_memory_bytes")), 8LL << 30);
+    assert_int_equal(json_integer_value(json_object_get(j, "max_leases")), 5);
     assert_string_equal(json_string_value(json_object_get(j, "role")), "tenant");
     json_decref(j);
     expect(f, ADMIN, "GET", "/v1/tenants/team-c", NULL, 200, &j);
@@ -855,8 +889,8 @@ static void test_json_bodies(void **state)
     json_decref(j);
 
     /* callers */
-    static const char *const caller_keys[] = {"tenant",           "role", "via", "uid", "max_gpus",
-                                              "max_memory_bytes", NULL};
+    static const char *const caller_keys[] = {
+        "tenant", "role", "via", "uid", "max_gpus", "max_memory_bytes", "max_leases", NULL};
     expect(f, TENANT, "GET", "/v1/whoami", NULL, 200, &j);
     keys_are(j, "whoami", caller_keys);
     assert_string_equal(json_string_value(json_object_get(j, "tenant")), "team-a");

@@ -56,7 +56,8 @@ struct fx {
     char db[160];
     struct gpx_engine *e;
     struct gpx_caller admin;
-    uint64_t total; /* memory of a GPU (both are the same model) */
+    unsigned max_leases_per_tenant; /* the engine's default cap (0: none) */
+    uint64_t total;                 /* memory of a GPU (both are the same model) */
     char uuid[2][96];
 };
 
@@ -98,6 +99,7 @@ static void open_engine(struct fx *f, int daemon, enum gpx_place_policy placemen
         .oversubscription = oversub,
         .grace_ms = 30000,
         .daemon = daemon,
+        .max_leases_per_tenant = f->max_leases_per_tenant,
     };
     gpx_error err = {0};
     if (gpx_engine_open(&o, &f->e, &err) < 0)
@@ -229,8 +231,13 @@ static void test_admission_exclusive(void **state)
     assert_int_equal(create(f->e, &f->admin, "vgpu", "1", "1G", NULL, NULL, NULL, &c, &err), -1);
     assert_int_equal(err.code, GPX_E_BUSY);
     assert_non_null(strstr(err.msg, "exclusive"));
-    /* ...while GPU 0 still takes shared leases */
-    must_create(f, &f->admin, "timeslice", NULL, NULL, &c);
+    /* ...while GPU 0 still takes shared leases: with a quota, beside the vgpu lease's (one
+     * without could use the memory promised to it) */
+    assert_int_equal(create(f->e, &f->admin, "timeslice", NULL, NULL, NULL, NULL, NULL, &c, &err),
+                     -1);
+    assert_int_equal(err.code, GPX_E_NO_SPACE);
+    assert_non_null(strstr(err.msg, "--memory"));
+    must_create(f, &f->admin, "timeslice", NULL, "1G", &c);
     assert_int_equal(c.rec.gpu_index, 0);
 
     /* the GPU list says so */
@@ -240,7 +247,7 @@ static void test_admission_exclusive(void **state)
     assert_true(n.gpus[1].exclusive);
     assert_int_equal(n.gpus[0].n_leases, 2);
     assert_int_equal(n.gpus[1].n_leases, 1);
-    assert_int_equal(n.gpus[0].quota_free, f->total - 8 * GIB);
+    assert_int_equal(n.gpus[0].quota_free, f->total - 9 * GIB);
     assert_int_equal(n.gpus[1].quota_free, 0);
     gpx_node_free(&n);
 
@@ -405,18 +412,22 @@ static void test_placement(void **state)
     must_create(f, &f->admin, "vgpu", NULL, "10G", &a);
     assert_int_equal(a.rec.gpu_index, 1); /* GPU 1 is left with more */
     /* equal free quota (10G held on each), equal leases: the lower index */
-    must_create(f, &f->admin, "timeslice", NULL, NULL, &b);
+    must_create(f, &f->admin, "timeslice", NULL, "2G", &b);
     assert_int_equal(b.rec.gpu_index, 0);
-    /* equal free quota: the GPU with fewer leases */
-    must_create(f, &f->admin, "timeslice", NULL, NULL, &c);
+    /* 12G held on GPU 0, 10G on GPU 1: the one left with more */
+    must_create(f, &f->admin, "timeslice", NULL, "2G", &c);
     assert_int_equal(c.rec.gpu_index, 1);
     struct gpx_lease d;
     must_create(f, &f->admin, "vgpu", NULL, "4G", &d);
-    assert_int_equal(d.rec.gpu_index, 0); /* tie again (2 leases each): the lower index */
+    assert_int_equal(d.rec.gpu_index, 0); /* tie again (12G, 2 leases each): the lower index */
     must_create(f, &f->admin, "vgpu", NULL, "8G", &d);
-    assert_int_equal(d.rec.gpu_index, 1); /* 14G held on GPU 0, 10G on GPU 1 */
+    assert_int_equal(d.rec.gpu_index, 1); /* 16G held on GPU 0, 12G on GPU 1 */
     must_create(f, &f->admin, "vgpu", NULL, "1G", &d);
-    assert_int_equal(d.rec.gpu_index, 0); /* 14G vs 18G */
+    assert_int_equal(d.rec.gpu_index, 0); /* 16G vs 20G */
+    /* equal free quota: the GPU with fewer leases */
+    must_create(f, &f->admin, "vgpu", "0", "3G", &a); /* GPU 0: 20G in 5 leases, GPU 1: 20G in 3 */
+    must_create(f, &f->admin, "vgpu", NULL, "1G", &d);
+    assert_int_equal(d.rec.gpu_index, 1);
 }
 
 /* --- tenants -------------------------------------------------------------------------------- */
@@ -649,6 +660,316 @@ static void test_tenant_visibility(void **state)
     snprintf(r.name, sizeof r.name, "bob");
     assert_int_equal(gpx_engine_tenant_add(f->e, &r, &t, tok, &err), -1);
     assert_int_equal(err.code, GPX_E_EXISTS);
+}
+
+/* Issue 10, finding 5: every lease's memory counts; no lease eats a quota promised to another. */
+static void test_admission_unquoted(void **state)
+{
+    struct fx *f = *state;
+    open_engine(f, 1, GPX_PLACE_BINPACK, 1.0);
+    char tok[72];
+    add_tenant(f, "small", 0, 0, 0, 2 * GIB, tok);
+    struct gpx_caller small;
+    by_token(f, tok, &small);
+    gpx_error err;
+    struct gpx_lease a, b, c;
+    /* under a max_memory, a timeslice lease must say how much memory it takes */
+    assert_int_equal(create(f->e, &small, "timeslice", NULL, NULL, NULL, NULL, NULL, &a, &err), -1);
+    assert_int_equal(err.code, GPX_E_NO_SPACE);
+    assert_non_null(strstr(err.msg, "max_memory of 2.0 GiB"));
+    assert_non_null(strstr(err.msg, "--memory"));
+    /* with a quota it counts: 2G fits, 1M more does not */
+    must_create(f, &small, "timeslice", NULL, "2G", &a);
+    assert_int_equal(a.rec.gpu_index, 0);
+    assert_int_equal(create(f->e, &small, "timeslice", NULL, "1M", NULL, NULL, NULL, &b, &err), -1);
+    assert_int_equal(err.code, GPX_E_NO_SPACE);
+    assert_non_null(strstr(err.msg, "max_memory"));
+
+    /* a lease without a quota stays off a GPU with quotas: it could take their memory */
+    assert_int_equal(create(f->e, &f->admin, "timeslice", "0", NULL, NULL, NULL, NULL, &b, &err),
+                     -1);
+    assert_int_equal(err.code, GPX_E_NO_SPACE);
+    assert_non_null(strstr(err.msg, "GPU 0 has leases with memory quotas"));
+    assert_non_null(strstr(err.msg, "--memory"));
+    must_create(f, &f->admin, "timeslice", NULL, NULL, &b);
+    assert_int_equal(b.rec.gpu_index, 1);
+    /* ...and a GPU with one takes no quota: nothing there could be promised */
+    assert_int_equal(create(f->e, &f->admin, "vgpu", "1", "1G", NULL, NULL, NULL, &c, &err), -1);
+    assert_int_equal(err.code, GPX_E_NO_SPACE);
+    assert_non_null(strstr(err.msg, "GPU 1 has 1 lease without a memory quota"));
+    /* unnamed, each goes where it keeps every promise */
+    must_create(f, &f->admin, "vgpu", NULL, "1G", &c);
+    assert_int_equal(c.rec.gpu_index, 0);
+    must_create(f, &f->admin, "timeslice", NULL, NULL, &c);
+    assert_int_equal(c.rec.gpu_index, 1);
+    struct gpx_node n;
+    assert_int_equal(gpx_engine_gpus(f->e, &f->admin, &n, &err), 0);
+    assert_int_equal(n.gpus[0].quota_free, f->total - 3 * GIB);
+    assert_int_equal(n.gpus[1].quota_free, 0);
+    gpx_node_free(&n);
+    /* with quotas on every GPU, a quota-less lease has nowhere to go */
+    must_release(f, &f->admin, b.rec.id);
+    must_release(f, &f->admin, c.rec.id);
+    must_create(f, &f->admin, "vgpu", "1", "1G", &c);
+    assert_int_equal(create(f->e, &f->admin, "timeslice", NULL, NULL, NULL, NULL, NULL, &b, &err),
+                     -1);
+    assert_int_equal(err.code, GPX_E_NO_SPACE);
+    assert_non_null(strstr(err.msg, "no GPU can take a lease without a memory quota"));
+}
+
+/* Issue 10, finding 9: uid 0 and the engine's own uid are the built-in admin's, always. */
+static void test_admin_uids(void **state)
+{
+    struct fx *f = *state;
+    open_engine(f, 1, GPX_PLACE_BINPACK, 1.0);
+    struct gpx_tenant_req r;
+    struct gpx_tenant t;
+    char tok[72];
+    gpx_error err;
+    memset(&r, 0, sizeof r);
+    snprintf(r.name, sizeof r.name, "x");
+    r.has_uid = 1;
+    const uint32_t uids[] = {0, (uint32_t)geteuid()};
+    for (unsigned i = 0; i < 2; i++) {
+        r.uid = uids[i];
+        assert_int_equal(gpx_engine_tenant_add(f->e, &r, &t, tok, &err), -1);
+        assert_int_equal(err.code, GPX_E_INVALID);
+        assert_non_null(strstr(err.msg, "always the built-in admin"));
+    }
+    struct gpx_tenant *ts = NULL;
+    unsigned n = 0;
+    assert_int_equal(gpx_engine_tenant_list(f->e, &ts, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(ts);
+    /* a database where a tenant has uid 0 anyway (an older gpuplex): root is still the admin */
+    gpx_engine_close(f->e);
+    f->e = NULL;
+    struct gpx_store *st = NULL;
+    assert_int_equal(gpx_store_open(f->db, &st, &err), 0);
+    memset(&t, 0, sizeof t);
+    snprintf(t.name, sizeof t.name, "usurper");
+    t.has_uid = 1;
+    t.uid = 0;
+    t.created_ns = 1;
+    assert_int_equal(gpx_store_tenant_insert(st, &t, &err), 0);
+    gpx_store_close(st);
+    open_engine(f, 1, GPX_PLACE_BINPACK, 1.0); /* asserts: geteuid() is the built-in admin */
+    struct gpx_caller c;
+    assert_int_equal(gpx_engine_authenticate(f->e, NULL, 1, 1, 0, 1, &c, &err), 0);
+    assert_true(c.admin);
+    assert_string_equal(c.tenant, GPX_BUILTIN_ADMIN);
+}
+
+/* Creates a vgpu lease of 1G owned by `pid`. */
+static int create_owned(struct fx *f, const struct gpx_caller *c, int32_t pid, struct gpx_lease *l,
+                        gpx_error *err)
+{
+    struct gpx_lease_spec s;
+    gpx_lease_spec_init(&s);
+    char p[16];
+    snprintf(p, sizeof p, "%d", (int)pid);
+    gpx_error_clear(err);
+    int rc = gpx_lease_spec_set(&s, GPX_F_MODE, "vgpu", GPX_NAMING_CLI, err);
+    if (rc == 0)
+        rc = gpx_lease_spec_set(&s, GPX_F_MEMORY, "1G", GPX_NAMING_CLI, err);
+    if (rc == 0)
+        rc = gpx_lease_spec_set(&s, GPX_F_OWNERS, p, GPX_NAMING_CLI, err);
+    if (rc == 0)
+        rc = gpx_engine_lease_create(f->e, c, &s, l, err);
+    gpx_lease_spec_clear(&s);
+    return rc;
+}
+
+/* Issue 10, finding 13: owner pids tell a tenant nothing about processes it cannot see. */
+static void test_owner_pids_private(void **state)
+{
+    struct fx *f = *state;
+    open_engine(f, 1, GPX_PLACE_BINPACK, 1.0);
+    char tok_u[72], tok_t[72];
+    const uint32_t uid = 54330;
+    add_tenant(f, "frank", 1, uid, 0, 0, tok_u);
+    add_tenant(f, "gina", 0, 0, 0, 0, tok_t);
+    struct gpx_caller frank, gina;
+    gpx_error err;
+    assert_int_equal(gpx_engine_authenticate(f->e, NULL, 1, 1, uid, 77, &frank, &err), 0);
+    by_token(f, tok_t, &gina); /* over TCP, no uid: no pid is known to be hers */
+    const int32_t gone = 0x7ffffffe;
+    const int32_t pids[] = {getpid(), gone};
+    const struct gpx_caller *who[] = {&frank, &gina};
+    struct gpx_lease l;
+    for (unsigned w = 0; w < 2; w++)
+        for (unsigned i = 0; i < 2; i++) {
+            char want[128];
+            snprintf(want, sizeof want, "field 'owner_pids': pid %d is not a process of yours",
+                     (int)pids[i]);
+            assert_int_equal(create_owned(f, who[w], pids[i], &l, &err), -1);
+            assert_int_equal(err.code, GPX_E_INVALID);
+            assert_string_equal(err.msg, want);
+        }
+    /* the admin may name any process, and is told which do not exist */
+    assert_int_equal(create_owned(f, &f->admin, gone, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "is not a running process"));
+    assert_int_equal(create_owned(f, &f->admin, getpid(), &l, &err), 0);
+    /* frank names a process of his own */
+    if (geteuid() != 0)
+        return; /* making one takes root */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        if (setgid(uid) < 0 || setuid(uid) < 0)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)child);
+    int mine = 0;
+    for (int k = 0; k < 500 && !mine; k++) {
+        FILE *fp = fopen(path, "r");
+        unsigned long u = 0;
+        while (fp && fgets(line, sizeof line, fp))
+            if (sscanf(line, "Uid: %lu", &u) == 1)
+                break;
+        if (fp)
+            fclose(fp);
+        mine = u == uid;
+        if (!mine)
+            usleep(2000);
+    }
+    assert_true(mine);
+    int rc = create_owned(f, &frank, child, &l, &err);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    if (rc < 0)
+        fail_msg("frank's own process: %s", err.msg);
+    assert_int_equal(l.rec.owners[0].pid, child);
+}
+
+/* Issue 10, finding 10: a tenant removed and added again under its name starts clean. */
+static void test_tenant_readd(void **state)
+{
+    struct fx *f = *state;
+    open_engine(f, 1, GPX_PLACE_BINPACK, 1.0);
+    char tok[72], tok2[72];
+    add_tenant(f, "carol", 0, 0, 0, 0, tok);
+    struct gpx_caller old, neu;
+    by_token(f, tok, &old);
+    gpx_error err;
+    struct gpx_lease l, x;
+    struct gpx_lease_spec s;
+    gpx_lease_spec_init(&s);
+    assert_int_equal(gpx_lease_spec_set(&s, GPX_F_MODE, "vgpu", GPX_NAMING_CLI, &err), 0);
+    assert_int_equal(gpx_lease_spec_set(&s, GPX_F_MEMORY, "1G", GPX_NAMING_CLI, &err), 0);
+    assert_int_equal(gpx_lease_spec_set(&s, GPX_F_LABELS, "secret=old", GPX_NAMING_CLI, &err), 0);
+    assert_int_equal(gpx_engine_lease_create(f->e, &old, &s, &l, &err), 0);
+    gpx_lease_spec_clear(&s);
+    gpx_engine_meter(f->e);
+    must_release(f, &old, l.rec.id);
+    struct gpx_tenant t;
+    assert_int_equal(gpx_engine_tenant_remove(f->e, "carol", &t, &err), 0);
+    add_tenant(f, "carol", 0, 0, 0, 0, tok2);
+    by_token(f, tok2, &neu);
+    assert_true(neu.tenant_created_ns != old.tenant_created_ns);
+
+    /* the new carol has no lease, label or usage of the old one */
+    assert_int_equal(gpx_engine_lease_get(f->e, &neu, l.rec.id, 0, &x, &err), -1);
+    assert_int_equal(err.code, GPX_E_NOT_FOUND);
+    struct gpx_lease_query q = {.state = GPX_LS_ALL};
+    struct gpx_lease *arr = NULL;
+    unsigned n = 0;
+    assert_int_equal(gpx_engine_lease_list(f->e, &neu, &q, &arr, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(arr);
+    struct gpx_usage u;
+    assert_int_equal(gpx_engine_usage(f->e, &neu, NULL, 0, 0, &u, &err), 0);
+    assert_int_equal(u.n_leases, 0);
+    assert_int_equal(u.n_tenants, 0);
+    gpx_usage_free(&u);
+    /* a request of the old carol still in flight cannot lease in the new one's name */
+    assert_int_equal(create(f->e, &old, "vgpu", NULL, "1G", NULL, NULL, NULL, &x, &err), -1);
+    assert_int_equal(err.code, GPX_E_UNAUTH);
+    assert_int_equal(gpx_engine_lease_count(f->e), 0);
+
+    /* the admin keeps the old one's history, as carol~CREATED_NS */
+    char past[GPX_NAME_MAX];
+    snprintf(past, sizeof past, "carol~%lld", (long long)old.tenant_created_ns);
+    assert_int_equal(gpx_engine_usage(f->e, &f->admin, NULL, 0, 0, &u, &err), 0);
+    assert_int_equal(u.n_leases, 1);
+    assert_string_equal(u.leases[0].id, l.rec.id);
+    assert_string_equal(u.leases[0].tenant, past);
+    assert_int_equal(u.n_tenants, 1);
+    assert_string_equal(u.tenants[0].tenant, past);
+    gpx_usage_free(&u);
+    assert_int_equal(gpx_engine_usage(f->e, &f->admin, past, 0, 0, &u, &err), 0);
+    assert_int_equal(u.n_leases, 1);
+    gpx_usage_free(&u);
+    assert_int_equal(gpx_engine_lease_get(f->e, &f->admin, l.rec.id, 0, &x, &err), 0);
+    assert_string_equal(x.rec.tenant, past);
+    assert_string_equal(x.rec.labels, "{\"secret\":\"old\"}");
+    q.tenant = "carol";
+    assert_int_equal(gpx_engine_lease_list(f->e, &f->admin, &q, &arr, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(arr);
+    /* a long name's past name is cut to fit, its generation kept */
+    char long_name[GPX_NAME_MAX];
+    memset(long_name, 'a', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    add_tenant(f, long_name, 0, 0, 0, 0, tok);
+    struct gpx_caller lc;
+    by_token(f, tok, &lc);
+    must_create(f, &lc, "vgpu", NULL, "1G", &l);
+    must_release(f, &lc, l.rec.id);
+    assert_int_equal(gpx_engine_tenant_remove(f->e, long_name, &t, &err), 0);
+    assert_int_equal(gpx_engine_lease_get(f->e, &f->admin, l.rec.id, 0, &x, &err), 0);
+    assert_int_equal(strlen(x.rec.tenant), GPX_NAME_MAX - 1);
+    snprintf(past, sizeof past, "~%lld", (long long)lc.tenant_created_ns);
+    assert_string_equal(x.rec.tenant + strlen(x.rec.tenant) - strlen(past), past);
+}
+
+/* Issue 10, finding 12: a tenant's active leases are capped. */
+static void test_tenant_max_leases(void **state)
+{
+    struct fx *f = *state;
+    f->max_leases_per_tenant = 3;
+    open_engine(f, 1, GPX_PLACE_BINPACK, 1.0);
+    char tok_d[72], tok_e[72];
+    add_tenant(f, "dave", 0, 0, 0, 0, tok_d);
+    struct gpx_tenant_req r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.name, sizeof r.name, "erin");
+    r.max_leases = 5;
+    struct gpx_tenant t;
+    gpx_error err;
+    assert_int_equal(gpx_engine_tenant_add(f->e, &r, &t, tok_e, &err), 0);
+    assert_int_equal(t.max_leases, 5);
+    struct gpx_caller dave, erin;
+    by_token(f, tok_d, &dave);
+    by_token(f, tok_e, &erin);
+    assert_int_equal(erin.max_leases, 5);
+    struct gpx_lease l[6], x;
+    /* dave: the engine's default of 3 */
+    for (int i = 0; i < 3; i++)
+        must_create(f, &dave, "vgpu", NULL, "1G", &l[i]);
+    assert_int_equal(create(f->e, &dave, "vgpu", NULL, "1G", NULL, NULL, NULL, &x, &err), -1);
+    assert_int_equal(err.code, GPX_E_NO_SPACE);
+    assert_non_null(strstr(err.msg, "holds 3 active leases"));
+    assert_non_null(strstr(err.msg, "max_leases_per_tenant"));
+    must_release(f, &dave, l[0].rec.id);
+    must_create(f, &dave, "vgpu", NULL, "1G", &l[0]);
+    /* erin: her own 5 */
+    for (int i = 0; i < 5; i++)
+        must_create(f, &erin, "vgpu", NULL, "1G", &l[i]);
+    assert_int_equal(create(f->e, &erin, "vgpu", NULL, "1G", NULL, NULL, NULL, &x, &err), -1);
+    assert_int_equal(err.code, GPX_E_NO_SPACE);
+    assert_non_null(strstr(err.msg, "tenant 'erin' holds 5 active leases, its max_leases"));
+    /* the built-in admin: no limit */
+    for (int i = 0; i < 6; i++)
+        must_create(f, &f->admin, "vgpu", NULL, "1G", &x);
+    assert_int_equal(gpx_engine_lease_count(f->e), 14);
+    /* a tenant's record keeps its max_leases across a restart */
+    open_engine(f, 1, GPX_PLACE_BINPACK, 1.0);
+    by_token(f, tok_e, &erin);
+    assert_int_equal(erin.max_leases, 5);
 }
 
 /* --- the journal ---------------------------------------------------------------------------- */
@@ -938,8 +1259,10 @@ static void test_backends(void **state)
     assert_int_equal(l.rec.cap, 50);
     assert_string_equal(l.interposer, INTERPOSER);
     assert_true(l.live);
+    must_release(f, &f->admin, l.rec.id);
 
-    /* timeslice: a weight, no quota; then weight, cap and quota together */
+    /* timeslice: a weight, no quota (so alone on GPU 0 with other quota-less leases); then
+     * weight, cap and quota together */
     assert_int_equal(create(f->e, &f->admin, "timeslice", "0", NULL, "5", NULL, NULL, &l, &err), 0);
     limits_of(f, &l, &lim);
     assert_int_equal(lim.mode, GPX_MODE_TIMESLICE);
@@ -947,6 +1270,7 @@ static void test_backends(void **state)
     assert_int_equal(lim.memory_quota, 0);
     assert_int_equal(lim.cap_percent, 0);
     assert_string_equal(l.interposer, INTERPOSER);
+    must_release(f, &f->admin, l.rec.id);
     assert_int_equal(create(f->e, &f->admin, "timeslice", "0", "2G", "3", "25", NULL, &l, &err), 0);
     limits_of(f, &l, &lim);
     assert_int_equal(lim.weight, 3);
@@ -958,6 +1282,7 @@ static void test_backends(void **state)
     assert_int_equal(gpx_lease_spec_set(&s, GPX_F_MODE, "timeslice", GPX_NAMING_CLI, &err), 0);
     assert_int_equal(gpx_lease_spec_set(&s, GPX_F_LABELS, "team=ml", GPX_NAMING_CLI, &err), 0);
     assert_int_equal(gpx_lease_spec_set(&s, GPX_F_LABELS, "job=a b", GPX_NAMING_CLI, &err), 0);
+    assert_int_equal(gpx_lease_spec_set(&s, GPX_F_MEMORY, "1G", GPX_NAMING_CLI, &err), 0);
     assert_int_equal(gpx_engine_lease_create(f->e, &f->admin, &s, &l, &err), 0);
     assert_string_equal(l.rec.labels, "{\"job\":\"a b\",\"team\":\"ml\"}");
     gpx_lease_spec_clear(&s);
@@ -970,7 +1295,7 @@ static void test_backends(void **state)
     assert_int_equal(gpx_engine_lease_create(f->e, &f->admin, &s, &l, &err), -1);
     assert_int_equal(err.code, GPX_E_INVALID);
     assert_non_null(strstr(err.msg, "field 'memory'"));
-    assert_int_equal(gpx_engine_lease_count(f->e), 5);
+    assert_int_equal(gpx_engine_lease_count(f->e), 3);
 }
 
 static int profile_of(const struct gpx_mig_gpu_state *s, const char *name)
@@ -1223,7 +1548,7 @@ static void test_daemon_lock(void **state)
     gpx_engine_health(f->e, 1, &h);
     assert_string_equal(h.host, "local");
     assert_int_equal(h.gpus, 2);
-    assert_int_equal(h.schema_version, 2);
+    assert_int_equal(h.schema_version, gpx_store_schema_latest());
     assert_true(h.show_leases);
     assert_int_equal(gpx_engine_daemon_owner(f->state, &pid, sock, sizeof sock, &err), 0);
 }
@@ -1532,6 +1857,11 @@ int main(void)
         T(test_placement),
         T(test_tenant_quotas),
         T(test_tenant_visibility),
+        T(test_admission_unquoted),
+        T(test_admin_uids),
+        T(test_owner_pids_private),
+        T(test_tenant_readd),
+        T(test_tenant_max_leases),
         T(test_journal_daemon),
         T(test_journal_cli),
         T(test_owner_exit),

@@ -31,6 +31,8 @@ static void test_defaults_and_keys(void **state)
     assert_string_equal(c.socket_path, "/run/gpuplex/gpuplexd.sock");
     assert_int_equal(c.placement, GPX_PLACE_BINPACK);
     assert_int_equal(c.grace_ms, 30000);
+    assert_int_equal(c.watchdog_allowance, 512ULL << 20);
+    assert_int_equal(c.watchdog_lease_allowance, 1ULL << 30);
     assert_int_equal(parse(&c,
                            "# comment\n\n  socket = /tmp/x.sock  \nlisten=127.0.0.1:7470\n"
                            "placement = spread\noversubscription = 1.5\ngrace = 500ms\n"
@@ -98,6 +100,20 @@ static const struct key_case cases[] = {
      "invalid host in listen address 'example.com:80' (use an IP address)"},
     {"allow_remote", "on", NULL},
     {"allow_remote", "2", "allow_remote: expected true or false, not '2'"},
+    {"tls_cert", "/etc/gpuplex/tls.pem", NULL},
+    {"tls_key", "/etc/gpuplex/tls.key", NULL},
+    {"allow_plain_http", "yes", NULL},
+    {"allow_plain_http", "sure", "allow_plain_http: expected true or false, not 'sure'"},
+    {"max_connections", "65536", NULL},
+    {"max_connections", "15", "max_connections: expected a number from 16 to 65536, not '15'"},
+    {"max_connections_per_peer", "1", NULL},
+    {"max_connections_per_peer", "0",
+     "max_connections_per_peer: expected a number from 1 to 32768, not '0'"},
+    {"header_timeout", "1s", NULL},
+    {"header_timeout", "999ms", "header_timeout: at least 1000ms"},
+    {"header_timeout", "2h", "header_timeout: at most 3600000ms"},
+    {"idle_timeout", "5m", NULL},
+    {"idle_timeout", "0.5s", "idle_timeout: at least 1000ms"},
     {"state_dir", "/srv/gpx", NULL},
     {"state_dir", "", "state_dir: must not be empty"},
     {"run_dir", "/dev/shm/gpx", NULL},
@@ -138,6 +154,9 @@ static const struct key_case cases[] = {
     {"watchdog_allowance", "lots",
      "watchdog_allowance: invalid size 'lots' (examples: 4G, 4096M, 512MiB)"},
     {"watchdog_allowance", "", "watchdog_allowance: empty size (examples: 4G, 4096M, 512MiB)"},
+    {"watchdog_lease_allowance", "2G", NULL},
+    {"watchdog_lease_allowance", "lots",
+     "watchdog_lease_allowance: invalid size 'lots' (examples: 4G, 4096M, 512MiB)"},
     {"metrics_labels", "dcgm", NULL},
     {"metrics_labels", "camel", "metrics_labels: expected dcgm or snake, not 'camel'"},
     {"max_body", "16777216", NULL},
@@ -183,6 +202,7 @@ static void test_stored_values(void **state)
                            "allow_remote = on\nsim = 2xH100-80GB\ninterposer = /opt/i.so\n"
                            "hostname = node7\ninventory_interval = 250ms\nwatchdog = kill\n"
                            "watchdog_interval = 5s\nwatchdog_allowance = 1GiB\n"
+                           "watchdog_lease_allowance = 3G\n"
                            "max_body = 1048576\nsocket_mode = 600\n",
                            &e),
                      0);
@@ -194,6 +214,7 @@ static void test_stored_values(void **state)
     assert_int_equal(c.watchdog, 1);
     assert_int_equal(c.watchdog_ms, 5000);
     assert_int_equal(c.watchdog_allowance, 1ULL << 30);
+    assert_int_equal(c.watchdog_lease_allowance, 3ULL << 30);
     assert_int_equal(c.max_body, 1048576);
     assert_int_equal(c.socket_mode, 0600);
     gpx_error_clear(&e);
@@ -235,6 +256,8 @@ static void test_string_lengths(void **state)
                   {"state_dir", PATH_MAX - 1},
                   {"run_dir", PATH_MAX - 1},
                   {"interposer", PATH_MAX - 1},
+                  {"tls_cert", PATH_MAX - 1},
+                  {"tls_key", PATH_MAX - 1},
                   {"sim", 255},
                   {"hostname", 255}};
     static char v[PATH_MAX + 1];
@@ -316,13 +339,64 @@ static void test_listen_and_duration(void **state)
     assert_int_equal(gpxd_parse_duration("1d", &ms, &e), -1);
 }
 
+/* The rules between keys (gpxd_config_check): TLS both or neither and only with listen, no
+ * plain HTTP on a non-loopback address without allow_plain_http, a per-peer limit that leaves
+ * room for others. */
+static void test_config_check(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *error; /* error: NULL if accepted, else a part of the message */
+    } checks[] = {
+        {"", NULL},
+        {"listen = 127.0.0.1:7470\n", NULL},
+        {"listen = 127.0.0.1:7470\ntls_cert = /c\ntls_key = /k\n", NULL},
+        {"listen = 0.0.0.0:7470\n", "set allow_remote"},
+        {"listen = 0.0.0.0:7470\nallow_plain_http = yes\n", "set allow_remote"},
+        {"listen = 0.0.0.0:7470\nallow_remote = yes\n",
+         "set tls_cert and tls_key (HTTPS), or allow_plain_http = true"},
+        {"listen = [::]:7470\nallow_remote = yes\n", "refusing to serve plain HTTP"},
+        {"listen = 0.0.0.0:7470\nallow_remote = yes\nallow_plain_http = yes\n", NULL},
+        {"listen = 0.0.0.0:7470\nallow_remote = yes\ntls_cert = /c\ntls_key = /k\n", NULL},
+        {"listen = 127.0.0.1:7470\ntls_cert = /c\n", "tls_cert is set but tls_key is not"},
+        {"listen = 127.0.0.1:7470\ntls_key = /k\n", "tls_key is set but tls_cert is not"},
+        {"tls_cert = /c\ntls_key = /k\n", "but listen is not"},
+        {"max_connections = 64\nmax_connections_per_peer = 32\n", NULL},
+        {"max_connections = 64\nmax_connections_per_peer = 33\n",
+         "max_connections_per_peer (33) must be at most half of max_connections (64)"},
+    };
+    struct gpxd_config c;
+    gpx_error e;
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        assert_int_equal(parse(&c, checks[i].text, &e), 0);
+        int rc = gpxd_config_check(&c, &e);
+        if (!checks[i].error) {
+            if (rc != 0)
+                fail_msg("'%s': %s", checks[i].text, e.msg);
+            continue;
+        }
+        if (rc != -1)
+            fail_msg("'%s' was accepted", checks[i].text);
+        if (!strstr(e.msg, checks[i].error))
+            fail_msg("'%s': '%s' lacks '%s'", checks[i].text, e.msg, checks[i].error);
+        assert_int_equal(e.code, GPX_E_INVALID);
+    }
+    assert_int_equal(parse(&c, "", &e), 0);
+    assert_int_equal(c.max_connections, 1024);
+    assert_int_equal(c.max_connections_per_peer, 32);
+    assert_int_equal(c.header_timeout_ms, 10000);
+    assert_int_equal(c.idle_timeout_ms, 60000);
+    assert_false(c.allow_plain_http);
+    assert_string_equal(c.tls_cert, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_keys),   cmocka_unit_test(test_errors),
         cmocka_unit_test(test_every_key),           cmocka_unit_test(test_stored_values),
         cmocka_unit_test(test_string_lengths),      cmocka_unit_test(test_twice_and_context),
-        cmocka_unit_test(test_listen_and_duration),
+        cmocka_unit_test(test_listen_and_duration), cmocka_unit_test(test_config_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

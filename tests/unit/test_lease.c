@@ -129,13 +129,13 @@ static void test_round_trip(void **state)
     struct stat st;
     path_of(p, sizeof p, "rt", "limits");
     assert_int_equal(stat(p, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0444);
+    assert_int_equal(st.st_mode & 0777, 0400);
     path_of(p, sizeof p, "rt", "usage");
     assert_int_equal(stat(p, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0666);
+    assert_int_equal(st.st_mode & 0777, 0600);
     snprintf(p, sizeof p, "%s/leases", dir);
     assert_int_equal(stat(p, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0755);
+    assert_int_equal(st.st_mode & 0777, 0711);
 
     struct gpx_lease_region r;
     gpx_error e = {0};
@@ -729,13 +729,45 @@ static void test_limits_read_only(void **state)
     assert_int_equal(mprotect(r.usage, sizeof *r.usage, PROT_READ | PROT_WRITE), 0);
     gpx_lease_region_close(&r);
 
-    /* The file itself is 0444: a non-root opener can't write it. */
+    /* The file itself is 0400: a non-root opener can't write it. */
     if (geteuid() != 0) {
         char p[512];
         path_of(p, sizeof p, "ro", "limits");
         assert_int_equal(open(p, O_RDWR | O_CLOEXEC), -1);
         assert_int_equal(errno, EACCES);
     }
+}
+
+/*
+ * A region for another uid: its usage file is that uid's (0600), its limits
+ * stay ours (0400). Only root may give files away; anyone else is told why.
+ */
+static void test_foreign_uid(void **state)
+{
+    (void)state;
+    struct gpx_lease_limits l;
+    make_limits(&l, "fu", 4 * MIB);
+    l.uid = 4242;
+    gpx_error e = {0};
+    char p[512];
+    struct stat st;
+    if (geteuid() != 0) {
+        assert_int_equal(gpx_lease_region_create(dir, &l, &e), -1);
+        assert_int_equal(e.code, GPX_E_PERM);
+        assert_non_null(strstr(e.msg, "only root can"));
+        path_of(p, sizeof p, "fu", "limits");
+        assert_int_equal(stat(p, &st), -1); /* nothing half made is left */
+        return;
+    }
+    assert_int_equal(gpx_lease_region_create(dir, &l, &e), 0);
+    path_of(p, sizeof p, "fu", "usage");
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_uid, 4242);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    path_of(p, sizeof p, "fu", "limits");
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_uid, geteuid());
+    assert_int_equal(st.st_mode & 0777, 0400);
 }
 
 int main(void)
@@ -755,6 +787,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slots_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_read_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_uid, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

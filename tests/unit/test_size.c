@@ -33,7 +33,8 @@ static void test_parse(void **state)
     assert_int_equal(ok("512MiB"), 512ULL << 20);
     assert_int_equal(ok("1.5GiB"), 3ULL << 29);
     assert_int_equal(ok("1048576"), 1048576);
-    assert_int_equal(ok("2 gb"), 2ULL << 30);
+    assert_int_equal(ok("2gb"), 2ULL << 30);
+    assert_int_equal(ok("0.5G"), 512ULL << 20);
     assert_int_equal(ok("1T"), 1ULL << 40);
     assert_int_equal(ok("0"), 0);
     assert_int_equal(ok("8K"), 8192);
@@ -47,7 +48,7 @@ static void test_refuse(void **state)
     bad("-1G", "invalid size");
     bad("G", "invalid size");
     bad("4X", "unknown unit");
-    bad("4G junk", "unknown unit");
+    bad("4G junk", "invalid size");
     bad("99999999999T", "too large");
     bad("1.5", "whole number");
     bad("nan", "invalid size");
@@ -57,6 +58,21 @@ static void test_refuse(void **state)
     bad("1E+3", "invalid size");
     bad("4e", "unknown unit");
     bad("0x", "unknown unit");
+    /* exactly a number and a unit: what a tenant sends is what it gets (issue 10, finding 13) */
+    bad("0x10G", "invalid size '0x10G'");
+    bad(" 1G", "invalid size ' 1G'");
+    bad("1G ", "invalid size '1G '");
+    bad("1 G", "invalid size");
+    bad("\t1G", "invalid size");
+    bad("+1G", "invalid size");
+    bad("010G", "invalid size"); /* octal or decimal? neither */
+    bad("00", "invalid size");
+    bad("1.G", "invalid size");
+    bad(".5G", "invalid size");
+    bad("1.5.2G", "invalid size");
+    bad("infG", "invalid size");
+    bad("1G\n", "invalid size");
+    bad("1111111111111111111111111111111111111111111111111111111111111111111111G", "too large");
 }
 
 /* Sizes users type for quotas carry a unit (gpx_size_parse_unit). */
@@ -71,7 +87,8 @@ static void test_unit_required(void **state)
     assert_int_equal(gpx_size_parse_unit("1.5", &v, &e), -1);
     assert_int_equal(gpx_size_parse_unit("4096M", &v, &e), 0);
     assert_int_equal(v, 4ULL << 30);
-    assert_int_equal(gpx_size_parse_unit(" 4 G", &v, &e), 0);
+    assert_int_equal(gpx_size_parse_unit(" 4 G", &v, &e), -1);
+    assert_int_equal(gpx_size_parse_unit("4G", &v, &e), 0);
     assert_int_equal(v, 4ULL << 30);
     assert_int_equal(gpx_size_parse_unit("12B", &v, &e), 0);
     assert_int_equal(v, 12);

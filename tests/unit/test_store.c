@@ -47,7 +47,7 @@ static void test_leases(void **state)
     struct gpx_store *st;
     gpx_error e = {0};
     assert_int_equal(gpx_store_open(db, &st, &e), 0);
-    assert_int_equal(gpx_store_schema_version(st), 2);
+    assert_int_equal(gpx_store_schema_version(st), gpx_store_schema_latest());
     struct gpx_lease_rec l;
     memset(&l, 0, sizeof l);
     snprintf(l.id, sizeof l.id, "l-000000000001");
@@ -60,6 +60,7 @@ static void test_leases(void **state)
     l.owners[0].start_ticks = 99;
     l.owners[1].pid = 11;
     l.created_ns = 1000;
+    l.uid = 4242;
     l.state = GPX_LS_PENDING;
     assert_int_equal(gpx_store_lease_insert(st, &l, &e), 0);
     assert_int_equal(gpx_store_lease_insert(st, &l, &e), -1);
@@ -72,6 +73,7 @@ static void test_leases(void **state)
     assert_int_equal(got.n_owners, 2);
     assert_int_equal(got.owners[0].start_ticks, 99);
     assert_int_equal(got.memory_quota, 1 << 30);
+    assert_int_equal(got.uid, 4242); /* whose region it is survives a restart */
     /* a mig lease: the pending row journals the placement, the active one the instance */
     struct gpx_lease_rec m = l;
     snprintf(m.id, sizeof m.id, "l-000000000002");
