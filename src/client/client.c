@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define MAX_RESPONSE       ((size_t)64 << 20) /* body bytes; a longer answer is an error */
@@ -41,6 +42,7 @@ struct gpx_client {
     char base[300];   /* "http[s]://HOST:PORT", or "http://localhost" on a socket */
     char path[108];   /* the unix socket; "" over TCP */
     int tls;          /* https:// */
+    int plain_remote; /* http:// to a host that is not loopback */
     char *ca;         /* $GPUPLEX_CA (https only), or NULL: the system's store */
     char *auth;       /* "Authorization: Bearer TOKEN", or NULL */
     long timeout_s;
@@ -77,6 +79,13 @@ static const char *default_server(const char *server)
 }
 
 /* Fills c->base (TCP) or c->path (socket) from "http://HOST[:PORT]", "unix:PATH" or a path. */
+/* 127.0.0.0/8, ::1 or localhost: a name or address that never leaves the host. */
+static int is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcasecmp(host, "localhost") == 0;
+}
+
 static int parse_server(gpx_client *c, const char *s, gpx_error *err)
 {
     snprintf(c->server, sizeof c->server, "%s", s);
@@ -128,6 +137,7 @@ static int parse_server(gpx_client *c, const char *s, gpx_error *err)
         return gpx_error_set(err, GPX_E_USAGE,
                              "server URL '%s' must not have a path (%s://HOST:PORT)", s, scheme);
     snprintf(c->base, sizeof c->base, v6 ? "%s://[%s]:%ld" : "%s://%s:%ld", scheme, host, port);
+    c->plain_remote = !c->tls && !is_loopback(host);
     return 0;
 }
 
@@ -173,6 +183,16 @@ static int client_open(const char *server, const char *token, long timeout_s, gp
         }
     }
     if (token && *token) {
+        /* a token is a password: it goes over a network only inside TLS */
+        const char *plain = getenv("GPUPLEX_ALLOW_PLAIN_HTTP");
+        if (c->plain_remote && !(plain && strcmp(plain, "1") == 0)) {
+            gpx_error_set(err, GPX_E_USAGE,
+                          "refusing to send GPUPLEX_TOKEN in clear to %s (not a loopback address): "
+                          "use https:// (gpuplexd's tls_cert and tls_key), or set "
+                          "GPUPLEX_ALLOW_PLAIN_HTTP=1 where a private network protects it",
+                          c->base);
+            goto fail;
+        }
         if (strpbrk(token, "\r\n")) {
             gpx_error_set(err, GPX_E_USAGE, "invalid token");
             goto fail;

@@ -134,6 +134,18 @@ probe 2 0 "$TCP" GET /ok
 out_has "code=USAGE ms=0 msg=invalid GPUPLEX_TIMEOUT"
 probe 2 20 "http://user@127.0.0.1:1" GET /ok
 out_has "code=USAGE"
+# A token never goes over a network in clear: plain http:// to a host that is
+# not loopback is refused before anything is sent (GPUPLEX_ALLOW_PLAIN_HTTP=1
+# says a private network protects it); loopback is fine.
+export GPUPLEX_TOKEN=gpx_secret
+probe 2 20 http://192.0.2.1:7470 GET /ok
+out_has "code=USAGE"
+out_has "refusing to send GPUPLEX_TOKEN in clear to http://192.0.2.1:7470"
+export GPUPLEX_ALLOW_PLAIN_HTTP=1
+probe 9 1 http://192.0.2.1:7470 GET /ok
+unset GPUPLEX_ALLOW_PLAIN_HTTP
+probe 9 20 http://127.0.0.1:1 GET /ok
+unset GPUPLEX_TOKEN
 
 for srv in "$TCP" "$UNIX"; do
     # good answers, on one connection (Content-Length, then chunked)

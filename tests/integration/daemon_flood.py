@@ -198,7 +198,8 @@ for tcp in (False, True):
     apid, _, areport = run_as(FLOODER, again)
     status = json.loads(areport.readline() or "null")
     os.waitpid(apid, 0)
-    check(status and status.endswith("200 OK"), "the flooder after its flood (%s): %r" % (via, status))
+    check(status and status.endswith("200 OK"),
+          "the flooder after its flood (%s): %r" % (via, status))
 
 if "max_connections_per_peer" not in d.tail(200):
     fail("no warning about the flooding peer in the log:\n" + d.tail())

@@ -67,10 +67,14 @@ for tcp in (False, True):
     }
     for what, data in cases.items():
         out = raw(data, tcp)
-        check(out.startswith(b"HTTP/1.1 400 "), "%s (%s): expected 400, got %r" % (what, via, out[:300]))
+        check(out.startswith(b"HTTP/1.1 400 "),
+              "%s (%s): expected 400, got %r" % (what, via, out[:300]))
+        # (MHD itself may send its own 400 twice for a malformed Content-Length: still only 400s)
         check(out.count(b"HTTP/1.1 ") == out.count(b"HTTP/1.1 400 ") and b"200 OK" not in out and
-              b"201 Created" not in out, "%s (%s): more than the 400 was served: %r" % (what, via, out))
-        check(b"<no close" not in out, "%s (%s): the connection stayed open after 400" % (what, via))
+              b"201 Created" not in out,
+              "%s (%s): more than the 400 was served: %r" % (what, via, out))
+        check(b"<no close" not in out,
+              "%s (%s): the connection stayed open after 400" % (what, via))
         if b"application/json" in out:
             j = json.loads(out.split(b"\r\n\r\n", 1)[1])
             check(j["error"]["code"] == "INVALID" and "framing" in j["error"]["message"],

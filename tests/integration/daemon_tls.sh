@@ -6,7 +6,7 @@ command -v openssl >/dev/null || { echo "skipped: needs openssl" >&2; exit 77; }
 command -v curl >/dev/null || { echo "skipped: needs curl" >&2; exit 77; }
 pki=$TEST_TMP/pki
 mkdir -p "$pki"
-cd "$pki"
+cd "$pki" || exit 1
 ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
 # shellcheck disable=SC2086 # $ec is several options
 for ca in ca other-ca; do
@@ -20,6 +20,6 @@ printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
     -extfile server.ext -out server.pem 2>/dev/null
 chmod 600 server.key
-cd "$TEST_TMP"
+cd "$TEST_TMP" || exit 1
 unset GPUPLEX_CA SSL_CERT_FILE SSL_CERT_DIR CURL_CA_BUNDLE
 PYTHONPATH="$SRC_DIR/tests/integration" python3 "$SRC_DIR/tests/integration/daemon_tls.py" "$pki"
