@@ -235,31 +235,6 @@ struct gpu_view {
 };
 
 /*
- * The real uid of `pid` (/proc/PID/status, "Uid:" first field): 0, or -1 with
- * errno (ENOENT or ESRCH: the process is gone).
- */
-static int proc_uid(int32_t pid, uint32_t *uid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -1;
-    int rc = -1;
-    errno = EINVAL;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long u;
-        if (sscanf(line, "Uid: %lu", &u) == 1) {
-            *uid = (uint32_t)u;
-            rc = 0;
-            break;
-        }
-    }
-    fclose(f);
-    return rc;
-}
-
-/*
  * Every compute process of GPU `index` (not only the first few: a process
  * past a fixed-size list would go unseen). 1 when listed, 0 when NVML does
  * not list this GPU's processes, -1 on error.
@@ -304,7 +279,7 @@ static int read_gpu(struct gpx_nvml *nv, unsigned index, struct gpu_view *g, gpx
             p->bytes = infos[i].usedGpuMemory == NVML_VALUE_NOT_AVAILABLE_ULL
                            ? 0
                            : (uint64_t)infos[i].usedGpuMemory;
-            if (proc_uid(p->pid, &p->uid) == 0)
+            if (gpx_proc_uid(p->pid, &p->uid) == 0)
                 p->uid_known = true;
             else if (errno == ENOENT || errno == ESRCH)
                 p->gone = true;

@@ -415,25 +415,6 @@ static int lease_cap(struct gpx_engine *d, const struct gpx_caller *c, const str
                          c->max_leases ? "" : " (the daemon's max_leases_per_tenant)");
 }
 
-/* The real uid of process `pid`, or -1 if it is not there. */
-static int64_t proc_uid(int32_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -1;
-    int64_t uid = -1;
-    unsigned long long u;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Uid: %llu", &u) == 1) {
-            uid = (int64_t)u;
-            break;
-        }
-    fclose(f);
-    return uid;
-}
-
 /*
  * An owner pid's start time, or 0 (err set). An admin may name any running
  * process. A tenant only its own uid's: one that does not exist and one of
@@ -453,7 +434,8 @@ static uint64_t owner_ticks(const struct gpx_caller *c, const struct gpx_tenant 
     /* a pid is set only with the peer's credentials (unix socket, in-process) */
     int uid_known = c->pid > 0 || (t && t->has_uid);
     uint64_t ticks = 0;
-    if (uid_known && proc_uid(pid) == (int64_t)c->uid)
+    uint32_t puid;
+    if (uid_known && gpx_proc_uid(pid, &puid) == 0 && puid == c->uid)
         ticks = gpx_lease_proc_start_ticks(pid);
     if (!ticks)
         gpx_error_set(err, GPX_E_INVALID, "%s: pid %d is not a process of yours",

@@ -601,6 +601,27 @@ static int proc_stat(int32_t pid, uint64_t *ticks)
     return 1;
 }
 
+int gpx_proc_uid(int32_t pid, uint32_t *uid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    int rc = -1;
+    errno = EINVAL;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long u;
+        if (sscanf(line, "Uid: %lu", &u) == 1) {
+            *uid = (uint32_t)u;
+            rc = 0;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
 uint64_t gpx_lease_proc_start_ticks(int32_t pid)
 {
     int saved = errno;

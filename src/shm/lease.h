@@ -162,6 +162,11 @@ int gpx_lease_reserve(struct gpx_lease_region *r, struct gpx_lease_proc *slot, u
 void gpx_lease_unaccount(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes);
 /* Returns the usage of slots whose process is gone; returns how many were reaped. */
 int gpx_lease_reap(struct gpx_lease_region *r);
+/*
+ * The real uid of `pid` (/proc/PID/status, the first "Uid:" field): 0, or -1
+ * with errno (ENOENT or ESRCH: the process is gone).
+ */
+int gpx_proc_uid(int32_t pid, uint32_t *uid);
 /* /proc/PID/stat start time (clock ticks since boot); 0 if the process is gone or a zombie. */
 uint64_t gpx_lease_proc_start_ticks(int32_t pid);
 
