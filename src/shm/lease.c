@@ -611,12 +611,18 @@ int gpx_proc_uid(int32_t pid, uint32_t *uid)
     int rc = -1;
     errno = EINVAL;
     while (fgets(line, sizeof line, f)) {
-        unsigned long u;
-        if (sscanf(line, "Uid: %lu", &u) == 1) {
+        if (strncmp(line, "Uid:", 4) != 0)
+            continue;
+        char *end;
+        errno = 0;
+        unsigned long u = strtoul(line + 4, &end, 10); /* real, effective, saved, fs: the first */
+        if (errno == 0 && end != line + 4 && u <= UINT32_MAX) {
             *uid = (uint32_t)u;
             rc = 0;
-            break;
+        } else {
+            errno = EINVAL;
         }
+        break;
     }
     fclose(f);
     return rc;
