@@ -114,6 +114,13 @@ int gpx_mkdirs_private(const char *path, mode_t mode, gpx_error *err)
     if (mkdir(path, mode) < 0 && errno != EEXIST)
         return gpx_error_errno(err, GPX_E_IO, errno, "creating %s", path);
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno == EACCES)
+        /* another user's private state: only its owner (or the daemon on it) may use it */
+        return gpx_error_set(err, GPX_E_PERM,
+                             "%s is another user's state directory (mode 0711): use the "
+                             "gpuplexd that serves it, or a state directory of your own "
+                             "(GPUPLEX_STATE_DIR)",
+                             path);
     if (fd < 0)
         return gpx_error_errno(err, GPX_E_IO, errno, "opening %s", path);
     tighten(fd, path, mode, "the state directory");

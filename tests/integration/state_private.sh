@@ -29,6 +29,9 @@ export GPUPLEX_STATE_DIR="$TEST_TMP/cli/state"
 expect_rc 0 "$GPXB" lease create --gpu 0 --memory 1G
 [ "$(stat -c %a "$TEST_TMP/cli")" = 755 ] || fail "the state's parent is $(stat -c %a "$TEST_TMP/cli")"
 private "$GPUPLEX_STATE_DIR"
+# another user's command on it is told whose it is (no daemon serves it)
+expect_rc 10 as_user "$other" "$GPXB" lease ls
+expect_err "is another user's state directory \(mode 0711\)"
 echo "CLI-made state: private"
 
 # 2. A state made by gpuplexd: private while it runs (WAL and shared memory present), and
