@@ -48,6 +48,8 @@ struct lease_view {
     char gpu_uuid[96];
     int mode;
     uint32_t uid; /* limits->uid: whose processes the lease may count */
+    bool has_gi;  /* a mig lease whose limits name its GPU instance */
+    uint32_t gi;
     uint64_t quota;
     unsigned npids;
     int32_t pids[GPX_LEASE_MAX_PROCS];
@@ -98,7 +100,8 @@ void gpx_watch_opts_defaults(struct gpx_watch_opts *o)
  * A lease whose usage region can't be opened (damaged, or rewritten by its
  * tenant) still has its read-only limits: read them alone. Such a lease
  * counts no process by slot (its processes are reported as unleased), but an
- * exclusive or mig lease, which counts by uid, still counts its tenant's.
+ * exclusive or mig lease, which counts by uid (and a mig lease by instance),
+ * still counts its tenant's.
  */
 static int read_limits_only(const char *run_dir, const char *id, struct gpx_lease_limits *out)
 {
@@ -161,6 +164,20 @@ static int lease_ids(const char *run_dir, char (**ids)[GPX_LEASE_ID_MAX], unsign
     return 0;
 }
 
+/* What a lease's limits say (the pids come from its usage, when it can be read). */
+static void view_of(const struct gpx_lease_limits *lim, struct lease_view *l)
+{
+    memcpy(l->id, lim->id, sizeof l->id);
+    l->id[sizeof l->id - 1] = '\0';
+    memcpy(l->gpu_uuid, lim->gpu_uuid, sizeof l->gpu_uuid);
+    l->gpu_uuid[sizeof l->gpu_uuid - 1] = '\0';
+    l->mode = (int)lim->mode;
+    l->uid = lim->uid;
+    l->has_gi = lim->mode == GPX_MODE_MIG && (lim->flags & GPX_LIMITS_MIG_INSTANCE);
+    l->gi = lim->mig_gi;
+    l->quota = lim->memory_quota;
+}
+
 static int read_leases(const char *run_dir, struct lease_view **out, unsigned *count,
                        struct gpx_watch_report *rep, gpx_error *err)
 {
@@ -181,28 +198,13 @@ static int read_leases(const char *run_dir, struct lease_view **out, unsigned *c
         if (gpx_lease_region_open(run_dir, ids[i], &r, NULL) < 0) {
             rep->skipped++; /* removed meanwhile, or damaged: `lease ls` says which */
             struct gpx_lease_limits lim;
-            if (read_limits_only(run_dir, ids[i], &lim) == 0) {
-                /* damaged usage: the lease owns no process the watchdog can trust */
-                struct lease_view *l = &views[k++];
-                memcpy(l->id, lim.id, sizeof l->id);
-                l->id[sizeof l->id - 1] = '\0';
-                memcpy(l->gpu_uuid, lim.gpu_uuid, sizeof l->gpu_uuid);
-                l->gpu_uuid[sizeof l->gpu_uuid - 1] = '\0';
-                l->mode = (int)lim.mode;
-                l->uid = lim.uid;
-                l->quota = lim.memory_quota;
-            }
+            if (read_limits_only(run_dir, ids[i], &lim) == 0)
+                view_of(&lim, &views[k++]); /* damaged usage: no process by slot */
             continue;
         }
         rep->reaped += (unsigned)gpx_lease_reap(&r);
         struct lease_view *l = &views[k++];
-        memcpy(l->id, r.limits->id, sizeof l->id);
-        l->id[sizeof l->id - 1] = '\0';
-        memcpy(l->gpu_uuid, r.limits->gpu_uuid, sizeof l->gpu_uuid);
-        l->gpu_uuid[sizeof l->gpu_uuid - 1] = '\0';
-        l->mode = (int)r.limits->mode;
-        l->uid = r.limits->uid;
-        l->quota = r.limits->memory_quota;
+        view_of(r.limits, l);
         for (unsigned s = 0; s < GPX_LEASE_MAX_PROCS; s++) {
             int32_t pid = atomic_load(&r.usage->procs[s].pid);
             if (pid > 0)
@@ -221,6 +223,7 @@ static int read_leases(const char *run_dir, struct lease_view **out, unsigned *c
 struct gpu_proc {
     int32_t pid;
     uint64_t bytes; /* 0 when NVML does not say */
+    uint32_t gi;    /* NVML's gpuInstanceId: 0xFFFFFFFF outside MIG */
     uint32_t uid;
     bool uid_known;
     bool gone;    /* exited since NVML listed it: nothing to report */
@@ -279,6 +282,7 @@ static int read_gpu(struct gpx_nvml *nv, unsigned index, struct gpu_view *g, gpx
             p->bytes = infos[i].usedGpuMemory == NVML_VALUE_NOT_AVAILABLE_ULL
                            ? 0
                            : (uint64_t)infos[i].usedGpuMemory;
+            p->gi = infos[i].gpuInstanceId;
             if (gpx_proc_uid(p->pid, &p->uid) == 0)
                 p->uid_known = true;
             else if (errno == ENOENT || errno == ESRCH)
@@ -297,6 +301,21 @@ static int read_gpu(struct gpx_nvml *nv, unsigned index, struct gpu_view *g, gpx
 static bool same_uid(const struct gpu_proc *p, const struct lease_view *l)
 {
     return p->uid_known && p->uid == l->uid;
+}
+
+/*
+ * Whether an exclusive or mig lease counts `p`: its tenant's, and for a mig
+ * lease only in its own GPU instance (where NVML says the process runs), so
+ * that a tenant's process in another tenant's instance of the same GPU, or in
+ * an instance no lease holds, is unleased. A mig lease whose limits predate
+ * the instance being recorded counts its tenant's anywhere on the GPU, as the
+ * watchdog did then: it does not act on what it cannot tell.
+ */
+static bool counts_by_uid(const struct gpu_proc *p, const struct lease_view *l)
+{
+    if (!same_uid(p, l))
+        return false;
+    return l->mode != GPX_MODE_MIG || !l->has_gi || p->gi == l->gi;
 }
 
 static bool counts_by_slot(const struct lease_view *l)
@@ -368,13 +387,10 @@ static int check_gpu(const struct gpx_watch_opts *o, struct gpu_view *g,
                 return -1;
             continue;
         }
-        /*
-         * exclusive, mig: the whole GPU (or an instance of it) is the tenant's, its workloads
-         * run without the interposer; the region does not say which instance, so a mig
-         * lease counts its tenant's processes anywhere on the GPU.
-         */
+        /* exclusive, mig: the whole GPU (or an instance of it) is the tenant's, its workloads
+         * run without the interposer */
         for (unsigned p = 0; p < g->n; p++)
-            if (same_uid(&g->procs[p], l))
+            if (counts_by_uid(&g->procs[p], l))
                 g->procs[p].counted = true;
     }
     for (unsigned p = 0; p < g->n; p++) {

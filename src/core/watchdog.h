@@ -13,10 +13,13 @@
  *    AND its real uid is the lease's uid (limits->uid): a tenant can write
  *    any pid into its own slots, and the uid check keeps a planted pid of
  *    another user out of its lease (and out of its over-quota kills);
- *  - by an exclusive or mig lease when its real uid is the lease's uid
- *    (those workloads run without the interposer, so they hold no slot).
+ *  - by an exclusive lease when its real uid is the lease's uid, by a mig
+ *    lease when it also runs in the lease's GPU instance (NVML's
+ *    gpuInstanceId; limits->mig_gi) (those workloads run without the
+ *    interposer, so they hold no slot).
  * Anything else uses memory no quota accounts for: a process on an idle GPU,
- * another user's process on an exclusively leased GPU, a workload that
+ * another user's process on an exclusively leased GPU, a tenant's process in
+ * another tenant's MIG instance (or in one no lease holds), a workload that
  * dropped GPUPLEX_LEASE or the interposer.
  *
  * A lease is over quota when the NVML figures of its counted processes add

@@ -32,8 +32,8 @@ struct gpxd_config {
     char tls_key[PATH_MAX];     /* its PEM private key; set both or neither */
     int allow_plain_http;       /* a non-loopback listen without TLS (a TLS proxy in front) */
     unsigned max_connections;   /* per listener */
-    unsigned max_connections_per_peer; /* per uid (unix socket) or IP address (TCP) */
-    uint64_t header_timeout_ms; /* a new connection silent this long before its headers: closed */
+    unsigned max_connections_per_peer; /* per uid (unix socket, loopback TCP) or IP address */
+    uint64_t header_timeout_ms; /* a connection without headers this long after accept: closed */
     uint64_t idle_timeout_ms;   /* after its first request, a connection silent this long */
     char state_dir[PATH_MAX];   /* gpuplexd.db, lock file, node.sim */
     char run_dir[PATH_MAX];     /* lease regions; "" = GPUPLEX_RUN_DIR or its default */

@@ -7,10 +7,12 @@
  * drained and answered 413. Routing and everything else is api.c's.
  *
  * Invariants that keep one caller from starving the others: a peer (a uid on
- * the socket, an IP address on TCP) holds at most max_connections_per_peer
- * connections, at most half of max_connections, and further ones are closed
- * as they arrive; a connection is closed after header_timeout of silence
- * before its first request's headers are complete, idle_timeout after that.
+ * the socket and on loopback TCP, an IP address on other TCP) holds at most
+ * max_connections_per_peer connections, at most half of max_connections, and
+ * further ones are closed as they arrive; a connection that has not completed
+ * its first request's headers header_timeout after it was accepted is closed,
+ * however it trickles bytes (a sweeper thread shuts it down: MHD's own timeout
+ * restarts on every byte), and one idle for idle_timeout after that.
  * A request whose body framing is ambiguous (two Content-Length headers,
  * Content-Length with Transfer-Encoding, a Transfer-Encoding other than
  * chunked) is answered 400 and its connection closed: a proxy in front may
@@ -19,6 +21,7 @@
 #define _GNU_SOURCE
 #include "core/log.h"
 #include "daemon/daemon.h"
+#include "daemon/peer.h"
 #include "engine/views.h"
 
 #include <arpa/inet.h>
@@ -42,17 +45,41 @@
 
 #define MAX_PEM ((size_t)1 << 20) /* a larger certificate chain or key file is refused */
 
+/* Whom a connection counts against: a uid (the unix socket by SO_PEERCRED; loopback TCP by
+ * the kernel's socket table) or else the IP address (addr, 4 bytes for IPv4). */
+enum peer_kind { PEER_UID, PEER_IP4, PEER_IP6 };
+struct peer_key {
+    uint8_t addr[16];
+    uint32_t uid;
+    uint32_t kind; /* enum peer_kind */
+};
+
+struct peer {
+    struct peer_key key;
+    unsigned n;
+};
+
+/* A connection MHD has accepted, its socket_context until MHD closes it. While its first
+ * request's headers are due it is in its listener's waiting list, oldest first. */
+struct conn {
+    struct conn *prev, *next;
+    struct peer_key key;
+    int counted; /* against key's peer */
+    int waiting; /* in the waiting list */
+    int fd;
+    int64_t deadline_ms; /* CLOCK_MONOTONIC: when header_timeout is over */
+};
+
 struct listener {
     struct gpxd_http *h;
     int via_unix;
     int fd;
     struct MHD_Daemon *mhd;
-};
-
-/* Connections per uid on the unix socket (MHD counts per IP address on TCP itself). */
-struct peer {
-    uint32_t uid;
-    unsigned n;
+    /* the rest under h->lock */
+    struct peer *peers; /* n_peers used, max_connections allocated; n > 0 in each */
+    size_t n_peers;
+    time_t refused_logged; /* the last warning about a peer at its limit */
+    struct conn *wait_head, *wait_tail;
 };
 
 struct gpxd_http {
@@ -60,11 +87,11 @@ struct gpxd_http {
     struct listener unix_l, tcp_l;
     dev_t sock_dev; /* the socket file we bound, so that stop removes only ours */
     ino_t sock_ino;
-    _Atomic int serving; /* MHD's messages: warnings while starting, debug after */
-    pthread_mutex_t peers_lock;
-    struct peer *peers; /* n_peers used, max_connections allocated; n > 0 in each */
-    size_t n_peers;
-    time_t refused_logged; /* the last warning about a peer at its limit */
+    _Atomic int serving;  /* MHD's messages: warnings while starting, debug after */
+    pthread_mutex_t lock; /* the listeners' peers and waiting lists, stopping */
+    pthread_cond_t wake;  /* CLOCK_MONOTONIC: the sweeper sleeps on it */
+    pthread_t sweeper;
+    int sweeper_started, stopping;
 };
 
 struct conn_req {
@@ -89,76 +116,231 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         gpx_warn("http: %s", buf);
 }
 
-/* Counts one more connection of uid unless it has max_connections_per_peer already. */
-static int peer_add(struct gpxd_http *h, uint32_t uid)
+static int64_t now_ms(void)
 {
-    int ok = 0, warn = 0;
-    pthread_mutex_lock(&h->peers_lock);
-    size_t i = 0;
-    while (i < h->n_peers && h->peers[i].uid != uid)
-        i++;
-    if (i == h->n_peers && i < h->d->cfg.max_connections) {
-        h->peers[i] = (struct peer){.uid = uid, .n = 0};
-        h->n_peers++;
-    }
-    if (i < h->n_peers && h->peers[i].n < h->d->cfg.max_connections_per_peer) {
-        h->peers[i].n++;
-        ok = 1;
-    } else {
-        time_t now = time(NULL);
-        warn = now - h->refused_logged >= 10; /* a flood is one line per 10 s, not one each */
-        if (warn)
-            h->refused_logged = now;
-    }
-    pthread_mutex_unlock(&h->peers_lock);
-    if (warn)
-        gpx_warn("uid %u holds max_connections_per_peer (%u) connections to %s: closing its "
-                 "new ones",
-                 uid, h->d->cfg.max_connections_per_peer, h->d->cfg.socket_path);
-    return ok;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void peer_remove(struct gpxd_http *h, uint32_t uid)
+static int key_eq(const struct peer_key *a, const struct peer_key *b)
 {
-    pthread_mutex_lock(&h->peers_lock);
-    for (size_t i = 0; i < h->n_peers; i++) {
-        if (h->peers[i].uid != uid)
-            continue;
-        if (--h->peers[i].n == 0)
-            h->peers[i] = h->peers[--h->n_peers];
-        break;
-    }
-    pthread_mutex_unlock(&h->peers_lock);
+    return a->kind == b->kind && a->uid == b->uid && !memcmp(a->addr, b->addr, sizeof a->addr);
+}
+
+/* "uid N" or the address, for the log. */
+static void key_name(const struct peer_key *k, char *buf, size_t n)
+{
+    if (k->kind == PEER_UID)
+        snprintf(buf, n, "uid %u", k->uid);
+    else if (!inet_ntop(k->kind == PEER_IP4 ? AF_INET : AF_INET6, k->addr, buf, (socklen_t)n))
+        snprintf(buf, n, "an address");
 }
 
 /*
- * The unix socket's per-uid limit. MHD has no way to refuse a connection from
- * here, so one over the limit (or whose peer is unknown) is shut down: MHD
- * reads end-of-file at once and closes it. A counted connection carries its
- * uid + 1 in *socket_context, so that only counted ones are uncounted.
+ * Whom the connection on fd counts against. On loopback TCP every local
+ * process is 127.0.0.1: the kernel's socket table says whose socket called;
+ * when it can't (the client's socket is gone already, no /proc) the
+ * connection counts under the address. -1: no peer to count (closed).
  */
+static int peer_of(const struct listener *l, struct MHD_Connection *mc, int fd, struct peer_key *k)
+{
+    memset(k, 0, sizeof *k);
+    if (l->via_unix) {
+        struct ucred uc;
+        socklen_t ul = sizeof uc;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0)
+            return -1;
+        k->kind = PEER_UID;
+        k->uid = (uint32_t)uc.uid;
+        return 0;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return -1;
+    const struct sockaddr *peer = ci->client_addr;
+    struct sockaddr_storage local;
+    socklen_t ll = sizeof local;
+    if (gpxd_addr_is_loopback(peer) && getsockname(fd, (struct sockaddr *)&local, &ll) == 0 &&
+        gpxd_tcp_peer_uid(peer, (struct sockaddr *)&local, &k->uid) == 0) {
+        k->kind = PEER_UID;
+        return 0;
+    }
+    if (peer->sa_family == AF_INET) {
+        k->kind = PEER_IP4;
+        memcpy(k->addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+        return 0;
+    }
+    if (peer->sa_family == AF_INET6) {
+        k->kind = PEER_IP6;
+        memcpy(k->addr, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+        return 0;
+    }
+    return -1;
+}
+
+/* Counts one more connection of peer k on l unless it has max_connections_per_peer already;
+ * *warn: log the refusal (a flood is one line per 10 s, not one each). Under h->lock. */
+static int peer_add(struct listener *l, const struct peer_key *k, int *warn)
+{
+    const struct gpxd_config *cfg = &l->h->d->cfg;
+    size_t i = 0;
+    while (i < l->n_peers && !key_eq(&l->peers[i].key, k))
+        i++;
+    if (i == l->n_peers && i < cfg->max_connections) {
+        l->peers[i] = (struct peer){.key = *k, .n = 0};
+        l->n_peers++;
+    }
+    if (i < l->n_peers && l->peers[i].n < cfg->max_connections_per_peer) {
+        l->peers[i].n++;
+        return 1;
+    }
+    time_t now = time(NULL);
+    *warn = now - l->refused_logged >= 10;
+    if (*warn)
+        l->refused_logged = now;
+    return 0;
+}
+
+static void peer_remove(struct listener *l, const struct peer_key *k)
+{
+    for (size_t i = 0; i < l->n_peers; i++) {
+        if (!key_eq(&l->peers[i].key, k))
+            continue;
+        if (--l->peers[i].n == 0)
+            l->peers[i] = l->peers[--l->n_peers];
+        break;
+    }
+}
+
+/* Takes c out of l's waiting list. Under h->lock. */
+static void unwait(struct listener *l, struct conn *c)
+{
+    if (!c->waiting)
+        return;
+    *(c->prev ? &c->prev->next : &l->wait_head) = c->next;
+    *(c->next ? &c->next->prev : &l->wait_tail) = c->prev;
+    c->prev = c->next = NULL;
+    c->waiting = 0;
+}
+
+/*
+ * A new connection: counted against its peer and put in the waiting list
+ * until its headers come. MHD has no way to refuse a connection from here,
+ * so one over its peer's limit (or whose peer is unknown) is shut down: MHD
+ * reads end-of-file at once and closes it.
+ */
+static void conn_started(struct listener *l, struct MHD_Connection *mc, void **socket_context)
+{
+    struct gpxd_http *h = l->h;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return;
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c || peer_of(l, mc, ci->connect_fd, &c->key) < 0) {
+        free(c);
+        shutdown(ci->connect_fd, SHUT_RDWR);
+        return;
+    }
+    c->fd = ci->connect_fd;
+    int warn = 0;
+    pthread_mutex_lock(&h->lock);
+    if ((c->counted = peer_add(l, &c->key, &warn))) {
+        /* taken under the lock, so that the list stays in deadline order */
+        c->deadline_ms = now_ms() + (int64_t)h->d->cfg.header_timeout_ms;
+        c->prev = l->wait_tail;
+        *(l->wait_tail ? &l->wait_tail->next : &l->wait_head) = c;
+        l->wait_tail = c;
+        c->waiting = 1;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (warn) {
+        char who[INET6_ADDRSTRLEN + 16];
+        key_name(&c->key, who, sizeof who);
+        gpx_warn("%s holds max_connections_per_peer (%u) connections to %s: closing its new ones",
+                 who, h->d->cfg.max_connections_per_peer,
+                 l->via_unix ? h->d->cfg.socket_path : h->d->cfg.listen);
+    }
+    if (!c->counted) {
+        free(c);
+        shutdown(ci->connect_fd, SHUT_RDWR);
+        return;
+    }
+    *socket_context = c;
+}
+
+/* MHD closes the connection (its descriptor is still open): uncounted, forgotten. */
+static void conn_closed(struct listener *l, struct conn *c)
+{
+    pthread_mutex_lock(&l->h->lock);
+    unwait(l, c);
+    if (c->counted)
+        peer_remove(l, &c->key);
+    pthread_mutex_unlock(&l->h->lock);
+    free(c);
+}
+
 static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
                         enum MHD_ConnectionNotificationCode toe)
 {
-    struct gpxd_http *h = cls;
-    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-        if (*socket_context)
-            peer_remove(h, (uint32_t)((uintptr_t)*socket_context - 1));
+    struct listener *l = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_started(l, conn, socket_context);
+    } else if (*socket_context) {
+        conn_closed(l, *socket_context);
         *socket_context = NULL;
-        return;
     }
+}
+
+/* The connection's first request has its headers: header_timeout is over for it. */
+static void headers_done(struct listener *l, struct MHD_Connection *mc)
+{
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    struct ucred uc;
-    socklen_t ul = sizeof uc;
-    if (!ci)
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn *c = ci ? ci->socket_context : NULL;
+    if (!c)
         return;
-    if (getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0 &&
-        peer_add(h, (uint32_t)uc.uid)) {
-        *socket_context = (void *)((uintptr_t)uc.uid + 1);
-        return;
+    pthread_mutex_lock(&l->h->lock);
+    unwait(l, c);
+    pthread_mutex_unlock(&l->h->lock);
+}
+
+/* Shuts down l's connections whose headers are overdue (MHD then reads end-of-file and closes
+ * them, whatever they send); returns when the next one is due, if before `next`. Under
+ * h->lock, which conn_closed takes before MHD closes a descriptor. */
+static int64_t sweep(struct listener *l, int64_t now, int64_t next, unsigned *n)
+{
+    struct conn *c;
+    while ((c = l->wait_head) && c->deadline_ms <= now) {
+        shutdown(c->fd, SHUT_RDWR);
+        unwait(l, c);
+        (*n)++;
     }
-    shutdown(ci->connect_fd, SHUT_RDWR);
+    return c && c->deadline_ms < next ? c->deadline_ms : next;
+}
+
+/* header_timeout as a deadline: MHD's connection timeout restarts on every byte, so a client
+ * trickling its headers would hold its connection for ever. */
+static void *sweeper(void *arg)
+{
+    struct gpxd_http *h = arg;
+    pthread_mutex_lock(&h->lock);
+    while (!h->stopping) {
+        int64_t now = now_ms(), next = now + (int64_t)h->d->cfg.header_timeout_ms;
+        unsigned n = 0;
+        next = sweep(&h->unix_l, now, next, &n);
+        next = sweep(&h->tcp_l, now, next, &n);
+        if (n)
+            gpx_debug("http: closed %u connection(s) without request headers after "
+                      "header_timeout",
+                      n);
+        struct timespec ts = {.tv_sec = next / 1000, .tv_nsec = (long)(next % 1000) * 1000000};
+        pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
 }
 
 /* The body-framing headers of a request, counted (MHD takes the first Content-Length). */
@@ -252,6 +434,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     struct gpxd *d = l->h->d;
     struct conn_req *cr = *con_cls;
     if (!cr) { /* the headers are complete */
+        headers_done(l, conn);
         const char *why = bad_framing(conn);
         if (why)
             return refuse(d, conn, why);
@@ -493,8 +676,7 @@ static void free_secret(char *p)
     }
 }
 
-/* The options common to both listeners, then the unix socket's per-uid accounting or TCP's
- * per-IP limit and TLS. */
+/* The options of both listeners, then TCP's TLS. */
 static int start_one(struct gpxd_http *h, struct listener *l, gpx_error *err)
 {
     const struct gpxd_config *cfg = &h->d->cfg;
@@ -521,10 +703,9 @@ static int start_one(struct gpxd_http *h, struct listener *l, gpx_error *err)
     OPT(MHD_OPTION_NOTIFY_COMPLETED, completed, NULL);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, timeout_s(cfg->header_timeout_ms), NULL);
     OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL);
-    if (l->via_unix)
-        OPT(MHD_OPTION_NOTIFY_CONNECTION, notify_conn, h);
-    else
-        OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_peer, NULL);
+    /* per-peer limits and the header deadline (MHD's per-IP limit would make every local
+     * process on loopback TCP one peer) */
+    OPT(MHD_OPTION_NOTIFY_CONNECTION, notify_conn, l);
     if (tls) {
         OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, cert);
         OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, key);
@@ -572,14 +753,26 @@ int gpxd_http_start(struct gpxd *d, struct gpxd_http **out, gpx_error *err)
     h->d = d;
     h->unix_l.fd = h->tcp_l.fd = -1;
     h->unix_l.via_unix = 1;
-    pthread_mutex_init(&h->peers_lock, NULL);
+    h->unix_l.h = h->tcp_l.h = h;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->wake, &ca);
+    pthread_condattr_destroy(&ca);
     /* main() checked it; so does every other way to serve */
     if (gpxd_config_check(&d->cfg, err) < 0)
         goto fail;
-    if (!(h->peers = calloc(d->cfg.max_connections, sizeof *h->peers))) {
+    if (!(h->unix_l.peers = calloc(d->cfg.max_connections, sizeof(struct peer))) ||
+        !(h->tcp_l.peers = calloc(d->cfg.max_connections, sizeof(struct peer)))) {
         gpx_error_set(err, GPX_E_NOMEM, "http");
         goto fail;
     }
+    if (pthread_create(&h->sweeper, NULL, sweeper, h) != 0) {
+        gpx_error_set(err, GPX_E_INTERNAL, "starting the http sweeper thread");
+        goto fail;
+    }
+    h->sweeper_started = 1;
     raise_nofile(&d->cfg);
     /* both sockets listen before either is served: once the socket answers, TCP does too */
     if ((h->unix_l.fd = unix_listen(d->cfg.socket_path, d->cfg.socket_mode, err)) < 0)
@@ -610,6 +803,13 @@ void gpxd_http_stop(struct gpxd_http *h)
 {
     if (!h)
         return;
+    if (h->sweeper_started) {
+        pthread_mutex_lock(&h->lock);
+        h->stopping = 1;
+        pthread_cond_signal(&h->wake);
+        pthread_mutex_unlock(&h->lock);
+        pthread_join(h->sweeper, NULL);
+    }
     struct listener *ls[] = {&h->unix_l, &h->tcp_l};
     for (int i = 0; i < 2; i++) {
         if (ls[i]->mhd)
@@ -621,7 +821,9 @@ void gpxd_http_stop(struct gpxd_http *h)
     if (h->sock_ino && lstat(h->d->cfg.socket_path, &sb) == 0 && sb.st_dev == h->sock_dev &&
         sb.st_ino == h->sock_ino)
         unlink(h->d->cfg.socket_path);
-    pthread_mutex_destroy(&h->peers_lock);
-    free(h->peers);
+    pthread_cond_destroy(&h->wake);
+    pthread_mutex_destroy(&h->lock);
+    free(h->unix_l.peers);
+    free(h->tcp_l.peers);
     free(h);
 }

@@ -292,6 +292,13 @@ static void fill_limits(const struct gpx_lease_rec *l, uint32_t uid, struct gpx_
     lim->cap_percent = l->cap;
     lim->uid = uid;
     lim->created_ns = (uint64_t)l->created_ns;
+    /* the row has the instance once the backend made (or chose) it, so a region re-created
+     * from the row says where the lease is as the first one did */
+    if (l->mode == GPX_MODE_MIG && l->mig_gi >= 0 && l->mig_ci >= 0) {
+        lim->flags |= GPX_LIMITS_MIG_INSTANCE;
+        lim->mig_gi = (uint32_t)l->mig_gi;
+        lim->mig_ci = (uint32_t)l->mig_ci;
+    }
 }
 
 /*
@@ -559,20 +566,23 @@ static int create_locked(struct gpx_engine *d, const struct gpx_caller *caller,
         goto out;
     }
 
-    /* 2. region */
-    if (make_region(d, l, (uint32_t)l->uid, err) < 0) {
-        gpx_error_wrap(err, "creating the region of lease %s", l->id);
-        abort_row(d, l, "region creation failed");
-        goto out;
-    }
-
-    /* 3. what the mode makes outside the engine, now that the pending row says where */
+    /* 2. what the mode makes outside the engine, now that the pending row says where (a crash
+     * from here to 4 leaves a pending row, whose instance and region start-up removes) */
     if (b->make) {
         if (b->make(d, &c, l, err) < 0) {
             abort_row(d, l, "the backend could not make it");
             goto out;
         }
         made = 1;
+    }
+
+    /* 3. region, after the backend: a mig lease's limits name the instance it made */
+    if (make_region(d, l, (uint32_t)l->uid, err) < 0) {
+        gpx_error_wrap(err, "creating the region of lease %s", l->id);
+        if (made && b->undo)
+            b->undo(d, l);
+        abort_row(d, l, "region creation failed");
+        goto out;
     }
 
     /* 4. active, durably: from here on the lease is acknowledged */

@@ -37,6 +37,8 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free ac
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free across processes");
 _Static_assert(sizeof(struct gpx_lease_proc) == 32, "lease slot layout");
 _Static_assert(sizeof(struct gpx_lease_limits) % 8 == 0, "limits layout");
+/* regions outlive a binary: a limits file written by another build must still validate */
+_Static_assert(sizeof(struct gpx_lease_limits) == 480, "limits size");
 _Static_assert(sizeof(struct gpx_lease_usage) % 8 == 0, "usage layout");
 
 #define NS_PER_S            1000000000ULL

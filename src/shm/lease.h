@@ -68,8 +68,20 @@ struct gpx_lease_limits {
     uint32_t uid;          /* the tenant's uid */
     uint32_t reserved0;
     uint64_t created_ns; /* CLOCK_REALTIME */
-    uint8_t reserved[256];
+    /*
+     * A mig lease's MIG instance as NVML numbers it (nvmlProcessInfo_t's
+     * gpuInstanceId, computeInstanceId), valid with GPX_LIMITS_MIG_INSTANCE:
+     * the watchdog counts only the tenant's processes in it. Carved out of
+     * reserved bytes (zero in regions written before, so the flag is clear
+     * there): the size and version stay, and every region still opens.
+     */
+    uint32_t flags;
+    uint32_t mig_gi;
+    uint32_t mig_ci;
+    uint32_t reserved1;
+    uint8_t reserved[240];
 };
+#define GPX_LIMITS_MIG_INSTANCE 0x1U /* flags: mig_gi and mig_ci are set */
 
 struct gpx_lease_proc {
     _Atomic int32_t pid; /* 0: free */

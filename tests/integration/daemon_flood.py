@@ -2,10 +2,10 @@
 that send nothing or half a request. Its connections beyond
 max_connections_per_peer are closed at once; while it holds the rest, another
 peer's requests keep answering within 100 ms each; header_timeout closes the
-held ones; once the flood ends the flooding peer is served again. On the unix
-socket peers are uids (the flooder and the other caller are two real users
-made for the test); on TCP they are IP addresses (127.0.0.1 floods, 127.0.0.2
-asks)."""
+held ones; once the flood ends the flooding peer is served again. Peers are
+uids (the flooder and the other caller are two real users made for the test),
+on the unix socket by SO_PEERCRED and on loopback TCP by the kernel's socket
+table: both users connect from 127.0.0.1, one address."""
 import json
 import os
 import pwd
@@ -14,7 +14,7 @@ import socket
 import sys
 import time
 
-from gpxd import Daemon, check, fail
+from gpxd import Daemon, check, fail, free_port
 
 FLOOD = 1100
 PER_PEER = 16
@@ -25,11 +25,9 @@ d = Daemon(listen=True, args=["--set", "max_connections_per_peer=%d" % PER_PEER,
                               "--set", "header_timeout=%ds" % HEADER_TIMEOUT]).start()
 
 
-def connect(tcp, source=None):
+def connect(tcp):
     if tcp:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if source:
-            s.bind((source, 0))
         s.settimeout(5)
         s.connect(("127.0.0.1", d.port))
     else:
@@ -48,10 +46,10 @@ def connect(tcp, source=None):
     return s
 
 
-def healthz(tcp, source=None):
+def healthz(tcp):
     """One GET /healthz on a new connection: (status line, seconds it took)."""
     t0 = time.perf_counter()
-    s = connect(tcp, source)
+    s = connect(tcp)
     try:
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: gpuplexd\r\nConnection: close\r\n\r\n")
         out = b""
@@ -146,7 +144,7 @@ def flooder(tcp):
 
 def other(tcp):
     def fn(go, report):
-        res = [healthz(tcp, "127.0.0.2" if tcp else None) for _ in range(20)]
+        res = [healthz(tcp) for _ in range(20)]
         report.write(json.dumps(res) + "\n")
     return fn
 
@@ -201,7 +199,44 @@ for tcp in (False, True):
     check(status and status.endswith("200 OK"),
           "the flooder after its flood (%s): %r" % (via, status))
 
-if "max_connections_per_peer" not in d.tail(200):
-    fail("no warning about the flooding peer in the log:\n" + d.tail())
+# each listener names the flooding uid: on TCP too, not the address every local user shares
+uid = pwd.getpwnam(FLOODER).pw_uid
+for where in (d.sock, "127.0.0.1:%d" % d.port):
+    line = "uid %d holds max_connections_per_peer (%d) connections to %s" % (uid, PER_PEER, where)
+    if line not in d.tail(200):
+        fail("no warning %r in the log:\n%s" % (line, d.tail()))
 d.stop()
+
+
+def host_address():
+    """A non-loopback IPv4 address of this host (the one a route out would use), or None."""
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.connect(("192.0.2.1", 9))  # no packet: picks the source address
+        a = u.getsockname()[0]
+        return None if a.startswith("127.") or a == "0.0.0.0" else a
+    except OSError:
+        return None
+    finally:
+        u.close()
+
+
+# off loopback a peer is still its address: connections to the host's own address come from it
+addr = host_address()
+if addr:
+    port = free_port()
+    d2 = Daemon(name="d2", args=["--listen", "0.0.0.0:%d" % port, "--allow-remote",
+                                 "--set", "allow_plain_http=true",
+                                 "--set", "max_connections_per_peer=%d" % PER_PEER]).start()
+    socks = [socket.create_connection((addr, port), timeout=5) for _ in range(PER_PEER + 8)]
+    closed = closed_by_server(socks, 8, time.time() + 10)
+    check(len(closed) == 8, "%d connections from %s: %d closed, not the 8 beyond "
+          "max_connections_per_peer=%d" % (len(socks), addr, len(closed), PER_PEER))
+    check("%s holds max_connections_per_peer" % addr in d2.tail(), "no warning naming %s:\n%s"
+          % (addr, d2.tail()))
+    for s in socks:
+        s.close()
+    d2.stop()
+else:
+    print("no non-loopback address: per-address counting off loopback not checked")
 print("ok")

@@ -8,12 +8,15 @@
  * PID" and takes its memory once FILE exists (so that several hogs take theirs
  * at once). With --plant PID it only writes PID into a slot of the lease
  * (what a tenant can do to its own usage region), prints "planted PID" and
- * exits.
+ * exits. With --mig UUID it runs on that MIG device (CUDA_VISIBLE_DEVICES=
+ * MIG-... on a real node) instead of --gpu: its slot on the parent GPU is
+ * bound to the device's GPU and compute instance, which NVML then reports.
  *
- *   gpx-test-hog --gpu N --mib M [--lease ID] [--go FILE]
+ *   gpx-test-hog --gpu N | --mig UUID --mib M [--lease ID] [--go FILE]
  *   gpx-test-hog --lease ID --plant PID
  */
 #define _GNU_SOURCE
+#include "mig_state.h"
 #include "shm/lease.h"
 #include "state.h"
 
@@ -26,16 +29,19 @@
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"gpu", required_argument, NULL, 'g'},   {"mib", required_argument, NULL, 'm'},
-        {"lease", required_argument, NULL, 'l'}, {"plant", required_argument, NULL, 'p'},
-        {"go", required_argument, NULL, 'G'},    {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"gpu", required_argument, NULL, 'g'},
+                                         {"mib", required_argument, NULL, 'm'},
+                                         {"lease", required_argument, NULL, 'l'},
+                                         {"plant", required_argument, NULL, 'p'},
+                                         {"go", required_argument, NULL, 'G'},
+                                         {"mig", required_argument, NULL, 'M'},
+                                         {NULL, 0, NULL, 0}};
     unsigned gpu = 0;
     unsigned long long mib = 0;
-    const char *lease = NULL, *go = NULL;
+    const char *lease = NULL, *go = NULL, *mig = NULL;
     int32_t plant = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "g:m:l:p:G:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "g:m:l:p:G:M:", opts, NULL)) != -1) {
         switch (c) {
         case 'g':
             gpu = (unsigned)strtoul(optarg, NULL, 10);
@@ -52,9 +58,12 @@ int main(int argc, char **argv)
         case 'G':
             go = optarg;
             break;
+        case 'M':
+            mig = optarg;
+            break;
         default:
-            fprintf(stderr, "usage: gpx-test-hog --gpu N --mib M [--lease ID] | --lease ID "
-                            "--plant PID\n");
+            fprintf(stderr, "usage: gpx-test-hog --gpu N|--mig UUID --mib M [--lease ID] | "
+                            "--lease ID --plant PID\n");
             return 2;
         }
     }
@@ -76,6 +85,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "gpx-test-hog: %s\n", err.msg);
         return 1;
     }
+    struct gpx_sim_mig_device md;
+    if (mig) {
+        if (gpx_sim_mig_find_uuid(&st, mig, &md) < 0) {
+            fprintf(stderr, "gpx-test-hog: no MIG device %s\n", mig);
+            return 1;
+        }
+        gpu = md.gpu;
+    }
     if (gpu >= st.hdr->gpu_count) {
         fprintf(stderr, "gpx-test-hog: no GPU %u\n", gpu);
         return 1;
@@ -83,6 +100,10 @@ int main(int argc, char **argv)
     struct gpx_sim_proc *p = gpx_sim_proc_attach(&st, gpu, getpid());
     if (!p) {
         fprintf(stderr, "gpx-test-hog: no free process slot on GPU %u\n", gpu);
+        return 1;
+    }
+    if (mig && gpx_sim_mig_bind(&st, gpu, p, md.gi, md.ci) < 0) {
+        fprintf(stderr, "gpx-test-hog: binding to MIG device %s failed\n", mig);
         return 1;
     }
     if (go) {
