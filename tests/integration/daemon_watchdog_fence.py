@@ -8,14 +8,12 @@ themselves), each case within one watchdog interval (plus scheduling slack):
   lives, for `gpuplex watch --enforce kill` too;
 - 8 processes of bob's 1 GiB lease, each within the per-process allowance
   but together past the per-lease bound, are all killed."""
-import json
 import os
 import pwd
 import subprocess
-import sys
 import time
 
-from gpxd import GPX, TMP, Daemon, _die_with_parent, check, expect
+from gpxd import GPX, TMP, Daemon, _die_with_parent, as_user, check, expect, post_as
 
 HOG = os.path.join(os.environ["BUILD_DIR"], "tests", "gpx-test-hog")
 ALICE, BOB = os.environ["GPX_ALICE"], os.environ["GPX_BOB"]
@@ -39,30 +37,8 @@ for k in ("LD_PRELOAD", "GPUPLEX_LEASE"):
     ENV.pop(k, None)
 
 
-def as_user(user, *argv):
-    if user is None:
-        return list(argv)
-    return ["setpriv", "--reuid", str(PW[user].pw_uid), "--regid", str(PW[user].pw_gid),
-            "--clear-groups"] + list(argv)
-
-
-PROBE = r'''
-import http.client, json, socket, sys
-class C(http.client.HTTPConnection):
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])
-c = C("localhost")
-c.request("POST", "/v1/leases", body=sys.argv[2], headers={"Content-Type": "application/json"})
-r = c.getresponse()
-print(json.dumps({"status": r.status, "body": json.loads(r.read())}))
-'''
-
-
 def lease_as(user, body):
-    p = subprocess.run(as_user(user, sys.executable, "-c", PROBE, d.sock, json.dumps(body)),
-                       capture_output=True, text=True, timeout=30)
-    check(p.returncode == 0, "lease as %s: %s" % (user, p.stderr))
-    r = json.loads(p.stdout)
+    r = post_as(user, d.sock, "/v1/leases", body)
     check(r["status"] == 201, "lease %r as %s: %r" % (body, user, r))
     return r["body"]["id"]
 

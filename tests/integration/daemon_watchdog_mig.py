@@ -14,10 +14,9 @@ import json
 import os
 import pwd
 import subprocess
-import sys
 import time
 
-from gpxd import GPX, TMP, Daemon, _die_with_parent, check, expect
+from gpxd import GPX, TMP, Daemon, _die_with_parent, as_user, check, expect, post_as
 
 HOG = os.path.join(os.environ["BUILD_DIR"], "tests", "gpx-test-hog")
 ALICE, BOB = os.environ["GPX_ALICE"], os.environ["GPX_BOB"]
@@ -43,29 +42,9 @@ for k in ("LD_PRELOAD", "GPUPLEX_LEASE"):
 CLI_ENV = dict(os.environ, GPUPLEX_SIM=sim, GPUPLEX_STATE_DIR=d.state, GPUPLEX_RUN_DIR=d.run)
 
 
-def as_user(user, *argv):
-    return ["setpriv", "--reuid", str(UID[user]), "--regid", str(PW[user].pw_gid),
-            "--clear-groups"] + list(argv)
-
-
-PROBE = r'''
-import http.client, json, socket, sys
-class C(http.client.HTTPConnection):
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])
-c = C("localhost")
-c.request("POST", "/v1/leases", body=sys.argv[2], headers={"Content-Type": "application/json"})
-r = c.getresponse()
-print(json.dumps({"status": r.status, "body": json.loads(r.read())}))
-'''
-
-
 def mig_lease_as(user):
     body = {"mode": "mig", "mig_profile": "1g.10gb", "gpu": 0}
-    p = subprocess.run(as_user(user, sys.executable, "-c", PROBE, d.sock, json.dumps(body)),
-                       capture_output=True, text=True, timeout=30)
-    check(p.returncode == 0, "lease as %s: %s" % (user, p.stderr))
-    r = json.loads(p.stdout)
+    r = post_as(user, d.sock, "/v1/leases", body)
     check(r["status"] == 201, "mig lease as %s: %r" % (user, r))
     return r["body"]
 

@@ -207,3 +207,33 @@ def cli(*args, env=None, expect_rc=0):
     check(p.returncode == expect_rc, "gpuplex %s: exit %d, expected %d\nstdout: %s\nstderr: %s"
           % (" ".join(args), p.returncode, expect_rc, p.stdout, p.stderr))
     return p
+
+
+def as_user(user, *argv):
+    """argv run as the local user `user` (a name; None: as we are), groups cleared."""
+    if user is None:
+        return list(argv)
+    import pwd
+    pw = pwd.getpwnam(user)
+    return ["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid),
+            "--clear-groups"] + list(argv)
+
+
+_POST_AS = r'''
+import http.client, json, socket, sys
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])
+c = C("localhost")
+c.request("POST", sys.argv[2], body=sys.argv[3], headers={"Content-Type": "application/json"})
+r = c.getresponse()
+print(json.dumps({"status": r.status, "body": json.loads(r.read())}))
+'''
+
+
+def post_as(user, sock, path, body):
+    """POSTs body to path over the unix socket as `user` (a tenant by uid): {status, body}."""
+    p = subprocess.run(as_user(user, sys.executable, "-c", _POST_AS, sock, path, json.dumps(body)),
+                       capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0, "POST %s as %s: %s" % (path, user, p.stderr))
+    return json.loads(p.stdout)
