@@ -35,15 +35,15 @@ int gpx_cli_print_usage(const struct gpx_cmd *cmd);
 
 /*
  * Driver selection: GPUPLEX_SIM=FILE selects the simulated driver shipped with
- * gpuplex (build/lib/sim or $prefix/lib/gpuplex/sim) by setting
+ * gpuplex ($prefix/lib/gpuplex/sim or build/lib/sim) by setting
  * GPUPLEX_DRIVER_DIR and prepending it to LD_LIBRARY_PATH for child
  * processes. An explicit GPUPLEX_DRIVER_DIR always wins.
  */
 void gpx_cli_select_driver(void);
 
 /*
- * The interposer for vgpu/timeslice workloads: <dir of gpuplex>/../lib/ or
- * ../lib/gpuplex/libgpuplex-cuda.so, resolved to an absolute path in `out`;
+ * The interposer for vgpu/timeslice workloads: <dir of gpuplex>/../lib/gpuplex/ or
+ * (build tree) ../lib/libgpuplex-cuda.so, resolved to an absolute path in `out`;
  * an error naming where it looked when it is missing (cmd_run.c).
  */
 int gpx_cli_interposer_path(char *out, size_t len, gpx_error *err);

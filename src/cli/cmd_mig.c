@@ -378,13 +378,17 @@ static int load_current(const char *path, const struct gpx_mig_model *t, int gpu
 
 static int mig_plan(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},  {"current", required_argument, NULL, 'c'},
-        {"demand", required_argument, NULL, 'd'}, {"gpu", required_argument, NULL, 'g'},
-        {"exact", no_argument, NULL, 'x'},        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"current", required_argument, NULL, 'c'},
+                                         {"demand", required_argument, NULL, 'd'},
+                                         {"gpu", required_argument, NULL, 'g'},
+                                         {"exact", no_argument, NULL, 'x'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"allow-partial", no_argument, NULL, 'P'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *model = NULL, *current = NULL, *demand_s = NULL;
-    int json = 0, exact = 0, gpu = -1, c;
+    int json = 0, exact = 0, partial = 0, gpu = -1, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "m:c:d:g:xjh", opts, NULL)) != -1) {
@@ -407,6 +411,9 @@ static int mig_plan(int argc, char **argv)
             break;
         case 'j':
             json = 1;
+            break;
+        case 'P':
+            partial = 1;
             break;
         case 'h':
             return gpx_cli_print_usage(&gpx_cmd_mig);
@@ -453,6 +460,226 @@ static int mig_plan(int argc, char **argv)
     } else {
         print_plan(t, cur, &pl);
     }
+    /* as mig-parted and `mig apply`: a plan that leaves demand unmet is a failure, unless asked */
+    if (pl.satisfied < pl.demanded && !partial) {
+        fflush(stdout); /* the plan first, then the error */
+        gpx_error_set(&err, GPX_E_NO_SPACE,
+                      "demand does not fit: %u of %u instances unmet (--allow-partial accepts a "
+                      "partial plan)",
+                      pl.demanded - pl.satisfied, pl.demanded);
+        return gpx_cli_fail(&err);
+    }
+    return 0;
+}
+
+/* --- export, assert ------------------------------------------------------------------- */
+
+/* Instances of one GPU (its `mig ls` JSON) as {profile: count}, in the order they appear. */
+static json_t *gpu_counts(json_t *g)
+{
+    json_t *o = json_object(), *gi;
+    size_t i;
+    json_array_foreach(json_object_get(g, "instances"), i, gi)
+    {
+        const char *p = js(gi, "profile", "?");
+        json_t *had = json_object_get(o, p);
+        json_object_set_new(o, p, json_integer(1 + (had ? json_integer_value(had) : 0)));
+    }
+    return o;
+}
+
+/*
+ * The node's layout as mig-parted's YAML: one rule per GPU that supports MIG
+ * (by index, so that it reads back onto the same GPUs), under config `name`.
+ * `mig apply -f` and `mig assert -f` read it.
+ */
+static void print_export(json_t *arr, const char *name)
+{
+    printf("version: v1\nmig-configs:\n  %s:\n", name);
+    size_t i;
+    json_t *g;
+    int any = 0;
+    json_array_foreach(arr, i, g)
+    {
+        if (!json_is_true(json_object_get(g, "mig_supported")))
+            continue; /* nothing to say about a GPU without MIG */
+        int on = strcmp(js(g, "mig_mode", "disabled"), "enabled") == 0;
+        printf("    - devices: [%lld]\n      mig-enabled: %s\n", ji(g, "index"),
+               on ? "true" : "false");
+        json_t *counts = gpu_counts(g);
+        if (on) {
+            printf("      mig-devices: {");
+            const char *k;
+            json_t *v;
+            int first = 1;
+            json_object_foreach(counts, k, v)
+            {
+                printf("%s\"%s\": %lld", first ? "" : ", ", k, json_integer_value(v));
+                first = 0;
+            }
+            printf("}\n");
+        }
+        json_decref(counts);
+        any = 1;
+    }
+    if (!any)
+        printf("    []\n");
+}
+
+/* Options of export and assert: -f FILE -c NAME (mig-parted's), --gpu, --server. */
+struct ea_opts {
+    const char *file, *name, *server;
+    int gpu;
+};
+
+/* -1 when parsed (go on), else the exit status (--help, a usage error). */
+static int ea_parse(const char *sub, int argc, char **argv, struct ea_opts *o)
+{
+    static const struct option opts[] = {{"config-file", required_argument, NULL, 'f'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"gpu", required_argument, NULL, 'g'},
+                                         {"server", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "f:c:g:s:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            o->file = optarg;
+            break;
+        case 'c':
+            o->name = optarg;
+            break;
+        case 'g':
+            if (parse_gpu(optarg, &o->gpu) < 0)
+                return gpx_cli_usage_error(&gpx_cmd_mig, "bad --gpu '%s'", optarg);
+            break;
+        case 's':
+            o->server = optarg;
+            break;
+        case 'h':
+            return gpx_cli_print_usage(&gpx_cmd_mig);
+        default:
+            return gpx_cli_usage_error(&gpx_cmd_mig, "bad option '%s' for 'mig %s'",
+                                       argv[optind - 1], sub);
+        }
+    }
+    if (optind < argc)
+        return gpx_cli_usage_error(&gpx_cmd_mig, "unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+static int mig_export(int argc, char **argv)
+{
+    struct ea_opts o = {.name = "current", .gpu = -1};
+    int rc = ea_parse("export", argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    if (o.file)
+        return gpx_cli_usage_error(&gpx_cmd_mig, "'mig export' writes to stdout; it takes no -f");
+    gpx_error err = {0};
+    json_t *arr = json_array();
+    rc = ls_daemon(o.server, o.gpu, arr, &err);
+    if (rc == 0)
+        print_export(arr, o.name);
+    json_decref(arr);
+    return rc < 0 ? gpx_cli_fail(&err) : 0;
+}
+
+/* Prints how GPU g differs from rule r ("GPU 0: 1g.10gb: 2, want 4"); the number of differences. */
+static unsigned assert_gpu(json_t *g, const struct gpx_mig_layout_rule *r)
+{
+    unsigned index = (unsigned)ji(g, "index"), diffs = 0;
+    const char *mode = js(g, "mig_mode", "disabled"), *pend = js(g, "mig_mode_pending", mode);
+    int pending = strcmp(pend, mode) != 0;
+    int on = strcmp(mode, "enabled") == 0 && !pending;
+    if (on != r->mig_enabled) {
+        printf("GPU %u: MIG mode %s%s%s, want %s\n", index, mode, pending ? ", pending " : "",
+               pending ? pend : "", r->mig_enabled ? "enabled" : "disabled");
+        diffs++;
+    }
+    if (!r->mig_enabled)
+        return diffs;
+    json_t *have = gpu_counts(g), *want = json_object();
+    for (unsigned k = 0; k < r->ndevices; k++) {
+        json_t *had = json_object_get(want, r->mig_devices[k].profile);
+        json_object_set_new(want, r->mig_devices[k].profile,
+                            json_integer((json_int_t)r->mig_devices[k].count +
+                                         (had ? json_integer_value(had) : 0)));
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(want, k, v)
+    {
+        long long h = json_integer_value(json_object_get(have, k)), w = json_integer_value(v);
+        if (h != w) {
+            printf("GPU %u: %s: %lld, want %lld\n", index, k, h, w);
+            diffs++;
+        }
+    }
+    json_object_foreach(have, k, v)
+    {
+        if (!json_object_get(want, k)) {
+            printf("GPU %u: %s: %lld, want 0\n", index, k, json_integer_value(v));
+            diffs++;
+        }
+    }
+    json_decref(have);
+    json_decref(want);
+    return diffs;
+}
+
+static int mig_assert(int argc, char **argv)
+{
+    struct ea_opts o = {.gpu = -1};
+    int rc = ea_parse("assert", argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    if (!o.file || !o.name)
+        return gpx_cli_usage_error(&gpx_cmd_mig, "'mig assert' needs -f FILE -c NAME");
+    gpx_error err = {0};
+    struct gpx_mig_layout_file lf = {0};
+    if (gpx_mig_layout_load(o.file, &lf, &err) < 0)
+        return gpx_cli_fail(&err);
+    const struct gpx_mig_layout *l = gpx_mig_layout_find(&lf, o.name);
+    if (!l) {
+        gpx_error_set(&err, GPX_E_NOT_FOUND, "no layout '%s' in '%s'", o.name, o.file);
+        gpx_mig_layout_file_free(&lf);
+        return gpx_cli_fail(&err);
+    }
+    json_t *arr = json_array();
+    rc = ls_daemon(o.server, o.gpu, arr, &err);
+    unsigned diffs = 0;
+    size_t i;
+    json_t *g;
+    json_array_foreach(arr, i, g)
+    {
+        if (rc < 0)
+            break;
+        const char *model = js(g, "model", NULL);
+        int mi = model ? gpx_mig_model_find(model) : -1;
+        uint32_t pci = (uint32_t)strtoul(js(g, "pci_device_id", "0"), NULL, 16);
+        const struct gpx_mig_layout_rule *r =
+            gpx_mig_layout_rule_for(l, (unsigned)ji(g, "index"), pci, mi);
+        if (r)
+            diffs += assert_gpu(g, r);
+        else /* as apply: a GPU no rule names is left as it is, so there is nothing to match */
+            printf("GPU %lld: no rule of layout '%s' applies to it (%s); not checked\n",
+                   ji(g, "index"), o.name, js(g, "name", "?"));
+    }
+    json_decref(arr);
+    gpx_mig_layout_file_free(&lf);
+    if (rc < 0)
+        return gpx_cli_fail(&err);
+    if (diffs) {
+        fflush(stdout);
+        fprintf(stderr, "gpuplex: the GPUs do not match layout '%s' of '%s' (%u difference%s)\n",
+                o.name, o.file, diffs, diffs == 1 ? "" : "s");
+        return 1;
+    }
+    printf("the GPUs match layout '%s'\n", o.name);
     return 0;
 }
 
@@ -654,21 +881,24 @@ static int mig_apply(int argc, char **argv)
         {"partial", no_argument, NULL, 'p'},    {"dry-run", no_argument, NULL, 'D'},
         {"json", no_argument, NULL, 'j'},       {"server", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+    /* -f FILE -c NAME: mig-parted's spelling of --layout FILE --name NAME */
     const char *layout_path = NULL, *name = NULL, *server = NULL;
     struct apply_opts o = {0};
     int gpu = -1, exact = -1, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "g:l:n:d:xkpDjs:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "g:l:f:n:c:d:xkpDjs:h", opts, NULL)) != -1) {
         switch (c) {
         case 'g':
             if (parse_gpu(optarg, &gpu) < 0)
                 return gpx_cli_usage_error(&gpx_cmd_mig, "bad --gpu '%s'", optarg);
             break;
         case 'l':
+        case 'f':
             layout_path = optarg;
             break;
         case 'n':
+        case 'c':
             name = optarg;
             break;
         case 'd':
@@ -741,7 +971,8 @@ static int mig_apply(int argc, char **argv)
 static int run(int argc, char **argv)
 {
     if (argc < 2)
-        return gpx_cli_usage_error(&gpx_cmd_mig, "missing subcommand (ls, plan, apply)");
+        return gpx_cli_usage_error(&gpx_cmd_mig,
+                                   "missing subcommand (ls, plan, apply, export, assert)");
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
         return gpx_cli_print_usage(&gpx_cmd_mig);
     if (strcmp(argv[1], "ls") == 0)
@@ -750,19 +981,26 @@ static int run(int argc, char **argv)
         return mig_plan(argc - 1, argv + 1);
     if (strcmp(argv[1], "apply") == 0)
         return mig_apply(argc - 1, argv + 1);
-    return gpx_cli_usage_error(&gpx_cmd_mig, "unknown subcommand '%s' (ls, plan, apply)", argv[1]);
+    if (strcmp(argv[1], "export") == 0)
+        return mig_export(argc - 1, argv + 1);
+    if (strcmp(argv[1], "assert") == 0)
+        return mig_assert(argc - 1, argv + 1);
+    return gpx_cli_usage_error(
+        &gpx_cmd_mig, "unknown subcommand '%s' (ls, plan, apply, export, assert)", argv[1]);
 }
 
 const struct gpx_cmd gpx_cmd_mig = {
     "mig",
     run,
-    "MIG partitions: list, plan from demand, apply",
+    "MIG partitions: list, plan from demand, apply, export, assert",
     "usage: gpuplex mig ls [--gpu N] [--json] [--server S]\n"
     "       gpuplex mig plan --model MODEL --demand SPEC [--current FILE [--gpu N]]\n"
-    "                        [--exact] [--json]\n"
-    "       gpuplex mig apply [--gpu N] (--layout FILE --name NAME | --demand SPEC)\n"
+    "                        [--exact] [--allow-partial] [--json]\n"
+    "       gpuplex mig apply [--gpu N] (-f|--layout FILE -c|--name NAME | --demand SPEC)\n"
     "                         [--exact | --keep-extra] [--partial] [--dry-run] [--json]\n"
     "                         [--server S]\n"
+    "       gpuplex mig export [-c NAME] [--gpu N] [--server S]\n"
+    "       gpuplex mig assert -f FILE -c NAME [--gpu N] [--server S]\n"
     "\n"
     "ls      each GPU's MIG mode (and a pending change), its GPU instances (id,\n"
     "        profile, placement start:size, compute instances, MIG device UUIDs,\n"
@@ -776,6 +1014,11 @@ const struct gpx_cmd gpx_cmd_mig = {
     "        enables MIG mode if needed (refused while processes run), destroys what\n"
     "        the plan says, creates GPU instances at their placements, each with its\n"
     "        default compute instance. Instances with processes count as leased.\n"
+    "export  the GPUs' current layout as a mig-parted config file (YAML) on stdout:\n"
+    "        one rule per MIG-capable GPU, under config NAME (-c, default 'current');\n"
+    "        apply -f and assert -f read it back.\n"
+    "assert  exit 0 only when each GPU matches config NAME of FILE (MIG mode and\n"
+    "        instance count per profile); otherwise each difference, exit 1.\n"
     "\n"
     "ls and apply go through the lease engine, gpuplexd's or in-process (the rule of\n"
     "'gpuplex status'): it counts the instances that mig leases hold as leased and\n"
@@ -787,16 +1030,19 @@ const struct gpx_cmd gpx_cmd_mig = {
     "                  GPU's model; a wrong name lists the valid ones)\n"
     "  --current FILE  JSON: [{\"profile\": \"3g.40gb\", \"start\": 4, \"leased\": true}, ...],\n"
     "                  or 'gpuplex mig ls --json' output (GPU --gpu, default 0)\n"
-    "  --layout FILE   named layouts (mig-parted's YAML format, or JSON; docs/mig.md)\n"
-    "  --name NAME     the layout to apply; its first rule matching each GPU applies\n"
+    "  -f, --layout FILE  named layouts (mig-parted's YAML format, or JSON; docs/mig.md)\n"
+    "  -c, --name NAME    the layout to apply or assert; its first rule matching each\n"
+    "                  GPU applies (export: the config's name, default 'current')\n"
     "  --exact         also destroy unleased instances beyond the demand (default\n"
     "                  with --layout); --keep-extra keeps them (default with --demand)\n"
     "  --partial       apply even when not all of the demand fits\n"
+    "  --allow-partial plan: exit 0 even when not all of the demand fits\n"
     "  --dry-run       show the actions without changing anything\n"
     "  --json          plan: {model, demand, instances: [{profile, start, size, action,\n"
     "                  leased}], destroy, unmet: {profile: count}, demanded, satisfied};\n"
     "                  ls: one object per GPU; apply: one per GPU with actions and plan\n"
     "\n"
-    "Exit status: 7 when the demand does not fit (apply without --partial), 6 when\n"
-    "processes or busy instances stand in the way, 2 for bad arguments.\n",
+    "Exit status: 7 when the demand does not fit (apply without --partial, plan\n"
+    "without --allow-partial), 6 when processes or busy instances stand in the way,\n"
+    "1 when assert finds the GPUs differ, 2 for bad arguments.\n",
 };

@@ -2,7 +2,7 @@
  * gpuplex sim: the simulator's own tool (lib/sim/gpuplex-sim, sim/gpuplex_sim.c)
  * behind the CLI's command table. The simulator is a test double of the
  * NVIDIA driver; gpuplex links none of it: this command finds the tool next to
- * the simulated driver (<bin>/../lib/sim or <bin>/../lib/gpuplex/sim) and
+ * the simulated driver (<bin>/../lib/gpuplex/sim, or the build tree's lib/sim) and
  * executes it with the same arguments.
  */
 #define _GNU_SOURCE
@@ -19,10 +19,9 @@
 static int run(int argc, char **argv)
 {
     (void)argc;
-    static const char *const rel[] = {"/../lib/sim/gpuplex-sim", "/../lib/gpuplex/sim/gpuplex-sim"};
     char tool[4096];
     gpx_error err = {0};
-    if (gpx_beside_exe(rel, sizeof rel / sizeof rel[0], tool, sizeof tool, &err) < 0) {
+    if (gpx_pkglib_path("sim/gpuplex-sim", tool, sizeof tool, &err) < 0) {
         err.code = GPX_E_NO_DRIVER;
         gpx_error_wrap(&err, "the simulator is not installed");
         return gpx_cli_fail(&err);

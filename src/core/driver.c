@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "core/driver.h"
+#include "core/paths.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ void gpx_driver_select(void)
     if (!slash)
         return;
     *slash = '\0';
-    static const char *const rel[] = {"/../lib/sim", "/../lib/gpuplex/sim"};
+    static const char *const rel[] = {GPX_PKGLIB_REL "/sim", GPX_BUILDLIB_REL "/sim"};
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
         char cand[PATH_MAX];
         if ((size_t)snprintf(cand, sizeof cand, "%s%s", exe, rel[i]) >= sizeof cand)

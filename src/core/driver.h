@@ -3,7 +3,7 @@
  * product always loads libnvidia-ml.so.1 / libcuda.so.1; this only decides
  * which directory comes first. GPUPLEX_SIM=FILE means "the simulated driver
  * shipped with this gpuplex", found next to the running binary:
- * <bin>/../lib/sim (build tree) or <bin>/../lib/gpuplex/sim (installed).
+ * <bin>/../lib/gpuplex/sim (installed) or <bin>/../lib/sim (build tree).
  * An explicit GPUPLEX_DRIVER_DIR always wins.
  */
 #ifndef GPX_DRIVER_H

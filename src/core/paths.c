@@ -52,12 +52,20 @@ int gpx_beside_exe(const char *const *rel, size_t n, char *out, size_t len, gpx_
     return gpx_error_set(err, GPX_E_NOT_FOUND, "%s is missing", first);
 }
 
+int gpx_pkglib_path(const char *name, char *out, size_t len, gpx_error *err)
+{
+    /* installed first: from /usr/bin, "../lib/NAME" could be some other package's file */
+    char inst[PATH_MAX], build[PATH_MAX];
+    if ((size_t)snprintf(inst, sizeof inst, "%s/%s", GPX_PKGLIB_REL, name) >= sizeof inst ||
+        (size_t)snprintf(build, sizeof build, "%s/%s", GPX_BUILDLIB_REL, name) >= sizeof build)
+        return gpx_error_set(err, GPX_E_INTERNAL, "path too long: %s", name);
+    const char *const rel[] = {inst, build};
+    return gpx_beside_exe(rel, sizeof rel / sizeof rel[0], out, len, err);
+}
+
 int gpx_interposer_path(char *out, size_t len, gpx_error *err)
 {
-    /* build tree and `make install` (<prefix>/lib), then a distribution's <prefix>/lib/gpuplex */
-    static const char *const rel[] = {"/../lib/" GPX_INTERPOSER_NAME,
-                                      "/../lib/gpuplex/" GPX_INTERPOSER_NAME};
-    return gpx_beside_exe(rel, sizeof rel / sizeof rel[0], out, len, err);
+    return gpx_pkglib_path(GPX_INTERPOSER_NAME, out, len, err);
 }
 
 int gpx_mkdirs(const char *path, mode_t mode, gpx_error *err)

@@ -1,8 +1,7 @@
 /*
  * Paths the front ends share: the running binary's directory, files that
- * ship beside it (<bin>/../lib/... in the build tree and after `make
- * install`, <bin>/../lib/gpuplex/... in a distribution's layout), and
- * creating a directory with its parents. One copy, so that gpuplex,
+ * ship beside it (<bin>/../lib/gpuplex/... once installed, <bin>/../lib/...
+ * in the build tree), and creating a directory with its parents. One copy, so that gpuplex,
  * gpuplexd and the engine look in the same places.
  */
 #ifndef GPX_CORE_PATHS_H
@@ -14,6 +13,15 @@
 #include <sys/types.h>
 
 #define GPX_INTERPOSER_NAME "libgpuplex-cuda.so"
+/*
+ * LIBDIR/gpuplex from the directory of an installed binary (bin/ or sbin/), e.g.
+ * "/../lib/gpuplex"; CMake derives it from GNUInstallDirs (CMakeLists.txt).
+ */
+#ifndef GPX_PKGLIB_REL
+#define GPX_PKGLIB_REL "/../lib/gpuplex"
+#endif
+/* The same files in the build tree: build/bin/../lib (the interposer, sim/). */
+#define GPX_BUILDLIB_REL "/../lib"
 
 /* The directory of the running binary (absolute). */
 int gpx_exe_dir(char *out, size_t len, gpx_error *err);
@@ -22,7 +30,12 @@ int gpx_exe_dir(char *out, size_t len, gpx_error *err);
  * absolute in out; NOT_FOUND naming the first candidate when none exists.
  */
 int gpx_beside_exe(const char *const *rel, size_t n, char *out, size_t len, gpx_error *err);
-/* The interposer that ships with this binary: <bin>/../lib[/gpuplex]/libgpuplex-cuda.so. */
+/*
+ * A file that ships with this binary, `name` relative to LIBDIR/gpuplex (e.g.
+ * "sim/gpuplex-sim"): the installed layout's, else the build tree's lib/.
+ */
+int gpx_pkglib_path(const char *name, char *out, size_t len, gpx_error *err);
+/* The interposer that ships with this binary: LIBDIR/gpuplex/libgpuplex-cuda.so. */
 int gpx_interposer_path(char *out, size_t len, gpx_error *err);
 /* mkdir -p (each missing component with `mode`). */
 int gpx_mkdirs(const char *path, mode_t mode, gpx_error *err);

@@ -414,6 +414,108 @@ int gpxd_config_set(struct gpxd_config *c, const char *key, const char *value, g
     return setters[k->kind](k, (char *)c + k->off, value, err);
 }
 
+/* ms in the largest unit that states it exactly, so that the line reads as it was likely written.
+ */
+static void write_duration(uint64_t ms, char *buf, size_t len)
+{
+    static const struct {
+        const char *unit;
+        uint64_t ms;
+    } units[] = {{"h", 3600000}, {"m", 60000}, {"s", 1000}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (ms % units[i].ms == 0) {
+            snprintf(buf, len, "%llu%s", (unsigned long long)(ms / units[i].ms), units[i].unit);
+            return;
+        }
+    snprintf(buf, len, "%llums", (unsigned long long)ms);
+}
+
+/* Bytes the same way (binary units, as gpx_size_parse reads them; a bare number is bytes). */
+static void write_size(uint64_t bytes, char *buf, size_t len)
+{
+    static const char units[] = "TGMK";
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t u = 1ULL << (10 * (4 - i));
+        if (bytes && bytes % u == 0) {
+            snprintf(buf, len, "%llu%c", (unsigned long long)(bytes / u), units[i]);
+            return;
+        }
+    }
+    snprintf(buf, len, "%llu", (unsigned long long)bytes);
+}
+
+/* The shortest %g that strtod reads back to the same double (1.5, not 1.5000000000000000). */
+static void write_ratio(double v, char *buf, size_t len)
+{
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    if (!strpbrk(buf, ".e") && strlen(buf) + 2 < len)
+        strcat(buf, ".0"); /* a ratio reads as one: 1.0, not 1 */
+}
+
+/* One key's value as the file would spell it; enum values not in the row's list show as '?'. */
+static void write_value(const struct key *k, const void *src, char *buf, size_t len)
+{
+    int i;
+    unsigned u;
+    size_t z;
+    uint64_t x;
+    double d;
+    switch (k->kind) {
+    case K_STRING:
+    case K_LISTEN:
+        snprintf(buf, len, "%s", (const char *)src);
+        return;
+    case K_BOOL:
+        memcpy(&i, src, sizeof i);
+        snprintf(buf, len, "%s", i ? "true" : "false");
+        return;
+    case K_UINT:
+        if (k->size == sizeof(unsigned)) {
+            memcpy(&u, src, sizeof u);
+            z = u;
+        } else {
+            memcpy(&z, src, sizeof z);
+        }
+        snprintf(buf, len, k->base == 8 ? "0%zo" : "%zu", z);
+        return;
+    case K_DURATION:
+        memcpy(&x, src, sizeof x);
+        write_duration(x, buf, len);
+        return;
+    case K_SIZE:
+        memcpy(&x, src, sizeof x);
+        write_size(x, buf, len);
+        return;
+    case K_RATIO:
+        memcpy(&d, src, sizeof d);
+        write_ratio(d, buf, len);
+        return;
+    case K_ENUM:
+        memcpy(&i, src, sizeof i);
+        snprintf(buf, len, "?");
+        for (size_t n = 0; k->names[n].name; n++)
+            if (k->names[n].value == i)
+                snprintf(buf, len, "%s", k->names[n].name);
+        return;
+    }
+}
+
+int gpxd_config_write(const struct gpxd_config *c, FILE *out)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        char v[PATH_MAX];
+        write_value(&keys[i], (const char *)c + keys[i].off, v, sizeof v);
+        /* "key =" for an empty value: the parser trims, and reads it back as empty */
+        if (fprintf(out, "%s =%s%s\n", keys[i].name, v[0] ? " " : "", v) < 0)
+            return -1;
+    }
+    return fflush(out) == 0 ? 0 : -1;
+}
+
 int gpxd_config_parse(struct gpxd_config *c, const char *text, size_t len, const char *origin,
                       gpx_error *err)
 {

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define GPXD_DEFAULT_CONFIG "/etc/gpuplex/gpuplexd.conf"
 #define GPXD_DEFAULT_SOCKET "/run/gpuplex/gpuplexd.sock"
@@ -67,6 +68,14 @@ int gpxd_config_parse(struct gpxd_config *c, const char *text, size_t len, const
                       gpx_error *err);
 /* Reads and parses a file. A missing file is an error only when must_exist. */
 int gpxd_config_load(struct gpxd_config *c, const char *path, int must_exist, gpx_error *err);
+
+/*
+ * Every key with its value, one `key = value` line each in the order of
+ * docs/daemon.md's table, in the file's own syntax: gpxd_config_parse reads
+ * the output back to the same settings (`gpuplexd --check-config`). Returns
+ * 0, or -1 when writing failed.
+ */
+int gpxd_config_write(const struct gpxd_config *c, FILE *out);
 
 /* "500ms", "30s", "5m", "1h", or a bare number of seconds. */
 int gpxd_parse_duration(const char *s, uint64_t *ms, gpx_error *err);

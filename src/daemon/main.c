@@ -27,12 +27,17 @@
 
 static const char usage[] =
     "usage: gpuplexd [options]\n"
+    "       gpuplexd --check-config [FILE] [options]\n"
     "\n"
     "The gpuplex node daemon: grants, persists, meters and releases GPU leases\n"
     "over an HTTP/JSON API on a unix socket (and optionally loopback TCP).\n"
     "\n"
     "options (each also a config-file key, in parentheses):\n"
-    "  -c, --config FILE         config file (default " GPXD_DEFAULT_CONFIG ", if present)\n"
+    "  -c, --config FILE         config file (default " GPXD_DEFAULT_CONFIG ", if present:\n"
+    "                            defaults without it; any other FILE must exist)\n"
+    "      --check-config [FILE] validate FILE (default: the --config file) with the other\n"
+    "                            options applied, print the effective settings (every key,\n"
+    "                            as config lines) and exit: 0 valid, 2 invalid or unreadable\n"
     "      --sim SPEC            simulate a node, e.g. 2xH100-80GB (sim); its state file\n"
     "                            is STATE_DIR/node.sim, kept across restarts\n"
     "      --state-dir DIR       database and lock (state_dir, default " GPXD_DEFAULT_STATE ")\n"
@@ -76,7 +81,10 @@ static int setup_sim(const struct gpxd_config *cfg, gpx_error *err)
     if (access(path, F_OK) != 0) {
         if (gpx_exe_dir(exe, sizeof exe, err) < 0)
             return -1;
+        /* beside us in the build tree; installed, gpuplexd is in sbin/ and gpuplex in bin/ */
         snprintf(gpx, sizeof gpx, "%s/gpuplex", exe);
+        if (access(gpx, X_OK) != 0)
+            snprintf(gpx, sizeof gpx, "%s/../bin/gpuplex", exe);
         pid_t pid = fork();
         if (pid < 0)
             return gpx_error_errno(err, GPX_E_INTERNAL, errno, "fork");
@@ -124,7 +132,8 @@ int main(int argc, char **argv)
         O_GRACE,
         O_LOG,
         O_THREADS,
-        O_SET
+        O_SET,
+        O_CHECK
     };
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"sim", required_argument, NULL, O_SIM},
@@ -139,16 +148,19 @@ int main(int argc, char **argv)
                                          {"log-level", required_argument, NULL, O_LOG},
                                          {"threads", required_argument, NULL, O_THREADS},
                                          {"set", required_argument, NULL, O_SET},
+                                         {"check-config", no_argument, NULL, O_CHECK},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     /* pass 1: the config file, so that flags (pass 2) override it */
     const char *config = NULL;
-    int c;
+    int c, check = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         if (c == 'c')
             config = optarg;
+        else if (c == O_CHECK)
+            check = 1;
         else if (c == 'h') {
             fputs(usage, stdout);
             return 0;
@@ -161,13 +173,35 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    /* --check-config's FILE: the one operand gpuplexd takes (getopt moved it last) */
+    if (check && optind == argc - 1) {
+        if (config) {
+            fprintf(stderr,
+                    "gpuplexd: --check-config %s and --config %s name two files; give "
+                    "one\n",
+                    argv[optind], config);
+            return 2;
+        }
+        config = argv[optind++];
+    }
     if (optind < argc) {
         fprintf(stderr, "gpuplexd: unexpected argument '%s'; try 'gpuplexd --help'\n",
                 argv[optind]);
         return 2;
     }
-    if (gpxd_config_load(&cfg, config ? config : GPXD_DEFAULT_CONFIG, config != NULL, &err) < 0)
-        return fail(&err);
+    /*
+     * The config file is optional where gpuplexd looks by default (also when
+     * --config names that path, as the packaged unit does): a node runs on
+     * defaults until someone writes one. Any other file was asked for, and a
+     * missing one is an error rather than a silent fall back to defaults.
+     */
+    const char *path = config ? config : GPXD_DEFAULT_CONFIG;
+    int must_exist = strcmp(path, GPXD_DEFAULT_CONFIG) != 0;
+    int absent = !must_exist && access(path, F_OK) != 0 && errno == ENOENT;
+    if (absent && check)
+        fprintf(stderr, "gpuplexd: no config file at %s: defaults\n", path);
+    if (gpxd_config_load(&cfg, path, must_exist, &err) < 0)
+        return check ? (fail(&err), 2) : fail(&err);
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         static const char *const keys[] = {
@@ -200,11 +234,15 @@ int main(int argc, char **argv)
             rc = gpxd_config_set(&cfg, keys[c - O_SIM], optarg, &err);
         }
         if (rc < 0)
-            return fail(&err);
+            return check ? (fail(&err), 2) : fail(&err);
     }
     if (gpxd_config_check(&cfg, &err) < 0)
-        return fail(&err);
+        return check ? (fail(&err), 2) : fail(&err);
+    if (check)
+        return gpxd_config_write(&cfg, stdout) == 0 ? 0 : 1;
     gpx_log_set_level((enum gpx_log_level)cfg.log_level);
+    if (absent)
+        gpx_info("no config file at %s: defaults", path);
 
     if (gpx_mkdirs_private(cfg.state_dir, GPX_STATE_DIR_MODE, &err) < 0)
         return fail(&err);

@@ -87,7 +87,12 @@ grep -q "GPU 0: nothing to do" again.txt || fail "re-apply: $(cat again.txt)"
 cat >cur.json <<'EOF'
 [{"profile": "1g.10gb", "start": 0, "leased": true}, {"profile": "3g.40gb", "start": 4}]
 EOF
-"$GPX" mig plan --model H100-80GB --current cur.json --demand 7g.80gb=1,3g.40gb=2 --json >plan2.json
+# Unmet demand: the plan is shown, exit 7, unless --allow-partial.
+expect_rc 7 "$GPX" mig plan --model H100-80GB --current cur.json --demand 7g.80gb=1,3g.40gb=2
+expect_err "demand does not fit: 2 of 3 instances unmet \(--allow-partial"
+grep -q "unmet: " "$TEST_TMP/out" || fail "no plan before the error: $(cat "$TEST_TMP/out")"
+"$GPX" mig plan --model H100-80GB --current cur.json --demand 7g.80gb=1,3g.40gb=2 --allow-partial \
+    --json >plan2.json
 [ "$(json 'j["unmet"]' plan2.json)" = "{'3g.40gb': 1, '7g.80gb': 1}" ] || fail "unmet: $(cat plan2.json)"
 [ "$(json 'j["destroy"]' plan2.json)" = "[]" ] || fail "destroyed a leased/needed instance"
 [ "$(json 'j["satisfied"]' plan2.json)" = 1 ] || fail "satisfied"
@@ -149,3 +154,30 @@ grep -q "GPU 1: destroyed 1g.5gb at 6:1" off.txt && grep -q "GPU 1: disabled MIG
 "$GPX" mig apply --layout layouts.yaml --name off >off2.txt
 [ "$(cat off2.txt)" = "GPU 0: nothing to do
 GPU 1: nothing to do" ] || fail "off again: $(cat off2.txt)"
+
+# mig-parted's habits: apply -f FILE -c NAME; export -> assert round trip; assert
+# after a change exits 1 with a per-GPU diff.
+"$GPX" mig apply -f layouts.yaml -c balanced >fc.txt
+"$GPX" mig ls --json >ls5.json
+[ "$(placements ls5.json 0)" = "[('2g.20gb', 0), ('2g.20gb', 2), ('3g.40gb', 4)]" ] ||
+    fail "-f/-c: $(cat fc.txt)"
+"$GPX" mig assert -f layouts.yaml -c balanced >assert0.txt || fail "assert after apply: $(cat assert0.txt)"
+"$GPX" mig export -c mine >export.yaml
+grep -qx "version: v1" export.yaml && grep -qx "  mine:" export.yaml || fail "export: $(cat export.yaml)"
+grep -q '"2g.20gb": 2' export.yaml || fail "export counts: $(cat export.yaml)"
+expect_rc 0 "$GPX" mig assert -f export.yaml -c mine
+grep -q "the GPUs match layout 'mine'" "$TEST_TMP/out" || fail "assert: $(cat "$TEST_TMP/out")"
+"$GPX" mig apply -f export.yaml -c mine >reapply.txt
+[ "$(cat reapply.txt)" = "GPU 0: nothing to do
+GPU 1: nothing to do" ] || fail "export does not apply back as it is: $(cat reapply.txt)"
+"$GPX" mig apply -f layouts.yaml -c off >/dev/null
+expect_rc 1 "$GPX" mig assert -f export.yaml -c mine
+grep -q "GPU 0: MIG mode disabled, want enabled" "$TEST_TMP/out" || fail "diff: $(cat "$TEST_TMP/out")"
+grep -q "GPU 1: MIG mode disabled, want enabled" "$TEST_TMP/out" || fail "diff: $(cat "$TEST_TMP/out")"
+expect_err "do not match layout 'mine'"
+"$GPX" mig apply --gpu 0 --demand 1g.10gb=2 >/dev/null
+expect_rc 1 "$GPX" mig assert -f export.yaml -c mine --gpu 0
+grep -q "GPU 0: 2g.20gb: 0, want 2" "$TEST_TMP/out" && grep -q "GPU 0: 1g.10gb: 2, want 0" "$TEST_TMP/out" ||
+    fail "diff: $(cat "$TEST_TMP/out")"
+expect_rc 2 "$GPX" mig assert -f export.yaml
+expect_err "needs -f FILE -c NAME"
