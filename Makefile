@@ -11,7 +11,7 @@ CC       ?= cc
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 
-.PHONY: all help deps deps-test build test demo asan install uninstall clean format \
+.PHONY: all help deps deps-test build test demo asan install uninstall deb clean format \
 	format-check tidy cppcheck
 
 all: build ## the same as build
@@ -52,6 +52,17 @@ install: build ## build, install into DESTDIR+PREFIX (default /usr/local; operat
 uninstall: ## remove what install installed (BUILD/install_manifest.txt; same DESTDIR)
 	DESTDIR="$(DESTDIR)" scripts/uninstall $(BUILD)/install_manifest.txt
 
+# Its own build tree, configured for /usr whatever PREFIX says: a package's paths are
+# Debian's (LIBDIR lib/<multiarch>). cpack installs the components gpuplex and sim
+# into a staging tree and runs dpkg-shlibdeps over it (cmake/packaging.cmake).
+deb: ## build the Debian packages gpuplex and gpuplex-sim into build-deb/ (CPack DEB)
+	@scripts/install-deps deb
+	@cmake -S . -B build-deb -DCMAKE_BUILD_TYPE=$(TYPE) -DGPX_SANITIZE=OFF \
+	  -DCMAKE_C_COMPILER=$(CC) -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	@cmake --build build-deb -j $(JOBS)
+	cd build-deb && cpack -G DEB
+	@ls -1 build-deb/*.deb
+
 format: ## reformat the C sources with clang-format
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -65,5 +76,5 @@ cppcheck: ## cppcheck over src/ and sim/
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr -I include -I src -I sim $$(git ls-files 'src/*.c' 'sim/*.c')
 
-clean: ## remove build and build-asan
-	rm -rf build build-asan
+clean: ## remove build, build-asan and build-deb
+	rm -rf build build-asan build-deb

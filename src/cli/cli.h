@@ -21,6 +21,20 @@ extern const struct gpx_cmd gpx_cmd_lease, gpx_cmd_run, gpx_cmd_watch;
 extern const struct gpx_cmd gpx_cmd_status, gpx_cmd_usage, gpx_cmd_tenant;
 extern const struct gpx_cmd gpx_cmd_mig, gpx_cmd_timeslice;
 
+/* The parts of `gpuplex --help` besides the command list (cmd_help.c). */
+struct gpx_cli_help {
+    const char *usage, *intro, *global, *engine, *env, *exit;
+};
+extern const struct gpx_cli_help gpx_cli_help;
+
+/*
+ * `gpuplex help --man` (gpuplex(1) in roff) and `gpuplex help --completion
+ * bash|zsh`, written from the command table and its usage texts (gen.c), so
+ * that the page and the completion can't drift from --help. Hidden: the build
+ * runs them.
+ */
+int gpx_cli_generate(int argc, char **argv);
+
 /* NULL-terminated, in the order `gpuplex --help` lists them. */
 extern const struct gpx_cmd *const gpx_cli_commands[];
 const struct gpx_cmd *gpx_cli_find(const char *name);

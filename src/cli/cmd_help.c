@@ -3,28 +3,21 @@
 
 #include <stdio.h>
 
-static void overview(void)
-{
-    printf("usage: gpuplex COMMAND [ARGS...]\n"
-           "\n"
-           "gpuplex shares NVIDIA GPUs between AI/ML workloads: whole GPUs, MIG partitions,\n"
-           "vGPU slices and weighted time-slicing, all as leases.\n"
-           "\n"
-           "commands:\n");
-    for (int i = 0; gpx_cli_commands[i]; i++)
-        printf("  %-10s %s\n", gpx_cli_commands[i]->name, gpx_cli_commands[i]->summary);
-    printf("\n"
-           "global options:\n"
-           "  -h, --help     this help; 'gpuplex help CMD' for one command\n"
-           "  -V, --version  print the version\n"
-           "\n"
-           "Every command that touches leases, GPUs, tenants, usage or MIG state uses the\n"
-           "lease engine: gpuplexd's when a daemon owns the state directory (or\n"
-           "GPUPLEX_SERVER names one), else the engine in-process; 'gpuplex status' says\n"
-           "which and why (docs/cli.md).\n"
-           "\n"
-           "environment:\n"
-           "  GPUPLEX_STATE_DIR=DIR   the state directory (leases, tenants, metering; SQLite);\n"
+/*
+ * The overview's parts, apart, so that gpuplex(1) is written from them too
+ * (gen.c): the page and `gpuplex --help` say the same.
+ */
+const struct gpx_cli_help gpx_cli_help = {
+    .usage = "usage: gpuplex COMMAND [ARGS...]\n",
+    .intro = "gpuplex shares NVIDIA GPUs between AI/ML workloads: whole GPUs, MIG partitions,\n"
+             "vGPU slices and weighted time-slicing, all as leases.\n",
+    .global = "  -h, --help     this help; 'gpuplex help CMD' for one command\n"
+              "  -V, --version  print the version\n",
+    .engine = "Every command that touches leases, GPUs, tenants, usage or MIG state uses the\n"
+              "lease engine: gpuplexd's when a daemon owns the state directory (or\n"
+              "GPUPLEX_SERVER names one), else the engine in-process; 'gpuplex status' says\n"
+              "which and why (docs/cli.md).\n",
+    .env = "  GPUPLEX_STATE_DIR=DIR   the state directory (leases, tenants, metering; SQLite);\n"
            "                          default /var/lib/gpuplex (root, or when writable or\n"
            "                          owned by gpuplexd), else ~/.local/state/gpuplex\n"
            "  GPUPLEX_RUN_DIR=DIR     lease regions and arbiters; default: the state's own\n"
@@ -44,17 +37,27 @@ static void overview(void)
            "  GPUPLEX_SIM=FILE        use the simulated driver over FILE (see 'gpuplex help sim')\n"
            "  GPUPLEX_DRIVER_DIR=DIR  load libnvidia-ml.so.1 / libcuda.so.1 from DIR first\n"
            "  GPUPLEX_LOG=LEVEL       error|warn|info|debug on stderr (default warn; in\n"
-           "                          workloads, the interposer defaults to error)\n"
-           "\n"
-           "exit status:\n"
-           "  0 success            1 internal error      2 usage or invalid argument\n"
-           "  3 no driver or GPU   4 driver call failed  5 not found\n"
-           "  6 exists or busy     7 does not fit        8 state file invalid\n"
-           "  9 I/O error          10 permission denied\n");
+           "                          workloads, the interposer defaults to error)\n",
+    .exit = "  0 success            1 internal error      2 usage or invalid argument\n"
+            "  3 no driver or GPU   4 driver call failed  5 not found\n"
+            "  6 exists or busy     7 does not fit        8 state file invalid\n"
+            "  9 I/O error          10 permission denied\n",
+};
+
+static void overview(void)
+{
+    const struct gpx_cli_help *h = &gpx_cli_help;
+    printf("%s\n%s\ncommands:\n", h->usage, h->intro);
+    for (int i = 0; gpx_cli_commands[i]; i++)
+        printf("  %-10s %s\n", gpx_cli_commands[i]->name, gpx_cli_commands[i]->summary);
+    printf("\nglobal options:\n%s\n%s\nenvironment:\n%s\nexit status:\n%s", h->global, h->engine,
+           h->env, h->exit);
 }
 
 static int run(int argc, char **argv)
 {
+    if (argc >= 2 && argv[1][0] == '-' && argv[1][1] == '-' && argv[1][2])
+        return gpx_cli_generate(argc - 1, argv + 1); /* --man, --completion SHELL */
     if (argc < 2) {
         overview();
         return 0;

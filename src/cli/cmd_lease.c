@@ -119,20 +119,27 @@ static int lease_create(int argc, char **argv)
 
 static int lease_ls(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},         {"turns", no_argument, NULL, 't'},
-        {"all", no_argument, NULL, 'a'},          {"state", required_argument, NULL, 'S'},
-        {"tenant", required_argument, NULL, 'T'}, {"server", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    int json = 0, c;
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"turns", no_argument, NULL, 't'},
+                                         {"all", no_argument, NULL, 'a'},
+                                         {"state", required_argument, NULL, 'S'},
+                                         {"tenant", required_argument, NULL, 'T'},
+                                         {"server", required_argument, NULL, 's'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int json = 0, quiet = 0, c;
     const char *server = NULL;
     struct gpx_lease_query q = {.state = -1};
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "jtaS:T:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "jtaS:T:s:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             json = 1;
+            break;
+        case 'q':
+            quiet = 1;
             break;
         case 't':
             q.turns = 1;
@@ -179,7 +186,11 @@ static int lease_ls(int argc, char **argv)
             snprintf(e.msg, sizeof e.msg, "lease %s: %.400s", l[i].rec.id, l[i].region_error);
             rc = gpx_cli_fail(&e);
         }
-    if (json) {
+    if (quiet) {
+        /* ids alone, one a line: for scripts and shell completion */
+        for (unsigned i = 0; i < n; i++)
+            printf("%s\n", l[i].rec.id);
+    } else if (json) {
         json_t *a = gpx_view_leases(l, n, q.turns ? GPX_VIEW_TURNS : 0);
         gpx_view_print(a);
         json_decref(a);
@@ -269,7 +280,7 @@ const struct gpx_cmd gpx_cmd_lease = {
     "                            [--cap PCT] [--mig-profile P] [--label KEY=VALUE]...\n"
     "                            [--server S] [--json]\n"
     "       gpuplex lease ls [--state active|released|all | --all] [--tenant NAME]\n"
-    "                        [--server S] [--json [--turns]]\n"
+    "                        [--server S] [--json [--turns] | --quiet]\n"
     "       gpuplex lease rm ID... [--server S]\n"
     "\n"
     "A lease gives a workload a GPU or a slice of one. The same engine grants it\n"
@@ -306,7 +317,8 @@ const struct gpx_cmd gpx_cmd_lease = {
     "tenant. --json prints an array of lease objects, each with used_bytes,\n"
     "peak_bytes, refused, processes [{pid, used_bytes}], gpu_seconds, wait_seconds,\n"
     "turns, drains, wait_p99_ms; with --turns also recent_turns [{grant_ms,\n"
-    "wait_us}] (the last 256 turns).\n"
+    "wait_us}] (the last 256 turns). --quiet (-q) prints the lease ids alone, one a\n"
+    "line.\n"
     "\n"
     "rm: releases leases. Processes still running keep their limits until they exit.\n"
     "\n"

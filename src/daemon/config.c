@@ -12,6 +12,7 @@
  */
 #include "daemon/config.h"
 #include "core/log.h"
+#include "core/roff.h"
 #include "core/size.h"
 #include "core/watchdog.h"
 
@@ -512,6 +513,49 @@ int gpxd_config_write(const struct gpxd_config *c, FILE *out)
         /* "key =" for an empty value: the parser trims, and reads it back as empty */
         if (fprintf(out, "%s =%s%s\n", keys[i].name, v[0] ? " " : "", v) < 0)
             return -1;
+    }
+    return fflush(out) == 0 ? 0 : -1;
+}
+
+/* What a row accepts, in words built from the row itself (as its errors are). */
+static void write_accepts(const struct key *k, char *buf, size_t len)
+{
+    static const char *const kinds[] = {[K_STRING] = "a string",
+                                        [K_LISTEN] = "HOST:PORT, or empty for none",
+                                        [K_BOOL] = "true or false (also yes/no, 1/0, on/off)",
+                                        [K_DURATION] = "a duration",
+                                        [K_SIZE] = "a size (512M, 1G, 1.5GiB)"};
+    if (k->kind == K_UINT)
+        snprintf(buf, len, k->base == 8 ? "an octal number from 0%llo to 0%llo" : "%llu to %llu",
+                 (unsigned long long)k->min, (unsigned long long)k->max);
+    else if (k->kind == K_RATIO)
+        snprintf(buf, len, "%s", k->accepts);
+    else if (k->kind == K_ENUM)
+        for (size_t n = 0, off = 0; k->names[n].name && off < len; n++)
+            off += (size_t)snprintf(buf + off, len - off, "%s%s", n ? ", " : "", k->names[n].name);
+    else if (k->kind == K_DURATION && k->max)
+        snprintf(buf, len, "a duration (500ms, 30s, 5m, 1h) from %llums to %llums",
+                 (unsigned long long)k->min, (unsigned long long)k->max);
+    else if (k->kind == K_DURATION)
+        snprintf(buf, len, "a duration (500ms, 30s, 5m, 1h) of at least %llums",
+                 (unsigned long long)k->min);
+    else
+        snprintf(buf, len, "%s%s", kinds[k->kind],
+                 k->kind == K_STRING && k->min ? ", not empty" : "");
+}
+
+int gpxd_config_man(FILE *out)
+{
+    struct gpxd_config d;
+    gpxd_config_defaults(&d);
+    for (size_t i = 0; i < NKEYS; i++) {
+        char v[PATH_MAX], acc[256];
+        write_value(&keys[i], (const char *)&d + keys[i].off, v, sizeof v);
+        write_accepts(&keys[i], acc, sizeof acc);
+        fprintf(out, ".TP\n.B %s\n", keys[i].name);
+        gpx_roff_text(out, acc, strlen(acc));
+        fputs(".br\nDefault: ", out);
+        gpx_roff_text(out, v[0] ? v : "(empty)", strlen(v[0] ? v : "(empty)"));
     }
     return fflush(out) == 0 ? 0 : -1;
 }

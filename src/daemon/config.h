@@ -77,6 +77,13 @@ int gpxd_config_load(struct gpxd_config *c, const char *path, int must_exist, gp
  */
 int gpxd_config_write(const struct gpxd_config *c, FILE *out);
 
+/*
+ * The KEYS section of gpuplexd.conf(5) in roff: every key of the table with
+ * what it accepts and its default, from the rows themselves (`gpuplexd
+ * --config-man`). Returns 0, or -1 when writing failed.
+ */
+int gpxd_config_man(FILE *out);
+
 /* "500ms", "30s", "5m", "1h", or a bare number of seconds. */
 int gpxd_parse_duration(const char *s, uint64_t *ms, gpx_error *err);
 /* 0 if the listen address is acceptable (loopback, or allow_remote); fills host/port. */

@@ -12,6 +12,7 @@
 #include "core/driver.h"
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/roff.h"
 #include "daemon/daemon.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -61,10 +63,56 @@ static const char usage[] =
     "Exit status: 0 after SIGTERM/SIGINT, 2 for usage and configuration errors,\n"
     "otherwise the gpuplex exit status of the start-up error (docs/cli.md).\n";
 
+/*
+ * gpuplexd(8) and gpuplexd.conf(5), written from the usage text above and the
+ * config key table (hidden --help-man, --config-man: the build runs them), so
+ * that the pages can't drift from --help and --check-config.
+ */
+static int man_daemon(void)
+{
+    gpx_roff_th(stdout, "GPUPLEXD", 8, "System Administration");
+    fputs(".SH NAME\ngpuplexd \\- the gpuplex node daemon\n", stdout);
+    gpx_roff_usage(stdout, usage, "DESCRIPTION");
+    fputs(".SH FILES\n.TP\n.I " GPXD_DEFAULT_CONFIG
+          "\nthe config file, see\n.BR gpuplexd.conf (5)\n"
+          ".TP\n.I " GPXD_DEFAULT_SOCKET "\nthe API's unix socket\n"
+          ".TP\n.I " GPXD_DEFAULT_STATE "\nthe state directory\n"
+          ".SH SEE ALSO\n.BR gpuplex (1),\n.BR gpuplexd.conf (5)\n",
+          stdout);
+    return 0;
+}
+
+static int man_config(void)
+{
+    gpx_roff_th(stdout, "GPUPLEXD.CONF", 5, "File Formats");
+    fputs(".SH NAME\ngpuplexd.conf \\- configuration of the gpuplex node daemon\n"
+          ".SH SYNOPSIS\n.I " GPXD_DEFAULT_CONFIG "\n"
+          ".SH DESCRIPTION\n"
+          "One\n.I key\n=\n.I value\nper line; blank lines and lines whose first non-blank\n"
+          "character is # are ignored; values are taken verbatim after trimming (no quoting,\n"
+          "no escapes). Unknown and repeated keys are errors that name the file and line.\n"
+          "Flags of\n.BR gpuplexd (8)\noverride the file (\\-\\-set KEY=VALUE any key);\n"
+          ".B gpuplexd \\-\\-check\\-config\nprints the effective value of every key.\n"
+          ".SH KEYS\n",
+          stdout);
+    if (gpxd_config_man(stdout) < 0)
+        return 1;
+    fputs(".SH SEE ALSO\n.BR gpuplexd (8),\n.BR gpuplex (1)\n", stdout);
+    return 0;
+}
+
 static int fail(const gpx_error *e)
 {
     fprintf(stderr, "gpuplexd: %s\n", e->msg[0] ? e->msg : gpx_error_default(e->code));
     return gpx_error_exit_status(e->code);
+}
+
+/* Tells systemd (sd_notify, $NOTIFY_SOCKET) a state change: READY=1, STOPPING=1. */
+static void notify(const char *state)
+{
+    int rc = sd_notify(0, state);
+    if (rc < 0)
+        gpx_warn("telling systemd at $NOTIFY_SOCKET: %s", strerror(-rc));
 }
 
 /* dir + "/" + name into out, or an error when it does not fit. */
@@ -133,7 +181,9 @@ int main(int argc, char **argv)
         O_LOG,
         O_THREADS,
         O_SET,
-        O_CHECK
+        O_CHECK,
+        O_HELP_MAN,
+        O_CONFIG_MAN
     };
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"sim", required_argument, NULL, O_SIM},
@@ -151,6 +201,8 @@ int main(int argc, char **argv)
                                          {"check-config", no_argument, NULL, O_CHECK},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
+                                         {"help-man", no_argument, NULL, O_HELP_MAN},
+                                         {"config-man", no_argument, NULL, O_CONFIG_MAN},
                                          {NULL, 0, NULL, 0}};
     /* pass 1: the config file, so that flags (pass 2) override it */
     const char *config = NULL;
@@ -164,6 +216,10 @@ int main(int argc, char **argv)
         else if (c == 'h') {
             fputs(usage, stdout);
             return 0;
+        } else if (c == O_HELP_MAN) {
+            return man_daemon();
+        } else if (c == O_CONFIG_MAN) {
+            return man_config();
         } else if (c == 'V') {
             printf("gpuplexd %s\n", GPX_VERSION);
             return 0;
@@ -272,6 +328,9 @@ int main(int argc, char **argv)
              "oversubscription %.2f",
              GPX_VERSION, h.gpus, h.gpus == 1 ? "" : "s", h.driver_version, cfg.state_dir,
              h.run_dir, h.placement, h.oversubscription);
+    /* Type=notify (packaging/gpuplexd.service.in): the socket answers from here on. Without
+     * $NOTIFY_SOCKET (not under systemd) sd_notify does nothing. */
+    notify("READY=1\nSTATUS=serving");
 
     for (;;) {
         int sig = 0;
@@ -283,6 +342,7 @@ int main(int argc, char **argv)
             continue;
         }
         gpx_info("signal %d: shutting down", sig);
+        notify("STOPPING=1\nSTATUS=shutting down");
         break;
     }
     gpxd_close(d);

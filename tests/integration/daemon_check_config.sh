@@ -3,7 +3,7 @@
 # a bad file exits 2 naming file, line, key and the accepted values; so does a
 # cross-key rule (gpxd_config_check). A missing file named explicitly is an error;
 # the default file missing means defaults, for --check-config and for the daemon
-# itself (also when --config names the default path, as the systemd unit does).
+# itself (also when --config names the default path; the systemd unit passes none).
 # The shipped example (packaging/gpuplexd.conf) is accepted and lists every key
 # with its default.
 . "$SRC_DIR/tests/integration/lib.sh"
