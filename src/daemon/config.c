@@ -544,15 +544,70 @@ static void write_accepts(const struct key *k, char *buf, size_t len)
                  k->kind == K_STRING && k->min ? ", not empty" : "");
 }
 
-int gpxd_config_man(FILE *out)
+/*
+ * What `name` means, from the commented example config (packaging/gpuplexd.conf):
+ * the "# " comment lines right above its "#name = default" line, joined with
+ * spaces into out. 0, or -1 when the example does not describe the key.
+ */
+static int key_meaning(const char *example, const char *name, char *out, size_t len)
+{
+    size_t nl = strlen(name);
+    const char *line = example, *at = NULL;
+    while (line && *line) {
+        if (line[0] == '#' && strncmp(line + 1, name, nl) == 0 &&
+            strncmp(line + 1 + nl, " =", 2) == 0) {
+            at = line;
+            break;
+        }
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    if (!at)
+        return -1;
+    /* walk back over the "# text" lines just above (not "# ---" section rules) */
+    const char *first = at;
+    while (first > example) {
+        const char *prev = first - 1; /* the '\n' ending the line above */
+        while (prev > example && prev[-1] != '\n')
+            prev--;
+        if (strncmp(prev, "# ", 2) != 0 || strncmp(prev, "# ---", 5) == 0)
+            break;
+        first = prev;
+    }
+    if (first == at)
+        return -1;
+    size_t o = 0;
+    for (const char *l = first; l < at;) {
+        const char *e = strchr(l, '\n');
+        size_t n = (size_t)(e - l) - 2;
+        if (o && o + 1 < len)
+            out[o++] = ' ';
+        if (o + n >= len)
+            n = len - o - 1;
+        memcpy(out + o, l + 2, n);
+        o += n;
+        l = e + 1;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int gpxd_config_man(FILE *out, const char *example)
 {
     struct gpxd_config d;
     gpxd_config_defaults(&d);
     for (size_t i = 0; i < NKEYS; i++) {
-        char v[PATH_MAX], acc[256];
+        char v[PATH_MAX], acc[256], meaning[1024];
+        if (key_meaning(example, keys[i].name, meaning, sizeof meaning) < 0) {
+            fprintf(stderr, "gpuplexd: the example config does not describe key '%s'\n",
+                    keys[i].name);
+            return -1;
+        }
         write_value(&keys[i], (const char *)&d + keys[i].off, v, sizeof v);
         write_accepts(&keys[i], acc, sizeof acc);
         fprintf(out, ".TP\n.B %s\n", keys[i].name);
+        gpx_roff_text(out, meaning, strlen(meaning));
+        fputs(".br\nAccepts: ", out);
         gpx_roff_text(out, acc, strlen(acc));
         fputs(".br\nDefault: ", out);
         gpx_roff_text(out, v[0] ? v : "(empty)", strlen(v[0] ? v : "(empty)"));

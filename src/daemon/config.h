@@ -79,10 +79,13 @@ int gpxd_config_write(const struct gpxd_config *c, FILE *out);
 
 /*
  * The KEYS section of gpuplexd.conf(5) in roff: every key of the table with
- * what it accepts and its default, from the rows themselves (`gpuplexd
- * --config-man`). Returns 0, or -1 when writing failed.
+ * what it means (the comment above the key in `example`, the text of the
+ * commented example config packaging/gpuplexd.conf), what it accepts and its
+ * default, from the rows themselves (`gpuplexd --config-man EXAMPLE`).
+ * Returns 0, or -1 when writing failed or the example lacks a key (so the
+ * build fails rather than ship a page or an example that drifted).
  */
-int gpxd_config_man(FILE *out);
+int gpxd_config_man(FILE *out, const char *example);
 
 /* "500ms", "30s", "5m", "1h", or a bare number of seconds. */
 int gpxd_parse_duration(const char *s, uint64_t *ms, gpx_error *err);

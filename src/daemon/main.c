@@ -82,8 +82,19 @@ static int man_daemon(void)
     return 0;
 }
 
-static int man_config(void)
+static int man_config(const char *example_path)
 {
+    /* the commented example config: each key's meaning is the comment above it */
+    FILE *f = fopen(example_path, "re");
+    char *example = f ? calloc(1, 64 * 1024) : NULL;
+    size_t n = example ? fread(example, 1, 64 * 1024 - 1, f) : 0;
+    if (f)
+        fclose(f);
+    if (!example || n == 0) {
+        fprintf(stderr, "gpuplexd: --config-man: cannot read %s\n", example_path);
+        free(example);
+        return 2;
+    }
     gpx_roff_th(stdout, "GPUPLEXD.CONF", 5, "File Formats");
     fputs(".SH NAME\ngpuplexd.conf \\- configuration of the gpuplex node daemon\n"
           ".SH SYNOPSIS\n.I " GPXD_DEFAULT_CONFIG "\n"
@@ -95,10 +106,11 @@ static int man_config(void)
           ".B gpuplexd \\-\\-check\\-config\nprints the effective value of every key.\n"
           ".SH KEYS\n",
           stdout);
-    if (gpxd_config_man(stdout) < 0)
-        return 1;
-    fputs(".SH SEE ALSO\n.BR gpuplexd (8),\n.BR gpuplex (1)\n", stdout);
-    return 0;
+    int rc = gpxd_config_man(stdout, example) < 0 ? 1 : 0;
+    free(example);
+    if (rc == 0)
+        fputs(".SH SEE ALSO\n.BR gpuplexd (8),\n.BR gpuplex (1)\n", stdout);
+    return rc;
 }
 
 static int fail(const gpx_error *e)
@@ -202,7 +214,7 @@ int main(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {"help-man", no_argument, NULL, O_HELP_MAN},
-                                         {"config-man", no_argument, NULL, O_CONFIG_MAN},
+                                         {"config-man", required_argument, NULL, O_CONFIG_MAN},
                                          {NULL, 0, NULL, 0}};
     /* pass 1: the config file, so that flags (pass 2) override it */
     const char *config = NULL;
@@ -219,7 +231,7 @@ int main(int argc, char **argv)
         } else if (c == O_HELP_MAN) {
             return man_daemon();
         } else if (c == O_CONFIG_MAN) {
-            return man_config();
+            return man_config(optarg);
         } else if (c == 'V') {
             printf("gpuplexd %s\n", GPX_VERSION);
             return 0;

@@ -28,6 +28,13 @@ done <cmds
 while read -r k; do
     grep -qx "\.B $(echo "$k" | sed 's/-/\\\\-/g')" "$MAN/gpuplexd.conf.5" || fail "gpuplexd.conf.5 lacks key $k"
 done <keys
+# ... each with its meaning, the comment above it in the shipped example config
+grep -A1 -x '\.B max_connections_per_peer' "$MAN/gpuplexd.conf.5" | grep -q "Connections per uid or IP" ||
+    fail "gpuplexd.conf.5 does not say what max_connections_per_peer means"
+# an example config that does not describe every key can't make the page (the build fails)
+grep -v '^#\?watchdog_lease_allowance =' "$SRC_DIR/packaging/gpuplexd.conf" >partial.conf
+! "$B/gpuplexd" --config-man partial.conf >/dev/null 2>err.txt || fail "--config-man took an example without a key"
+grep -q "does not describe key 'watchdog_lease_allowance'" err.txt || fail "--config-man: $(cat err.txt)"
 
 # Every flag in a command's getopt table is named in its usage text, which the
 # completion is written from (the lease flags of cli.h count for lease and run).
