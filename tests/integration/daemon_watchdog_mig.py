@@ -16,7 +16,7 @@ import pwd
 import subprocess
 import time
 
-from gpxd import GPX, TMP, Daemon, _die_with_parent, as_user, check, expect, post_as
+from gpxd import GPX, TMP, Daemon, _die_with_parent, as_user, check, expect, expect_killed, post_as
 
 HOG = os.path.join(os.environ["BUILD_DIR"], "tests", "gpx-test-hog")
 ALICE, BOB = os.environ["GPX_ALICE"], os.environ["GPX_BOB"]
@@ -71,15 +71,11 @@ def watch(*args):
 
 
 def dead(p, since, what):
-    while time.monotonic() - since < WITHIN and p.poll() is None:
-        time.sleep(0.01)
-    check(p.poll() is not None, "%s: not killed within %.1fs\n%s" % (what, WITHIN, d.tail()))
-    check(p.returncode == -9, "%s: SIGKILL, got %r" % (what, p.returncode))
+    expect_killed(p, since, WITHIN, what, d.tail())
 
 
 def log():
-    with open(d.log) as f:
-        return f.read()
+    return d.log_text()
 
 
 def logged(pid, uid):

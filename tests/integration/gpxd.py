@@ -123,6 +123,10 @@ class Daemon:
             time.sleep(0.02)
         fail("gpuplexd did not answer /healthz within %ds:\n%s" % (timeout, self.tail()))
 
+    def log_text(self):
+        with open(self.log) as f:
+            return f.read()
+
     def tail(self, n=30):
         try:
             with open(self.log) as f:
@@ -237,3 +241,11 @@ def post_as(user, sock, path, body):
                        capture_output=True, text=True, timeout=30)
     check(p.returncode == 0, "POST %s as %s: %s" % (path, user, p.stderr))
     return json.loads(p.stdout)
+
+
+def expect_killed(p, since, within, what, tail=""):
+    """Process p (a Popen) dies of SIGKILL within `within` seconds of `since` (monotonic)."""
+    while time.monotonic() - since < within and p.poll() is None:
+        time.sleep(0.01)
+    check(p.poll() is not None, "%s: not killed within %.1fs\n%s" % (what, within, tail))
+    check(p.returncode == -9, "%s: SIGKILL, got %r" % (what, p.returncode))
