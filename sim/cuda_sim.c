@@ -246,12 +246,25 @@ SIM_EXPORT CUresult cuInit(unsigned int Flags)
     return atomic_load(&gpx__cu.inited) ? CUDA_SUCCESS : CUDA_ERROR_NO_DEVICE;
 }
 
+int gpx__cu_node_version(void)
+{
+    if (atomic_load(&gpx__cu.inited))
+        return (int)gpx__cu.st.hdr->driver_version_cuda;
+    /* Before cuInit (cudart asks first): the node's header, read and let go. */
+    struct gpx_sim_state s;
+    gpx_error err;
+    if (gpx_sim_open_env(&s, &err) < 0)
+        return GPX_SIM_CUDA_VERSION;
+    int v = (int)s.hdr->driver_version_cuda;
+    gpx_sim_close(&s);
+    return v;
+}
+
 SIM_EXPORT CUresult cuDriverGetVersion(int *driverVersion)
 {
     if (!driverVersion)
         return CUDA_ERROR_INVALID_VALUE;
-    *driverVersion = atomic_load(&gpx__cu.inited) ? (int)gpx__cu.st.hdr->driver_version_cuda
-                                                  : GPX_SIM_CUDA_VERSION;
+    *driverVersion = gpx__cu_node_version();
     return CUDA_SUCCESS;
 }
 
@@ -1371,6 +1384,28 @@ CUresult gpx__cu_alloc_global(struct sim_ctx *c, size_t size, struct sim_alloc *
     return alloc_new(AK_DEVICE, c, c->gpu, size ? size : 1, size ? size : 1, 1, 0, out);
 }
 
+CUresult gpx__cu_graph_mem_new(struct sim_ctx *c, size_t size, struct sim_alloc **out)
+{
+    /* Owned by its graph, not the context: its address is fixed when the node is added. */
+    return alloc_new(AK_GRAPH, NULL, c->gpu, size, 0, 1, 0, out);
+}
+
+CUresult gpx__cu_graph_mem_charge(struct sim_alloc *a)
+{
+    if (a->charged)
+        return CUDA_SUCCESS;
+    CUresult r = charge(a->gpu, a->size);
+    if (!r)
+        a->charged = a->size;
+    return r;
+}
+
+void gpx__cu_graph_mem_uncharge(struct sim_alloc *a)
+{
+    uncharge(a->gpu, a->charged);
+    a->charged = 0;
+}
+
 /* ---------------------------------------------------------------- linear memory */
 
 static CUresult mem_alloc(CUdeviceptr *dptr, size_t size, enum sim_alloc_kind kind, int low32)
@@ -1456,10 +1491,14 @@ static CUresult mem_free(CUdeviceptr dptr, int legacy)
     CUresult r = CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&gpx__cu.mu);
     struct sim_alloc *a = gpx__cu_lookup((uintptr_t)dptr);
-    if (a && a->base == dptr &&
-        (a->kind == AK_DEVICE || a->kind == AK_MANAGED || a->kind == AK_ASYNC ||
-         a->kind == AK_EXTBUF || a->kind == AK_LEGACY) &&
-        (!legacy || a->kind == AK_LEGACY))
+    if (a && a->base == dptr && a->kind == AK_GRAPH && !legacy) {
+        /* Graph memory freed outside the graph: its bytes go back, its graph keeps the address. */
+        r = a->charged ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+        gpx__cu_graph_mem_uncharge(a);
+    } else if (a && a->base == dptr &&
+               (a->kind == AK_DEVICE || a->kind == AK_MANAGED || a->kind == AK_ASYNC ||
+                a->kind == AK_EXTBUF || a->kind == AK_LEGACY) &&
+               (!legacy || a->kind == AK_LEGACY))
         r = gpx__cu_free_alloc(a);
     pthread_mutex_unlock(&gpx__cu.mu);
     return r;
@@ -2673,6 +2712,16 @@ static CUresult copy(uintptr_t dst, int dst_host, uintptr_t src, int src_host, s
         return CUDA_SUCCESS;
     if (!dst || !src)
         return CUDA_ERROR_INVALID_VALUE;
+    if (s && s->capture) {
+        CUDA_MEMCPY3D q;
+        memset(&q, 0, sizeof q);
+        q.srcMemoryType = q.dstMemoryType = CU_MEMORYTYPE_UNIFIED;
+        q.srcDevice = src;
+        q.dstDevice = dst;
+        q.WidthInBytes = n;
+        q.Height = q.Depth = 1;
+        return gpx__cu_capture_copy(s, &q);
+    }
     pthread_mutex_lock(&gpx__cu.mu);
     CUresult r = gpx__cu_check_range(dst, n, dst_host);
     if (!r)
@@ -2817,6 +2866,8 @@ static CUresult copy3d(const CUDA_MEMCPY3D *p, CUstream hs, int async, int pt)
     size_t w = p->WidthInBytes, h = p->Height ? p->Height : 1, d = p->Depth ? p->Depth : 1;
     if (w == 0)
         return CUDA_SUCCESS;
+    if (s && s->capture)
+        return gpx__cu_capture_copy(s, p);
     if ((h > 1 || d > 1) && (p->srcPitch < w || p->dstPitch < w))
         return CUDA_ERROR_INVALID_VALUE;
     if (d > 1 && (p->srcHeight < h || p->dstHeight < h))
@@ -2948,6 +2999,8 @@ static CUresult memset_n(uintptr_t dst, uint32_t value, size_t esize, size_t n, 
         return CUDA_SUCCESS;
     if (!dst || n > SIZE_MAX / esize || dst % esize)
         return CUDA_ERROR_INVALID_VALUE;
+    if (s && s->capture)
+        return gpx__cu_capture_memset(s, dst, n * esize, value, esize, n, 1);
     pthread_mutex_lock(&gpx__cu.mu);
     CUresult r = gpx__cu_check_range(dst, n * esize, 0);
     pthread_mutex_unlock(&gpx__cu.mu);
@@ -2969,6 +3022,60 @@ static CUresult memset_n(uintptr_t dst, uint32_t value, size_t esize, size_t n, 
     if (async) {
         uint64_t start = gpx__cu_stream_floor(s), now = gpx_sim_now_ns();
         gpx__cu_stream_push_tail(s, (start > now ? start : now) + n * esize / 1000);
+    }
+    return CUDA_SUCCESS;
+}
+
+CUresult gpx__cu_copy(uintptr_t dst, int dst_host, uintptr_t src, int src_host, size_t n,
+                      CUstream hs, int async, int pt)
+{
+    return copy(dst, dst_host, src, src_host, n, hs, async, pt);
+}
+
+CUresult gpx__cu_copy3d(const CUDA_MEMCPY3D *p, CUstream hs, int async, int pt)
+{
+    return copy3d(p, hs, async, pt);
+}
+
+CUresult gpx__cu_memset2d(uintptr_t dst, size_t pitch, uint32_t value, size_t esize, size_t width,
+                          size_t height, CUstream hs, int async, int pt)
+{
+    if (height <= 1)
+        return memset_n(dst, value, esize, width, hs, async, pt);
+    CURRENT_OR_RETURN(c);
+    struct sim_stream *s = NULL;
+    if (async) {
+        CUresult r = gpx__cu_stream(hs, pt, &s);
+        if (r)
+            return r;
+    }
+    if (width == 0)
+        return CUDA_SUCCESS;
+    if (!dst || width > SIZE_MAX / esize || dst % esize || pitch < width * esize ||
+        pitch > SIZE_MAX / height)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (s && s->capture)
+        return gpx__cu_capture_memset(s, dst, pitch, value, esize, width, height);
+    pthread_mutex_lock(&gpx__cu.mu);
+    CUresult r = gpx__cu_check_range(dst, (height - 1) * pitch + width * esize, 0);
+    pthread_mutex_unlock(&gpx__cu.mu);
+    if (r)
+        return r;
+    if (!async)
+        gpx__cu_sync_before(c, pt);
+    for (size_t y = 0; y < height; y++) {
+        char *row = (char *)dst + y * pitch;
+        if (esize == 1) {
+            memset(row, (int)value, width);
+        } else {
+            for (size_t i = 0; i < width; i++)
+                memcpy(row + i * esize, &value, esize); /* little-endian: the low bytes */
+        }
+    }
+    gpx__cu_copy_traffic(c->gpu, width * esize * height);
+    if (async) {
+        uint64_t start = gpx__cu_stream_floor(s), now = gpx_sim_now_ns();
+        gpx__cu_stream_push_tail(s, (start > now ? start : now) + width * esize * height / 1000);
     }
     return CUDA_SUCCESS;
 }

@@ -27,8 +27,16 @@
 
 #define SIM_EXPORT __attribute__((visibility("default")))
 
-/* The CUDA version this simulated driver reports and implements (12.4). */
+/* The CUDA version a node made without --driver reports (12.4). */
 #define GPX_SIM_CUDA_VERSION 12040
+
+/*
+ * The CUDA version the node's driver reports (gpuplex sim init --driver:
+ * 13000 for 580.65.06), also before cuInit; GPX_SIM_CUDA_VERSION without a
+ * node. cuDriverGetVersion returns it and cuGetProcAddress resolves no newer
+ * version of an entry point than it, as a real driver of that branch.
+ */
+int gpx__cu_node_version(void);
 
 #define MAGIC_CTX    0x43545831U /* "CTX1" */
 #define MAGIC_STREAM 0x53545231U
@@ -50,6 +58,8 @@ struct sim_stream {
     int kind; /* STREAM_USER, STREAM_LEGACY, STREAM_PER_THREAD */
     int tid;  /* owning thread of a per-thread stream */
     _Atomic uint64_t tail;
+    struct sim_graph *capture; /* the graph being captured into, or NULL (cuda_sim_graph.c) */
+    uint64_t capture_id;
     struct sim_stream *next; /* ctx's list, or the free list */
 };
 
@@ -64,7 +74,10 @@ struct sim_ctx {
     _Atomic int alive; /* holds a process-slot context count (read without the lock) */
     unsigned flags;
     size_t limits[7];
-    _Atomic uint64_t queue_end; /* when this context's last queued kernel ends */
+    CUfunc_cache cache_config;   /* cuCtxSetCacheConfig: recorded, changes nothing */
+    CUsharedconfig shmem_config; /* cuCtxSetSharedMemConfig: recorded, changes nothing */
+    uint32_t peers;              /* cuCtxEnablePeerAccess: bit per peer context's device ordinal */
+    _Atomic uint64_t queue_end;  /* when this context's last queued kernel ends */
     struct sim_stream legacy;
     struct sim_stream *streams;   /* user and per-thread streams */
     struct sim_ctx *next_created; /* every created (non-primary) context, dead or alive */
@@ -81,7 +94,8 @@ enum sim_alloc_kind {
     AK_ARRAY,   /* cuArrayCreate, cuArray3DCreate, cuMipmappedArrayCreate */
     AK_EXTMEM,  /* cuImportExternalMemory */
     AK_EXTBUF,  /* cuExternalMemoryGetMappedBuffer: a view, freed by cuMemFree */
-    AK_RESERVE  /* cuMemAddressReserve: a VA range holding VMM mappings */
+    AK_RESERVE, /* cuMemAddressReserve: a VA range holding VMM mappings */
+    AK_GRAPH    /* a graph's memory-allocation node: charged while a launch holds it */
 };
 
 struct sim_pool;
@@ -111,6 +125,7 @@ struct sim_pool {
     int destroyed;
     CUmemPoolProps props;
     uint64_t used, idle, used_high, reserved_high, threshold;
+    unsigned char access[GPX_SIM_MAX_GPUS]; /* cuMemPoolSetAccess, by ordinal (CUmemAccess_flags) */
 };
 
 struct sim_vmm_phys {
@@ -182,6 +197,19 @@ uint32_t gpx__cu_sm_count(uint32_t gpu);
 /* Device memory for a module's __device__ variable, owned by `c`. Under mu. */
 CUresult gpx__cu_alloc_global(struct sim_ctx *c, size_t size, struct sim_alloc **out);
 
+/* Graph memory (cuda_sim_graph.c): an addressable, uncharged record owned by a graph. Under mu. */
+CUresult gpx__cu_graph_mem_new(struct sim_ctx *c, size_t size, struct sim_alloc **out);
+/* Charges / gives back its bytes (the allocation node ran / was freed). Under mu. */
+CUresult gpx__cu_graph_mem_charge(struct sim_alloc *a);
+void gpx__cu_graph_mem_uncharge(struct sim_alloc *a);
+/* The copy and set engines of cuda_sim.c, for graph nodes and peer copies. */
+CUresult gpx__cu_copy(uintptr_t dst, int dst_host, uintptr_t src, int src_host, size_t n,
+                      CUstream hs, int async, int pt);
+CUresult gpx__cu_copy3d(const CUDA_MEMCPY3D *p, CUstream hs, int async, int pt);
+/* Sets `height` rows of `width` elements of `esize` bytes, `pitch` bytes apart. */
+CUresult gpx__cu_memset2d(uintptr_t dst, size_t pitch, uint32_t value, size_t esize, size_t width,
+                          size_t height, CUstream hs, int async, int pt);
+
 /* cuda_sim_exec.c */
 void gpx__cu_sleep_until(uint64_t t);
 /* Resolves a stream handle (NULL, LEGACY, PER_THREAD or a created one). */
@@ -195,6 +223,22 @@ void gpx__cu_copy_traffic(uint32_t gpu, size_t bytes);
 void gpx__cu_sync_before(struct sim_ctx *c, int per_thread);
 void gpx__cu_ctx_drop_streams(struct sim_ctx *c); /* under mu */
 void gpx__cu_ctx_drop_modules(struct sim_ctx *c); /* under mu */
+/* Checks a kernel launch and returns its simulated duration; the function's context in *ctx. */
+CUresult gpx__cu_kernel_check(CUfunction hf, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                              unsigned by, unsigned bz, unsigned smem, void **params, void **extra,
+                              struct sim_ctx **ctx, uint64_t *ns);
+/* Runs `ns` of kernel work of context `c` on stream `s` (the engine, utilization, the tail). */
+void gpx__cu_kernel_run(struct sim_ctx *c, struct sim_stream *s, uint64_t ns);
+/* An accepted function handle, or NULL. */
+int gpx__cu_func_valid(CUfunction hf);
+
+/* cuda_sim_graph.c: work issued to a capturing stream becomes a node of its graph. */
+CUresult gpx__cu_capture_kernel(struct sim_stream *s, CUfunction f, const unsigned dims[7],
+                                uint64_t ns);
+CUresult gpx__cu_capture_copy(struct sim_stream *s, const CUDA_MEMCPY3D *p);
+CUresult gpx__cu_capture_memset(struct sim_stream *s, uintptr_t dst, size_t pitch, uint32_t value,
+                                size_t esize, size_t width, size_t height);
+CUresult gpx__cu_capture_host(struct sim_stream *s, CUhostFn fn, void *ud);
 
 #define CU_CHECK_INIT()                                                                            \
     do {                                                                                           \

@@ -483,6 +483,8 @@ static CUresult host_func(CUstream h, CUhostFn fn, void *data, int pt)
         return r;
     if (!fn)
         return CUDA_ERROR_INVALID_VALUE;
+    if (s->capture)
+        return gpx__cu_capture_host(s, fn, data);
     /* Runs in order, after the stream's work, on the caller's thread. */
     gpx__cu_sleep_until(gpx__cu_stream_floor(s));
     fn(data);
@@ -1253,6 +1255,40 @@ static uint64_t launch_ns(const struct sim_func *f, void **params, void **extra)
     return ns > KERNEL_MAX_NS ? KERNEL_MAX_NS : ns;
 }
 
+int gpx__cu_func_valid(CUfunction hf)
+{
+    return func_of(hf) != NULL;
+}
+
+/* Checks shared by launches and kernel nodes: the function, the geometry, the parameters. */
+static CUresult kernel_check(struct sim_func *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                             unsigned by, unsigned bz, unsigned smem, void **params, void **extra)
+{
+    if (!gx || !gy || !gz || !bx || !by || !bz || gx > 0x7fffffffU || gy > 65535 || gz > 65535 ||
+        bx > 1024 || by > 1024 || bz > 64 || (uint64_t)bx * by * bz > 1024)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (smem > (unsigned)(f->max_dyn_smem > 49152 ? f->max_dyn_smem : 49152))
+        return CUDA_ERROR_INVALID_VALUE;
+    if (params && extra)
+        return CUDA_ERROR_INVALID_VALUE;
+    return CUDA_SUCCESS;
+}
+
+CUresult gpx__cu_kernel_check(CUfunction hf, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                              unsigned by, unsigned bz, unsigned smem, void **params, void **extra,
+                              struct sim_ctx **ctx, uint64_t *ns)
+{
+    struct sim_func *f = func_of(hf);
+    if (!f)
+        return CUDA_ERROR_INVALID_HANDLE;
+    CUresult r = kernel_check(f, gx, gy, gz, bx, by, bz, smem, params, extra);
+    if (r)
+        return r;
+    *ctx = f->mod->ctx;
+    *ns = launch_ns(f, params, extra);
+    return CUDA_SUCCESS;
+}
+
 static CUresult launch(CUfunction hf, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                        unsigned by, unsigned bz, unsigned smem, CUstream hs, void **params,
                        void **extra, int pt, int cooperative)
@@ -1267,13 +1303,9 @@ static CUresult launch(CUfunction hf, unsigned gx, unsigned gy, unsigned gz, uns
         return CUDA_ERROR_INVALID_HANDLE;
     if (f->mod->ctx != c)
         return CUDA_ERROR_INVALID_CONTEXT;
-    if (!gx || !gy || !gz || !bx || !by || !bz || gx > 0x7fffffffU || gy > 65535 || gz > 65535 ||
-        bx > 1024 || by > 1024 || bz > 64 || (uint64_t)bx * by * bz > 1024)
-        return CUDA_ERROR_INVALID_VALUE;
-    if (smem > (unsigned)(f->max_dyn_smem > 49152 ? f->max_dyn_smem : 49152))
-        return CUDA_ERROR_INVALID_VALUE;
-    if (params && extra)
-        return CUDA_ERROR_INVALID_VALUE;
+    r = kernel_check(f, gx, gy, gz, bx, by, bz, smem, params, extra);
+    if (r)
+        return r;
     if (cooperative) {
         int per_sm = blocks_per_sm(f, (int)(bx * by * bz), smem);
         uint64_t max = (uint64_t)per_sm * gpx__cu_sm_count(c->gpu);
@@ -1286,7 +1318,18 @@ static CUresult launch(CUfunction hf, unsigned gx, unsigned gy, unsigned gz, uns
         return r;
     if (s->ctx != c)
         return CUDA_ERROR_INVALID_HANDLE;
-    uint64_t ns = launch_ns(f, params, extra), start;
+    uint64_t ns = launch_ns(f, params, extra);
+    if (s->capture) {
+        const unsigned dims[7] = {gx, gy, gz, bx, by, bz, smem};
+        return gpx__cu_capture_kernel(s, hf, dims, ns);
+    }
+    gpx__cu_kernel_run(c, s, ns);
+    return CUDA_SUCCESS;
+}
+
+void gpx__cu_kernel_run(struct sim_ctx *c, struct sim_stream *s, uint64_t ns)
+{
+    uint64_t start;
     if (ns)
         ctx_window(c);
     const struct sim_mig_view *m = &gpx__cu.mig[c->gpu];
@@ -1303,7 +1346,6 @@ static CUresult launch(CUfunction hf, unsigned gx, unsigned gy, unsigned gz, uns
     }
     gpx__cu_stream_push_tail(s, end);
     atomic_max(&c->queue_end, end);
-    return CUDA_SUCCESS;
 }
 
 SIM_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
@@ -1360,25 +1402,4 @@ SIM_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gx
                                                    unsigned int smem, CUstream s, void **params)
 {
     return launch(f, gx, gy, gz, bx, by, bz, smem, s, params, NULL, 1, 1);
-}
-
-/* Graphs are not simulated: no graph can be built, so no executable graph is valid. */
-static CUresult graph_launch(CUgraphExec g, CUstream hs, int pt)
-{
-    CU_CHECK_INIT();
-    struct sim_stream *s;
-    CUresult r = gpx__cu_stream(hs, pt, &s);
-    if (r)
-        return r;
-    return g ? CUDA_ERROR_INVALID_HANDLE : CUDA_ERROR_INVALID_VALUE;
-}
-
-SIM_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream)
-{
-    return graph_launch(hGraphExec, hStream, 0);
-}
-
-SIM_EXPORT CUresult cuGraphLaunch_ptsz(CUgraphExec hGraphExec, CUstream hStream)
-{
-    return graph_launch(hGraphExec, hStream, 1);
 }

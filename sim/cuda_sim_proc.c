@@ -11,6 +11,7 @@
  * table below is the contract; tests/integration/cuda_procaddr.c checks it.
  */
 #include "cuda_sim.h"
+#include "cuda_sim_procs.h"
 
 #include <string.h>
 
@@ -132,19 +133,13 @@ SIM_EXPORT CUresult cuGetExportTable(const void **ppExportTable, const CUuuid *p
 
 /* ---------------------------------------------------------------- cuGetProcAddress */
 
-struct proc {
-    const char *name; /* base name, as callers ask for it */
-    int version;      /* CUDA version that introduced this variant */
-    void *fn;
-    void *pt_fn; /* the per-thread-default-stream variant, or NULL */
-};
-
 #define P(base, ver, sym)       {#base, ver, (void *)(sym), NULL},
 #define PT(base, ver, sym, pts) {#base, ver, (void *)(sym), (void *)(pts)},
 
-/* Grouped by base name; each base's variants in any order. */
-static const struct proc procs[] = {
-    /* clang-format off */
+/* Rows of the modelled entry points (the unmodelled ones' rows are in cuda_sim_stubs.c),
+ * grouped by base name; each base's variants in any order. */
+/* clang-format off */
+static const struct gpx_cu_proc procs[] = {
     P(cuGetErrorName, 6000, cuGetErrorName)
     P(cuGetErrorString, 6000, cuGetErrorString)
     P(cuInit, 2000, cuInit)
@@ -305,8 +300,81 @@ static const struct proc procs[] = {
     PT(cuLaunchKernelEx, 11060, cuLaunchKernelEx, cuLaunchKernelEx_ptsz)
     PT(cuLaunchCooperativeKernel, 9000, cuLaunchCooperativeKernel, cuLaunchCooperativeKernel_ptsz)
     PT(cuGraphLaunch, 10000, cuGraphLaunch, cuGraphLaunch_ptsz)
-    /* clang-format on */
+    /* graphs, contexts, peers, 2D memsets, pools, linker, IPC (cuda_sim_graph.c, cuda_sim_more.c) */
+    P(cuCtxCreate, 12050, cuCtxCreate_v4)
+    P(cuCtxDisablePeerAccess, 4000, cuCtxDisablePeerAccess)
+    P(cuCtxEnablePeerAccess, 4000, cuCtxEnablePeerAccess)
+    P(cuCtxGetCacheConfig, 3000, cuCtxGetCacheConfig)
+    P(cuCtxGetSharedMemConfig, 4020, cuCtxGetSharedMemConfig)
+    P(cuCtxSetCacheConfig, 3000, cuCtxSetCacheConfig)
+    P(cuCtxSetSharedMemConfig, 4020, cuCtxSetSharedMemConfig)
+    P(cuDeviceGraphMemTrim, 11040, cuDeviceGraphMemTrim)
+    P(cuFuncSetCacheConfig, 3000, cuFuncSetCacheConfig)
+    P(cuFuncSetSharedMemConfig, 4020, cuFuncSetSharedMemConfig)
+    P(cuGraphAddEmptyNode, 10000, cuGraphAddEmptyNode)
+    P(cuGraphAddHostNode, 10000, cuGraphAddHostNode)
+    P(cuGraphAddKernelNode, 10000, cuGraphAddKernelNode)
+    P(cuGraphAddKernelNode, 12000, cuGraphAddKernelNode_v2)
+    P(cuGraphAddMemAllocNode, 11040, cuGraphAddMemAllocNode)
+    P(cuGraphAddMemFreeNode, 11040, cuGraphAddMemFreeNode)
+    P(cuGraphAddMemcpyNode, 10000, cuGraphAddMemcpyNode)
+    P(cuGraphAddMemsetNode, 10000, cuGraphAddMemsetNode)
+    P(cuGraphCreate, 10000, cuGraphCreate)
+    P(cuGraphDestroy, 10000, cuGraphDestroy)
+    P(cuGraphExecDestroy, 10000, cuGraphExecDestroy)
+    P(cuGraphExecGetFlags, 12000, cuGraphExecGetFlags)
+    P(cuGraphGetNodes, 10000, cuGraphGetNodes)
+    P(cuGraphInstantiate, 10000, cuGraphInstantiate)
+    P(cuGraphInstantiate, 12000, cuGraphInstantiateWithFlags)
+    P(cuGraphInstantiateWithFlags, 11040, cuGraphInstantiateWithFlags)
+    PT(cuGraphInstantiateWithParams, 12000, cuGraphInstantiateWithParams, cuGraphInstantiateWithParams_ptsz)
+    P(cuGraphInstantiate, 11000, cuGraphInstantiate_v2)
+    P(cuGraphMemAllocNodeGetParams, 11040, cuGraphMemAllocNodeGetParams)
+    P(cuGraphMemFreeNodeGetParams, 11040, cuGraphMemFreeNodeGetParams)
+    P(cuGraphNodeGetType, 10000, cuGraphNodeGetType)
+    PT(cuGraphUpload, 11010, cuGraphUpload, cuGraphUpload_ptsz)
+    P(cuIpcCloseMemHandle, 4010, cuIpcCloseMemHandle)
+    P(cuIpcGetEventHandle, 4010, cuIpcGetEventHandle)
+    P(cuIpcGetMemHandle, 4010, cuIpcGetMemHandle)
+    P(cuIpcOpenEventHandle, 4010, cuIpcOpenEventHandle)
+    P(cuIpcOpenMemHandle, 4010, cuIpcOpenMemHandle)
+    P(cuIpcOpenMemHandle, 11000, cuIpcOpenMemHandle_v2)
+    P(cuLinkAddData, 5050, cuLinkAddData)
+    P(cuLinkAddData, 6050, cuLinkAddData_v2)
+    P(cuLinkAddFile, 5050, cuLinkAddFile)
+    P(cuLinkAddFile, 6050, cuLinkAddFile_v2)
+    P(cuLinkComplete, 5050, cuLinkComplete)
+    P(cuLinkCreate, 5050, cuLinkCreate)
+    P(cuLinkCreate, 6050, cuLinkCreate_v2)
+    P(cuLinkDestroy, 5050, cuLinkDestroy)
+    P(cuMemPoolGetAccess, 11020, cuMemPoolGetAccess)
+    P(cuMemPoolSetAccess, 11020, cuMemPoolSetAccess)
+    PT(cuMemcpyPeer, 4000, cuMemcpyPeer, cuMemcpyPeer_ptds)
+    PT(cuMemcpyPeerAsync, 4000, cuMemcpyPeerAsync, cuMemcpyPeerAsync_ptsz)
+    P(cuMemsetD2D16, 2000, cuMemsetD2D16)
+    PT(cuMemsetD2D16Async, 3020, cuMemsetD2D16Async, cuMemsetD2D16Async_ptsz)
+    PT(cuMemsetD2D16, 3020, cuMemsetD2D16_v2, cuMemsetD2D16_v2_ptds)
+    P(cuMemsetD2D32, 2000, cuMemsetD2D32)
+    PT(cuMemsetD2D32Async, 3020, cuMemsetD2D32Async, cuMemsetD2D32Async_ptsz)
+    PT(cuMemsetD2D32, 3020, cuMemsetD2D32_v2, cuMemsetD2D32_v2_ptds)
+    P(cuMemsetD2D8, 2000, cuMemsetD2D8)
+    PT(cuMemsetD2D8Async, 3020, cuMemsetD2D8Async, cuMemsetD2D8Async_ptsz)
+    PT(cuMemsetD2D8, 3020, cuMemsetD2D8_v2, cuMemsetD2D8_v2_ptds)
+    P(cuPointerGetAttributes, 7000, cuPointerGetAttributes)
+    PT(cuStreamBeginCapture, 10000, cuStreamBeginCapture, cuStreamBeginCapture_ptsz)
+    PT(cuStreamBeginCapture, 10010, cuStreamBeginCapture_v2, cuStreamBeginCapture_v2_ptsz)
+    PT(cuStreamEndCapture, 10000, cuStreamEndCapture, cuStreamEndCapture_ptsz)
+    PT(cuStreamGetCaptureInfo, 10010, cuStreamGetCaptureInfo, cuStreamGetCaptureInfo_ptsz)
+    PT(cuStreamGetCaptureInfo, 11030, cuStreamGetCaptureInfo_v2, cuStreamGetCaptureInfo_v2_ptsz)
+    PT(cuStreamGetCaptureInfo, 12030, cuStreamGetCaptureInfo_v3, cuStreamGetCaptureInfo_v3_ptsz)
+    PT(cuStreamIsCapturing, 10000, cuStreamIsCapturing, cuStreamIsCapturing_ptsz)
+    P(cuThreadExchangeStreamCaptureMode, 10010, cuThreadExchangeStreamCaptureMode)
+    P(cuImportExternalSemaphore, 10000, cuImportExternalSemaphore)
+    PT(cuSignalExternalSemaphoresAsync, 10000, cuSignalExternalSemaphoresAsync, cuSignalExternalSemaphoresAsync_ptsz)
+    PT(cuWaitExternalSemaphoresAsync, 10000, cuWaitExternalSemaphoresAsync, cuWaitExternalSemaphoresAsync_ptsz)
+    P(cuDestroyExternalSemaphore, 10000, cuDestroyExternalSemaphore)
 };
+/* clang-format on */
 
 /* Per-thread-stream variants exist from CUDA 7.0. */
 #define PER_THREAD_SINCE 7000
@@ -322,15 +390,18 @@ static CUresult proc_lookup(const char *symbol, void **pfn, int version, cuuint6
     if (flags & ~(cuuint64_t)(CU_GET_PROC_ADDRESS_LEGACY_STREAM |
                               CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM))
         return CUDA_ERROR_INVALID_VALUE;
-    int limit = version < GPX_SIM_CUDA_VERSION ? version : GPX_SIM_CUDA_VERSION;
-    const struct proc *best = NULL;
+    int node = gpx__cu_node_version();
+    int limit = version < node ? version : node;
+    const struct gpx_cu_proc *best = NULL;
     int known = 0;
-    for (size_t i = 0; i < sizeof procs / sizeof procs[0]; i++) {
-        if (strcmp(procs[i].name, symbol) != 0)
+    const size_t modelled = sizeof procs / sizeof procs[0];
+    for (size_t i = 0; i < modelled + gpx__cu_stub_procs_n; i++) {
+        const struct gpx_cu_proc *p = i < modelled ? &procs[i] : &gpx__cu_stub_procs[i - modelled];
+        if (strcmp(p->name, symbol) != 0)
             continue;
         known = 1;
-        if (procs[i].version <= limit && (!best || procs[i].version > best->version))
-            best = &procs[i];
+        if (p->version <= limit && (!best || p->version > best->version))
+            best = p;
     }
     if (!best) {
         if (status)
@@ -350,6 +421,13 @@ SIM_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cuda
                                         cuuint64_t flags, CUdriverProcAddressQueryResult *status)
 {
     return proc_lookup(symbol, pfn, cudaVersion, flags, status);
+}
+
+int gpx__cu_stub_result(void)
+{
+    if (!atomic_load_explicit(&gpx__cu.inited, memory_order_acquire))
+        return gpx__cu.init_failed ? CUDA_ERROR_NO_DEVICE : CUDA_ERROR_NOT_INITIALIZED;
+    return CUDA_ERROR_NOT_SUPPORTED;
 }
 
 SIM_EXPORT CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion,

@@ -49,21 +49,27 @@ static const char *default_state(void)
 
 static int sim_init(int argc, char **argv)
 {
-    static const struct option opts[] = {{"gpus", required_argument, NULL, 'g'},
-                                         {"state", required_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *gpus = NULL, *state = default_state();
+    static const struct option opts[] = {
+        {"gpus", required_argument, NULL, 'g'},   {"state", required_argument, NULL, 's'},
+        {"driver", required_argument, NULL, 'd'}, {"cuda-version", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    const char *gpus = NULL, *state = default_state(), *driver = NULL, *cuda = NULL;
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "g:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "g:s:d:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'g':
             gpus = optarg;
             break;
         case 's':
             state = optarg;
+            break;
+        case 'd':
+            driver = optarg;
+            break;
+        case 'c':
+            cuda = optarg;
             break;
         case 'h':
             return print_usage();
@@ -79,10 +85,17 @@ static int sim_init(int argc, char **argv)
         return usage_error("'sim init' needs --state FILE (or GPUPLEX_SIM=FILE)");
     gpx_error err = {0};
     struct gpx_sim_spec spec;
-    if (gpx_sim_spec_parse(gpus, &spec, &err) < 0 || gpx_sim_create(state, &spec, &err) < 0)
+    /* --cuda-version alone: the default driver reporting another CUDA version */
+    if (gpx_sim_spec_parse(gpus, &spec, &err) < 0 ||
+        ((driver || cuda) &&
+         gpx_sim_driver_parse(driver ? driver : GPX_SIM_DEFAULT_DRIVER, cuda, &spec, &err) < 0) ||
+        gpx_sim_create(state, &spec, &err) < 0)
         return fail(&err);
-    printf("simulated node with %u GPU%s in %s\n", spec.gpu_count, spec.gpu_count == 1 ? "" : "s",
-           state);
+    uint32_t cv = spec.cuda_version ? spec.cuda_version : GPX_SIM_DEFAULT_CUDA;
+    printf("simulated node with %u GPU%s in %s (driver %s, CUDA %u.%u)\n", spec.gpu_count,
+           spec.gpu_count == 1 ? "" : "s", state,
+           spec.driver_version[0] ? spec.driver_version : GPX_SIM_DEFAULT_DRIVER, cv / 1000,
+           cv % 1000 / 10);
     for (uint32_t i = 0; i < spec.gpu_count; i++) {
         const struct gpx_sim_model_info *m = gpx_sim_model((enum gpx_sim_model)spec.models[i]);
         printf("  GPU %u: %s (%u SMs, %u MiB)\n", i, m->name, m->sm_count, m->memory_mib);

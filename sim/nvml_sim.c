@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -147,8 +148,9 @@ EXPORT nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int length)
 {
     if (!st.hdr)
         return NVML_ERROR_UNINITIALIZED;
+    /* "<CUDA major>.<driver>": "12.550.54.15", "13.580.65.06" */
     char v[48];
-    snprintf(v, sizeof v, "12.%s", st.hdr->driver_version);
+    snprintf(v, sizeof v, "%u.%s", st.hdr->driver_version_cuda / 1000U, st.hdr->driver_version);
     return copy_str(version, length, v);
 }
 
@@ -572,5 +574,50 @@ EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t dev, u
     if (!count)
         return NVML_ERROR_INVALID_ARGUMENT;
     *count = 0; /* a compute node runs no graphics */
+    return NVML_SUCCESS;
+}
+
+/*
+ * Per-process utilization samples: one for every live process holding a
+ * context on the GPU (idle ones too, at 0 %), stamped now (CLOCK_REALTIME
+ * microseconds, as the driver stamps them). The simulator does not attribute
+ * kernels to processes, so the GPU's utilization over the last second is
+ * shared evenly among them (the sum is the GPU's figure). Protocol as NVML's:
+ * samples == NULL asks for the count (NVML_ERROR_INSUFFICIENT_SIZE), nothing
+ * newer than lastSeenTimeStamp is NVML_ERROR_NOT_FOUND.
+ */
+EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t dev,
+                                                    nvmlProcessUtilizationSample_t *samples,
+                                                    unsigned int *count,
+                                                    unsigned long long lastSeenTimeStamp)
+{
+    GPU_OR_RETURN(g, dev);
+    if (!count)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long long now_us =
+        (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL;
+    uint64_t now = gpx_sim_now_ns();
+    unsigned sm = gpx_sim_util_percent(g->util, now), mem = gpx_sim_util_percent(g->mem_util, now);
+    unsigned int pids[GPX_SIM_MAX_PROCS], n = 0;
+    gpx_sim_lock(&st);
+    for (uint32_t i = 0; i < GPX_SIM_MAX_PROCS; i++) {
+        struct gpx_sim_proc *p = &g->procs[i];
+        if (atomic_load(&p->pid) != 0 && p->contexts > 0 && gpx_sim_proc_alive(p))
+            pids[n++] = (unsigned int)atomic_load(&p->pid);
+    }
+    gpx_sim_unlock(&st);
+    if (n == 0 || lastSeenTimeStamp >= now_us) {
+        *count = 0;
+        return NVML_ERROR_NOT_FOUND;
+    }
+    unsigned int room = *count;
+    *count = n;
+    if (!samples || room < n)
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    for (unsigned int i = 0; i < n; i++)
+        samples[i] = (nvmlProcessUtilizationSample_t){
+            .pid = pids[i], .timeStamp = now_us, .smUtil = sm / n, .memUtil = mem / n};
     return NVML_SUCCESS;
 }

@@ -7,7 +7,8 @@
 #define GPX_SIM_USAGE_H
 
 #define GPX_SIM_USAGE                                                                              \
-    "usage: gpuplex sim init --gpus SPEC [--state FILE]\n"                                         \
+    "usage: gpuplex sim init --gpus SPEC [--state FILE] [--driver VERSION]\n"                      \
+    "                        [--cuda-version X.Y]\n"                                               \
     "       gpuplex sim models\n"                                                                  \
     "\n"                                                                                           \
     "The simulator provides ABI-compatible libnvidia-ml.so.1 and libcuda.so.1 over\n"              \
@@ -19,6 +20,14 @@
     "                 models: A100-40GB, A100-80GB, H100-80GB, H200-141GB\n"                       \
     "                 (at most 16 GPUs)\n"                                                         \
     "  --state FILE   the state file to write (default: $GPUPLEX_SIM)\n"                           \
+    "  --driver VERSION  the driver the node reports (nvmlSystemGetDriverVersion),\n"              \
+    "                 e.g. 580.65.06; its branch sets the CUDA version it reports\n"               \
+    "                 (cuDriverGetVersion, nvmlSystemGetCudaDriverVersion), as on a\n"             \
+    "                 real node: 525 12.0, 530 12.1, 535 12.2, 545 12.3, 550 12.4,\n"              \
+    "                 555 12.5, 560 12.6, 565 12.7, 570 12.8, 575 12.9, 580 13.0;\n"               \
+    "                 other branches are refused (default: 550.54.15, CUDA 12.4)\n"                \
+    "  --cuda-version X.Y  report this CUDA version instead of the branch's\n"                     \
+    "                 (12.0 .. 13.9): a driver newer or older than its branch\n"                   \
     "\n"                                                                                           \
     "'sim models' lists the models with their SM counts, memory and power limits.\n"
 

@@ -132,8 +132,9 @@ int gpx_sim_create(const char *path, const struct gpx_sim_spec *spec, gpx_error 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     h->created_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-    h->driver_version_cuda = 12040;
-    snprintf(h->driver_version, sizeof h->driver_version, "550.54.15");
+    h->driver_version_cuda = spec->cuda_version ? spec->cuda_version : GPX_SIM_DEFAULT_CUDA;
+    snprintf(h->driver_version, sizeof h->driver_version, "%s",
+             spec->driver_version[0] ? spec->driver_version : GPX_SIM_DEFAULT_DRIVER);
     if (init_lock(&h->lock) != 0) {
         free(buf);
         return gpx_error_set(err, GPX_E_INTERNAL, "initialising the state lock");

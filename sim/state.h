@@ -66,10 +66,28 @@ const char *gpx_sim_model_list(void);
 struct gpx_sim_spec {
     uint32_t gpu_count;
     uint8_t models[GPX_SIM_MAX_GPUS];
+    /* the driver the node claims to be; "" and 0: GPX_SIM_DEFAULT_DRIVER and its CUDA */
+    char driver_version[32];
+    uint32_t cuda_version;
 };
 
-/* Parses "2xH100-80GB,1xA100-40GB" ("N x" optional, meaning 1). */
+/* Parses "2xH100-80GB,1xA100-40GB" ("N x" optional, meaning 1); the default driver. */
 int gpx_sim_spec_parse(const char *text, struct gpx_sim_spec *out, gpx_error *err);
+
+/* The driver of a node made without --driver, and the CUDA version it reports. */
+#define GPX_SIM_DEFAULT_DRIVER "550.54.15"
+#define GPX_SIM_DEFAULT_CUDA   12040U
+
+/*
+ * Sets spec's driver to `version` ("580.65.06"), reporting the CUDA version of
+ * its branch (NVIDIA's toolkit/driver table: 580 -> 13000), or `cuda` ("12.8",
+ * NULL for the branch's). An unknown branch is refused with the list of
+ * accepted ones (drivers.c).
+ */
+int gpx_sim_driver_parse(const char *version, const char *cuda, struct gpx_sim_spec *spec,
+                         gpx_error *err);
+/* "525 (CUDA 12.0), 530 (CUDA 12.1), ...": for messages and help. */
+const char *gpx_sim_driver_branches(void);
 
 struct gpx_sim_proc {
     _Atomic int32_t pid; /* 0: free slot */
@@ -120,8 +138,8 @@ struct gpx_sim_header {
     uint32_t gpu_count;
     uint64_t file_size;
     uint64_t created_ns;          /* CLOCK_REALTIME at creation */
-    uint32_t driver_version_cuda; /* cuDriverGetVersion: 12040 */
-    char driver_version[32];      /* nvmlSystemGetDriverVersion: "550.54.15" */
+    uint32_t driver_version_cuda; /* cuDriverGetVersion: 12040 (--driver's branch) */
+    char driver_version[32];      /* nvmlSystemGetDriverVersion: "550.54.15" (--driver) */
     pthread_mutex_t lock;         /* robust, process-shared */
     uint8_t pad[64];
 };

@@ -293,7 +293,162 @@
     X(cuStreamEndCapture_ptsz, (CUstream hStream, CUgraph *phGraph))                               \
     X(cuThreadExchangeStreamCaptureMode, (CUstreamCaptureMode *mode))                              \
     X(cuGraphLaunch, (CUgraphExec hGraphExec, CUstream hStream))                                   \
-    X(cuGraphLaunch_ptsz, (CUgraphExec hGraphExec, CUstream hStream))
+    X(cuGraphLaunch_ptsz, (CUgraphExec hGraphExec, CUstream hStream))                              \
+    X(cuStreamBeginCapture, (CUstream hStream))                                                    \
+    X(cuStreamBeginCapture_ptsz, (CUstream hStream))                                               \
+    X(cuStreamIsCapturing, (CUstream hStream, CUstreamCaptureStatus *captureStatus))               \
+    X(cuStreamIsCapturing_ptsz, (CUstream hStream, CUstreamCaptureStatus *captureStatus))          \
+    X(cuStreamGetCaptureInfo, (CUstream hStream, CUstreamCaptureStatus *captureStatus_out,         \
+                               cuuint64_t *id_out))                                                \
+    X(cuStreamGetCaptureInfo_ptsz, (CUstream hStream, CUstreamCaptureStatus *captureStatus_out,    \
+                                    cuuint64_t *id_out))                                           \
+    X(cuStreamGetCaptureInfo_v2, (CUstream hStream, CUstreamCaptureStatus *captureStatus_out,      \
+                                  cuuint64_t *id_out, CUgraph *graph_out,                          \
+                                  const CUgraphNode **dependencies_out,                            \
+                                  size_t *numDependencies_out))                                    \
+    X(cuStreamGetCaptureInfo_v2_ptsz, (CUstream hStream, CUstreamCaptureStatus *captureStatus_out, \
+                                       cuuint64_t *id_out, CUgraph *graph_out,                     \
+                                       const CUgraphNode **dependencies_out,                       \
+                                       size_t *numDependencies_out))                               \
+    X(cuStreamGetCaptureInfo_v3, (CUstream hStream, CUstreamCaptureStatus *captureStatus_out,      \
+                                  cuuint64_t *id_out, CUgraph *graph_out,                          \
+                                  const CUgraphNode **dependencies_out,                            \
+                                  const CUgraphEdgeData **edgeData_out,                            \
+                                  size_t *numDependencies_out))                                    \
+    X(cuStreamGetCaptureInfo_v3_ptsz, (CUstream hStream, CUstreamCaptureStatus *captureStatus_out, \
+                                       cuuint64_t *id_out, CUgraph *graph_out,                     \
+                                       const CUgraphNode **dependencies_out,                       \
+                                       const CUgraphEdgeData **edgeData_out,                       \
+                                       size_t *numDependencies_out))                               \
+    X(cuGraphCreate, (CUgraph *phGraph, unsigned int flags))                                       \
+    X(cuGraphDestroy, (CUgraph hGraph))                                                            \
+    X(cuGraphAddKernelNode, (CUgraphNode *phGraphNode, CUgraph hGraph,                             \
+                             const CUgraphNode *dependencies, size_t numDependencies,              \
+                             const CUDA_KERNEL_NODE_PARAMS_v1 *nodeParams))                        \
+    X(cuGraphAddKernelNode_v2, (CUgraphNode *phGraphNode, CUgraph hGraph,                          \
+                                const CUgraphNode *dependencies, size_t numDependencies,           \
+                                const CUDA_KERNEL_NODE_PARAMS *nodeParams))                        \
+    X(cuGraphAddMemcpyNode, (CUgraphNode *phGraphNode, CUgraph hGraph,                             \
+                             const CUgraphNode *dependencies, size_t numDependencies,              \
+                             const CUDA_MEMCPY3D *copyParams, CUcontext ctx))                      \
+    X(cuGraphAddMemsetNode, (CUgraphNode *phGraphNode, CUgraph hGraph,                             \
+                             const CUgraphNode *dependencies, size_t numDependencies,              \
+                             const CUDA_MEMSET_NODE_PARAMS *memsetParams, CUcontext ctx))          \
+    X(cuGraphAddHostNode, (CUgraphNode *phGraphNode, CUgraph hGraph,                               \
+                           const CUgraphNode *dependencies, size_t numDependencies,                \
+                           const CUDA_HOST_NODE_PARAMS *nodeParams))                               \
+    X(cuGraphAddEmptyNode, (CUgraphNode *phGraphNode, CUgraph hGraph,                              \
+                            const CUgraphNode *dependencies, size_t numDependencies))              \
+    X(cuGraphAddMemAllocNode, (CUgraphNode *phGraphNode, CUgraph hGraph,                           \
+                               const CUgraphNode *dependencies, size_t numDependencies,            \
+                               CUDA_MEM_ALLOC_NODE_PARAMS *nodeParams))                            \
+    X(cuGraphAddMemFreeNode, (CUgraphNode *phGraphNode, CUgraph hGraph,                            \
+                              const CUgraphNode *dependencies, size_t numDependencies,             \
+                              CUdeviceptr dptr))                                                   \
+    X(cuGraphMemAllocNodeGetParams, (CUgraphNode hNode, CUDA_MEM_ALLOC_NODE_PARAMS *params_out))   \
+    X(cuGraphMemFreeNodeGetParams, (CUgraphNode hNode, CUdeviceptr *dptr_out))                     \
+    X(cuGraphNodeGetType, (CUgraphNode hNode, CUgraphNodeType *type))                              \
+    X(cuGraphGetNodes, (CUgraph hGraph, CUgraphNode *nodes, size_t *numNodes))                     \
+    X(cuGraphInstantiate, (CUgraphExec *phGraphExec, CUgraph hGraph, CUgraphNode *phErrorNode,     \
+                           char *logBuffer, size_t bufferSize))                                    \
+    X(cuGraphInstantiate_v2, (CUgraphExec *phGraphExec, CUgraph hGraph, CUgraphNode *phErrorNode,  \
+                              char *logBuffer, size_t bufferSize))                                 \
+    X(cuGraphInstantiateWithFlags, (CUgraphExec *phGraphExec, CUgraph hGraph,                      \
+                                    unsigned long long flags))                                     \
+    X(cuGraphInstantiateWithParams, (CUgraphExec *phGraphExec, CUgraph hGraph,                     \
+                                     CUDA_GRAPH_INSTANTIATE_PARAMS *instantiateParams))            \
+    X(cuGraphInstantiateWithParams_ptsz, (CUgraphExec *phGraphExec, CUgraph hGraph,                \
+                                          CUDA_GRAPH_INSTANTIATE_PARAMS *instantiateParams))       \
+    X(cuGraphExecGetFlags, (CUgraphExec hGraphExec, cuuint64_t *flags))                            \
+    X(cuGraphUpload, (CUgraphExec hGraphExec, CUstream hStream))                                   \
+    X(cuGraphUpload_ptsz, (CUgraphExec hGraphExec, CUstream hStream))                              \
+    X(cuGraphExecDestroy, (CUgraphExec hGraphExec))                                                \
+    X(cuDeviceGraphMemTrim, (CUdevice device))                                                     \
+    /* contexts: CUDA 12.5+, peers, cache preferences */                                           \
+    X(cuCtxCreate_v4, (CUcontext *pctx, CUctxCreateParams *ctxCreateParams, unsigned int flags,    \
+                       CUdevice dev))                                                              \
+    X(cuCtxDisablePeerAccess, (CUcontext peerContext))                                             \
+    X(cuCtxSetCacheConfig, (CUfunc_cache config))                                                  \
+    X(cuCtxGetCacheConfig, (CUfunc_cache *pconfig))                                                \
+    X(cuCtxSetSharedMemConfig, (CUsharedconfig config))                                            \
+    X(cuCtxGetSharedMemConfig, (CUsharedconfig *pConfig))                                          \
+    X(cuFuncSetCacheConfig, (CUfunction hfunc, CUfunc_cache config))                               \
+    X(cuFuncSetSharedMemConfig, (CUfunction hfunc, CUsharedconfig config))                         \
+    /* peer copies, 2D memsets */                                                                  \
+    X(cuMemcpyPeer, (CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice,           \
+                     CUcontext srcContext, size_t ByteCount))                                      \
+    X(cuMemcpyPeer_ptds, (CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice,      \
+                          CUcontext srcContext, size_t ByteCount))                                 \
+    X(cuMemcpyPeerAsync, (CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice,      \
+                          CUcontext srcContext, size_t ByteCount, CUstream hStream))               \
+    X(cuMemcpyPeerAsync_ptsz, (CUdeviceptr dstDevice, CUcontext dstContext,                        \
+                               CUdeviceptr srcDevice, CUcontext srcContext, size_t ByteCount,      \
+                               CUstream hStream))                                                  \
+    X(cuMemsetD2D8_v2, (CUdeviceptr dstDevice, size_t dstPitch, unsigned char uc, size_t Width,    \
+                        size_t Height))                                                            \
+    X(cuMemsetD2D8_v2_ptds, (CUdeviceptr dstDevice, size_t dstPitch, unsigned char uc,             \
+                             size_t Width, size_t Height))                                         \
+    X(cuMemsetD2D8, (CUdeviceptr_v1 dstDevice, unsigned int dstPitch, unsigned char uc,            \
+                     unsigned int Width, unsigned int Height))                                     \
+    X(cuMemsetD2D16_v2, (CUdeviceptr dstDevice, size_t dstPitch, unsigned short us, size_t Width,  \
+                         size_t Height))                                                           \
+    X(cuMemsetD2D16_v2_ptds, (CUdeviceptr dstDevice, size_t dstPitch, unsigned short us,           \
+                              size_t Width, size_t Height))                                        \
+    X(cuMemsetD2D16, (CUdeviceptr_v1 dstDevice, unsigned int dstPitch, unsigned short us,          \
+                      unsigned int Width, unsigned int Height))                                    \
+    X(cuMemsetD2D32_v2, (CUdeviceptr dstDevice, size_t dstPitch, unsigned int ui, size_t Width,    \
+                         size_t Height))                                                           \
+    X(cuMemsetD2D32_v2_ptds, (CUdeviceptr dstDevice, size_t dstPitch, unsigned int ui,             \
+                              size_t Width, size_t Height))                                        \
+    X(cuMemsetD2D32, (CUdeviceptr_v1 dstDevice, unsigned int dstPitch, unsigned int ui,            \
+                      unsigned int Width, unsigned int Height))                                    \
+    X(cuMemsetD2D8Async, (CUdeviceptr dstDevice, size_t dstPitch, unsigned char uc, size_t Width,  \
+                          size_t Height, CUstream hStream))                                        \
+    X(cuMemsetD2D8Async_ptsz, (CUdeviceptr dstDevice, size_t dstPitch, unsigned char uc,           \
+                               size_t Width, size_t Height, CUstream hStream))                     \
+    X(cuMemsetD2D16Async, (CUdeviceptr dstDevice, size_t dstPitch, unsigned short us,              \
+                           size_t Width, size_t Height, CUstream hStream))                         \
+    X(cuMemsetD2D16Async_ptsz, (CUdeviceptr dstDevice, size_t dstPitch, unsigned short us,         \
+                                size_t Width, size_t Height, CUstream hStream))                    \
+    X(cuMemsetD2D32Async, (CUdeviceptr dstDevice, size_t dstPitch, unsigned int ui, size_t Width,  \
+                           size_t Height, CUstream hStream))                                       \
+    X(cuMemsetD2D32Async_ptsz, (CUdeviceptr dstDevice, size_t dstPitch, unsigned int ui,           \
+                                size_t Width, size_t Height, CUstream hStream))                    \
+    /* pointers, pools, linker, IPC events */                                                      \
+    X(cuPointerGetAttributes, (unsigned int numAttributes, CUpointer_attribute *attributes,        \
+                               void **data, CUdeviceptr ptr))                                      \
+    X(cuMemPoolSetAccess, (CUmemoryPool pool, const CUmemAccessDesc *map, size_t count))           \
+    X(cuMemPoolGetAccess, (CUmemAccess_flags *flags, CUmemoryPool memPool,                         \
+                           CUmemLocation *location))                                               \
+    X(cuLinkCreate, (unsigned int numOptions, CUjit_option *options, void **optionValues,          \
+                     CUlinkState *stateOut))                                                       \
+    X(cuLinkAddData, (CUlinkState state, CUjitInputType type, void *data, size_t size,             \
+                      const char *name, unsigned int numOptions, CUjit_option *options,            \
+                      void **optionValues))                                                        \
+    X(cuLinkAddFile_v2, (CUlinkState state, CUjitInputType type, const char *path,                 \
+                         unsigned int numOptions, CUjit_option *options, void **optionValues))     \
+    X(cuLinkAddFile, (CUlinkState state, CUjitInputType type, const char *path,                    \
+                      unsigned int numOptions, CUjit_option *options, void **optionValues))        \
+    X(cuIpcGetEventHandle, (CUipcEventHandle *pHandle, CUevent event))                             \
+    X(cuIpcOpenEventHandle, (CUevent *phEvent, CUipcEventHandle handle))                           \
+    /* external semaphores */                                                                      \
+    X(cuImportExternalSemaphore, (CUexternalSemaphore *extSem_out,                                 \
+                                  const CUDA_EXTERNAL_SEMAPHORE_HANDLE_DESC *semHandleDesc))       \
+    X(cuSignalExternalSemaphoresAsync, (const CUexternalSemaphore *extSemArray,                    \
+                                        const CUDA_EXTERNAL_SEMAPHORE_SIGNAL_PARAMS *paramsArray,  \
+                                        unsigned int numExtSems, CUstream stream))                 \
+    X(cuSignalExternalSemaphoresAsync_ptsz,                                                        \
+      (const CUexternalSemaphore *extSemArray,                                                     \
+       const CUDA_EXTERNAL_SEMAPHORE_SIGNAL_PARAMS *paramsArray, unsigned int numExtSems,          \
+       CUstream stream))                                                                           \
+    X(cuWaitExternalSemaphoresAsync, (const CUexternalSemaphore *extSemArray,                      \
+                                      const CUDA_EXTERNAL_SEMAPHORE_WAIT_PARAMS *paramsArray,      \
+                                      unsigned int numExtSems, CUstream stream))                   \
+    X(cuWaitExternalSemaphoresAsync_ptsz,                                                          \
+      (const CUexternalSemaphore *extSemArray,                                                     \
+       const CUDA_EXTERNAL_SEMAPHORE_WAIT_PARAMS *paramsArray, unsigned int numExtSems,            \
+       CUstream stream))                                                                           \
+    X(cuDestroyExternalSemaphore, (CUexternalSemaphore extSem))
 /* clang-format on */
 
 #endif

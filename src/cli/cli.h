@@ -20,6 +20,9 @@ extern const struct gpx_cmd gpx_cmd_help, gpx_cmd_version, gpx_cmd_ls, gpx_cmd_s
 extern const struct gpx_cmd gpx_cmd_lease, gpx_cmd_run, gpx_cmd_watch;
 extern const struct gpx_cmd gpx_cmd_status, gpx_cmd_usage, gpx_cmd_tenant;
 extern const struct gpx_cmd gpx_cmd_mig, gpx_cmd_timeslice;
+extern const struct gpx_cmd gpx_cmd_top;
+extern const struct gpx_cmd gpx_cmd_dmon;
+extern const struct gpx_cmd gpx_cmd_cdi;
 
 /* The parts of `gpuplex --help` besides the command list (cmd_help.c). */
 struct gpx_cli_help {

@@ -202,8 +202,10 @@ static int lease_ls(int argc, char **argv)
         for (unsigned i = 0; i < n; i++) {
             const struct gpx_lease *x = &l[i];
             char qt[32] = "-", u[32], p[32];
-            if (x->rec.memory_quota)
-                gpx_size_format(x->rec.memory_quota, qt, sizeof qt);
+            /* a mig lease holds its instance's memory (as tenant limits and /metrics count) */
+            uint64_t quota = x->rec.mode == GPX_MODE_MIG ? x->rec.gpu_memory : x->rec.memory_quota;
+            if (quota)
+                gpx_size_format(quota, qt, sizeof qt);
             gpx_size_format(x->used_bytes, u, sizeof u);
             gpx_size_format(x->peak_bytes, p, sizeof p);
             printf("%-16s %-9s %3u %10s %10s %10s %7llu %5u %-*s%s%s\n", x->rec.id,
@@ -312,13 +314,13 @@ const struct gpx_cmd gpx_cmd_lease = {
     "                    {CUDA_VISIBLE_DEVICES, GPUPLEX_LEASE, GPUPLEX_RUN_DIR,\n"
     "                    LD_PRELOAD}, usage, ...)\n"
     "\n"
-    "ls: your active leases (an admin's: everybody's) with mode, GPU, quota, memory\n"
-    "used now and at peak, allocations refused for the quota, live processes and\n"
-    "tenant. --json prints an array of lease objects, each with used_bytes,\n"
-    "peak_bytes, refused, processes [{pid, used_bytes}], gpu_seconds, wait_seconds,\n"
-    "turns, drains, wait_p99_ms; with --turns also recent_turns [{grant_ms,\n"
-    "wait_us}] (the last 256 turns). --quiet (-q) prints the lease ids alone, one a\n"
-    "line.\n"
+    "ls: your active leases (an admin's: everybody's) with mode, GPU, quota (a mig\n"
+    "lease's: its instance's memory), memory used now and at peak, allocations\n"
+    "refused for the quota, live processes and tenant. --json prints an array of\n"
+    "lease objects, each with used_bytes, peak_bytes, refused, processes [{pid,\n"
+    "used_bytes}], gpu_seconds, wait_seconds, turns, drains, wait_p99_ms; with\n"
+    "--turns also recent_turns [{grant_ms, wait_us}] (the last 256 turns). --quiet\n"
+    "(-q) prints the lease ids alone, one a line.\n"
     "\n"
     "rm: releases leases. Processes still running keep their limits until they exit.\n"
     "\n"

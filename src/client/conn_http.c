@@ -179,8 +179,10 @@ static int gpus(gpx_conn *c, struct gpx_node *out, gpx_error *err)
         rc = gpx_view_gpus_read(j, out, err);
     json_decref(j);
     struct gpx_health h;
-    if (rc == 0 && health(c, &h, err) == 0)
+    if (rc == 0 && health(c, &h, err) == 0) {
         snprintf(out->driver_version, sizeof out->driver_version, "%s", h.driver_version);
+        out->cuda_version = h.cuda_version;
+    }
     return rc;
 }
 

@@ -359,6 +359,10 @@ void gpxd_api_handle(struct gpxd *d, const struct gpxd_http_req *rq, struct gpxd
     memset(rs, 0, sizeof *rs);
     char param[64] = "", allow[128] = "";
     const struct route *r = NULL, *any = NULL;
+    if (d->cfg.web && gpxd_web_path(rq->path)) { /* static files: no caller needed */
+        gpxd_web_serve(d->web_root, rq->method, rq->path, rs);
+        goto done;
+    }
     for (size_t i = 0; i < NROUTES; i++) {
         char p[64];
         if (!match(routes[i].pattern, rq->path, p, sizeof p))

@@ -49,10 +49,15 @@ void gpxd_config_defaults(struct gpxd_config *c)
     c->log_level = GPX_LOG_INFO;
     c->threads = 2;
     c->max_body = (size_t)64 * 1024;
+    c->web = 1;
+    c->metrics_dcgm_leases = 1;
     c->max_connections = 1024;
     c->max_connections_per_peer = 32;
     c->header_timeout_ms = 10000;
     c->idle_timeout_ms = 60000;
+    snprintf(c->cdi_spec, sizeof c->cdi_spec, "%s", "/var/run/cdi/gpuplex.json");
+    snprintf(c->cdi_version, sizeof c->cdi_version, "%s", "0.5.0");
+    snprintf(c->cdi_dev_root, sizeof c->cdi_dev_root, "%s", "/dev");
 }
 
 int gpxd_parse_duration(const char *s, uint64_t *ms, gpx_error *err)
@@ -137,8 +142,24 @@ int gpxd_parse_listen(const char *s, int allow_remote, char *host, size_t hostle
     return 0;
 }
 
+/* The CDI spec versions whose runtimes read device nodes with hostPath (0.5.0 and later). */
+static int cdi_version_ok(const char *v)
+{
+    static const char *const known[] = {"0.5.0", "0.6.0", "0.7.0", "0.8.0", "1.0.0", "1.1.0"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(v, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
 int gpxd_config_check(const struct gpxd_config *c, gpx_error *err)
 {
+    if (!cdi_version_ok(c->cdi_version))
+        return gpx_error_set(err, GPX_E_INVALID,
+                             "cdi_version: '%s' is not one of 0.5.0, 0.6.0, 0.7.0, 0.8.0, 1.0.0, "
+                             "1.1.0 (the spec's device nodes need 0.5.0; Debian 12's podman 4.3 "
+                             "reads up to 0.5.0)",
+                             c->cdi_version);
     int tls = c->tls_cert[0] || c->tls_key[0];
     if (tls && (!c->tls_cert[0] || !c->tls_key[0]))
         return gpx_error_set(err, GPX_E_INVALID,
@@ -269,8 +290,17 @@ static const struct key keys[] = {
     UINT("threads", threads, unsigned, 1, 64, 10),
     BOOL("metrics_public", metrics_public),
     ENUM("metrics_labels", metrics_snake_labels, int, {"dcgm", 0}, {"snake", 1}),
+    BOOL("metrics_dcgm_leases", metrics_dcgm_leases),
     STRING("hostname", hostname, 0),
+    BOOL("web", web),
+    STRING("web_root", web_root, 0),
     UINT("max_body", max_body, size_t, 1024, 16u << 20, 10),
+    STRING("cdi_spec", cdi_spec, 0),
+    STRING("cdi_version", cdi_version, 1),
+    STRING("cdi_dev_root", cdi_dev_root, 1),
+    STRING("cdi_driver_libs", cdi_driver_libs, 0),
+    STRING("cdi_env", cdi_env, 0),
+    STRING("cdi_mounts", cdi_mounts, 0),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -41,6 +41,8 @@ struct gpxd_config {
     char sim[256];              /* simulated node spec ("2xH100-80GB"), "" = real driver */
     char interposer[PATH_MAX];  /* LD_PRELOAD for vgpu/timeslice; "" = found next to gpuplexd */
     char hostname[256];         /* Hostname label of /metrics; "" = gethostname() */
+    int web;                    /* serve the web dashboard at / (web.c) */
+    char web_root[PATH_MAX];    /* its files; "" = found next to gpuplexd */
     enum gpx_place_policy placement;
     double oversubscription; /* >= 1.0 */
     uint64_t grace_ms;       /* owners gone this long: the lease is released */
@@ -53,11 +55,19 @@ struct gpxd_config {
     unsigned threads;
     int metrics_public;       /* /metrics without authentication */
     int metrics_snake_labels; /* model_name/uuid/hostname instead of dcgm's spelling */
+    int metrics_dcgm_leases;  /* per-lease DCGM_FI_DEV_GPU_UTIL series (lease, tenant labels) */
     size_t max_body;
     int watchdog;                      /* -1 off, else enum gpx_watch_enforce (report, kill) */
     uint64_t watchdog_ms;              /* how often the watchdog runs */
     uint64_t watchdog_allowance;       /* bytes per process beyond what the interposer counts */
     uint64_t watchdog_lease_allowance; /* bytes per lease beyond its quota, all processes */
+    /* CDI specs for containers (src/cdi, docs/containers.md) */
+    char cdi_spec[PATH_MAX];        /* the spec file gpuplexd keeps; "" = none */
+    char cdi_version[16];           /* its cdiVersion */
+    char cdi_dev_root[PATH_MAX];    /* where the device nodes are on the host */
+    char cdi_driver_libs[PATH_MAX]; /* ':'-separated dirs searched first / files mounted */
+    char cdi_env[PATH_MAX];         /* extra environment, ' '-separated KEY=VALUE */
+    char cdi_mounts[PATH_MAX];      /* extra mounts, ','-separated HOST[:CONTAINER[:rw|ro]] */
 };
 
 void gpxd_config_defaults(struct gpxd_config *c);

@@ -5,6 +5,7 @@
  * WAL checkpoints and the watchdog backstop (docs/threat-model.md).
  */
 #define _GNU_SOURCE
+#include "cdi/cdi.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/watchdog.h"
@@ -25,6 +26,22 @@ static void find_interposer(struct gpxd *d)
         d->interposer[0] = '\0';
 }
 
+/* The CDI spec writer (src/cdi): an observer of the engine, before anything serves. */
+static int start_cdi(struct gpxd *d, gpx_error *err)
+{
+    if (!d->cfg.cdi_spec[0])
+        return 0;
+    struct gpx_cdi_opts co = {
+        .cdi_version = d->cfg.cdi_version,
+        .dev_root = d->cfg.cdi_dev_root,
+        .driver_libs = d->cfg.cdi_driver_libs,
+        .env = d->cfg.cdi_env,
+        .mounts = d->cfg.cdi_mounts,
+        .interposer = d->interposer,
+    };
+    return gpx_cdi_writer_start(d->eng, &co, d->cfg.cdi_spec, &d->cdi, err);
+}
+
 int gpxd_open(const struct gpxd_config *cfg, struct gpxd **out, gpx_error *err)
 {
     struct gpxd *d = calloc(1, sizeof *d);
@@ -34,6 +51,7 @@ int gpxd_open(const struct gpxd_config *cfg, struct gpxd **out, gpx_error *err)
     d->started_ns = gpx_now_ns();
     pthread_mutex_init(&d->bg_lock, NULL);
     pthread_cond_init(&d->bg_cond, NULL);
+    pthread_mutex_init(&d->metrics_lock, NULL);
     if (d->cfg.hostname[0])
         snprintf(d->hostname, sizeof d->hostname, "%s", d->cfg.hostname);
     else if (gethostname(d->hostname, sizeof d->hostname - 1) < 0)
@@ -42,6 +60,15 @@ int gpxd_open(const struct gpxd_config *cfg, struct gpxd **out, gpx_error *err)
     if (!d->interposer[0])
         gpx_warn("no interposer (libgpuplex-cuda.so) found next to gpuplexd: vgpu and timeslice "
                  "leases get no LD_PRELOAD; set 'interposer' in the config");
+    if (d->cfg.web) {
+        gpx_error we = {0};
+        if (gpxd_web_root(&d->cfg, d->web_root, sizeof d->web_root, &we) < 0) {
+            d->web_root[0] = '\0';
+            gpx_warn("web dashboard: %s: / answers 404 (set web_root, or web = off)", we.msg);
+        } else {
+            gpx_debug("web dashboard: / serves %s", d->web_root);
+        }
+    }
     struct gpx_engine_opts o = {
         .state_dir = d->cfg.state_dir,
         .run_dir = d->cfg.run_dir[0] ? d->cfg.run_dir : gpx_run_dir(),
@@ -52,7 +79,7 @@ int gpxd_open(const struct gpxd_config *cfg, struct gpxd **out, gpx_error *err)
         .max_leases_per_tenant = d->cfg.max_leases_per_tenant,
         .daemon = 1,
     };
-    if (gpx_engine_open(&o, &d->eng, err) < 0) {
+    if (gpx_engine_open(&o, &d->eng, err) < 0 || start_cdi(d, err) < 0) {
         gpxd_close(d);
         return -1;
     }
@@ -173,7 +200,10 @@ void gpxd_close(struct gpxd *d)
         pthread_join(d->bg, NULL);
     }
     gpx_engine_close(d->eng);
+    gpx_cdi_writer_stop(d->cdi); /* after the engine, whose observer it is */
     pthread_mutex_destroy(&d->bg_lock);
     pthread_cond_destroy(&d->bg_cond);
+    pthread_mutex_destroy(&d->metrics_lock);
+    free(d->marks);
     free(d);
 }

@@ -23,14 +23,31 @@
 
 struct gpxd_http;
 
+/* A lease's GPU time and wait at the previous /metrics scrape (metrics.c). */
+struct gpxd_lease_mark {
+    char id[64];
+    uint64_t gpu_ns, wait_ns;
+    int64_t t_ns; /* CLOCK_REALTIME, as the lease's created_ns */
+};
+
+struct gpx_cdi_writer;
+
 struct gpxd {
     struct gpxd_config cfg;
     struct gpx_engine *eng;
+    /* keeps cfg.cdi_spec (src/cdi); NULL when off */
+    struct gpx_cdi_writer *cdi;
     char interposer[PATH_MAX]; /* "" if none was found */
+    char web_root[PATH_MAX];   /* the dashboard's files (real path); "" if off or not found */
     char hostname[256];
     int64_t started_ns;
 
     _Atomic uint64_t http_by_class[6]; /* [1..5]: 1xx..5xx */
+
+    /* per-lease figures over the scrape interval: the active leases at the last scrape */
+    pthread_mutex_t metrics_lock;
+    struct gpxd_lease_mark *marks;
+    unsigned n_marks;
 
     struct gpxd_http *http;
     pthread_t bg;
@@ -73,8 +90,22 @@ struct gpxd_http_resp {
     const char *allow; /* Allow header for 405 */
     char allow_buf[128];
     int www_authenticate;
+    const char *const *headers; /* more headers: name, value, ..., NULL (static) */
 };
 void gpxd_api_handle(struct gpxd *d, const struct gpxd_http_req *rq, struct gpxd_http_resp *rs);
+
+/*
+ * web.c: the dashboard's static files. gpxd_web_path: whether path is one of its paths
+ * (`/`, `/index.html`, `/web`, `/web/...`); gpxd_web_serve answers it from root (a real
+ * path; "" = not found) with its security headers; gpxd_web_root finds cfg's web_root
+ * (or the one shipped beside gpuplexd) as a real path.
+ */
+int gpxd_web_path(const char *path);
+void gpxd_web_serve(const char *root, const char *method, const char *path,
+                    struct gpxd_http_resp *rs);
+int gpxd_web_root(const struct gpxd_config *cfg, char *out, size_t len, gpx_error *err);
+/* The Content-Type of a file name by its extension; NULL: not served. */
+const char *gpxd_web_content_type(const char *name);
 
 /* http.c */
 int gpxd_http_start(struct gpxd *d, struct gpxd_http **out, gpx_error *err);

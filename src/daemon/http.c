@@ -100,6 +100,7 @@ struct conn_req {
     int too_large;
 };
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct gpxd_http *h = cls;
@@ -507,6 +508,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         MHD_add_response_header(resp, "Allow", rs.allow);
     if (rs.www_authenticate)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"gpuplex\"");
+    for (size_t i = 0; rs.headers && rs.headers[i]; i += 2)
+        MHD_add_response_header(resp, rs.headers[i], rs.headers[i + 1]);
     enum MHD_Result r = MHD_queue_response(conn, (unsigned)rs.status, resp);
     MHD_destroy_response(resp);
     return r;

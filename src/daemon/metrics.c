@@ -8,7 +8,13 @@
  * metrics_labels = snake the labels are written model_name, uuid, hostname
  * instead and the output lints clean (docs/daemon.md).
  * Per lease (labels lease, tenant, mode, gpu): gpuplex_lease_* gauges and
- * counters; per daemon: request and lease counters.
+ * counters, and its GPU utilization over the scrape interval, also as a
+ * DCGM_FI_DEV_GPU_UTIL series with the GPU's labels plus lease and tenant
+ * (the per-GPU series have no lease label; metrics_dcgm_leases = false
+ * leaves these out, for dashboards that average every series). Per MIG GPU instance: its memory
+ * (gpuplex_mig_instance_*, and DCGM_FI_DEV_FB_USED/FREE with dcgm-exporter's
+ * GPU_I_ID, GPU_I_PROFILE) and the lease holding it. Per daemon: request and
+ * lease counters. docs/monitoring.md lists every series.
  * Figures the driver does not report are left out, never invented.
  */
 #include "daemon/daemon.h"
@@ -76,57 +82,260 @@ static void head(struct buf *b, const char *name, const char *type, const char *
     put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-int gpxd_metrics(struct gpxd *d, char **out, size_t *len, gpx_error *err)
+/* dcgm-exporter's per-GPU labels, in the spelling metrics_labels asks for. */
+static void gpu_labels(struct buf *b, const struct gpx_gpu_info *g, int snake, const char *host)
 {
-    struct buf b = {.p = malloc(16384), .cap = 16384};
-    if (!b.p)
-        return gpx_error_set(err, GPX_E_NOMEM, "metrics");
-    b.p[0] = '\0';
-    int snake = d->cfg.metrics_snake_labels;
-    char host[512];
-    esc(host, sizeof host, d->hostname);
+    char model[256], uuid[256], pci[64];
+    esc(model, sizeof model, g->name);
+    esc(uuid, sizeof uuid, g->uuid);
+    esc(pci, sizeof pci, (g->valid & GPX_INV_PCI) ? g->pci_bus_id : "");
+    put(b, "gpu=\"%u\",%s=\"%s\",pci_bus_id=\"%s\",device=\"nvidia%u\",%s=\"%s\",%s=\"%s\"",
+        g->index, snake ? "uuid" : "UUID", uuid, pci, g->index, snake ? "model_name" : "modelName",
+        model, snake ? "hostname" : "Hostname", host);
+}
 
+static const struct gpx_gpu_info *gpu_of(const struct gpx_node *n, unsigned index)
+{
+    for (unsigned i = 0; i < n->count; i++)
+        if (n->gpus[i].info.index == index)
+            return &n->gpus[i].info;
+    return NULL;
+}
+
+/* A lease's figures in one scrape. */
+struct lease_fig {
+    int util_known; /* the lease's GPU utilization is known (below) */
+    double util;    /* ratio, 0..1, over the scrape interval */
+    double wait;    /* seconds waited per second of the interval */
+    uint64_t used;  /* device memory used now (a mig lease: its instance's, from NVML) */
+};
+
+/*
+ * What one scrape knows: the node, the active leases with their figures over
+ * the scrape interval, and the MIG layout of every GPU in MIG mode.
+ */
+struct scrape {
+    struct gpx_node node;
+    struct gpx_lease *leases;
+    unsigned nl;
+    struct lease_fig *fig;
+    struct gpx_mig_view *mig; /* per node.gpus[i]; .s NULL when not in MIG mode (or unreadable) */
+};
+
+static void scrape_free(struct scrape *s)
+{
+    if (s->mig)
+        for (unsigned i = 0; i < s->node.count; i++)
+            gpx_mig_view_free(&s->mig[i]);
+    free(s->mig);
+    free(s->fig);
+    free(s->leases);
+    gpx_node_free(&s->node);
+}
+
+/* The arbiter meters the lease's GPU time: timeslice, and vgpu with a compute cap. */
+static int arbitrated(const struct gpx_lease_rec *l)
+{
+    return l->mode == GPX_MODE_TIMESLICE || (l->mode == GPX_MODE_VGPU && l->cap);
+}
+
+/*
+ * GPU time and wait of each lease since the previous scrape (the first time:
+ * since the lease started), from the marks the previous scrape left; then
+ * this scrape's marks replace them (released leases drop out).
+ */
+static int interval_figures(struct gpxd *d, struct scrape *s)
+{
+    struct gpxd_lease_mark *marks = calloc(s->nl ? s->nl : 1, sizeof *marks);
+    if (!marks)
+        return -1;
+    int64_t now = gpx_now_ns();
+    pthread_mutex_lock(&d->metrics_lock);
+    for (unsigned i = 0; i < s->nl; i++) {
+        const struct gpx_lease *x = &s->leases[i];
+        struct lease_fig *f = &s->fig[i];
+        uint64_t g0 = 0, w0 = 0;
+        int64_t t0 = x->rec.created_ns;
+        for (unsigned k = 0; k < d->n_marks; k++)
+            if (!strcmp(d->marks[k].id, x->rec.id)) {
+                g0 = d->marks[k].gpu_ns;
+                w0 = d->marks[k].wait_ns;
+                t0 = d->marks[k].t_ns;
+                break;
+            }
+        snprintf(marks[i].id, sizeof marks[i].id, "%s", x->rec.id);
+        marks[i].gpu_ns = x->gpu_ns;
+        marks[i].wait_ns = x->wait_ns;
+        marks[i].t_ns = now;
+        double dt = (double)(now - t0) / 1e9;
+        if (dt <= 0)
+            continue;
+        double dg = x->gpu_ns >= g0 ? (double)(x->gpu_ns - g0) / 1e9 : 0;
+        double dw = x->wait_ns >= w0 ? (double)(x->wait_ns - w0) / 1e9 : 0;
+        f->wait = dw / dt;
+        if (arbitrated(&x->rec)) {
+            /* a turn is credited when it ends: one that began before the interval may
+             * credit more than the interval held */
+            f->util = dg / dt > 1 ? 1 : dg / dt;
+            f->util_known = 1;
+        } else if (x->rec.mode == GPX_MODE_EXCLUSIVE) {
+            /* the whole GPU: the driver's figure (its own sampling window) */
+            const struct gpx_gpu_info *g = gpu_of(&s->node, x->rec.gpu_index);
+            if (g && (g->valid & GPX_INV_UTIL)) {
+                f->util = g->util_gpu / 100.0;
+                f->util_known = 1;
+            }
+        }
+        /* mig: the driver has no per-instance utilization, and no arbiter runs there;
+         * vgpu without a cap: no arbiter runs. Left out, never guessed. */
+    }
+    free(d->marks);
+    d->marks = marks;
+    d->n_marks = s->nl;
+    pthread_mutex_unlock(&d->metrics_lock);
+    return 0;
+}
+
+/* The MIG layout of each GPU in MIG mode; a mig lease's memory used is its instance's. */
+static void read_mig(struct gpxd *d, const struct gpx_caller *admin, struct scrape *s)
+{
+    for (unsigned i = 0; i < s->node.count; i++) {
+        const struct gpx_gpu_info *g = &s->node.gpus[i].info;
+        if (!(g->valid & GPX_INV_MIG) || g->mig_current != NVML_DEVICE_MIG_ENABLE)
+            continue;
+        char idx[16];
+        snprintf(idx, sizeof idx, "%u", g->index);
+        gpx_error e = {0};
+        if (gpx_engine_mig_get(d->eng, admin, idx, &s->mig[i], &e) < 0)
+            gpx_mig_view_free(&s->mig[i]); /* its series are left out this time */
+    }
+    for (unsigned k = 0; k < s->nl; k++) {
+        const struct gpx_lease_rec *l = &s->leases[k].rec;
+        if (l->mode != GPX_MODE_MIG || l->mig_gi < 0)
+            continue;
+        for (unsigned i = 0; i < s->node.count; i++) {
+            const struct gpx_mig_gpu_state *m = s->mig[i].s;
+            if (!m || m->index != l->gpu_index)
+                continue;
+            for (unsigned gi = 0; gi < m->ngi; gi++)
+                if (m->gi[gi].id == (unsigned)l->mig_gi && m->gi[gi].memory_known)
+                    s->fig[k].used = m->gi[gi].memory_used;
+        }
+    }
+}
+
+static int scrape_take(struct gpxd *d, struct scrape *s, gpx_error *err)
+{
+    memset(s, 0, sizeof *s);
+    /* the engine's views of the node and its leases, as an admin sees them */
+    struct gpx_caller admin = {.admin = 1};
+    snprintf(admin.tenant, sizeof admin.tenant, "%s", GPX_BUILTIN_ADMIN);
+    struct gpx_lease_query q = {.state = -1};
+    if (gpx_engine_gpus(d->eng, &admin, &s->node, err) < 0)
+        return -1;
+    if (gpx_engine_lease_list(d->eng, &admin, &q, &s->leases, &s->nl, err) < 0) {
+        scrape_free(s);
+        return -1;
+    }
+    s->fig = calloc(s->nl ? s->nl : 1, sizeof *s->fig);
+    s->mig = calloc(s->node.count ? s->node.count : 1, sizeof *s->mig);
+    if (!s->fig || !s->mig || interval_figures(d, s) < 0) {
+        scrape_free(s);
+        return gpx_error_set(err, GPX_E_NOMEM, "metrics");
+    }
+    for (unsigned i = 0; i < s->nl; i++)
+        s->fig[i].used = s->leases[i].used_bytes;
+    read_mig(d, &admin, s);
+    return 0;
+}
+
+/* The lease holding GPU instance `gi` of MIG view v, or NULL. */
+static const struct gpx_lease *holder(const struct scrape *s, const struct gpx_mig_view *v,
+                                      unsigned gi)
+{
+    if (!v->lease_of[gi][0])
+        return NULL;
+    for (unsigned k = 0; k < s->nl; k++)
+        if (!strcmp(s->leases[k].rec.id, v->lease_of[gi]))
+            return &s->leases[k];
+    return NULL;
+}
+
+/*
+ * Per GPU instance of each GPU in MIG mode, after the whole GPU's series of
+ * the same family: dcgm-exporter's MIG labels (GPU_I_PROFILE, GPU_I_ID) plus
+ * the lease holding it. what: 1 used, 2 free (MiB).
+ */
+static void mig_fb_series(struct buf *b, const struct scrape *s, const char *name, int what,
+                          int snake, const char *host)
+{
+    for (unsigned i = 0; i < s->node.count; i++) {
+        const struct gpx_mig_view *v = &s->mig[i];
+        if (!v->s)
+            continue;
+        for (unsigned gi = 0; gi < v->s->ngi && gi < GPX_MIG_MAX_GI; gi++) {
+            const struct gpx_mig_gi_state *m = &v->s->gi[gi];
+            if (!m->memory_known)
+                continue;
+            const struct gpx_lease *x = holder(s, v, gi);
+            uint64_t bytes =
+                what == 1
+                    ? m->memory_used
+                    : (m->memory_total > m->memory_used ? m->memory_total - m->memory_used : 0);
+            put(b, "%s{", name);
+            gpu_labels(b, &s->node.gpus[i].info, snake, host);
+            put(b, ",%s=\"%s\",%s=\"%u\",lease=\"%s\",tenant=\"%s\"} %llu\n",
+                snake ? "gpu_i_profile" : "GPU_I_PROFILE",
+                m->profile >= 0 ? v->s->table.profiles[m->profile].name : "",
+                snake ? "gpu_i_id" : "GPU_I_ID", m->id, x ? x->rec.id : "", x ? x->rec.tenant : "",
+                (unsigned long long)(bytes >> 20));
+        }
+    }
+}
+
+/* Per lease whose utilization is known, after the per-GPU series: the GPU's labels + lease. */
+static void lease_util_series(struct buf *b, const struct scrape *s, int snake, const char *host)
+{
+    for (unsigned k = 0; k < s->nl; k++) {
+        const struct gpx_gpu_info *g = gpu_of(&s->node, s->leases[k].rec.gpu_index);
+        if (!s->fig[k].util_known || !g)
+            continue;
+        put(b, "DCGM_FI_DEV_GPU_UTIL{");
+        gpu_labels(b, g, snake, host);
+        put(b, ",lease=\"%s\",tenant=\"%s\"} %.17g\n", s->leases[k].rec.id, s->leases[k].rec.tenant,
+            s->fig[k].util * 100.0);
+    }
+}
+
+static void gpu_section(struct buf *b, const struct scrape *s, int snake, int per_lease,
+                        const char *host)
+{
     static const struct {
         const char *name, *help;
         uint32_t bit; /* 0 = always valid */
         int what;
     } gpu_series[] = {
-        {"DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", GPX_INV_UTIL, 0},
-        {"DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).", 0, 1},
-        {"DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).", 0, 2},
+        {"DCGM_FI_DEV_GPU_UTIL",
+         "GPU utilization (in %). Series with a lease label: that lease's share over the last "
+         "scrape interval.",
+         GPX_INV_UTIL, 0},
+        {"DCGM_FI_DEV_FB_USED",
+         "Framebuffer memory used (in MiB). Series with GPU_I_ID: one MIG GPU instance.", 0, 1},
+        {"DCGM_FI_DEV_FB_FREE",
+         "Framebuffer memory free (in MiB). Series with GPU_I_ID: one MIG GPU instance.", 0, 2},
         {"DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).", GPX_INV_TEMP, 3},
         {"DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", GPX_INV_POWER, 4},
         {"DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).", GPX_INV_SM_CLOCK, 5},
         {"DCGM_FI_DEV_MEM_CLOCK", "Memory clock frequency (in MHz).", GPX_INV_MEM_CLOCK, 6},
     };
-    /* the engine's views of the node and its leases, as an admin sees them */
-    struct gpx_caller admin = {.admin = 1};
-    snprintf(admin.tenant, sizeof admin.tenant, "%s", GPX_BUILTIN_ADMIN);
-    struct gpx_node node;
-    struct gpx_lease *leases = NULL;
-    unsigned nl = 0;
-    struct gpx_lease_query q = {.state = -1};
-    if (gpx_engine_gpus(d->eng, &admin, &node, err) < 0) {
-        free(b.p);
-        return -1;
-    }
-    if (gpx_engine_lease_list(d->eng, &admin, &q, &leases, &nl, err) < 0) {
-        gpx_node_free(&node);
-        free(b.p);
-        return -1;
-    }
-    for (size_t s = 0; s < sizeof gpu_series / sizeof gpu_series[0]; s++) {
-        head(&b, gpu_series[s].name, "gauge", gpu_series[s].help);
-        for (unsigned i = 0; i < node.count; i++) {
-            const struct gpx_gpu_info *g = &node.gpus[i].info;
-            if (gpu_series[s].bit && !(g->valid & gpu_series[s].bit))
+    for (size_t k = 0; k < sizeof gpu_series / sizeof gpu_series[0]; k++) {
+        head(b, gpu_series[k].name, "gauge", gpu_series[k].help);
+        for (unsigned i = 0; i < s->node.count; i++) {
+            const struct gpx_gpu_info *g = &s->node.gpus[i].info;
+            if (gpu_series[k].bit && !(g->valid & gpu_series[k].bit))
                 continue;
-            char model[256], uuid[256], pci[64];
-            esc(model, sizeof model, g->name);
-            esc(uuid, sizeof uuid, g->uuid);
-            esc(pci, sizeof pci, (g->valid & GPX_INV_PCI) ? g->pci_bus_id : "");
             double v = 0;
-            switch (gpu_series[s].what) {
+            switch (gpu_series[k].what) {
             case 0:
                 v = g->util_gpu;
                 break;
@@ -149,45 +358,54 @@ int gpxd_metrics(struct gpxd *d, char **out, size_t *len, gpx_error *err)
                 v = g->mem_clock_mhz;
                 break;
             }
-            put(&b,
-                "%s{gpu=\"%u\",%s=\"%s\",pci_bus_id=\"%s\",device=\"nvidia%u\",%s=\"%s\",%s=\"%s\"}"
-                " "
-                "%.17g\n",
-                gpu_series[s].name, g->index, snake ? "uuid" : "UUID", uuid, pci, g->index,
-                snake ? "model_name" : "modelName", model, snake ? "hostname" : "Hostname", host,
-                v);
+            put(b, "%s{", gpu_series[k].name);
+            gpu_labels(b, g, snake, host);
+            put(b, "} %.17g\n", v);
         }
+        if (gpu_series[k].what == 0 && per_lease)
+            lease_util_series(b, s, snake, host);
+        else if (gpu_series[k].what == 1 || gpu_series[k].what == 2)
+            mig_fb_series(b, s, gpu_series[k].name, gpu_series[k].what, snake, host);
     }
-    unsigned ngpus = node.count;
-    gpx_node_free(&node);
+}
 
+static void lease_section(struct buf *b, const struct scrape *s)
+{
     static const struct {
         const char *name, *type, *help;
     } lease_series[] = {
         {"gpuplex_lease_memory_quota_bytes", "gauge",
-         "Device memory quota of the lease (0: none; exclusive leases hold the whole GPU)."},
+         "Device memory the lease holds: its quota (0: none), the whole GPU's (exclusive) or "
+         "its MIG instance's (mig)."},
         {"gpuplex_lease_memory_used_bytes", "gauge",
-         "Device memory the lease's processes hold now."},
+         "Device memory the lease's processes hold now (mig: its instance's, from the driver)."},
         {"gpuplex_lease_memory_peak_bytes", "gauge", "Most device memory the lease has held."},
         {"gpuplex_lease_gpu_seconds_total", "counter",
-         "GPU time granted to the lease (shared modes: by the arbiter; exclusive: wall time)."},
+         "GPU time of the lease: granted by the arbiter (timeslice, vgpu with a cap), the time "
+         "held (exclusive, mig)."},
         {"gpuplex_lease_wait_seconds_total", "counter",
          "Time the lease's launches waited for their turn on a shared GPU."},
         {"gpuplex_lease_processes", "gauge", "Processes attached to the lease's region."},
         {"gpuplex_lease_start_time_seconds", "gauge", "When the lease was granted (Unix time)."},
+        {"gpuplex_lease_gpu_utilization", "gauge",
+         "The lease's GPU utilization over the last scrape interval, as a ratio (0-1): GPU time "
+         "the arbiter granted it (timeslice, vgpu with a cap) or the GPU's (exclusive)."},
+        {"gpuplex_lease_wait_ratio", "gauge",
+         "Seconds the lease's launches waited for their turn per second of the last scrape "
+         "interval (above 1 when several of its processes wait at once)."},
     };
-    for (size_t s = 0; s < sizeof lease_series / sizeof lease_series[0]; s++) {
-        head(&b, lease_series[s].name, lease_series[s].type, lease_series[s].help);
-        for (unsigned i = 0; i < nl; i++) {
-            const struct gpx_lease *x = &leases[i];
+    for (size_t k = 0; k < sizeof lease_series / sizeof lease_series[0]; k++) {
+        head(b, lease_series[k].name, lease_series[k].type, lease_series[k].help);
+        for (unsigned i = 0; i < s->nl; i++) {
+            const struct gpx_lease *x = &s->leases[i];
             const struct gpx_lease_rec *l = &x->rec;
             double v = 0;
-            switch (s) {
+            switch (k) {
             case 0:
-                v = (double)(l->mode == GPX_MODE_EXCLUSIVE ? l->gpu_memory : l->memory_quota);
+                v = (double)gpx_lease_held_memory(l);
                 break;
             case 1:
-                v = (double)x->used_bytes;
+                v = (double)s->fig[i].used;
                 break;
             case 2:
                 v = (double)x->peak_bytes;
@@ -204,28 +422,91 @@ int gpxd_metrics(struct gpxd *d, char **out, size_t *len, gpx_error *err)
             case 6:
                 v = (double)l->created_ns / 1e9;
                 break;
+            case 7:
+                if (!s->fig[i].util_known)
+                    continue;
+                v = s->fig[i].util;
+                break;
+            case 8:
+                v = s->fig[i].wait;
+                break;
             }
-            put(&b, "%s{lease=\"%s\",tenant=\"%s\",mode=\"%s\",gpu=\"%u\"} %.17g\n",
-                lease_series[s].name, l->id, l->tenant,
+            put(b, "%s{lease=\"%s\",tenant=\"%s\",mode=\"%s\",gpu=\"%u\"} %.17g\n",
+                lease_series[k].name, l->id, l->tenant,
                 gpx_lease_mode_name((enum gpx_lease_mode)l->mode), l->gpu_index, v);
         }
     }
+}
+
+/* Per MIG GPU instance: its memory and the lease holding it ("" when free). */
+static void mig_section(struct buf *b, const struct scrape *s)
+{
+    static const char *const names[2] = {"gpuplex_mig_instance_memory_used_bytes",
+                                         "gpuplex_mig_instance_memory_total_bytes"};
+    static const char *const helps[2] = {
+        "Device memory used in the MIG GPU instance (from the driver).",
+        "Device memory of the MIG GPU instance."};
+    for (int k = 0; k < 2; k++) {
+        head(b, names[k], "gauge", helps[k]);
+        for (unsigned i = 0; i < s->node.count; i++) {
+            const struct gpx_mig_view *v = &s->mig[i];
+            if (!v->s)
+                continue;
+            for (unsigned gi = 0; gi < v->s->ngi && gi < GPX_MIG_MAX_GI; gi++) {
+                const struct gpx_mig_gi_state *m = &v->s->gi[gi];
+                if (!m->memory_known)
+                    continue;
+                const struct gpx_lease *x = holder(s, v, gi);
+                char ci[16] = "";
+                if (m->nci)
+                    snprintf(ci, sizeof ci, "%u", m->ci[0].id);
+                put(b,
+                    "%s{gpu=\"%u\",gpu_instance=\"%u\",compute_instance=\"%s\",profile=\"%s\","
+                    "lease=\"%s\",tenant=\"%s\"} %llu\n",
+                    names[k], v->s->index, m->id, ci,
+                    m->profile >= 0 ? v->s->table.profiles[m->profile].name : "",
+                    x ? x->rec.id : "", x ? x->rec.tenant : "",
+                    (unsigned long long)(k ? m->memory_total : m->memory_used));
+            }
+        }
+    }
+}
+
+int gpxd_metrics(struct gpxd *d, char **out, size_t *len, gpx_error *err)
+{
+    struct buf b = {.p = malloc(16384), .cap = 16384};
+    if (!b.p)
+        return gpx_error_set(err, GPX_E_NOMEM, "metrics");
+    b.p[0] = '\0';
+    int snake = d->cfg.metrics_snake_labels;
+    char host[512];
+    esc(host, sizeof host, d->hostname);
+    struct scrape s;
+    if (scrape_take(d, &s, err) < 0) {
+        free(b.p);
+        return -1;
+    }
+    gpu_section(&b, &s, snake, d->cfg.metrics_dcgm_leases, host);
+    lease_section(&b, &s);
+    mig_section(&b, &s);
+
     /* active leases per tenant and mode */
     head(&b, "gpuplex_leases_active", "gauge", "Active leases per tenant and mode.");
-    for (unsigned i = 0; i < nl; i++) {
-        const struct gpx_lease_rec *l = &leases[i].rec;
+    for (unsigned i = 0; i < s.nl; i++) {
+        const struct gpx_lease_rec *l = &s.leases[i].rec;
         int seen = 0;
         for (unsigned k = 0; k < i && !seen; k++)
-            seen = !strcmp(leases[k].rec.tenant, l->tenant) && leases[k].rec.mode == l->mode;
+            seen = !strcmp(s.leases[k].rec.tenant, l->tenant) && s.leases[k].rec.mode == l->mode;
         if (seen)
             continue;
         unsigned n = 0;
-        for (unsigned k = i; k < nl; k++)
-            n += !strcmp(leases[k].rec.tenant, l->tenant) && leases[k].rec.mode == l->mode;
+        for (unsigned k = i; k < s.nl; k++)
+            n += !strcmp(s.leases[k].rec.tenant, l->tenant) && s.leases[k].rec.mode == l->mode;
         put(&b, "gpuplex_leases_active{tenant=\"%s\",mode=\"%s\"} %u\n", l->tenant,
             gpx_lease_mode_name((enum gpx_lease_mode)l->mode), n);
     }
-    free(leases);
+    unsigned ngpus = s.node.count;
+    scrape_free(&s);
 
     struct gpx_engine_counters cnt;
     gpx_engine_counters(d->eng, &cnt);

@@ -313,6 +313,7 @@ void gpx_engine_health(struct gpx_engine *e, int admin, struct gpx_health *h)
     pthread_mutex_lock(&e->inv_lock);
     h->gpus = e->inv.count;
     snprintf(h->driver_version, sizeof h->driver_version, "%s", e->inv.driver_version);
+    h->cuda_version = e->inv.cuda_version;
     pthread_mutex_unlock(&e->inv_lock);
     h->show_leases = admin;
     if (admin)

@@ -195,6 +195,13 @@ struct gpx_lease {
     char interposer[GPX_ENV_PATH_MAX]; /* "" when none */
 };
 
+/*
+ * Device memory a lease holds: its quota (vgpu, timeslice; 0 = none), or the
+ * whole GPU's or MIG instance's memory (exclusive, mig). What tenant limits
+ * (max_memory), metering and /metrics count.
+ */
+uint64_t gpx_lease_held_memory(const struct gpx_lease_rec *l);
+
 /* What a list of leases covers. */
 struct gpx_lease_query {
     int state;          /* -1 active (default); GPX_LS_RELEASED; 4 = all */
@@ -320,7 +327,8 @@ struct gpx_health {
     char version[32];
     unsigned gpus;
     char driver_version[80];
-    int show_leases; /* admins only: a tenant must not count others' leases */
+    int cuda_version; /* nvmlSystemGetCudaDriverVersion: 13000; 0 if unknown */
+    int show_leases;  /* admins only: a tenant must not count others' leases */
     unsigned leases_active;
     int schema_version;
     double uptime_seconds;

@@ -265,6 +265,11 @@ uint64_t gpx__held_memory(const struct gpx_lease_rec *l)
     return b && !b->interposed ? l->gpu_memory : l->memory_quota;
 }
 
+uint64_t gpx_lease_held_memory(const struct gpx_lease_rec *l)
+{
+    return gpx__held_memory(l);
+}
+
 int gpx__place_shared(struct gpx_engine *d, struct gpx__create *c, gpx_error *err)
 {
     struct gpx_place_req pr = {.mode = c->spec->mode, .gpu = c->gpu, .memory = c->spec->memory};

@@ -356,6 +356,8 @@ json_t *gpx_view_health(const struct gpx_health *h)
     json_object_set_new(o, "host", json_string(h->host));
     json_object_set_new(o, "gpus", json_integer(h->gpus));
     json_object_set_new(o, "driver_version", json_string(h->driver_version));
+    json_object_set_new(o, "cuda_version",
+                        h->cuda_version ? json_integer(h->cuda_version) : json_null());
     if (h->show_leases)
         json_object_set_new(o, "leases_active", json_integer(h->leases_active));
     json_object_set_new(o, "schema_version", json_integer(h->schema_version));
@@ -866,6 +868,7 @@ int gpx_view_health_read(json_t *o, struct gpx_health *h, gpx_error *err)
         snprintf(h->host, sizeof h->host, "gpuplexd");
     h->gpus = (unsigned)get_u64(o, "gpus");
     get_str(o, "driver_version", h->driver_version, sizeof h->driver_version);
+    h->cuda_version = (int)get_u64(o, "cuda_version");
     h->show_leases = json_is_integer(json_object_get(o, "leases_active"));
     h->leases_active = (unsigned)get_u64(o, "leases_active");
     h->schema_version = (int)get_u64(o, "schema_version");

@@ -44,6 +44,8 @@
     X(cuGetProcAddress_v2,            cuGetProcAddress,        12000, 0)                           \
     X(cuMemGetInfo,                   cuMemGetInfo,             2000, 0)                           \
     X(cuMemGetInfo_v2,                cuMemGetInfo,             3020, 0)                           \
+    X(cuDeviceTotalMem,               cuDeviceTotalMem,         2000, 0)                           \
+    X(cuDeviceTotalMem_v2,            cuDeviceTotalMem,         3020, 0)                           \
     X(cuMemAlloc,                     cuMemAlloc,               2000, 0)                           \
     X(cuMemAlloc_v2,                  cuMemAlloc,               3020, 0)                           \
     X(cuMemAllocPitch,                cuMemAllocPitch,          2000, 0)                           \
@@ -106,13 +108,45 @@
     X(cuMemsetD16Async, cuMemsetD16Async, 3020, 0)                           \
     X(cuMemsetD16Async_ptsz, cuMemsetD16Async, 7000, 1)                           \
     X(cuMemsetD32Async, cuMemsetD32Async, 3020, 0)                           \
-    X(cuMemsetD32Async_ptsz, cuMemsetD32Async, 7000, 1)
+    X(cuMemsetD32Async_ptsz, cuMemsetD32Async, 7000, 1)                           \
+    X(cuGraphInstantiate,             cuGraphInstantiate,      10000, 0)                           \
+    X(cuGraphInstantiate_v2,          cuGraphInstantiate,      11000, 0)                           \
+    X(cuGraphInstantiateWithFlags,    cuGraphInstantiate,      12000, 0)                           \
+    X(cuGraphInstantiateWithParams,   cuGraphInstantiateWithParams, 12000, 0)                      \
+    X(cuGraphInstantiateWithParams_ptsz, cuGraphInstantiateWithParams, 12000, 1)                   \
+    X(cuGraphExecDestroy,             cuGraphExecDestroy,      10000, 0)                           \
+    X(cuMemcpyPeerAsync,              cuMemcpyPeerAsync,        4000, 0)                           \
+    X(cuMemcpyPeerAsync_ptsz,         cuMemcpyPeerAsync,        7000, 1)                           \
+    X(cuMemsetD2D8Async,              cuMemsetD2D8Async,        3020, 0)                           \
+    X(cuMemsetD2D8Async_ptsz,         cuMemsetD2D8Async,        7000, 1)                           \
+    X(cuMemsetD2D16Async,             cuMemsetD2D16Async,       3020, 0)                           \
+    X(cuMemsetD2D16Async_ptsz,        cuMemsetD2D16Async,       7000, 1)                           \
+    X(cuMemsetD2D32Async,             cuMemsetD2D32Async,       3020, 0)                           \
+    X(cuMemsetD2D32Async_ptsz,        cuMemsetD2D32Async,       7000, 1)
 /* clang-format on */
 
 /* The hooked NVML entry points, and the ones the hooks call besides. */
 #define GPX_IP_NVML_HOOKS(X)                                                                       \
     X(nvmlDeviceGetMemoryInfo, nvml_device_memory_fn)                                              \
-    X(nvmlDeviceGetMemoryInfo_v2, nvml_device_memory_v2_fn)
+    X(nvmlDeviceGetMemoryInfo_v2, nvml_device_memory_v2_fn)                                        \
+    GPX_IP_NVML_PROC_HOOKS(X)
+/* The process queries procs.c filters to the caller's lease. */
+#define GPX_IP_NVML_PROC_HOOKS(X)                                                                  \
+    X(nvmlDeviceGetComputeRunningProcesses, nvml_device_processes_v1_fn)                           \
+    X(nvmlDeviceGetComputeRunningProcesses_v2, nvml_device_processes_fn)                           \
+    X(nvmlDeviceGetComputeRunningProcesses_v3, nvml_device_processes_fn)                           \
+    X(nvmlDeviceGetGraphicsRunningProcesses, nvml_device_processes_v1_fn)                          \
+    X(nvmlDeviceGetGraphicsRunningProcesses_v2, nvml_device_processes_fn)                          \
+    X(nvmlDeviceGetGraphicsRunningProcesses_v3, nvml_device_processes_fn)                          \
+    X(nvmlDeviceGetMPSComputeRunningProcesses, nvml_device_processes_v1_fn)                        \
+    X(nvmlDeviceGetMPSComputeRunningProcesses_v2, nvml_device_processes_fn)                        \
+    X(nvmlDeviceGetMPSComputeRunningProcesses_v3, nvml_device_processes_fn)                        \
+    X(nvmlDeviceGetProcessUtilization, nvml_device_process_util_fn)                                \
+    X(nvmlDeviceGetRunningProcessDetailList, nvml_device_opaque_fn)                                \
+    X(nvmlDeviceGetProcessesUtilizationInfo, nvml_device_opaque_fn)
+/* Not in nvml_abi.h: their versioned structs are only passed through (procs.c). */
+nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t dev, void *versioned);
+nvmlReturn_t nvmlDeviceGetProcessesUtilizationInfo(nvmlDevice_t dev, void *versioned);
 #define GPX_IP_NVML_USED(X)                                                                        \
     X(nvmlDeviceGetUUID, nvml_device_string_fn)                                                    \
     X(nvmlDeviceGetIndex, nvml_device_uint_fn)
@@ -268,6 +302,7 @@ enum gpx_ip_kind {
     GPX_IP_KIND_VMM_REFS = 8, /* a counted handle -> how many mappings of it are alive */
     GPX_IP_KIND_VMM_DEAD =
         9, /* a released handle still mapped -> its bytes, returned at the last unmap */
+    GPX_IP_KIND_GRAPH_EXEC = 10, /* an executable graph -> its memory-allocation nodes' bytes */
 };
 /* Reserves `bytes` for this process: 0, or -1 when it would pass the quota (or CLOSED). */
 int gpx__ip_reserve(uint64_t bytes);

@@ -613,6 +613,35 @@ GPX_EXPORT CUresult cuMemGetInfo(unsigned int *free, unsigned int *total)
     return rc;
 }
 
+/*
+ * The device's size, as deviceQuery, cudaGetDeviceProperties().totalGlobalMem
+ * and torch.cuda.get_device_properties().total_memory read it: the quota, on
+ * every device. The quota holds for the process's allocations on any device
+ * it can reach (under a lease only the leased GPU is visible anyway), so no
+ * device looks bigger than what the process may allocate on it. Where the
+ * driver reports less (a MIG device, a smaller GPU) its figure stays.
+ */
+GPX_EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
+{
+    NEED(cuDeviceTotalMem_v2);
+    CUresult rc = REAL(cuDeviceTotalMem_v2)(bytes, dev);
+    if (rc == CUDA_SUCCESS && bytes && gpx__ip.mode == GPX_IP_ENFORCE && gpx__ip.quota &&
+        *bytes > gpx__ip.quota)
+        *bytes = (size_t)gpx__ip.quota;
+    return rc;
+}
+
+/* The 32-bit original (before CUDA 3.2): the same, saturated at 4 GiB - 1 as the driver does. */
+GPX_EXPORT CUresult cuDeviceTotalMem(unsigned int *bytes, CUdevice dev)
+{
+    NEED(cuDeviceTotalMem);
+    CUresult rc = REAL(cuDeviceTotalMem)(bytes, dev);
+    if (rc == CUDA_SUCCESS && bytes && gpx__ip.mode == GPX_IP_ENFORCE && gpx__ip.quota &&
+        *bytes > gpx__ip.quota)
+        *bytes = (unsigned int)gpx__ip.quota;
+    return rc;
+}
+
 /* ---- NVML --------------------------------------------------------------------------------- */
 
 /* 1 if `dev` is the leased GPU (by UUID, else by index; 1 if neither can be told). */

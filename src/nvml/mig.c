@@ -277,7 +277,8 @@ static int read_cis(struct gpx_nvml *nv, const struct gpx_nvml_mig *m, nvmlGpuIn
     return 0;
 }
 
-/* MIG device UUIDs, matched to (GI, CI) through the MIG device handles. */
+/* MIG device UUIDs (and each GPU instance's memory), matched to (GI, CI) through the MIG device
+ * handles. */
 static void read_uuids(struct gpx_nvml *nv, const struct gpx_nvml_mig *m, nvmlDevice_t dev,
                        struct gpx_mig_gpu_state *s)
 {
@@ -294,6 +295,14 @@ static void read_uuids(struct gpx_nvml *nv, const struct gpx_nvml_mig *m, nvmlDe
         for (unsigned g = 0; g < s->ngi; g++) {
             if (s->gi[g].id != gi)
                 continue;
+            /* memory belongs to the GPU instance: each of its MIG devices reports the same */
+            nvmlMemory_t mem;
+            if (!s->gi[g].memory_known && nv->device_memory &&
+                nv->device_memory(md, &mem) == NVML_SUCCESS) {
+                s->gi[g].memory_known = 1;
+                s->gi[g].memory_total = mem.total;
+                s->gi[g].memory_used = mem.used;
+            }
             for (unsigned c = 0; c < s->gi[g].nci; c++) {
                 struct gpx_mig_ci_state *cs = &s->gi[g].ci[c];
                 if (cs->id == ci && nv->device_uuid(md, cs->uuid, sizeof cs->uuid) != NVML_SUCCESS)

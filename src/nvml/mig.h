@@ -58,8 +58,10 @@ struct gpx_mig_gi_state {
     unsigned profile_id;
     int profile; /* index in gpx_mig_gpu_state.table, -1 if NVML's id is unknown */
     unsigned start, size;
-    unsigned procs; /* compute processes running on it */
-    int leased;     /* held by a lease (gpuplexd marks it): never destroyed */
+    unsigned procs;                     /* compute processes running on it */
+    int leased;                         /* held by a lease (gpuplexd marks it): never destroyed */
+    int memory_known;                   /* its MIG device's memory was read (below) */
+    uint64_t memory_total, memory_used; /* bytes (nvmlDeviceGetMemoryInfo on the MIG device) */
     unsigned nci;
     struct gpx_mig_ci_state ci[GPX_MIG_MAX_CI];
 };

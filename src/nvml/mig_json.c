@@ -69,6 +69,13 @@ json_t *gpx_mig_state_json(const struct gpx_mig_gpu_state *s)
         json_object_set_new(gi, "size", json_integer(g->size));
         json_object_set_new(gi, "memory_mib", p ? json_integer(p->memory_mib) : json_null());
         json_object_set_new(gi, "sm_count", p ? json_integer(p->sm_count) : json_null());
+        /* NVML's figures for the instance's MIG device (monitors: dmon, top); null unread */
+        json_object_set_new(gi, "memory_total_bytes",
+                            g->memory_known ? json_integer((json_int_t)g->memory_total)
+                                            : json_null());
+        json_object_set_new(gi, "memory_used_bytes",
+                            g->memory_known ? json_integer((json_int_t)g->memory_used)
+                                            : json_null());
         json_object_set_new(gi, "processes", json_integer(g->procs));
         json_object_set_new(gi, "uuid",
                             g->nci && g->ci[0].uuid[0] ? json_string(g->ci[0].uuid) : json_null());

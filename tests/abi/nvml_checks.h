@@ -42,6 +42,13 @@
     OFF(nvmlProcessInfo_t, usedGpuMemory) \
     OFF(nvmlProcessInfo_t, gpuInstanceId) \
     OFF(nvmlProcessInfo_t, computeInstanceId) \
+    SIZE(nvmlProcessUtilizationSample_t) \
+    OFF(nvmlProcessUtilizationSample_t, pid) \
+    OFF(nvmlProcessUtilizationSample_t, timeStamp) \
+    OFF(nvmlProcessUtilizationSample_t, smUtil) \
+    OFF(nvmlProcessUtilizationSample_t, memUtil) \
+    OFF(nvmlProcessUtilizationSample_t, encUtil) \
+    OFF(nvmlProcessUtilizationSample_t, decUtil) \
     SIZE(nvmlGpuInstancePlacement_t) \
     OFF(nvmlGpuInstancePlacement_t, start) \
     OFF(nvmlGpuInstancePlacement_t, size) \
@@ -218,6 +225,12 @@
     SIG(nvmlReturn_t, nvmlDeviceGetComputeRunningProcesses_v2, (nvmlDevice_t dev, unsigned int *count, nvmlProcessInfo_t *infos)) \
     SIG(nvmlReturn_t, nvmlDeviceGetComputeRunningProcesses, (nvmlDevice_t dev, unsigned int *count, nvmlProcessInfo_v1_t *infos)) \
     SIG(nvmlReturn_t, nvmlDeviceGetGraphicsRunningProcesses_v3, (nvmlDevice_t dev, unsigned int *count, nvmlProcessInfo_t *infos)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGraphicsRunningProcesses_v2, (nvmlDevice_t dev, unsigned int *count, nvmlProcessInfo_t *infos)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGraphicsRunningProcesses, (nvmlDevice_t dev, unsigned int *count, nvmlProcessInfo_v1_t *infos)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetMPSComputeRunningProcesses_v3, (nvmlDevice_t dev, unsigned int *count, nvmlProcessInfo_t *infos)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetMPSComputeRunningProcesses_v2, (nvmlDevice_t dev, unsigned int *count, nvmlProcessInfo_t *infos)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetMPSComputeRunningProcesses, (nvmlDevice_t dev, unsigned int *count, nvmlProcessInfo_v1_t *infos)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetProcessUtilization, (nvmlDevice_t dev, nvmlProcessUtilizationSample_t *utilization, unsigned int *processSamplesCount, unsigned long long lastSeenTimeStamp)) \
     SIG(nvmlReturn_t, nvmlDeviceSetMigMode, (nvmlDevice_t dev, unsigned int mode, nvmlReturn_t *activationStatus)) \
     SIG(nvmlReturn_t, nvmlDeviceGetGpuInstanceProfileInfo, (nvmlDevice_t dev, unsigned int profile, nvmlGpuInstanceProfileInfo_t *info)) \
     SIG(nvmlReturn_t, nvmlDeviceGetGpuInstanceProfileInfoV, (nvmlDevice_t dev, unsigned int profile, nvmlGpuInstanceProfileInfo_v2_t *info)) \
@@ -245,6 +258,214 @@
     SIG(nvmlReturn_t, nvmlDeviceGetMaxMigDeviceCount, (nvmlDevice_t dev, unsigned int *count)) \
     SIG(nvmlReturn_t, nvmlDeviceGetMigDeviceHandleByIndex, (nvmlDevice_t dev, unsigned int index, nvmlDevice_t *migDevice)) \
     SIG(nvmlReturn_t, nvmlDeviceGetDeviceHandleFromMigDeviceHandle, (nvmlDevice_t migDevice, nvmlDevice_t *device)) \
+    /* the tools' surface (tests/abi/nvml_surface.txt) */ \
+    SIZE(nvmlBAR1Memory_t) \
+    OFF(nvmlBAR1Memory_t, bar1Total) \
+    OFF(nvmlBAR1Memory_t, bar1Free) \
+    OFF(nvmlBAR1Memory_t, bar1Used) \
+    SIZE(nvmlFBCStats_t) \
+    OFF(nvmlFBCStats_t, sessionsCount) \
+    OFF(nvmlFBCStats_t, averageFPS) \
+    OFF(nvmlFBCStats_t, averageLatency) \
+    SIZE(nvmlViolationTime_t) \
+    OFF(nvmlViolationTime_t, referenceTime) \
+    OFF(nvmlViolationTime_t, violationTime) \
+    SIZE(nvmlPciInfoExt_v1_t) \
+    OFF(nvmlPciInfoExt_v1_t, version) \
+    OFF(nvmlPciInfoExt_v1_t, domain) \
+    OFF(nvmlPciInfoExt_v1_t, bus) \
+    OFF(nvmlPciInfoExt_v1_t, device) \
+    OFF(nvmlPciInfoExt_v1_t, pciDeviceId) \
+    OFF(nvmlPciInfoExt_v1_t, pciSubSystemId) \
+    OFF(nvmlPciInfoExt_v1_t, baseClass) \
+    OFF(nvmlPciInfoExt_v1_t, subClass) \
+    OFF(nvmlPciInfoExt_v1_t, busId) \
+    SIZE(nvmlValue_t) \
+    SIZE(nvmlFieldValue_t) \
+    OFF(nvmlFieldValue_t, fieldId) \
+    OFF(nvmlFieldValue_t, scopeId) \
+    OFF(nvmlFieldValue_t, timestamp) \
+    OFF(nvmlFieldValue_t, latencyUsec) \
+    OFF(nvmlFieldValue_t, valueType) \
+    OFF(nvmlFieldValue_t, nvmlReturn) \
+    OFF(nvmlFieldValue_t, value) \
+    SIZE(nvmlSample_t) \
+    OFF(nvmlSample_t, timeStamp) \
+    OFF(nvmlSample_t, sampleValue) \
+    SIZE(nvmlEventData_t) \
+    OFF(nvmlEventData_t, device) \
+    OFF(nvmlEventData_t, eventType) \
+    OFF(nvmlEventData_t, eventData) \
+    OFF(nvmlEventData_t, gpuInstanceId) \
+    OFF(nvmlEventData_t, computeInstanceId) \
+    VAL(NVML_FEATURE_ENABLED) \
+    VAL(NVML_BRAND_NVIDIA) \
+    VAL(NVML_DEVICE_ARCH_AMPERE) \
+    VAL(NVML_DEVICE_ARCH_HOPPER) \
+    VAL(NVML_BUS_TYPE_PCIE) \
+    VAL(NVML_PCIE_LINK_MAX_SPEED_16000MBPS) \
+    VAL(NVML_PCIE_LINK_MAX_SPEED_32000MBPS) \
+    VAL(NVML_COMPUTEMODE_DEFAULT) \
+    VAL(NVML_COMPUTEMODE_EXCLUSIVE_PROCESS) \
+    VAL(NVML_MEMORY_ERROR_TYPE_UNCORRECTED) \
+    VAL(NVML_AGGREGATE_ECC) \
+    VAL(NVML_MEMORY_LOCATION_DRAM) \
+    VAL(NVML_MEMORY_LOCATION_SRAM) \
+    VAL(NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR) \
+    VAL(NVML_TEMPERATURE_THRESHOLD_GPU_MAX) \
+    VAL(NVML_TEMPERATURE_THRESHOLD_GPS_CURR) \
+    VAL(NVML_PSTATE_0) \
+    VAL(NVML_PSTATE_15) \
+    VAL(NVML_PSTATE_UNKNOWN) \
+    VAL(NVML_CLOCK_ID_CURRENT) \
+    VAL(NVML_CLOCK_ID_CUSTOMER_BOOST_MAX) \
+    VAL(nvmlClocksEventReasonGpuIdle) \
+    VAL(nvmlClocksEventReasonApplicationsClocksSetting) \
+    VAL(nvmlClocksEventReasonSwPowerCap) \
+    VAL(nvmlClocksEventReasonNone) \
+    VAL(NVML_PCIE_UTIL_RX_BYTES) \
+    VAL(NVML_INFOROM_DEN) \
+    VAL(NVML_GOM_LOW_DP) \
+    VAL(NVML_GPU_VIRTUALIZATION_MODE_VGPU) \
+    VAL(NVML_NVLINK_CAP_VALID) \
+    VAL(NVML_NVLINK_ERROR_DL_ECC_DATA) \
+    VAL(NVML_TOPOLOGY_INTERNAL) \
+    VAL(NVML_TOPOLOGY_SINGLE) \
+    VAL(NVML_TOPOLOGY_MULTIPLE) \
+    VAL(NVML_TOPOLOGY_HOSTBRIDGE) \
+    VAL(NVML_TOPOLOGY_NODE) \
+    VAL(NVML_TOPOLOGY_SYSTEM) \
+    VAL(NVML_AFFINITY_SCOPE_NODE) \
+    VAL(NVML_AFFINITY_SCOPE_SOCKET) \
+    VAL(NVML_DEVICE_SERIAL_BUFFER_SIZE) \
+    VAL(NVML_GSP_FIRMWARE_VERSION_BUF_SIZE) \
+    VAL(nvmlPciInfoExt_v1) \
+    VAL(NVML_VALUE_TYPE_UNSIGNED_INT) \
+    VAL(NVML_VALUE_TYPE_UNSIGNED_LONG_LONG) \
+    VAL(NVML_VALUE_TYPE_UNSIGNED_SHORT) \
+    VAL(NVML_FI_DEV_ECC_CURRENT) \
+    VAL(NVML_FI_DEV_ECC_PENDING) \
+    VAL(NVML_FI_DEV_MEMORY_TEMP) \
+    VAL(NVML_FI_DEV_NVLINK_LINK_COUNT) \
+    VAL(NVML_FI_DEV_PCIE_REPLAY_COUNTER) \
+    VAL(NVML_TOTAL_POWER_SAMPLES) \
+    VAL(NVML_GPU_UTILIZATION_SAMPLES) \
+    VAL(NVML_MEMORY_UTILIZATION_SAMPLES) \
+    VAL(NVML_ENC_UTILIZATION_SAMPLES) \
+    VAL(NVML_DEC_UTILIZATION_SAMPLES) \
+    VAL(NVML_PROCESSOR_CLK_SAMPLES) \
+    VAL(NVML_MEMORY_CLK_SAMPLES) \
+    VAL(NVML_PERF_POLICY_POWER) \
+    VAL(NVML_PERF_POLICY_THERMAL) \
+    VAL(nvmlEventTypeSingleBitEccError) \
+    VAL(nvmlEventTypeDoubleBitEccError) \
+    VAL(nvmlEventTypePState) \
+    VAL(nvmlEventTypeXidCriticalError) \
+    VAL(nvmlEventTypeClock) \
+    SIG(nvmlReturn_t, nvmlSystemGetProcessName, (unsigned int pid, char *name, unsigned int length)) \
+    SIG(nvmlReturn_t, nvmlSystemGetHicVersion, (unsigned int *hwbcCount, nvmlHwbcEntry_t *hwbcEntries)) \
+    SIG(nvmlReturn_t, nvmlUnitGetCount, (unsigned int *unitCount)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetSerial, (nvmlDevice_t device, char *serial, unsigned int length)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetBrand, (nvmlDevice_t device, nvmlBrandType_t *type)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetArchitecture, (nvmlDevice_t device, nvmlDeviceArchitecture_t *arch)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetBoardPartNumber, (nvmlDevice_t device, char *partNumber, unsigned int length)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetVbiosVersion, (nvmlDevice_t device, char *version, unsigned int length)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetInforomVersion, (nvmlDevice_t device, nvmlInforomObject_t object, char *version, unsigned int length)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetInforomImageVersion, (nvmlDevice_t device, char *version, unsigned int length)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetInforomConfigurationChecksum, (nvmlDevice_t device, unsigned int *checksum)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetBoardId, (nvmlDevice_t device, unsigned int *boardId)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetMultiGpuBoard, (nvmlDevice_t device, unsigned int *multiGpuBool)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetModuleId, (nvmlDevice_t device, unsigned int *moduleId)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetPciInfoExt, (nvmlDevice_t device, nvmlPciInfoExt_t *pci)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetPersistenceMode, (nvmlDevice_t device, nvmlEnableState_t *mode)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetComputeMode, (nvmlDevice_t device, nvmlComputeMode_t *mode)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetDisplayMode, (nvmlDevice_t device, nvmlEnableState_t *display)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetDisplayActive, (nvmlDevice_t device, nvmlEnableState_t *isActive)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetVirtualizationMode, (nvmlDevice_t device, nvmlGpuVirtualizationMode_t *pVirtualMode)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGridLicensableFeatures_v4, (nvmlDevice_t device, nvmlGridLicensableFeatures_t *pGridLicensableFeatures)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGpuOperationMode, (nvmlDevice_t device, nvmlGpuOperationMode_t *current, nvmlGpuOperationMode_t *pending)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetEccMode, (nvmlDevice_t device, nvmlEnableState_t *current, nvmlEnableState_t *pending)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetTotalEccErrors, (nvmlDevice_t device, nvmlMemoryErrorType_t errorType, nvmlEccCounterType_t counterType, unsigned long long *eccCounts)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetMemoryErrorCounter, (nvmlDevice_t device, nvmlMemoryErrorType_t errorType, nvmlEccCounterType_t counterType, nvmlMemoryLocation_t locationType, unsigned long long *count)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetRetiredPages, (nvmlDevice_t device, nvmlPageRetirementCause_t cause, unsigned int *pageCount, unsigned long long *addresses)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetRetiredPages_v2, (nvmlDevice_t device, nvmlPageRetirementCause_t cause, unsigned int *pageCount, unsigned long long *addresses, unsigned long long *timestamps)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetRetiredPagesPendingStatus, (nvmlDevice_t device, nvmlEnableState_t *isPending)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetRemappedRows, (nvmlDevice_t device, unsigned int *corrRows, unsigned int *uncRows, unsigned int *isPending, unsigned int *failureOccurred)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetTemperatureThreshold, (nvmlDevice_t device, nvmlTemperatureThresholds_t thresholdType, unsigned int *temp)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetFanSpeed_v2, (nvmlDevice_t device, unsigned int fan, unsigned int *speed)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetNumFans, (nvmlDevice_t device, unsigned int *numFans)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetPowerState, (nvmlDevice_t device, nvmlPstates_t *pState)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetPowerManagementLimitConstraints, (nvmlDevice_t device, unsigned int *minLimit, unsigned int *maxLimit)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetPowerManagementMode, (nvmlDevice_t device, nvmlEnableState_t *mode)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetClock, (nvmlDevice_t device, nvmlClockType_t clockType, nvmlClockId_t clockId, unsigned int *clockMHz)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetApplicationsClock, (nvmlDevice_t device, nvmlClockType_t clockType, unsigned int *clockMHz)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetDefaultApplicationsClock, (nvmlDevice_t device, nvmlClockType_t clockType, unsigned int *clockMHz)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetMaxCustomerBoostClock, (nvmlDevice_t device, nvmlClockType_t clockType, unsigned int *clockMHz)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetSupportedMemoryClocks, (nvmlDevice_t device, unsigned int *count, unsigned int *clocksMHz)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetAutoBoostedClocksEnabled, (nvmlDevice_t device, nvmlEnableState_t *isEnabled, nvmlEnableState_t *defaultIsEnabled)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetCurrentClocksThrottleReasons, (nvmlDevice_t device, unsigned long long *clocksThrottleReasons)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetCurrentClocksEventReasons, (nvmlDevice_t device, unsigned long long *clocksEventReasons)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetSupportedClocksThrottleReasons, (nvmlDevice_t device, unsigned long long *supportedClocksThrottleReasons)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetSupportedClocksEventReasons, (nvmlDevice_t device, unsigned long long *supportedClocksEventReasons)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetViolationStatus, (nvmlDevice_t device, nvmlPerfPolicyType_t perfPolicyType, nvmlViolationTime_t *violTime)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetEncoderUtilization, (nvmlDevice_t device, unsigned int *utilization, unsigned int *samplingPeriodUs)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetDecoderUtilization, (nvmlDevice_t device, unsigned int *utilization, unsigned int *samplingPeriodUs)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetJpgUtilization, (nvmlDevice_t device, unsigned int *utilization, unsigned int *samplingPeriodUs)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetOfaUtilization, (nvmlDevice_t device, unsigned int *utilization, unsigned int *samplingPeriodUs)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetEncoderStats, (nvmlDevice_t device, unsigned int *sessionCount, unsigned int *averageFps, unsigned int *averageLatency)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetEncoderSessions, (nvmlDevice_t device, unsigned int *sessionCount, nvmlEncoderSessionInfo_t *sessionInfos)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetFBCStats, (nvmlDevice_t device, nvmlFBCStats_t *fbcStats)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetFBCSessions, (nvmlDevice_t device, unsigned int *sessionCount, nvmlFBCSessionInfo_t *sessionInfo)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetSamples, (nvmlDevice_t device, nvmlSamplingType_t type, unsigned long long lastSeenTimeStamp, nvmlValueType_t *sampleValType, unsigned int *sampleCount, nvmlSample_t *samples)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetBAR1MemoryInfo, (nvmlDevice_t device, nvmlBAR1Memory_t *bar1Memory)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetMemoryBusWidth, (nvmlDevice_t device, unsigned int *busWidth)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetNumGpuCores, (nvmlDevice_t device, unsigned int *numCores)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetCurrPcieLinkGeneration, (nvmlDevice_t device, unsigned int *currLinkGen)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetMaxPcieLinkGeneration, (nvmlDevice_t device, unsigned int *maxLinkGen)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGpuMaxPcieLinkGeneration, (nvmlDevice_t device, unsigned int *maxLinkGenDevice)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetCurrPcieLinkWidth, (nvmlDevice_t device, unsigned int *currLinkWidth)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetMaxPcieLinkWidth, (nvmlDevice_t device, unsigned int *maxLinkWidth)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetPcieLinkMaxSpeed, (nvmlDevice_t device, unsigned int *maxSpeed)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetPcieSpeed, (nvmlDevice_t device, unsigned int *pcieSpeed)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetPcieThroughput, (nvmlDevice_t device, nvmlPcieUtilCounter_t counter, unsigned int *value)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetPcieReplayCounter, (nvmlDevice_t device, unsigned int *value)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetBusType, (nvmlDevice_t device, nvmlBusType_t *type)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetNvLinkState, (nvmlDevice_t device, unsigned int link, nvmlEnableState_t *isActive)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetNvLinkVersion, (nvmlDevice_t device, unsigned int link, unsigned int *version)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetNvLinkCapability, (nvmlDevice_t device, unsigned int link, nvmlNvLinkCapability_t capability, unsigned int *capResult)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetNvLinkRemotePciInfo_v2, (nvmlDevice_t device, unsigned int link, nvmlPciInfo_t *pci)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetNvLinkErrorCounter, (nvmlDevice_t device, unsigned int link, nvmlNvLinkErrorCounter_t counter, unsigned long long *counterValue)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetFieldValues, (nvmlDevice_t device, int valuesCount, nvmlFieldValue_t *values)) \
+    SIG(nvmlReturn_t, nvmlEventSetCreate, (nvmlEventSet_t *set)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetSupportedEventTypes, (nvmlDevice_t device, unsigned long long *eventTypes)) \
+    SIG(nvmlReturn_t, nvmlDeviceRegisterEvents, (nvmlDevice_t device, unsigned long long eventTypes, nvmlEventSet_t set)) \
+    SIG(nvmlReturn_t, nvmlEventSetWait_v2, (nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms)) \
+    SIG(nvmlReturn_t, nvmlEventSetWait, (nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms)) \
+    SIG(nvmlReturn_t, nvmlEventSetFree, (nvmlEventSet_t set)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetAccountingMode, (nvmlDevice_t device, nvmlEnableState_t *mode)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetAccountingPids, (nvmlDevice_t device, unsigned int *count, unsigned int *pids)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetAccountingStats, (nvmlDevice_t device, unsigned int pid, nvmlAccountingStats_t *stats)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetAccountingBufferSize, (nvmlDevice_t device, unsigned int *bufferSize)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetCpuAffinity, (nvmlDevice_t device, unsigned int cpuSetSize, unsigned long *cpuSet)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetCpuAffinityWithinScope, (nvmlDevice_t device, unsigned int cpuSetSize, unsigned long *cpuSet, nvmlAffinityScope_t scope)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetMemoryAffinity, (nvmlDevice_t device, unsigned int nodeSetSize, unsigned long *nodeSet, nvmlAffinityScope_t scope)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetNumaNodeId, (nvmlDevice_t device, unsigned int *node)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetTopologyCommonAncestor, (nvmlDevice_t device1, nvmlDevice_t device2, nvmlGpuTopologyLevel_t *pathInfo)) \
+    SIG(nvmlReturn_t, nvmlDeviceOnSameBoard, (nvmlDevice_t device1, nvmlDevice_t device2, int *onSameBoard)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGspFirmwareVersion, (nvmlDevice_t device, char *version)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetGspFirmwareMode, (nvmlDevice_t device, unsigned int *isEnabled, unsigned int *defaultMode)) \
+    SIG(nvmlReturn_t, nvmlDeviceSetPersistenceMode, (nvmlDevice_t device, nvmlEnableState_t mode)) \
+    SIG(nvmlReturn_t, nvmlDeviceSetComputeMode, (nvmlDevice_t device, nvmlComputeMode_t mode)) \
+    SIG(nvmlReturn_t, nvmlDeviceSetPowerManagementLimit, (nvmlDevice_t device, unsigned int limit)) \
+    SIG(nvmlReturn_t, nvmlDeviceSetPowerManagementLimit_v2, (nvmlDevice_t device, nvmlPowerValue_v2_t *powerValue)) \
+    SIG(nvmlReturn_t, nvmlDeviceSetApplicationsClocks, (nvmlDevice_t device, unsigned int memClockMHz, unsigned int graphicsClockMHz)) \
+    SIG(nvmlReturn_t, nvmlDeviceResetApplicationsClocks, (nvmlDevice_t device)) \
+    SIG(nvmlReturn_t, nvmlDeviceSetGpuLockedClocks, (nvmlDevice_t device, unsigned int minGpuClockMHz, unsigned int maxGpuClockMHz)) \
+    SIG(nvmlReturn_t, nvmlDeviceResetGpuLockedClocks, (nvmlDevice_t device)) \
+    SIG(nvmlReturn_t, nvmlDeviceSetEccMode, (nvmlDevice_t device, nvmlEnableState_t ecc)) \
+    SIG(nvmlReturn_t, nvmlDeviceClearEccErrorCounts, (nvmlDevice_t device, nvmlEccCounterType_t counterType)) \
+    SIG(nvmlReturn_t, nvmlDeviceSetAccountingMode, (nvmlDevice_t device, nvmlEnableState_t mode)) \
+    SIG(nvmlReturn_t, nvmlDeviceClearAccountingPids, (nvmlDevice_t device)) \
     /* end */
 /* clang-format on */
 

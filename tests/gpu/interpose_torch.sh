@@ -4,7 +4,9 @@
 # real driver (bench/interpose/run --real).
 #
 # Under a 4 GiB vgpu lease (gpuplex lease create --memory 4G):
-#   - torch.cuda.mem_get_info() reports 4 GiB total;
+#   - torch.cuda.mem_get_info() reports 4 GiB total, and so does
+#     torch.cuda.get_device_properties(0).total_memory (cuDeviceTotalMem_v2,
+#     reached through cuGetProcAddress of the real driver: issue 17);
 #   - allocating 5 GiB raises torch.OutOfMemoryError (torch.cuda.OutOfMemoryError);
 #   - allocating 3 GiB succeeds (and a kernel writes it);
 #   - gpuplex-burn gets 4 GiB in 256 MiB chunks and is refused past it, while
@@ -35,6 +37,7 @@ res = {"torch": torch.__version__, "torch_cuda": torch.version.cuda,
        "device_name": torch.cuda.get_device_name(0)}
 free, total = torch.cuda.mem_get_info()
 res["mem_get_info"] = {"free": free, "total": total}
+res["total_memory"] = torch.cuda.get_device_properties(0).total_memory
 try:
     x = torch.empty(5 * GiB, dtype=torch.uint8, device="cuda")
     res["alloc_5gib"] = "succeeded"
@@ -64,6 +67,8 @@ echo "PyTorch under a 4 GiB lease: $(cat torch.json)"
 GiB=1073741824
 [ "$(json 'j["mem_get_info"]["total"]' torch.json)" = $((4 * GiB)) ] ||
     fail "torch.cuda.mem_get_info total is $(json 'j["mem_get_info"]["total"]' torch.json), not 4 GiB"
+[ "$(json 'j["total_memory"]' torch.json)" = $((4 * GiB)) ] ||
+    fail "get_device_properties(0).total_memory is $(json 'j["total_memory"]' torch.json), not 4 GiB"
 [ "$(json 'j["alloc_5gib"]' torch.json)" = OutOfMemoryError ] ||
     fail "allocating 5 GiB under a 4 GiB lease: $(json 'j["alloc_5gib"]' torch.json)"
 [ "$(json 'j["alloc_3gib"]' torch.json)" = succeeded ] ||
@@ -71,6 +76,8 @@ GiB=1073741824
 # The same program without a lease sees the whole GPU (the quota is the lease's).
 python3 quota.py >torch_nolease.json 2>torch_nolease.err ||
     fail "PyTorch without a lease: $(tail -5 torch_nolease.err)"
+[ "$(json 'j["total_memory"] > 4 * 2**30' torch_nolease.json)" = True ] ||
+    fail "without a lease total_memory is $(json 'j["total_memory"]' torch_nolease.json)"
 
 # gpuplex-burn (driver API, real PTX spin kernel) under the lease, and without.
 "$GPX" run --lease "$id" -- "$BURN" --alloc-mib 5120 --chunk-mib 256 --kernels 200 \

@@ -149,7 +149,8 @@ w = expect(d.get("/v1/whoami"), 200).json
 check(w["tenant"] == "admin" and w["role"] == "admin" and w["via"] == "unix", "whoami %r" % w)
 m = expect(d.get("/metrics"), 200)
 check(m.headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"), "metrics type")
-check(m.text.count("DCGM_FI_DEV_GPU_UTIL{") == 2, "one GPU_UTIL per GPU")
+gpu_util = [l for l in m.text.splitlines() if l.startswith("DCGM_FI_DEV_GPU_UTIL{")]
+check(len([l for l in gpu_util if "lease=" not in l]) == 2, "one GPU_UTIL per GPU")
 check('gpuplex_lease_memory_quota_bytes{lease="%s",tenant="admin",mode="vgpu",gpu="0"} 4294967296'
       % a["id"] in m.text, "lease quota series:\n" + m.text)
 

@@ -3,6 +3,8 @@ over loopback TCP) and the dcgm-exporter series and gpuplex_lease_* series
 arrive with their labels; `promtool check metrics` passes: with the default
 dcgm-exporter label spelling only the linter's camelCase note on modelName
 (dcgm-exporter's own label) remains, with metrics_labels=snake it is clean.
+A lease's utilization is a DCGM_FI_DEV_GPU_UTIL series with a lease label beside
+the per-GPU ones, and metrics_dcgm_leases=false leaves it out.
 Exit 77 (skipped) when prometheus/promtool are not installed
 (scripts/install-deps test installs them)."""
 import json
@@ -31,7 +33,7 @@ def promtool(text):
 d = Daemon(listen=True, args=["--set", "hostname=node-7"]).start()
 token = expect(d.post("/v1/tenants", {"name": "prometheus", "role": "admin"}), 201).json["token"]
 lease = d.lease({"mode": "vgpu", "memory": "4G"})
-d.lease({"mode": "exclusive"})
+x = d.lease({"mode": "exclusive"})
 
 text = expect(d.get("/metrics", token=token, tcp=True), 200).text
 rc, out = promtool(text)
@@ -43,13 +45,17 @@ check(all(l.startswith("DCGM_FI_DEV_") for l in problems), "only DCGM series fla
 rc, out = promtool(text.replace("modelName=", "model_name="))
 check(rc == 0, "modelName is the only lint problem, yet: rc %d: %s" % (rc, out))
 
-s = Daemon("snake", args=["--set", "metrics_labels=snake", "--set", "metrics_public=true"],
-           listen=True).start()
-s.lease({"mode": "timeslice", "memory": "1G"})
+s = Daemon("snake", args=["--set", "metrics_labels=snake", "--set", "metrics_public=true",
+                          "--set", "metrics_dcgm_leases=false"], listen=True).start()
+ts = s.lease({"mode": "timeslice", "memory": "1G"})
 stext = expect(s.get("/metrics", tcp=True), 200).text  # metrics_public: no token needed
 rc, out = promtool(stext)
 check(rc == 0, "promtool on snake labels: rc %d: %s" % (rc, out))
 check('model_name="NVIDIA H100 80GB HBM3"' in stext, "snake labels")
+# metrics_dcgm_leases=false: the DCGM families per GPU only; the lease's utilization elsewhere
+util = [l for l in stext.splitlines() if l.startswith("DCGM_FI_DEV_GPU_UTIL{")]
+check(len(util) == 2 and not any("lease=" in l for l in util), "per-GPU only: %r" % util)
+check('gpuplex_lease_gpu_utilization{lease="%s"' % ts["id"] in stext, "lease utilization")
 s.stop()
 
 # --- Prometheus scrapes it
@@ -107,7 +113,14 @@ try:
           "labels %r" % labels)
     for name in ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP",
                  "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_SM_CLOCK"):
-        check(len(query(name)) == 2, "%s for both GPUs" % name)
+        check(len(query(name + '{lease=""}')) == 2, "%s for both GPUs" % name)
+    # beside them, the exclusive lease's utilization under dcgm-exporter's name (the vgpu
+    # lease has no cap: no arbiter meters it, so it has none)
+    u = query('DCGM_FI_DEV_GPU_UTIL{lease!=""}')
+    check(len(u) == 1 and u[0]["metric"]["lease"] == x["id"] and
+          u[0]["metric"]["modelName"] == "NVIDIA H100 80GB HBM3", "per-lease GPU_UTIL: %r" % u)
+    g = query('DCGM_FI_DEV_GPU_UTIL{lease="",gpu="%d"}' % x["gpu"]["index"])
+    check(u[0]["value"][1] == g[0]["value"][1], "an exclusive lease's is its GPU's: %r %r" % (u, g))
     q = query('gpuplex_lease_memory_quota_bytes{lease="%s"}' % lease["id"])
     check(len(q) == 1 and q[0]["value"][1] == str(4 << 30) and
           q[0]["metric"]["tenant"] == "admin", "lease quota in Prometheus: %r" % q)

@@ -3,8 +3,9 @@
  * than gpuplex-burn: the allocation paths burn does not take (arrays,
  * mipmaps, external memory, pools, VMM by location, worker threads), the
  * three ways to reach the driver (direct calls, dlsym, cuGetProcAddress with
- * versions and flags), memory-info answers, and attempts to raise the quota
- * (environment, region). Driven by tests/integration/interpose_*.sh.
+ * versions and flags), memory-info and device-size answers, NVML's process
+ * lists, and attempts to raise the quota (environment, region). Driven by
+ * tests/integration/interpose_*.sh.
  *
  * Each subcommand prints what it saw and exits 0 when every expectation
  * held, 1 (with a FAIL line naming the expectation) otherwise. Expected
@@ -100,7 +101,10 @@
     X(cuLaunchKernel)                                                                              \
     X(cuLaunchKernel_ptsz)                                                                         \
     X(cuGetProcAddress)                                                                            \
-    X(cuGetProcAddress_v2)
+    X(cuGetProcAddress_v2)                                                                         \
+    X(cuDeviceTotalMem_v2)                                                                         \
+    X(cuDeviceTotalMem)                                                                            \
+    X(cuDeviceGetPCIBusId)
 
 static struct {
 #define FIELD(name) gpx_##name##_fn name;
@@ -656,6 +660,189 @@ static int cmd_direct(void)
 }
 #endif
 
+/* ---- the device's size, every way an application asks ------------------------------------- */
+
+static void size_is(const char *how, uint64_t got, uint64_t want)
+{
+    CHECK(got == want, "%s: %" PRIu64 " bytes, expected %" PRIu64, how, got, want);
+    printf("%s: %" PRIu64 "\n", how, got);
+}
+
+/*
+ * sizes BYTES [NVML_BYTES [UUID]]: cuDeviceTotalMem_v2 / cuDeviceTotalMem of device 0
+ * (what deviceQuery and cudaGetDeviceProperties read) through direct calls,
+ * dlsym on the driver's handle and RTLD_DEFAULT, and cuGetProcAddress in both
+ * signatures (CUDA 12 picks _v2, CUDA 3.0 the 32-bit original) answer BYTES
+ * (the 32-bit one saturated); cuMemGetInfo_v2's total agrees; with
+ * NVML_BYTES, nvmlDeviceGetMemoryInfo(_v2) of the same GPU (by PCI bus id,
+ * or by UUID: a MIG device's) answers that. Runs with or without a lease.
+ */
+static int cmd_sizes(uint64_t want, int64_t want_nvml, const char *uuid)
+{
+    const uint64_t want32 = want > 0xffffffffULL ? 0xffffffffULL : want;
+    load_dlsym();
+    CHECK(dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD), "libcuda global");
+    setup_context();
+    CUdevice dev = 0;
+    size_t b = 0;
+    unsigned int u = 0;
+#ifdef GPX_IPCHECK_DIRECT
+    CU_OK(cuDeviceTotalMem_v2(&b, dev));
+    size_is("direct cuDeviceTotalMem_v2", b, want);
+    CU_OK(cuDeviceTotalMem(&u, dev));
+    size_is("direct cuDeviceTotalMem", u, want32);
+#endif
+    CU_OK(cu.cuDeviceTotalMem_v2(&b, dev));
+    size_is("dlsym(libcuda) cuDeviceTotalMem_v2", b, want);
+    CU_OK(cu.cuDeviceTotalMem(&u, dev));
+    size_is("dlsym(libcuda) cuDeviceTotalMem", u, want32);
+    gpx_cuDeviceTotalMem_v2_fn def =
+        (gpx_cuDeviceTotalMem_v2_fn)dlsym(RTLD_DEFAULT, "cuDeviceTotalMem_v2");
+    CHECK(def, "dlsym(RTLD_DEFAULT, cuDeviceTotalMem_v2)");
+    CU_OK(def(&b, dev));
+    size_is("dlsym(RTLD_DEFAULT) cuDeviceTotalMem_v2", b, want);
+
+    CUdriverProcAddressQueryResult st;
+    gpx_cuDeviceTotalMem_v2_fn p2 =
+        (gpx_cuDeviceTotalMem_v2_fn)proc_v2("cuDeviceTotalMem", 12000, 0, &st);
+    CHECK(p2 && st == CU_GET_PROC_ADDRESS_SUCCESS, "cuGetProcAddress_v2(cuDeviceTotalMem, 12000)");
+    CU_OK(p2(&b, dev));
+    size_is("cuGetProcAddress_v2(cuDeviceTotalMem, 12000)", b, want);
+    gpx_cuDeviceTotalMem_fn p1 = (gpx_cuDeviceTotalMem_fn)proc_v2("cuDeviceTotalMem", 3000, 0, &st);
+    CHECK(p1 && st == CU_GET_PROC_ADDRESS_SUCCESS, "cuGetProcAddress_v2(cuDeviceTotalMem, 3000)");
+    CU_OK(p1(&u, dev));
+    size_is("cuGetProcAddress_v2(cuDeviceTotalMem, 3000)", u, want32);
+    void *v1 = NULL;
+    CU_OK(cu.cuGetProcAddress("cuDeviceTotalMem", &v1, 12040,
+                              CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM));
+    CU_OK(((gpx_cuDeviceTotalMem_v2_fn)v1)(&b, dev));
+    size_is("cuGetProcAddress(cuDeviceTotalMem, 12040, per-thread)", b, want);
+    CU_OK(cu.cuGetProcAddress("cuDeviceTotalMem", &v1, 3020, 0));
+    CU_OK(((gpx_cuDeviceTotalMem_v2_fn)v1)(&b, dev));
+    size_is("cuGetProcAddress(cuDeviceTotalMem, 3020)", b, want);
+
+    size_t f = 0, t = 0;
+    CU_OK(cu.cuMemGetInfo_v2(&f, &t));
+    size_is("cuMemGetInfo_v2 total", t, want);
+    CHECK(f <= t, "cuMemGetInfo_v2: free %zu above total %zu", f, t);
+
+    if (want_nvml >= 0) {
+        char bus[32];
+        CU_OK(cu.cuDeviceGetPCIBusId(bus, sizeof bus, dev));
+        void *nv = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+        CHECK(nv, "dlopen libnvidia-ml.so.1: %s", dlerror());
+        nvml_init_fn init = (nvml_init_fn)dlsym(nv, "nvmlInit_v2");
+        nvml_device_by_string_fn by_key = (nvml_device_by_string_fn)dlsym(
+            nv, uuid ? "nvmlDeviceGetHandleByUUID" : "nvmlDeviceGetHandleByPciBusId_v2");
+        nvml_device_memory_fn mi = (nvml_device_memory_fn)dlsym(nv, "nvmlDeviceGetMemoryInfo");
+        nvml_device_memory_v2_fn mi2 =
+            (nvml_device_memory_v2_fn)dlsym(nv, "nvmlDeviceGetMemoryInfo_v2");
+        CHECK(init && by_key && mi && mi2 && init() == NVML_SUCCESS, "nvml init");
+        nvmlDevice_t h;
+        CHECK(by_key(uuid ? uuid : bus, &h) == NVML_SUCCESS, "nvml handle of %s",
+              uuid ? uuid : bus);
+        nvmlMemory_t m;
+        nvmlMemory_v2_t m2 = {.version = nvmlMemory_v2};
+        CHECK(mi(h, &m) == NVML_SUCCESS && mi2(h, &m2) == NVML_SUCCESS, "nvml memory info");
+        size_is("nvmlDeviceGetMemoryInfo total", m.total, (uint64_t)want_nvml);
+        size_is("nvmlDeviceGetMemoryInfo_v2 total", m2.total, (uint64_t)want_nvml);
+    }
+    printf("sizes: ok\n");
+    return 0;
+}
+
+/* ---- NVML's process lists ------------------------------------------------------------------ */
+
+/*
+ * nvml-procs MIB: holds MIB of device memory (a context, so it is listed),
+ * then prints, as JSON, what NVML's process queries on the GPU of CUDA device
+ * 0 answer: {"self": pid, "v1"/"v2"/"v3": [[pid, used], ...], "util": [pid,
+ * ...], "size_query": n}. Checks NVML's size protocol on the way: asking with
+ * no room says NVML_ERROR_INSUFFICIENT_SIZE and the number to make room for,
+ * which is then exactly what one call fills.
+ */
+typedef nvmlReturn_t (*list_v1_fn)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_v1_t *);
+typedef nvmlReturn_t (*util_fn)(nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned int *,
+                                unsigned long long);
+
+static int cmd_nvml_procs(uint64_t hold)
+{
+    load_dlsym();
+    setup_context();
+    CUdeviceptr d = 0;
+    if (hold)
+        CU_OK(cu.cuMemAlloc_v2(&d, hold));
+    char bus[32];
+    CU_OK(cu.cuDeviceGetPCIBusId(bus, sizeof bus, 0));
+    void *nv = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    CHECK(nv, "dlopen libnvidia-ml.so.1: %s", dlerror());
+    nvml_init_fn init = (nvml_init_fn)dlsym(nv, "nvmlInit_v2");
+    nvml_device_by_string_fn by_bus =
+        (nvml_device_by_string_fn)dlsym(nv, "nvmlDeviceGetHandleByPciBusId_v2");
+    list_v1_fn v1 = (list_v1_fn)dlsym(nv, "nvmlDeviceGetComputeRunningProcesses");
+    nvml_device_processes_fn v2 =
+        (nvml_device_processes_fn)dlsym(nv, "nvmlDeviceGetComputeRunningProcesses_v2");
+    nvml_device_processes_fn v3 =
+        (nvml_device_processes_fn)dlsym(nv, "nvmlDeviceGetComputeRunningProcesses_v3");
+    util_fn util = (util_fn)dlsym(nv, "nvmlDeviceGetProcessUtilization");
+    CHECK(init && by_bus && v1 && v2 && v3 && util && init() == NVML_SUCCESS, "nvml entry points");
+    /* What a direct call reaches (the interposer's hook when preloaded) agrees with dlsym's. */
+    CHECK(dlsym(RTLD_DEFAULT, "nvmlDeviceGetComputeRunningProcesses_v3") == NULL ||
+              dlsym(RTLD_DEFAULT, "nvmlDeviceGetComputeRunningProcesses_v3") == (void *)v3,
+          "RTLD_DEFAULT and the handle disagree");
+    nvmlDevice_t dev;
+    CHECK(by_bus(bus, &dev) == NVML_SUCCESS, "nvml handle of %s", bus);
+
+    /* The size protocol: no room -> INSUFFICIENT_SIZE and the count (or SUCCESS and 0). */
+    unsigned int n = 0;
+    nvmlReturn_t r = v3(dev, &n, NULL);
+    CHECK((r == NVML_ERROR_INSUFFICIENT_SIZE && n > 0) || (r == NVML_SUCCESS && n == 0),
+          "size query: %d, count %u", (int)r, n);
+    const unsigned int size_query = n;
+    nvmlProcessInfo_t p[256];
+    nvmlProcessInfo_v1_t q[256];
+    if (n > 1) {
+        unsigned int less = n - 1;
+        CHECK(v3(dev, &less, p) == NVML_ERROR_INSUFFICIENT_SIZE && less == n,
+              "one entry short: count %u, expected %u", less, n);
+    }
+    unsigned int got = n;
+    CHECK(n <= 256 && v3(dev, &got, p) == NVML_SUCCESS && got == n,
+          "the size it asked for: %u of %u", got, n);
+
+    printf("{\"self\": %d, \"size_query\": %u", (int)getpid(), size_query);
+    printf(", \"v3\": [");
+    for (unsigned int i = 0; i < got; i++)
+        printf("%s[%u, %llu]", i ? ", " : "", p[i].pid, p[i].usedGpuMemory);
+    got = 256;
+    CHECK(v2(dev, &got, p) == NVML_SUCCESS, "v2");
+    printf("], \"v2\": [");
+    for (unsigned int i = 0; i < got; i++)
+        printf("%s[%u, %llu]", i ? ", " : "", p[i].pid, p[i].usedGpuMemory);
+    got = 256;
+    CHECK(v1(dev, &got, q) == NVML_SUCCESS, "v1");
+    printf("], \"v1\": [");
+    for (unsigned int i = 0; i < got; i++)
+        printf("%s[%u, %llu]", i ? ", " : "", q[i].pid, q[i].usedGpuMemory);
+    printf("], \"util\": [");
+    nvmlProcessUtilizationSample_t s[256];
+    unsigned int ns = 0;
+    r = util(dev, NULL, &ns, 0);
+    CHECK(r == NVML_ERROR_INSUFFICIENT_SIZE || r == NVML_ERROR_NOT_FOUND, "util size query: %d",
+          (int)r);
+    if (r == NVML_ERROR_INSUFFICIENT_SIZE) {
+        unsigned int want = ns;
+        CHECK(ns <= 256 && util(dev, s, &ns, 0) == NVML_SUCCESS && ns == want,
+              "util: %u samples of %u", ns, want);
+        for (unsigned int i = 0; i < ns; i++)
+            printf("%s%u", i ? ", " : "", s[i].pid);
+    }
+    printf("]}\n");
+    if (hold)
+        CU_OK(cu.cuMemFree_v2(d));
+    return 0;
+}
+
 /* ---- memory information -------------------------------------------------------------------- */
 
 static int cmd_meminfo(void)
@@ -1111,7 +1298,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: gpx-ipcheck objects|worker-vmm|procaddr|dlsym|direct|meminfo|"
                     "env-tamper [OTHER_LEASE]|region-tamper|cycles N|race THREADS CHUNK_MIB "
-                    "[HOLD_MS]|region|fork\n");
+                    "[HOLD_MS]|region|fork|sizes BYTES [NVML_BYTES [UUID]]|nvml-procs HOLD_MIB\n");
     exit(2);
 }
 
@@ -1135,6 +1322,12 @@ int main(int argc, char **argv)
 #endif
     if (strcmp(c, "meminfo") == 0)
         return cmd_meminfo();
+    if (strcmp(c, "sizes") == 0 && argc > 2)
+        return cmd_sizes((uint64_t)strtoull(argv[2], NULL, 10),
+                         argc > 3 ? (int64_t)strtoll(argv[3], NULL, 10) : -1,
+                         argc > 4 ? argv[4] : NULL);
+    if (strcmp(c, "nvml-procs") == 0 && argc > 2)
+        return cmd_nvml_procs((uint64_t)atoll(argv[2]) * MiB);
     if (strcmp(c, "env-tamper") == 0)
         return cmd_env_tamper(argc > 2 ? argv[2] : NULL);
     if (strcmp(c, "region-tamper") == 0)

@@ -64,6 +64,7 @@ static int setup(void **state)
     snprintf(f->cfg.socket_path, sizeof f->cfg.socket_path, "%s/gpuplexd.sock", f->dir);
     snprintf(f->cfg.interposer, sizeof f->cfg.interposer, "%s", INTERPOSER);
     snprintf(f->cfg.hostname, sizeof f->cfg.hostname, "test-node");
+    f->cfg.web = 0; /* the API alone; the dashboard's files: test_gpxd_web.c */
     if (gpxd_open(&f->cfg, &f->d, &err) < 0) {
         fprintf(stderr, "gpxd_open: %s\n", err.msg);
         free(f);
@@ -431,10 +432,19 @@ static void test_anonymous(void **state)
     /* /healthz: no lease count for strangers */
     json_t *j;
     expect(f, ANON, "GET", "/healthz", NULL, 200, &j);
-    static const char *const health_keys[] = {
-        "status",           "version",        "host",           "gpus",
-        "driver_version",   "schema_version", "uptime_seconds", "placement",
-        "oversubscription", "run_dir",        "state_dir",      NULL};
+    static const char *const health_keys[] = {"status",
+                                              "version",
+                                              "host",
+                                              "gpus",
+                                              "driver_version",
+                                              "cuda_version",
+                                              "schema_version",
+                                              "uptime_seconds",
+                                              "placement",
+                                              "oversubscription",
+                                              "run_dir",
+                                              "state_dir",
+                                              NULL};
     keys_are(j, "health", health_keys);
     assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
     assert_string_equal(json_string_value(json_object_get(j, "host")), "gpuplexd");
@@ -528,6 +538,18 @@ static void test_not_found_and_methods(void **state)
     /* 405 comes before 403: the tenant learns the method is wrong, not that it is not admin */
     expect_405(f, TENANT, "GET", "/v1/tenants/team-a/token", "POST");
     expect_405(f, ADMIN, "get", "/v1/leases", "GET, POST"); /* methods are case-sensitive */
+
+    /* web = on: `/` is the dashboard's (here without files: a 404 that says so), for anyone */
+    f->d->cfg.web = 1;
+    f->d->web_root[0] = '\0';
+    struct gpxd_http_req rq = {.method = "GET", .path = "/"};
+    struct gpxd_http_resp rs;
+    gpxd_api_handle(f->d, &rq, &rs);
+    assert_int_equal(rs.status, 404);
+    assert_non_null(rs.headers);
+    assert_non_null(strstr(rs.body, "web_root"));
+    free(rs.body);
+    f->d->cfg.web = 0;
 }
 
 static void test_bad_requests(void **state)

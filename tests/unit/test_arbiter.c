@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,8 +266,8 @@ static void test_churn(void **state)
     gpx_arb_acquire(&h);
     assert_true(gpx_arb_now_ns() - t0 < 5000000ULL);
     gpx_arb_leave(&h);
-    assert_int_equal(__atomic_load_n(&a->nwaiting, __ATOMIC_SEQ_CST), 0);
-    assert_int_equal(__atomic_load_n(&a->holder, __ATOMIC_SEQ_CST), -1);
+    assert_int_equal(atomic_load(&a->nwaiting), 0);
+    assert_int_equal(atomic_load(&a->holder), -1);
     gpx_arb_close(a);
 }
 
@@ -289,8 +290,8 @@ static void test_stale_file(void **state)
     a->procs[5].lease = a->procs[h.slot].lease;
     a->leases[a->procs[h.slot].lease].procs++;
     a->leases[a->procs[h.slot].lease].active++;
-    __atomic_store_n(&a->holder, 5, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&a->holder_deadline_ns, gpx_arb_now_ns() + 1000000000ULL, __ATOMIC_SEQ_CST);
+    atomic_store(&a->holder, 5);
+    atomic_store(&a->holder_deadline_ns, gpx_arb_now_ns() + 1000000000ULL);
     uint64_t t0 = gpx_arb_now_ns();
     gpx_arb_acquire(&h);
     assert_true(gpx_arb_now_ns() - t0 < 100000000ULL);
@@ -310,18 +311,18 @@ static void test_dead_lock_holder(void **state)
     pid_t child = fork();
     if (child == 0) {
         pthread_mutex_lock(&a->lock);
-        __atomic_store_n(&a->nwaiting, 7, __ATOMIC_SEQ_CST); /* half-made changes */
-        __atomic_store_n(&a->holder, 3, __ATOMIC_SEQ_CST);   /* a slot nobody holds */
-        _exit(0);                                            /* dies with the lock */
+        atomic_store(&a->nwaiting, 7); /* half-made changes */
+        atomic_store(&a->holder, 3);   /* a slot nobody holds */
+        _exit(0);                      /* dies with the lock */
     }
     waitpid(child, NULL, 0);
     uint64_t t0 = gpx_arb_now_ns();
     gpx_arb_acquire(&me);
     assert_true(gpx_arb_now_ns() - t0 < 100000000ULL);
     assert_true(gpx_arb_holding(&me));
-    assert_int_equal(__atomic_load_n(&a->nwaiting, __ATOMIC_SEQ_CST), 0);
+    assert_int_equal(atomic_load(&a->nwaiting), 0);
     gpx_arb_leave(&me);
-    assert_int_equal(__atomic_load_n(&a->holder, __ATOMIC_SEQ_CST), -1);
+    assert_int_equal(atomic_load(&a->holder), -1);
     gpx_arb_close(a);
 }
 

@@ -108,6 +108,44 @@ static void test_per_thread(void **state)
     expect("cuInit", 12000, PTDS, "cuInit");
 }
 
+/* The graph, peer, 2D-memset and linker rows, and the unmodelled entry points' rows. */
+static void test_newer_surface(void **state)
+{
+    (void)state;
+    expect("cuGraphInstantiate", 10000, 0, "cuGraphInstantiate");
+    expect("cuGraphInstantiate", 11000, 0, "cuGraphInstantiate_v2");
+    expect("cuGraphInstantiate", 12000, 0, "cuGraphInstantiateWithFlags");
+    expect("cuGraphInstantiateWithFlags", 11040, 0, "cuGraphInstantiateWithFlags");
+    expect("cuGraphAddKernelNode", 11000, 0, "cuGraphAddKernelNode");
+    expect("cuGraphAddKernelNode", 12000, 0, "cuGraphAddKernelNode_v2");
+    expect("cuGraphLaunch", 12000, PTDS, "cuGraphLaunch_ptsz");
+    expect("cuStreamBeginCapture", 10000, 0, "cuStreamBeginCapture");
+    expect("cuStreamBeginCapture", 10010, PTDS, "cuStreamBeginCapture_v2_ptsz");
+    expect("cuStreamGetCaptureInfo", 11030, 0, "cuStreamGetCaptureInfo_v2");
+    expect("cuStreamGetCaptureInfo", 12040, PTDS, "cuStreamGetCaptureInfo_v3_ptsz");
+    expect("cuMemsetD2D8", 3010, 0, "cuMemsetD2D8");
+    expect("cuMemsetD2D8", 3020, 0, "cuMemsetD2D8_v2");
+    expect("cuMemsetD2D32", 12000, PTDS, "cuMemsetD2D32_v2_ptds");
+    expect("cuMemsetD2D16Async", 12000, PTDS, "cuMemsetD2D16Async_ptsz");
+    expect("cuMemcpyPeer", 12000, PTDS, "cuMemcpyPeer_ptds");
+    expect("cuLinkCreate", 6000, 0, "cuLinkCreate");
+    expect("cuLinkCreate", 12000, 0, "cuLinkCreate_v2");
+    expect("cuIpcOpenMemHandle", 12000, 0, "cuIpcOpenMemHandle_v2");
+    /* a 12.4 node: cuCtxCreate_v4 (12.5) is not handed out yet */
+    expect("cuCtxCreate", 13000, 0, "cuCtxCreate_v3");
+    /* unmodelled, from cuda_sim_stubs.c's rows */
+    expect("cuTexRefSetAddress2D", 4000, 0, "cuTexRefSetAddress2D_v2");
+    expect("cuTexRefSetAddress2D", 12000, 0, "cuTexRefSetAddress2D_v3");
+    expect("cuStreamWaitValue32", 11000, 0, "cuStreamWaitValue32");
+    expect("cuStreamWaitValue32", 12000, PTDS, "cuStreamWaitValue32_v2_ptsz");
+    expect("cuGraphClone", 12000, 0, "cuGraphClone");
+    void *fn = NULL;
+    CUdriverProcAddressQueryResult st;
+    assert_int_equal(cuGetProcAddress_v2("cuGreenCtxCreate", &fn, 12030, 0, &st),
+                     CUDA_ERROR_NOT_FOUND);
+    assert_int_equal(st, CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT);
+}
+
 static void test_not_found(void **state)
 {
     (void)state;
@@ -141,6 +179,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_per_thread),
+        cmocka_unit_test(test_newer_surface),
         cmocka_unit_test(test_not_found),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

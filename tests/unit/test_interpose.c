@@ -20,12 +20,14 @@
 
 #include <dlfcn.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -189,6 +191,24 @@ static CUresult f_pool_destroy(CUmemoryPool p)
     (void)p;
     return hit("cuMemPoolDestroy");
 }
+static CUresult f_total_v2(size_t *b, CUdevice dev)
+{
+    (void)dev;
+    CUresult rc = hit("cuDeviceTotalMem_v2");
+    if (!b)
+        return CUDA_ERROR_INVALID_VALUE;
+    *b = fake_total_b;
+    return rc;
+}
+static CUresult f_total(unsigned int *b, CUdevice dev)
+{
+    (void)dev;
+    CUresult rc = hit("cuDeviceTotalMem");
+    if (!b)
+        return CUDA_ERROR_INVALID_VALUE;
+    *b = fake_total_b > 0xffffffffULL ? 0xffffffffU : (unsigned int)fake_total_b;
+    return rc;
+}
 static CUresult f_meminfo_v2(size_t *f, size_t *t)
 {
     CUresult rc = hit("cuMemGetInfo_v2");
@@ -275,6 +295,8 @@ static const struct {
     {"cuGraphLaunch", 10000, 0, (void *)f_graph},
     {"cuGraphLaunch", 10000, 1, (void *)f_graph_ptsz},
     {"cuCtxSynchronize", 2000, 0, (void *)internal_fn},
+    {"cuDeviceTotalMem", 2000, 0, (void *)f_total},
+    {"cuDeviceTotalMem", 3020, 0, (void *)f_total_v2},
 };
 
 static CUresult f_gpa_v2(const char *sym, void **pfn, int ver, cuuint64_t flags,
@@ -317,6 +339,8 @@ static void install_fakes(void)
     r->cuGetProcAddress = f_gpa;
     r->cuGetProcAddress_v2 = f_gpa_v2;
     r->cuMemGetInfo_v2 = f_meminfo_v2;
+    r->cuDeviceTotalMem = f_total;
+    r->cuDeviceTotalMem_v2 = f_total_v2;
     r->cuMemAlloc = f_alloc;
     r->cuMemAlloc_v2 = f_alloc_v2;
     r->cuMemAllocPitch_v2 = f_pitch_v2;
@@ -421,6 +445,8 @@ static void check_routes(void)
     assert_ptr_equal(gpa2("cuLaunchKernel", 12000, CU_GET_PROC_ADDRESS_LEGACY_STREAM, &st),
                      (void *)cuLaunchKernel);
     assert_ptr_equal(gpa2("cuGraphLaunch", 12000, PT, &st), (void *)cuGraphLaunch_ptsz);
+    assert_ptr_equal(gpa2("cuDeviceTotalMem", 12000, 0, &st), (void *)cuDeviceTotalMem_v2);
+    assert_ptr_equal(gpa2("cuDeviceTotalMem", 3000, PT, &st), (void *)cuDeviceTotalMem);
     /* Not hooked: the driver's answer, untouched. */
     assert_ptr_equal(gpa2("cuCtxSynchronize", 12000, 0, &st), (void *)internal_fn);
     /* The driver's status for what it refuses. */
@@ -747,6 +773,274 @@ static void test_meminfo(void **state)
     cuMemFree_v2(d);
 }
 
+/* cuDeviceTotalMem(_v2): min(quota, the driver's) under a quota; the driver's otherwise. */
+static void test_device_size(void **state)
+{
+    (void)state;
+    size_t b = 0;
+    unsigned int u = 0;
+    assert_int_equal(cuDeviceTotalMem_v2(&b, 0), CUDA_SUCCESS); /* no lease */
+    assert_int_equal(b, 80ULL << 30);
+    assert_int_equal(cuDeviceTotalMem(&u, 0), CUDA_SUCCESS);
+    assert_int_equal(u, 0xffffffffU);
+    lease_mode(64 * MiB);
+    assert_int_equal(cuDeviceTotalMem_v2(&b, 0), CUDA_SUCCESS);
+    assert_int_equal(b, 64 * MiB);
+    assert_string_equal(called, "cuDeviceTotalMem_v2");
+    assert_int_equal(cuDeviceTotalMem(&u, 0), CUDA_SUCCESS);
+    assert_int_equal(u, 64 * MiB);
+    assert_string_equal(called, "cuDeviceTotalMem");
+    /* A device smaller than the quota (a MIG device, a small GPU): its own size. */
+    fake_total_b = 32 * MiB;
+    assert_int_equal(cuDeviceTotalMem_v2(&b, 0), CUDA_SUCCESS);
+    assert_int_equal(b, 32 * MiB);
+    fake_total_b = 80ULL << 30;
+    /* The driver's errors pass, with nothing written. */
+    assert_int_equal(cuDeviceTotalMem_v2(NULL, 0), CUDA_ERROR_INVALID_VALUE);
+    /* A quota above 4 GiB: the 32-bit call stays saturated. */
+    lease_mode(6ULL << 30);
+    assert_int_equal(cuDeviceTotalMem(&u, 0), CUDA_SUCCESS);
+    assert_int_equal(u, 0xffffffffU);
+    assert_int_equal(cuDeviceTotalMem_v2(&b, 0), CUDA_SUCCESS);
+    assert_int_equal(b, 6ULL << 30);
+    /* No quota (timeslice without one): the driver's; failed closed: the driver's too. */
+    lease_mode(0);
+    assert_int_equal(cuDeviceTotalMem_v2(&b, 0), CUDA_SUCCESS);
+    assert_int_equal(b, 80ULL << 30);
+    gpx__ip.mode = GPX_IP_CLOSED;
+    assert_int_equal(cuDeviceTotalMem_v2(&b, 0), CUDA_SUCCESS);
+    assert_int_equal(b, 80ULL << 30);
+}
+
+/* ---- NVML process queries ------------------------------------------------------------------ */
+
+/*
+ * A fake GPU with NEIGHBOURS processes of other leases, then a process of
+ * ours (the parent, attached to our lease by the test), one planted pid that
+ * is not ours (a slot whose start time is not its process's), and the caller.
+ */
+enum { NEIGHBOURS = 150 };
+static unsigned int fake_pids[NEIGHBOURS + 3];
+static unsigned int fake_n;
+static int fake_list_calls;
+
+static nvmlReturn_t f_list(nvmlDevice_t dev, unsigned int *count, nvmlProcessInfo_t *infos)
+{
+    (void)dev;
+    fake_list_calls++;
+    if (!count || (*count && !infos))
+        return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned int room = *count;
+    *count = fake_n;
+    if (room < fake_n)
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    for (unsigned int i = 0; i < fake_n; i++)
+        infos[i] = (nvmlProcessInfo_t){.pid = fake_pids[i],
+                                       .usedGpuMemory = 1000 + i,
+                                       .gpuInstanceId = 7,
+                                       .computeInstanceId = 9};
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t f_list_v1(nvmlDevice_t dev, unsigned int *count, nvmlProcessInfo_v1_t *infos)
+{
+    (void)dev;
+    if (!count || (*count && !infos))
+        return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned int room = *count;
+    *count = fake_n;
+    if (room < fake_n)
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    for (unsigned int i = 0; i < fake_n; i++)
+        infos[i] = (nvmlProcessInfo_v1_t){.pid = fake_pids[i], .usedGpuMemory = 1000 + i};
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t f_util(nvmlDevice_t dev, nvmlProcessUtilizationSample_t *s, unsigned int *count,
+                           unsigned long long last)
+{
+    (void)dev;
+    (void)last;
+    if (!count)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned int room = *count;
+    *count = fake_n;
+    if (!s || room < fake_n)
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    for (unsigned int i = 0; i < fake_n; i++)
+        s[i] = (nvmlProcessUtilizationSample_t){.pid = fake_pids[i], .smUtil = i % 100};
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t f_versioned(nvmlDevice_t dev, void *versioned)
+{
+    (void)dev;
+    (void)versioned;
+    return NVML_SUCCESS;
+}
+
+/* Our lease, with the parent process in it holding 5 MiB; the fake GPU's process list. */
+static void procs_setup(void)
+{
+    gpx__ip_nvml_ensure(); /* resolved once now, so the fakes below stay */
+    gpx__ip_nvml.nvmlDeviceGetComputeRunningProcesses_v3 = f_list;
+    gpx__ip_nvml.nvmlDeviceGetComputeRunningProcesses = f_list_v1;
+    gpx__ip_nvml.nvmlDeviceGetProcessUtilization = f_util;
+    lease_mode(1024 * MiB);
+    struct gpx_lease_proc *parent = gpx_lease_attach(&region, (int32_t)getppid());
+    assert_non_null(parent);
+    assert_int_equal(gpx_lease_reserve(&region, parent, 5 * MiB), 0);
+    assert_int_equal(gpx__ip_reserve(3 * MiB), 0); /* this process: 3 MiB */
+    /* A slot naming init with a start time that is not init's: a pid reused, or planted. */
+    struct gpx_lease_proc *planted = &region.usage->procs[GPX_LEASE_MAX_PROCS - 1];
+    atomic_store(&planted->start_ticks, 1);
+    atomic_store(&planted->pid, 1);
+    fake_n = 0;
+    for (unsigned int i = 0; i < NEIGHBOURS / 2; i++)
+        fake_pids[fake_n++] = 3000000 + i;
+    fake_pids[fake_n++] = (unsigned int)getppid();
+    fake_pids[fake_n++] = 1;
+    for (unsigned int i = NEIGHBOURS / 2; i < NEIGHBOURS; i++)
+        fake_pids[fake_n++] = 3000000 + i;
+    fake_pids[fake_n++] = (unsigned int)getpid();
+}
+
+static void test_nvml_processes(void **state)
+{
+    (void)state;
+    procs_setup();
+    nvmlProcessInfo_t p[8];
+    /* NVML's size protocol, on the filtered list: no room, one short, enough. */
+    unsigned int n = 0;
+    fake_list_calls = 0;
+    assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v3(NULL, &n, NULL),
+                     NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(n, 2);
+    assert_true(fake_list_calls >= 2); /* 155 entries: the private buffer grew */
+    n = 1;
+    assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v3(NULL, &n, p),
+                     NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(n, 2);
+    n = 8;
+    assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v3(NULL, &n, p), NVML_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_int_equal(p[0].pid, (unsigned int)getppid());
+    assert_int_equal(p[0].usedGpuMemory, 5 * MiB); /* the lease's count, not the driver's */
+    assert_int_equal(p[0].gpuInstanceId, 7);       /* the rest as the driver gave it */
+    assert_int_equal(p[0].computeInstanceId, 9);
+    assert_int_equal(p[1].pid, (unsigned int)getpid());
+    assert_int_equal(p[1].usedGpuMemory, 3 * MiB);
+    /* The v1 layout: the same two. */
+    nvmlProcessInfo_v1_t q[8];
+    n = 8;
+    assert_int_equal(nvmlDeviceGetComputeRunningProcesses(NULL, &n, q), NVML_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_int_equal(q[0].pid, (unsigned int)getppid());
+    assert_int_equal(q[0].usedGpuMemory, 5 * MiB);
+    assert_int_equal(q[1].pid, (unsigned int)getpid());
+    /* Bad arguments: the driver's own answer. */
+    n = 3;
+    assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v3(NULL, &n, NULL),
+                     NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v3(NULL, NULL, p),
+                     NVML_ERROR_INVALID_ARGUMENT);
+    /* An entry point the driver lacks. */
+    gpx__ip_nvml.nvmlDeviceGetGraphicsRunningProcesses_v2 = NULL;
+    assert_int_equal(nvmlDeviceGetGraphicsRunningProcesses_v2(NULL, &n, p),
+                     NVML_ERROR_FUNCTION_NOT_FOUND);
+
+    /* Utilization samples: the size query, then the two. */
+    nvmlProcessUtilizationSample_t s[8];
+    n = 0;
+    assert_int_equal(nvmlDeviceGetProcessUtilization(NULL, NULL, &n, 0),
+                     NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(n, 2);
+    n = 8;
+    assert_int_equal(nvmlDeviceGetProcessUtilization(NULL, s, &n, 0), NVML_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_int_equal(s[0].pid, (unsigned int)getppid());
+    assert_int_equal(s[1].pid, (unsigned int)getpid());
+    /* Nobody of ours on the GPU (the caller gone from the list too): NOT_FOUND, count 0. */
+    fake_n = NEIGHBOURS / 2;
+    n = 8;
+    assert_int_equal(nvmlDeviceGetProcessUtilization(NULL, s, &n, 0), NVML_ERROR_NOT_FOUND);
+    assert_int_equal(n, 0);
+    n = 8;
+    assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v3(NULL, &n, p), NVML_SUCCESS);
+    assert_int_equal(n, 0);
+    fake_n = NEIGHBOURS + 3;
+
+    /* Failed closed: the caller alone, with the driver's figure. */
+    gpx__ip.mode = GPX_IP_CLOSED;
+    n = 8;
+    assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v3(NULL, &n, p), NVML_SUCCESS);
+    assert_int_equal(n, 1);
+    assert_int_equal(p[0].pid, (unsigned int)getpid());
+    assert_int_equal(p[0].usedGpuMemory, 1000 + NEIGHBOURS + 2);
+    /* No lease: everything, untouched, in the caller's own buffer. */
+    gpx__ip.mode = GPX_IP_PASS;
+    nvmlProcessInfo_t all[NEIGHBOURS + 3];
+    n = NEIGHBOURS + 3;
+    assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v3(NULL, &n, all), NVML_SUCCESS);
+    assert_int_equal(n, NEIGHBOURS + 3);
+    n = 0;
+    assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v3(NULL, &n, NULL),
+                     NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(n, NEIGHBOURS + 3);
+    /* The versioned queries: hidden under a lease, passed through without one. */
+    gpx__ip_nvml.nvmlDeviceGetRunningProcessDetailList = NULL;
+    assert_int_equal(nvmlDeviceGetRunningProcessDetailList(NULL, NULL),
+                     NVML_ERROR_FUNCTION_NOT_FOUND);
+    gpx__ip_nvml.nvmlDeviceGetRunningProcessDetailList = f_versioned;
+    assert_int_equal(nvmlDeviceGetRunningProcessDetailList(NULL, p), NVML_SUCCESS);
+    gpx__ip.mode = GPX_IP_ENFORCE;
+    assert_int_equal(nvmlDeviceGetRunningProcessDetailList(NULL, p), NVML_ERROR_NOT_SUPPORTED);
+    gpx__ip.mode = GPX_IP_PASS;
+}
+
+/*
+ * A tenant's own region is writable by it: a pid planted there counts only
+ * when its process runs as the caller's uid. Run as root, a child becomes
+ * nobody and asks: the root test process (a live slot, the right start time)
+ * is not shown; a process of nobody's in a slot is.
+ */
+static void test_nvml_planted_pid(void **state)
+{
+    (void)state;
+    if (getuid() != 0)
+        skip(); /* needs setuid() to a second uid */
+    procs_setup();
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(2);
+        pid_t mate = fork();
+        if (mate == 0) {
+            pause();
+            _exit(0);
+        }
+        int ok = mate > 0 && gpx_lease_attach(&region, (int32_t)mate) != NULL;
+        fake_n = 0;
+        fake_pids[fake_n++] = (unsigned int)getppid(); /* root's, with a slot of its own */
+        fake_pids[fake_n++] = (unsigned int)mate;
+        fake_pids[fake_n++] = (unsigned int)getpid();
+        nvmlProcessInfo_t p[8];
+        unsigned int n = 8;
+        ok = ok && nvmlDeviceGetComputeRunningProcesses_v3(NULL, &n, p) == NVML_SUCCESS && n == 2 &&
+             p[0].pid == (unsigned int)mate && p[1].pid == (unsigned int)getpid();
+        if (mate > 0) {
+            kill(mate, SIGKILL);
+            waitpid(mate, NULL, 0);
+        }
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_fail_closed(void **state)
 {
     (void)state;
@@ -863,6 +1157,9 @@ int main(void)
         cmocka_unit_test_setup(test_counted_sizes, setup),
         cmocka_unit_test_setup(test_refusals_and_rollbacks, setup),
         cmocka_unit_test_setup(test_meminfo, setup),
+        cmocka_unit_test_setup(test_device_size, setup),
+        cmocka_unit_test_setup(test_nvml_processes, setup),
+        cmocka_unit_test_setup(test_nvml_planted_pid, setup),
         cmocka_unit_test_setup(test_fail_closed, setup),
         cmocka_unit_test_setup(test_ptrtable, setup),
         cmocka_unit_test_setup(test_capture, setup),

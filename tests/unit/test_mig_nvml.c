@@ -163,6 +163,13 @@ static void test_read_apply(void **state)
     assert_int_equal(s->gi[1].start, 4);
     assert_int_equal(s->gi[0].nci, 1);
     assert_string_equal(s->gi[0].ci[0].uuid, res.actions[1].uuid); /* the one at 0:4 */
+    /* each instance's memory, from its MIG device (what /metrics publishes per instance) */
+    for (unsigned g = 0; g < s->ngi; g++) {
+        assert_true(s->gi[g].memory_known);
+        assert_int_equal(s->gi[g].memory_total,
+                         (uint64_t)s->table.profiles[s->gi[g].profile].memory_mib << 20);
+        assert_int_equal(s->gi[g].memory_used, 0);
+    }
 
     /* a process on the instance at 0: it is leased, the planner works around it */
     struct gpx_sim_proc *p = gpx_sim_proc_attach(&st, 1, (int32_t)getpid());

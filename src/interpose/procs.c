@@ -1,0 +1,247 @@
+/*
+ * NVML's process queries, seen from inside a lease: a tenant sees only the
+ * processes of its own lease, with the memory the lease counted for each,
+ * and learns nothing of its neighbours on the same GPU (their pids, how many
+ * there are, what they hold or how busy they keep the GPU).
+ *
+ * Who belongs to the lease: the pids in the lease region's process slots
+ * (every process of the lease that touched the driver through the
+ * interposer holds one), and the caller itself. A slot whose pid was reused
+ * by another process (its start time differs), or whose process runs as
+ * another uid (a pid the tenant planted in its own region), does not count.
+ * Each listed
+ * process's usedGpuMemory is its slot's count: what the lease charges it.
+ * Without GPUPLEX_LEASE everything passes through untouched; a lease that
+ * failed closed shows the caller alone, with the driver's figure.
+ *
+ * The real call is made into a private buffer big enough for every process
+ * on the GPU (grown on NVML_ERROR_INSUFFICIENT_SIZE), filtered, and then
+ * handed out under NVML's own protocol: *count in = the caller's capacity;
+ * out = the filtered number; NVML_ERROR_INSUFFICIENT_SIZE when that does not
+ * fit. The size the caller is told is therefore the lease's, never the GPU's.
+ */
+#define _GNU_SOURCE
+#include "interpose/interpose.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+_Static_assert(offsetof(nvmlProcessInfo_v1_t, pid) == offsetof(nvmlProcessInfo_t, pid) &&
+                   offsetof(nvmlProcessInfo_v1_t, usedGpuMemory) ==
+                       offsetof(nvmlProcessInfo_t, usedGpuMemory),
+               "both process-info layouts start with pid, usedGpuMemory");
+
+#define FIRST_GUESS 64 /* entries of the first private buffer */
+#define MAX_TRIES   8  /* the list may grow between calls; give up after this many */
+
+/*
+ * 1 if `pid` is the caller or a live process of its lease; *used then holds
+ * what the lease counts for it, or stays as it was (the driver's figure)
+ * when the lease failed closed.
+ */
+static int member(unsigned int pid, unsigned long long *used)
+{
+    const int self = (unsigned int)getpid() == pid;
+    if (gpx__ip.mode != GPX_IP_ENFORCE)
+        return self;
+    if (self && gpx__ip.slot) {
+        *used = atomic_load_explicit(&gpx__ip.slot->used, memory_order_relaxed);
+        return 1;
+    }
+    struct gpx_lease_proc *procs = gpx__ip.region.usage->procs;
+    for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++) {
+        if ((unsigned int)atomic_load_explicit(&procs[i].pid, memory_order_relaxed) != pid ||
+            pid == 0)
+            continue;
+        /* A dead process's slot not yet reaped, its pid now another tenant's: not ours. */
+        uint64_t start = atomic_load_explicit(&procs[i].start_ticks, memory_order_relaxed);
+        if (start && start != gpx_lease_proc_start_ticks((int32_t)pid))
+            continue;
+        /*
+         * The usage region is the tenant's to write: a pid planted in a slot
+         * must not turn the list into an oracle for its neighbours' pids. As
+         * the watchdog does, a member runs as the caller's uid (root sees all
+         * of /proc anyway).
+         */
+        uint32_t uid;
+        uid_t me = getuid();
+        if (me != 0 && (gpx_proc_uid((int32_t)pid, &uid) != 0 || uid != (uint32_t)me))
+            continue;
+        *used = atomic_load_explicit(&procs[i].used, memory_order_relaxed);
+        return 1;
+    }
+    return self;
+}
+
+/*
+ * Asks `real` for every process on the device into a malloc'd buffer of
+ * `stride`-sized entries; *n gets how many. NVML_SUCCESS, or the driver's error.
+ */
+static nvmlReturn_t fetch_all(nvmlReturn_t (*real)(nvmlDevice_t, unsigned int *, void *),
+                              nvmlDevice_t dev, size_t stride, void **out, unsigned int *n)
+{
+    unsigned int cap = FIRST_GUESS;
+    *out = NULL;
+    for (int tries = 0; tries < MAX_TRIES; tries++) {
+        void *buf = realloc(*out, (size_t)cap * stride);
+        if (!buf)
+            return NVML_ERROR_MEMORY;
+        *out = buf;
+        unsigned int got = cap;
+        nvmlReturn_t r = real(dev, &got, buf);
+        if (r == NVML_SUCCESS) {
+            *n = got < cap ? got : cap;
+            return r;
+        }
+        if (r != NVML_ERROR_INSUFFICIENT_SIZE)
+            return r;
+        cap = got > cap ? got + 16 : cap * 2; /* room for processes starting meanwhile */
+    }
+    return NVML_ERROR_INSUFFICIENT_SIZE;
+}
+
+/* The filter for one process query (either layout: `stride` is its entry size). */
+static nvmlReturn_t filtered(nvmlReturn_t (*real)(nvmlDevice_t, unsigned int *, void *),
+                             nvmlDevice_t dev, unsigned int *count, void *infos, size_t stride)
+{
+    /* Bad arguments get the driver's own answer. */
+    if (gpx__ip.mode == GPX_IP_PASS || !count || (*count > 0 && !infos))
+        return real(dev, count, infos);
+    void *all;
+    unsigned int n = 0;
+    nvmlReturn_t r = fetch_all(real, dev, stride, &all, &n);
+    if (r != NVML_SUCCESS) {
+        free(all);
+        return r;
+    }
+    unsigned int kept = 0;
+    for (unsigned int i = 0; i < n; i++) {
+        char *e = (char *)all + (size_t)i * stride;
+        nvmlProcessInfo_v1_t head; /* pid and usedGpuMemory, at the same offsets in both */
+        memcpy(&head, e, sizeof head);
+        if (!member(head.pid, &head.usedGpuMemory))
+            continue;
+        memcpy(e, &head, sizeof head);
+        if (kept != i)
+            memmove((char *)all + (size_t)kept * stride, e, stride);
+        kept++;
+    }
+    unsigned int room = *count;
+    *count = kept;
+    if (kept > room) {
+        r = NVML_ERROR_INSUFFICIENT_SIZE;
+    } else if (kept > 0) {
+        memcpy(infos, all, (size_t)kept * stride);
+    }
+    free(all);
+    return r;
+}
+
+typedef nvmlReturn_t (*list_fn)(nvmlDevice_t, unsigned int *, void *);
+
+/* One exported hook per process query, each forwarding to its own real counterpart. */
+#define GPX_IP_PROC_LIST(name, type)                                                               \
+    GPX_EXPORT nvmlReturn_t name(nvmlDevice_t device, unsigned int *infoCount, type *infos)        \
+    {                                                                                              \
+        gpx__ip_ensure();                                                                          \
+        gpx__ip_nvml_ensure();                                                                     \
+        if (!gpx__ip_nvml.name)                                                                    \
+            return NVML_ERROR_FUNCTION_NOT_FOUND;                                                  \
+        return filtered((list_fn)gpx__ip_nvml.name, device, infoCount, infos, sizeof(type));       \
+    }
+
+GPX_IP_PROC_LIST(nvmlDeviceGetComputeRunningProcesses, nvmlProcessInfo_v1_t)
+GPX_IP_PROC_LIST(nvmlDeviceGetComputeRunningProcesses_v2, nvmlProcessInfo_t)
+GPX_IP_PROC_LIST(nvmlDeviceGetComputeRunningProcesses_v3, nvmlProcessInfo_t)
+GPX_IP_PROC_LIST(nvmlDeviceGetGraphicsRunningProcesses, nvmlProcessInfo_v1_t)
+GPX_IP_PROC_LIST(nvmlDeviceGetGraphicsRunningProcesses_v2, nvmlProcessInfo_t)
+GPX_IP_PROC_LIST(nvmlDeviceGetGraphicsRunningProcesses_v3, nvmlProcessInfo_t)
+GPX_IP_PROC_LIST(nvmlDeviceGetMPSComputeRunningProcesses, nvmlProcessInfo_v1_t)
+GPX_IP_PROC_LIST(nvmlDeviceGetMPSComputeRunningProcesses_v2, nvmlProcessInfo_t)
+GPX_IP_PROC_LIST(nvmlDeviceGetMPSComputeRunningProcesses_v3, nvmlProcessInfo_t)
+
+/*
+ * Per-process utilization samples, filtered the same way. Its protocol:
+ * samples == NULL asks for the size (NVML_ERROR_INSUFFICIENT_SIZE with the
+ * count); no sample since lastSeenTimeStamp is NVML_ERROR_NOT_FOUND, which
+ * is also the answer when every sample was another lease's.
+ */
+GPX_EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
+                                                        nvmlProcessUtilizationSample_t *utilization,
+                                                        unsigned int *processSamplesCount,
+                                                        unsigned long long lastSeenTimeStamp)
+{
+    gpx__ip_ensure();
+    gpx__ip_nvml_ensure();
+    nvml_device_process_util_fn real = gpx__ip_nvml.nvmlDeviceGetProcessUtilization;
+    if (!real)
+        return NVML_ERROR_FUNCTION_NOT_FOUND;
+    if (gpx__ip.mode == GPX_IP_PASS || !processSamplesCount)
+        return real(device, utilization, processSamplesCount, lastSeenTimeStamp);
+    unsigned int cap = 0, n = 0;
+    nvmlReturn_t r = real(device, NULL, &cap, lastSeenTimeStamp);
+    if (r == NVML_ERROR_NOT_FOUND) {
+        *processSamplesCount = 0;
+        return r;
+    }
+    if (r != NVML_SUCCESS && r != NVML_ERROR_INSUFFICIENT_SIZE)
+        cap = FIRST_GUESS; /* a driver without the size query: the buffered call tells */
+    nvmlProcessUtilizationSample_t *all = NULL;
+    for (int tries = 0; tries < MAX_TRIES; tries++) {
+        cap += 16; /* room for processes starting meanwhile */
+        void *buf = realloc(all, (size_t)cap * sizeof *all);
+        if (!buf) {
+            free(all);
+            return NVML_ERROR_MEMORY;
+        }
+        all = buf;
+        n = cap;
+        r = real(device, all, &n, lastSeenTimeStamp);
+        if (r != NVML_ERROR_INSUFFICIENT_SIZE)
+            break;
+        cap = n;
+    }
+    if (r != NVML_SUCCESS && r != NVML_ERROR_NOT_FOUND) {
+        free(all);
+        return r;
+    }
+    unsigned int kept = 0;
+    for (unsigned int i = 0; r == NVML_SUCCESS && i < n && i < cap; i++) {
+        unsigned long long unused = 0;
+        if (member(all[i].pid, &unused))
+            all[kept++] = all[i];
+    }
+    unsigned int room = *processSamplesCount;
+    *processSamplesCount = kept;
+    if (kept == 0)
+        r = NVML_ERROR_NOT_FOUND;
+    else if (!utilization || kept > room)
+        r = NVML_ERROR_INSUFFICIENT_SIZE;
+    else
+        memcpy(utilization, all, (size_t)kept * sizeof *all);
+    free(all);
+    return r;
+}
+
+/*
+ * The versioned process queries of newer drivers (a process detail list,
+ * per-process utilization info). Their structs are not filtered here, so
+ * under a lease they answer NVML_ERROR_NOT_SUPPORTED rather than show the
+ * neighbours; tools then fall back to the queries above.
+ */
+#define GPX_IP_PROC_HIDDEN(name)                                                                   \
+    GPX_EXPORT nvmlReturn_t name(nvmlDevice_t device, void *versioned)                             \
+    {                                                                                              \
+        gpx__ip_ensure();                                                                          \
+        gpx__ip_nvml_ensure();                                                                     \
+        if (!gpx__ip_nvml.name)                                                                    \
+            return NVML_ERROR_FUNCTION_NOT_FOUND;                                                  \
+        if (gpx__ip.mode != GPX_IP_PASS)                                                           \
+            return NVML_ERROR_NOT_SUPPORTED;                                                       \
+        return gpx__ip_nvml.name(device, versioned);                                               \
+    }
+
+GPX_IP_PROC_HIDDEN(nvmlDeviceGetRunningProcessDetailList)
+GPX_IP_PROC_HIDDEN(nvmlDeviceGetProcessesUtilizationInfo)
