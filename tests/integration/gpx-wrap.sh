@@ -16,7 +16,7 @@ if [ "${GPX_VIA:-local}" = daemon ] && [ "${1:-}" != sim ] && [ "${1:-}" != help
     mkdir -p "$GPUPLEX_STATE_DIR" "$GPUPLEX_RUN_DIR"
     GPUPLEX_LOG=warn "$BUILD_DIR/bin/gpuplexd" --state-dir "$GPUPLEX_STATE_DIR" \
         --run-dir "$GPUPLEX_RUN_DIR" --socket "$TEST_TMP/gpxd.sock" --grace 1s \
-        --set watchdog=off >>"$TEST_TMP/gpxd.log" 2>&1 &
+        --set watchdog=off --set "cdi_spec=$TEST_TMP/cdi/gpuplex.json" >>"$TEST_TMP/gpxd.log" 2>&1 &
     echo $! >"$TEST_TMP/gpxd.pid"
     i=0
     while [ ! -S "$TEST_TMP/gpxd.sock" ] && [ $i -lt 200 ]; do

@@ -100,6 +100,9 @@ class Daemon:
     def cmd(self):
         c = [GPXD, "--sim", self.gpus, "--state-dir", self.state, "--run-dir", self.run,
              "--socket", self.sock] + self.args
+        # the CDI spec in the test's directory, not the host's /var/run/cdi
+        if not any("cdi_spec" in a for a in self.args):
+            c += ["--set", "cdi_spec=" + os.path.join(self.dir, "cdi", "gpuplex.json")]
         if self.port:
             c += ["--listen", "127.0.0.1:%d" % self.port]
         return c

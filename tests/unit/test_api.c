@@ -65,6 +65,7 @@ static int setup(void **state)
     snprintf(f->cfg.interposer, sizeof f->cfg.interposer, "%s", INTERPOSER);
     snprintf(f->cfg.hostname, sizeof f->cfg.hostname, "test-node");
     f->cfg.web = 0; /* the API alone; the dashboard's files: test_gpxd_web.c */
+    snprintf(f->cfg.cdi_spec, sizeof f->cfg.cdi_spec, "%s/cdi/gpuplex.json", f->dir);
     if (gpxd_open(&f->cfg, &f->d, &err) < 0) {
         fprintf(stderr, "gpxd_open: %s\n", err.msg);
         free(f);
