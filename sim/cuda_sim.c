@@ -1045,17 +1045,6 @@ SIM_EXPORT CUresult cuCtxGetCurrent(CUcontext *pctx)
     return CUDA_SUCCESS;
 }
 
-/* The current context, checked: the opening of most calls. `c` names the variable it declares,
- * so it cannot be parenthesized. */
-#define CURRENT_OR_RETURN(c)                                                                       \
-    CU_CHECK_INIT();                                                                               \
-    struct sim_ctx *c = gpx__cu_current(); /* NOLINT(bugprone-macro-parentheses) */                \
-    do {                                                                                           \
-        CUresult cr_ = gpx__cu_ctx_check(c);                                                       \
-        if (cr_)                                                                                   \
-            return cr_;                                                                            \
-    } while (0)
-
 SIM_EXPORT CUresult cuCtxGetDevice(CUdevice *device)
 {
     CURRENT_OR_RETURN(c);
@@ -2615,6 +2604,11 @@ static CUresult alloc_async(CUdeviceptr *dptr, size_t size, struct sim_pool *poo
         pthread_mutex_unlock(&gpx__cu.mu);
         return CUDA_ERROR_INVALID_VALUE;
     }
+    if (s->capture) { /* a graph allocation node, not memory now */
+        int device = pool->device;
+        pthread_mutex_unlock(&gpx__cu.mu);
+        return gpx__cu_capture_alloc(s, device, size, dptr);
+    }
     /* Idle pool memory is reused before the GPU is asked for more. */
     uint64_t from_idle = pool->idle < size ? pool->idle : size;
     uint64_t fresh = pool->device >= 0 ? size - from_idle : 0;
@@ -2668,12 +2662,18 @@ static CUresult free_async(CUdeviceptr dptr, CUstream hs, int pt)
     CUresult r = gpx__cu_stream(hs, pt, &s);
     if (r)
         return r;
+    if (s->capture)
+        return gpx__cu_capture_free(s, dptr);
     /* Kernels do not touch memory here, so stream order cannot be observed: free now. */
     r = CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&gpx__cu.mu);
     struct sim_alloc *a = gpx__cu_lookup((uintptr_t)dptr);
-    if (a && a->base == dptr &&
-        (a->kind == AK_ASYNC || a->kind == AK_DEVICE || a->kind == AK_MANAGED)) {
+    if (a && a->base == dptr && a->kind == AK_GRAPH) {
+        /* Graph memory freed outside the graph, as mem_free does (the driver allows both). */
+        r = a->charged ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+        gpx__cu_graph_mem_uncharge(a);
+    } else if (a && a->base == dptr &&
+               (a->kind == AK_ASYNC || a->kind == AK_DEVICE || a->kind == AK_MANAGED)) {
         r = gpx__cu_free_alloc(a);
     }
     pthread_mutex_unlock(&gpx__cu.mu);

@@ -239,11 +239,25 @@ CUresult gpx__cu_capture_copy(struct sim_stream *s, const CUDA_MEMCPY3D *p);
 CUresult gpx__cu_capture_memset(struct sim_stream *s, uintptr_t dst, size_t pitch, uint32_t value,
                                 size_t esize, size_t width, size_t height);
 CUresult gpx__cu_capture_host(struct sim_stream *s, CUhostFn fn, void *ud);
+/* A stream-ordered allocation (device -1: a host pool) or free, captured as a memory node. */
+CUresult gpx__cu_capture_alloc(struct sim_stream *s, int device, size_t size, CUdeviceptr *dptr);
+CUresult gpx__cu_capture_free(struct sim_stream *s, CUdeviceptr dptr);
 
 #define CU_CHECK_INIT()                                                                            \
     do {                                                                                           \
         if (!atomic_load_explicit(&gpx__cu.inited, memory_order_acquire))                          \
             return gpx__cu.init_failed ? CUDA_ERROR_NO_DEVICE : CUDA_ERROR_NOT_INITIALIZED;        \
+    } while (0)
+
+/* The current context, checked: the opening of most calls. `c` names the variable it declares,
+ * so it cannot be parenthesized. */
+#define CURRENT_OR_RETURN(c)                                                                       \
+    CU_CHECK_INIT();                                                                               \
+    struct sim_ctx *c = gpx__cu_current(); /* NOLINT(bugprone-macro-parentheses) */                \
+    do {                                                                                           \
+        CUresult cr_ = gpx__cu_ctx_check(c);                                                       \
+        if (cr_)                                                                                   \
+            return cr_;                                                                            \
     } while (0)
 
 #endif

@@ -18,8 +18,9 @@
  * long as the graph or an executable graph made from it.
  *
  * Stream capture: between cuStreamBeginCapture and cuStreamEndCapture,
- * kernels, async copies and sets and host functions issued to the stream
- * become nodes of the capture's graph instead of running.
+ * kernels, async copies and sets, host functions and stream-ordered
+ * allocations and frees issued to the stream become nodes of the capture's
+ * graph instead of running.
  *
  * Executable graphs are copies of the node list taken at instantiation, so
  * later edits of the graph do not change them, as with the driver.
@@ -929,6 +930,36 @@ CUresult gpx__cu_capture_memset(struct sim_stream *s, uintptr_t dst, size_t pitc
 {
     CUgraphNode out;
     return add_memset(&out, s->capture, NULL, 0, dst, pitch, value, esize, width, height);
+}
+
+/*
+ * cuMemAllocAsync / cuMemAllocFromPoolAsync on a capturing stream: the
+ * driver records a memory-allocation node and hands out its address at once
+ * (the memory comes with the graph's launch), as cuGraphAddMemAllocNode.
+ * Host pools are not captured here.
+ */
+CUresult gpx__cu_capture_alloc(struct sim_stream *s, int device, size_t size, CUdeviceptr *dptr)
+{
+    if (device < 0)
+        return CUDA_ERROR_NOT_SUPPORTED;
+    CUDA_MEM_ALLOC_NODE_PARAMS p;
+    memset(&p, 0, sizeof p);
+    p.poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+    p.poolProps.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    p.poolProps.location.id = device;
+    p.bytesize = size;
+    CUgraphNode out;
+    CUresult r = cuGraphAddMemAllocNode(&out, (CUgraph)s->capture, NULL, 0, &p);
+    if (!r)
+        *dptr = p.dptr;
+    return r;
+}
+
+/* cuMemFreeAsync on a capturing stream: a memory-free node (graph allocations only). */
+CUresult gpx__cu_capture_free(struct sim_stream *s, CUdeviceptr dptr)
+{
+    CUgraphNode out;
+    return cuGraphAddMemFreeNode(&out, (CUgraph)s->capture, NULL, 0, dptr);
 }
 
 CUresult gpx__cu_capture_host(struct sim_stream *s, CUhostFn fn, void *ud)

@@ -15,15 +15,6 @@
 
 #define MAGIC_LINK 0x4c4e4b31U
 
-#define CURRENT_OR_RETURN(c)                                                                       \
-    CU_CHECK_INIT();                                                                               \
-    struct sim_ctx *c = gpx__cu_current(); /* NOLINT(bugprone-macro-parentheses) */                \
-    do {                                                                                           \
-        CUresult cr_ = gpx__cu_ctx_check(c);                                                       \
-        if (cr_)                                                                                   \
-            return cr_;                                                                            \
-    } while (0)
-
 /* ---------------------------------------------------------------- contexts */
 
 SIM_EXPORT CUresult cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *ctxCreateParams,

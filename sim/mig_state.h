@@ -169,5 +169,8 @@ int gpx__nvml_mig_handle(const void *dev, uint32_t *gpu, unsigned *gi, unsigned 
 int gpx__nvml_mig_device(const void *dev, struct gpx_sim_mig_device *out, uint64_t *used);
 /* The MIG device handle of a "MIG-..." UUID; -1 if none. */
 int gpx__nvml_mig_find_uuid(const char *uuid, void **dev);
+/* A GPU's clock of nvmlClockType_t `type` now (max: its maximum), and its power at `util` %. */
+unsigned gpx__nvml_clock_mhz(struct gpx_sim_gpu *g, int type, int max);
+unsigned gpx__nvml_power_mw(const struct gpx_sim_gpu *g, unsigned util);
 
 #endif

@@ -45,12 +45,21 @@ static struct gpx_sim_gpu *gpu_of(nvmlDevice_t dev)
     return (struct gpx_sim_gpu *)dev;
 }
 
+/* A MIG device handle where a whole GPU is needed: NOT_SUPPORTED, as in nvml_surface.c. */
+static nvmlReturn_t not_gpu(nvmlDevice_t dev)
+{
+    uint32_t gpu;
+    unsigned gi, ci;
+    return gpx__nvml_mig_handle(dev, &gpu, &gi, &ci) == 0 ? NVML_ERROR_NOT_SUPPORTED
+                                                          : NVML_ERROR_INVALID_ARGUMENT;
+}
+
 #define GPU_OR_RETURN(g, dev)                                                                      \
     struct gpx_sim_gpu *g = gpu_of(dev);                                                           \
     if (!st.hdr)                                                                                   \
         return NVML_ERROR_UNINITIALIZED;                                                           \
     if (!(g))                                                                                      \
-    return NVML_ERROR_INVALID_ARGUMENT
+    return not_gpu(dev)
 
 EXPORT nvmlReturn_t nvmlInitWithFlags(unsigned int flags)
 {
@@ -389,9 +398,15 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t dev, unsigned int *mw)
     GPU_OR_RETURN(g, dev);
     if (!mw)
         return NVML_ERROR_INVALID_ARGUMENT;
-    unsigned peak = g->power_limit_mw / 10 * 9;
-    *mw = g->power_idle_mw + (peak - g->power_idle_mw) / 100 * util_of(g);
+    *mw = gpx__nvml_power_mw(g, util_of(g));
     return NVML_SUCCESS;
+}
+
+/* Power follows utilization, idle to 90 % of the limit (nvml_surface.c's field values too). */
+unsigned gpx__nvml_power_mw(const struct gpx_sim_gpu *g, unsigned util)
+{
+    unsigned peak = g->power_limit_mw / 10 * 9;
+    return g->power_idle_mw + (peak - g->power_idle_mw) / 100 * util;
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t dev, unsigned int *mw)
@@ -427,9 +442,10 @@ EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t dev, unsign
     return NVML_SUCCESS;
 }
 
-static unsigned clock_of(struct gpx_sim_gpu *g, nvmlClockType_t type, int max)
+/* Also nvml_surface.c's (nvmlDeviceGetClock, field values): one derivation. */
+unsigned gpx__nvml_clock_mhz(struct gpx_sim_gpu *g, int type, int max)
 {
-    switch (type) {
+    switch ((nvmlClockType_t)type) {
     case NVML_CLOCK_GRAPHICS:
     case NVML_CLOCK_SM:
         return max || util_of(g) > 0 ? g->sm_clock_max_mhz : g->sm_clock_idle_mhz;
@@ -447,7 +463,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t dev, nvmlClockType_t typ
     GPU_OR_RETURN(g, dev);
     if (!mhz || (unsigned)type > NVML_CLOCK_VIDEO)
         return NVML_ERROR_INVALID_ARGUMENT;
-    *mhz = clock_of(g, type, 0);
+    *mhz = gpx__nvml_clock_mhz(g, type, 0);
     return NVML_SUCCESS;
 }
 
@@ -457,7 +473,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t dev, nvmlClockType_t 
     GPU_OR_RETURN(g, dev);
     if (!mhz || (unsigned)type > NVML_CLOCK_VIDEO)
         return NVML_ERROR_INVALID_ARGUMENT;
-    *mhz = clock_of(g, type, 1);
+    *mhz = gpx__nvml_clock_mhz(g, type, 1);
     return NVML_SUCCESS;
 }
 
@@ -500,11 +516,35 @@ EXPORT nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t dev, unsigned int
     return NVML_SUCCESS;
 }
 
+/*
+ * The GPU of `dev` for a process list. A MIG device handle lists the processes
+ * of its own instance (*gi, *ci set; -1 for a whole GPU), as the driver gives
+ * per-instance lists for MIG device handles: a workload in a MIG slice asks
+ * by the MIG UUID its CUDA_VISIBLE_DEVICES names.
+ */
+static struct gpx_sim_gpu *procs_gpu(nvmlDevice_t dev, int *gi, int *ci)
+{
+    uint32_t gpu;
+    unsigned mgi, mci;
+    *gi = *ci = -1;
+    struct gpx_sim_gpu *g = gpu_of(dev);
+    if (g || !st.hdr || gpx__nvml_mig_handle(dev, &gpu, &mgi, &mci) < 0)
+        return g;
+    *gi = (int)mgi;
+    *ci = (int)mci;
+    return &st.gpus[gpu];
+}
+
 /* Lists live processes into either layout; `stride` is the caller's struct size. */
 static nvmlReturn_t list_procs(nvmlDevice_t dev, unsigned int *count, void *infos, size_t stride,
                                int with_instances)
 {
-    GPU_OR_RETURN(g, dev);
+    int want_gi, want_ci;
+    struct gpx_sim_gpu *g = procs_gpu(dev, &want_gi, &want_ci);
+    if (!st.hdr)
+        return NVML_ERROR_UNINITIALIZED;
+    if (!g)
+        return NVML_ERROR_INVALID_ARGUMENT;
     if (!count || (*count > 0 && !infos))
         return NVML_ERROR_INVALID_ARGUMENT;
     gpx_sim_lock(&st);
@@ -519,11 +559,20 @@ static nvmlReturn_t list_procs(nvmlDevice_t dev, unsigned int *count, void *info
             atomic_store(&p->pid, 0);
             continue;
         }
+        /* The driver lists host pids; seen from inside a container, the simulator knows
+         * only the pids of that container's processes and leaves out the others. */
+        int32_t shown = gpx_sim_proc_pid(p);
+        if (shown <= 0)
+            continue;
+        unsigned pgi, pci;
+        if (want_gi >= 0 && (gpx_sim_mig_proc_ids_locked(g, i, &pgi, &pci) < 0 ||
+                             pgi != (unsigned)want_gi || pci != (unsigned)want_ci))
+            continue; /* another instance's, or the whole GPU's */
         if (n < *count) {
             char *dst = (char *)infos + n * stride;
             if (with_instances) {
                 nvmlProcessInfo_t *o = (nvmlProcessInfo_t *)dst;
-                o->pid = (unsigned)atomic_load(&p->pid);
+                o->pid = (unsigned)shown;
                 o->usedGpuMemory = atomic_load(&p->used_bytes);
                 unsigned gi, ci;
                 if (gpx_sim_mig_proc_ids_locked(g, i, &gi, &ci) == 0) {
@@ -535,7 +584,7 @@ static nvmlReturn_t list_procs(nvmlDevice_t dev, unsigned int *count, void *info
                 }
             } else {
                 nvmlProcessInfo_v1_t *o = (nvmlProcessInfo_v1_t *)dst;
-                o->pid = (unsigned)atomic_load(&p->pid);
+                o->pid = (unsigned)shown;
                 o->usedGpuMemory = atomic_load(&p->used_bytes);
             }
         }
@@ -568,13 +617,28 @@ EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t dev, unsig
 EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t dev, unsigned int *count,
                                                              nvmlProcessInfo_t *infos)
 {
-    GPU_OR_RETURN(g, dev);
-    (void)g;
+    int gi, ci; /* a MIG device handle too: its (empty) list */
+    struct gpx_sim_gpu *g = procs_gpu(dev, &gi, &ci);
     (void)infos;
-    if (!count)
+    if (!st.hdr)
+        return NVML_ERROR_UNINITIALIZED;
+    if (!g || !count)
         return NVML_ERROR_INVALID_ARGUMENT;
     *count = 0; /* a compute node runs no graphics */
     return NVML_SUCCESS;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t dev, unsigned int *count,
+                                                             nvmlProcessInfo_t *infos)
+{
+    return nvmlDeviceGetGraphicsRunningProcesses_v3(dev, count, infos);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t dev, unsigned int *count,
+                                                          nvmlProcessInfo_v1_t *infos)
+{
+    (void)infos;
+    return nvmlDeviceGetGraphicsRunningProcesses_v3(dev, count, NULL);
 }
 
 /*
@@ -604,8 +668,11 @@ EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t dev,
     gpx_sim_lock(&st);
     for (uint32_t i = 0; i < GPX_SIM_MAX_PROCS; i++) {
         struct gpx_sim_proc *p = &g->procs[i];
-        if (atomic_load(&p->pid) != 0 && p->contexts > 0 && gpx_sim_proc_alive(p))
-            pids[n++] = (unsigned int)atomic_load(&p->pid);
+        int32_t shown = atomic_load(&p->pid) != 0 && p->contexts > 0 && gpx_sim_proc_alive(p)
+                            ? gpx_sim_proc_pid(p)
+                            : 0;
+        if (shown > 0)
+            pids[n++] = (unsigned int)shown;
     }
     gpx_sim_unlock(&st);
     if (n == 0 || lastSeenTimeStamp >= now_us) {

@@ -9,7 +9,8 @@
  * setters, vGPU) it returns NVML_ERROR_NOT_SUPPORTED, as a real driver does
  * for a feature the board lacks.
  *
- * These are whole-GPU facts: a MIG device handle gets NOT_SUPPORTED.
+ * These are whole-GPU facts: a MIG device handle gets NOT_SUPPORTED, except
+ * for the process lists (the driver answers those per instance).
  */
 #define _GNU_SOURCE
 #include "abi/nvml_abi.h"
@@ -71,13 +72,6 @@ static int hopper(const struct gpx_sim_gpu *g)
 static unsigned util_now(const struct gpx_sim_gpu *g)
 {
     return gpx_sim_util_percent(g->util, gpx_sim_now_ns());
-}
-
-/* The same derivations as nvml_sim.c: power and SM clock follow utilization. */
-static unsigned power_at(const struct gpx_sim_gpu *g, unsigned util)
-{
-    unsigned peak = g->power_limit_mw / 10 * 9;
-    return g->power_idle_mw + (peak - g->power_idle_mw) / 100 * util;
 }
 
 static unsigned long long realtime_us(void)
@@ -507,20 +501,6 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementMode(nvmlDevice_t dev, nvmlEnabl
 
 /* -------------------------------------------------------------- clocks */
 
-static unsigned clock_now(const struct gpx_sim_gpu *g, nvmlClockType_t type, int max)
-{
-    switch (type) {
-    case NVML_CLOCK_GRAPHICS:
-    case NVML_CLOCK_SM:
-        return max || util_now(g) > 0 ? g->sm_clock_max_mhz : g->sm_clock_idle_mhz;
-    case NVML_CLOCK_MEM:
-        return g->mem_clock_mhz;
-    case NVML_CLOCK_VIDEO:
-        return max ? 1755 : 1080;
-    }
-    return 0;
-}
-
 EXPORT nvmlReturn_t nvmlDeviceGetClock(nvmlDevice_t dev, nvmlClockType_t clockType,
                                        nvmlClockId_t clockId, unsigned int *clockMHz)
 {
@@ -528,7 +508,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetClock(nvmlDevice_t dev, nvmlClockType_t clockTy
     OUT(clockMHz && (unsigned)clockType <= NVML_CLOCK_VIDEO &&
         (unsigned)clockId <= NVML_CLOCK_ID_CUSTOMER_BOOST_MAX);
     /* application clocks are the maximum (never set lower here) */
-    *clockMHz = clock_now(g, clockType, clockId != NVML_CLOCK_ID_CURRENT);
+    *clockMHz = gpx__nvml_clock_mhz(g, clockType, clockId != NVML_CLOCK_ID_CURRENT);
     return NVML_SUCCESS;
 }
 
@@ -751,7 +731,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetSamples(nvmlDevice_t dev, nvmlSamplingType_t ty
         pct = pct > 100 ? 100 : pct;
         unsigned v = pct;
         if (type == NVML_TOTAL_POWER_SAMPLES)
-            v = power_at(g, pct);
+            v = gpx__nvml_power_mw(g, pct);
         else if (type == NVML_PROCESSOR_CLK_SAMPLES)
             v = pct ? g->sm_clock_max_mhz : g->sm_clock_idle_mhz;
         else if (type == NVML_MEMORY_CLK_SAMPLES)
@@ -915,25 +895,16 @@ EXPORT nvmlReturn_t nvmlDeviceGetNvLinkErrorCounter(nvmlDevice_t dev, unsigned i
 
 /* ----------------------------------------------------------- processes */
 
-/* The older layouts of nvml_sim.c's graphics list: a compute node runs no graphics. */
-EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t dev, unsigned int *count,
-                                                             nvmlProcessInfo_t *infos)
-{
-    return nvmlDeviceGetGraphicsRunningProcesses_v3(dev, count, infos);
-}
-
-EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t dev, unsigned int *count,
-                                                          nvmlProcessInfo_v1_t *infos)
-{
-    (void)infos;
-    return nvmlDeviceGetGraphicsRunningProcesses_v3(dev, count, NULL);
-}
-
-/* No MPS control daemon runs on the simulated node: its client list is empty. */
+/*
+ * No MPS control daemon runs on the simulated node: its client list is empty,
+ * for a MIG device handle too (the driver lists per instance for those).
+ */
 static nvmlReturn_t no_mps(nvmlDevice_t dev, unsigned int *count)
 {
-    DEVICE(g, dev);
-    (void)g;
+    struct gpx_sim_gpu *g = NULL;
+    nvmlReturn_t r = device(dev, &g);
+    if (r != NVML_SUCCESS && r != NVML_ERROR_NOT_SUPPORTED) /* NOT_SUPPORTED: a MIG handle */
+        return r;
     OUT(count);
     *count = 0;
     return NVML_SUCCESS;

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "state.h"
+#include "shm/pidns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -330,6 +331,9 @@ int gpx_sim_proc_alive(const struct gpx_sim_proc *p)
     int32_t pid = atomic_load(&p->pid);
     if (pid <= 0)
         return 0;
+    uint32_t me = gpx_pidns_self();
+    if (p->pidns && me && p->pidns != me) /* a container's: what we cannot see counts as alive */
+        return gpx_pidns_alive(p->pidns, pid, p->start_ticks) != 0;
     if (kill(pid, 0) != 0 && errno == ESRCH)
         return 0;
     /* A killed process whose parent has not waited yet holds no GPU memory. */
@@ -338,6 +342,15 @@ int gpx_sim_proc_alive(const struct gpx_sim_proc *p)
         return 0;
     uint64_t st = gpx_sim_proc_start_ticks(pid);
     return st == 0 || p->start_ticks == 0 || st == p->start_ticks;
+}
+
+int32_t gpx_sim_proc_pid(const struct gpx_sim_proc *p)
+{
+    int32_t pid = atomic_load(&p->pid);
+    uint32_t me = gpx_pidns_self();
+    if (pid <= 0 || !p->pidns || !me || p->pidns == me)
+        return pid;
+    return gpx_pidns_find(p->pidns, pid, p->start_ticks);
 }
 
 static void release_slot(struct gpx_sim_gpu *g, struct gpx_sim_proc *p)
@@ -369,13 +382,14 @@ struct gpx_sim_proc *gpx_sim_proc_attach(struct gpx_sim_state *st, uint32_t gpu,
 {
     struct gpx_sim_gpu *g = &st->gpus[gpu];
     uint64_t ticks = gpx_sim_proc_start_ticks(pid);
+    uint32_t ns = gpx_pidns_self();
     struct gpx_sim_proc *found = NULL, *free_slot = NULL;
     gpx_sim_lock(st);
     reap_locked(g);
     for (uint32_t i = 0; i < GPX_SIM_MAX_PROCS; i++) {
         struct gpx_sim_proc *p = &g->procs[i];
         int32_t cur = atomic_load(&p->pid);
-        if (cur == pid && p->start_ticks == ticks) {
+        if (cur == pid && p->start_ticks == ticks && (!p->pidns || p->pidns == ns)) {
             found = p;
             break;
         }
@@ -386,6 +400,7 @@ struct gpx_sim_proc *gpx_sim_proc_attach(struct gpx_sim_state *st, uint32_t gpu,
         found = free_slot;
         found->contexts = 0;
         found->start_ticks = ticks;
+        found->pidns = ns;
         atomic_store(&found->used_bytes, 0);
         atomic_store(&found->pid, pid);
     }

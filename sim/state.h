@@ -25,7 +25,8 @@
 #include <stddef.h>
 
 #define GPX_SIM_MAGIC               0x314d495358504750ULL /* "GPXSIM1" little-endian */
-#define GPX_SIM_VERSION             1U
+/* 2: procs carry their pid namespace */
+#define GPX_SIM_VERSION             2U
 #define GPX_SIM_MAX_GPUS            16U
 #define GPX_SIM_MAX_PROCS           64U /* process slots per GPU */
 #define GPX_SIM_UTIL_BUCKETS        32U
@@ -89,11 +90,19 @@ int gpx_sim_driver_parse(const char *version, const char *cuda, struct gpx_sim_s
 /* "525 (CUDA 12.0), 530 (CUDA 12.1), ...": for messages and help. */
 const char *gpx_sim_driver_branches(void);
 
+/*
+ * A process as it sees itself (pid and pid namespace): the real driver knows
+ * every process by its host pid whatever namespace calls it; the simulator,
+ * running inside its processes, records what they see (src/shm/pidns.h) and
+ * translates to the caller's view when it lists them.
+ */
 struct gpx_sim_proc {
-    _Atomic int32_t pid; /* 0: free slot */
+    _Atomic int32_t pid; /* 0: free slot; in namespace pidns */
     uint32_t contexts;   /* contexts this process holds on the GPU */
     _Atomic uint64_t used_bytes;
     uint64_t start_ticks; /* /proc/PID/stat starttime: tells pid reuse apart */
+    uint32_t pidns;       /* its pid namespace (0: unknown, the reader's) */
+    uint32_t pad;
 };
 
 struct gpx_sim_util_bucket {
@@ -176,6 +185,11 @@ struct gpx_sim_proc *gpx_sim_proc_attach(struct gpx_sim_state *st, uint32_t gpu,
 void gpx_sim_reap(struct gpx_sim_state *st, uint32_t gpu);
 /* True when `pid` runs (a zombie does not) and is the process that took the slot. */
 int gpx_sim_proc_alive(const struct gpx_sim_proc *p);
+/*
+ * The pid the caller's /proc shows slot p's process by (its host pid, seen
+ * from the host); 0 when the caller cannot see it (another container's).
+ */
+int32_t gpx_sim_proc_pid(const struct gpx_sim_proc *p);
 uint64_t gpx_sim_proc_start_ticks(int32_t pid);
 
 /*

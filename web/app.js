@@ -308,18 +308,25 @@ function drawMig(box, m) {
 
 // --- leases -----------------------------------------------------------------------------
 
-// GPU-time share and wait over the last interval, from the gpu_seconds and wait_seconds
-// deltas between two polls.
+// GPU utilization and wait over the last interval, by the engine's one rule
+// (gpx_lease_util, docs/api.md): gpu_util_source "arbiter": the gpu_seconds delta
+// between two polls; "nvml": the driver's gpu_util_pct; null: not known (null, shown
+// as "–", never a made-up figure). wait: the wait_seconds delta.
 function shares(leases, now) {
   const next = new Map();
   for (const l of leases) {
     const p = state.prev.get(l.id);
+    const nvml = l.gpu_util_source === 'nvml' && l.gpu_util_pct != null;
     if (p && now > p.t) {
       const dt = now - p.t;
+      const arb = l.gpu_util_source === 'arbiter'
+        ? Math.min(1, Math.max(0, (l.gpu_seconds - p.gpu_seconds) / dt)) : null;
       state.share.set(l.id, {
-        gpu: Math.min(1, Math.max(0, (l.gpu_seconds - p.gpu_seconds) / dt)),
+        gpu: nvml ? l.gpu_util_pct / 100 : arb,
         wait: Math.max(0, (l.wait_seconds - p.wait_seconds) / dt),
       });
+    } else if (nvml) {
+      state.share.set(l.id, { gpu: l.gpu_util_pct / 100, wait: 0 });
     }
     next.set(l.id, { gpu_seconds: l.gpu_seconds, wait_seconds: l.wait_seconds, t: now });
   }
@@ -327,13 +334,17 @@ function shares(leases, now) {
   state.prev = next;
 }
 
+// used_bytes: the region's count (vgpu, timeslice) or NVML's for the whole GPU or MIG
+// instance (exclusive, mig; used_source null: not known); held_memory_bytes: the quota,
+// or the GPU's / instance's memory.
 function memCell(l) {
+  const known = l.used_source != null;
   const used = l.used_bytes || 0;
-  const quota = l.memory_bytes;
+  const quota = l.held_memory_bytes != null ? l.held_memory_bytes : l.memory_bytes;
   const bar = el('span', { class: 'bar' }, el('span'));
-  bar.firstChild.style.width = quota ? Math.min(100, 100 * used / quota) + '%' : '0%';
+  bar.firstChild.style.width = quota && known ? Math.min(100, 100 * used / quota) + '%' : '0%';
   return el('td', { class: 'num' }, quota ? bar : null,
-    `${bytes(used)} / ${quota ? bytes(quota) : 'no quota'}`);
+    `${known ? bytes(used) : '–'} / ${quota ? bytes(quota) : 'no quota'}`);
 }
 
 function releaseButton(l) {
@@ -388,7 +399,7 @@ function drawLeases(leases) {
         el('td', { text: l.mode + (l.weight != null && l.mode !== 'vgpu' ? ` ×${l.weight}` : '') }),
         el('td', { text: gpu }),
         memCell(l),
-        el('td', { class: 'num', text: s ? num(100 * s.gpu) + ' %' : '…' }),
+        el('td', { class: 'num', text: !s ? '…' : s.gpu == null ? '–' : num(100 * s.gpu) + ' %' }),
         el('td', { class: 'num',
           text: `${num(l.wait_seconds, 2)} s` + (s && s.wait > 0 ? ` (+${num(100 * s.wait)} %)` : '') }),
         el('td', { class: 'num', text: String((l.processes || []).length) }),

@@ -81,6 +81,14 @@ int gpx_mig_get(gpx_conn *c, const char *gpu, struct json_t **out, gpx_error *er
 int gpx_mig_set(gpx_conn *c, const char *gpu, const struct gpx_mig_req *r, struct json_t **out,
                 gpx_error *err);
 
+/*
+ * One request to gpuplexd (body may be NULL; *out gets the answer's JSON), for
+ * what only the daemon serves (managed containers, /v1/containers). A
+ * connection to the in-process engine answers INVALID, naming the path.
+ */
+int gpx_conn_request(gpx_conn *c, const char *method, const char *path, struct json_t *body,
+                     struct json_t **out, gpx_error *err);
+
 /* The state directory the rule uses when none is given (see above). */
 const char *gpx_state_dir(void);
 

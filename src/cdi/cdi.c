@@ -163,6 +163,58 @@ static int interposed(int mode)
     return mode == GPX_MODE_VGPU || mode == GPX_MODE_TIMESLICE;
 }
 
+/* A hook running `gpuplex cdi-hook STAGE --lease ID` (OCI state on stdin) at `stage`. */
+static json_t *hook(const struct gpx_cdi_opts *o, const char *stage, const char *id, json_t *env)
+{
+    json_t *h = json_object();
+    json_object_set_new(h, "hookName", json_string(stage));
+    json_object_set_new(h, "path", json_string(o->hook));
+    json_object_set_new(h, "args",
+                        json_pack("[sssss]", "gpuplex", "cdi-hook", stage, "--lease", id));
+    json_object_set(h, "env", env);
+    json_object_set_new(h, "timeout", json_integer(30));
+    return h;
+}
+
+/*
+ * A lease made for containers (label gpuplex.container=1) is released when its last
+ * container stops: createRuntime records the container (its first process's host pid),
+ * poststop removes the record and releases the lease when no recorded container runs
+ * (src/shm/container_rec.h; docs/containers.md "Lifecycle"). The hooks run on the host
+ * with cdi_env (the simulator's settings, say) and where the engine's state is.
+ */
+static void lease_hooks(const struct gpx_cdi_opts *o, json_t *dev, const struct gpx_lease_rec *l)
+{
+    json_t *labels = json_loads(l->labels, 0, NULL);
+    int for_ctr = labels && json_object_get(labels, GPX_CDI_CONTAINER_LABEL);
+    json_decref(labels);
+    if (!for_ctr || !dev || !o->hook || !*o->hook)
+        return;
+    json_t *env = json_array();
+    char kv[PATH_MAX + 32];
+    const char *run = or_default(o->run_dir, ""), *state = or_default(o->state_dir, "");
+    if (*state) {
+        snprintf(kv, sizeof kv, "GPUPLEX_STATE_DIR=%s", state);
+        json_array_append_new(env, json_string(kv));
+    }
+    if (*run) {
+        snprintf(kv, sizeof kv, "GPUPLEX_RUN_DIR=%s", run);
+        json_array_append_new(env, json_string(kv));
+    }
+    char *copy = strdup(or_default(o->env, "")), *save = NULL;
+    for (char *p = copy ? strtok_r(copy, " \t", &save) : NULL; p; p = strtok_r(NULL, " \t", &save))
+        if (strchr(p, '=') && *p != '=')
+            json_array_append_new(env, json_string(p));
+    free(copy);
+    json_array_append_new(env, json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                                           "/usr/bin:/sbin:/bin"));
+    json_t *hooks = json_array();
+    json_array_append_new(hooks, hook(o, "createRuntime", l->id, env));
+    json_array_append_new(hooks, hook(o, "poststop", l->id, env));
+    json_decref(env);
+    json_object_set_new(json_object_get(dev, "containerEdits"), "hooks", hooks);
+}
+
 /*
  * A lease's device: its GPU's (or instance's) nodes, and what `gpuplex run`
  * gives a workload: the lease's environment, and for vgpu/timeslice the
@@ -210,6 +262,7 @@ static void lease_device(const struct gpx_cdi_opts *o, json_t *devices,
     char name[GPX_LEASE_ID_MAX + 8];
     snprintf(name, sizeof name, "lease-%s", l->id);
     add_device(devices, name, &e);
+    lease_hooks(o, json_array_get(devices, json_array_size(devices) - 1), l);
 }
 
 /* The edits every device of the spec shares: control nodes, driver files, cdi_env, cdi_mounts. */

@@ -61,7 +61,15 @@ struct gpx_cdi_opts {
     const char *mounts;     /* extra mounts, ','-separated HOST[:CONTAINER[:rw]] (cdi_mounts) */
     const char *run_dir;    /* the engine's run directory: lease regions, arbiters */
     const char *interposer; /* LD_PRELOAD of vgpu/timeslice leases; NULL/"": none */
+    /* leases labelled gpuplex.container=1 (made for containers): the program their
+     * createRuntime and poststop hooks run on the host (`gpuplex cdi-hook`), with the engine's
+     * state dir and cdi_env in its environment; NULL/"": no hooks (the reconciler alone) */
+    const char *hook;
+    const char *state_dir;
 };
+
+/* The label of a lease made for containers: their hooks release it when the last one stops. */
+#define GPX_CDI_CONTAINER_LABEL "gpuplex.container"
 
 /* The host's driver files found for containers: absolute paths, each once. */
 struct gpx_cdi_files {

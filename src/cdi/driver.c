@@ -195,7 +195,7 @@ static int each_entry(const char *list, int want_dirs, const char *name, char *o
         struct stat st;
         if (stat(p, &st) < 0)
             continue;
-        if (want_dirs && S_ISDIR(st.st_mode) && in_dir(p, name, out, len))
+        if (want_dirs && name && S_ISDIR(st.st_mode) && in_dir(p, name, out, len))
             rc = 1;
         else if (!want_dirs && S_ISREG(st.st_mode) && add_file(f, p, err) < 0)
             rc = -1;

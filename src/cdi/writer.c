@@ -68,7 +68,7 @@ struct gpx_cdi_writer {
     struct gpx_engine *eng;
     char path[4096];
     struct gpx_cdi_opts o;
-    char *strings[8]; /* the copies o points into */
+    char *strings[10]; /* the copies o points into */
     struct gpx_cdi_files drv;
     unsigned n, cap;
     struct gpx_lease_rec *leases;
@@ -202,6 +202,8 @@ int gpx_cdi_writer_start(struct gpx_engine *e, const struct gpx_cdi_opts *o, con
     w->o.env = copy(w, 5, o->env);
     w->o.mounts = copy(w, 6, o->mounts);
     w->o.interposer = copy(w, 7, o->interposer);
+    w->o.hook = copy(w, 8, o->hook);
+    w->o.state_dir = copy(w, 9, o->state_dir);
     w->o.run_dir = gpx_engine_run_dir(e); /* the engine outlives the writer's use of it */
     /* the driver's files are found once: a driver upgrade restarts gpuplexd anyway */
     if (gpx_cdi_find_driver_files(&w->o, &w->drv, err) < 0)

@@ -23,6 +23,15 @@ extern const struct gpx_cmd gpx_cmd_mig, gpx_cmd_timeslice;
 extern const struct gpx_cmd gpx_cmd_top;
 extern const struct gpx_cmd gpx_cmd_dmon;
 extern const struct gpx_cmd gpx_cmd_cdi;
+extern const struct gpx_cmd gpx_cmd_cdi_hook;
+extern const struct gpx_cmd gpx_cmd_container;
+/* Rewrites the CDI spec at gpuplexd.conf's cdi_spec (none: nothing), as `cdi generate --output`
+ * would: what `gpuplex run --container` does when no gpuplexd keeps the spec. */
+int gpx_cli_cdi_refresh(const char *server);
+/* `gpuplex run --container IMAGE [PODMAN ARGS] [-- CMD]` (run_container.c): argv after IMAGE. */
+struct gpx_lease_spec;
+int gpx_cli_run_container(const char *server, struct gpx_lease_spec *spec, const char *id,
+                          const char *image, const char *podman, int argc, char **argv);
 
 /* The parts of `gpuplex --help` besides the command list (cmd_help.c). */
 struct gpx_cli_help {

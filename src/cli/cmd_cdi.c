@@ -10,6 +10,7 @@
  */
 #include "cdi/cdi.h"
 #include "cli/cli.h"
+#include "core/paths.h"
 #include "daemon/config.h"
 #include "engine/views.h"
 #include "gpuplex/client.h"
@@ -60,7 +61,13 @@ static int render(const char *server, json_t **spec)
         .mounts = cfg.cdi_mounts,
         .run_dir = h.run_dir,
         .interposer = pre,
+        .state_dir = h.state_dir,
     };
+    /* the hooks of leases made for containers run this very program (gpuplex cdi-hook) */
+    char self[4096];
+    static const char *const cli[] = {"/gpuplex"};
+    if (gpx_beside_exe(cli, 1, self, sizeof self, NULL) == 0)
+        o.hook = self;
     struct gpx_lease_rec *recs = calloc(n ? n : 1, sizeof *recs);
     if (!recs) {
         free(ls);
@@ -104,6 +111,17 @@ static int generate(const char *server, const char *output)
     }
     json_decref(spec);
     return rc;
+}
+
+int gpx_cli_cdi_refresh(const char *server)
+{
+    static struct gpxd_config cfg; /* large */
+    gpx_error err = {0};
+    const char *path = getenv("GPUPLEX_CONFIG");
+    gpxd_config_defaults(&cfg);
+    if (gpxd_config_load(&cfg, path && *path ? path : GPXD_DEFAULT_CONFIG, path && *path, &err) < 0)
+        return gpx_cli_fail(&err);
+    return cfg.cdi_spec[0] ? generate(server, cfg.cdi_spec) : 0;
 }
 
 static int list(const char *server, const char *file, int json)

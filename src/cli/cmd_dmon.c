@@ -87,7 +87,7 @@ struct column {
     getter get;
 };
 
-/* nvidia-smi's order: the columns of the letters given, always in this order. */
+/* Each group's columns, in nvidia-smi's order within the group. */
 static const struct column columns[] = {
     {'p', "pwr", "W", get_pwr},       {'p', "gtemp", "C", get_gtemp},
     {'p', "mtemp", "C", get_none},    {'u', "sm", "%", get_sm},
@@ -126,10 +126,16 @@ static int parse_letters(struct opts *o, const char *s)
     if (!*s)
         return gpx_cli_usage_error(&gpx_cmd_dmon, "-s needs at least one of the letters %s",
                                    LETTERS);
+    /* nvidia-smi's order: the groups as the letters are given (-s mu: fb before sm),
+     * each group's columns in their fixed order; a repeated letter counts once */
     o->nsel = 0;
-    for (unsigned i = 0; i < NCOLS; i++)
-        if (strchr(s, columns[i].letter))
-            o->sel[o->nsel++] = i;
+    for (const char *p = s; *p; p++) {
+        if (strchr(s, *p) != p)
+            continue;
+        for (unsigned i = 0; i < NCOLS; i++)
+            if (columns[i].letter == *p)
+                o->sel[o->nsel++] = i;
+    }
     return 0;
 }
 
@@ -306,16 +312,19 @@ static void print_lease(const struct opts *o, const struct gpx_sample *prev,
     double wait_ms = 0, share;
     if (prev) {
         share = gpx_sample_lease_share(prev, cur, i, &wait_ms);
+        wait_ms = wait_ms < 0 ? 0 : wait_ms;
     } else {
         /* the first sample has no interval: since the lease began */
-        share = l->lease_seconds > 0 ? (double)l->gpu_ns / 1e9 / l->lease_seconds : 0;
-        share = share > 1 ? 1 : share;
+        share = gpx_lease_util(l, 0, l->lease_seconds);
         wait_ms = (double)l->wait_ns / 1e6;
     }
+    int share_known = share >= 0;
     uint64_t used_b = 0;
     int used_known = gpx_sample_lease_memory(cur, i, &used_b);
     long used = (long)(used_b / MIB);
-    long quota = (long)(l->rec.memory_quota / MIB);
+    /* the quota of a shared lease; the GPU's (instance's) memory of an exclusive or mig one */
+    uint64_t held = gpx_lease_held_memory(&l->rec);
+    long quota = (long)(held / MIB);
     const char *mode = gpx_lease_mode_name((enum gpx_lease_mode)l->rec.mode);
     if (o->json) {
         json_t *j = json_row("lease", l->rec.gpu_index, sample, st);
@@ -323,22 +332,23 @@ static void print_lease(const struct opts *o, const struct gpx_sample *prev,
         json_object_set_new(j, "tenant", json_string(l->rec.tenant));
         json_object_set_new(j, "mode", json_string(mode));
         json_object_set_new(j, "memory_used_mib", used_known ? json_integer(used) : json_null());
-        json_object_set_new(j, "memory_quota_mib",
-                            l->rec.memory_quota ? json_integer(quota) : json_null());
-        json_object_set_new(j, "share", json_real(round(share * 1000) / 1000));
+        json_object_set_new(j, "memory_quota_mib", held ? json_integer(quota) : json_null());
+        json_object_set_new(j, "share",
+                            share_known ? json_real(round(share * 1000) / 1000) : json_null());
         json_object_set_new(j, "wait_ms", json_real(round(wait_ms * 10) / 10));
         json_object_set_new(j, "processes", json_integer(l->nprocs));
         json_print(j);
         return;
     }
-    char idx[16], q[24], u[24];
+    char idx[16], q[24], u[24], sh[24];
     snprintf(idx, sizeof idx, "L%u", l->rec.gpu_index);
-    print_grid(o, idx, st, 1, lround(share * 100), used_known, used);
-    snprintf(q, sizeof q, l->rec.memory_quota ? "%ld" : "-", quota);
+    print_grid(o, idx, st, share_known, lround(share * 100), used_known, used);
+    snprintf(q, sizeof q, held ? "%ld" : "-", quota);
     snprintf(u, sizeof u, used_known ? "%ld" : "-", used);
-    printf("  lease=%s tenant=%s mode=%s used_mib=%s quota_mib=%s share_pct=%.1f wait_ms=%.0f "
+    snprintf(sh, sizeof sh, share_known ? "%.1f" : "-", share * 100);
+    printf("  lease=%s tenant=%s mode=%s used_mib=%s quota_mib=%s share_pct=%s wait_ms=%.0f "
            "procs=%u\n",
-           l->rec.id, l->rec.tenant, mode, u, q, share * 100, wait_ms, l->nprocs);
+           l->rec.id, l->rec.tenant, mode, u, q, sh, wait_ms, l->nprocs);
 }
 
 static void print_mig(const struct opts *o, const struct gpx_sample_mig *m, long sample,
@@ -556,8 +566,8 @@ const struct gpx_cmd gpx_cmd_dmon = {
     "Works with gpuplexd and without (the rule of 'gpuplex status').\n"
     "\n"
     "options:\n"
-    "  -s LETTERS  the metric groups, default puc; the columns always come in this\n"
-    "              order:\n"
+    "  -s LETTERS  the metric groups, default puc; the groups come in the order of\n"
+    "              the letters (as nvidia-smi's: -s mu puts fb before sm):\n"
     "                p  pwr gtemp mtemp (W, C, C)\n"
     "                u  sm mem enc dec jpg ofa (%)\n"
     "                c  mclk pclk (MHz)\n"
@@ -578,10 +588,14 @@ const struct gpx_cmd gpx_cmd_dmon = {
     "\n"
     "Lease and MIG rows (--leases) share the GPU rows' columns, with a letter in\n"
     "the Idx column so that they never read as a GPU: 'L<gpu>' for a lease,\n"
-    "'M<gpu>' for a MIG instance. Their sm column is the lease's share of GPU\n"
-    "time over the interval (%; the arbiter's accounting for timeslice and vgpu\n"
-    "leases, the time held for exclusive and mig ones; the first sample: since\n"
-    "the lease began), their fb column the memory it holds; other columns '-'.\n"
+    "'M<gpu>' for a MIG instance. Their sm column is the lease's GPU utilization\n"
+    "over the interval (%; timeslice and capped vgpu leases: the GPU time their\n"
+    "arbiter granted, the first sample since the lease began; exclusive: the\n"
+    "GPU's, from NVML; uncapped vgpu: its processes' per-process utilization,\n"
+    "from NVML; mig: the instance's where the driver reports one, else '-'),\n"
+    "their fb column the memory it uses (mig: its instance's; exclusive: the\n"
+    "GPU's); other columns '-'. quota_mib: a shared lease's quota, the GPU's or\n"
+    "instance's memory for exclusive and mig leases.\n"
     "Then key=value fields, separated by spaces:\n"
     "  L rows: lease= tenant= mode= used_mib= quota_mib= share_pct= wait_ms= procs=\n"
     "          (wait_ms: time its workloads waited for their turn in the interval)\n"
@@ -593,7 +607,7 @@ const struct gpx_cmd gpx_cmd_dmon = {
     "  gpu:   uuid and the selected columns by their names (pwr, gtemp, sm, fb, ...),\n"
     "         integers or null\n"
     "  lease: lease, tenant, mode, memory_used_mib, memory_quota_mib (null: none),\n"
-    "         share (0..1), wait_ms, processes\n"
+    "         share (0..1; null: not known), wait_ms, processes\n"
     "  mig:   gpu_instance_id, profile, uuid, memory_used_mib (null: not known),\n"
     "         memory_total_mib, lease (null: none visible), leased, processes\n"
     "\n"

@@ -5,6 +5,7 @@
  * into the engine's gpx_lease_spec, and checked by its one validation, with
  * messages that name the flags.
  */
+#include "cdi/cdi.h"
 #include "cli/cli.h"
 #include "core/size.h"
 #include "engine/views.h"
@@ -61,8 +62,10 @@ static void print_created(const struct gpx_lease *x)
 
 static int lease_create(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        GPX_CLI_LEASE_OPTIONS, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {GPX_CLI_LEASE_OPTIONS,
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"for-container", no_argument, NULL, 'F'},
+                                         {NULL, 0, NULL, 0}};
     struct gpx_lease_spec spec;
     gpx_lease_spec_init(&spec);
     const char *server = NULL;
@@ -71,7 +74,7 @@ static int lease_create(int argc, char **argv)
     optind = 1;
     opterr = 0;
     while (rc == 0 &&
-           (c = getopt_long(argc, argv, GPX_CLI_LEASE_OPTSTRING "j", opts, NULL)) != -1) {
+           (c = getopt_long(argc, argv, GPX_CLI_LEASE_OPTSTRING "jF", opts, NULL)) != -1) {
         int r = gpx_cli_spec_flag(&spec, c, optarg, &err);
         if (r < 0)
             rc = gpx_cli_usage_error(&gpx_cmd_lease, "%s", err.msg);
@@ -81,6 +84,11 @@ static int lease_create(int argc, char **argv)
             server = optarg;
         else if (c == 'j')
             json = 1;
+        else if (c == 'F' && gpx_lease_spec_label(&spec, GPX_CDI_CONTAINER_LABEL, "1",
+                                                  GPX_NAMING_CLI, &err) < 0)
+            rc = gpx_cli_usage_error(&gpx_cmd_lease, "%s", err.msg);
+        else if (c == 'F')
+            continue;
         else if (c == 'h')
             rc = -gpx_cli_print_usage(&gpx_cmd_lease) - 1;
         else
@@ -280,7 +288,7 @@ const struct gpx_cmd gpx_cmd_lease = {
     "usage: gpuplex lease create [--gpu INDEX|UUID] [--memory SIZE]\n"
     "                            [--mode vgpu|timeslice|exclusive|mig] [--weight W]\n"
     "                            [--cap PCT] [--mig-profile P] [--label KEY=VALUE]...\n"
-    "                            [--server S] [--json]\n"
+    "                            [--for-container] [--server S] [--json]\n"
     "       gpuplex lease ls [--state active|released|all | --all] [--tenant NAME]\n"
     "                        [--server S] [--json [--turns] | --quiet]\n"
     "       gpuplex lease rm ID... [--server S]\n"
@@ -309,14 +317,17 @@ const struct gpx_cmd gpx_cmd_lease = {
     "                    vgpu and timeslice leases; holds even on an idle GPU\n"
     "  --mig-profile P   a MIG profile such as 3g.40gb (implies --mode mig)\n"
     "  --label KEY=VALUE a label, repeatable\n"
+    "  --for-container   made for containers (label gpuplex.container=1): released\n"
+    "                    when the last container given its CDI device stops\n"
     "  --json            print the lease object (docs/api.md: id, tenant, state, mode,\n"
     "                    gpu {index, uuid}, gpu_uuid, memory_bytes, weight, cap, env\n"
     "                    {CUDA_VISIBLE_DEVICES, GPUPLEX_LEASE, GPUPLEX_RUN_DIR,\n"
     "                    LD_PRELOAD}, usage, ...)\n"
     "\n"
     "ls: your active leases (an admin's: everybody's) with mode, GPU, quota (a mig\n"
-    "lease's: its instance's memory), memory used now and at peak, allocations\n"
-    "refused for the quota, live processes and tenant. --json prints an array of\n"
+    "lease's: its instance's memory), memory used now (exclusive and mig: the GPU's\n"
+    "or instance's, from NVML) and at peak, allocations refused for the quota, live\n"
+    "processes and tenant. --json prints an array of\n"
     "lease objects, each with used_bytes, peak_bytes, refused, processes [{pid,\n"
     "used_bytes}], gpu_seconds, wait_seconds, turns, drains, wait_p99_ms; with\n"
     "--turns also recent_turns [{grant_ms, wait_us}] (the last 256 turns). --quiet\n"

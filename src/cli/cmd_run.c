@@ -156,9 +156,12 @@ static int write_env(int fd, const struct gpx_lease *l, gpx_error *err)
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        GPX_CLI_LEASE_OPTIONS, {"lease", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0}};
-    const char *server = NULL, *id = NULL;
+    static const struct option opts[] = {GPX_CLI_LEASE_OPTIONS,
+                                         {"lease", required_argument, NULL, 'l'},
+                                         {"container", required_argument, NULL, 'C'},
+                                         {"podman", required_argument, NULL, 'p'},
+                                         {NULL, 0, NULL, 0}};
+    const char *server = NULL, *id = NULL, *image = NULL, *podman = NULL;
     struct gpx_lease_spec spec;
     gpx_lease_spec_init(&spec);
     gpx_error err = {0};
@@ -166,8 +169,8 @@ static int run(int argc, char **argv)
     optind = 1;
     opterr = 0;
     /* '+': options end at CMD, so CMD's own options are left alone */
-    while (rc == 0 &&
-           (c = getopt_long(argc, argv, "+l:" GPX_CLI_LEASE_OPTSTRING, opts, NULL)) != -1) {
+    while (rc == 0 && !image &&
+           (c = getopt_long(argc, argv, "+l:C:p:" GPX_CLI_LEASE_OPTSTRING, opts, NULL)) != -1) {
         int r = gpx_cli_spec_flag(&spec, c, optarg, &err);
         if (r < 0)
             rc = gpx_cli_usage_error(&gpx_cmd_run, "%s", err.msg);
@@ -175,6 +178,10 @@ static int run(int argc, char **argv)
             create = 1;
         else if (c == 'l')
             id = optarg;
+        else if (c == 'C')
+            image = optarg; /* what follows is podman's, then CMD after "--" */
+        else if (c == 'p')
+            podman = optarg;
         else if (c == 's')
             server = optarg;
         else if (c == 'h') {
@@ -189,8 +196,10 @@ static int run(int argc, char **argv)
                                  "--lease and --mode/--gpu/--memory/... exclude each other");
     if (rc == 0 && !create && !id)
         rc = gpx_cli_usage_error(&gpx_cmd_run, "needs --lease ID, or --mode MODE for a new lease");
-    if (rc == 0 && optind >= argc)
+    if (rc == 0 && optind >= argc && !image)
         rc = gpx_cli_usage_error(&gpx_cmd_run, "needs a command to run");
+    if (rc == 0 && podman && !image)
+        rc = gpx_cli_usage_error(&gpx_cmd_run, "--podman is for --container IMAGE");
     if (rc == 0 && create && !(spec.given & 1u << GPX_F_MODE))
         rc = gpx_cli_usage_error(&gpx_cmd_run, "needs --mode (exclusive, vgpu, timeslice or mig)");
     if (rc == 0 && create && gpx_lease_spec_check(&spec, 1, GPX_NAMING_CLI, &err) < 0)
@@ -198,6 +207,12 @@ static int run(int argc, char **argv)
     if (rc == 0 && id && !gpx_lease_id_valid(id)) {
         gpx_error_set(&err, GPX_E_INVALID, "invalid lease id '%s'", id);
         rc = gpx_cli_fail(&err);
+    }
+    if (rc == 0 && image) {
+        rc = gpx_cli_run_container(server, create ? &spec : NULL, id, image, podman, argc - optind,
+                                   argv + optind);
+        gpx_lease_spec_clear(&spec);
+        return rc;
     }
     if (rc) {
         gpx_lease_spec_clear(&spec);
@@ -307,6 +322,8 @@ const struct gpx_cmd gpx_cmd_run = {
     "usage: gpuplex run --lease ID [--] CMD [ARGS...]\n"
     "       gpuplex run --mode MODE [--gpu G] [--memory SIZE] [--weight W] [--cap PCT]\n"
     "                   [--mig-profile P] [--label K=V]... [--server S] [--] CMD [ARGS...]\n"
+    "       gpuplex run (--mode MODE [lease flags] | --lease ID) [--podman PATH]\n"
+    "                   --container IMAGE [PODMAN ARGS...] [-- CMD [ARGS...]]\n"
     "\n"
     "Runs CMD with the environment of lease ID:\n"
     "  CUDA_VISIBLE_DEVICES  the leased GPU's UUID\n"
@@ -323,6 +340,18 @@ const struct gpx_cmd gpx_cmd_run = {
     "is killed, the lease is released once CMD's processes are gone). Exit status 7\n"
     "when the lease does not fit, 9 when gpuplexd is unreachable, 10 when it\n"
     "refuses the caller.\n"
+    "\n"
+    "--container IMAGE runs the workload as a container instead:\n"
+    "  podman run --rm --device gpuplex.dev/gpu=lease-<id> PODMAN ARGS IMAGE CMD\n"
+    "(options after IMAGE are podman's, CMD comes after '--'). With --mode the\n"
+    "lease is made for the container (label gpuplex.container=1): its CDI device\n"
+    "carries hooks that release it when the container stops, gpuplex run releases\n"
+    "it after podman returns, and the reconciler once both are gone. Without\n"
+    "gpuplexd the spec (gpuplexd.conf's cdi_spec) is rewritten before and after.\n"
+    "  --podman PATH   the podman to run (default $GPUPLEX_PODMAN, else podman)\n"
+    "The exit status is podman's: the container's, 125 podman failed, 126/127 CMD\n"
+    "can't run / not found in the image. SIGINT, SIGTERM, SIGHUP, SIGQUIT go to\n"
+    "podman (which passes them to the container).\n"
     "\n"
     "exit status: CMD's; 128+N when CMD was killed by signal N; 127 when CMD is not\n"
     "found, 126 when it can't be executed; 2 bad usage or lease id; 5 no such lease;\n"

@@ -68,7 +68,8 @@ static const struct {
 
 struct row {
     const struct gpx_lease *l;
-    int have_share; /* two samples of this lease: share and wait are over the interval */
+    int have_share; /* the share is known (engine.h, gpx_lease_util) */
+    int have_wait;  /* two samples of this lease: wait is over the interval */
     double share, wait_ms;
 };
 
@@ -108,7 +109,7 @@ static int cmp_rows(const void *pa, const void *pb)
         c = cmp_num(a->have_share ? a->share : -1, b->have_share ? b->share : -1);
         break;
     case C_WAIT:
-        c = cmp_num(a->have_share ? a->wait_ms : -1, b->have_share ? b->wait_ms : -1);
+        c = cmp_num(a->have_wait ? a->wait_ms : -1, b->have_wait ? b->wait_ms : -1);
         break;
     }
     if (cols[sort_col].desc)
@@ -184,11 +185,12 @@ static int build_rows(struct top *t)
     for (unsigned i = 0; i < t->cur.n_leases; i++) {
         struct row *r = &t->rows[t->nrows++];
         r->l = &t->cur.leases[i];
-        /* a lease new since the last sample counts from its creation: no figure yet */
-        if (t->have_prev && gpx_sample_find_lease(&t->prev, r->l->rec.id) >= 0) {
-            r->have_share = 1;
-            r->share = gpx_sample_lease_share(&t->prev, &t->cur, i, &r->wait_ms);
-        }
+        /* a lease new since the last sample has no interval yet: only NVML's figures
+         * (which cover the driver's own window) are known, the arbiter's and wait not */
+        int seen = t->have_prev && gpx_sample_find_lease(&t->prev, r->l->rec.id) >= 0;
+        r->share = gpx_sample_lease_share(seen ? &t->prev : NULL, &t->cur, i, &r->wait_ms);
+        r->have_share = r->share >= 0;
+        r->have_wait = r->wait_ms >= 0;
     }
     qsort(t->rows, t->nrows, sizeof *t->rows, cmp_rows);
     return 0;
@@ -417,12 +419,13 @@ static void format_cell(const struct row *r, enum col c, char *buf, size_t len)
         break;
     case C_MEM: {
         /* the quota of a shared lease; the GPU's (instance's) memory of an exclusive or mig one */
-        uint64_t q = l->rec.memory_quota ? l->rec.memory_quota : l->rec.gpu_memory;
+        uint64_t q = gpx_lease_held_memory(&l->rec);
+        char u[24] = "-", qs[24] = "-";
+        if (l->used_source != GPX_SRC_NONE) /* as gpx_sample_lease_memory */
+            snprintf(u, sizeof u, "%llu", (unsigned long long)(l->used_bytes / MIB));
         if (q)
-            snprintf(buf, len, "%llu/%llu MiB", (unsigned long long)(l->used_bytes / MIB),
-                     (unsigned long long)(q / MIB));
-        else
-            snprintf(buf, len, "%llu/- MiB", (unsigned long long)(l->used_bytes / MIB));
+            snprintf(qs, sizeof qs, "%llu", (unsigned long long)(q / MIB));
+        snprintf(buf, len, "%s/%s MiB", u, qs);
         break;
     }
     case C_SHARE:
@@ -432,7 +435,7 @@ static void format_cell(const struct row *r, enum col c, char *buf, size_t len)
             snprintf(buf, len, "-");
         break;
     case C_WAIT:
-        if (r->have_share)
+        if (r->have_wait)
             snprintf(buf, len, "%.0fms", r->wait_ms);
         else
             snprintf(buf, len, "-");
@@ -771,15 +774,18 @@ const struct gpx_cmd gpx_cmd_top = {
     "where known / the instance's, processes), and a table of the active leases\n"
     "you may see (an admin: every tenant's):\n"
     "  ID, TENANT, MODE, GPU, PROCS     the lease and its processes now\n"
-    "  MEM USED/QUOTA                   device memory held / its quota (exclusive\n"
-    "                                   and mig leases: the GPU's or instance's)\n"
-    "  GPU%                             its share of the GPU's time over the last\n"
-    "                                   interval (shared leases: the arbiter's\n"
-    "                                   grants; exclusive and mig: time held;\n"
-    "                                   0 for a vgpu lease without a cap, which\n"
-    "                                   has no arbiter)\n"
+    "  MEM USED/QUOTA                   device memory used / its quota (exclusive\n"
+    "                                   and mig leases: the GPU's or instance's,\n"
+    "                                   both from NVML)\n"
+    "  GPU%                             its GPU utilization over the last interval\n"
+    "                                   (timeslice and capped vgpu: the arbiter's\n"
+    "                                   grants; exclusive: the GPU's, from NVML;\n"
+    "                                   uncapped vgpu: its processes' per-process\n"
+    "                                   utilization, from NVML; mig: the\n"
+    "                                   instance's where the driver reports one)\n"
     "  WAIT                             time it waited for its turn in that interval\n"
-    "GPU% and WAIT need two samples: '-' until the second. A sample that fails\n"
+    "WAIT and the arbiter's GPU% need two samples: '-' until the second; '-' also\n"
+    "where the driver gives no figure. A sample that fails\n"
     "(gpuplexd gone) is named in the header; the last figures stay and it tries\n"
     "again every interval.\n"
     "\n"

@@ -11,10 +11,11 @@
 #include <string.h>
 
 const struct gpx_cmd *const gpx_cli_commands[] = {
-    &gpx_cmd_ls,     &gpx_cmd_lease, &gpx_cmd_run,       &gpx_cmd_watch,
-    &gpx_cmd_dmon,   &gpx_cmd_top,   &gpx_cmd_status,    &gpx_cmd_usage,
-    &gpx_cmd_tenant, &gpx_cmd_mig,   &gpx_cmd_timeslice, &gpx_cmd_cdi,
-    &gpx_cmd_sim,    &gpx_cmd_help,  &gpx_cmd_version,   NULL,
+    &gpx_cmd_ls,        &gpx_cmd_lease, &gpx_cmd_run,       &gpx_cmd_watch,
+    &gpx_cmd_dmon,      &gpx_cmd_top,   &gpx_cmd_status,    &gpx_cmd_usage,
+    &gpx_cmd_tenant,    &gpx_cmd_mig,   &gpx_cmd_timeslice, &gpx_cmd_cdi,
+    &gpx_cmd_container, &gpx_cmd_sim,   &gpx_cmd_help,      &gpx_cmd_version,
+    &gpx_cmd_cdi_hook,  NULL,
 };
 
 const struct gpx_cmd *gpx_cli_find(const char *name)

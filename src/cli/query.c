@@ -99,6 +99,14 @@ static int g_mig(const struct gpx_sample *s, unsigned i, char *b, size_t n)
     return !!(GI(s, i)->valid & GPX_INV_MIG);
 }
 
+/* nvidia-smi's driver_version: the node's, on every row */
+static int g_driver(const struct gpx_sample *s, unsigned i, char *b, size_t n)
+{
+    (void)i;
+    snprintf(b, n, "%s", s->node.driver_version);
+    return s->node.driver_version[0] != '\0';
+}
+
 static const struct field gpu_fields[] = {
     {"index", NULL, NULL, g_index},
     {"name", "gpu_name", NULL, g_name},
@@ -115,6 +123,7 @@ static const struct field gpu_fields[] = {
     {"clocks.current.sm", "clocks.sm", "MHz", g_clk_sm},
     {"clocks.current.memory", "clocks.mem clocks.memory", "MHz", g_clk_mem},
     {"mig.mode.current", NULL, NULL, g_mig},
+    {"driver_version", NULL, NULL, g_driver},
 };
 
 /* --- lease fields ---------------------------------------------------------------------------- */
@@ -147,8 +156,10 @@ static int l_gpu_uuid(const struct gpx_sample *s, unsigned i, char *b, size_t n)
 }
 static int l_quota(const struct gpx_sample *s, unsigned i, char *b, size_t n)
 {
-    snprintf(b, n, "%llu", (unsigned long long)(LR(s, i)->memory_quota / MIB));
-    return LR(s, i)->memory_quota != 0;
+    /* as lease ls and dmon: the GPU's (instance's) memory of an exclusive (mig) lease */
+    uint64_t held = gpx_lease_held_memory(LR(s, i));
+    snprintf(b, n, "%llu", (unsigned long long)(held / MIB));
+    return held != 0;
 }
 static int l_used(const struct gpx_sample *s, unsigned i, char *b, size_t n)
 {
@@ -156,6 +167,14 @@ static int l_used(const struct gpx_sample *s, unsigned i, char *b, size_t n)
     int known = gpx_sample_lease_memory(s, i, &used);
     snprintf(b, n, "%llu", (unsigned long long)(used / MIB));
     return known;
+}
+/* Its GPU utilization by the engine's rule: NVML's figure now, or for an arbitrated lease
+ * (one sample, no interval) the average since it began; [N/A] where not known (mig). */
+static int l_util(const struct gpx_sample *s, unsigned i, char *b, size_t n)
+{
+    double u = gpx_lease_util(&s->leases[i], 0, s->leases[i].lease_seconds);
+    snprintf(b, n, "%.0f", u * 100);
+    return u >= 0;
 }
 static int l_peak(const struct gpx_sample *s, unsigned i, char *b, size_t n)
 {
@@ -219,6 +238,7 @@ static const struct field lease_fields[] = {
     {"memory.quota", "memory_bytes", "MiB", l_quota},
     {"memory.used", "used_bytes", "MiB", l_used},
     {"memory.peak", "peak_bytes", "MiB", l_peak},
+    {"utilization.gpu", NULL, "%", l_util},
     {"processes", NULL, NULL, l_procs},
     {"weight", NULL, NULL, l_weight},
     {"cap", "cap_pct", "%", l_cap},

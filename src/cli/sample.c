@@ -65,6 +65,15 @@ static int add_mig(struct gpx_sample *s, unsigned gpu, json_t *doc, gpx_error *e
     return 0;
 }
 
+/* By GPU, then GPU instance id (the view lists them in the driver's order). */
+static int by_gpu_gi(const void *a, const void *b)
+{
+    const struct gpx_sample_mig *x = a, *y = b;
+    if (x->gpu != y->gpu)
+        return x->gpu < y->gpu ? -1 : 1;
+    return x->gi_id < y->gi_id ? -1 : x->gi_id > y->gi_id;
+}
+
 int gpx_sample_take(struct gpx_conn *c, struct gpx_sample *s, gpx_error *err)
 {
     memset(s, 0, sizeof *s);
@@ -89,6 +98,8 @@ int gpx_sample_take(struct gpx_conn *c, struct gpx_sample *s, gpx_error *err)
         }
         json_decref(doc);
     }
+    if (s->n_mig > 1)
+        qsort(s->mig, s->n_mig, sizeof *s->mig, by_gpu_gi);
     /* after the calls: the interval between two samples is the one the counters span */
     s->t_ns = mono_ns();
     return 0;
@@ -140,46 +151,24 @@ double gpx_sample_lease_share(const struct gpx_sample *a, const struct gpx_sampl
                               double *wait_ms)
 {
     if (wait_ms)
-        *wait_ms = 0;
-    if (!a || !b || i >= b->n_leases || b->t_ns <= a->t_ns)
-        return 0;
+        *wait_ms = -1;
+    if (!b || i >= b->n_leases)
+        return -1;
     const struct gpx_lease *lb = &b->leases[i];
-    int k = gpx_sample_find_lease(a, lb->rec.id);
+    int k = a ? gpx_sample_find_lease(a, lb->rec.id) : -1;
+    /* an absent lease counts from 0 at a's time; without a, NVML's figures still hold */
     uint64_t gpu0 = k >= 0 ? a->leases[k].gpu_ns : 0, wait0 = k >= 0 ? a->leases[k].wait_ns : 0;
-    /* counters only grow; a smaller one means a re-attached region: count from 0 */
-    uint64_t dg = lb->gpu_ns >= gpu0 ? lb->gpu_ns - gpu0 : lb->gpu_ns;
-    uint64_t dw = lb->wait_ns >= wait0 ? lb->wait_ns - wait0 : lb->wait_ns;
-    double dt = (double)(b->t_ns - a->t_ns);
-    if (wait_ms)
-        *wait_ms = (double)dw / 1e6;
-    double share = (double)dg / dt;
-    return share < 0 ? 0 : share > 1 ? 1 : share;
+    double dt = a && b->t_ns > a->t_ns ? (double)(b->t_ns - a->t_ns) / 1e9 : 0;
+    if (wait_ms && dt > 0) /* counters only grow; a smaller one: a re-attached region */
+        *wait_ms = (double)(lb->wait_ns >= wait0 ? lb->wait_ns - wait0 : lb->wait_ns) / 1e6;
+    return gpx_lease_util(lb, gpu0, dt);
 }
 
 int gpx_sample_lease_memory(const struct gpx_sample *s, unsigned i, uint64_t *used)
 {
-    if (!s || i >= s->n_leases)
+    if (!s || i >= s->n_leases || s->leases[i].used_source == GPX_SRC_NONE)
         return 0;
-    const struct gpx_lease *l = &s->leases[i];
-    if (l->rec.mode == GPX_MODE_EXCLUSIVE) {
-        const struct gpx_gpu *g = gpx_sample_gpu(s, l->rec.gpu_index);
-        if (!g)
-            return 0;
-        *used = g->info.memory_used;
-        return 1;
-    }
-    if (l->rec.mode == GPX_MODE_MIG) {
-        for (unsigned k = 0; k < s->n_mig; k++)
-            if (s->mig[k].gpu == l->rec.gpu_index && strcmp(s->mig[k].lease, l->rec.id) == 0 &&
-                s->mig[k].used_known) {
-                *used = s->mig[k].memory_used;
-                return 1;
-            }
-        return 0;
-    }
-    if (!l->live)
-        return 0;
-    *used = l->used_bytes;
+    *used = s->leases[i].used_bytes;
     return 1;
 }
 

@@ -6,10 +6,11 @@
  * with the lease holding each, and a monotonic timestamp. Taken through the
  * one client connection, so it works with gpuplexd and in-process alike.
  *
- * Per-lease figures over an interval come from two samples: the GPU time a
- * lease got (its arbiter's accounting for shared modes, the time held for
- * exclusive and mig leases) divided by the wall time between the samples,
- * and the time it waited for its turn.
+ * Per-lease figures over an interval come from two samples: its GPU
+ * utilization by the engine's one rule (gpx_lease_util: the arbiter's GPU
+ * time for arbitrated leases over the wall time between the samples, NVML's
+ * figure for the others, unknown for mig without a per-instance figure), and
+ * the time it waited for its turn.
  *
  * Note for loops: an in-process connection (gpx_conn_is_daemon() == 0) holds
  * the state directory's engine lock for its whole life, blocking every other
@@ -65,18 +66,20 @@ void gpx_sample_free(struct gpx_sample *s);
 /* Index of the lease `id` in s, or -1. */
 int gpx_sample_find_lease(const struct gpx_sample *s, const char *id);
 /*
- * Lease i of b against the same lease id in a (a may be NULL; an absent
- * lease counts from 0 at a's time, or gives 0 without a): the share of GPU
- * time it got over the interval, in [0,1], and (wait_ms, may be NULL) the
- * milliseconds it waited for its turn in the interval.
+ * Lease i of b against the same lease id in a (a may be NULL; a lease absent
+ * from a counts from 0 at a's time): its GPU utilization over the interval
+ * (gpx_lease_util), in [0,1], or -1 when not known (an arbitrated lease
+ * without a; mig without the driver's figure); and (wait_ms, may be NULL)
+ * the milliseconds it waited for its turn in the interval, -1 without a.
  */
 double gpx_sample_lease_share(const struct gpx_sample *a, const struct gpx_sample *b, unsigned i,
                               double *wait_ms);
 /*
- * The device memory lease i of s uses now, by its mode: a vgpu/timeslice
- * lease's own count (its usage region, what the interposer counted); an
- * exclusive lease's whole GPU (NVML); a mig lease's MIG instance (NVML, where
- * the driver reports it). 1 with *used set, 0 when not known.
+ * The device memory lease i of s uses now, as the engine's lease view says
+ * (used_bytes with used_source): a vgpu/timeslice lease's own count (its
+ * usage region); an exclusive lease's whole GPU and a mig lease's MIG
+ * instance (NVML, where the driver reports it). 1 with *used set, 0 when not
+ * known.
  */
 int gpx_sample_lease_memory(const struct gpx_sample *s, unsigned i, uint64_t *used);
 /* The GPU of s with index `gpu`, or NULL. */

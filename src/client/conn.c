@@ -236,3 +236,22 @@ int gpx_mig_set(gpx_conn *c, const char *gpu, const struct gpx_mig_req *r, struc
 {
     return c->ops->mig_apply(c, gpu, r, out, err);
 }
+
+int gpx_conn_request(gpx_conn *c, const char *method, const char *path, json_t *body, json_t **out,
+                     gpx_error *err)
+{
+    if (!c->daemon || !c->http)
+        return gpx_error_set(err, GPX_E_INVALID,
+                             "%s is served by gpuplexd only, and this command uses the %s (%s)",
+                             path, c->where, c->why);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (body && !text)
+        return gpx_error_set(err, GPX_E_NOMEM, "request");
+    int status;
+    char *resp = NULL;
+    int rc = gpx_client_request(c->http, method, path, text, &status, &resp, err);
+    free(text);
+    if (rc < 0)
+        return -1;
+    return gpx__client_json(gpx_client_server(c->http), resp, out, err);
+}

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "core/watchdog.h"
 #include "shm/lease.h"
+#include "shm/pidns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,16 +53,9 @@ struct lease_view {
     uint32_t gi;
     uint64_t quota;
     unsigned npids;
-    int32_t pids[GPX_LEASE_MAX_PROCS];
+    int32_t pids[GPX_LEASE_MAX_PROCS];   /* its slots' pids, each in its own namespace: */
+    uint32_t pidns[GPX_LEASE_MAX_PROCS]; /* the slot's pid namespace (0 = ours) */
 };
-
-static int lease_has(const struct lease_view *l, int32_t pid)
-{
-    for (unsigned i = 0; i < l->npids; i++)
-        if (l->pids[i] == pid)
-            return 1;
-    return 0;
-}
 
 static struct gpx_watch_violation *add_violation(struct gpx_watch_report *rep, unsigned *cap)
 {
@@ -207,8 +201,10 @@ static int read_leases(const char *run_dir, struct lease_view **out, unsigned *c
         view_of(r.limits, l);
         for (unsigned s = 0; s < GPX_LEASE_MAX_PROCS; s++) {
             int32_t pid = atomic_load(&r.usage->procs[s].pid);
-            if (pid > 0)
-                l->pids[l->npids++] = pid;
+            if (pid <= 0)
+                continue;
+            l->pidns[l->npids] = atomic_load(&r.usage->procs[s].pidns);
+            l->pids[l->npids++] = pid;
         }
         gpx_lease_region_close(&r);
     }
@@ -219,9 +215,14 @@ static int read_leases(const char *run_dir, struct lease_view **out, unsigned *c
     return 0;
 }
 
-/* One compute process of a GPU, as NVML shows it, with its uid from /proc. */
+/*
+ * One compute process of a GPU, as NVML shows it (its host pid), with its uid
+ * from /proc and its identity in its own pid namespace (a container's).
+ */
 struct gpu_proc {
     int32_t pid;
+    uint32_t ns;    /* its pid namespace */
+    int32_t inner;  /* its pid there: what its lease slot says */
     uint64_t bytes; /* 0 when NVML does not say */
     uint32_t gi;    /* NVML's gpuInstanceId: 0xFFFFFFFF outside MIG */
     uint32_t uid;
@@ -229,6 +230,21 @@ struct gpu_proc {
     bool gone;    /* exited since NVML listed it: nothing to report */
     bool counted; /* by one of the GPU's leases */
 };
+
+/*
+ * Whether a slot of `l` names `gp`: the same pid in the same pid namespace.
+ * NVML lists host pids; a slot holds what the process saw of itself, so both
+ * are compared as (namespace, pid there). A slot from before namespaces (0)
+ * was written in ours.
+ */
+static int lease_has(const struct lease_view *l, const struct gpu_proc *gp)
+{
+    uint32_t me = gpx_pidns_self();
+    for (unsigned i = 0; i < l->npids; i++)
+        if (l->pids[i] == gp->inner && (l->pidns[i] ? l->pidns[i] : me) == gp->ns)
+            return 1;
+    return 0;
+}
 
 struct gpu_view {
     unsigned index;
@@ -287,6 +303,10 @@ static int read_gpu(struct gpx_nvml *nv, unsigned index, struct gpu_view *g, gpx
                 p->uid_known = true;
             else if (errno == ENOENT || errno == ESRCH)
                 p->gone = true;
+            if (gpx_pidns_ident(p->pid, &p->ns, &p->inner) < 0) {
+                p->ns = gpx_pidns_self(); /* no NSpid (old kernel): our numbers */
+                p->inner = p->pid;
+            }
         }
         g->n = n;
         free(infos);
@@ -336,7 +356,7 @@ static int check_shared(const struct gpx_watch_opts *o, const struct lease_view 
     int32_t pids[GPX_WATCH_MAX_PIDS];
     for (unsigned p = 0; p < g->n; p++) {
         struct gpu_proc *gp = &g->procs[p];
-        if (gp->gone || !same_uid(gp, l) || !lease_has(l, gp->pid))
+        if (gp->gone || !same_uid(gp, l) || !lease_has(l, gp))
             continue;
         gp->counted = true;
         used += gp->bytes;

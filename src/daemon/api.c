@@ -267,6 +267,52 @@ static int h_mig_post(const struct call *x, json_t **out, gpx_error *err)
     return 200;
 }
 
+/* managed containers (containers.c) */
+static int h_container_create(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_container_create(x->d, x->c, x->rq->body, x->rq->body_len, out, err) < 0 ? -1 : 201;
+}
+
+static int h_container_list(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_container_list(x->d, x->c, out, err) < 0 ? -1 : 200;
+}
+
+static int h_container_get(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_container_get(x->d, x->c, x->param, out, err) < 0 ? -1 : 200;
+}
+
+static const char *const q_logs[] = {"replica", "tail", NULL};
+
+/* A query value from 0 to hi. */
+static int query_uint(const char *name, const char *s, unsigned hi, unsigned *out, gpx_error *err)
+{
+    char *end;
+    unsigned long v = s && isdigit((unsigned char)*s) ? strtoul(s, &end, 10) : 0;
+    if (!s || !isdigit((unsigned char)*s) || *end || v > hi)
+        return gpx_error_set(err, GPX_E_INVALID, "query '%s' must be a number from 0 to %u", name,
+                             hi);
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int h_container_logs(const struct call *x, json_t **out, gpx_error *err)
+{
+    const char *v[2] = {NULL, NULL};
+    unsigned replica = 0, tail = 200;
+    if (args(x->rq, q_logs, v, err) < 0 ||
+        (v[0] && query_uint("replica", v[0], 1000, &replica, err) < 0) ||
+        (v[1] && query_uint("tail", v[1], 100000, &tail, err) < 0))
+        return -1;
+    return gpxd_container_logs(x->d, x->c, x->param, replica, tail, out, err) < 0 ? -1 : 200;
+}
+
+static int h_container_remove(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_container_remove(x->d, x->c, x->param, out, err) < 0 ? -1 : 200;
+}
+
 /* --- the table ------------------------------------------------------------------------------ */
 
 #define TENANTS "managing tenants"
@@ -288,6 +334,11 @@ static const struct route routes[] = {
     {"POST", "/v1/tenants/{}/token", ROLE_ADMIN, h_tenant_token, NULL, TENANTS},
     {"GET", "/v1/gpus/{}/mig", ROLE_TENANT, h_mig_get, NULL, NULL},
     {"POST", "/v1/gpus/{}/mig", ROLE_ADMIN, h_mig_post, NULL, "changing MIG partitions"},
+    {"GET", "/v1/containers", ROLE_TENANT, h_container_list, NULL, NULL},
+    {"POST", "/v1/containers", ROLE_TENANT, h_container_create, NULL, NULL},
+    {"GET", "/v1/containers/{}", ROLE_TENANT, h_container_get, NULL, NULL},
+    {"DELETE", "/v1/containers/{}", ROLE_TENANT, h_container_remove, NULL, NULL},
+    {"GET", "/v1/containers/{}/logs", ROLE_TENANT, h_container_logs, q_logs, NULL},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 

@@ -58,6 +58,7 @@ void gpxd_config_defaults(struct gpxd_config *c)
     snprintf(c->cdi_spec, sizeof c->cdi_spec, "%s", "/var/run/cdi/gpuplex.json");
     snprintf(c->cdi_version, sizeof c->cdi_version, "%s", "0.5.0");
     snprintf(c->cdi_dev_root, sizeof c->cdi_dev_root, "%s", "/dev");
+    snprintf(c->podman, sizeof c->podman, "%s", "podman");
 }
 
 int gpxd_parse_duration(const char *s, uint64_t *ms, gpx_error *err)
@@ -301,6 +302,9 @@ static const struct key keys[] = {
     STRING("cdi_driver_libs", cdi_driver_libs, 0),
     STRING("cdi_env", cdi_env, 0),
     STRING("cdi_mounts", cdi_mounts, 0),
+    STRING("container_images", container_images, 0),
+    STRING("podman", podman, 1),
+    STRING("podman_args", podman_args, 0),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -68,6 +68,10 @@ struct gpxd_config {
     char cdi_driver_libs[PATH_MAX]; /* ':'-separated dirs searched first / files mounted */
     char cdi_env[PATH_MAX];         /* extra environment, ' '-separated KEY=VALUE */
     char cdi_mounts[PATH_MAX];      /* extra mounts, ','-separated HOST[:CONTAINER[:rw|ro]] */
+    /* managed containers (containers.c, docs/containers.md) */
+    char container_images[4096]; /* ','-separated names or PREFIX*; "" = managed containers off */
+    char podman[PATH_MAX];       /* the podman binary */
+    char podman_args[PATH_MAX];  /* extra global podman arguments, ' '-separated */
 };
 
 void gpxd_config_defaults(struct gpxd_config *c);

@@ -39,6 +39,15 @@ static int start_cdi(struct gpxd *d, gpx_error *err)
         .mounts = d->cfg.cdi_mounts,
         .interposer = d->interposer,
     };
+    /* leases made for containers get hooks that run our CLI beside us (`gpuplex cdi-hook`) */
+    static const char *const cli[] = {"/gpuplex"};
+    char hook[4096];
+    struct gpx_health h;
+    gpx_engine_health(d->eng, 1, &h);
+    if (gpx_beside_exe(cli, 1, hook, sizeof hook, NULL) == 0) {
+        co.hook = hook;
+        co.state_dir = h.state_dir;
+    }
     return gpx_cdi_writer_start(d->eng, &co, d->cfg.cdi_spec, &d->cdi, err);
 }
 
@@ -79,7 +88,8 @@ int gpxd_open(const struct gpxd_config *cfg, struct gpxd **out, gpx_error *err)
         .max_leases_per_tenant = d->cfg.max_leases_per_tenant,
         .daemon = 1,
     };
-    if (gpx_engine_open(&o, &d->eng, err) < 0 || start_cdi(d, err) < 0) {
+    if (gpx_engine_open(&o, &d->eng, err) < 0 || start_cdi(d, err) < 0 ||
+        gpxd_containers_open(d, err) < 0) {
         gpxd_close(d);
         return -1;
     }
@@ -183,7 +193,7 @@ int gpxd_serve(struct gpxd *d, gpx_error *err)
     if (pthread_create(&d->bg, NULL, background, d) != 0)
         return gpx_error_set(err, GPX_E_INTERNAL, "starting the background thread failed");
     d->bg_started = 1;
-    return 0;
+    return gpxd_containers_start(d, err);
 }
 
 void gpxd_close(struct gpxd *d)
@@ -199,6 +209,7 @@ void gpxd_close(struct gpxd *d)
         pthread_mutex_unlock(&d->bg_lock);
         pthread_join(d->bg, NULL);
     }
+    gpxd_containers_close(d); /* before the engine it saves to; the containers keep running */
     gpx_engine_close(d->eng);
     gpx_cdi_writer_stop(d->cdi); /* after the engine, whose observer it is */
     pthread_mutex_destroy(&d->bg_lock);

@@ -31,12 +31,15 @@ struct gpxd_lease_mark {
 };
 
 struct gpx_cdi_writer;
+struct gpxd_containers;
 
 struct gpxd {
     struct gpxd_config cfg;
     struct gpx_engine *eng;
     /* keeps cfg.cdi_spec (src/cdi); NULL when off */
     struct gpx_cdi_writer *cdi;
+    /* managed containers (containers.c) */
+    struct gpxd_containers *mc;
     char interposer[PATH_MAX]; /* "" if none was found */
     char web_root[PATH_MAX];   /* the dashboard's files (real path); "" if off or not found */
     char hostname[256];
@@ -106,6 +109,28 @@ void gpxd_web_serve(const char *root, const char *method, const char *path,
 int gpxd_web_root(const struct gpxd_config *cfg, char *out, size_t len, gpx_error *err);
 /* The Content-Type of a file name by its extension; NULL: not served. */
 const char *gpxd_web_content_type(const char *name);
+
+/*
+ * containers.c: managed containers (POST/GET/DELETE /v1/containers). open loads
+ * the records from the store (gpxd_open); start runs the supervisor that
+ * polls podman (gpxd_serve); close stops it, leaving the containers running.
+ * The handlers answer with the views' JSON in *out; a tenant sees only its own.
+ */
+struct json_t;
+int gpxd_containers_open(struct gpxd *d, gpx_error *err);
+int gpxd_containers_start(struct gpxd *d, gpx_error *err);
+void gpxd_containers_close(struct gpxd *d);
+int gpxd_container_create(struct gpxd *d, const struct gpx_caller *who, const char *body,
+                          size_t len, struct json_t **out, gpx_error *err);
+int gpxd_container_list(struct gpxd *d, const struct gpx_caller *who, struct json_t **out,
+                        gpx_error *err);
+int gpxd_container_get(struct gpxd *d, const struct gpx_caller *who, const char *id,
+                       struct json_t **out, gpx_error *err);
+/* the last `tail` lines of replica's output (stdout and stderr), at most 256 KiB */
+int gpxd_container_logs(struct gpxd *d, const struct gpx_caller *who, const char *id,
+                        unsigned replica, unsigned tail, struct json_t **out, gpx_error *err);
+int gpxd_container_remove(struct gpxd *d, const struct gpx_caller *who, const char *id,
+                          struct json_t **out, gpx_error *err);
 
 /* http.c */
 int gpxd_http_start(struct gpxd *d, struct gpxd_http **out, gpx_error *err);

@@ -14,6 +14,7 @@
 #include "core/paths.h"
 #include "core/roff.h"
 #include "daemon/daemon.h"
+#include "shm/pidns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -176,6 +177,9 @@ int main(int argc, char **argv)
     static struct gpxd_config cfg;
     gpx_error err = {0};
     gpxd_config_defaults(&cfg);
+    /* gpuplexd runs in the host's pid namespace (or one above every tenant's): a container's
+     * process it cannot find in /proc is gone, and its lease slots are reaped (shm/pidns.h) */
+    gpx_pidns_set_supervisor(1);
     int env_level = gpx_log_parse_level(getenv("GPUPLEX_LOG"));
     if (env_level >= 0)
         cfg.log_level = env_level;

@@ -107,7 +107,7 @@ struct lease_fig {
     int util_known; /* the lease's GPU utilization is known (below) */
     double util;    /* ratio, 0..1, over the scrape interval */
     double wait;    /* seconds waited per second of the interval */
-    uint64_t used;  /* device memory used now (a mig lease: its instance's, from NVML) */
+    uint64_t used;  /* device memory used now (the engine's used_bytes: mig, its instance's) */
 };
 
 /*
@@ -131,12 +131,6 @@ static void scrape_free(struct scrape *s)
     free(s->fig);
     free(s->leases);
     gpx_node_free(&s->node);
-}
-
-/* The arbiter meters the lease's GPU time: timeslice, and vgpu with a compute cap. */
-static int arbitrated(const struct gpx_lease_rec *l)
-{
-    return l->mode == GPX_MODE_TIMESLICE || (l->mode == GPX_MODE_VGPU && l->cap);
 }
 
 /*
@@ -168,26 +162,15 @@ static int interval_figures(struct gpxd *d, struct scrape *s)
         marks[i].wait_ns = x->wait_ns;
         marks[i].t_ns = now;
         double dt = (double)(now - t0) / 1e9;
+        /* the engine's one rule (gpx_lease_util): the arbiter's grants over the interval,
+         * NVML's figure for exclusive, uncapped vgpu and mig where the driver has one;
+         * unknown is left out, never guessed */
+        f->util = gpx_lease_util(x, g0, dt);
+        f->util_known = f->util >= 0;
         if (dt <= 0)
             continue;
-        double dg = x->gpu_ns >= g0 ? (double)(x->gpu_ns - g0) / 1e9 : 0;
         double dw = x->wait_ns >= w0 ? (double)(x->wait_ns - w0) / 1e9 : 0;
         f->wait = dw / dt;
-        if (arbitrated(&x->rec)) {
-            /* a turn is credited when it ends: one that began before the interval may
-             * credit more than the interval held */
-            f->util = dg / dt > 1 ? 1 : dg / dt;
-            f->util_known = 1;
-        } else if (x->rec.mode == GPX_MODE_EXCLUSIVE) {
-            /* the whole GPU: the driver's figure (its own sampling window) */
-            const struct gpx_gpu_info *g = gpu_of(&s->node, x->rec.gpu_index);
-            if (g && (g->valid & GPX_INV_UTIL)) {
-                f->util = g->util_gpu / 100.0;
-                f->util_known = 1;
-            }
-        }
-        /* mig: the driver has no per-instance utilization, and no arbiter runs there;
-         * vgpu without a cap: no arbiter runs. Left out, never guessed. */
     }
     free(d->marks);
     d->marks = marks;
@@ -196,7 +179,7 @@ static int interval_figures(struct gpxd *d, struct scrape *s)
     return 0;
 }
 
-/* The MIG layout of each GPU in MIG mode; a mig lease's memory used is its instance's. */
+/* The MIG layout of each GPU in MIG mode. */
 static void read_mig(struct gpxd *d, const struct gpx_caller *admin, struct scrape *s)
 {
     for (unsigned i = 0; i < s->node.count; i++) {
@@ -208,19 +191,6 @@ static void read_mig(struct gpxd *d, const struct gpx_caller *admin, struct scra
         gpx_error e = {0};
         if (gpx_engine_mig_get(d->eng, admin, idx, &s->mig[i], &e) < 0)
             gpx_mig_view_free(&s->mig[i]); /* its series are left out this time */
-    }
-    for (unsigned k = 0; k < s->nl; k++) {
-        const struct gpx_lease_rec *l = &s->leases[k].rec;
-        if (l->mode != GPX_MODE_MIG || l->mig_gi < 0)
-            continue;
-        for (unsigned i = 0; i < s->node.count; i++) {
-            const struct gpx_mig_gpu_state *m = s->mig[i].s;
-            if (!m || m->index != l->gpu_index)
-                continue;
-            for (unsigned gi = 0; gi < m->ngi; gi++)
-                if (m->gi[gi].id == (unsigned)l->mig_gi && m->gi[gi].memory_known)
-                    s->fig[k].used = m->gi[gi].memory_used;
-        }
     }
 }
 
@@ -378,7 +348,8 @@ static void lease_section(struct buf *b, const struct scrape *s)
          "Device memory the lease holds: its quota (0: none), the whole GPU's (exclusive) or "
          "its MIG instance's (mig)."},
         {"gpuplex_lease_memory_used_bytes", "gauge",
-         "Device memory the lease's processes hold now (mig: its instance's, from the driver)."},
+         "Device memory the lease uses now: its processes' (vgpu, timeslice), the GPU's "
+         "(exclusive) or its MIG instance's (mig), from the driver; left out when not known."},
         {"gpuplex_lease_memory_peak_bytes", "gauge", "Most device memory the lease has held."},
         {"gpuplex_lease_gpu_seconds_total", "counter",
          "GPU time of the lease: granted by the arbiter (timeslice, vgpu with a cap), the time "
@@ -389,7 +360,9 @@ static void lease_section(struct buf *b, const struct scrape *s)
         {"gpuplex_lease_start_time_seconds", "gauge", "When the lease was granted (Unix time)."},
         {"gpuplex_lease_gpu_utilization", "gauge",
          "The lease's GPU utilization over the last scrape interval, as a ratio (0-1): GPU time "
-         "the arbiter granted it (timeslice, vgpu with a cap) or the GPU's (exclusive)."},
+         "the arbiter granted it (timeslice, vgpu with a cap); the driver's figure for the "
+         "GPU (exclusive), its processes (vgpu without a cap) or its MIG device; left out when "
+         "the driver has none."},
         {"gpuplex_lease_wait_ratio", "gauge",
          "Seconds the lease's launches waited for their turn per second of the last scrape "
          "interval (above 1 when several of its processes wait at once)."},
@@ -405,6 +378,8 @@ static void lease_section(struct buf *b, const struct scrape *s)
                 v = (double)gpx_lease_held_memory(l);
                 break;
             case 1:
+                if (x->used_source == GPX_SRC_NONE)
+                    continue;
                 v = (double)s->fig[i].used;
                 break;
             case 2:

@@ -349,3 +349,33 @@ void gpx_engine_counters(struct gpx_engine *e, struct gpx_engine_counters *out)
     out->released = atomic_load(&e->leases_released);
     out->reaped = atomic_load(&e->leases_reaped);
 }
+
+/* --- records of managed containers (the daemon's; the engine only keeps them durable) ------- */
+
+int gpx_engine_container_put(struct gpx_engine *e, const char *id, const char *tenant,
+                             const char *record, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_container_put(e->store, id, tenant, record, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int gpx_engine_container_delete(struct gpx_engine *e, const char *id, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_container_delete(e->store, id, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int gpx_engine_container_each(struct gpx_engine *e,
+                              int (*fn)(const char *id, const char *tenant, const char *record,
+                                        void *arg),
+                              void *arg, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_container_each(e->store, fn, arg, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}

@@ -193,7 +193,41 @@ struct gpx_lease {
     /* environment of a workload (active leases) */
     char run_dir[GPX_ENV_PATH_MAX];
     char interposer[GPX_ENV_PATH_MAX]; /* "" when none */
+    /*
+     * Where used_bytes comes from: the lease's region (vgpu, timeslice: what
+     * the interposer counted), NVML (exclusive: the GPU's used memory; mig:
+     * its instance's), or nowhere (released, or the driver did not say: 0).
+     */
+    int used_source; /* enum gpx_figure_source */
+    /*
+     * Where the lease's GPU utilization comes from (gpx_lease_util): the
+     * arbiter's GPU-time counter gpu_ns (timeslice, vgpu with a cap), NVML's
+     * figure now in util_pct (exclusive: the GPU's; vgpu without a cap: its
+     * processes' per-process utilization summed; mig: the MIG device's where
+     * the driver reports one), or nowhere (unknown: never shown as a number).
+     */
+    int util_source; /* enum gpx_figure_source */
+    unsigned util_pct;
 };
+
+enum gpx_figure_source { GPX_SRC_NONE = 0, GPX_SRC_REGION, GPX_SRC_ARBITER, GPX_SRC_NVML };
+/* "region", "arbiter", "nvml"; NULL for GPX_SRC_NONE. */
+const char *gpx_figure_source_name(int src);
+int gpx_figure_source_parse(const char *s); /* GPX_SRC_NONE for NULL or unknown */
+
+/*
+ * The one rule for a lease's GPU utilization over an interval, as a ratio of
+ * its GPU (0..1), for every front end (dmon, top, /metrics, the dashboard's
+ * API): arbiter-metered leases (util_source arbiter): the GPU time granted
+ * since prev_gpu_ns (l->gpu_ns at the interval's start; a counter that went
+ * back counts from 0) over interval_s; NVML-metered ones: util_pct, the
+ * driver's figure over its own sampling window. -1 when not known (mig
+ * without a per-instance figure, released leases, interval_s <= 0 for the
+ * arbiter): show "-" or leave the series out, never a made-up figure.
+ */
+double gpx_lease_util(const struct gpx_lease *l, uint64_t prev_gpu_ns, double interval_s);
+/* The arbiter meters this lease's GPU time: timeslice, and vgpu with a compute cap. */
+int gpx_lease_arbitrated(const struct gpx_lease_rec *l);
 
 /*
  * Device memory a lease holds: its quota (vgpu, timeslice; 0 = none), or the
@@ -420,6 +454,20 @@ int gpx_engine_mig_get(struct gpx_engine *e, const struct gpx_caller *c, const c
                        struct gpx_mig_view *out, gpx_error *err);
 int gpx_engine_mig_apply(struct gpx_engine *e, const char *gpu, const struct gpx_mig_req *r,
                          struct gpx_mig_applied *out, gpx_error *err);
+
+/*
+ * Records of gpuplexd's managed containers (src/daemon/containers.c), kept in
+ * the store's containers table as the daemon's JSON text: put inserts or
+ * replaces (durable before it returns); each calls fn oldest first and stops
+ * when it returns non-zero. The engine does not read the records.
+ */
+int gpx_engine_container_put(struct gpx_engine *e, const char *id, const char *tenant,
+                             const char *record, gpx_error *err);
+int gpx_engine_container_delete(struct gpx_engine *e, const char *id, gpx_error *err);
+int gpx_engine_container_each(struct gpx_engine *e,
+                              int (*fn)(const char *id, const char *tenant, const char *record,
+                                        void *arg),
+                              void *arg, gpx_error *err);
 
 /* Periodic work: a daemon's timers, the start of each CLI command. */
 void gpx_engine_reconcile(struct gpx_engine *e);

@@ -21,6 +21,8 @@
 #include "core/log.h"
 #include "core/size.h"
 #include "engine/internal.h"
+#include "shm/container_rec.h"
+#include "shm/pidns.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -178,6 +180,123 @@ static uint64_t wait_percentile(const struct gpx_lease_usage *u, double pct)
     return (1ULL << 23) * 1000ULL;
 }
 
+/*
+ * NVML's per-process utilization of the processes in pids[0..n) on `dev`, summed
+ * (a percent of the GPU): the newest sample of each from the driver's last
+ * second. 1 with *pct set (0 when none of them ran), 0 when the driver has
+ * no such figure.
+ */
+static int process_util(struct gpx_engine *d, nvmlDevice_t dev, const int32_t *pids, unsigned n,
+                        unsigned *pct)
+{
+    nvml_device_process_util_fn fn = d->nv.device_process_util;
+    if (!fn)
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long long since =
+        (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL;
+    since = since > 1000000ULL ? since - 1000000ULL : 0;
+    unsigned int cnt = 0;
+    nvmlReturn_t r = fn(dev, NULL, &cnt, since);
+    *pct = 0;
+    if (r == NVML_ERROR_NOT_FOUND || (r == NVML_SUCCESS && cnt == 0))
+        return 1; /* no process ran on the GPU in the window */
+    if (r != NVML_ERROR_INSUFFICIENT_SIZE || cnt == 0)
+        return 0;
+    cnt += 8; /* room for processes that start between the two calls */
+    nvmlProcessUtilizationSample_t *smp = calloc(cnt, sizeof *smp);
+    if (!smp)
+        return 0;
+    r = fn(dev, smp, &cnt, since);
+    if (r == NVML_ERROR_NOT_FOUND) {
+        free(smp);
+        return 1;
+    }
+    if (r != NVML_SUCCESS) {
+        free(smp);
+        return 0;
+    }
+    unsigned sum = 0;
+    for (unsigned k = 0; k < n; k++) {
+        /* several samples of one process: its newest */
+        unsigned long long best = 0;
+        unsigned util = 0;
+        for (unsigned i = 0; i < cnt; i++)
+            if (smp[i].pid == (unsigned)pids[k] && smp[i].timeStamp >= best) {
+                best = smp[i].timeStamp;
+                util = smp[i].smUtil;
+            }
+        sum += util;
+    }
+    free(smp);
+    *pct = sum > 100 ? 100 : sum;
+    return 1;
+}
+
+/*
+ * The compute processes of a whole-device lease, from NVML on its GPU (a mig
+ * lease: those in its GPU instance); no region lists them, no interposer runs.
+ */
+static void device_processes(struct gpx_engine *d, const struct gpx_lease_rec *l,
+                             struct gpx_lease *out)
+{
+    nvmlDevice_t gpu;
+    if (!d->nv.device_processes || d->nv.device_by_uuid(l->gpu_uuid, &gpu) != NVML_SUCCESS)
+        return;
+    nvmlProcessInfo_t infos[64];
+    unsigned n = 64;
+    if (d->nv.device_processes(gpu, &n, infos) != NVML_SUCCESS)
+        return;
+    for (unsigned i = 0; i < n && i < 64 && out->nprocs < GPX_LEASE_MAX_PROCS; i++) {
+        if (l->mode == GPX_MODE_MIG && infos[i].gpuInstanceId != (unsigned)l->mig_gi)
+            continue;
+        out->pids[out->nprocs] = (int32_t)infos[i].pid;
+        out->proc_used[out->nprocs++] =
+            infos[i].usedGpuMemory == NVML_VALUE_NOT_AVAILABLE_ULL ? 0 : infos[i].usedGpuMemory;
+    }
+}
+
+/*
+ * The figures of an active lease that come from the driver: its whole
+ * device's used memory (exclusive: the GPU; mig: its instance, which no
+ * interposer counts) and its utilization where no arbiter meters it.
+ */
+static void nvml_figures(struct gpx_engine *d, const struct gpx_lease_rec *l, struct gpx_lease *out)
+{
+    if (gpx_lease_arbitrated(l)) {
+        out->util_source = out->live ? GPX_SRC_ARBITER : GPX_SRC_NONE;
+        return;
+    }
+    const char *uuid = l->mode == GPX_MODE_MIG ? l->mig_uuid : l->gpu_uuid;
+    nvmlDevice_t dev;
+    if (!uuid[0] || !d->nv.lib || !d->nv.device_by_uuid ||
+        d->nv.device_by_uuid(uuid, &dev) != NVML_SUCCESS)
+        return;
+    const struct gpx__backend *b = gpx__backend_of(l->mode);
+    if (b && !b->interposed) {
+        nvmlMemory_t mem;
+        if (d->nv.device_memory && d->nv.device_memory(dev, &mem) == NVML_SUCCESS) {
+            out->used_bytes = mem.used;
+            out->used_source = GPX_SRC_NVML;
+            if (mem.used > out->peak_bytes) /* at least what it uses now (not metered) */
+                out->peak_bytes = mem.used;
+        }
+        /* the GPU's figure; a MIG device's where the driver has one (today's do not) */
+        nvmlUtilization_t u;
+        if (d->nv.device_util && d->nv.device_util(dev, &u) == NVML_SUCCESS) {
+            out->util_pct = u.gpu > 100 ? 100 : u.gpu;
+            out->util_source = GPX_SRC_NVML;
+        }
+        if (!out->nprocs)
+            device_processes(d, l, out);
+        return;
+    }
+    /* vgpu without a cap runs unarbitrated: its processes' share, as the driver saw it */
+    if (out->live && process_util(d, dev, out->pids, out->nprocs, &out->util_pct))
+        out->util_source = GPX_SRC_NVML;
+}
+
 /* The lease `l` (with its active entry `a`, or NULL) as callers see it. */
 void gpx__lease_view(struct gpx_engine *d, const struct gpx_lease_rec *l, struct gpx_active *a,
                      int turns, struct gpx_lease *out)
@@ -205,7 +324,10 @@ void gpx__lease_view(struct gpx_engine *d, const struct gpx_lease_rec *l, struct
             int32_t pid = atomic_load(&u->procs[i].pid);
             if (pid <= 0)
                 continue;
-            out->pids[out->nprocs] = pid;
+            /* a container's process by the pid we know it by (kill, nvidia-smi), not its own */
+            int32_t here = gpx_pidns_find(atomic_load(&u->procs[i].pidns), pid,
+                                          atomic_load(&u->procs[i].start_ticks));
+            out->pids[out->nprocs] = here > 0 ? here : pid;
             out->proc_used[out->nprocs] = atomic_load(&u->procs[i].used);
             out->nprocs++;
         }
@@ -232,6 +354,10 @@ void gpx__lease_view(struct gpx_engine *d, const struct gpx_lease_rec *l, struct
     snprintf(out->run_dir, sizeof out->run_dir, "%s", d->run_dir);
     if (b && b->interposed)
         snprintf(out->interposer, sizeof out->interposer, "%s", d->interposer);
+    if (out->live && b && b->interposed)
+        out->used_source = GPX_SRC_REGION;
+    if (a && l->state == GPX_LS_ACTIVE)
+        nvml_figures(d, l, out);
 }
 
 /* --- the node as placement sees it ---------------------------------------------------------- */
@@ -664,6 +790,7 @@ static int release_locked(struct gpx_engine *d, unsigned pos, const char *reason
     gpx_error e = {0};
     if (gpx_lease_region_remove(d->run_dir, a->rec.id, &e) < 0)
         gpx_warn("lease %s: removing its region: %s (removed at next start)", a->rec.id, e.msg);
+    gpx_ctr_forget(d->run_dir, a->rec.id); /* its containers' records, when made for some */
     const struct gpx__backend *b = gpx__backend_of(a->rec.mode);
     if (b && b->release)
         b->release(d, &a->rec);
@@ -809,12 +936,18 @@ void gpx_engine_reconcile(struct gpx_engine *d)
         struct gpx_active *a = d->leases[i];
         if (gpx__region_usable(d, a))
             gpx_lease_reap(&a->region);
-        if (a->rec.n_owners == 0)
+        /* a lease made for containers: the containers its hooks recorded (container_rec.h);
+         * -1 when none was; while one runs the lease is held */
+        int ctrs = gpx_ctr_alive(d->run_dir, a->rec.id);
+        if (a->rec.n_owners == 0 && ctrs < 0)
             continue;
-        int alive = 0;
+        int alive = ctrs > 0;
         for (unsigned k = 0; k < a->rec.n_owners && !alive; k++)
             alive = owner_alive(&a->rec.owners[k]);
-        if (!alive && a->mapped)
+        /* the region's process slots count only when no container was recorded: a recorded
+         * container's processes all ended with its first one (its pid namespace), and the
+         * pids in its slots are the container's own, not the host's */
+        if (!alive && ctrs < 0 && a->mapped)
             for (unsigned k = 0; k < GPX_LEASE_MAX_PROCS && !alive; k++)
                 alive = atomic_load(&a->region.usage->procs[k].pid) != 0; /* <0: being reaped */
         if (alive) {
@@ -826,7 +959,8 @@ void gpx_engine_reconcile(struct gpx_engine *d)
         if (now - a->orphan_since_ns < grace)
             continue;
         gpx_error e = {0};
-        if (release_locked(d, i, "owner processes exited", NULL, &e) < 0)
+        if (release_locked(d, i, ctrs >= 0 ? "containers exited" : "owner processes exited", NULL,
+                           &e) < 0)
             gpx_warn("reconciler: %s", e.msg);
         else
             atomic_fetch_add(&d->leases_reaped, 1);

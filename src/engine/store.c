@@ -52,6 +52,10 @@ static const struct {
      "ALTER TABLE leases ADD COLUMN uid INTEGER NOT NULL DEFAULT -1;"},
     {4, "the max_leases of tenants",
      "ALTER TABLE tenants ADD COLUMN max_leases INTEGER NOT NULL DEFAULT 0;"},
+    {5, "managed containers of gpuplexd",
+     "CREATE TABLE containers("
+     " id TEXT PRIMARY KEY, tenant TEXT NOT NULL, record TEXT NOT NULL,"
+     " created_ns INTEGER NOT NULL);"},
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -664,4 +668,51 @@ int gpx_store_sample_each(struct gpx_store *st, const char *tenant, int64_t from
         db_fail(st, err, "reading usage");
     sqlite3_finalize(s);
     return bad ? -1 : 0;
+}
+
+/* --- managed containers (records the daemon writes as JSON) -------------------------------- */
+
+int gpx_store_container_put(struct gpx_store *st, const char *id, const char *tenant,
+                            const char *record, gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
+        return -1;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO containers(id,tenant,record,created_ns) VALUES(?1,?2,?3,?4)"
+                           " ON CONFLICT(id) DO UPDATE SET record=?3",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, record, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, now_ns());
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+}
+
+int gpx_store_container_delete(struct gpx_store *st, const char *id, gpx_error *err)
+{
+    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
+        return -1;
+    return run2(st, "DELETE FROM containers WHERE id=?1", id, NULL, err);
+}
+
+int gpx_store_container_each(struct gpx_store *st,
+                             int (*fn)(const char *id, const char *tenant, const char *record,
+                                       void *arg),
+                             void *arg, gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT id,tenant,record FROM containers ORDER BY created_ns,id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+               (const char *)sqlite3_column_text(s, 2), arg))
+            break;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
 }

@@ -91,4 +91,17 @@ int gpx_store_sample_each(struct gpx_store *st, const char *tenant, int64_t from
                           int (*fn)(const char *id, const struct gpx_sample_sum *s, void *arg),
                           void *arg, gpx_error *err);
 
+/*
+ * Managed containers (src/daemon/containers.c): one row per container, its
+ * record a JSON text the daemon writes and reads back; put inserts or
+ * replaces it (durable).
+ */
+int gpx_store_container_put(struct gpx_store *st, const char *id, const char *tenant,
+                            const char *record, gpx_error *err);
+int gpx_store_container_delete(struct gpx_store *st, const char *id, gpx_error *err);
+int gpx_store_container_each(struct gpx_store *st,
+                             int (*fn)(const char *id, const char *tenant, const char *record,
+                                       void *arg),
+                             void *arg, gpx_error *err);
+
 #endif

@@ -194,3 +194,45 @@ int gpx_engine_usage(struct gpx_engine *d, const struct gpx_caller *c, const cha
     out->to_ns = x.to;
     return 0;
 }
+
+/* --- a lease's utilization over an interval (engine.h) --------------------------------------- */
+
+const char *gpx_figure_source_name(int src)
+{
+    switch (src) {
+    case GPX_SRC_REGION:
+        return "region";
+    case GPX_SRC_ARBITER:
+        return "arbiter";
+    case GPX_SRC_NVML:
+        return "nvml";
+    default:
+        return NULL;
+    }
+}
+
+int gpx_figure_source_parse(const char *s)
+{
+    for (int k = GPX_SRC_REGION; k <= GPX_SRC_NVML; k++)
+        if (s && strcmp(s, gpx_figure_source_name(k)) == 0)
+            return k;
+    return GPX_SRC_NONE;
+}
+
+int gpx_lease_arbitrated(const struct gpx_lease_rec *l)
+{
+    return l->mode == GPX_MODE_TIMESLICE || (l->mode == GPX_MODE_VGPU && l->cap);
+}
+
+double gpx_lease_util(const struct gpx_lease *l, uint64_t prev_gpu_ns, double interval_s)
+{
+    if (l->util_source == GPX_SRC_NVML)
+        return l->util_pct >= 100 ? 1.0 : l->util_pct / 100.0;
+    if (l->util_source != GPX_SRC_ARBITER || interval_s <= 0)
+        return -1;
+    /* a re-attached region counts from zero; a turn is credited when it ends, so one
+     * that began before the interval may credit more than the interval held */
+    uint64_t dg = l->gpu_ns >= prev_gpu_ns ? l->gpu_ns - prev_gpu_ns : l->gpu_ns;
+    double u = (double)dg / 1e9 / interval_s;
+    return u > 1 ? 1 : u;
+}

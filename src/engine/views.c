@@ -75,6 +75,8 @@ json_t *gpx_view_lease(const struct gpx_lease *x, unsigned flags)
     json_object_set_new(o, "gpu_index", json_integer(l->gpu_index));
     json_object_set_new(o, "gpu_uuid", json_string(l->gpu_uuid));
     json_object_set_new(o, "memory_bytes", opt_u64(l->memory_quota != 0, l->memory_quota));
+    uint64_t held = gpx_lease_held_memory(l);
+    json_object_set_new(o, "held_memory_bytes", opt_u64(held != 0, held));
     json_object_set_new(
         o, "weight", shared_mode(l->mode) ? json_integer(l->weight ? l->weight : 1) : json_null());
     json_object_set_new(o, "cap", l->cap ? json_integer(l->cap) : json_null());
@@ -105,6 +107,10 @@ json_t *gpx_view_lease(const struct gpx_lease *x, unsigned flags)
 
     /* what the region says now (flat, as `gpuplex lease ls --json` always printed) */
     json_object_set_new(o, "used_bytes", json_integer((json_int_t)x->used_bytes));
+    json_object_set_new(o, "used_source", opt_str(gpx_figure_source_name(x->used_source)));
+    json_object_set_new(o, "gpu_util_source", opt_str(gpx_figure_source_name(x->util_source)));
+    json_object_set_new(o, "gpu_util_pct",
+                        x->util_source == GPX_SRC_NVML ? json_integer(x->util_pct) : json_null());
     json_object_set_new(o, "peak_bytes", json_integer((json_int_t)x->peak_bytes));
     json_object_set_new(o, "refused", json_integer((json_int_t)x->refused));
     json_object_set_new(o, "gpu_seconds", json_real((double)x->gpu_ns / 1e9));
@@ -587,6 +593,9 @@ int gpx_view_lease_read(json_t *o, struct gpx_lease *x, gpx_error *err)
         get_str(mig, "uuid", l->mig_uuid, sizeof l->mig_uuid);
         l->mig_created = json_is_true(json_object_get(mig, "created"));
     }
+    /* a whole GPU's memory travels only as what the lease holds */
+    if (!l->gpu_memory && (l->mode == GPX_MODE_EXCLUSIVE || l->mode == GPX_MODE_MIG))
+        l->gpu_memory = get_u64(o, "held_memory_bytes");
     char *labels = json_dumps(json_object_get(o, "labels"), JSON_COMPACT | JSON_SORT_KEYS);
     snprintf(l->labels, sizeof l->labels, "%s", labels ? labels : "{}");
     free(labels);
@@ -604,6 +613,10 @@ int gpx_view_lease_read(json_t *o, struct gpx_lease *x, gpx_error *err)
     l->released_ns = get_ns(o, "released");
     get_str(o, "release_reason", l->reason, sizeof l->reason);
     x->used_bytes = get_u64(o, "used_bytes");
+    x->used_source = gpx_figure_source_parse(json_string_value(json_object_get(o, "used_source")));
+    x->util_source =
+        gpx_figure_source_parse(json_string_value(json_object_get(o, "gpu_util_source")));
+    x->util_pct = (unsigned)get_u64(o, "gpu_util_pct");
     x->peak_bytes = get_u64(o, "peak_bytes");
     x->refused = get_u64(o, "refused");
     x->gpu_ns = real_u64(get_real(o, "gpu_seconds"), 1e9);

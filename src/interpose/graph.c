@@ -26,13 +26,8 @@
 
 #include <stdlib.h>
 
-#define REAL(name) gpx__ip.real.name
-#define NEED(name)                                                                                 \
-    do {                                                                                           \
-        gpx__ip_ensure();                                                                          \
-        if (GPX_UNLIKELY(!REAL(name)))                                                             \
-            return gpx__ip_missing(#name);                                                         \
-    } while (0)
+#define REAL GPX_IP_REAL
+#define NEED GPX_IP_NEED
 
 /* clang-format off */
 GPX_IP_SUBMIT_HOOK(cuMemcpyPeerAsync, (CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice, CUcontext srcContext, size_t ByteCount, CUstream hStream), (dstDevice, dstContext, srcDevice, srcContext, ByteCount, hStream))

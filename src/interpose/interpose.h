@@ -246,6 +246,15 @@ static inline void (*gpx__ip_submit_begin(void))(void)
 /* What a hook returns when the driver lacks the entry point. */
 CUresult gpx__ip_missing(const char *name);
 
+/* A hook's real entry point, and its first step: resolve the driver, or say it lacks `name`. */
+#define GPX_IP_REAL(name) gpx__ip.real.name
+#define GPX_IP_NEED(name)                                                                          \
+    do {                                                                                           \
+        gpx__ip_ensure();                                                                          \
+        if (GPX_UNLIKELY(!GPX_IP_REAL(name)))                                                      \
+            return gpx__ip_missing(#name);                                                         \
+    } while (0)
+
 /*
  * One submission hook: a fast path that calls the real entry point directly
  * when init is done, no time-slice turn is installed and the driver has it

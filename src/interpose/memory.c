@@ -15,7 +15,8 @@
  * - cuMemAlloc(_v2), cuMemAllocManaged, cuMemAllocAsync(_ptsz),
  *   cuMemAllocFromPoolAsync(_ptsz): the size asked for (each allocation, not
  *   the pool behind it); allocations from a pool created in host memory
- *   (cuMemPoolCreate with a host location) are not device memory and pass.
+ *   (cuMemPoolCreate with a host location) are not device memory and pass,
+ *   and so do those on a capturing stream (graph allocation nodes: graph.c).
  * - cuMemAllocPitch(_v2): pitch x height as the driver returns it (an
  *   estimate with a 512-byte pitch is reserved first and corrected after).
  * - cuMemCreate: the size, when prop->location.type is DEVICE (host-located
@@ -35,13 +36,8 @@
 #include <limits.h>
 #include <stdint.h>
 
-#define REAL(name) gpx__ip.real.name
-#define NEED(name)                                                                                 \
-    do {                                                                                           \
-        gpx__ip_ensure();                                                                          \
-        if (GPX_UNLIKELY(!REAL(name)))                                                             \
-            return gpx__ip_missing(#name);                                                         \
-    } while (0)
+#define REAL GPX_IP_REAL
+#define NEED GPX_IP_NEED
 
 #define PITCH_GUESS 512U /* the pitch alignment drivers use; corrected after the call */
 
@@ -247,12 +243,41 @@ GPX_EXPORT CUresult cuMemFree(CUdeviceptr_v1 dptr)
 
 /* ---- stream-ordered allocation ------------------------------------------------------------ */
 
+/* The driver's cuStreamIsCapturing (and _ptsz), resolved on first use. */
+static struct {
+    _Atomic int done;
+    gpx_cuStreamIsCapturing_fn plain;
+    gpx_cuStreamIsCapturing_ptsz_fn ptsz;
+} cap;
+
+/*
+ * 1 if `stream` is being captured. A stream-ordered allocation there is no
+ * memory now: the driver records a memory-allocation node of the graph and
+ * hands out its address, and graph.c counts that node when an executable
+ * graph is made of the graph. Counting it here as well would count it twice.
+ */
+static int capturing(CUstream stream, int ptsz)
+{
+    if (!atomic_load_explicit(&cap.done, memory_order_acquire) && gpx__ip.cuda_lib) {
+        gpx__ip_dlsym_ensure();
+        /* Racing threads store the same addresses. */
+        cap.plain =
+            (gpx_cuStreamIsCapturing_fn)gpx__real_dlsym(gpx__ip.cuda_lib, "cuStreamIsCapturing");
+        cap.ptsz = (gpx_cuStreamIsCapturing_ptsz_fn)gpx__real_dlsym(gpx__ip.cuda_lib,
+                                                                    "cuStreamIsCapturing_ptsz");
+        atomic_store_explicit(&cap.done, 1, memory_order_release);
+    }
+    gpx_cuStreamIsCapturing_fn is = ptsz && cap.ptsz ? cap.ptsz : cap.plain;
+    CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+    return is && is(stream, &status) == CUDA_SUCCESS && status != CU_STREAM_CAPTURE_STATUS_NONE;
+}
+
 /* In ASYNC_ALLOC and POOL_ALLOC `args` is a parenthesized argument list: it cannot take more
- * parentheses. */
-#define ASYNC_ALLOC(name, args)                                                                    \
+ * parentheses. `pt`: the _ptsz variant (its stream 0 is the per-thread stream). */
+#define ASYNC_ALLOC(name, pt, args)                                                                \
     do {                                                                                           \
         NEED(name);                                                                                \
-        if (!counting() || !dptr || bytesize == 0)                                                 \
+        if (!counting() || !dptr || bytesize == 0 || capturing(hStream, pt))                       \
             return REAL(name) args; /* NOLINT(bugprone-macro-parentheses) */                       \
         if (gpx__ip_reserve(bytesize) != 0)                                                        \
             return CUDA_ERROR_OUT_OF_MEMORY;                                                       \
@@ -262,12 +287,12 @@ GPX_EXPORT CUresult cuMemFree(CUdeviceptr_v1 dptr)
 
 GPX_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
 {
-    ASYNC_ALLOC(cuMemAllocAsync, (dptr, bytesize, hStream));
+    ASYNC_ALLOC(cuMemAllocAsync, 0, (dptr, bytesize, hStream));
 }
 
 GPX_EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
 {
-    ASYNC_ALLOC(cuMemAllocAsync_ptsz, (dptr, bytesize, hStream));
+    ASYNC_ALLOC(cuMemAllocAsync_ptsz, 1, (dptr, bytesize, hStream));
 }
 
 /* 1 if `pool` lives in host memory (its allocations are not device memory). */
@@ -277,24 +302,24 @@ static int host_pool(CUmemoryPool pool)
            gpx__pt_find(GPX_IP_KIND_HOST_POOL, (uint64_t)(uintptr_t)pool, NULL);
 }
 
-#define POOL_ALLOC(name, args)                                                                     \
+#define POOL_ALLOC(name, pt, args)                                                                 \
     do {                                                                                           \
         NEED(name);                                                                                \
         if (counting() && host_pool(pool))                                                         \
             return REAL(name) args; /* NOLINT(bugprone-macro-parentheses) */                       \
-        ASYNC_ALLOC(name, args);                                                                   \
+        ASYNC_ALLOC(name, pt, args);                                                               \
     } while (0)
 
 GPX_EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
                                             CUstream hStream)
 {
-    POOL_ALLOC(cuMemAllocFromPoolAsync, (dptr, bytesize, pool, hStream));
+    POOL_ALLOC(cuMemAllocFromPoolAsync, 0, (dptr, bytesize, pool, hStream));
 }
 
 GPX_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesize,
                                                  CUmemoryPool pool, CUstream hStream)
 {
-    POOL_ALLOC(cuMemAllocFromPoolAsync_ptsz, (dptr, bytesize, pool, hStream));
+    POOL_ALLOC(cuMemAllocFromPoolAsync_ptsz, 1, (dptr, bytesize, pool, hStream));
 }
 
 /*

@@ -22,8 +22,10 @@
  */
 #define _GNU_SOURCE
 #include "interpose/interpose.h"
+#include "shm/pidns.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,23 +39,36 @@ _Static_assert(offsetof(nvmlProcessInfo_v1_t, pid) == offsetof(nvmlProcessInfo_t
 #define MAX_TRIES   8  /* the list may grow between calls; give up after this many */
 
 /*
- * 1 if `pid` is the caller or a live process of its lease; *used then holds
- * what the lease counts for it, or stays as it was (the driver's figure)
- * when the lease failed closed.
+ * 1 if `pid` (as NVML numbers it) is the caller or a live process of its
+ * lease; *used then holds what the lease counts for it, or stays as it was
+ * (the driver's figure) when the lease failed closed.
+ *
+ * Slots name processes in their own pid namespace (a container's), so `pid`
+ * is first mapped through our /proc to (namespace, pid there). A pid our
+ * /proc does not show (a host pid seen from inside a container, where the
+ * driver's numbers are the host's) cannot be told apart from a neighbour's:
+ * it is not listed.
  */
 static int member(unsigned int pid, unsigned long long *used)
 {
-    const int self = (unsigned int)getpid() == pid;
+    uint32_t me_ns = gpx_pidns_self(), ns = 0;
+    int32_t inner = 0;
+    int known = pid <= INT32_MAX && gpx_pidns_ident((int32_t)pid, &ns, &inner) == 0;
+    const int self =
+        known ? ns == me_ns && inner == (int32_t)getpid() : (unsigned int)getpid() == pid && !me_ns;
     if (gpx__ip.mode != GPX_IP_ENFORCE)
         return self;
     if (self && gpx__ip.slot) {
         *used = atomic_load_explicit(&gpx__ip.slot->used, memory_order_relaxed);
         return 1;
     }
+    if (!known || pid == 0)
+        return self;
     struct gpx_lease_proc *procs = gpx__ip.region.usage->procs;
     for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++) {
-        if ((unsigned int)atomic_load_explicit(&procs[i].pid, memory_order_relaxed) != pid ||
-            pid == 0)
+        uint32_t slot_ns = atomic_load_explicit(&procs[i].pidns, memory_order_relaxed);
+        if (atomic_load_explicit(&procs[i].pid, memory_order_relaxed) != inner ||
+            (slot_ns ? slot_ns : me_ns) != ns)
             continue;
         /* A dead process's slot not yet reaped, its pid now another tenant's: not ours. */
         uint64_t start = atomic_load_explicit(&procs[i].start_ticks, memory_order_relaxed);

@@ -49,6 +49,7 @@ static const struct sym syms[] = {
     SYM(device_mig_mode, 0, "nvmlDeviceGetMigMode"),
     SYM(device_processes, 0, "nvmlDeviceGetComputeRunningProcesses_v3",
         "nvmlDeviceGetComputeRunningProcesses_v2"),
+    SYM(device_process_util, 0, "nvmlDeviceGetProcessUtilization"),
     SYM(device_cuda_cc, 0, "nvmlDeviceGetCudaComputeCapability"),
 };
 

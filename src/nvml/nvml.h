@@ -36,6 +36,7 @@ struct gpx_nvml {
     nvml_device_clock_fn device_max_clock;
     nvml_device_mig_mode_fn device_mig_mode;
     nvml_device_processes_fn device_processes;
+    nvml_device_process_util_fn device_process_util; /* per-process SM utilization */
     nvml_device_cc_fn device_cuda_cc;
 };
 

@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include "shm/arbiter.h"
 #include "shm/lease.h"
+#include "shm/pidns.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -111,15 +112,53 @@ static int has_other_threads(int32_t pid)
 }
 
 /*
+ * A process of another pid namespace is judged by a walk of /proc (pidns.c):
+ * too dear for every turn boundary, so a verdict "alive" is remembered per
+ * proc slot for FOREIGN_RECHECK_NS (a dead holder is then reclaimed that much
+ * later, well within its deadline + grace). Process-local; a torn entry can
+ * only make a dead process look alive a little longer.
+ */
+#define FOREIGN_RECHECK_NS 250000000ULL
+static struct {
+    uint32_t ns;
+    int32_t pid;
+    uint64_t ticks, at;
+} foreign_alive[GPX_ARB_MAX_PROCS];
+
+static int foreign_proc_alive(const struct gpx_arb *a, const struct gpx_arb_proc *p)
+{
+    size_t i = (size_t)(p - a->procs);
+    uint64_t now = gpx_arb_now_ns();
+    if (i < GPX_ARB_MAX_PROCS && foreign_alive[i].ns == p->pidns &&
+        foreign_alive[i].pid == p->pid && foreign_alive[i].ticks == p->start_ticks &&
+        now - foreign_alive[i].at < FOREIGN_RECHECK_NS)
+        return 1;
+    /* can't tell (a container we cannot look into): alive, as below */
+    int alive = gpx_pidns_alive(p->pidns, p->pid, p->start_ticks) != 0;
+    if (alive && i < GPX_ARB_MAX_PROCS) {
+        foreign_alive[i].ns = p->pidns;
+        foreign_alive[i].pid = p->pid;
+        foreign_alive[i].ticks = p->start_ticks;
+        foreign_alive[i].at = now;
+    }
+    return alive;
+}
+
+/*
  * Dead means: gone (ESRCH), a zombie with no thread left, or the pid now
  * belongs to a later process (start time differs). What cannot be read
- * (hidepid, another pid namespace) counts as alive: taking a live process's
- * turn away would be worse than waiting for its deadline + grace.
+ * (hidepid, a container we cannot see into) counts as alive: taking a live
+ * process's turn away would be worse than waiting for its deadline + grace.
+ * A process of another pid namespace is never judged by its number here
+ * (two containers' pid 1 are two processes): see foreign_proc_alive.
  */
-static int proc_alive(const struct gpx_arb_proc *p)
+static int proc_alive(const struct gpx_arb *a, const struct gpx_arb_proc *p)
 {
     if (p->pid <= 0)
         return 0;
+    uint32_t me = gpx_pidns_self();
+    if (p->pidns && me && p->pidns != me)
+        return foreign_proc_alive(a, p);
     if (kill(p->pid, 0) != 0 && errno == ESRCH)
         return 0;
     char path[64], buf[1024];
@@ -245,7 +284,7 @@ static void select_locked(struct gpx_arb *a, uint64_t now)
     }
     if (best >= 0) {
         struct gpx_arb_proc *p = &a->procs[best];
-        if (!proc_alive(p)) { /* a waiter that died waiting: drop it, choose again */
+        if (!proc_alive(a, p)) { /* a waiter that died waiting: drop it, choose again */
             remove_proc_locked(a, best, now);
             select_locked(a, now);
             return;
@@ -304,7 +343,7 @@ static int reap_locked(struct gpx_arb *a, uint64_t now)
 {
     int holder_gone = 0;
     for (int i = 0; i < GPX_ARB_MAX_PROCS; i++) {
-        if (a->procs[i].pid && !proc_alive(&a->procs[i])) {
+        if (a->procs[i].pid && !proc_alive(a, &a->procs[i])) {
             if (atomic_load(&a->holder) == i)
                 holder_gone = 1;
             remove_proc_locked(a, i, now);
@@ -473,6 +512,7 @@ int gpx_arb_join(struct gpx_arb *a, const char *lease_id, uint32_t weight, uint3
     p->pid = pid;
     p->lease = (uint32_t)li;
     p->start_ticks = gpx_lease_proc_start_ticks(pid);
+    p->pidns = gpx_pidns_self();
     unlock(a);
     h->slot = pi;
     return 0;
@@ -566,7 +606,7 @@ uint64_t gpx_arb_acquire(struct gpx_arb_handle *h)
         }
         if (holder < 0) {
             select_locked(a, now);
-        } else if (!proc_alive(&a->procs[holder])) {
+        } else if (!proc_alive(a, &a->procs[holder])) {
             remove_proc_locked(a, holder, now); /* crashed holder: reclaim its turn */
             select_locked(a, now);
         } else if (now > atomic_load(&a->holder_deadline_ns) + a->grace_ns) {

@@ -33,7 +33,8 @@
 #include <stdint.h>
 
 #define GPX_ARB_MAGIC              0x3142524158504750ULL /* "GPXARB1" */
-#define GPX_ARB_VERSION            1U
+/* 2: procs carry their pid namespace. A file of another version is recreated on open. */
+#define GPX_ARB_VERSION            2U
 #define GPX_ARB_MAX_LEASES         64
 #define GPX_ARB_MAX_PROCS          128
 #define GPX_ARB_ID_MAX             64
@@ -76,11 +77,13 @@ struct gpx_arb_lease {
 };
 
 struct gpx_arb_proc {
-    int32_t pid;          /* 0 = free slot */
+    int32_t pid;          /* 0 = free slot; in namespace pidns */
     uint32_t lease;       /* index into leases */
     uint64_t start_ticks; /* tells pid reuse apart */
-    uint32_t waiting;     /* wants the turn */
-    uint32_t hung;        /* lost its turn for not draining in time */
+    uint32_t pidns;       /* its pid namespace (shm/pidns.h): two containers' pid 1 differ */
+    uint32_t pad;
+    uint32_t waiting; /* wants the turn */
+    uint32_t hung;    /* lost its turn for not draining in time */
     uint64_t wait_since_ns;
 };
 
@@ -120,7 +123,7 @@ int gpx_arb_path(const char *run_dir, const char *gpu_uuid, char *out, size_t le
 int gpx_arb_open(const char *path, uint64_t quantum_ns, struct gpx_arb **out, gpx_error *err);
 void gpx_arb_close(struct gpx_arb *arb);
 
-/* Joins `lease_id` (weight, cap) as process `pid`. */
+/* Joins `lease_id` (weight, cap) as process `pid`, of our own pid namespace. */
 int gpx_arb_join(struct gpx_arb *arb, const char *lease_id, uint32_t weight, uint32_t cap_percent,
                  int32_t pid, struct gpx_arb_handle *h, gpx_error *err);
 /* Leaves (releasing the turn if held, charging `used_ns` of it). */

@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include "shm/lease.h"
+#include "shm/pidns.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -640,22 +641,6 @@ uint64_t gpx_lease_proc_start_ticks(int32_t pid)
     return t;
 }
 
-/* True when `pid` runs and, when known, started at `ticks` (not a reused pid). */
-static int pid_alive(int32_t pid, uint64_t ticks)
-{
-    if (pid <= 0)
-        return 0;
-    if (kill(pid, 0) < 0 && errno == ESRCH)
-        return 0; /* the cheap answer for the common case */
-    uint64_t cur = 0;
-    int s = proc_stat(pid, &cur);
-    if (s == 0)
-        return 0;
-    if (s < 0) /* no /proc: ask the kernel */
-        return kill(pid, 0) == 0 || errno == EPERM;
-    return ticks == 0 || cur == 0 || cur == ticks;
-}
-
 static void fetch_max(_Atomic uint64_t *a, uint64_t v)
 {
     uint64_t cur = atomic_load_explicit(a, memory_order_relaxed);
@@ -686,23 +671,25 @@ static void finish_reap(struct gpx_lease_usage *u, struct gpx_lease_proc *s)
     fetch_sub_clamped(&u->used, bytes);
     atomic_store(&s->peak, 0);
     atomic_store(&s->start_ticks, 0);
+    atomic_store(&s->pidns, 0);
     atomic_store(&s->pid, 0);
 }
 
-/* Reaps slot s if its process (or the reaper that claimed it) is dead; 1 if reaped. */
-static int reap_slot(struct gpx_lease_usage *u, struct gpx_lease_proc *s, int32_t self)
+/*
+ * Reaps slot s if it still holds the identity judged dead; 1 if reaped. A
+ * process attaching stores its pid first, then its namespace and start time:
+ * seeing those move since they were read means a new process took the slot
+ * (judged by a pid alone, of another namespace): it is left alone. The claim
+ * names us in our namespace, so another reaper can judge us.
+ */
+static int reap_slot(struct gpx_lease_usage *u, struct gpx_lease_proc *s,
+                     const struct gpx_pid_ident *id, int32_t pid, int32_t self, uint32_t me)
 {
-    int32_t pid = atomic_load(&s->pid);
-    if (pid == 0 || pid == -self)
+    if (atomic_load(&s->pidns) != id->ns || (pid > 0 && atomic_load(&s->start_ticks) != id->ticks))
         return 0;
-    if (pid > 0) {
-        if (pid_alive(pid, atomic_load(&s->start_ticks)))
-            return 0;
-    } else if (pid_alive(-pid, 0)) {
-        return 0; /* another reaper is at it */
-    }
     if (!atomic_compare_exchange_strong(&s->pid, &pid, -self))
         return 0;
+    atomic_store(&s->pidns, me);
     finish_reap(u, s);
     return 1;
 }
@@ -735,16 +722,41 @@ static void resync_total(struct gpx_lease_usage *u)
         atomic_compare_exchange_strong(&u->used, &u1, s1);
 }
 
+/*
+ * Judges every slot's process at once (one walk of /proc for those of other
+ * pid namespaces, only when there are such) and reaps the dead ones. A slot
+ * claimed by a reaper (pid < 0) is judged by the reaper's liveness.
+ */
 static int reap_all(struct gpx_lease_usage *u)
 {
     int saved = errno;
     int32_t self = (int32_t)getpid();
-    int n = 0;
-    for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
-        n += reap_slot(u, &u->procs[i], self);
+    uint32_t me = gpx_pidns_self();
+    struct gpx_pid_ident ids[GPX_LEASE_MAX_PROCS];
+    int32_t pids[GPX_LEASE_MAX_PROCS];
+    unsigned short where[GPX_LEASE_MAX_PROCS];
+    signed char verdict[GPX_LEASE_MAX_PROCS];
+    unsigned n = 0;
+    for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++) {
+        struct gpx_lease_proc *s = &u->procs[i];
+        int32_t pid = atomic_load(&s->pid);
+        uint32_t ns = atomic_load(&s->pidns);
+        uint64_t ticks = pid > 0 ? atomic_load(&s->start_ticks) : 0;
+        if (pid == 0 || (pid == -self && (ns == me || ns == 0)))
+            continue;
+        ids[n] = (struct gpx_pid_ident){ns, pid > 0 ? pid : -pid, ticks};
+        pids[n] = pid;
+        where[n++] = (unsigned short)i;
+    }
+    if (n)
+        gpx_pidns_judge(ids, n, verdict);
+    int reaped = 0;
+    for (unsigned k = 0; k < n; k++)
+        if (verdict[k] == 0) /* -1, can't tell: left to a reaper that can see it */
+            reaped += reap_slot(u, &u->procs[where[k]], &ids[k], pids[k], self, me);
     resync_total(u);
     errno = saved;
-    return n;
+    return reaped;
 }
 
 int gpx_lease_reap(struct gpx_lease_region *r)
@@ -763,20 +775,28 @@ struct gpx_lease_proc *gpx_lease_attach(struct gpx_lease_region *r, int32_t pid)
     struct gpx_lease_usage *u = r->usage;
     uint64_t ticks = gpx_lease_proc_start_ticks(pid);
     int32_t self = (int32_t)getpid();
+    uint32_t me = gpx_pidns_self();
     struct gpx_lease_proc *found = NULL;
 
     for (int i = 0; i < GPX_LEASE_MAX_PROCS && !found; i++) {
         struct gpx_lease_proc *s = &u->procs[i];
         if (atomic_load(&s->pid) != pid)
             continue;
+        uint32_t ns = atomic_load(&s->pidns);
+        if (ns != 0 && me != 0 && ns != me)
+            continue; /* the same number in another container: another process */
         uint64_t t = atomic_load(&s->start_ticks);
         if (t == ticks || t == 0 || ticks == 0) {
+            if (ns == 0)
+                atomic_store(&s->pidns, me); /* a slot from before namespaces: ours now */
             found = s;
         } else {
             /* The same pid, an earlier process: its bytes go back to the lease. */
             int32_t expect = pid;
-            if (atomic_compare_exchange_strong(&s->pid, &expect, -self))
+            if (atomic_compare_exchange_strong(&s->pid, &expect, -self)) {
+                atomic_store(&s->pidns, me);
                 finish_reap(u, s);
+            }
         }
     }
     for (int pass = 0; pass < 2 && !found; pass++) {
@@ -788,6 +808,7 @@ struct gpx_lease_proc *gpx_lease_attach(struct gpx_lease_region *r, int32_t pid)
             /* A reaped slot has used == 0 before its pid is cleared; take it. */
             if (atomic_compare_exchange_strong(&s->pid, &expect, pid)) {
                 atomic_store(&s->peak, 0);
+                atomic_store(&s->pidns, me); /* right after the pid: see reap_slot */
                 atomic_store(&s->start_ticks, ticks);
                 found = s;
             }

@@ -28,6 +28,11 @@
  *   reserve at most once a second, and by gpx_lease_reap() (the watchdog /
  *   daemon). A zombie counts as dead; a reused pid is told apart by its
  *   start time.
+ * - A slot names its process as (pidns, pid, start_ticks), all as the
+ *   process sees itself (shm/pidns.h). A reaper that cannot see a slot's
+ *   namespace (a process in another container) leaves the slot alone; one
+ *   that sees every namespace (the daemon, the CLI, anything on the host)
+ *   reaps it when no process there has that identity.
  */
 #ifndef GPX_SHM_LEASE_H
 #define GPX_SHM_LEASE_H
@@ -84,8 +89,13 @@ struct gpx_lease_limits {
 #define GPX_LIMITS_MIG_INSTANCE 0x1U /* flags: mig_gi and mig_ci are set */
 
 struct gpx_lease_proc {
-    _Atomic int32_t pid; /* 0: free */
-    uint32_t pad;
+    _Atomic int32_t pid; /* 0: free; in namespace pidns (see shm/pidns.h) */
+    /*
+     * The inode of the process's pid namespace (a container's processes have
+     * other pids inside than on the host); 0 in slots written before: the
+     * reader's own namespace. Was padding: the layout and version stay.
+     */
+    _Atomic uint32_t pidns;
     _Atomic uint64_t start_ticks; /* /proc/PID/stat starttime: tells pid reuse apart */
     _Atomic uint64_t used;        /* bytes this process holds */
     _Atomic uint64_t peak;
@@ -158,7 +168,10 @@ int gpx_lease_region_remove(const char *run_dir, const char *id, gpx_error *err)
 int gpx_lease_region_list(const char *run_dir, int (*fn)(const char *id, void *arg), void *arg,
                           gpx_error *err);
 
-/* Finds or takes this pid's slot; NULL when all slots are held by live processes. */
+/*
+ * Finds or takes the slot of `pid`, a process of our own pid namespace (in
+ * practice getpid()); NULL when all slots are held by live processes.
+ */
 struct gpx_lease_proc *gpx_lease_attach(struct gpx_lease_region *r, int32_t pid);
 /*
  * Atomically reserves `bytes` against the quota: 0 on success, -1 if it would

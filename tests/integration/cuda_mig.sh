@@ -94,8 +94,9 @@ NVIDIA H100 80GB HBM3" ] || fail "default enumeration: $(env -u CUDA_VISIBLE_DEV
 expect_rc 1 env CUDA_VISIBLE_DEVICES=MIG-00000000-0000-5000-8000-000000000000 "$BURN"
 expect_err "selects none .*gpuplex mig ls"
 
-# A process on a MIG device: NVML lists it with its GPU/compute instance ids,
-# the instance counts its memory, and nothing is left after it exits.
+# A process on a MIG device: NVML lists it with its GPU/compute instance ids
+# (by the GPU's handle, and by its MIG device's handle alone), the instance
+# counts its memory, and nothing is left after it exits.
 cat >p.py <<'EOF'
 import ctypes, os, sys
 nv = ctypes.CDLL(os.path.join(sys.argv[1], "libnvidia-ml.so.1"))
@@ -104,7 +105,13 @@ class P(ctypes.Structure):
                 ("gi", ctypes.c_uint), ("ci", ctypes.c_uint)]
 assert nv.nvmlInit_v2() == 0
 d = ctypes.c_void_p()
-assert nv.nvmlDeviceGetHandleByIndex_v2(0, ctypes.byref(d)) == 0
+if len(sys.argv) > 2:  # a MIG device UUID: the driver lists that instance's processes
+    assert nv.nvmlDeviceGetHandleByUUID(sys.argv[2].encode(), ctypes.byref(d)) == 0
+    for name in ("nvmlDeviceGetGraphicsRunningProcesses_v3", "nvmlDeviceGetMPSComputeRunningProcesses_v3"):
+        k = ctypes.c_uint(0)
+        assert getattr(nv, name)(d, ctypes.byref(k), None) == 0 and k.value == 0, name
+else:
+    assert nv.nvmlDeviceGetHandleByIndex_v2(0, ctypes.byref(d)) == 0
 n, buf = ctypes.c_uint(16), (P * 16)()
 assert nv.nvmlDeviceGetComputeRunningProcesses_v3(d, ctypes.byref(n), buf) == 0
 print(" ".join("%d:%d:%d:%d" % (p.pid, p.used >> 20, p.gi, p.ci) for p in buf[:n.value]))
@@ -118,6 +125,12 @@ while [ "$(python3 p.py "$SIMLIB")" != "$pid:2048:$gi_small:0" ]; do
     [ $i -lt 200 ] || { kill "$pid"; fail "NVML process list: $(python3 p.py "$SIMLIB")"; }
     sleep 0.05
 done
+# By MIG device handle (what a workload holding CUDA_VISIBLE_DEVICES=MIG-... asks):
+# its own instance's processes only.
+[ "$(python3 p.py "$SIMLIB" "$small")" = "$pid:2048:$gi_small:0" ] ||
+    fail "NVML process list of $small: $(python3 p.py "$SIMLIB" "$small")"
+[ "$(python3 p.py "$SIMLIB" "$small2")" = "" ] ||
+    fail "NVML process list of $small2 shows another instance's: $(python3 p.py "$SIMLIB" "$small2")"
 "$GPX" mig ls --json >ls2.json
 [ "$(json "[i['processes'] for i in j[0]['instances'] if i['uuid'] == '$small'][0]" ls2.json)" = 1 ] ||
     fail "mig ls: no process on $small"

@@ -6,7 +6,9 @@
 #   base name resolves through cuGetProcAddress on a CUDA 13.0 node;
 # - toolkit_graph.c, compiled here against cuda.h (cuCtxCreate_v4,
 #   cuGraphInstantiateWithFlags, cuGraphAddKernelNode_v2 with CUDA 13), runs a
-#   graph of every modelled node kind and a captured one, peer copies, 2D
+#   graph of every modelled node kind and a captured one (with a captured
+#   cuMemAllocAsync: counted once under a lease, at instantiation, not also
+#   when captured), peer copies, 2D
 #   memsets, pointer attributes, pool access and the linker, bare and under
 #   a vgpu lease;
 # - under a 1 GiB lease a graph whose allocation node passes the quota is
@@ -93,9 +95,12 @@ field() {
 
 # Bare: graphs, captures, peers and the rest; graph memory is given back by its free node.
 expect_rc 0 $TG graph
-[ "$(field graph_ok)" = 1 ] && [ "$(field nodes)" = 7 ] && [ "$(field captured_nodes)" = 3 ] ||
+[ "$(field graph_ok)" = 1 ] && [ "$(field nodes)" = 7 ] && [ "$(field captured_nodes)" = 4 ] ||
     fail "bare graph: $(cat "$TEST_TMP/out")"
 [ "$(field graph_mem_held_mib)" = 0 ] || fail "bare: graph memory held after its free node: $(field graph_mem_held_mib) MiB"
+# a captured cuMemAllocAsync is an allocation node: no memory at capture, 8 MiB once it ran
+[ "$(field captured_alloc_held_mib)/$(field captured_exec_held_mib)" = 0/8 ] ||
+    fail "bare: captured allocation held $(field captured_alloc_held_mib) MiB at capture, $(field captured_exec_held_mib) MiB after its graph ran"
 expect_rc 0 $TG peer
 for k in peer_ok memset2d_ok pool_access_ok link_ok refusals_ok; do
     [ "$(field $k)" = 1 ] || fail "bare peer: no $k: $(cat "$TEST_TMP/out")"
@@ -112,6 +117,10 @@ expect_rc 0 "$GPX" run --lease "$L" -- $TG graph
 [ "$(field graph_ok)" = 1 ] || fail "leased graph: $(cat "$TEST_TMP/out")"
 # the executable graph holds its 16 MiB allocation node against the quota until destroyed
 [ "$(field graph_mem_held_mib)" = 16 ] || fail "lease: executable graph holds $(field graph_mem_held_mib) MiB, expected 16"
+# a captured cuMemAllocAsync counts once, as its executable graph's allocation node (not
+# also when captured: the interposer lets a capturing stream's allocations through)
+[ "$(field captured_alloc_held_mib)/$(field captured_exec_held_mib)" = 0/8 ] ||
+    fail "lease: captured 8 MiB allocation held $(field captured_alloc_held_mib) MiB at capture, $(field captured_exec_held_mib) MiB by its executable graph (expected 0/8)"
 expect_rc 0 "$GPX" run --lease "$L" -- $TG peer
 [ "$(field memset2d_ok)" = 1 ] && [ "$(field peer_ok)" = 1 ] || fail "leased peer: $(cat "$TEST_TMP/out")"
 expect_rc 0 "$GPX" run --lease "$L" -- $TG graph-oom 2048

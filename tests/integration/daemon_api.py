@@ -206,7 +206,8 @@ with open(os.path.join(os.environ["SRC_DIR"], "docs", "openapi.yaml")) as f:
     spec = f.read()
 for route in ("/healthz", "/metrics", "/v1/whoami", "/v1/gpus", "/v1/gpus/{id}/mig", "/v1/leases",
               "/v1/leases/{id}", "/v1/usage", "/v1/tenants", "/v1/tenants/{name}",
-              "/v1/tenants/{name}/token"):
+              "/v1/tenants/{name}/token", "/v1/containers", "/v1/containers/{id}",
+              "/v1/containers/{id}/logs"):
     check("\n  %s:\n" % route in spec, "docs/openapi.yaml lacks %s" % route)
 
 d.stop()

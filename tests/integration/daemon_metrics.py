@@ -10,7 +10,10 @@
   memory (so `sum by (tenant)` counts it), its memory used is the instance's,
   and the instance's series (gpuplex_mig_instance_memory_*_bytes,
   DCGM_FI_DEV_FB_USED/FREE with gpu_i_id) carry its lease; `gpuplex lease ls`
-  shows the same quota;
+  shows the same quota, memory used and processes, the lease's JSON the same
+  used_bytes, and no utilization (the driver has none per instance);
+- a vgpu lease without a cap running gpuplex-burn has a utilization from
+  NVML's per-process figures (gpu_util_source "nvml");
 - `promtool check metrics` accepts the output (exit 0);
 - a real Prometheus scrapes it and /api/v1/query returns the per-lease and
   per-instance series.
@@ -172,6 +175,15 @@ try:
     row = [r for r in ls.splitlines() if r.startswith(m["id"])]
     check(row and row[0].split()[3:5] == ["%.1f" % (inst / GiB), "GiB"],
           "lease ls QUOTA of the mig lease is its instance's memory: %r" % ls)
+    # ... and USED, and the lease's JSON: one figure (the engine's), the instance's from NVML
+    check(row and row[0].split()[5:7] == ["1.0", "GiB"] and row[0].split()[10] == "1",
+          "lease ls USED / PROCS of the mig lease are its instance's: %r" % ls)
+    j = d.get("/v1/leases/" + m["id"]).json
+    check(j["used_source"] == "nvml" and j["used_bytes"] ==
+          one(s, "gpuplex_lease_memory_used_bytes", lease=m["id"]) and
+          j["gpu_util_source"] is None and j["gpu_util_pct"] is None and
+          j["held_memory_bytes"] == inst,
+          "the mig lease's JSON agrees with /metrics, utilization not known: %r" % j)
     text = scrape()
 finally:
     stop(holder)
@@ -235,5 +247,30 @@ finally:
         prom.kill()
         prom.wait()
     log.close()
+
+# --- a vgpu lease without a cap: no arbiter meters it; its utilization is NVML's per-process
+# figure of its processes (the simulator shares the GPU's figure among them)
+for l in (light, heavy):
+    expect(d.delete("/v1/leases/" + l["id"]), 200, what="release " + l["id"])
+v = d.lease({"mode": "vgpu", "gpu": 0, "memory": "4G"})
+vb = subprocess.Popen([GPX, "run", "--lease", v["id"], "--", burn, "--duration-ms", "60000",
+                       "--kernel-ns", "2000000"], env=env, stdout=subprocess.DEVNULL,
+                      preexec_fn=_die_with_parent)
+try:
+    deadline = time.monotonic() + 30
+    got = []
+    while time.monotonic() < deadline:
+        got = series(parse(scrape()), "gpuplex_lease_gpu_utilization", lease=v["id"])
+        if got and got[0][1] > 0.5:
+            break
+        check(vb.poll() is None, "gpuplex-burn in the vgpu lease exited %r" % vb.returncode)
+        time.sleep(0.2)
+    check(got and got[0][1] > 0.5, "an uncapped vgpu lease's utilization from NVML: %r" % got)
+    j = d.get("/v1/leases/" + v["id"]).json
+    check(j["gpu_util_source"] == "nvml" and j["gpu_util_pct"] > 50,
+          "its JSON says where the figure comes from: %r" % j)
+finally:
+    stop(vb)
+
 d.stop()
 print("ok (%.1f s)" % (time.monotonic() - T0))

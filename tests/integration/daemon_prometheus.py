@@ -114,11 +114,15 @@ try:
     for name in ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP",
                  "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_SM_CLOCK"):
         check(len(query(name + '{lease=""}')) == 2, "%s for both GPUs" % name)
-    # beside them, the exclusive lease's utilization under dcgm-exporter's name (the vgpu
-    # lease has no cap: no arbiter meters it, so it has none)
-    u = query('DCGM_FI_DEV_GPU_UTIL{lease!=""}')
-    check(len(u) == 1 and u[0]["metric"]["lease"] == x["id"] and
-          u[0]["metric"]["modelName"] == "NVIDIA H100 80GB HBM3", "per-lease GPU_UTIL: %r" % u)
+    # beside them, each lease's utilization under dcgm-exporter's name: the exclusive lease's
+    # is its GPU's; the uncapped vgpu lease's is its processes' (NVML; none here: 0)
+    every = query('DCGM_FI_DEV_GPU_UTIL{lease!=""}')
+    check(sorted(e["metric"]["lease"] for e in every) == sorted([x["id"], lease["id"]]),
+          "a GPU_UTIL series per lease: %r" % every)
+    u = [e for e in every if e["metric"]["lease"] == x["id"]]
+    check(u[0]["metric"]["modelName"] == "NVIDIA H100 80GB HBM3", "per-lease labels: %r" % u)
+    v = [e for e in every if e["metric"]["lease"] == lease["id"]]
+    check(v[0]["value"][1] == "0", "an idle vgpu lease's utilization: %r" % v)
     g = query('DCGM_FI_DEV_GPU_UTIL{lease="",gpu="%d"}' % x["gpu"]["index"])
     check(u[0]["value"][1] == g[0]["value"][1], "an exclusive lease's is its GPU's: %r %r" % (u, g))
     q = query('gpuplex_lease_memory_quota_bytes{lease="%s"}' % lease["id"])

@@ -67,6 +67,12 @@ grep -Eq '^ [0-9]{8}   [0-9]{2}:[0-9]{2}:[0-9]{2}      1 ' all.txt || fail "-o D
 [ "$(head -1 all.txt | wc -w)" = 24 ] || fail "-s pucvmet columns: $(head -1 all.txt)"
 [ "$(grep -vc '^#' all.txt)" = 1 ] || fail "-i 1 printed other GPUs"
 
+# The groups come in the order of the letters, -o TD as -o DT: nvidia-smi's header for
+# `dmon -s mutc -o TD` (golden/dmon-mutc-DT.txt, from a public capture of nvidia-smi 535).
+"$GPX" dmon -s mutc -o TD -c 1 -i 0 >mutc.txt
+cat mutc.txt
+layout mutc.txt "$GOLD/dmon-mutc-DT.txt"
+
 # Values follow the simulator: sm% and fb while a burn runs on GPU 0.
 "$BURN" --alloc-mib 1024 --duration-ms 5000 --kernel-ns 200000 --device 0 >/dev/null &
 PIDS="$!"
@@ -135,6 +141,43 @@ PIDS=""
 "$GPX" lease rm "$a" >/dev/null
 "$GPX" lease rm "$b" >/dev/null
 
+# Leases no arbiter meters: their utilization is NVML's (one rule, engine.h gpx_lease_util).
+# A vgpu lease without a cap: its processes' per-process utilization, summed.
+v=$("$GPX" lease create --gpu 0 --mode vgpu --memory 4G 2>/dev/null)
+[ -n "$v" ] || fail "vgpu lease"
+"$GPX" run --lease "$v" -- "$BURN" --alloc-mib 512 --duration-ms 20000 --kernel-ns 200000 >/dev/null &
+PIDS="$!"
+i=0
+until "$GPX" dmon --leases -s u -c 1 -i 0 >vgpu.txt &&
+    grep -Eq "^   L0 .* lease=$v tenant=admin mode=vgpu used_mib=512 quota_mib=4096 share_pct=([5-9][0-9]|100)\.[0-9] " vgpu.txt; do
+    i=$((i + 1))
+    [ $i -lt 40 ] || { cat vgpu.txt; fail "an uncapped vgpu lease's share from NVML"; }
+    sleep 0.1
+done
+cat vgpu.txt
+kill "$PIDS" 2>/dev/null || :
+wait "$PIDS" 2>/dev/null || :
+PIDS=""
+"$GPX" lease rm "$v" >/dev/null
+# An exclusive lease: the GPU's utilization and memory; its quota is the GPU's memory.
+x=$("$GPX" lease create --gpu 0 --mode exclusive 2>/dev/null)
+[ -n "$x" ] || fail "exclusive lease"
+total=$("$GPX" ls --query-gpu=memory.total --format=csv,noheader,nounits | head -1)
+"$GPX" run --lease "$x" -- "$BURN" --alloc-mib 768 --duration-ms 20000 --kernel-ns 200000 >/dev/null &
+PIDS="$!"
+i=0
+until "$GPX" dmon --leases -s u -c 1 -i 0 >excl.txt &&
+    grep -Eq "^   L0 .* lease=$x tenant=admin mode=exclusive used_mib=7[0-9][0-9] quota_mib=$total share_pct=([5-9][0-9]|100)\.[0-9] .* procs=1$" excl.txt; do
+    i=$((i + 1))
+    [ $i -lt 40 ] || { cat excl.txt; fail "an exclusive lease's row (GPU memory $total MiB)"; }
+    sleep 0.1
+done
+cat excl.txt
+kill "$PIDS" 2>/dev/null || :
+wait "$PIDS" 2>/dev/null || :
+PIDS=""
+"$GPX" lease rm "$x" >/dev/null
+
 # MIG: an instance row per GPU instance, the leased one naming its lease.
 "$GPX" mig apply --gpu 1 --demand 3g.40gb=1,1g.10gb=1 >/dev/null
 m=$("$GPX" lease create --gpu 1 --mode mig --mig-profile 1g.10gb 2>/dev/null)
@@ -153,7 +196,20 @@ grep -Eq "^   M1 .* gi=[0-9]+ profile=1g.10gb uuid=MIG-[0-9a-f-]{36} used_mib=25
     fail "the leased instance's row"
 grep -Eq "^   M1 .* profile=3g.40gb .* used_mib=0 total_mib=40448 lease=- procs=0$" mig.txt ||
     fail "the free instance's row"
-grep -Eq "^   L1 .* lease=$m tenant=admin mode=mig used_mib=256 " mig.txt || fail "the mig lease's row"
+# the mig lease: its instance's memory (NVML), quota and processes; no utilization ('-')
+grep -Eq "^   L1      -( +-)+  lease=$m tenant=admin mode=mig used_mib=256 quota_mib=9984 share_pct=- wait_ms=0 procs=1$" mig.txt ||
+    fail "the mig lease's row"
+# MIG rows by GI id
+[ "$(grep '^   M1 ' mig.txt | sed 's/.* gi=\([0-9]*\) .*/\1/' | tr '\n' ' ')" = \
+  "$(grep '^   M1 ' mig.txt | sed 's/.* gi=\([0-9]*\) .*/\1/' | sort -n | tr '\n' ' ')" ] ||
+    fail "MIG rows not by GI id"
+# lease ls and the lease's JSON say the same (the engine's one figure)
+"$GPX" lease ls | grep -Eq "^$m +mig +1 +9\.8 GiB +256\.0 MiB " || fail "lease ls USED of the mig lease: $("$GPX" lease ls)"
+"$GPX" lease ls --json | python3 -c '
+import json, sys
+l = [x for x in json.load(sys.stdin) if x["id"] == sys.argv[1]][0]
+assert l["used_bytes"] == 256 << 20 and l["used_source"] == "nvml", l
+assert l["gpu_util_source"] is None and l["gpu_util_pct"] is None, l' "$m" || fail "the mig lease JSON"
 wait $PIDS || fail "the burn in the MIG instance failed"
 PIDS=""
 "$GPX" dmon --leases --json -c 1 -i 1 >mig.json

@@ -40,7 +40,7 @@ grep -q "does not describe key 'watchdog_lease_allowance'" err.txt || fail "--co
 # completion is written from (the lease flags of cli.h count for lease and run).
 for f in "$SRC_DIR"/src/cli/cmd_*.c; do
     c=$(basename "$f" .c)
-    c=${c#cmd_}
+    c=$(echo "${c#cmd_}" | tr _ -) # cmd_cdi_hook.c: gpuplex cdi-hook
     opts=$(grep -oE '\{"[a-z][a-z-]*", *(no|required|optional)_argument' "$f" | cut -d'"' -f2)
     case $c in lease | run) opts="$opts $(grep -oE '\{"[a-z][a-z-]*", *(no|required)_argument' \
         "$SRC_DIR/src/cli/cli.h" | cut -d'"' -f2)" ;; esac

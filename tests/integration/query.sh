@@ -77,7 +77,13 @@ cat leases.txt
     fail "lease header: $(head -1 leases.txt)"
 grep -Eqx "$v, admin, vgpu, active, 0, 2048 MiB, 0 MiB, 0, 1, \[N/A\], \[N/A\], [0-9-]{10}T[0-9:]{8}Z" leases.txt ||
     fail "vgpu lease row"
-grep -Eq "^$m, admin, mig, active, 1, \[N/A\], .*, \[N/A\], \[N/A\], 3g.20gb, " leases.txt || fail "mig lease row"
+# a mig lease's quota is its instance's memory (as lease ls and dmon say), its memory used
+# the instance's from NVML
+grep -Eq "^$m, admin, mig, active, 1, 19968 MiB, 0 MiB, 0, \[N/A\], \[N/A\], 3g.20gb, " leases.txt || fail "mig lease row"
+# utilization.gpu: NVML's for the uncapped vgpu lease (nothing runs: 0), none for mig
+"$GPX" ls --query-lease=mode,utilization.gpu --format=csv,noheader >ut.txt
+[ "$(sort ut.txt)" = "mig, [N/A]
+vgpu, 0 %" ] || fail "lease utilization.gpu: $(cat ut.txt)"
 "$GPX" ls --query-lease=gpu.uuid,mig.uuid --format=csv,noheader,nounits >u.txt
 grep -Eqx 'GPU-[0-9a-f-]{36}, MIG-[0-9a-f-]{36}' u.txt || fail "mig.uuid: $(cat u.txt)"
 "$GPX" lease rm "$v" >/dev/null

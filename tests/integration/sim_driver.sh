@@ -77,3 +77,7 @@ expect_rc 0 python3 versions.py
 expect_rc 0 "$GPX" ls
 [ "$(sed -n 1p "$TEST_TMP/out")" = "driver 580.65.06, CUDA 13.0, 2 GPUs" ] ||
     fail "gpuplex ls header: $(sed -n 1p "$TEST_TMP/out")"
+# nvidia-smi --query-gpu=driver_version: the node's, on every GPU's row
+expect_rc 0 "$GPX" ls --query-gpu=index,driver_version --format=csv,noheader
+[ "$(cat "$TEST_TMP/out")" = "0, 580.65.06
+1, 580.65.06" ] || fail "--query-gpu=driver_version: $(cat "$TEST_TMP/out")"

@@ -258,10 +258,16 @@ static int graph(void)
     check(cuMemAlloc(&d, 4096), "cuMemAlloc");
     check(cuMemsetD32(d, 0, 1024), "cuMemsetD32");
     uint32_t out[1024] = {0};
+    size_t freec0, freec1;
+    check(cuMemGetInfo(&freec0, &total), "cuMemGetInfo");
     check(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL), "cuStreamBeginCapture");
     CUstreamCaptureStatus cs;
     check(cuStreamIsCapturing(s, &cs), "cuStreamIsCapturing");
     need(cs == CU_STREAM_CAPTURE_STATUS_ACTIVE, "stream not capturing");
+    /* A stream-ordered allocation captured: an allocation node, its address now, no memory. */
+    CUdeviceptr ga = 0;
+    check(cuMemAllocAsync(&ga, 8 * MIB, s), "cuMemAllocAsync (captured)");
+    need(ga != 0, "captured cuMemAllocAsync gave no address");
     check(cuMemsetD32Async(d, 0xabcdef01, 1024, s), "cuMemsetD32Async (captured)");
     ns = 1000000;
     check(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, s, args, NULL), "cuLaunchKernel (captured)");
@@ -272,8 +278,12 @@ static int graph(void)
     need(cs == CU_STREAM_CAPTURE_STATUS_NONE, "stream still capturing");
     check(cuGraphGetNodes(cg, NULL, &count), "cuGraphGetNodes (captured)");
     printf("captured_nodes=%zu\n", count);
-    need(count == 3, "capture did not record 3 nodes");
+    need(count == 4, "capture did not record 4 nodes");
     need(out[0] == 0 && out[1023] == 0, "captured work ran during capture");
+    check(cuMemGetInfo(&freec1, &total), "cuMemGetInfo");
+    /* 0 everywhere: the captured allocation is a node, not memory (nor quota) yet. */
+    printf("captured_alloc_held_mib=%lld\n",
+           ((long long)freec0 - (long long)freec1) / (long long)MIB);
     CUgraphExec cexec;
     CUDA_GRAPH_INSTANTIATE_PARAMS ip;
     memset(&ip, 0, sizeof ip);
@@ -282,6 +292,13 @@ static int graph(void)
     check(cuGraphLaunch(cexec, s), "cuGraphLaunch (captured)");
     check(cuStreamSynchronize(s), "cuStreamSynchronize");
     need(out[0] == 0xabcdef01 && out[1023] == 0xabcdef01, "captured graph's results");
+    check(cuMemGetInfo(&freec1, &total), "cuMemGetInfo");
+    /* 8: bare, the launch made the allocation; under a lease the executable graph holds the
+     * captured allocation's 8 MiB once, as an allocation node of its own (not twice). */
+    printf("captured_exec_held_mib=%lld\n",
+           ((long long)freec0 - (long long)freec1) / (long long)MIB);
+    check(cuMemFreeAsync(ga, s), "cuMemFreeAsync (a captured allocation, outside the graph)");
+    check(cuStreamSynchronize(s), "cuStreamSynchronize");
     printf("captured_ok=1\n");
 
     check(cuGraphExecDestroy(cexec), "cuGraphExecDestroy");

@@ -13,7 +13,7 @@ TMP = os.environ.get("TEST_TMP", "")
 VOLATILE = {"created", "created_ns", "released", "uptime_seconds", "lease_seconds",
             "gpu_seconds", "wait_seconds", "wait_p99_ms", "owner_pids", "pid", "pids",
             "uid", "grant_ms", "wait_us", "memory_used_gib_seconds",
-            "memory_quota_gib_seconds", "from", "to", "driver_version"}
+            "memory_quota_gib_seconds", "from", "to", "driver_version", "gpu_util_pct"}
 # keys whose value is the host's by nature (docs/api.md, "Daemon-only values")
 HOST = {"host", "via", "server", "path", "why"}
 LEASE_ID = re.compile(r"l-[0-9a-f]{12}")

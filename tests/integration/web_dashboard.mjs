@@ -74,6 +74,13 @@ async function main() {
       /^1\.00 GiB/.test(tds[3].textContent);
   }, T.busy);
   log('busy lease:', (await busy.innerText()).replace(/\s+/g, ' '));
+  // the mig lease: no utilization from the driver for a MIG instance: '–', never 100 %
+  await page.waitForFunction((id) => {
+    const tds = document.querySelectorAll(`#leases tr[data-lease="${id}"] td`);
+    return tds.length > 6 && tds[4].textContent === '–' && /\/ 39\.5 GiB$/.test(tds[3].textContent);
+  }, T.mig_lease);
+  log('mig lease:', (await page.locator(`#leases tr[data-lease="${T.mig_lease}"]`).innerText())
+    .replace(/\s+/g, ' '));
   await page.locator('#usage tbody tr[data-tenant]').first().waitFor();
   for (const g of await page.locator('.gpu .facts').allInnerTexts()) log('gpu:', g);
   await page.waitForTimeout(8000); // some history in the charts (the screenshot is in docs/)

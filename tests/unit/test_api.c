@@ -254,6 +254,7 @@ enum prep {
     P_FRESH_TENANT, /* {} is a tenant made for this call */
     P_GPU,          /* {} is "1" (kept idle: the leases below go to GPU 0) */
     P_NEW_NAME,     /* the body names a tenant not made yet */
+    P_NO_CONTAINER, /* {} is a container id nobody has */
 };
 
 static const struct route_case {
@@ -289,6 +290,18 @@ static const struct route_case {
      P_GPU,
      "{\"enabled\":true,\"dry_run\":true}",
      {401, 403, 200}},
+    /* managed containers: off here (container_images empty: 403); podman runs them in
+     * tests/integration/containers_managed.py */
+    {"GET", "/v1/containers", "TENANT", P_NONE, NULL, {401, 200, 200}},
+    {"POST",
+     "/v1/containers",
+     "TENANT",
+     P_NONE,
+     "{\"image\":\"x\",\"lease\":{\"mode\":\"exclusive\"}}",
+     {401, 403, 403}},
+    {"GET", "/v1/containers/{}", "TENANT", P_NO_CONTAINER, NULL, {401, 404, 404}},
+    {"DELETE", "/v1/containers/{}", "TENANT", P_NO_CONTAINER, NULL, {401, 404, 404}},
+    {"GET", "/v1/containers/{}/logs", "TENANT", P_NO_CONTAINER, NULL, {401, 404, 404}},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
@@ -367,6 +380,9 @@ static void test_every_route_every_role(void **state)
             case P_NEW_NAME:
                 snprintf(body, sizeof body, "{\"name\":\"new-%u\"}", f->serial++);
                 break;
+            case P_NO_CONTAINER:
+                snprintf(param, sizeof param, "c-000000000000");
+                break;
             }
             char target[256];
             const char *brace = strstr(c->pattern, "{}");
@@ -383,6 +399,9 @@ static void test_every_route_every_role(void **state)
                    c->want[w], &j);
             if (c->want[w] == 401) {
                 assert_string_equal(err_code(j), "UNAUTH");
+            } else if (c->want[w] == 403 && strstr(c->pattern, "/v1/containers")) {
+                assert_string_equal(err_code(j), "PERM"); /* managed containers are off */
+                assert_non_null(strstr(err_msg(j), "container_images is empty"));
             } else if (c->want[w] == 403) {
                 assert_string_equal(err_code(j), "PERM");
                 assert_non_null(strstr(err_msg(j), "admin role"));
@@ -715,6 +734,7 @@ static const char *const lease_keys[] = {"id",
                                          "gpu_index",
                                          "gpu_uuid",
                                          "memory_bytes",
+                                         "held_memory_bytes",
                                          "weight",
                                          "cap",
                                          "cap_pct",
@@ -728,6 +748,9 @@ static const char *const lease_keys[] = {"id",
                                          "released",
                                          "release_reason",
                                          "used_bytes",
+                                         "used_source",
+                                         "gpu_util_source",
+                                         "gpu_util_pct",
                                          "peak_bytes",
                                          "refused",
                                          "gpu_seconds",

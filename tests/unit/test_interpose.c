@@ -938,6 +938,23 @@ static void test_nvml_processes(void **state)
     assert_int_equal(q[0].pid, (unsigned int)getppid());
     assert_int_equal(q[0].usedGpuMemory, 5 * MiB);
     assert_int_equal(q[1].pid, (unsigned int)getpid());
+    /* The graphics and MPS lists go through the same filter (the simulator's are empty). */
+    gpx__ip_nvml.nvmlDeviceGetGraphicsRunningProcesses_v3 = f_list;
+    gpx__ip_nvml.nvmlDeviceGetMPSComputeRunningProcesses_v3 = f_list;
+    gpx__ip_nvml.nvmlDeviceGetMPSComputeRunningProcesses = f_list_v1;
+    n = 8;
+    assert_int_equal(nvmlDeviceGetGraphicsRunningProcesses_v3(NULL, &n, p), NVML_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_int_equal(p[0].pid, (unsigned int)getppid());
+    assert_int_equal(p[1].pid, (unsigned int)getpid());
+    n = 8;
+    assert_int_equal(nvmlDeviceGetMPSComputeRunningProcesses_v3(NULL, &n, p), NVML_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_int_equal(p[0].usedGpuMemory, 5 * MiB);
+    n = 8;
+    assert_int_equal(nvmlDeviceGetMPSComputeRunningProcesses(NULL, &n, q), NVML_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_int_equal(q[1].pid, (unsigned int)getpid());
     /* Bad arguments: the driver's own answer. */
     n = 3;
     assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v3(NULL, &n, NULL),

@@ -1032,15 +1032,65 @@ static void test_hostile_numbers(void **state)
     free(l);
 }
 
+static int near(double a, double b)
+{
+    return a - b < 1e-9 && b - a < 1e-9;
+}
+
+/* The one utilization rule (engine.h gpx_lease_util) and its keys' round trip. */
+static void test_lease_util(void **state)
+{
+    (void)state;
+    struct gpx_lease *x = calloc(1, sizeof *x), *back = malloc(sizeof *back);
+    assert_non_null(x);
+    assert_non_null(back);
+    x->rec.mode = GPX_MODE_TIMESLICE;
+    x->util_source = GPX_SRC_ARBITER;
+    x->gpu_ns = 3000000000ULL;
+    /* granted 0.75 s of GPU time over a 1 s interval */
+    assert_true(near(gpx_lease_util(x, 2250000000ULL, 1.0), 0.75));
+    assert_true(gpx_lease_util(x, 0, 1.0) == 1.0);              /* credited turns never pass 1 */
+    assert_true(gpx_lease_util(x, 4000000000ULL, 4.0) == 0.75); /* a new region: from 0 */
+    assert_true(gpx_lease_util(x, 0, 0) < 0);                   /* no interval: not known */
+    x->util_source = GPX_SRC_NVML; /* the driver's figure needs no interval */
+    x->util_pct = 42;
+    assert_true(near(gpx_lease_util(x, 0, 0), 0.42));
+    x->util_source = GPX_SRC_NONE; /* mig without a per-instance figure */
+    assert_true(gpx_lease_util(x, 0, 1.0) < 0);
+    assert_true(gpx_lease_arbitrated(&x->rec));
+    x->rec.mode = GPX_MODE_VGPU;
+    assert_false(gpx_lease_arbitrated(&x->rec));
+    x->rec.cap = 50;
+    assert_true(gpx_lease_arbitrated(&x->rec));
+    /* sources and the held memory travel */
+    static const int srcs[] = {GPX_SRC_NONE, GPX_SRC_REGION, GPX_SRC_ARBITER, GPX_SRC_NVML};
+    for (size_t k = 0; k < 4; k++) {
+        fill_lease(x, GPX_MODE_MIG, GPX_LS_ACTIVE);
+        x->used_source = srcs[k] == GPX_SRC_ARBITER ? GPX_SRC_NVML : srcs[k];
+        x->util_source = srcs[k] == GPX_SRC_REGION ? GPX_SRC_NONE : srcs[k];
+        x->util_pct = srcs[k] == GPX_SRC_NVML ? 17 : 0;
+        lease_round_trip(x, back);
+        assert_int_equal(back->used_source, x->used_source);
+        assert_int_equal(back->util_source, x->util_source);
+        assert_int_equal(back->util_pct, x->util_pct);
+        assert_int_equal(gpx_lease_held_memory(&back->rec), gpx_lease_held_memory(&x->rec));
+    }
+    assert_int_equal(gpx_figure_source_parse("nvml"), GPX_SRC_NVML);
+    assert_int_equal(gpx_figure_source_parse("bogus"), GPX_SRC_NONE);
+    assert_int_equal(gpx_figure_source_parse(NULL), GPX_SRC_NONE);
+    free(x);
+    free(back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lease),           cmocka_unit_test(test_gpus),
-        cmocka_unit_test(test_usage),           cmocka_unit_test(test_tenants),
-        cmocka_unit_test(test_callers),         cmocka_unit_test(test_health),
-        cmocka_unit_test(test_errors),          cmocka_unit_test(test_time),
-        cmocka_unit_test(test_garbage),         cmocka_unit_test(test_hostile_values),
-        cmocka_unit_test(test_hostile_numbers),
+        cmocka_unit_test(test_lease_util),     cmocka_unit_test(test_lease),
+        cmocka_unit_test(test_gpus),           cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_tenants),        cmocka_unit_test(test_callers),
+        cmocka_unit_test(test_health),         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_time),           cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_hostile_values), cmocka_unit_test(test_hostile_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
