@@ -2692,6 +2692,23 @@ SIM_EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream hStream)
 
 /* ---------------------------------------------------------------- copies and sets */
 
+/* The stream an asynchronous copy or memset is ordered on; *s NULL for a synchronous one. */
+static CUresult async_stream(CUstream hs, int async, int pt, struct sim_stream **s)
+{
+    *s = NULL;
+    return async ? gpx__cu_stream(hs, pt, s) : CUDA_SUCCESS;
+}
+
+/* An asynchronous copy or memset of n bytes on s (NULL: synchronous, nothing) moves its
+ * stream's tail past it, at ~1 TB/s from when the stream is free. */
+static void async_tail(struct sim_stream *s, uint64_t n)
+{
+    if (!s)
+        return;
+    uint64_t start = gpx__cu_stream_floor(s), now = gpx_sim_now_ns();
+    gpx__cu_stream_push_tail(s, (start > now ? start : now) + n / 1000);
+}
+
 /*
  * One copy: both ranges are checked (device ranges must lie in one
  * allocation; `*_host` ranges may also be plain host memory), then copied at
@@ -2702,12 +2719,10 @@ static CUresult copy(uintptr_t dst, int dst_host, uintptr_t src, int src_host, s
                      CUstream hs, int async, int pt)
 {
     CURRENT_OR_RETURN(c);
-    struct sim_stream *s = NULL;
-    if (async) {
-        CUresult r = gpx__cu_stream(hs, pt, &s);
-        if (r)
-            return r;
-    }
+    struct sim_stream *s;
+    CUresult sr = async_stream(hs, async, pt, &s);
+    if (sr)
+        return sr;
     if (n == 0)
         return CUDA_SUCCESS;
     if (!dst || !src)
@@ -2733,12 +2748,7 @@ static CUresult copy(uintptr_t dst, int dst_host, uintptr_t src, int src_host, s
         gpx__cu_sync_before(c, pt);
     memmove((void *)dst, (const void *)src, n);
     gpx__cu_copy_traffic(c->gpu, n);
-    if (async) {
-        uint64_t start = gpx__cu_stream_floor(s), now = gpx_sim_now_ns();
-        if (start < now)
-            start = now;
-        gpx__cu_stream_push_tail(s, start + n / 1000); /* ~1 TB/s */
-    }
+    async_tail(s, n);
     return CUDA_SUCCESS;
 }
 
@@ -2857,12 +2867,10 @@ static CUresult copy3d(const CUDA_MEMCPY3D *p, CUstream hs, int async, int pt)
     CURRENT_OR_RETURN(c);
     if (!p)
         return CUDA_ERROR_INVALID_VALUE;
-    struct sim_stream *s = NULL;
-    if (async) {
-        CUresult r = gpx__cu_stream(hs, pt, &s);
-        if (r)
-            return r;
-    }
+    struct sim_stream *s;
+    CUresult sr = async_stream(hs, async, pt, &s);
+    if (sr)
+        return sr;
     size_t w = p->WidthInBytes, h = p->Height ? p->Height : 1, d = p->Depth ? p->Depth : 1;
     if (w == 0)
         return CUDA_SUCCESS;
@@ -2901,10 +2909,7 @@ static CUresult copy3d(const CUDA_MEMCPY3D *p, CUstream hs, int async, int pt)
             memmove((void *)(db + (z * p->dstHeight + y) * p->dstPitch),
                     (const void *)(sb + (z * p->srcHeight + y) * p->srcPitch), w);
     gpx__cu_copy_traffic(c->gpu, w * h * d);
-    if (async) {
-        uint64_t start = gpx__cu_stream_floor(s), now = gpx_sim_now_ns();
-        gpx__cu_stream_push_tail(s, (start > now ? start : now) + w * h * d / 1000);
-    }
+    async_tail(s, w * h * d);
     return CUDA_SUCCESS;
 }
 
@@ -2989,12 +2994,10 @@ static CUresult memset_n(uintptr_t dst, uint32_t value, size_t esize, size_t n, 
                          int async, int pt)
 {
     CURRENT_OR_RETURN(c);
-    struct sim_stream *s = NULL;
-    if (async) {
-        CUresult r = gpx__cu_stream(hs, pt, &s);
-        if (r)
-            return r;
-    }
+    struct sim_stream *s;
+    CUresult sr = async_stream(hs, async, pt, &s);
+    if (sr)
+        return sr;
     if (n == 0)
         return CUDA_SUCCESS;
     if (!dst || n > SIZE_MAX / esize || dst % esize)
@@ -3019,10 +3022,7 @@ static CUresult memset_n(uintptr_t dst, uint32_t value, size_t esize, size_t n, 
             memcpy((char *)dst + i * 4, &value, 4);
     }
     gpx__cu_copy_traffic(c->gpu, n * esize);
-    if (async) {
-        uint64_t start = gpx__cu_stream_floor(s), now = gpx_sim_now_ns();
-        gpx__cu_stream_push_tail(s, (start > now ? start : now) + n * esize / 1000);
-    }
+    async_tail(s, n * esize);
     return CUDA_SUCCESS;
 }
 
@@ -3043,12 +3043,10 @@ CUresult gpx__cu_memset2d(uintptr_t dst, size_t pitch, uint32_t value, size_t es
     if (height <= 1)
         return memset_n(dst, value, esize, width, hs, async, pt);
     CURRENT_OR_RETURN(c);
-    struct sim_stream *s = NULL;
-    if (async) {
-        CUresult r = gpx__cu_stream(hs, pt, &s);
-        if (r)
-            return r;
-    }
+    struct sim_stream *s;
+    CUresult sr = async_stream(hs, async, pt, &s);
+    if (sr)
+        return sr;
     if (width == 0)
         return CUDA_SUCCESS;
     if (!dst || width > SIZE_MAX / esize || dst % esize || pitch < width * esize ||
@@ -3073,10 +3071,7 @@ CUresult gpx__cu_memset2d(uintptr_t dst, size_t pitch, uint32_t value, size_t es
         }
     }
     gpx__cu_copy_traffic(c->gpu, width * esize * height);
-    if (async) {
-        uint64_t start = gpx__cu_stream_floor(s), now = gpx_sim_now_ns();
-        gpx__cu_stream_push_tail(s, (start > now ? start : now) + width * esize * height / 1000);
-    }
+    async_tail(s, width * esize * height);
     return CUDA_SUCCESS;
 }
 

@@ -172,5 +172,8 @@ int gpx__nvml_mig_find_uuid(const char *uuid, void **dev);
 /* A GPU's clock of nvmlClockType_t `type` now (max: its maximum), and its power at `util` %. */
 unsigned gpx__nvml_clock_mhz(struct gpx_sim_gpu *g, int type, int max);
 unsigned gpx__nvml_power_mw(const struct gpx_sim_gpu *g, unsigned util);
+/* Copies s into buf (len bytes) as NVML's string getters do: NVML_SUCCESS,
+ * NVML_ERROR_INVALID_ARGUMENT (no buf) or NVML_ERROR_INSUFFICIENT_SIZE (an nvmlReturn_t). */
+int gpx__nvml_copy_str(char *buf, unsigned int len, const char *s);
 
 #endif

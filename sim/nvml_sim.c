@@ -136,7 +136,7 @@ EXPORT const char *nvmlErrorString(nvmlReturn_t r)
     }
 }
 
-static nvmlReturn_t copy_str(char *buf, unsigned int len, const char *s)
+int gpx__nvml_copy_str(char *buf, unsigned int len, const char *s)
 {
     if (!buf)
         return NVML_ERROR_INVALID_ARGUMENT;
@@ -150,7 +150,7 @@ EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int lengt
 {
     if (!st.hdr)
         return NVML_ERROR_UNINITIALIZED;
-    return copy_str(version, length, st.hdr->driver_version);
+    return gpx__nvml_copy_str(version, length, st.hdr->driver_version);
 }
 
 EXPORT nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int length)
@@ -160,7 +160,7 @@ EXPORT nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int length)
     /* "<CUDA major>.<driver>": "12.550.54.15", "13.580.65.06" */
     char v[48];
     snprintf(v, sizeof v, "%u.%s", st.hdr->driver_version_cuda / 1000U, st.hdr->driver_version);
-    return copy_str(version, length, v);
+    return gpx__nvml_copy_str(version, length, v);
 }
 
 EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *v)
@@ -254,18 +254,18 @@ EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t dev, char *name, unsigned int
 {
     struct gpx_sim_mig_device mig;
     if (gpx__nvml_mig_device(dev, &mig, NULL) == 0)
-        return copy_str(name, length, mig.name);
+        return gpx__nvml_copy_str(name, length, mig.name);
     GPU_OR_RETURN(g, dev);
-    return copy_str(name, length, g->name);
+    return gpx__nvml_copy_str(name, length, g->name);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int length)
 {
     struct gpx_sim_mig_device mig;
     if (gpx__nvml_mig_device(dev, &mig, NULL) == 0)
-        return copy_str(uuid, length, mig.uuid);
+        return gpx__nvml_copy_str(uuid, length, mig.uuid);
     GPU_OR_RETURN(g, dev);
-    return copy_str(uuid, length, g->uuid);
+    return gpx__nvml_copy_str(uuid, length, g->uuid);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t dev, unsigned int *index)

@@ -81,16 +81,6 @@ static unsigned long long realtime_us(void)
     return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL;
 }
 
-static nvmlReturn_t copy_str(char *buf, unsigned int len, const char *s)
-{
-    if (!buf)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    if (strlen(s) + 1 > len)
-        return NVML_ERROR_INSUFFICIENT_SIZE;
-    memcpy(buf, s, strlen(s) + 1);
-    return NVML_SUCCESS;
-}
-
 #define OUT(p)                                                                                     \
     do {                                                                                           \
         if (!(p))                                                                                  \
@@ -123,7 +113,7 @@ EXPORT nvmlReturn_t nvmlSystemGetProcessName(unsigned int pid, char *name, unsig
         buf[n > 0 ? n : 0] = '\0';
         buf[strcspn(buf, "\n")] = '\0';
     }
-    return copy_str(name, length, buf);
+    return gpx__nvml_copy_str(name, length, buf);
 }
 
 EXPORT nvmlReturn_t nvmlSystemGetHicVersion(unsigned int *hwbcCount, nvmlHwbcEntry_t *hwbcEntries)
@@ -153,7 +143,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t dev, char *serial, unsigned
     char s[NVML_DEVICE_SERIAL_BUFFER_SIZE];
     /* 13 digits like a real board's, fixed by model and index as the UUID is */
     snprintf(s, sizeof s, "1654922%02u%04u", g->model, g->index);
-    return copy_str(serial, length, s);
+    return gpx__nvml_copy_str(serial, length, s);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetBrand(nvmlDevice_t dev, nvmlBrandType_t *type)

@@ -122,8 +122,9 @@ int gpx_cdi_names(const void *spec, char ***names, unsigned *n);
 
 /*
  * Writes `spec` to `path` atomically: a temporary file in the same directory
- * (made if missing), fsync'd, renamed over `path`, the directory fsync'd. A
- * reader sees the old spec or the new one, never a part (also after kill -9).
+ * (made if missing), renamed over `path`. A reader sees the old spec or the new
+ * one, never a part (also after kill -9). Not fsync'd: the spec is derived state
+ * that gpuplexd rewrites from the ledger at every start.
  */
 int gpx_cdi_write(const char *path, const void *spec, gpx_error *err);
 

@@ -9,6 +9,9 @@
 
 #include "gpuplex/error.h"
 
+#include <signal.h>
+#include <sys/types.h>
+
 struct gpx_cmd {
     const char *name;
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
@@ -32,6 +35,21 @@ int gpx_cli_cdi_refresh(const char *server);
 struct gpx_lease_spec;
 int gpx_cli_run_container(const char *server, struct gpx_lease_spec *spec, const char *id,
                           const char *image, const char *podman, int argc, char **argv);
+
+/* SIGINT, SIGTERM, SIGHUP and SIGQUIT passed on to the child `gpuplex run` forks (cmd_run.c):
+ * gpx_cli_fwd_hold before fork() blocks them and installs the forwarding handler, so that one
+ * arriving before the child exists is held; in the child (or when fork fails)
+ * gpx_cli_fwd_restore gives back the dispositions and mask; in the parent gpx_cli_fwd_start
+ * forwards to PID from then on and unblocks them; gpx_cli_fwd_end, after PID is reaped, stops
+ * forwarding (the signals are then caught and dropped until gpx_cli_fwd_restore). */
+struct gpx_cli_fwd {
+    sigset_t old;
+    struct sigaction saved[4];
+};
+void gpx_cli_fwd_hold(struct gpx_cli_fwd *f);
+void gpx_cli_fwd_restore(const struct gpx_cli_fwd *f);
+void gpx_cli_fwd_start(const struct gpx_cli_fwd *f, pid_t pid);
+void gpx_cli_fwd_end(void);
 
 /* The parts of `gpuplex --help` besides the command list (cmd_help.c). */
 struct gpx_cli_help {

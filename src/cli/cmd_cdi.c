@@ -21,18 +21,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* gpuplexd's configuration as gpuplexd would read it ($GPUPLEX_CONFIG, else its default file,
+ * which may be absent); 0, or the exit status of the error it printed. */
+static int load_config(struct gpxd_config *cfg)
+{
+    gpx_error err = {0};
+    const char *path = getenv("GPUPLEX_CONFIG");
+    gpxd_config_defaults(cfg);
+    if (gpxd_config_load(cfg, path && *path ? path : GPXD_DEFAULT_CONFIG, path && *path, &err) < 0)
+        return gpx_cli_fail(&err);
+    return 0;
+}
+
 /* Renders the spec as gpuplexd's writer would (*spec: a json_t). */
 static int render(const char *server, json_t **spec)
 {
     static struct gpxd_config cfg; /* large */
     gpx_error err = {0};
-    const char *path = getenv("GPUPLEX_CONFIG");
-    gpxd_config_defaults(&cfg);
-    if (gpxd_config_load(&cfg, path && *path ? path : GPXD_DEFAULT_CONFIG, path && *path, &err) < 0)
-        return gpx_cli_fail(&err);
-
     struct gpx_conn *cn = NULL;
-    int rc = gpx_cli_connect(server, &cn);
+    int rc = load_config(&cfg);
+    if (rc == 0)
+        rc = gpx_cli_connect(server, &cn);
     if (rc)
         return rc;
     struct gpx_health h;
@@ -116,11 +125,9 @@ static int generate(const char *server, const char *output)
 int gpx_cli_cdi_refresh(const char *server)
 {
     static struct gpxd_config cfg; /* large */
-    gpx_error err = {0};
-    const char *path = getenv("GPUPLEX_CONFIG");
-    gpxd_config_defaults(&cfg);
-    if (gpxd_config_load(&cfg, path && *path ? path : GPXD_DEFAULT_CONFIG, path && *path, &err) < 0)
-        return gpx_cli_fail(&err);
+    int rc = load_config(&cfg);
+    if (rc)
+        return rc;
     return cfg.cdi_spec[0] ? generate(server, cfg.cdi_spec) : 0;
 }
 

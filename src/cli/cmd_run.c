@@ -53,6 +53,43 @@ static void forward(int sig)
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 #define NFWD (sizeof forwarded / sizeof forwarded[0])
+_Static_assert(NFWD == sizeof((struct gpx_cli_fwd *)0)->saved /
+                           sizeof((struct gpx_cli_fwd *)0)->saved[0],
+               "gpx_cli_fwd.saved holds one disposition per forwarded signal");
+
+void gpx_cli_fwd_hold(struct gpx_cli_fwd *f)
+{
+    fflush(NULL);
+    sigset_t block;
+    sigemptyset(&block);
+    for (size_t i = 0; i < NFWD; i++)
+        sigaddset(&block, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &block, &f->old);
+    struct sigaction sa = {0};
+    sa.sa_handler = forward;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < NFWD; i++)
+        sigaction(forwarded[i], &sa, &f->saved[i]);
+}
+
+void gpx_cli_fwd_restore(const struct gpx_cli_fwd *f)
+{
+    for (size_t i = 0; i < NFWD; i++)
+        sigaction(forwarded[i], &f->saved[i], NULL);
+    sigprocmask(SIG_SETMASK, &f->old, NULL);
+}
+
+void gpx_cli_fwd_start(const struct gpx_cli_fwd *f, pid_t pid)
+{
+    child = pid;
+    sigprocmask(SIG_SETMASK, &f->old, NULL);
+}
+
+void gpx_cli_fwd_end(void)
+{
+    child = 0;
+}
 
 /* LD_PRELOAD with the interposer first, unless it is there already. */
 static int set_preload(const char *lib)
@@ -226,36 +263,24 @@ static int run(int argc, char **argv)
         gpx_error_errno(&err, GPX_E_INTERNAL, errno, "pipe");
         return gpx_cli_fail(&err);
     }
-    fflush(NULL);
     /* Signals that arrive before the child exists are held, then forwarded. */
-    sigset_t block, old;
-    sigemptyset(&block);
-    for (size_t i = 0; i < NFWD; i++)
-        sigaddset(&block, forwarded[i]);
-    sigprocmask(SIG_BLOCK, &block, &old);
-    struct sigaction sa = {0}, saved[NFWD];
-    sa.sa_handler = forward;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < NFWD; i++)
-        sigaction(forwarded[i], &sa, &saved[i]);
+    struct gpx_cli_fwd fwd;
+    gpx_cli_fwd_hold(&fwd);
     pid_t pid = fork();
     if (pid < 0) {
+        gpx_cli_fwd_restore(&fwd);
         gpx_lease_spec_clear(&spec);
         gpx_error_errno(&err, GPX_E_INTERNAL, errno, "fork");
         return gpx_cli_fail(&err);
     }
     if (pid == 0) {
         /* CMD gets the dispositions and mask gpuplex was given */
-        for (size_t i = 0; i < NFWD; i++)
-            sigaction(forwarded[i], &saved[i], NULL);
-        sigprocmask(SIG_SETMASK, &old, NULL);
+        gpx_cli_fwd_restore(&fwd);
         close(p[1]);
         child_main(p[0], cmd);
     }
     close(p[0]);
-    child = pid;
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    gpx_cli_fwd_start(&fwd, pid);
 
     /* the lease, with the connection closed again before CMD runs */
     struct gpx_lease *l = malloc(sizeof *l);
@@ -291,7 +316,7 @@ static int run(int argc, char **argv)
     do
         w = waitpid(pid, &status, 0);
     while (w < 0 && errno == EINTR);
-    child = 0;
+    gpx_cli_fwd_end(); /* signals are dropped from here on: the release below runs to its end */
     if (rc == 0 && create) {
         gpx_error e2 = {0};
         if (gpx_cli_connect(server, &cn) != 0 || gpx_lease_release(cn, l->rec.id, NULL, &e2) < 0)

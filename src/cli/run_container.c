@@ -25,17 +25,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t podman_pid;
-
-static void forward(int sig)
-{
-    if (podman_pid > 0)
-        kill((pid_t)podman_pid, sig);
-}
-
-static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-#define NFWD (sizeof forwarded / sizeof forwarded[0])
-
 /* The lease for the container: created (made for containers, owned by us) or looked up. */
 static int get_lease(const char *server, struct gpx_lease_spec *spec, const char *id,
                      struct gpx_lease *l, int *local)
@@ -108,23 +97,12 @@ static int run_podman(const char *podman, const char *id, const char *image, int
         av[n++] = argv[i];
     av[n] = NULL;
 
-    fflush(NULL);
-    sigset_t block, old;
-    sigemptyset(&block);
-    for (size_t i = 0; i < NFWD; i++)
-        sigaddset(&block, forwarded[i]);
-    sigprocmask(SIG_BLOCK, &block, &old);
-    struct sigaction sa = {0}, saved[NFWD];
-    sa.sa_handler = forward;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < NFWD; i++)
-        sigaction(forwarded[i], &sa, &saved[i]);
+    /* signals to this command are podman's (it passes them to the container) */
+    struct gpx_cli_fwd fwd;
+    gpx_cli_fwd_hold(&fwd);
     pid_t pid = fork();
     if (pid == 0) {
-        for (size_t i = 0; i < NFWD; i++)
-            sigaction(forwarded[i], &saved[i], NULL);
-        sigprocmask(SIG_SETMASK, &old, NULL);
+        gpx_cli_fwd_restore(&fwd);
         execvp(podman, av);
         int e = errno;
         fprintf(stderr, "gpuplex run: %s: %s (--podman PATH or GPUPLEX_PODMAN names it)\n", podman,
@@ -134,21 +112,17 @@ static int run_podman(const char *podman, const char *id, const char *image, int
     free(av);
     if (pid < 0) {
         int e = errno;
-        for (size_t i = 0; i < NFWD; i++)
-            sigaction(forwarded[i], &saved[i], NULL);
-        sigprocmask(SIG_SETMASK, &old, NULL);
+        gpx_cli_fwd_restore(&fwd);
         errno = e;
         return -1;
     }
-    podman_pid = pid;
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    gpx_cli_fwd_start(&fwd, pid);
     pid_t w;
     do
         w = waitpid(pid, status, 0);
     while (w < 0 && errno == EINTR);
-    podman_pid = 0;
-    for (size_t i = 0; i < NFWD; i++)
-        sigaction(forwarded[i], &saved[i], NULL);
+    gpx_cli_fwd_end();
+    gpx_cli_fwd_restore(&fwd);
     return w < 0 ? -1 : 0;
 }
 

@@ -244,14 +244,5 @@ int gpx_conn_request(gpx_conn *c, const char *method, const char *path, json_t *
         return gpx_error_set(err, GPX_E_INVALID,
                              "%s is served by gpuplexd only, and this command uses the %s (%s)",
                              path, c->where, c->why);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    if (body && !text)
-        return gpx_error_set(err, GPX_E_NOMEM, "request");
-    int status;
-    char *resp = NULL;
-    int rc = gpx_client_request(c->http, method, path, text, &status, &resp, err);
-    free(text);
-    if (rc < 0)
-        return -1;
-    return gpx__client_json(gpx_client_server(c->http), resp, out, err);
+    return gpx__conn_http_call(c, method, path, body, out, err);
 }

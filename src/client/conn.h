@@ -52,6 +52,9 @@ struct gpx_conn {
 
 extern const struct gpx_conn_ops gpx__conn_http, gpx__conn_local;
 int gpx__conn_http_open(gpx_conn *c, const char *server, const char *token, gpx_error *err);
+/* One request over c->http (a daemon connection); *out (may be NULL) gets the parsed answer. */
+int gpx__conn_http_call(gpx_conn *c, const char *method, const char *path, json_t *body,
+                        json_t **out, gpx_error *err);
 int gpx__conn_local_open(gpx_conn *c, const struct gpx_conn_opts *o, gpx_error *err);
 
 #endif

@@ -20,9 +20,8 @@ static void http_close(gpx_conn *c)
     c->http = NULL;
 }
 
-/* One call; *out (may be NULL) gets the parsed answer. */
-static int call(gpx_conn *c, const char *method, const char *path, json_t *body, json_t **out,
-                gpx_error *err)
+int gpx__conn_http_call(gpx_conn *c, const char *method, const char *path, json_t *body,
+                        json_t **out, gpx_error *err)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     if (body && !text)
@@ -106,7 +105,7 @@ static int lease_create(gpx_conn *c, const struct gpx_lease_spec *s, struct gpx_
                         gpx_error *err)
 {
     json_t *body = spec_body(s), *j = NULL;
-    int rc = call(c, "POST", "/v1/leases", body, &j, err);
+    int rc = gpx__conn_http_call(c, "POST", "/v1/leases", body, &j, err);
     json_decref(body);
     if (rc == 0)
         rc = gpx_view_lease_read(j, out, err);
@@ -122,7 +121,7 @@ static int lease_get(gpx_conn *c, const char *id, int turns, struct gpx_lease *o
         return -1;
     if (turns)
         query(path, sizeof path, "turns", "1");
-    int rc = call(c, "GET", path, NULL, &j, err);
+    int rc = gpx__conn_http_call(c, "GET", path, NULL, &j, err);
     if (rc == 0)
         rc = gpx_view_lease_read(j, out, err);
     json_decref(j);
@@ -141,7 +140,7 @@ static int lease_list(gpx_conn *c, const struct gpx_lease_query *q, struct gpx_l
     if (q && q->turns)
         query(path, sizeof path, "turns", "1");
     json_t *j = NULL;
-    int rc = call(c, "GET", path, NULL, &j, err);
+    int rc = gpx__conn_http_call(c, "GET", path, NULL, &j, err);
     if (rc == 0)
         rc = gpx_view_leases_read(j, out, n, err);
     json_decref(j);
@@ -154,7 +153,7 @@ static int lease_release(gpx_conn *c, const char *id, struct gpx_lease *out, gpx
     json_t *j = NULL;
     if (segment(path, sizeof path, "/v1/leases/", id, "", "lease id", err) < 0)
         return -1;
-    int rc = call(c, "DELETE", path, NULL, &j, err);
+    int rc = gpx__conn_http_call(c, "DELETE", path, NULL, &j, err);
     if (rc == 0 && out)
         rc = gpx_view_lease_read(j, out, err);
     json_decref(j);
@@ -164,7 +163,7 @@ static int lease_release(gpx_conn *c, const char *id, struct gpx_lease *out, gpx
 static int health(gpx_conn *c, struct gpx_health *out, gpx_error *err)
 {
     json_t *j = NULL;
-    int rc = call(c, "GET", "/healthz", NULL, &j, err);
+    int rc = gpx__conn_http_call(c, "GET", "/healthz", NULL, &j, err);
     if (rc == 0)
         rc = gpx_view_health_read(j, out, err);
     json_decref(j);
@@ -174,7 +173,7 @@ static int health(gpx_conn *c, struct gpx_health *out, gpx_error *err)
 static int gpus(gpx_conn *c, struct gpx_node *out, gpx_error *err)
 {
     json_t *j = NULL;
-    int rc = call(c, "GET", "/v1/gpus", NULL, &j, err);
+    int rc = gpx__conn_http_call(c, "GET", "/v1/gpus", NULL, &j, err);
     if (rc == 0)
         rc = gpx_view_gpus_read(j, out, err);
     json_decref(j);
@@ -194,7 +193,7 @@ static int usage(gpx_conn *c, const char *tenant, const char *from, const char *
     query(path, sizeof path, "from", from);
     query(path, sizeof path, "to", to);
     json_t *j = NULL;
-    int rc = call(c, "GET", path, NULL, &j, err);
+    int rc = gpx__conn_http_call(c, "GET", path, NULL, &j, err);
     if (rc == 0)
         rc = gpx_view_usage_read(j, out, err);
     json_decref(j);
@@ -204,7 +203,7 @@ static int usage(gpx_conn *c, const char *tenant, const char *from, const char *
 static int whoami(gpx_conn *c, struct gpx_caller *out, gpx_error *err)
 {
     json_t *j = NULL;
-    int rc = call(c, "GET", "/v1/whoami", NULL, &j, err);
+    int rc = gpx__conn_http_call(c, "GET", "/v1/whoami", NULL, &j, err);
     if (rc == 0)
         rc = gpx_view_caller_read(j, out, err);
     json_decref(j);
@@ -234,7 +233,7 @@ static int tenant_one(gpx_conn *c, const char *method, const char *post, const c
     json_t *j = NULL;
     if (segment(path, sizeof path, "/v1/tenants/", name, post, "tenant name", err) < 0)
         return -1;
-    int rc = call(c, method, path, NULL, &j, err);
+    int rc = gpx__conn_http_call(c, method, path, NULL, &j, err);
     if (rc == 0)
         rc = gpx_view_tenant_read(j, out, token, token ? 72 : 0, err);
     json_decref(j);
@@ -245,7 +244,7 @@ static int tenant_add(gpx_conn *c, const struct gpx_tenant_req *r, struct gpx_te
                       char token[72], gpx_error *err)
 {
     json_t *body = tenant_body(r), *j = NULL;
-    int rc = call(c, "POST", "/v1/tenants", body, &j, err);
+    int rc = gpx__conn_http_call(c, "POST", "/v1/tenants", body, &j, err);
     json_decref(body);
     if (rc == 0)
         rc = gpx_view_tenant_read(j, out, token, 72, err);
@@ -272,7 +271,7 @@ static int tenant_get(gpx_conn *c, const char *name, struct gpx_tenant *out, gpx
 static int tenant_list(gpx_conn *c, struct gpx_tenant **out, unsigned *n, gpx_error *err)
 {
     json_t *j = NULL;
-    int rc = call(c, "GET", "/v1/tenants", NULL, &j, err);
+    int rc = gpx__conn_http_call(c, "GET", "/v1/tenants", NULL, &j, err);
     if (rc == 0)
         rc = gpx_view_tenants_read(j, out, n, err);
     json_decref(j);
@@ -284,7 +283,7 @@ static int mig_get(gpx_conn *c, const char *gpu, json_t **out, gpx_error *err)
     char path[160];
     if (segment(path, sizeof path, "/v1/gpus/", gpu, "/mig", "GPU", err) < 0)
         return -1;
-    return call(c, "GET", path, NULL, out, err);
+    return gpx__conn_http_call(c, "GET", path, NULL, out, err);
 }
 
 static int mig_apply(gpx_conn *c, const char *gpu, const struct gpx_mig_req *r, json_t **out,
@@ -306,7 +305,7 @@ static int mig_apply(gpx_conn *c, const char *gpu, const struct gpx_mig_req *r, 
         json_object_set_new(b, "partial", json_true());
     if (r->dry_run)
         json_object_set_new(b, "dry_run", json_true());
-    int rc = call(c, "POST", path, b, out, err);
+    int rc = gpx__conn_http_call(c, "POST", path, b, out, err);
     json_decref(b);
     return rc;
 }

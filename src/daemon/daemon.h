@@ -97,6 +97,10 @@ struct gpxd_http_resp {
 };
 void gpxd_api_handle(struct gpxd *d, const struct gpxd_http_req *rq, struct gpxd_http_resp *rs);
 
+/* Reads up to len bytes of fd, past EINTR and short reads: how many (fewer at the end of the
+ * file or on an error, errno saying which). web.c; http.c reads the TLS files with it too. */
+size_t gpxd_read_full(int fd, char *buf, size_t len);
+
 /*
  * web.c: the dashboard's static files. gpxd_web_path: whether path is one of its paths
  * (`/`, `/index.html`, `/web`, `/web/...`); gpxd_web_serve answers it from root (a real

@@ -649,15 +649,7 @@ static int read_pem(const char *key, const char *path, char **out, gpx_error *er
         gpx_warn("tls_key %s may be read by others (mode %03o): chmod 600 it", path,
                  (unsigned)(sb.st_mode & 0777));
     char *buf = calloc(1, (size_t)sb.st_size + 1);
-    size_t n = 0;
-    while (buf && n < (size_t)sb.st_size) {
-        ssize_t r = read(fd, buf + n, (size_t)sb.st_size - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
+    size_t n = buf ? gpxd_read_full(fd, buf, (size_t)sb.st_size) : 0;
     int e = errno;
     close(fd);
     if (!buf)

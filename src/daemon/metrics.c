@@ -232,6 +232,36 @@ static const struct gpx_lease *holder(const struct scrape *s, const struct gpx_m
 }
 
 /*
+ * The GPU instances of GPUs in MIG mode whose memory the driver reports, GPU by GPU:
+ *   for (struct gi_iter it = {0}; gi_next(s, &it);) ...
+ * with it.i the GPU's index in s->node, it.v its MIG view, it.m the instance and it.x the
+ * lease holding it (NULL: free).
+ */
+struct gi_iter {
+    unsigned i, gi; /* gi: the next instance of GPU i to look at */
+    const struct gpx_mig_view *v;
+    const struct gpx_mig_gi_state *m;
+    const struct gpx_lease *x;
+};
+
+static int gi_next(const struct scrape *s, struct gi_iter *it)
+{
+    for (; it->i < s->node.count; it->i++, it->gi = 0) {
+        const struct gpx_mig_view *v = &s->mig[it->i];
+        while (v->s && it->gi < v->s->ngi && it->gi < GPX_MIG_MAX_GI) {
+            unsigned gi = it->gi++;
+            if (!v->s->gi[gi].memory_known)
+                continue;
+            it->v = v;
+            it->m = &v->s->gi[gi];
+            it->x = holder(s, v, gi);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
  * Per GPU instance of each GPU in MIG mode, after the whole GPU's series of
  * the same family: dcgm-exporter's MIG labels (GPU_I_PROFILE, GPU_I_ID) plus
  * the lease holding it. what: 1 used, 2 free (MiB).
@@ -239,27 +269,19 @@ static const struct gpx_lease *holder(const struct scrape *s, const struct gpx_m
 static void mig_fb_series(struct buf *b, const struct scrape *s, const char *name, int what,
                           int snake, const char *host)
 {
-    for (unsigned i = 0; i < s->node.count; i++) {
-        const struct gpx_mig_view *v = &s->mig[i];
-        if (!v->s)
-            continue;
-        for (unsigned gi = 0; gi < v->s->ngi && gi < GPX_MIG_MAX_GI; gi++) {
-            const struct gpx_mig_gi_state *m = &v->s->gi[gi];
-            if (!m->memory_known)
-                continue;
-            const struct gpx_lease *x = holder(s, v, gi);
-            uint64_t bytes =
-                what == 1
-                    ? m->memory_used
-                    : (m->memory_total > m->memory_used ? m->memory_total - m->memory_used : 0);
-            put(b, "%s{", name);
-            gpu_labels(b, &s->node.gpus[i].info, snake, host);
-            put(b, ",%s=\"%s\",%s=\"%u\",lease=\"%s\",tenant=\"%s\"} %llu\n",
-                snake ? "gpu_i_profile" : "GPU_I_PROFILE",
-                m->profile >= 0 ? v->s->table.profiles[m->profile].name : "",
-                snake ? "gpu_i_id" : "GPU_I_ID", m->id, x ? x->rec.id : "", x ? x->rec.tenant : "",
-                (unsigned long long)(bytes >> 20));
-        }
+    for (struct gi_iter it = {0}; gi_next(s, &it);) {
+        const struct gpx_mig_gi_state *m = it.m;
+        const struct gpx_lease *x = it.x;
+        uint64_t bytes =
+            what == 1 ? m->memory_used
+                      : (m->memory_total > m->memory_used ? m->memory_total - m->memory_used : 0);
+        put(b, "%s{", name);
+        gpu_labels(b, &s->node.gpus[it.i].info, snake, host);
+        put(b, ",%s=\"%s\",%s=\"%u\",lease=\"%s\",tenant=\"%s\"} %llu\n",
+            snake ? "gpu_i_profile" : "GPU_I_PROFILE",
+            m->profile >= 0 ? it.v->s->table.profiles[m->profile].name : "",
+            snake ? "gpu_i_id" : "GPU_I_ID", m->id, x ? x->rec.id : "", x ? x->rec.tenant : "",
+            (unsigned long long)(bytes >> 20));
     }
 }
 
@@ -423,26 +445,18 @@ static void mig_section(struct buf *b, const struct scrape *s)
         "Device memory of the MIG GPU instance."};
     for (int k = 0; k < 2; k++) {
         head(b, names[k], "gauge", helps[k]);
-        for (unsigned i = 0; i < s->node.count; i++) {
-            const struct gpx_mig_view *v = &s->mig[i];
-            if (!v->s)
-                continue;
-            for (unsigned gi = 0; gi < v->s->ngi && gi < GPX_MIG_MAX_GI; gi++) {
-                const struct gpx_mig_gi_state *m = &v->s->gi[gi];
-                if (!m->memory_known)
-                    continue;
-                const struct gpx_lease *x = holder(s, v, gi);
-                char ci[16] = "";
-                if (m->nci)
-                    snprintf(ci, sizeof ci, "%u", m->ci[0].id);
-                put(b,
-                    "%s{gpu=\"%u\",gpu_instance=\"%u\",compute_instance=\"%s\",profile=\"%s\","
-                    "lease=\"%s\",tenant=\"%s\"} %llu\n",
-                    names[k], v->s->index, m->id, ci,
-                    m->profile >= 0 ? v->s->table.profiles[m->profile].name : "",
-                    x ? x->rec.id : "", x ? x->rec.tenant : "",
-                    (unsigned long long)(k ? m->memory_total : m->memory_used));
-            }
+        for (struct gi_iter it = {0}; gi_next(s, &it);) {
+            const struct gpx_mig_gi_state *m = it.m;
+            const struct gpx_lease *x = it.x;
+            char ci[16] = "";
+            if (m->nci)
+                snprintf(ci, sizeof ci, "%u", m->ci[0].id);
+            put(b,
+                "%s{gpu=\"%u\",gpu_instance=\"%u\",compute_instance=\"%s\",profile=\"%s\","
+                "lease=\"%s\",tenant=\"%s\"} %llu\n",
+                names[k], it.v->s->index, m->id, ci,
+                m->profile >= 0 ? it.v->s->table.profiles[m->profile].name : "", x ? x->rec.id : "",
+                x ? x->rec.tenant : "", (unsigned long long)(k ? m->memory_total : m->memory_used));
         }
     }
 }

@@ -79,6 +79,20 @@ const char *gpxd_web_content_type(const char *name)
     return NULL;
 }
 
+size_t gpxd_read_full(int fd, char *buf, size_t len)
+{
+    size_t n = 0;
+    while (n < len) {
+        ssize_t r = read(fd, buf + n, len - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    return n;
+}
+
 int gpxd_web_path(const char *path)
 {
     return !strcmp(path, "/") || !strcmp(path, "/index.html") || !strcmp(path, "/web") ||
@@ -139,16 +153,9 @@ static int read_file(const char *real, struct gpxd_http_resp *rs)
         errno = ENOENT;
         return -1;
     }
-    size_t len = (size_t)sb.st_size, n = 0;
+    size_t len = (size_t)sb.st_size;
     char *buf = malloc(len ? len : 1);
-    while (buf && n < len) {
-        ssize_t r = read(fd, buf + n, len - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
+    size_t n = buf ? gpxd_read_full(fd, buf, len) : 0;
     int e = errno;
     close(fd);
     if (!buf || n < len) {

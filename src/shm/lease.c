@@ -589,8 +589,13 @@ static int proc_stat(int32_t pid, uint64_t *ticks)
     if (n <= 0)
         return n == 0 ? 0 : -1; /* an empty stat: the process just went away */
     buf[n] = '\0';
+    return gpx_proc_stat_parse(buf, ticks);
+}
+
+int gpx_proc_stat_parse(const char *stat, uint64_t *ticks)
+{
     /* State is field 3 and starttime field 22, counted after the ')' ending the name. */
-    char *p = strrchr(buf, ')');
+    const char *p = strrchr(stat, ')');
     if (!p || p[1] != ' ' || !p[2])
         return -1;
     char state = p[2];

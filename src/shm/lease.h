@@ -192,6 +192,11 @@ int gpx_lease_reap(struct gpx_lease_region *r);
  * with errno (ENOENT or ESRCH: the process is gone).
  */
 int gpx_proc_uid(int32_t pid, uint32_t *uid);
+/*
+ * A /proc/PID/stat line (NUL-terminated): 1 for a live process (its start time, clock ticks
+ * since boot, in *ticks), 0 for a zombie or a dead one, -1 when it is not a stat line.
+ */
+int gpx_proc_stat_parse(const char *stat, uint64_t *ticks);
 /* /proc/PID/stat start time (clock ticks since boot); 0 if the process is gone or a zombie. */
 uint64_t gpx_lease_proc_start_ticks(int32_t pid);
 

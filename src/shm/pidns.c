@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "shm/pidns.h"
+#include "shm/lease.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -102,20 +103,7 @@ static int stat_of(const char *who, uint64_t *ticks)
     ssize_t n = read_small(path, buf, sizeof buf);
     if (n < 0)
         return errno == ENOENT || errno == ESRCH ? 0 : -1;
-    if (n == 0)
-        return 0;
-    /* State is field 3 and starttime field 22, counted after the ')' ending the name. */
-    char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ' || !p[2])
-        return -1;
-    if (p[2] == 'Z' || p[2] == 'X' || p[2] == 'x')
-        return 0;
-    int field = 2;
-    for (p++; *p && field < 22; p++)
-        if (*p == ' ')
-            field++;
-    *ticks = strtoull(p, NULL, 10);
-    return 1;
+    return n == 0 ? 0 : gpx_proc_stat_parse(buf, ticks);
 }
 
 /*

@@ -6,88 +6,15 @@
 # under cdi_dev_root, the simulated libcuda/libnvidia-ml through cdi_driver_libs, the state
 # file and LD_LIBRARY_PATH through cdi_mounts and cdi_env.
 #
-# podman 4.3 (Debian 12) reads specs from /etc/cdi and /var/run/cdi only (it has no
-# cdi_spec_dirs), so each podman command runs in a private mount namespace where the test's
-# spec directory is bound over /var/run/cdi and an empty one over /etc/cdi; its storage
-# (--root, --runroot, --tmpdir, vfs) is under the test's temp dir. Of the host's, only the v1
-# hugetlb controller crun needs is mounted (../shared/PEERS.md) and empty /run/cdi, /etc/cdi
-# made.
+# podman itself (its private storage and CDI dir, the image, the simulated node's config) is
+# set up by podman_lib.sh.
 . "$SRC_DIR/tests/integration/lib.sh"
+. "$SRC_DIR/tests/integration/podman_lib.sh"
 B=$BUILD_DIR/bin
 export GPUPLEX_SERVER=none
-
-# --- podman (scripts/install-deps test group installs it) -----------------------------------
-for t in podman crun busybox unshare; do
-    command -v $t >/dev/null 2>&1 || fail "$t is missing: scripts/install-deps test (crun podman busybox-static)"
-done
-[ "$(id -u)" = 0 ] || fail "the podman tests run as root (rootful podman, mknod, mount namespaces)"
-# cgroup v1 (hybrid) hosts: crun wants the hugetlb controller mounted (v2 needs nothing)
-if [ -d /sys/fs/cgroup/cpu ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
-    mkdir -p /sys/fs/cgroup/hugetlb
-    mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null || true
-fi
-mkdir -p cdi empty pod /run/cdi /etc/cdi
-cat >containers.conf <<EOF
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
-EOF
-export CONTAINERS_CONF="$TEST_TMP/containers.conf"
-# pod ARGS...: podman on this test's storage, seeing $TEST_TMP/cdi as its only CDI directory
-pod() {
-    # shellcheck disable=SC2016 # expanded by the inner shell
-    timeout 60 unshare --mount --propagation private sh -c '
-        mount --bind "$TEST_TMP/cdi" /run/cdi && mount --bind "$TEST_TMP/empty" /etc/cdi &&
-        exec podman --root "$TEST_TMP/pod/root" --runroot "$TEST_TMP/pod/run" \
-            --tmpdir "$TEST_TMP/pod/tmp" \
-            --storage-driver vfs --cgroup-manager cgroupfs --events-backend file "$@"' pod "$@"
-}
-# prun DEVICE CMD...: a container of the test image with one CDI device
-prun() {
-    d=$1
-    shift
-    pod run --rm --pull never --network none ${ASAN_OPTIONS:+--env ASAN_OPTIONS} \
-        --device "$d" localhost/gpx-cdi-test "$@"
-}
-
-# the image: busybox and gpuplex-burn with the libraries ldd names (no registry here)
-mkdir -p rootfs/bin rootfs/dev rootfs/proc rootfs/sys rootfs/tmp rootfs/etc
-cp "$(command -v busybox)" rootfs/bin/busybox
-for a in sh ls cat env true grep; do ln -s busybox rootfs/bin/$a; done
-cp "$B/gpuplex-burn" rootfs/bin/
-ldd "$B/gpuplex-burn" | grep -o '/[^ ]*' | while read -r lib; do
-    mkdir -p "rootfs$(dirname "$lib")"
-    cp -L "$lib" "rootfs$lib"
-done
-# the dependencies of what the spec mounts (the interposer, the simulated driver) come from
-# the image too (libc; libasan in the sanitized build)
-for so in rootfs/bin/busybox "$BUILD_DIR/lib/libgpuplex-cuda.so" \
-    "$BUILD_DIR/lib/sim/libcuda.so.1" "$BUILD_DIR/lib/sim/libnvidia-ml.so.1"; do
-    ldd "$so" | grep -o '/[^ ]*' | while read -r lib; do
-        [ -e "rootfs$lib" ] || { mkdir -p "rootfs$(dirname "$lib")" && cp -L "$lib" "rootfs$lib"; }
-    done
-done
-tar -C rootfs -cf rootfs.tar .
-pod import rootfs.tar localhost/gpx-cdi-test >/dev/null || fail "podman import"
-t0=$(date +%s)
-pod run --rm --pull never --network none localhost/gpx-cdi-test true ||
-    fail "podman cannot run a container here at all (see its message above)"
-echo "a plain podman run took $(($(date +%s) - t0)) s"
-
-# --- the simulated node, by configuration -----------------------------------------------------
-$B/gpuplex sim init --gpus 2xH100-80GB --state "$GPUPLEX_SIM" >/dev/null
-mkdir -p dev/nvidia-caps
-# stand-in device nodes: /dev/null's numbers, so that opening one inside works
-for n in nvidia0 nvidia1 nvidiactl nvidia-uvm nvidia-uvm-tools; do
-    mknod -m 666 "dev/$n" c 1 3
-done
-cat >gpuplexd.conf <<EOF
-cdi_spec = $TEST_TMP/cdi/gpuplex.json
-cdi_dev_root = $TEST_TMP/dev
-cdi_driver_libs = $BUILD_DIR/lib/sim
-cdi_env = GPUPLEX_SIM=$GPUPLEX_SIM LD_LIBRARY_PATH=$BUILD_DIR/lib/sim
-cdi_mounts = $GPUPLEX_SIM:$GPUPLEX_SIM:rw
-EOF
-export GPUPLEX_CONFIG="$TEST_TMP/gpuplexd.conf"
+podman_setup
+podman_image localhost/gpx-cdi-test
+podman_sim_node 2xH100-80GB
 uuid0=$($B/gpuplex ls --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["uuid"])')
 uuid1=$($B/gpuplex ls --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[1]["uuid"])')
 
@@ -141,22 +68,9 @@ expect_rc 0 $B/gpuplex lease rm "$lid"
 
 # --- gpuplexd keeps the spec --------------------------------------------------------------------
 DSOCK=$TEST_TMP/gpxd.sock
-start_daemon() {
-    rm -f "$DSOCK"
-    GPUPLEX_LOG=warn $B/gpuplexd --config "$GPUPLEX_CONFIG" --state-dir "$GPUPLEX_STATE_DIR" \
-        --run-dir "$GPUPLEX_RUN_DIR" --socket "$DSOCK" --set watchdog=off >>gpxd.log 2>&1 &
-    echo $! >"$TEST_TMP/gpxd.pid"
-    i=0
-    while [ ! -S "$DSOCK" ]; do
-        kill -0 "$(cat "$TEST_TMP/gpxd.pid")" 2>/dev/null || { cat gpxd.log >&2; fail "gpuplexd exited"; }
-        i=$((i + 1))
-        [ $i -lt 400 ] || fail "gpuplexd did not start"
-        sleep 0.05
-    done
-}
 expect_rc 2 $B/gpuplexd --check-config "$GPUPLEX_CONFIG" --set cdi_version=0.4.0
 expect_err "cdi_version: '0.4.0' is not one of 0.5.0"
-start_daemon
+gpxd_start "$DSOCK"
 export GPUPLEX_SERVER="$DSOCK"
 [ -s cdi/gpuplex.json ] || fail "gpuplexd wrote no spec at start"
 $B/gpuplex cdi ls --spec cdi/gpuplex.json >d.txt
@@ -257,7 +171,7 @@ EOF
     python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["kind"]=="gpuplex.dev/gpu"' \
         cdi/gpuplex.json || { cat cdi/gpuplex.json | tail -5; fail "round $round: the spec is not whole JSON"; }
     prun "gpuplex.dev/gpu=0" true || fail "round $round: podman does not take the spec"
-    start_daemon
+    gpxd_start "$DSOCK"
 done
 # a temporary file a kill left behind is removed when the writer starts again
 for f in cdi/.* cdi/*; do

@@ -169,17 +169,7 @@ runc_ --device "gpuplex.dev/gpu=lease-$lid" $IMG true || fail "a container witho
 
 # --- with gpuplexd: it keeps the spec; its reconciler releases a lease whose hook never ran -----
 DSOCK=$TEST_TMP/gpxd.sock
-GPUPLEX_LOG=warn $B/gpuplexd --config "$GPUPLEX_CONFIG" --state-dir "$GPUPLEX_STATE_DIR" \
-    --run-dir "$GPUPLEX_RUN_DIR" --socket "$DSOCK" --set watchdog=off \
-    --set reconcile_interval=200ms --set grace=500ms >>gpxd.log 2>&1 &
-echo $! >"$TEST_TMP/gpxd.pid"
-i=0
-while [ ! -S "$DSOCK" ]; do
-    kill -0 "$(cat "$TEST_TMP/gpxd.pid")" 2>/dev/null || { cat gpxd.log >&2; fail "gpuplexd exited"; }
-    i=$((i + 1))
-    [ $i -lt 400 ] || fail "gpuplexd did not start"
-    sleep 0.05
-done
+gpxd_start "$DSOCK" --set reconcile_interval=200ms --set grace=500ms
 export GPUPLEX_SERVER="$DSOCK"
 expect_rc 4 run_ctr --mode vgpu --memory 1G --container $IMG --network none $ENVA -- sh -c 'exit 4'
 run_ctr --mode vgpu --memory 1G --container $IMG --network none $ENVA -- \

@@ -18,7 +18,6 @@
 - a real Prometheus scrapes it and /api/v1/query returns the per-lease and
   per-instance series.
 prometheus and promtool come with scripts/install-deps test."""
-import json
 import os
 import re
 import shutil
@@ -26,11 +25,8 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 
-from gpxd import (BUILD, GPX, TMP, Daemon, _die_with_parent, check, cli, expect, fail,
-                  free_port)
+from gpxd import BUILD, GPX, Daemon, Prometheus, _die_with_parent, check, cli, expect, fail
 
 T0 = time.monotonic()
 GiB, MiB = 1 << 30, 1 << 20
@@ -195,36 +191,20 @@ check(p.returncode == 0, "promtool check metrics: rc %d: %s" % (p.returncode,
                                                                p.stdout + p.stderr))
 
 # --- a real Prometheus
-pport = free_port()
-pdir = os.path.join(TMP, "prom")
-os.makedirs(pdir)
-cfg = os.path.join(pdir, "prometheus.yml")
-with open(cfg, "w") as f:
-    f.write("""global:
+prom = Prometheus("""global:
   scrape_interval: 1s
 scrape_configs:
   - job_name: gpuplexd
     static_configs:
       - targets: ['127.0.0.1:%d']
 """ % d.port)
-log = open(os.path.join(pdir, "prometheus.log"), "w")
-prom = subprocess.Popen(["prometheus", "--config.file=" + cfg,
-                         "--storage.tsdb.path=" + os.path.join(pdir, "data"),
-                         "--web.listen-address=127.0.0.1:%d" % pport], stdout=log, stderr=log,
-                        preexec_fn=_die_with_parent)
-
-
-def query(q):
-    url = "http://127.0.0.1:%d/api/v1/query?query=%s" % (pport, urllib.parse.quote(q))
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return json.load(r)["data"]["result"]
-
+query = prom.query
 
 try:
     got = []
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not got:
-        check(prom.poll() is None, "prometheus exited %r" % prom.returncode)
+        check(prom.proc.poll() is None, "prometheus exited %r" % prom.proc.returncode)
         try:
             got = query("gpuplex_lease_gpu_utilization")
         except OSError:
@@ -240,13 +220,7 @@ try:
     q = query('DCGM_FI_DEV_GPU_UTIL{lease=""}')
     check(len(q) == 2, "per-GPU series selected by lease=\"\": %r" % q)
 finally:
-    prom.send_signal(signal.SIGTERM)
-    try:
-        prom.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        prom.kill()
-        prom.wait()
-    log.close()
+    prom.stop()
 
 # --- a vgpu lease without a cap: no arbiter meters it; its utilization is NVML's per-process
 # figure of its processes (the simulator shares the GPU's figure among them)

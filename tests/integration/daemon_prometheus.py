@@ -7,17 +7,12 @@ A lease's utilization is a DCGM_FI_DEV_GPU_UTIL series with a lease label beside
 the per-GPU ones, and metrics_dcgm_leases=false leaves it out.
 Exit 77 (skipped) when prometheus/promtool are not installed
 (scripts/install-deps test installs them)."""
-import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 
-from gpxd import TMP, Daemon, _die_with_parent, check, expect, fail, free_port
+from gpxd import Daemon, Prometheus, check, expect, fail
 
 if not shutil.which("prometheus") or not shutil.which("promtool"):
     print("prometheus/promtool not installed: skipped (scripts/install-deps test)")
@@ -59,12 +54,7 @@ check('gpuplex_lease_gpu_utilization{lease="%s"' % ts["id"] in stext, "lease uti
 s.stop()
 
 # --- Prometheus scrapes it
-pport = free_port()
-pdir = os.path.join(TMP, "prom")
-os.makedirs(pdir)
-cfg = os.path.join(pdir, "prometheus.yml")
-with open(cfg, "w") as f:
-    f.write("""global:
+prom = Prometheus("""global:
   scrape_interval: 1s
   evaluation_interval: 1s
 scrape_configs:
@@ -76,25 +66,14 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:%d']
 """ % (token, d.port))
-log = open(os.path.join(pdir, "prometheus.log"), "w")
-prom = subprocess.Popen(["prometheus", "--config.file=" + cfg,
-                         "--storage.tsdb.path=" + os.path.join(pdir, "data"),
-                         "--web.listen-address=127.0.0.1:%d" % pport], stdout=log, stderr=log,
-                        preexec_fn=_die_with_parent)
-
-
-def query(q):
-    url = "http://127.0.0.1:%d/api/v1/query?query=%s" % (pport, urllib.parse.quote(q))
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return json.load(r)["data"]["result"]
-
+query = prom.query
 
 try:
     up = None
     t0 = time.time()
     while time.time() - t0 < 30:
-        if prom.poll() is not None:
-            fail("prometheus exited %d" % prom.returncode)
+        if prom.proc.poll() is not None:
+            fail("prometheus exited %d" % prom.proc.returncode)
         try:
             up = query('up{job="gpuplexd"}')
             if up and up[0]["value"][1] == "1":
@@ -132,12 +111,6 @@ try:
     check(len(s2) == 1, "per-tenant sums: %r" % s2)
     check(len(query("gpuplex_lease_gpu_seconds_total")) == 2, "gpu seconds per lease")
 finally:
-    prom.send_signal(signal.SIGTERM)
-    try:
-        prom.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        prom.kill()
-        prom.wait()
-    log.close()
+    prom.stop()
 d.stop()
 print("ok")

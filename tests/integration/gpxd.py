@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 
 BUILD = os.environ["BUILD_DIR"]
 TMP = os.environ["TEST_TMP"]
@@ -252,3 +254,38 @@ def expect_killed(p, since, within, what, tail=""):
         time.sleep(0.01)
     check(p.poll() is not None, "%s: not killed within %.1fs\n%s" % (what, within, tail))
     check(p.returncode == -9, "%s: SIGKILL, got %r" % (what, p.returncode))
+
+
+class Prometheus:
+    """A real Prometheus server under TMP/prom, started with `config` as its prometheus.yml,
+    its web API on a free local port. query(q) returns an instant query's result list;
+    stop() ends it (SIGTERM, then SIGKILL after 30 s)."""
+
+    def __init__(self, config):
+        self.port = free_port()
+        pdir = os.path.join(TMP, "prom")
+        os.makedirs(pdir)
+        cfg = os.path.join(pdir, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write(config)
+        self.log = open(os.path.join(pdir, "prometheus.log"), "w")
+        self.proc = subprocess.Popen(["prometheus", "--config.file=" + cfg,
+                                      "--storage.tsdb.path=" + os.path.join(pdir, "data"),
+                                      "--web.listen-address=127.0.0.1:%d" % self.port],
+                                     stdout=self.log, stderr=self.log,
+                                     preexec_fn=_die_with_parent)
+        _started.append(self.proc)
+
+    def query(self, q):
+        url = "http://127.0.0.1:%d/api/v1/query?query=%s" % (self.port, urllib.parse.quote(q))
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return json.load(r)["data"]["result"]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()

@@ -75,3 +75,25 @@ as_user() {
     shift
     runuser -u "$u_who" -- "$@"
 }
+
+# gpxd_start SOCK [ARGS...]: starts gpuplexd in the background on this test's state and run
+# dirs ($GPUPLEX_CONFIG when set) with its socket at SOCK, the watchdog off and ARGS; its PID
+# in $TEST_TMP/gpxd.pid (run-one.sh stops it), its log appended to $TEST_TMP/gpxd.log. Returns
+# once SOCK exists; fails if gpuplexd exits first or takes over 20 s.
+gpxd_start() {
+    g_sock=$1
+    shift
+    rm -f "$g_sock"
+    GPUPLEX_LOG=warn "$BUILD_DIR/bin/gpuplexd" ${GPUPLEX_CONFIG:+--config "$GPUPLEX_CONFIG"} \
+        --state-dir "$GPUPLEX_STATE_DIR" --run-dir "$GPUPLEX_RUN_DIR" --socket "$g_sock" \
+        --set watchdog=off "$@" >>"$TEST_TMP/gpxd.log" 2>&1 &
+    echo $! >"$TEST_TMP/gpxd.pid"
+    g_i=0
+    while [ ! -S "$g_sock" ]; do
+        kill -0 "$(cat "$TEST_TMP/gpxd.pid")" 2>/dev/null ||
+            { cat "$TEST_TMP/gpxd.log" >&2; fail "gpuplexd exited"; }
+        g_i=$((g_i + 1))
+        [ $g_i -lt 400 ] || fail "gpuplexd did not start"
+        sleep 0.05
+    done
+}

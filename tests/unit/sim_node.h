@@ -3,7 +3,8 @@
  * open the lease engine or gpuplexd on it (test_engine.c, test_api.c): the
  * directory, its state file selected through GPUPLEX_SIM and the simulated
  * driver through GPUPLEX_DRIVER_DIR (GPX_SIM_LIB_DIR, set by CMake), and its
- * removal. Static functions: each test program includes it once.
+ * removal; and the state file alone for the simulated driver's own tests. Static
+ * functions: each test program includes it once.
  */
 #ifndef GPX_TEST_SIM_NODE_H
 #define GPX_TEST_SIM_NODE_H
@@ -13,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#ifdef GPX_SIM_LIB_DIR
 /* dir = $TMPDIR/gpx-PREFIX-XXXXXX with node.sim of `spec` in it (sim = its path); 0 or -1. */
 static int sim_node_make(const char *prefix, const char *spec, char *dir, size_t dlen, char *sim,
                          size_t slen)
@@ -34,14 +37,41 @@ static int sim_node_make(const char *prefix, const char *spec, char *dir, size_t
     setenv("GPUPLEX_DRIVER_DIR", GPX_SIM_LIB_DIR, 1);
     return 0;
 }
+#endif
 
 /* rm -rf dir; 0 or -1. */
-static int sim_node_remove(const char *dir)
+static inline int sim_node_remove(const char *dir)
 {
     char cmd[160];
     if ((size_t)snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir) >= sizeof cmd)
         return -1;
     return system(cmd) == 0 ? 0 : -1;
+}
+
+/*
+ * The node of the simulated driver's own tests (test_cuda_sim.c, test_cuda_graph.c), which
+ * link it directly: the state file path = /tmp/gpx-unit-PREFIX-PID.state of `spec`, mapped
+ * into *st (the test's own view of it) and selected through GPUPLEX_SIM, with
+ * CUDA_VISIBLE_DEVICES unset; 0 or -1. sim_state_remove unmaps and removes it.
+ */
+static inline int sim_state_make(const char *prefix, const char *spec, char *path, size_t len,
+                                 struct gpx_sim_state *st)
+{
+    snprintf(path, len, "/tmp/gpx-unit-%s-%d.state", prefix, (int)getpid());
+    struct gpx_sim_spec s;
+    gpx_error e = {0};
+    if (gpx_sim_spec_parse(spec, &s, &e) < 0 || gpx_sim_create(path, &s, &e) < 0 ||
+        gpx_sim_open(path, st, &e) < 0)
+        return -1;
+    setenv("GPUPLEX_SIM", path, 1);
+    unsetenv("CUDA_VISIBLE_DEVICES");
+    return 0;
+}
+
+static inline void sim_state_remove(const char *path, struct gpx_sim_state *st)
+{
+    gpx_sim_close(st);
+    unlink(path);
 }
 
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "abi/cuda_abi.h"
+#include "sim_node.h"
 #include "state.h"
 
 #define MiB (1ULL << 20)
@@ -67,22 +68,13 @@ static uint64_t now_ns(void)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(path, sizeof path, "/tmp/gpx-unit-cuda-%d.state", (int)getpid());
-    struct gpx_sim_spec spec;
-    gpx_error e = {0};
-    if (gpx_sim_spec_parse("2xH100-80GB,1xA100-40GB", &spec, &e) < 0 ||
-        gpx_sim_create(path, &spec, &e) < 0 || gpx_sim_open(path, &st, &e) < 0)
-        return -1;
-    setenv("GPUPLEX_SIM", path, 1);
-    unsetenv("CUDA_VISIBLE_DEVICES");
-    return 0;
+    return sim_state_make("cuda", "2xH100-80GB,1xA100-40GB", path, sizeof path, &st);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    gpx_sim_close(&st);
-    unlink(path);
+    sim_state_remove(path, &st);
     return 0;
 }
 
