@@ -63,7 +63,10 @@ expect_rc 0 inst gpuplexd --version
 grep -q '^gpuplexd ' "$TEST_TMP/out" || fail "gpuplexd --version: $(cat "$TEST_TMP/out")"
 # the installed gpuplexd --sim finds the installed gpuplex (in bin/, not beside it in sbin/),
 # and the installed CLI talks to it
-inst gpuplexd --sim 1xH100-80GB --state-dir "$TEST_TMP/dstate" --run-dir "$TEST_TMP/drun" \
+# (env directly, not through inst: a function run with & is a subshell, and $! its pid,
+# which kill would stop and leave gpuplexd running; env execs gpuplexd under its own pid)
+env -i PATH="$bin:$sbin:/usr/bin:/bin" GPUPLEX_SIM="$GPUPLEX_SIM" ASAN_OPTIONS="$ASAN_OPTIONS" \
+    gpuplexd --sim 1xH100-80GB --state-dir "$TEST_TMP/dstate" --run-dir "$TEST_TMP/drun" \
     --socket "$TEST_TMP/d.sock" >"$TEST_TMP/d.log" 2>&1 &
 echo $! >"$TEST_TMP/gpxd.pid" # run-one.sh stops it if this script fails
 i=0
