@@ -42,12 +42,15 @@ GPX_IP_SUBMIT_HOOK(cuMemsetD2D32Async_ptsz, (CUdeviceptr dstDevice, size_t dstPi
 
 /* ---- graph memory ------------------------------------------------------------------------- */
 
-/* The driver's graph queries, resolved on first use (the hooks do not need them otherwise). */
+/* The driver's graph and capture queries, resolved on first use (the hooks do not need them
+ * otherwise). */
 static struct {
     _Atomic int done;
     gpx_cuGraphGetNodes_fn get_nodes;
     gpx_cuGraphNodeGetType_fn node_type;
     gpx_cuGraphMemAllocNodeGetParams_fn alloc_params;
+    gpx_cuStreamIsCapturing_fn is_capturing;
+    gpx_cuStreamIsCapturing_ptsz_fn is_capturing_ptsz;
 } q;
 
 static void queries_ensure(void)
@@ -61,7 +64,27 @@ static void queries_ensure(void)
         (gpx_cuGraphNodeGetType_fn)gpx__real_dlsym(gpx__ip.cuda_lib, "cuGraphNodeGetType");
     q.alloc_params = (gpx_cuGraphMemAllocNodeGetParams_fn)gpx__real_dlsym(
         gpx__ip.cuda_lib, "cuGraphMemAllocNodeGetParams");
+    q.is_capturing =
+        (gpx_cuStreamIsCapturing_fn)gpx__real_dlsym(gpx__ip.cuda_lib, "cuStreamIsCapturing");
+    q.is_capturing_ptsz = (gpx_cuStreamIsCapturing_ptsz_fn)gpx__real_dlsym(
+        gpx__ip.cuda_lib, "cuStreamIsCapturing_ptsz");
     atomic_store_explicit(&q.done, 1, memory_order_release);
+}
+
+/*
+ * 1 if `stream` is being captured. A stream-ordered allocation there is no
+ * memory now: the driver records a memory-allocation node of the graph and
+ * hands out its address, and the node is counted when an executable graph is
+ * made of the graph (below). Counting it at the allocation as well would count
+ * it twice.
+ */
+int gpx__ip_stream_capturing(CUstream stream, int ptsz)
+{
+    queries_ensure();
+    gpx_cuStreamIsCapturing_fn is =
+        ptsz && q.is_capturing_ptsz ? q.is_capturing_ptsz : q.is_capturing;
+    CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+    return is && is(stream, &status) == CUDA_SUCCESS && status != CU_STREAM_CAPTURE_STATUS_NONE;
 }
 
 /*

@@ -221,6 +221,8 @@ void gpx__ip_slice_atfork_child(void);
 void gpx__ip_capture_begin(void);
 void gpx__ip_capture_end(void);
 int gpx__ip_capturing(void); /* captures running now */
+/* 1 if the driver says `stream` is being captured (graph.c); ptsz: the per-thread-stream call */
+int gpx__ip_stream_capturing(CUstream stream, int ptsz);
 /* A context was destroyed: the drain must not push it any more. */
 void gpx__ip_context_gone(CUcontext ctx);
 

@@ -243,41 +243,12 @@ GPX_EXPORT CUresult cuMemFree(CUdeviceptr_v1 dptr)
 
 /* ---- stream-ordered allocation ------------------------------------------------------------ */
 
-/* The driver's cuStreamIsCapturing (and _ptsz), resolved on first use. */
-static struct {
-    _Atomic int done;
-    gpx_cuStreamIsCapturing_fn plain;
-    gpx_cuStreamIsCapturing_ptsz_fn ptsz;
-} cap;
-
-/*
- * 1 if `stream` is being captured. A stream-ordered allocation there is no
- * memory now: the driver records a memory-allocation node of the graph and
- * hands out its address, and graph.c counts that node when an executable
- * graph is made of the graph. Counting it here as well would count it twice.
- */
-static int capturing(CUstream stream, int ptsz)
-{
-    if (!atomic_load_explicit(&cap.done, memory_order_acquire) && gpx__ip.cuda_lib) {
-        gpx__ip_dlsym_ensure();
-        /* Racing threads store the same addresses. */
-        cap.plain =
-            (gpx_cuStreamIsCapturing_fn)gpx__real_dlsym(gpx__ip.cuda_lib, "cuStreamIsCapturing");
-        cap.ptsz = (gpx_cuStreamIsCapturing_ptsz_fn)gpx__real_dlsym(gpx__ip.cuda_lib,
-                                                                    "cuStreamIsCapturing_ptsz");
-        atomic_store_explicit(&cap.done, 1, memory_order_release);
-    }
-    gpx_cuStreamIsCapturing_fn is = ptsz && cap.ptsz ? cap.ptsz : cap.plain;
-    CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
-    return is && is(stream, &status) == CUDA_SUCCESS && status != CU_STREAM_CAPTURE_STATUS_NONE;
-}
-
 /* In ASYNC_ALLOC and POOL_ALLOC `args` is a parenthesized argument list: it cannot take more
  * parentheses. `pt`: the _ptsz variant (its stream 0 is the per-thread stream). */
 #define ASYNC_ALLOC(name, pt, args)                                                                \
     do {                                                                                           \
         NEED(name);                                                                                \
-        if (!counting() || !dptr || bytesize == 0 || capturing(hStream, pt))                       \
+        if (!counting() || !dptr || bytesize == 0 || gpx__ip_stream_capturing(hStream, pt))        \
             return REAL(name) args; /* NOLINT(bugprone-macro-parentheses) */                       \
         if (gpx__ip_reserve(bytesize) != 0)                                                        \
             return CUDA_ERROR_OUT_OF_MEMORY;                                                       \
