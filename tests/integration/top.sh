@@ -96,7 +96,7 @@ alt_screen() {
 # PS1 from the environment: the prompt is known; LANG: UTF-8 graphs
 $T new-session -d -s top -x 100 -y 32 "env PS1='prompt> ' LANG=C.UTF-8 sh"
 wait_screen '^prompt>'
-$T send-keys -t top "echo before-top; $GPX top -d 0.5 --sort memory; echo \$? >$TEST_TMP/top.rc; echo after-top" Enter
+$T send-keys -t top "echo \"before\"-top; $GPX top -d 0.5 --sort memory; echo \$? >$TEST_TMP/top.rc; echo \"after\"-top" Enter
 
 # the header names the path; a row per GPU with its bars; the leases with id, tenant, mode
 if [ "$GPX_VIA" = daemon ]; then
@@ -201,7 +201,7 @@ grep -q '^before-top$' "$TEST_TMP/screen.txt" || fail "the shell's screen was no
 
 # A terminal type ncurses does not know: exit 2, said on stderr, the shell's screen intact.
 rm -f "$TEST_TMP/top.rc"
-$T send-keys -t top "clear; TERM=gpx-no-such-term $GPX top; echo \$? >$TEST_TMP/top.rc; echo after-term" Enter
+$T send-keys -t top "clear; TERM=gpx-no-such-term $GPX top; echo \$? >$TEST_TMP/top.rc; echo \"after\"-term" Enter
 wait_screen '^after-term$'
 grep -q "^gpuplex top: cannot use terminal type 'gpx-no-such-term'" "$TEST_TMP/screen.txt" ||
     fail "unknown TERM: $(cat "$TEST_TMP/screen.txt")"
@@ -209,7 +209,7 @@ grep -q "^gpuplex top: cannot use terminal type 'gpx-no-such-term'" "$TEST_TMP/s
 
 # Ctrl-C (SIGINT) ends it the same way.
 rm -f "$TEST_TMP/top.rc"
-$T send-keys -t top "clear; $GPX top -d 0.5; echo \$? >$TEST_TMP/top.rc; echo after-int" Enter
+$T send-keys -t top "clear; $GPX top -d 0.5; echo \$? >$TEST_TMP/top.rc; echo \"after\"-int" Enter
 wait_screen '^gpuplex top '
 $T send-keys -t top C-c
 wait_screen '^after-int$'
@@ -222,7 +222,7 @@ cp "$TEST_TMP/screen.txt" "$ART/top$SFX-after-quit.txt"
 server=""
 [ "$GPX_VIA" = daemon ] && server="--server $TEST_TMP/gpxd.sock"
 rm -f "$TEST_TMP/top.rc"
-$T send-keys -t top "clear; GPUPLEX_TOKEN=$ta $GPX top -d 0.5 $server; echo \$? >$TEST_TMP/top.rc; echo after-alice" Enter
+$T send-keys -t top "clear; GPUPLEX_TOKEN=$ta $GPX top -d 0.5 $server; echo \$? >$TEST_TMP/top.rc; echo \"after\"-alice" Enter
 wait_screen "^$a +alice +timeslice "
 wait_screen '^LEASES 1 active'
 ! grep -qe "$b" -e "$m" -e "$c" "$TEST_TMP/screen.txt" || fail "alice's top shows others' leases"
