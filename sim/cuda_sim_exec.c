@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,8 +44,22 @@
 
 /* ---------------------------------------------------------------- time */
 
+/*
+ * A real driver's synchronize returns microseconds after the work ends (it
+ * spins or yields, cudaDeviceScheduleAuto). A sleep with the kernel's default
+ * timer slack (50 us) wakes later, and every drain would then leave the
+ * simulated engine idle for that long: each thread that waits here sleeps
+ * with 1 us of slack.
+ */
+#define SIM_TIMER_SLACK_NS 1000UL
+static __thread int slack_set;
+
 void gpx__cu_sleep_until(uint64_t t)
 {
+    if (!slack_set) {
+        prctl(PR_SET_TIMERSLACK, SIM_TIMER_SLACK_NS, 0, 0, 0);
+        slack_set = 1;
+    }
     struct timespec ts = {(time_t)(t / 1000000000ULL), (long)(t % 1000000000ULL)};
     while (gpx_sim_now_ns() < t &&
            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
@@ -1206,9 +1221,13 @@ SIM_EXPORT CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, 
  * LAUNCH_WINDOW_NS from now. Each context then keeps about one window of
  * work on the shared engine, and contexts of different processes interleave
  * on it, each seeing the slowdown of sharing the GPU; alone, a context still
- * keeps the engine busy without gaps.
+ * keeps the engine busy without gaps. The window is 10 ms (it was 2 ms): a
+ * launching thread that the host does not run for longer than the window
+ * leaves the engine idle, which a real GPU's deeper queue does not, and on a
+ * loaded 2-CPU host 2 ms was often too short (bench/timeslice lost 2-7 % of
+ * the engine's time alone to it).
  */
-#define LAUNCH_WINDOW_NS (2ULL * 1000000ULL)
+#define LAUNCH_WINDOW_NS (10ULL * 1000000ULL)
 
 static void ctx_window(struct sim_ctx *c)
 {
@@ -1344,6 +1363,8 @@ void gpx__cu_kernel_run(struct sim_ctx *c, struct sim_stream *s, uint64_t ns)
         end = gpx_sim_engine_submit_after(&gpx__cu.st, c->gpu, gpx__cu_stream_floor(s), ns, &start);
         util_busy(c->gpu, start, end);
     }
+    if (ns)
+        gpx_sim_proc_account(gpx__cu.slot[c->gpu], start, end);
     gpx__cu_stream_push_tail(s, end);
     atomic_max(&c->queue_end, end);
 }

@@ -8,8 +8,9 @@
 
 #define GPX_SIM_USAGE                                                                              \
     "usage: gpuplex sim init --gpus SPEC [--state FILE] [--driver VERSION]\n"                      \
-    "                        [--cuda-version X.Y]\n"                                               \
+    "                        [--cuda-version X.Y] [--sysfs DIR [--sysfs-foreign N]]\n"             \
     "       gpuplex sim models\n"                                                                  \
+    "       gpuplex sim engine [--state FILE] [--json]\n"                                          \
     "\n"                                                                                           \
     "The simulator provides ABI-compatible libnvidia-ml.so.1 and libcuda.so.1 over\n"              \
     "one shared state file, so gpuplex, its tests and third-party tools run without\n"             \
@@ -28,7 +29,16 @@
     "                 other branches are refused (default: 550.54.15, CUDA 12.4)\n"                \
     "  --cuda-version X.Y  report this CUDA version instead of the branch's\n"                     \
     "                 (12.0 .. 13.9): a driver newer or older than its branch\n"                   \
+    "  --sysfs DIR    also write a sysfs tree for the GPUs (PCI devices, IOMMU groups\n"           \
+    "                 with the audio function, drivers, mdev types on A100, SR-IOV VFs\n"          \
+    "                 with creatable_vgpu_types on H100/H200) for GPUPLEX_SYSFS_ROOT;\n"           \
+    "                 gpuplex-sim-kernel --sysfs DIR (lib/sim) plays the kernel's part\n"          \
+    "  --sysfs-foreign N  put a NIC bound to a host driver in GPU N's IOMMU group\n"               \
     "\n"                                                                                           \
-    "'sim models' lists the models with their SM counts, memory and power limits.\n"
+    "'sim models' lists the models with their SM counts, memory and power limits.\n"               \
+    "'sim engine' prints the simulated engine's own accounting: per GPU and per\n"                 \
+    "process, the GPU time its kernels have run up to now (GPU_MS_RUN, exact while\n"              \
+    "EXACT says yes), what is queued, and kernels submitted: the ground truth the\n"               \
+    "benchmarks compare the arbiter's figures with (a real GPU has no such figure).\n"
 
 #endif

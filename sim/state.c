@@ -10,6 +10,7 @@
 #include "shm/pidns.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -402,10 +403,78 @@ struct gpx_sim_proc *gpx_sim_proc_attach(struct gpx_sim_state *st, uint32_t gpu,
         found->start_ticks = ticks;
         found->pidns = ns;
         atomic_store(&found->used_bytes, 0);
+        /* a new process: its own engine accounting (a writer that died left the lock) */
+        atomic_store(&found->gpu_ns_submitted, 0);
+        atomic_store(&found->kernels, 0);
+        atomic_store(&found->span_pos, 0);
+        atomic_store(&found->span_seq, 0);
+        atomic_store(&found->span_lock, 0);
         atomic_store(&found->pid, pid);
     }
     gpx_sim_unlock(st);
     return found;
+}
+
+void gpx_sim_proc_account(struct gpx_sim_proc *p, uint64_t s, uint64_t e)
+{
+    if (!p || e <= s)
+        return;
+    while (atomic_exchange_explicit(&p->span_lock, 1, memory_order_acquire))
+        sched_yield(); /* only this process's threads take it, for a few stores */
+    atomic_fetch_add_explicit(&p->span_seq, 1, memory_order_acq_rel);
+    uint64_t pos = atomic_load_explicit(&p->span_pos, memory_order_relaxed);
+    uint32_t last = (uint32_t)((pos + GPX_SIM_PROC_SPANS - 1) % GPX_SIM_PROC_SPANS);
+    if (pos && atomic_load_explicit(&p->spans[last].e, memory_order_relaxed) == s) {
+        atomic_store_explicit(&p->spans[last].e, e, memory_order_relaxed); /* back to back */
+    } else {
+        uint32_t i = (uint32_t)(pos % GPX_SIM_PROC_SPANS);
+        atomic_store_explicit(&p->spans[i].s, s, memory_order_relaxed);
+        atomic_store_explicit(&p->spans[i].e, e, memory_order_relaxed);
+        atomic_store_explicit(&p->span_pos, pos + 1, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(&p->gpu_ns_submitted, e - s, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->kernels, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->span_seq, 1, memory_order_release);
+    atomic_store_explicit(&p->span_lock, 0, memory_order_release);
+}
+
+int gpx_sim_proc_gpu_ns(const struct gpx_sim_proc *p, uint64_t now, uint64_t *ran, uint64_t *queued,
+                        uint64_t *kernels)
+{
+    for (int tries = 0; tries < 10000; tries++) {
+        uint32_t seq = atomic_load_explicit(&p->span_seq, memory_order_acquire);
+        if (seq & 1) {
+            sched_yield();
+            continue;
+        }
+        uint64_t total = atomic_load_explicit(&p->gpu_ns_submitted, memory_order_relaxed);
+        uint64_t k = atomic_load_explicit(&p->kernels, memory_order_relaxed);
+        uint64_t pos = atomic_load_explicit(&p->span_pos, memory_order_relaxed);
+        uint64_t ahead = 0;
+        int exact = 1;
+        uint32_t n = pos < GPX_SIM_PROC_SPANS ? (uint32_t)pos : GPX_SIM_PROC_SPANS;
+        for (uint32_t j = 0; j < n; j++) {
+            uint64_t ss = atomic_load_explicit(&p->spans[j].s, memory_order_relaxed);
+            uint64_t ee = atomic_load_explicit(&p->spans[j].e, memory_order_relaxed);
+            if (ee > now)
+                ahead += ee - (ss > now ? ss : now);
+        }
+        if (pos > GPX_SIM_PROC_SPANS) {
+            /* the oldest span kept still ends in the future: older ones may too */
+            uint32_t oldest = (uint32_t)(pos % GPX_SIM_PROC_SPANS);
+            exact = atomic_load_explicit(&p->spans[oldest].s, memory_order_relaxed) <= now;
+        }
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&p->span_seq, memory_order_relaxed) != seq)
+            continue;
+        if (ahead > total)
+            ahead = total;
+        *ran = total - ahead;
+        *queued = ahead;
+        *kernels = k;
+        return exact;
+    }
+    return -1;
 }
 
 void gpx_sim_util_add(struct gpx_sim_util_bucket *b, uint64_t start_ns, uint64_t end_ns)

@@ -25,10 +25,11 @@
 #include <stddef.h>
 
 #define GPX_SIM_MAGIC               0x314d495358504750ULL /* "GPXSIM1" little-endian */
-/* 2: procs carry their pid namespace */
-#define GPX_SIM_VERSION             2U
+/* 2: procs carry their pid namespace; 3: procs account the GPU time their kernels take */
+#define GPX_SIM_VERSION             3U
 #define GPX_SIM_MAX_GPUS            16U
 #define GPX_SIM_MAX_PROCS           64U /* process slots per GPU */
+#define GPX_SIM_PROC_SPANS          16U /* engine spans a process slot remembers */
 #define GPX_SIM_UTIL_BUCKETS        32U
 #define GPX_SIM_UTIL_BUCKET_NS      50000000ULL /* 50 ms buckets */
 #define GPX_SIM_UTIL_WINDOW_BUCKETS 20U         /* utilization over the last 1 s */
@@ -103,7 +104,36 @@ struct gpx_sim_proc {
     uint64_t start_ticks; /* /proc/PID/stat starttime: tells pid reuse apart */
     uint32_t pidns;       /* its pid namespace (0: unknown, the reader's) */
     uint32_t pad;
+    /*
+     * The engine's own accounting of this process's kernels (simulator only,
+     * as a profiler's; the product never reads it): GPU time and kernels
+     * submitted, and the latest spans they occupy the engine, merged when back
+     * to back, so that what has run by any time can be told exactly
+     * (gpx_sim_proc_gpu_ns). Written by the process's threads under
+     * span_lock, read by anyone under the span_seq seqlock.
+     */
+    _Atomic uint64_t gpu_ns_submitted;
+    _Atomic uint64_t kernels;
+    _Atomic uint32_t span_lock;
+    _Atomic uint32_t span_seq; /* odd while a writer changes spans */
+    _Atomic uint64_t span_pos; /* spans written, ever */
+    struct {
+        _Atomic uint64_t s, e;
+    } spans[GPX_SIM_PROC_SPANS];
 };
+
+/*
+ * GPU time slot p's kernels have occupied the engine up to `now` (ns), and in
+ * *queued what is submitted but not yet run. Exact while the process has at
+ * most GPX_SIM_PROC_SPANS separate spans queued (always under time-slicing,
+ * where a holder's kernels run back to back); returns 1 when exact, 0 when
+ * older queued spans had to be counted as run, -1 when a writer kept the
+ * spans busy.
+ */
+int gpx_sim_proc_gpu_ns(const struct gpx_sim_proc *p, uint64_t now, uint64_t *ran, uint64_t *queued,
+                        uint64_t *kernels);
+/* Adds a kernel of this process that occupies the engine over [s, e). */
+void gpx_sim_proc_account(struct gpx_sim_proc *p, uint64_t s, uint64_t e);
 
 struct gpx_sim_util_bucket {
     _Atomic uint64_t epoch; /* time / GPX_SIM_UTIL_BUCKET_NS this bucket holds */

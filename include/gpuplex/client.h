@@ -65,6 +65,9 @@ int gpx_gpus_list(gpx_conn *c, struct gpx_node *out, gpx_error *err);
 /* from/to: RFC 3339 or Unix seconds, NULL = open */
 int gpx_usage(gpx_conn *c, const char *tenant, const char *from, const char *to,
               struct gpx_usage *out, gpx_error *err);
+/* The same over the leases labelled "KEY=VALUE" only (e.g. "slurm_job=42"); NULL: all. */
+int gpx_usage_labeled(gpx_conn *c, const char *tenant, const char *label, const char *from,
+                      const char *to, struct gpx_usage *out, gpx_error *err);
 int gpx_whoami(gpx_conn *c, struct gpx_caller *out, gpx_error *err);
 int gpx_health(gpx_conn *c, struct gpx_health *out, gpx_error *err);
 
@@ -88,6 +91,61 @@ int gpx_mig_set(gpx_conn *c, const char *gpu, const struct gpx_mig_req *r, struc
  */
 int gpx_conn_request(gpx_conn *c, const char *method, const char *path, struct json_t *body,
                      struct json_t **out, gpx_error *err);
+
+/*
+ * gpuplexd's VMs (/v1/vms, docs/vms.md), as the API's JSON: create takes the
+ * request object ({gpu | vgpu_type | mig_profile, vcpus, memory, kernel +
+ * initrd | image, ssh_authorized_key, ...}; the call takes it over) and
+ * answers the VM with its ssh endpoint; list answers an array; remove stops
+ * the domain, gives the GPU back and ends the lease. Daemon only: the
+ * in-process engine answers INVALID.
+ */
+int gpx_vm_create(gpx_conn *c, struct json_t *request, struct json_t **out, gpx_error *err);
+int gpx_vm_list(gpx_conn *c, struct json_t **out, gpx_error *err);
+int gpx_vm_get(gpx_conn *c, const char *id, struct json_t **out, gpx_error *err);
+int gpx_vm_remove(gpx_conn *c, const char *id, struct json_t **out, gpx_error *err);
+
+/*
+ * GPU functions (/v1/functions, docs/functions.md), as the API's JSON. create
+ * and update take the registration object over ({name, command | image,
+ * lease, min_workers, max_workers, ...}); list answers {"functions": [...]};
+ * logs answers {"function", "workers": [{"id", "state", "logs"}]} (worker
+ * NULL: every worker; tail: lines, 0 = the daemon's default). Daemon only:
+ * the in-process connection answers INVALID.
+ */
+int gpx_function_create(gpx_conn *c, struct json_t *spec, struct json_t **out, gpx_error *err);
+int gpx_function_update(gpx_conn *c, const char *name, struct json_t *spec, struct json_t **out,
+                        gpx_error *err);
+int gpx_function_list(gpx_conn *c, struct json_t **out, gpx_error *err);
+int gpx_function_get(gpx_conn *c, const char *name, struct json_t **out, gpx_error *err);
+int gpx_function_remove(gpx_conn *c, const char *name, struct json_t **out, gpx_error *err);
+int gpx_function_logs(gpx_conn *c, const char *name, const char *worker, unsigned tail,
+                      struct json_t **out, gpx_error *err);
+/*
+ * The function calls metered over a window (GET /v1/usage's "functions"):
+ * [{tenant, function, requests, errors, gpu_seconds, bill, latency_ms_avg,
+ * queue_ms_avg}]. A daemonless connection has none: 0 with *out NULL.
+ */
+int gpx_function_usage(gpx_conn *c, const char *tenant, const char *from, const char *to,
+                       struct json_t **out, gpx_error *err);
+/* The answer of a call, raw: the worker's (or gpuplexd's error) status, type and bytes. */
+struct gpx_fn_answer {
+    long status;
+    char content_type[128];  /* "" when none */
+    char request_id[64];     /* X-Gpuplex-Request-Id; "" when none */
+    double gpu_ms, queue_ms; /* X-Gpuplex-Gpu-Ms, X-Gpuplex-Queue-Ms; -1 when absent */
+    long retry_after;        /* Retry-After (s) of a 429; 0 when absent */
+    char *body;              /* malloc'd, NUL-terminated after len bytes (free()) */
+    size_t len;
+};
+/*
+ * Calls function `name` with body (len bytes, content_type NULL =
+ * application/octet-stream): 0 with *out filled whatever the status (4xx and
+ * 5xx too: the caller reads them); -1 only when no answer came (transport,
+ * or a daemonless connection), err set.
+ */
+int gpx_function_invoke(gpx_conn *c, const char *name, const void *body, size_t len,
+                        const char *content_type, struct gpx_fn_answer *out, gpx_error *err);
 
 /* The state directory the rule uses when none is given (see above). */
 const char *gpx_state_dir(void);

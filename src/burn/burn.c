@@ -152,6 +152,7 @@ static const char *const api_names[] = {"alloc", "pitch", "managed", "vmm", "asy
 
 struct opts {
     uint64_t alloc_mib, chunk_mib, kernels, kernel_ns, streams, hold_ms, duration_ms, sync_every;
+    uint64_t mix_every, start_at_ms;
     int device;
     enum api api;
     int json, verify;
@@ -166,6 +167,7 @@ struct chunk {
 
 struct result {
     uint64_t allocated_mib, refused, kernels;
+    uint64_t mixed; /* --mix-every rounds done: allocate, copy in and out, free */
     double kernel_s, wall_s;
     char device_name[128];
     size_t mem_total, mem_free;
@@ -383,6 +385,35 @@ static int verify_chunk(const struct chunk *c)
     return rc;
 }
 
+/*
+ * One round of --mix-every: a chunk allocated through --api, 1 MiB (at most the
+ * chunk) copied in and back, the chunk freed: the allocation and copy traffic a
+ * training step has between its kernels, so that a mode's cost on those calls
+ * (the interposer's quota accounting) shows in the kernels' throughput.
+ */
+static int mix_round(const struct opts *o, CUdevice dev, CUstream s0, unsigned char *buf)
+{
+    if (need((void *)cu.htod, "cuMemcpyHtoD") || need((void *)cu.dtoh, "cuMemcpyDtoH"))
+        return -1;
+    struct chunk c = {.size = (size_t)o->chunk_mib << 20};
+    int a = alloc_chunk(o, &c, dev, s0);
+    if (a != 0)
+        return a > 0 ? fail("--mix-every: a %" PRIu64 " MiB chunk was refused (out of memory)",
+                            o->chunk_mib)
+                     : -1;
+    if (o->api == API_ASYNC && cu.stream_sync(s0) != CUDA_SUCCESS)
+        return fail("cuStreamSynchronize after cuMemAllocAsync");
+    size_t n = c.size < (1 << 20) ? c.size : (1 << 20);
+    CHECK(cu.htod(c.ptr, buf, n), "cuMemcpyHtoD");
+    CHECK(cu.dtoh(buf, c.ptr, n), "cuMemcpyDtoH");
+    if (free_chunk(o, &c, s0) < 0)
+        return -1;
+    if (o->api == API_ASYNC && cu.stream_sync(s0) != CUDA_SUCCESS)
+        return fail("cuStreamSynchronize after cuMemFreeAsync");
+    res.mixed++;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- the run */
 
 static int run(const struct opts *o)
@@ -460,6 +491,16 @@ static int run(const struct opts *o)
         } else {
             uint64_t ns = o->kernel_ns;
             void *args[] = {&ns};
+            /* --start-at-ms: concurrent tenants launch their first kernel together */
+            if (o->start_at_ms) {
+                struct timespec at = {(time_t)(o->start_at_ms / 1000),
+                                      (long)(o->start_at_ms % 1000) * 1000000L};
+                while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
+                    ;
+            }
+            unsigned char *mixbuf = o->mix_every ? calloc(1, 1 << 20) : NULL;
+            if (o->mix_every && !mixbuf)
+                rc = fail("out of host memory");
             double k0 = now_s();
             double end = k0 + (double)o->duration_ms / 1000.0;
             /* --kernels K, or as many as fit in --duration-ms (K then caps them, 0 = no cap) */
@@ -478,7 +519,10 @@ static int run(const struct opts *o)
                     if (r != CUDA_SUCCESS)
                         rc = fail("cuStreamSynchronize: %s (%d)", cu_name(r), (int)r);
                 }
+                if (rc == 0 && o->mix_every && (k + 1) % o->mix_every == 0)
+                    rc = mix_round(o, dev, streams[0], mixbuf);
             }
+            free(mixbuf);
             for (size_t i = 0; i < nstreams && rc == 0; i++) {
                 r = cu.stream_sync(streams[i]);
                 if (r != CUDA_SUCCESS)
@@ -540,6 +584,8 @@ static void report(const struct opts *o)
                res.refused ? " (refused after that)" : "");
         printf("device memory: %zu MiB free of %zu MiB\n", res.mem_free >> 20, res.mem_total >> 20);
         printf("kernels:       %" PRIu64 " in %.3f s (%.1f/s)\n", res.kernels, res.kernel_s, kps);
+        if (o->mix_every)
+            printf("mixed:         %" PRIu64 " alloc+copy+free rounds\n", res.mixed);
         printf("wall:          %.3f s\n", res.wall_s);
         if (res.verified >= 0)
             printf("copies:        %s\n", res.verified ? "verified" : "not verified");
@@ -559,6 +605,8 @@ static void report(const struct opts *o)
            res.kernels, o->kernel_ns, o->streams);
     printf(", \"kernel_s\": %.6f, \"kernels_per_s\": %.3f, \"wall_s\": %.6f", res.kernel_s, kps,
            res.wall_s);
+    if (o->mix_every)
+        printf(", \"mixed\": %" PRIu64, res.mixed);
     printf(", \"resolved_by\": \"%s\"", res.resolved_by_procaddress ? "cuGetProcAddress" : "dlsym");
     if (res.verified >= 0)
         printf(", \"verified\": %s", res.verified ? "true" : "false");
@@ -592,6 +640,11 @@ static const char usage_text[] =
     "  --duration-ms D  launch kernels for D ms instead (--kernels then caps them)\n"
     "  --sync-every N   wait for every N-th kernel (a synchronous workload)\n"
     "  --streams S      round-robin over S streams (default 1)\n"
+    "  --start-at-ms T  wait until CLOCK_MONOTONIC reaches T ms before the first\n"
+    "                   kernel (tenants started apart launch together; the past: now)\n"
+    "  --mix-every N    after every N-th kernel, allocate a --chunk-mib chunk (--api),\n"
+    "                   copy 1 MiB into it and back, and free it (the mixed workload\n"
+    "                   of 'gpuplex bench'); a refused chunk is then an error\n"
     "  --device D       use CUDA device D (default 0)\n"
     "  --hold-ms M      keep the memory allocated M ms after the kernels, then free it\n"
     "  --verify         copy a pattern into each chunk and back, and check a memset\n"
@@ -601,7 +654,8 @@ static const char usage_text[] =
     "JSON fields: api, device, device_name, allocated_mib, refused, mem_total_mib and\n"
     "mem_free_mib (cuMemGetInfo after allocating), kernels, kernel_ns, streams,\n"
     "kernel_s (first launch to last kernel done), kernels_per_s, wall_s (start to the\n"
-    "kernels' end, without --hold-ms), resolved_by, verified (with --verify), and\n"
+    "kernels' end, without --hold-ms), mixed (with --mix-every), resolved_by, verified\n"
+    "(with --verify), and\n"
     "error when something failed.\n"
     "\n"
     "Exit status: 0 done (a refusal is a result, not a failure), 1 a driver call\n"
@@ -670,6 +724,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
             i++;
         } else if (!strcmp(a, "--sync-every")) {
             if (parse_u64(a, val, 100000000ULL, &o->sync_every))
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--start-at-ms")) {
+            if (parse_u64(a, val, UINT64_MAX / 1000000, &o->start_at_ms))
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--mix-every")) {
+            if (parse_u64(a, val, 100000000ULL, &o->mix_every))
                 return 2;
             i++;
         } else if (!strcmp(a, "--kernel-ns")) {

@@ -28,6 +28,11 @@ extern const struct gpx_cmd gpx_cmd_dmon;
 extern const struct gpx_cmd gpx_cmd_cdi;
 extern const struct gpx_cmd gpx_cmd_cdi_hook;
 extern const struct gpx_cmd gpx_cmd_container;
+extern const struct gpx_cmd gpx_cmd_fn; /* GPU functions (cmd_fn.c) */
+extern const struct gpx_cmd gpx_cmd_recommend;
+extern const struct gpx_cmd gpx_cmd_bench;
+extern const struct gpx_cmd gpx_cmd_slurm;
+extern const struct gpx_cmd gpx_cmd_vm;
 /* Rewrites the CDI spec at gpuplexd.conf's cdi_spec (none: nothing), as `cdi generate --output`
  * would: what `gpuplex run --container` does when no gpuplexd keeps the spec. */
 int gpx_cli_cdi_refresh(const char *server);

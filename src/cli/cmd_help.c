@@ -36,6 +36,8 @@ const struct gpx_cli_help gpx_cli_help = {
            "                          /etc/gpuplex/gpuplexd.conf if present\n"
            "  GPUPLEX_SIM=FILE        use the simulated driver over FILE (see 'gpuplex help sim')\n"
            "  GPUPLEX_DRIVER_DIR=DIR  load libnvidia-ml.so.1 / libcuda.so.1 from DIR first\n"
+           "  GPUPLEX_SYSFS_ROOT=DIR  read and write sysfs under DIR for VMs (default /sys;\n"
+           "                          'gpuplex sim init --sysfs DIR' writes a simulated one)\n"
            "  GPUPLEX_LOG=LEVEL       error|warn|info|debug on stderr (default warn; in\n"
            "                          workloads, the interposer defaults to error)\n",
     .exit = "  0 success            1 internal error      2 usage or invalid argument\n"

@@ -32,16 +32,20 @@ static void row(json_t *o, const char *first, const char *name)
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"tenant", required_argument, NULL, 't'}, {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 'T'},     {"leases", no_argument, NULL, 'l'},
-        {"server", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    const char *tenant = NULL, *from = NULL, *to = NULL, *server = NULL;
+    static const struct option opts[] = {{"tenant", required_argument, NULL, 't'},
+                                         {"from", required_argument, NULL, 'f'},
+                                         {"to", required_argument, NULL, 'T'},
+                                         {"leases", no_argument, NULL, 'l'},
+                                         {"server", required_argument, NULL, 's'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"label", required_argument, NULL, 'L'},
+                                         {NULL, 0, NULL, 0}};
+    const char *tenant = NULL, *from = NULL, *to = NULL, *server = NULL, *label = NULL;
     int json = 0, leases = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "t:f:T:ls:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:f:T:ls:jhL:", opts, NULL)) != -1) {
         switch (c) {
         case 't':
             tenant = optarg;
@@ -54,6 +58,9 @@ static int run(int argc, char **argv)
             break;
         case 'l':
             leases = 1;
+            break;
+        case 'L':
+            label = optarg;
             break;
         case 's':
             server = optarg;
@@ -76,18 +83,27 @@ static int run(int argc, char **argv)
         return gpx_cli_usage_error(&gpx_cmd_usage, "--from: %s", err.msg);
     if (to && gpx_parse_time(to, &when, &err) < 0)
         return gpx_cli_usage_error(&gpx_cmd_usage, "--to: %s", err.msg);
+    if (label && (!strchr(label, '=') || *label == '='))
+        return gpx_cli_usage_error(&gpx_cmd_usage, "--label: '%s' is not KEY=VALUE", label);
     struct gpx_conn *cn = NULL;
     int rc = gpx_cli_connect(server, &cn);
     if (rc)
         return rc;
     struct gpx_usage u;
-    if (gpx_usage(cn, tenant, from, to, &u, &err) < 0)
+    json_t *fns = NULL; /* GPU function calls (gpuplexd only; they carry no lease labels) */
+    if (gpx_usage_labeled(cn, tenant, label, from, to, &u, &err) < 0) {
         rc = gpx_cli_fail(&err);
+    } else if (!label && gpx_function_usage(cn, tenant, from, to, &fns, &err) < 0) {
+        rc = gpx_cli_fail(&err);
+        gpx_usage_free(&u);
+    }
     gpx_conn_close(cn);
     if (rc)
         return rc;
     json_t *out = gpx_view_usage(&u);
     gpx_usage_free(&u);
+    if (fns)
+        json_object_set_new(out, "functions", fns);
     if (json) {
         gpx_view_print(out);
         json_decref(out);
@@ -121,6 +137,19 @@ static int run(int argc, char **argv)
                    json_string_value(json_object_get(t, "state")));
         }
     }
+    if (json_array_size(json_object_get(out, "functions"))) {
+        printf("\n%-20s %-20s %9s %7s %12s %14s\n", "TENANT", "FUNCTION", "REQUESTS", "ERRORS",
+               "GPU-S", "BILL");
+        json_array_foreach(json_object_get(out, "functions"), i, t)
+        {
+            printf("%-20s %-20s %9lld %7lld %12.3f %14.6f\n",
+                   json_string_value(json_object_get(t, "tenant")),
+                   json_string_value(json_object_get(t, "function")),
+                   (long long)json_integer_value(json_object_get(t, "requests")),
+                   (long long)json_integer_value(json_object_get(t, "errors")),
+                   num(t, "gpu_seconds"), num(t, "bill"));
+        }
+    }
     json_decref(out);
     return 0;
 }
@@ -129,8 +158,8 @@ const struct gpx_cmd gpx_cmd_usage = {
     "usage",
     run,
     "GPU usage per tenant and lease, as the lease engine metered it",
-    "usage: gpuplex usage [--tenant NAME] [--from TIME] [--to TIME] [--leases]\n"
-    "                     [--server S] [--json]\n"
+    "usage: gpuplex usage [--tenant NAME] [--label KEY=VALUE] [--from TIME] [--to TIME]\n"
+    "                     [--leases] [--server S] [--json]\n"
     "\n"
     "Metering over a time window (default: everything until now), from gpuplexd or\n"
     "the engine in-process (samples taken by gpuplexd's timer, or as each command\n"
@@ -143,9 +172,14 @@ const struct gpx_cmd gpx_cmd_usage = {
     "  QUOTA-GIB-S  GiB-seconds of memory quota held (exclusive: the whole GPU)\n"
     "  USED-GIB-S   GiB-seconds of device memory really held by the processes\n"
     "  PEAK         the most device memory held at once\n"
+    "With gpuplexd, the calls of GPU functions per tenant and function too\n"
+    "(docs/functions.md): REQUESTS (429s are not counted), ERRORS (status >= 400),\n"
+    "GPU-S and BILL from the function's prices.\n"
     "A tenant sees only its own usage; an admin every tenant's.\n"
     "\n"
     "  --tenant NAME  one tenant (admins)\n"
+    "  --label KEY=VALUE  only leases with this label, e.g. slurm_job=42: a Slurm\n"
+    "                 job's leases on this node (docs/slurm.md)\n"
     "  --from TIME    window start, RFC 3339 UTC (2024-05-01T00:00:00Z) or Unix seconds\n"
     "  --to TIME      window end (default: now)\n"
     "  --leases       also list each lease\n"
@@ -154,7 +188,9 @@ const struct gpx_cmd gpx_cmd_usage = {
     "  --json         print {from, to, tenants: [{tenant, leases, lease_seconds,\n"
     "                 gpu_seconds, wait_seconds, memory_quota_gib_seconds,\n"
     "                 memory_used_gib_seconds, memory_peak_bytes}], leases: [{id,\n"
-    "                 tenant, mode, gpu, state, ...the same figures}]}\n"
+    "                 tenant, mode, gpu, state, ...the same figures}], functions:\n"
+    "                 [{tenant, function, requests, errors, gpu_seconds, bill,\n"
+    "                 latency_ms_avg, queue_ms_avg}] (gpuplexd, without --label)}\n"
     "\n"
     "exit status: 0 ok; 2 bad usage or time; 9 gpuplexd unreachable; 10 not\n"
     "authenticated, or another tenant's usage asked by a tenant.\n",

@@ -11,11 +11,29 @@
 #include <string.h>
 
 const struct gpx_cmd *const gpx_cli_commands[] = {
-    &gpx_cmd_ls,        &gpx_cmd_lease, &gpx_cmd_run,       &gpx_cmd_watch,
-    &gpx_cmd_dmon,      &gpx_cmd_top,   &gpx_cmd_status,    &gpx_cmd_usage,
-    &gpx_cmd_tenant,    &gpx_cmd_mig,   &gpx_cmd_timeslice, &gpx_cmd_cdi,
-    &gpx_cmd_container, &gpx_cmd_sim,   &gpx_cmd_help,      &gpx_cmd_version,
-    &gpx_cmd_cdi_hook,  NULL,
+    &gpx_cmd_ls,
+    &gpx_cmd_lease,
+    &gpx_cmd_run,
+    &gpx_cmd_watch,
+    &gpx_cmd_dmon,
+    &gpx_cmd_top,
+    &gpx_cmd_status,
+    &gpx_cmd_usage,
+    &gpx_cmd_tenant,
+    &gpx_cmd_mig,
+    &gpx_cmd_timeslice,
+    &gpx_cmd_cdi,
+    &gpx_cmd_container,
+    &gpx_cmd_fn,
+    &gpx_cmd_bench,
+    &gpx_cmd_recommend,
+    &gpx_cmd_sim,
+    &gpx_cmd_help,
+    &gpx_cmd_version,
+    &gpx_cmd_cdi_hook,
+    &gpx_cmd_slurm,
+    &gpx_cmd_vm,
+    NULL,
 };
 
 const struct gpx_cmd *gpx_cli_find(const char *name)

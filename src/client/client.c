@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include "client/http.h"
+#include "gpuplex/client.h" /* struct gpx_fn_answer */
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -424,4 +425,121 @@ int gpx_client_request(gpx_client *c, const char *method, const char *path, cons
     if (ok < 0 && st >= 200 && st < 300)
         *status = 0; /* no memory for an empty body: not the daemon's answer */
     return ok;
+}
+
+/* --- raw requests (function calls) ------------------------------------------------------------ */
+
+struct raw_answer {
+    struct answer a;
+    struct gpx_fn_answer *out;
+};
+
+/* Copies a header's value when the line is "name: value" (case-insensitive name). */
+static int header_value(const char *line, size_t n, const char *name, char *out, size_t len)
+{
+    size_t nl = strlen(name);
+    if (n <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
+        return 0;
+    const char *v = line + nl + 1;
+    size_t vl = n - nl - 1;
+    while (vl && (*v == ' ' || *v == '\t')) {
+        v++;
+        vl--;
+    }
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+        vl--;
+    snprintf(out, len, "%.*s", (int)vl, v);
+    return 1;
+}
+
+static size_t on_raw_header(char *data, size_t size, size_t n, void *arg)
+{
+    struct raw_answer *r = arg;
+    size_t len = size * n;
+    if (on_header(data, size, n, &r->a) != len)
+        return 0;
+    if (!strncmp(data, "HTTP/", 5)) { /* a new answer (after a 100 Continue): start over */
+        r->out->content_type[0] = r->out->request_id[0] = '\0';
+        r->out->gpu_ms = r->out->queue_ms = -1;
+        r->out->retry_after = 0;
+        return len;
+    }
+    struct gpx_fn_answer *o = r->out;
+    char v[64];
+    header_value(data, len, "Content-Type", o->content_type, sizeof o->content_type);
+    header_value(data, len, "X-Gpuplex-Request-Id", o->request_id, sizeof o->request_id);
+    if (header_value(data, len, "X-Gpuplex-Gpu-Ms", v, sizeof v))
+        o->gpu_ms = strtod(v, NULL);
+    if (header_value(data, len, "X-Gpuplex-Queue-Ms", v, sizeof v))
+        o->queue_ms = strtod(v, NULL);
+    if (header_value(data, len, "Retry-After", v, sizeof v))
+        o->retry_after = strtol(v, NULL, 10);
+    return len;
+}
+
+int gpx_client_raw_request(gpx_client *c, const char *method, const char *path,
+                           const char *content_type, const void *body, size_t len,
+                           struct gpx_fn_answer *out, gpx_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->gpu_ms = out->queue_ms = -1;
+    if (!request_word(method) || !request_word(path) || *path != '/' || strchr(path, '#'))
+        return gpx_error_set(err, GPX_E_INVALID, "invalid request '%s %s'",
+                             method ? method : "(null)", path ? path : "(null)");
+    char *url = NULL, *ctype = NULL;
+    if (asprintf(&url, "%s%s", c->base, path) < 0)
+        return gpx_error_set(err, GPX_E_NOMEM, "request");
+    if (asprintf(&ctype, "Content-Type: %s",
+                 content_type && *content_type && !strpbrk(content_type, "\r\n")
+                     ? content_type
+                     : "application/octet-stream") < 0) {
+        free(url);
+        return gpx_error_set(err, GPX_E_NOMEM, "request");
+    }
+    struct curl_slist *hdrs = NULL, *l;
+    const char *lines[] = {"Expect:", c->auth, ctype};
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        if (!lines[i])
+            continue;
+        if (!(l = curl_slist_append(hdrs, lines[i]))) {
+            curl_slist_free_all(hdrs);
+            free(url);
+            free(ctype);
+            return gpx_error_set(err, GPX_E_NOMEM, "request");
+        }
+        hdrs = l;
+    }
+    struct raw_answer r = {.out = out};
+    CURL *h = c->curl;
+    CURLcode rc = set_common(c, url);
+#define SET(opt, val) (rc = rc != CURLE_OK ? rc : curl_easy_setopt(h, opt, val))
+    SET(CURLOPT_USERAGENT, "gpuplex/" GPX_VERSION);
+    SET(CURLOPT_HTTPHEADER, hdrs);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, &r.a);
+    SET(CURLOPT_HEADERFUNCTION, on_raw_header);
+    SET(CURLOPT_HEADERDATA, &r);
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    SET(CURLOPT_POSTFIELDS, body ? body : "");
+    if (strcmp(method, "POST") != 0)
+        SET(CURLOPT_CUSTOMREQUEST, method);
+#undef SET
+    if (rc == CURLE_OK)
+        rc = curl_easy_perform(h);
+    long st = 0;
+    if (rc == CURLE_OK)
+        rc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+    curl_slist_free_all(hdrs);
+    free(url);
+    free(ctype);
+    if (rc != CURLE_OK) {
+        free(r.a.p);
+        return transport_error(c, rc, &r.a, err);
+    }
+    if (!r.a.p && !(r.a.p = calloc(1, 1)))
+        return gpx_error_set(err, GPX_E_NOMEM, "answer");
+    out->status = st;
+    out->body = r.a.p;
+    out->len = r.a.len;
+    return 0;
 }

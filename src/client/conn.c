@@ -186,7 +186,13 @@ int gpx_gpus_list(gpx_conn *c, struct gpx_node *out, gpx_error *err)
 int gpx_usage(gpx_conn *c, const char *tenant, const char *from, const char *to,
               struct gpx_usage *out, gpx_error *err)
 {
-    return c->ops->usage(c, tenant, from, to, out, err);
+    return c->ops->usage(c, tenant, NULL, from, to, out, err);
+}
+
+int gpx_usage_labeled(gpx_conn *c, const char *tenant, const char *label, const char *from,
+                      const char *to, struct gpx_usage *out, gpx_error *err)
+{
+    return c->ops->usage(c, tenant, label, from, to, out, err);
 }
 
 int gpx_whoami(gpx_conn *c, struct gpx_caller *out, gpx_error *err)

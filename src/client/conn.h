@@ -22,8 +22,8 @@ struct gpx_conn_ops {
                       unsigned *n, gpx_error *err);
     int (*lease_release)(gpx_conn *c, const char *id, struct gpx_lease *out, gpx_error *err);
     int (*gpus)(gpx_conn *c, struct gpx_node *out, gpx_error *err);
-    int (*usage)(gpx_conn *c, const char *tenant, const char *from, const char *to,
-                 struct gpx_usage *out, gpx_error *err);
+    int (*usage)(gpx_conn *c, const char *tenant, const char *label, const char *from,
+                 const char *to, struct gpx_usage *out, gpx_error *err);
     int (*whoami)(gpx_conn *c, struct gpx_caller *out, gpx_error *err);
     int (*health)(gpx_conn *c, struct gpx_health *out, gpx_error *err);
     int (*tenant_add)(gpx_conn *c, const struct gpx_tenant_req *r, struct gpx_tenant *out,

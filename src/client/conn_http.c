@@ -185,11 +185,12 @@ static int gpus(gpx_conn *c, struct gpx_node *out, gpx_error *err)
     return rc;
 }
 
-static int usage(gpx_conn *c, const char *tenant, const char *from, const char *to,
-                 struct gpx_usage *out, gpx_error *err)
+static int usage(gpx_conn *c, const char *tenant, const char *label, const char *from,
+                 const char *to, struct gpx_usage *out, gpx_error *err)
 {
     char path[1024] = "/v1/usage";
     query(path, sizeof path, "tenant", tenant);
+    query(path, sizeof path, "label", label);
     query(path, sizeof path, "from", from);
     query(path, sizeof path, "to", to);
     json_t *j = NULL;

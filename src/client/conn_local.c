@@ -56,15 +56,15 @@ static int gpus(gpx_conn *c, struct gpx_node *out, gpx_error *err)
     return gpx_engine_gpus(c->eng, &c->caller, out, err);
 }
 
-static int usage(gpx_conn *c, const char *tenant, const char *from, const char *to,
-                 struct gpx_usage *out, gpx_error *err)
+static int usage(gpx_conn *c, const char *tenant, const char *label, const char *from,
+                 const char *to, struct gpx_usage *out, gpx_error *err)
 {
     int64_t f = 0, t = 0;
     if (from && gpx_parse_time(from, &f, err) < 0)
         return gpx_error_wrap(err, "--from");
     if (to && gpx_parse_time(to, &t, err) < 0)
         return gpx_error_wrap(err, "--to");
-    return gpx_engine_usage(c->eng, &c->caller, tenant, f, t, out, err);
+    return gpx_engine_usage_labeled(c->eng, &c->caller, tenant, label, f, t, out, err);
 }
 
 static int whoami(gpx_conn *c, struct gpx_caller *out, gpx_error *err)

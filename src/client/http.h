@@ -46,6 +46,17 @@ int gpx_client_request(gpx_client *c, const char *method, const char *path, cons
                        int *status, char **resp, gpx_error *err);
 
 /*
+ * One request with a raw body (len bytes of content_type) whose answer is
+ * kept raw, whatever its status, in *out (struct gpx_fn_answer of
+ * include/gpuplex/client.h: status, Content-Type, the X-Gpuplex-* headers,
+ * the body). -1 only for transport failures (GPX_E_IO), as above.
+ */
+struct gpx_fn_answer;
+int gpx_client_raw_request(gpx_client *c, const char *method, const char *path,
+                           const char *content_type, const void *body, size_t len,
+                           struct gpx_fn_answer *out, gpx_error *err);
+
+/*
  * Inside the client (answer.c, no libcurl, fuzzed by tests/fuzz/fuzz_client_response.c).
  * gpx__client_answer: an answer's HTTP status and body (malloc'd, NUL-terminated after `len`
  * bytes, or NULL; taken over) as gpx_client_request returns them: 2xx, 0 and *resp (when

@@ -174,11 +174,11 @@ static int h_lease_release(const struct call *x, json_t **out, gpx_error *err)
     return rc < 0 ? -1 : 200;
 }
 
-static const char *const q_usage[] = {"tenant", "from", "to", NULL};
+static const char *const q_usage[] = {"tenant", "from", "to", "label", NULL};
 
 static int h_usage(const struct call *x, json_t **out, gpx_error *err)
 {
-    const char *v[3] = {NULL, NULL, NULL};
+    const char *v[4] = {NULL, NULL, NULL, NULL};
     int64_t from = 0, to = 0;
     if (args(x->rq, q_usage, v, err) < 0)
         return -1;
@@ -187,9 +187,20 @@ static int h_usage(const struct call *x, json_t **out, gpx_error *err)
     if (v[2] && gpx_parse_time(v[2], &to, err) < 0)
         return gpx_error_wrap(err, "query 'to'");
     struct gpx_usage u;
-    if (gpx_engine_usage(x->d->eng, x->c, v[0], from, to, &u, err) < 0)
+    if (gpx_engine_usage_labeled(x->d->eng, x->c, v[0], v[3], from, to, &u, err) < 0)
         return -1;
     *out = gpx_view_usage(&u);
+    /* function calls, by tenant and function, over the same window (docs/functions.md);
+     * they carry no lease labels, so a label filter leaves them out */
+    if (!v[3]) {
+        json_t *fr = gpxd_function_usage(x->d, x->c->admin ? v[0] : x->c->tenant, u.from_ns,
+                                         u.to_ns ? u.to_ns : INT64_MAX, err);
+        if (!fr) {
+            gpx_usage_free(&u);
+            return -1;
+        }
+        json_object_set_new(*out, "functions", fr);
+    }
     gpx_usage_free(&u);
     return 200;
 }
@@ -313,9 +324,89 @@ static int h_container_remove(const struct call *x, json_t **out, gpx_error *err
     return gpxd_container_remove(x->d, x->c, x->param, out, err) < 0 ? -1 : 200;
 }
 
+/* --- GPU functions (functions.c, docs/functions.md) ----------------------------------------- */
+
+static int h_fn_list(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_function_list(x->d, x->c, out, err) < 0 ? -1 : 200;
+}
+
+static int h_fn_create(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_function_create(x->d, x->c, x->rq->body, x->rq->body_len, out, err) < 0 ? -1 : 201;
+}
+
+static int h_fn_get(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_function_get(x->d, x->c, x->param, out, err) < 0 ? -1 : 200;
+}
+
+static int h_fn_update(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_function_update(x->d, x->c, x->param, x->rq->body, x->rq->body_len, out, err) < 0
+               ? -1
+               : 200;
+}
+
+static int h_fn_remove(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_function_remove(x->d, x->c, x->param, out, err) < 0 ? -1 : 200;
+}
+
+static const char *const q_fn_logs[] = {"worker", "tail", NULL};
+
+static int h_fn_logs(const struct call *x, json_t **out, gpx_error *err)
+{
+    const char *v[2] = {NULL, NULL};
+    unsigned tail = 100;
+    if (args(x->rq, q_fn_logs, v, err) < 0 ||
+        (v[1] && query_uint("tail", v[1], 100000, &tail, err) < 0))
+        return -1;
+    return gpxd_function_logs(x->d, x->c, x->param, v[0], tail, out, err) < 0 ? -1 : 200;
+}
+
+/* The call is answered later: http.c suspends the connection and submits it. */
+static int h_fn_invoke(const struct call *x, json_t **out, gpx_error *err)
+{
+    (void)out;
+    struct gpxd_fn_call *c = gpxd_fn_call_new(x->d, x->c, x->param, x->rq->body, x->rq->body_len,
+                                              x->rq->content_type, err);
+    if (!c)
+        return -1;
+    x->rs->call = c;
+    return 0;
+}
+
+/* VMs through libvirt (vms.c) */
+static int h_vm_create(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_vm_create(x->d, x->c, x->rq->body, x->rq->body_len, out, err) < 0 ? -1 : 201;
+}
+
+static int h_vm_list(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_vm_list(x->d, x->c, out, err) < 0 ? -1 : 200;
+}
+
+static int h_vm_get(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_vm_get(x->d, x->c, x->param, out, err) < 0 ? -1 : 200;
+}
+
+static int h_vm_remove(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_vm_remove(x->d, x->c, x->param, out, err) < 0 ? -1 : 200;
+}
+
+static int h_vgpu_types(const struct call *x, json_t **out, gpx_error *err)
+{
+    return gpxd_vgpu_types(x->d, x->c, x->param, out, err) < 0 ? -1 : 200;
+}
+
 /* --- the table ------------------------------------------------------------------------------ */
 
-#define TENANTS "managing tenants"
+#define TENANTS   "managing tenants"
+#define FUNCTIONS "managing functions"
 static const struct route routes[] = {
     {"GET", "/healthz", ROLE_ANYONE, h_healthz, NULL, NULL},
     {"HEAD", "/healthz", ROLE_ANYONE, h_healthz, NULL, NULL},
@@ -334,11 +425,23 @@ static const struct route routes[] = {
     {"POST", "/v1/tenants/{}/token", ROLE_ADMIN, h_tenant_token, NULL, TENANTS},
     {"GET", "/v1/gpus/{}/mig", ROLE_TENANT, h_mig_get, NULL, NULL},
     {"POST", "/v1/gpus/{}/mig", ROLE_ADMIN, h_mig_post, NULL, "changing MIG partitions"},
+    {"GET", "/v1/gpus/{}/vgpu-types", ROLE_TENANT, h_vgpu_types, NULL, NULL},
     {"GET", "/v1/containers", ROLE_TENANT, h_container_list, NULL, NULL},
     {"POST", "/v1/containers", ROLE_TENANT, h_container_create, NULL, NULL},
     {"GET", "/v1/containers/{}", ROLE_TENANT, h_container_get, NULL, NULL},
     {"DELETE", "/v1/containers/{}", ROLE_TENANT, h_container_remove, NULL, NULL},
     {"GET", "/v1/containers/{}/logs", ROLE_TENANT, h_container_logs, q_logs, NULL},
+    {"GET", "/v1/vms", ROLE_TENANT, h_vm_list, NULL, NULL},
+    {"POST", "/v1/vms", ROLE_TENANT, h_vm_create, NULL, NULL},
+    {"GET", "/v1/vms/{}", ROLE_TENANT, h_vm_get, NULL, NULL},
+    {"DELETE", "/v1/vms/{}", ROLE_TENANT, h_vm_remove, NULL, NULL},
+    {"GET", "/v1/functions", ROLE_TENANT, h_fn_list, NULL, NULL},
+    {"POST", "/v1/functions", ROLE_ADMIN, h_fn_create, NULL, FUNCTIONS},
+    {"GET", "/v1/functions/{}", ROLE_TENANT, h_fn_get, NULL, NULL},
+    {"PUT", "/v1/functions/{}", ROLE_ADMIN, h_fn_update, NULL, FUNCTIONS},
+    {"DELETE", "/v1/functions/{}", ROLE_ADMIN, h_fn_remove, NULL, FUNCTIONS},
+    {"POST", "/v1/functions/{}/invoke", ROLE_TENANT, h_fn_invoke, NULL, NULL},
+    {"GET", "/v1/functions/{}/logs", ROLE_ADMIN, h_fn_logs, q_fn_logs, FUNCTIONS},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -433,7 +536,9 @@ void gpxd_api_handle(struct gpxd *d, const struct gpxd_http_req *rq, struct gpxd
         goto done;
     }
     if (rq->body_too_large) {
-        fail(rs, GPX_E_TOO_LARGE, "request body is larger than %zu bytes", d->cfg.max_body);
+        size_t lim = gpxd_function_body_limit(d, rq->path);
+        fail(rs, GPX_E_TOO_LARGE, "request body is larger than %zu bytes%s",
+             lim ? lim : d->cfg.max_body, lim ? " (the function's max_body_bytes)" : "");
         goto done;
     }
     struct gpx_caller c;
@@ -458,7 +563,7 @@ void gpxd_api_handle(struct gpxd *d, const struct gpxd_http_req *rq, struct gpxd
              r->admin_for ? r->admin_for : "this", c.tenant);
         goto done;
     }
-    if (strcmp(rq->method, "POST") != 0 && rq->body_len > 0) {
+    if (strcmp(rq->method, "POST") != 0 && strcmp(rq->method, "PUT") != 0 && rq->body_len > 0) {
         fail(rs, GPX_E_INVALID, "%s requests take no body", rq->method);
         goto done;
     }
@@ -482,7 +587,7 @@ void gpxd_api_handle(struct gpxd *d, const struct gpxd_http_req *rq, struct gpxd
     if (out)
         set_json(rs, status, out);
     else
-        rs->status = status;
+        rs->status = status; /* 0 with rs->call: answered later, counted by http.c */
 done:
     if (rs->status >= 100 && rs->status < 600)
         atomic_fetch_add(&d->http_by_class[rs->status / 100], 1);

@@ -59,6 +59,11 @@ void gpxd_config_defaults(struct gpxd_config *c)
     snprintf(c->cdi_version, sizeof c->cdi_version, "%s", "0.5.0");
     snprintf(c->cdi_dev_root, sizeof c->cdi_dev_root, "%s", "/dev");
     snprintf(c->podman, sizeof c->podman, "%s", "podman");
+    snprintf(c->libvirt_uri, sizeof c->libvirt_uri, "%s", "qemu:///system");
+    snprintf(c->vm_ssh_address, sizeof c->vm_ssh_address, "%s", "127.0.0.1");
+    c->vm_hostdev = 1;
+    c->vm_ssh_port_min = 22200;
+    c->vm_ssh_port_max = 22999;
 }
 
 int gpxd_parse_duration(const char *s, uint64_t *ms, gpx_error *err)
@@ -305,6 +310,14 @@ static const struct key keys[] = {
     STRING("container_images", container_images, 0),
     STRING("podman", podman, 1),
     STRING("podman_args", podman_args, 0),
+    STRING("libvirt_uri", libvirt_uri, 1),
+    STRING("vm_images", vm_images, 0),
+    ENUM("vm_domain_type", vm_domain_type, int, {"kvm", 0}, {"qemu", 1}),
+    BOOL("vm_hostdev", vm_hostdev),
+    STRING("vm_dir", vm_dir, 0),
+    STRING("vm_ssh_address", vm_ssh_address, 1),
+    UINT("vm_ssh_port_min", vm_ssh_port_min, unsigned, 1024, 65535, 10),
+    UINT("vm_ssh_port_max", vm_ssh_port_max, unsigned, 1024, 65535, 10),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

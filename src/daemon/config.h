@@ -72,6 +72,14 @@ struct gpxd_config {
     char container_images[4096]; /* ','-separated names or PREFIX*; "" = managed containers off */
     char podman[PATH_MAX];       /* the podman binary */
     char podman_args[PATH_MAX];  /* extra global podman arguments, ' '-separated */
+    /* VMs through libvirt (vms.c, docs/vms.md) */
+    char libvirt_uri[256];   /* libvirt connection URI */
+    char vm_images[4096];    /* ','-separated dirs tenants may boot from; "" = VMs off */
+    int vm_domain_type;      /* 0 kvm, 1 qemu (software emulation) */
+    int vm_hostdev;          /* hand the leased GPU to the guest (0: lease only) */
+    char vm_dir[PATH_MAX];   /* seeds and console logs; "" = <state_dir>/vms */
+    char vm_ssh_address[64]; /* the SSH port forwards' host address */
+    unsigned vm_ssh_port_min, vm_ssh_port_max; /* the forwards' host ports */
 };
 
 void gpxd_config_defaults(struct gpxd_config *c);

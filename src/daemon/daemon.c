@@ -88,8 +88,15 @@ int gpxd_open(const struct gpxd_config *cfg, struct gpxd **out, gpx_error *err)
         .max_leases_per_tenant = d->cfg.max_leases_per_tenant,
         .daemon = 1,
     };
-    if (gpx_engine_open(&o, &d->eng, err) < 0 || start_cdi(d, err) < 0 ||
-        gpxd_containers_open(d, err) < 0) {
+    /* the VMs first: the domains of ended leases are destroyed before their devices go back */
+    if (gpx_engine_open(&o, &d->eng, err) < 0 || gpxd_vms_open(d, err) < 0) {
+        gpxd_close(d);
+        return -1;
+    }
+    /* sysfs as the store says (VM leases' devices) before anything serves or restarts a VM */
+    gpxd_vmhost_reconcile(d);
+    if (start_cdi(d, err) < 0 || gpxd_containers_open(d, err) < 0 ||
+        gpxd_functions_open(d, err) < 0) {
         gpxd_close(d);
         return -1;
     }
@@ -180,7 +187,8 @@ static void *background(void *arg)
 
 int gpxd_serve(struct gpxd *d, gpx_error *err)
 {
-    if (gpxd_http_start(d, &d->http, err) < 0)
+    /* libvirt reconciled against the store before anyone can ask about a VM */
+    if (gpxd_vms_start(d, err) < 0 || gpxd_http_start(d, &d->http, err) < 0)
         return -1;
     /* clients find the socket in the state's lock file: absolute, and only once it listens */
     char sock[PATH_MAX + 2], cwd[PATH_MAX];
@@ -193,6 +201,8 @@ int gpxd_serve(struct gpxd *d, gpx_error *err)
     if (pthread_create(&d->bg, NULL, background, d) != 0)
         return gpx_error_set(err, GPX_E_INTERNAL, "starting the background thread failed");
     d->bg_started = 1;
+    if (gpxd_functions_start(d, err) < 0)
+        return -1;
     return gpxd_containers_start(d, err);
 }
 
@@ -200,6 +210,7 @@ void gpxd_close(struct gpxd *d)
 {
     if (!d)
         return;
+    gpxd_functions_stop(d); /* answers the suspended calls before the listeners go */
     if (d->http)
         gpxd_http_stop(d->http);
     if (d->bg_started) {
@@ -210,8 +221,11 @@ void gpxd_close(struct gpxd *d)
         pthread_join(d->bg, NULL);
     }
     gpxd_containers_close(d); /* before the engine it saves to; the containers keep running */
+    gpxd_functions_close(d);  /* before the engine too: it ends the workers' leases */
+    gpxd_vms_stop(d);         /* its teardown thread calls the engine; the domains keep running */
     gpx_engine_close(d->eng);
     gpx_cdi_writer_stop(d->cdi); /* after the engine, whose observer it is */
+    gpxd_vms_close(d);           /* after the engine too: an observer */
     pthread_mutex_destroy(&d->bg_lock);
     pthread_cond_destroy(&d->bg_cond);
     pthread_mutex_destroy(&d->metrics_lock);

@@ -32,6 +32,9 @@ struct gpxd_lease_mark {
 
 struct gpx_cdi_writer;
 struct gpxd_containers;
+struct gpxd_vms;
+struct gpxd_functions;
+struct gpxd_fn_call;
 
 struct gpxd {
     struct gpxd_config cfg;
@@ -40,6 +43,10 @@ struct gpxd {
     struct gpx_cdi_writer *cdi;
     /* managed containers (containers.c) */
     struct gpxd_containers *mc;
+    /* VMs through libvirt (vms.c) */
+    struct gpxd_vms *vms;
+    /* GPU functions (functions.c) */
+    struct gpxd_functions *fn;
     char interposer[PATH_MAX]; /* "" if none was found */
     char web_root[PATH_MAX];   /* the dashboard's files (real path); "" if off or not found */
     char hostname[256];
@@ -73,6 +80,7 @@ struct gpxd_http_req {
     const char *method;
     const char *path;
     const char *authorization;
+    const char *content_type; /* NULL when not given */
     const char *body;
     size_t body_len;
     int body_too_large;
@@ -94,6 +102,9 @@ struct gpxd_http_resp {
     char allow_buf[128];
     int www_authenticate;
     const char *const *headers; /* more headers: name, value, ..., NULL (static) */
+    /* a function call to answer later (POST /v1/functions/{name}/invoke): http.c suspends
+     * the connection, submits it and answers when it completes; status and body are unset */
+    struct gpxd_fn_call *call;
 };
 void gpxd_api_handle(struct gpxd *d, const struct gpxd_http_req *rq, struct gpxd_http_resp *rs);
 
@@ -135,6 +146,78 @@ int gpxd_container_logs(struct gpxd *d, const struct gpx_caller *who, const char
                         unsigned replica, unsigned tail, struct json_t **out, gpx_error *err);
 int gpxd_container_remove(struct gpxd *d, const struct gpx_caller *who, const char *id,
                           struct json_t **out, gpx_error *err);
+
+/*
+ * functions.c: GPU functions (docs/functions.md). open loads the records and
+ * observes the engine (gpxd_open); start runs the pool's manager (gpxd_serve);
+ * stop answers every waiting call (503) and stops the workers, ending their
+ * leases (before the HTTP listeners stop: no connection stays suspended);
+ * close frees it all.
+ */
+int gpxd_functions_open(struct gpxd *d, gpx_error *err);
+int gpxd_functions_start(struct gpxd *d, gpx_error *err);
+void gpxd_functions_stop(struct gpxd *d);
+void gpxd_functions_close(struct gpxd *d);
+int gpxd_function_create(struct gpxd *d, const struct gpx_caller *who, const char *body, size_t len,
+                         struct json_t **out, gpx_error *err);
+int gpxd_function_update(struct gpxd *d, const struct gpx_caller *who, const char *name,
+                         const char *body, size_t len, struct json_t **out, gpx_error *err);
+int gpxd_function_list(struct gpxd *d, const struct gpx_caller *who, struct json_t **out,
+                       gpx_error *err);
+int gpxd_function_get(struct gpxd *d, const struct gpx_caller *who, const char *name,
+                      struct json_t **out, gpx_error *err);
+int gpxd_function_remove(struct gpxd *d, const struct gpx_caller *who, const char *name,
+                         struct json_t **out, gpx_error *err);
+/* the last `tail` lines of each worker's output (worker: one "NAME-N", or NULL for all) */
+int gpxd_function_logs(struct gpxd *d, const struct gpx_caller *who, const char *name,
+                       const char *worker, unsigned tail, struct json_t **out, gpx_error *err);
+/* the body limit of an invoke path (its function's max_body_bytes); 0: not one */
+size_t gpxd_function_body_limit(struct gpxd *d, const char *path);
+/* usage's "functions" rows (tenant NULL: everybody's) */
+struct json_t *gpxd_function_usage(struct gpxd *d, const char *tenant, int64_t from_ns,
+                                   int64_t to_ns, gpx_error *err);
+/* the gpuplex_function_* series, line by line */
+void gpxd_function_metrics(struct gpxd *d, void (*put)(void *b, const char *line), void *b);
+/* A call: new checks the function and the body's size (NULL with err: 404, 413); submit
+ * queues it (or answers it at once: 429, 503) and calls done(arg) once, from any thread,
+ * when it is answered; answer reads the answer (-1 before); free after done. */
+struct gpxd_fn_call *gpxd_fn_call_new(struct gpxd *d, const struct gpx_caller *who,
+                                      const char *name, const char *body, size_t len,
+                                      const char *content_type, gpx_error *err);
+void gpxd_fn_call_submit(struct gpxd *d, struct gpxd_fn_call *c, void (*done)(void *arg),
+                         void *arg);
+int gpxd_fn_call_answer(const struct gpxd_fn_call *c, int *status, const char **ctype,
+                        const char **body, size_t *len, const char *const **headers);
+void gpxd_fn_call_free(struct gpxd_fn_call *c);
+
+/*
+ * vms.c: VMs through libvirt (POST/GET/DELETE /v1/vms, docs/vms.md). open loads
+ * the records and observes the engine (gpxd_open); start reconciles libvirt
+ * against the store and runs the teardown thread (gpxd_serve); stop ends that
+ * thread before the engine closes, close frees the rest after it. The domains
+ * keep running. A tenant sees only its own VMs.
+ */
+int gpxd_vms_open(struct gpxd *d, gpx_error *err);
+int gpxd_vms_start(struct gpxd *d, gpx_error *err);
+void gpxd_vms_stop(struct gpxd *d);
+void gpxd_vms_close(struct gpxd *d);
+int gpxd_vm_create(struct gpxd *d, const struct gpx_caller *who, const char *body, size_t len,
+                   struct json_t **out, gpx_error *err);
+int gpxd_vm_list(struct gpxd *d, const struct gpx_caller *who, struct json_t **out, gpx_error *err);
+int gpxd_vm_get(struct gpxd *d, const struct gpx_caller *who, const char *id, struct json_t **out,
+                gpx_error *err);
+int gpxd_vm_remove(struct gpxd *d, const struct gpx_caller *who, const char *id,
+                   struct json_t **out, gpx_error *err);
+
+/*
+ * vmhost.c: the host side of VM leases. reconcile (gpxd_open, before the VMs' own) makes
+ * sysfs match the store: uncommitted journalled writes undone, live holds restored, ended
+ * ones given back, no GPU on vfio-pci without a live lease; returns the failures (logged).
+ * vgpu_types answers GET /v1/gpus/{id}/vgpu-types.
+ */
+int gpxd_vmhost_reconcile(struct gpxd *d);
+int gpxd_vgpu_types(struct gpxd *d, const struct gpx_caller *who, const char *gpu,
+                    struct json_t **out, gpx_error *err);
 
 /* http.c */
 int gpxd_http_start(struct gpxd *d, struct gpxd_http **out, gpx_error *err);

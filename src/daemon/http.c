@@ -98,7 +98,41 @@ struct conn_req {
     char *body;
     size_t len, cap;
     int too_large;
+    size_t limit; /* the body's: max_body, or an invoke's function's max_body_bytes */
+    /* a function call in progress: the connection is suspended until it is answered */
+    struct gpxd_fn_call *call;
+    struct MHD_Connection *conn;
 };
+
+/* A function call was answered (any thread): its connection goes on (MHD calls handler). */
+static void call_done(void *arg)
+{
+    struct conn_req *cr = arg;
+    MHD_resume_connection(cr->conn);
+}
+
+/* The answer of a completed function call: the worker's (or gpuplexd's error) with its headers. */
+static enum MHD_Result answer_call(struct gpxd *d, struct MHD_Connection *conn, struct conn_req *cr)
+{
+    int status;
+    const char *ctype, *body;
+    size_t len;
+    const char *const *hdr;
+    if (gpxd_fn_call_answer(cr->call, &status, &ctype, &body, &len, &hdr) < 0)
+        return MHD_NO;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    for (size_t i = 0; hdr && hdr[i]; i += 2)
+        MHD_add_response_header(resp, hdr[i], hdr[i + 1]);
+    if (status >= 100 && status < 600)
+        atomic_fetch_add(&d->http_by_class[status / 100], 1);
+    enum MHD_Result r = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -445,13 +479,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         cr = calloc(1, sizeof *cr);
         if (!cr)
             return MHD_NO;
+        cr->conn = conn;
+        cr->limit = gpxd_function_body_limit(d, url);
+        if (!cr->limit)
+            cr->limit = d->cfg.max_body;
         *con_cls = cr;
         return MHD_YES;
     }
+    if (cr->call) /* resumed: the call has its answer */
+        return answer_call(d, conn, cr);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (cr->too_large || cr->len + n > d->cfg.max_body) {
+        if (cr->too_large || cr->len + n > cr->limit) {
             cr->too_large = 1;
             return MHD_YES;
         }
@@ -476,6 +516,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     rq.method = method;
     rq.path = url;
     rq.authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    rq.content_type =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     rq.body = cr->body;
     rq.body_len = cr->len;
     rq.body_too_large = cr->too_large;
@@ -495,6 +537,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 
     struct gpxd_http_resp rs;
     gpxd_api_handle(d, &rq, &rs);
+    if (rs.call) {
+        /* suspended before it is submitted: its answer may come (and resume) at once */
+        cr->call = rs.call;
+        free(cr->body);
+        cr->body = NULL;
+        cr->len = cr->cap = 0;
+        MHD_suspend_connection(conn);
+        gpxd_fn_call_submit(d, cr->call, call_done, cr);
+        return MHD_YES;
+    }
     struct MHD_Response *resp =
         rs.body ? MHD_create_response_from_buffer(rs.len, rs.body, MHD_RESPMEM_MUST_FREE)
                 : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -523,6 +575,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     struct conn_req *cr = *con_cls;
     if (cr) {
+        gpxd_fn_call_free(cr->call); /* answered: a suspended connection is never completed */
         free(cr->body);
         free(cr);
         *con_cls = NULL;
@@ -675,7 +728,8 @@ static void free_secret(char *p)
 static int start_one(struct gpxd_http *h, struct listener *l, gpx_error *err)
 {
     const struct gpxd_config *cfg = &h->d->cfg;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME; /* function calls (functions.c) */
     char *cert = NULL, *key = NULL;
     int tls = !l->via_unix && cfg->tls_cert[0];
     if (tls) {

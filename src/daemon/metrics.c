@@ -59,6 +59,12 @@ static void put(struct buf *b, const char *fmt, ...)
     }
 }
 
+/* put() for callers outside this file (functions.c's series). */
+static void put_line(void *b, const char *line)
+{
+    put(b, "%s", line);
+}
+
 /* Label value escaping: backslash, double quote and newline. */
 static void esc(char *out, size_t len, const char *in)
 {
@@ -511,6 +517,7 @@ int gpxd_metrics(struct gpxd *d, char **out, size_t *len, gpx_error *err)
     for (int c = 1; c <= 5; c++)
         put(&b, "gpuplex_http_requests_total{code=\"%dxx\"} %llu\n", c,
             (unsigned long long)atomic_load(&d->http_by_class[c]));
+    gpxd_function_metrics(d, put_line, &b);
     head(&b, "gpuplex_gpus", "gauge", "GPUs the daemon manages.");
     put(&b, "gpuplex_gpus %u\n", ngpus);
     head(&b, "gpuplex_build_info", "gauge", "Always 1; the version is a label.");

@@ -379,3 +379,178 @@ int gpx_engine_container_each(struct gpx_engine *e,
     pthread_mutex_unlock(&e->lock);
     return rc;
 }
+
+/* --- gpuplexd's VMs (src/daemon/vms.c; the engine only keeps the rows durable) ------------ */
+
+int gpx_engine_vm_put(struct gpx_engine *e, const struct gpx_vm_row *r, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_vm_put(e->store, r, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int gpx_engine_vm_delete(struct gpx_engine *e, const char *id, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_vm_delete(e->store, id, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int gpx_engine_vm_each(struct gpx_engine *e, int (*fn)(const struct gpx_vm_row *r, void *arg),
+                       void *arg, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_vm_each(e->store, fn, arg, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+/* --- VM leases: the sysfs journal and holds (src/daemon/vmhost.c) -------------------------- */
+
+int gpx_engine_vm_journal_add(struct gpx_engine *e, const char *lease_id, const char *path,
+                              const char *value, const char *undo, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_vm_journal_add(e->store, lease_id, path, value, undo, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int gpx_engine_vm_journal_clear(struct gpx_engine *e, const char *lease_id, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_vm_journal_clear(e->store, lease_id, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int gpx_engine_vm_journal_each(struct gpx_engine *e,
+                               int (*fn)(const char *lease_id, const char *path, const char *value,
+                                         const char *undo, void *arg),
+                               void *arg, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_vm_journal_each(e->store, fn, arg, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int gpx_engine_vm_hold_put(struct gpx_engine *e, const char *lease_id, const char *gpu_bdf,
+                           const char *hold, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_begin(e->store, 1, err);
+    if (rc == 0)
+        rc = gpx_store_vm_hold_put(e->store, lease_id, gpu_bdf, hold, err);
+    if (rc == 0)
+        rc = gpx_store_vm_journal_clear(e->store, lease_id, err);
+    if (rc == 0)
+        rc = gpx_store_commit(e->store, err);
+    else
+        gpx_store_rollback(e->store);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int gpx_engine_vm_hold_delete(struct gpx_engine *e, const char *lease_id, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_begin(e->store, 1, err);
+    if (rc == 0)
+        rc = gpx_store_vm_hold_delete(e->store, lease_id, err);
+    if (rc == 0)
+        rc = gpx_store_vm_journal_clear(e->store, lease_id, err);
+    if (rc == 0)
+        rc = gpx_store_commit(e->store, err);
+    else
+        gpx_store_rollback(e->store);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int gpx_engine_vm_hold_each(struct gpx_engine *e,
+                            int (*fn)(const char *lease_id, const char *hold, void *arg), void *arg,
+                            gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_vm_hold_each(e->store, fn, arg, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+/* --- GPU functions: records and the per-request meter (the daemon's) ------------------------ */
+
+int gpx_engine_function_put(struct gpx_engine *e, const char *name, const char *owner,
+                            const char *record, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_function_put(e->store, name, owner, record, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int gpx_engine_function_delete(struct gpx_engine *e, const char *name, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_function_delete(e->store, name, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int gpx_engine_function_each(struct gpx_engine *e,
+                             int (*fn)(const char *name, const char *owner, const char *record,
+                                       void *arg),
+                             void *arg, gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_function_each(e->store, fn, arg, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int gpx_engine_fn_requests_add(struct gpx_engine *e, const struct gpx_fn_request *r, unsigned n,
+                               gpx_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_fn_requests_add(e->store, r, n, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+struct fn_rows {
+    struct gpx_fn_usage_row *v;
+    unsigned n, cap;
+};
+
+static int add_fn_row(const struct gpx_fn_usage_row *row, void *arg)
+{
+    struct fn_rows *r = arg;
+    if (r->n == r->cap) {
+        unsigned cap = r->cap ? r->cap * 2 : 16;
+        struct gpx_fn_usage_row *v = realloc(r->v, cap * sizeof *v);
+        if (!v)
+            return 1;
+        r->v = v;
+        r->cap = cap;
+    }
+    r->v[r->n++] = *row;
+    return 0;
+}
+
+int gpx_engine_fn_usage(struct gpx_engine *e, const char *tenant, int64_t from_ns, int64_t to_ns,
+                        struct gpx_fn_usage_row **out, unsigned *n, gpx_error *err)
+{
+    struct fn_rows r = {0};
+    pthread_mutex_lock(&e->lock);
+    int rc = gpx_store_fn_usage_each(e->store, tenant, from_ns, to_ns, add_fn_row, &r, err);
+    pthread_mutex_unlock(&e->lock);
+    if (rc < 0) {
+        free(r.v);
+        return -1;
+    }
+    *out = r.v;
+    *n = r.n;
+    return 0;
+}

@@ -62,8 +62,9 @@ enum gpx_field {
     GPX_F_OWNERS,
     GPX_F__COUNT
 };
-enum gpx_naming { GPX_NAMING_API = 0, GPX_NAMING_CLI = 1 };
-/* "field 'memory'" / "--memory" */
+/* SLURM: the SPANK plugin's options (src/slurm/gpuplex_spank.c) */
+enum gpx_naming { GPX_NAMING_API = 0, GPX_NAMING_CLI = 1, GPX_NAMING_SLURM = 2 };
+/* "field 'memory'" / "--memory" / "--gpuplex-memory" */
 const char *gpx_field_name(enum gpx_field f, enum gpx_naming n);
 
 struct gpx_lease_spec {
@@ -433,6 +434,14 @@ int gpx_engine_gpus(struct gpx_engine *e, const struct gpx_caller *c, struct gpx
                     gpx_error *err);
 int gpx_engine_usage(struct gpx_engine *e, const struct gpx_caller *c, const char *tenant,
                      int64_t from_ns, int64_t to_ns, struct gpx_usage *out, gpx_error *err);
+/*
+ * The same, only over leases that carry the label "KEY=VALUE" (a Slurm job's
+ * slurm_job=ID, docs/slurm.md): so an admin can bill whatever the labels name.
+ * label NULL: every lease. A label that is not KEY=VALUE is INVALID.
+ */
+int gpx_engine_usage_labeled(struct gpx_engine *e, const struct gpx_caller *c, const char *tenant,
+                             const char *label, int64_t from_ns, int64_t to_ns,
+                             struct gpx_usage *out, gpx_error *err);
 void gpx_engine_health(struct gpx_engine *e, int admin, struct gpx_health *out);
 unsigned gpx_engine_lease_count(struct gpx_engine *e);
 
@@ -468,6 +477,75 @@ int gpx_engine_container_each(struct gpx_engine *e,
                               int (*fn)(const char *id, const char *tenant, const char *record,
                                         void *arg),
                               void *arg, gpx_error *err);
+
+/*
+ * gpuplexd's VMs (src/daemon/vms.c), schema 8: one row per VM, its libvirt domain, lease,
+ * SSH endpoint, the request as given (spec, JSON) and the daemon's record of it (JSON).
+ * put inserts or replaces (durable before it returns); each calls fn oldest first and stops
+ * when it returns non-zero. The engine does not read spec or record.
+ */
+struct gpx_vm_row {
+    const char *id, *lease_id, *tenant, *domain, *endpoint, *spec, *record;
+};
+int gpx_engine_vm_put(struct gpx_engine *e, const struct gpx_vm_row *r, gpx_error *err);
+int gpx_engine_vm_delete(struct gpx_engine *e, const char *id, gpx_error *err);
+int gpx_engine_vm_each(struct gpx_engine *e, int (*fn)(const struct gpx_vm_row *r, void *arg),
+                       void *arg, gpx_error *err);
+
+/*
+ * VM leases' host side (src/vm, src/daemon/vmhost.c), schema 6. The journal: one row per
+ * sysfs write, added BEFORE the write (path, value, and what undoes it; undo NULL when
+ * nothing needs undoing). The hold: what a lease holds on the host (struct gpx_vm_hold as
+ * JSON); hold_put stores it and clears the lease's journal in one durable transaction (the
+ * commit point of an acquire), hold_delete removes both (the end of a release).
+ */
+int gpx_engine_vm_journal_add(struct gpx_engine *e, const char *lease_id, const char *path,
+                              const char *value, const char *undo, gpx_error *err);
+int gpx_engine_vm_journal_clear(struct gpx_engine *e, const char *lease_id, gpx_error *err);
+int gpx_engine_vm_journal_each(struct gpx_engine *e,
+                               int (*fn)(const char *lease_id, const char *path, const char *value,
+                                         const char *undo, void *arg),
+                               void *arg, gpx_error *err);
+int gpx_engine_vm_hold_put(struct gpx_engine *e, const char *lease_id, const char *gpu_bdf,
+                           const char *hold, gpx_error *err);
+int gpx_engine_vm_hold_delete(struct gpx_engine *e, const char *lease_id, gpx_error *err);
+int gpx_engine_vm_hold_each(struct gpx_engine *e,
+                            int (*fn)(const char *lease_id, const char *hold, void *arg), void *arg,
+                            gpx_error *err);
+
+/*
+ * GPU functions (src/daemon/functions.c, docs/functions.md), schema 7: the
+ * function records (the daemon's JSON text, as for containers) and the
+ * per-request meter, one row per answered invoke, added in batches.
+ */
+int gpx_engine_function_put(struct gpx_engine *e, const char *name, const char *owner,
+                            const char *record, gpx_error *err);
+int gpx_engine_function_delete(struct gpx_engine *e, const char *name, gpx_error *err);
+int gpx_engine_function_each(struct gpx_engine *e,
+                             int (*fn)(const char *name, const char *owner, const char *record,
+                                       void *arg),
+                             void *arg, gpx_error *err);
+struct gpx_fn_request {
+    char id[40];
+    char tenant[GPX_NAME_MAX];
+    char function[GPX_NAME_MAX];
+    int status; /* the HTTP status the caller got */
+    int64_t ts_ns;
+    double latency_ms, queue_ms, gpu_ms;
+    double price_per_request, price_per_gpu_second; /* the function's, when it was answered */
+};
+struct gpx_fn_usage_row {
+    char tenant[GPX_NAME_MAX];
+    char function[GPX_NAME_MAX];
+    uint64_t requests, errors; /* errors: status >= 400 */
+    double gpu_seconds, bill, latency_ms_sum, queue_ms_sum;
+};
+int gpx_engine_fn_requests_add(struct gpx_engine *e, const struct gpx_fn_request *r, unsigned n,
+                               gpx_error *err);
+/* Grouped by tenant and function over [from_ns, to_ns); tenant NULL = every tenant's.
+ * *out malloc'd (free()). */
+int gpx_engine_fn_usage(struct gpx_engine *e, const char *tenant, int64_t from_ns, int64_t to_ns,
+                        struct gpx_fn_usage_row **out, unsigned *n, gpx_error *err);
 
 /* Periodic work: a daemon's timers, the start of each CLI command. */
 void gpx_engine_reconcile(struct gpx_engine *e);

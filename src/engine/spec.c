@@ -22,22 +22,22 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const field_names[GPX_F__COUNT][2] = {
-    [GPX_F_MODE] = {"field 'mode'", "--mode"},
-    [GPX_F_GPU] = {"field 'gpu'", "--gpu"},
-    [GPX_F_MEMORY] = {"field 'memory'", "--memory"},
-    [GPX_F_WEIGHT] = {"field 'weight'", "--weight"},
-    [GPX_F_CAP] = {"field 'cap'", "--cap"},
-    [GPX_F_MIG_PROFILE] = {"field 'mig_profile'", "--mig-profile"},
-    [GPX_F_LABELS] = {"field 'labels'", "--label"},
-    [GPX_F_OWNERS] = {"field 'owner_pids'", "owner pids"},
+static const char *const field_names[GPX_F__COUNT][3] = {
+    [GPX_F_MODE] = {"field 'mode'", "--mode", "--gpuplex-mode"},
+    [GPX_F_GPU] = {"field 'gpu'", "--gpu", "the GPU Slurm allocated"},
+    [GPX_F_MEMORY] = {"field 'memory'", "--memory", "--gpuplex-memory"},
+    [GPX_F_WEIGHT] = {"field 'weight'", "--weight", "--gpuplex-weight"},
+    [GPX_F_CAP] = {"field 'cap'", "--cap", "--gpuplex-cap"},
+    [GPX_F_MIG_PROFILE] = {"field 'mig_profile'", "--mig-profile", "--gpuplex-mig"},
+    [GPX_F_LABELS] = {"field 'labels'", "--label", "labels"},
+    [GPX_F_OWNERS] = {"field 'owner_pids'", "owner pids", "owner pids"},
 };
 
 const char *gpx_field_name(enum gpx_field f, enum gpx_naming n)
 {
     if ((unsigned)f >= GPX_F__COUNT)
         return "?";
-    return field_names[f][n == GPX_NAMING_CLI];
+    return field_names[f][n == GPX_NAMING_SLURM ? 2 : n == GPX_NAMING_CLI];
 }
 
 #define NAME(f) gpx_field_name((f), n)
@@ -250,8 +250,9 @@ int gpx_lease_spec_check(struct gpx_lease_spec *s, int default_mode, enum gpx_na
      * a cap (a hard ceiling), as Run:ai's "fair" and "strict" (docs/timeslice.md). */
     if ((has_weight || has_cap) && s->mode != GPX_MODE_TIMESLICE && s->mode != GPX_MODE_VGPU)
         return gpx_error_set(err, GPX_E_INVALID, "%s apply to timeslice and vgpu leases only",
-                             n == GPX_NAMING_CLI ? "--weight and --cap"
-                                                 : "fields 'weight' and 'cap'");
+                             n == GPX_NAMING_API     ? "fields 'weight' and 'cap'"
+                             : n == GPX_NAMING_SLURM ? "--gpuplex-weight and --gpuplex-cap"
+                                                     : "--weight and --cap");
     if (has_mig != (s->mode == GPX_MODE_MIG))
         return gpx_error_set(err, GPX_E_INVALID,
                              has_mig ? "%s applies to mig leases only"

@@ -56,6 +56,34 @@ static const struct {
      "CREATE TABLE containers("
      " id TEXT PRIMARY KEY, tenant TEXT NOT NULL, record TEXT NOT NULL,"
      " created_ns INTEGER NOT NULL);"},
+    /* src/vm: every sysfs change is journaled (vm_journal) before it is made; a VM lease's
+     * host devices (vm_holds: struct gpx_vm_hold as JSON) once all changes are made. */
+    {6, "VM leases: sysfs journal and host devices",
+     "CREATE TABLE vm_journal("
+     " seq INTEGER PRIMARY KEY AUTOINCREMENT, lease_id TEXT NOT NULL, path TEXT NOT NULL,"
+     " value TEXT NOT NULL, undo TEXT, ts_ns INTEGER NOT NULL);"
+     "CREATE INDEX vm_journal_lease ON vm_journal(lease_id);"
+     "CREATE TABLE vm_holds("
+     " lease_id TEXT PRIMARY KEY, gpu_bdf TEXT NOT NULL, hold TEXT NOT NULL,"
+     " created_ns INTEGER NOT NULL);"},
+    {7, "GPU functions and their per-request meter",
+     "CREATE TABLE functions("
+     " name TEXT PRIMARY KEY, owner TEXT NOT NULL, record TEXT NOT NULL,"
+     " created_ns INTEGER NOT NULL);"
+     "CREATE TABLE function_requests("
+     " id TEXT NOT NULL, tenant TEXT NOT NULL, function TEXT NOT NULL, status INTEGER NOT NULL,"
+     " ts_ns INTEGER NOT NULL, latency_ms REAL NOT NULL, queue_ms REAL NOT NULL,"
+     " gpu_ms REAL NOT NULL, price_per_request REAL NOT NULL,"
+     " price_per_gpu_second REAL NOT NULL);"
+     "CREATE INDEX function_requests_tenant_ts ON function_requests(tenant, ts_ns);"},
+    /* src/daemon/vms.c: one row per VM (its libvirt domain, lease and SSH endpoint); the
+     * request as given (spec) and the daemon's state of it (record), both JSON. */
+    {8, "VMs of gpuplexd (libvirt domains)",
+     "CREATE TABLE vms("
+     " id TEXT PRIMARY KEY, lease_id TEXT NOT NULL, tenant TEXT NOT NULL,"
+     " domain TEXT NOT NULL, endpoint TEXT NOT NULL, spec TEXT NOT NULL,"
+     " record TEXT NOT NULL, created_ns INTEGER NOT NULL);"
+     "CREATE INDEX vms_lease ON vms(lease_id);"},
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -167,6 +195,19 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* 1 when schema version `v` was applied, 0 when not, -1 on error. */
+static int applied(struct gpx_store *st, int v)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM schema_migrations WHERE version=?1", -1, &q,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int(q, 1, v);
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int migrate(struct gpx_store *st, gpx_error *err)
 {
     if (exec(st,
@@ -188,7 +229,12 @@ static int migrate(struct gpx_store *st, gpx_error *err)
                              "it was written by a newer gpuplexd",
                              have, migrations[N_MIGRATIONS - 1].version);
     for (int i = 0; i < N_MIGRATIONS; i++) {
-        if (migrations[i].version <= have)
+        /* each version by itself, not "above the highest": versions are claimed by
+         * parallel work and may land out of order (a database at 8 still gets 7) */
+        int done = applied(st, migrations[i].version);
+        if (done < 0)
+            return db_fail(st, err, "reading schema version");
+        if (done)
             continue;
         if (exec(st, "BEGIN IMMEDIATE", err) < 0)
             return -1;
@@ -713,6 +759,275 @@ int gpx_store_container_each(struct gpx_store *st,
         if (fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
                (const char *)sqlite3_column_text(s, 2), arg))
             break;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+}
+
+/* --- VMs of gpuplexd (src/daemon/vms.c; rows the daemon writes, JSON it reads back) -------- */
+
+int gpx_store_vm_put(struct gpx_store *st, const struct gpx_vm_row *r, gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
+        return -1;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO vms(id,lease_id,tenant,domain,endpoint,spec,record,"
+                           "created_ns) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(id) DO UPDATE"
+                           " SET lease_id=?2,domain=?4,endpoint=?5,spec=?6,record=?7",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    const char *v[7] = {r->id, r->lease_id, r->tenant, r->domain, r->endpoint, r->spec, r->record};
+    for (int i = 0; i < 7; i++)
+        sqlite3_bind_text(s, i + 1, v[i] ? v[i] : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 8, now_ns());
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+}
+
+int gpx_store_vm_delete(struct gpx_store *st, const char *id, gpx_error *err)
+{
+    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
+        return -1;
+    return run2(st, "DELETE FROM vms WHERE id=?1", id, NULL, err);
+}
+
+int gpx_store_vm_each(struct gpx_store *st, int (*fn)(const struct gpx_vm_row *r, void *arg),
+                      void *arg, gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT id,lease_id,tenant,domain,endpoint,spec,record FROM vms"
+                           " ORDER BY created_ns,id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *c[7];
+        for (int i = 0; i < 7; i++)
+            c[i] = (const char *)sqlite3_column_text(s, i);
+        struct gpx_vm_row r = {c[0], c[1], c[2], c[3], c[4], c[5], c[6]};
+        if (fn(&r, arg))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+}
+
+/* --- VM leases: the sysfs journal and the host devices each lease holds (src/vm) ----------- */
+
+int gpx_store_vm_journal_add(struct gpx_store *st, const char *lease_id, const char *path,
+                             const char *value, const char *undo, gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO vm_journal(lease_id,path,value,undo,ts_ns)"
+                           " VALUES(?1,?2,?3,?4,?5)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    sqlite3_bind_text(s, 1, lease_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, value, -1, SQLITE_STATIC);
+    if (undo)
+        sqlite3_bind_text(s, 4, undo, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 4);
+    sqlite3_bind_int64(s, 5, now_ns());
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_fail(st, err, "journaling a sysfs write");
+}
+
+int gpx_store_vm_journal_clear(struct gpx_store *st, const char *lease_id, gpx_error *err)
+{
+    return run2(st, "DELETE FROM vm_journal WHERE lease_id=?1", lease_id, NULL, err);
+}
+
+int gpx_store_vm_journal_each(struct gpx_store *st,
+                              int (*fn)(const char *lease_id, const char *path, const char *value,
+                                        const char *undo, void *arg),
+                              void *arg, gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT lease_id,path,value,undo FROM vm_journal ORDER BY seq",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+               (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3),
+               arg))
+            break;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+}
+
+int gpx_store_vm_hold_put(struct gpx_store *st, const char *lease_id, const char *gpu_bdf,
+                          const char *hold, gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
+        return -1;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO vm_holds(lease_id,gpu_bdf,hold,created_ns)"
+                           " VALUES(?1,?2,?3,?4) ON CONFLICT(lease_id) DO UPDATE SET hold=?3",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    sqlite3_bind_text(s, 1, lease_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, gpu_bdf, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, hold, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, now_ns());
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+}
+
+int gpx_store_vm_hold_delete(struct gpx_store *st, const char *lease_id, gpx_error *err)
+{
+    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
+        return -1;
+    return run2(st, "DELETE FROM vm_holds WHERE lease_id=?1", lease_id, NULL, err);
+}
+
+int gpx_store_vm_hold_each(struct gpx_store *st,
+                           int (*fn)(const char *lease_id, const char *hold, void *arg), void *arg,
+                           gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT lease_id,hold FROM vm_holds ORDER BY created_ns", -1, &s,
+                           NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+               arg))
+            break;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+}
+
+/* --- GPU functions (records the daemon writes as JSON) and their per-request meter ---------- */
+
+int gpx_store_function_put(struct gpx_store *st, const char *name, const char *owner,
+                           const char *record, gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
+        return -1;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO functions(name,owner,record,created_ns) VALUES(?1,?2,?3,?4)"
+                           " ON CONFLICT(name) DO UPDATE SET record=?3, owner=?2",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, record, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, now_ns());
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+}
+
+int gpx_store_function_delete(struct gpx_store *st, const char *name, gpx_error *err)
+{
+    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
+        return -1;
+    return run2(st, "DELETE FROM functions WHERE name=?1", name, NULL, err);
+}
+
+int gpx_store_function_each(struct gpx_store *st,
+                            int (*fn)(const char *name, const char *owner, const char *record,
+                                      void *arg),
+                            void *arg, gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT name,owner,record FROM functions ORDER BY created_ns,name", -1,
+                           &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+               (const char *)sqlite3_column_text(s, 2), arg))
+            break;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+}
+
+int gpx_store_fn_requests_add(struct gpx_store *st, const struct gpx_fn_request *r, unsigned n,
+                              gpx_error *err)
+{
+    if (n == 0)
+        return 0;
+    sqlite3_stmt *s;
+    if (gpx_store_begin(st, 0, err) < 0)
+        return -1;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO function_requests(id,tenant,function,status,ts_ns,"
+                           "latency_ms,queue_ms,gpu_ms,price_per_request,price_per_gpu_second)"
+                           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+                           -1, &s, NULL) != SQLITE_OK) {
+        db_fail(st, err, "preparing statement");
+        gpx_store_rollback(st);
+        return -1;
+    }
+    int rc = SQLITE_DONE;
+    for (unsigned i = 0; i < n && rc == SQLITE_DONE; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_text(s, 1, r[i].id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, r[i].tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, r[i].function, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 4, r[i].status);
+        sqlite3_bind_int64(s, 5, r[i].ts_ns);
+        sqlite3_bind_double(s, 6, r[i].latency_ms);
+        sqlite3_bind_double(s, 7, r[i].queue_ms);
+        sqlite3_bind_double(s, 8, r[i].gpu_ms);
+        sqlite3_bind_double(s, 9, r[i].price_per_request);
+        sqlite3_bind_double(s, 10, r[i].price_per_gpu_second);
+        rc = sqlite3_step(s);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        db_fail(st, err, "database");
+        gpx_store_rollback(st);
+        return -1;
+    }
+    return gpx_store_commit(st, err);
+}
+
+int gpx_store_fn_usage_each(struct gpx_store *st, const char *tenant, int64_t from_ns,
+                            int64_t to_ns, int (*fn)(const struct gpx_fn_usage_row *row, void *arg),
+                            void *arg, gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT tenant,function,COUNT(*),SUM(status>=400),SUM(gpu_ms)/1000.0,"
+                           "SUM(CASE WHEN status<500 THEN price_per_request ELSE 0 END)"
+                           "+SUM(gpu_ms/1000.0*price_per_gpu_second),"
+                           "SUM(latency_ms),SUM(queue_ms) FROM function_requests"
+                           " WHERE (?1 IS NULL OR tenant=?1) AND ts_ns>=?2 AND ts_ns<?3"
+                           " GROUP BY tenant,function ORDER BY tenant,function",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    if (tenant)
+        sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, from_ns);
+    sqlite3_bind_int64(s, 3, to_ns);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct gpx_fn_usage_row row = {
+            .requests = (uint64_t)sqlite3_column_int64(s, 2),
+            .errors = (uint64_t)sqlite3_column_int64(s, 3),
+            .gpu_seconds = sqlite3_column_double(s, 4),
+            .bill = sqlite3_column_double(s, 5),
+            .latency_ms_sum = sqlite3_column_double(s, 6),
+            .queue_ms_sum = sqlite3_column_double(s, 7),
+        };
+        snprintf(row.tenant, sizeof row.tenant, "%s", (const char *)sqlite3_column_text(s, 0));
+        snprintf(row.function, sizeof row.function, "%s", (const char *)sqlite3_column_text(s, 1));
+        if (fn(&row, arg))
+            break;
+    }
     sqlite3_finalize(s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
 }

@@ -104,4 +104,48 @@ int gpx_store_container_each(struct gpx_store *st,
                                        void *arg),
                              void *arg, gpx_error *err);
 
+/* VMs (src/daemon/vms.c): one row each; put inserts or replaces (durable). */
+int gpx_store_vm_put(struct gpx_store *st, const struct gpx_vm_row *r, gpx_error *err);
+int gpx_store_vm_delete(struct gpx_store *st, const char *id, gpx_error *err);
+int gpx_store_vm_each(struct gpx_store *st, int (*fn)(const struct gpx_vm_row *r, void *arg),
+                      void *arg, gpx_error *err);
+
+/*
+ * VM leases (src/vm, src/daemon/vmhost.c): the sysfs journal, one row per write, added
+ * before the write is made and cleared once the lease's hold is stored or given back; and
+ * the hold (struct gpx_vm_hold as JSON) of each lease that has host devices.
+ */
+int gpx_store_vm_journal_add(struct gpx_store *st, const char *lease_id, const char *path,
+                             const char *value, const char *undo, gpx_error *err);
+int gpx_store_vm_journal_clear(struct gpx_store *st, const char *lease_id, gpx_error *err);
+int gpx_store_vm_journal_each(struct gpx_store *st,
+                              int (*fn)(const char *lease_id, const char *path, const char *value,
+                                        const char *undo, void *arg),
+                              void *arg, gpx_error *err);
+int gpx_store_vm_hold_put(struct gpx_store *st, const char *lease_id, const char *gpu_bdf,
+                          const char *hold, gpx_error *err);
+int gpx_store_vm_hold_delete(struct gpx_store *st, const char *lease_id, gpx_error *err);
+int gpx_store_vm_hold_each(struct gpx_store *st,
+                           int (*fn)(const char *lease_id, const char *hold, void *arg), void *arg,
+                           gpx_error *err);
+
+/*
+ * GPU functions (src/daemon/functions.c): one row per function, its record a
+ * JSON text the daemon writes and reads back (durable); and one row per
+ * answered request (the meter), added in batches (one transaction each).
+ */
+int gpx_store_function_put(struct gpx_store *st, const char *name, const char *owner,
+                           const char *record, gpx_error *err);
+int gpx_store_function_delete(struct gpx_store *st, const char *name, gpx_error *err);
+int gpx_store_function_each(struct gpx_store *st,
+                            int (*fn)(const char *name, const char *owner, const char *record,
+                                      void *arg),
+                            void *arg, gpx_error *err);
+int gpx_store_fn_requests_add(struct gpx_store *st, const struct gpx_fn_request *r, unsigned n,
+                              gpx_error *err);
+/* Rows grouped by tenant and function over [from_ns, to_ns); tenant NULL = all. */
+int gpx_store_fn_usage_each(struct gpx_store *st, const char *tenant, int64_t from_ns,
+                            int64_t to_ns, int (*fn)(const struct gpx_fn_usage_row *row, void *arg),
+                            void *arg, gpx_error *err);
+
 #endif

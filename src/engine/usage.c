@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "engine/internal.h"
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct usage_ctx {
     struct gpx_usage *u;
     unsigned capl, capt;
     int64_t from, to, now;
+    const char *label_key, *label_value; /* NULL: every lease */
     int nomem;
 };
 
@@ -75,9 +77,21 @@ static struct gpx_usage_row *tenant_row(struct usage_ctx *x, const char *tenant)
     return t;
 }
 
+/* The lease carries label key=value (its labels are the canonical JSON object). */
+static int has_label(const struct gpx_lease_rec *l, const char *key, const char *value)
+{
+    json_t *o = json_loads(l->labels[0] ? l->labels : "{}", 0, NULL);
+    const char *v = json_string_value(json_object_get(o, key));
+    int yes = v && strcmp(v, value) == 0;
+    json_decref(o);
+    return yes;
+}
+
 static int usage_lease(const struct gpx_lease_rec *l, void *arg)
 {
     struct usage_ctx *x = arg;
+    if (x->label_key && !has_label(l, x->label_key, x->label_value))
+        return 0;
     int64_t end = l->released_ns ? l->released_ns : x->now;
     int64_t s = l->created_ns > x->from ? l->created_ns : x->from;
     int64_t e = end < x->to ? end : x->to;
@@ -165,12 +179,30 @@ void gpx_usage_free(struct gpx_usage *u)
 int gpx_engine_usage(struct gpx_engine *d, const struct gpx_caller *c, const char *tenant,
                      int64_t from_ns, int64_t to_ns, struct gpx_usage *out, gpx_error *err)
 {
+    return gpx_engine_usage_labeled(d, c, tenant, NULL, from_ns, to_ns, out, err);
+}
+
+int gpx_engine_usage_labeled(struct gpx_engine *d, const struct gpx_caller *c, const char *tenant,
+                             const char *label, int64_t from_ns, int64_t to_ns,
+                             struct gpx_usage *out, gpx_error *err)
+{
     memset(out, 0, sizeof *out);
+    char key[GPX_LABELS_JSON_MAX] = "";
+    const char *eq = label ? strchr(label, '=') : NULL;
+    if (label && (!eq || eq == label || (size_t)(eq - label) >= sizeof key))
+        return gpx_error_set(err, GPX_E_INVALID, "label '%.64s': not KEY=VALUE (e.g. slurm_job=42)",
+                             label);
+    if (eq)
+        memcpy(key, label, (size_t)(eq - label));
     if (tenant && !c->admin && strcmp(tenant, c->tenant) != 0)
         return gpx_error_set(err, GPX_E_PERM, "tenant '%s' may read only its own usage", c->tenant);
     if (!c->admin)
         tenant = c->tenant;
     struct usage_ctx x = {.d = d, .u = out, .now = gpx_now_ns()};
+    if (eq) {
+        x.label_key = key;
+        x.label_value = eq + 1;
+    }
     x.from = from_ns;
     x.to = to_ns > 0 ? to_ns : x.now;
     if (x.to <= x.from)

@@ -4,7 +4,7 @@
  * Locking: the robust mutex guards leases[], procs[] and the holder fields at
  * turn boundaries (join, acquire, renew, release, leave). The launch path of
  * the interposer never calls in here: it only reads its own process's
- * "holding" flag and deadline. Waiters sleep on the `seq` futex word with a
+ * "holding" flag and deadline. Waiters sleep on their own futex word (`wake`) with a
  * timeout, so a lost wake-up costs at most GPX_ARB_POLL_NS.
  *
  * Invariants (under the lock):
@@ -51,6 +51,17 @@ static void futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_n
 static void futex_wake_all(_Atomic uint32_t *word)
 {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/*
+ * Wakes the process just granted the turn, and it alone: waking every waiter
+ * at each hand-over (a thundering herd on a few CPUs, all taking the lock to
+ * find the turn is not theirs) delayed the new holder's first launch.
+ */
+static void wake_granted(struct gpx_arb_proc *p)
+{
+    atomic_fetch_add(&p->wake, 1);
+    futex_wake_all(&p->wake);
 }
 
 /*
@@ -180,6 +191,23 @@ static int proc_alive(const struct gpx_arb *a, const struct gpx_arb_proc *p)
     return t == 0 || p->start_ticks == 0 || t == p->start_ticks;
 }
 
+/*
+ * The check made on the hand-over path, before a waiter is granted the turn:
+ * one kill(0) for a process of our namespace (the full check reads /proc
+ * twice: tens of microseconds on a VM, during which the GPU idles). A
+ * waiter that died unnoticed (a zombie, a reused pid) is found by the other
+ * waiters' poll of the holder (proc_alive) within GPX_ARB_POLL_NS.
+ */
+static int waiter_alive(const struct gpx_arb *a, const struct gpx_arb_proc *p)
+{
+    uint32_t me = gpx_pidns_self();
+    if (p->pid <= 0)
+        return 0;
+    if (p->pidns && me && p->pidns != me)
+        return foreign_proc_alive(a, p);
+    return !(kill(p->pid, 0) != 0 && errno == ESRCH);
+}
+
 static void charge(struct gpx_arb *a, struct gpx_arb_lease *l, uint64_t used)
 {
     l->vtime += used * 1024 / (l->weight ? l->weight : 1);
@@ -284,7 +312,7 @@ static void select_locked(struct gpx_arb *a, uint64_t now)
     }
     if (best >= 0) {
         struct gpx_arb_proc *p = &a->procs[best];
-        if (!proc_alive(a, p)) { /* a waiter that died waiting: drop it, choose again */
+        if (!waiter_alive(a, p)) { /* a waiter that died waiting: drop it, choose again */
             remove_proc_locked(a, best, now);
             select_locked(a, now);
             return;
@@ -297,6 +325,7 @@ static void select_locked(struct gpx_arb *a, uint64_t now)
         atomic_store(&a->holder_since_ns, now);
         atomic_store(&a->holder_deadline_ns, deadline_for(a, l, now));
         atomic_store(&a->holder, best);
+        wake_granted(p);
     } else {
         atomic_store(&a->holder, -1);
     }
@@ -590,10 +619,10 @@ uint64_t gpx_arb_acquire(struct gpx_arb_handle *h)
         int holder = atomic_load(&a->holder);
         if (holder == h->slot)
             break;
-        uint32_t seen = atomic_load(&a->seq);
+        uint32_t seen = atomic_load(&me->wake);
         uint64_t timeout = wait_timeout(a, now);
         unlock(a);
-        futex_wait(&a->seq, seen, timeout);
+        futex_wait(&me->wake, seen, timeout);
         lock(a);
         now = gpx_arb_now_ns();
         holder = atomic_load(&a->holder);
@@ -660,6 +689,27 @@ uint64_t gpx_arb_renew_or_release(struct gpx_arb_handle *h)
     }
     uint64_t d = deadline_for(a, l, now);
     atomic_store(&a->holder_deadline_ns, d);
+    unlock(a);
+    return d;
+}
+
+uint64_t gpx_arb_renew_if_alone(struct gpx_arb_handle *h)
+{
+    if (!h->arb || h->slot < 0 || atomic_load(&h->arb->nwaiting) > 0)
+        return 0;
+    struct gpx_arb *a = h->arb;
+    uint64_t now = gpx_arb_now_ns(), d = 0;
+    h->charged_ns_last = 0;
+    lock(a);
+    struct gpx_arb_lease *l = &a->leases[a->procs[h->slot].lease];
+    if (atomic_load(&a->holder) == h->slot && atomic_load(&a->nwaiting) == 0 && !l->cap_percent) {
+        uint64_t since = atomic_load(&a->holder_since_ns);
+        h->charged_ns_last = now > since ? now - since : 0;
+        charge(a, l, h->charged_ns_last);
+        atomic_store(&a->holder_since_ns, now);
+        d = deadline_for(a, l, now);
+        atomic_store(&a->holder_deadline_ns, d);
+    }
     unlock(a);
     return d;
 }

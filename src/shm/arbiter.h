@@ -81,7 +81,9 @@ struct gpx_arb_proc {
     uint32_t lease;       /* index into leases */
     uint64_t start_ticks; /* tells pid reuse apart */
     uint32_t pidns;       /* its pid namespace (shm/pidns.h): two containers' pid 1 differ */
-    uint32_t pad;
+    /* futex word this process waits on: bumped when it is granted the turn, so that a
+     * hand-over wakes the next holder only, not every waiter (was: the `seq` word) */
+    _Atomic uint32_t wake;
     uint32_t waiting; /* wants the turn */
     uint32_t hung;    /* lost its turn for not draining in time */
     uint64_t wait_since_ns;
@@ -94,7 +96,8 @@ struct gpx_arb {
     uint64_t quantum_ns;
     uint64_t grace_ns;
     pthread_mutex_t lock;   /* robust, process-shared; turn boundaries only */
-    _Atomic uint32_t seq;   /* futex word: bumped at every change of holder */
+    _Atomic uint32_t seq;   /* bumped at every change of holder (and woken, for waiters of
+                               an earlier build; waiters now sleep on their proc's `wake`) */
     _Atomic int32_t holder; /* proc index, or -1 */
     _Atomic uint64_t holder_since_ns;
     _Atomic uint64_t holder_deadline_ns;
@@ -140,6 +143,14 @@ uint64_t gpx_arb_acquire(struct gpx_arb_handle *h);
  * the turn continues. Otherwise releases the turn and returns 0.
  */
 uint64_t gpx_arb_renew_or_release(struct gpx_arb_handle *h);
+/*
+ * Renews the turn without a drain when nobody else waits and the lease has no
+ * cap: charges the time so far and returns a new deadline. Returns 0 and
+ * changes nothing otherwise (the caller then drains and calls
+ * gpx_arb_renew_or_release): a holder alone keeps its queue full across
+ * quanta, and drains only before it hands the GPU over.
+ */
+uint64_t gpx_arb_renew_if_alone(struct gpx_arb_handle *h);
 /* Releases the turn (charging the time held). No-op if not the holder. */
 void gpx_arb_release(struct gpx_arb_handle *h);
 /* 1 while this process holds the turn (it may have been taken for a hang). */

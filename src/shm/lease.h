@@ -25,9 +25,8 @@
  *   finished by the next one.
  * - A slot whose process died is reaped (its bytes returned) by the next
  *   reserve that would fail (unless a reap ran < 1 ms before), by any
- *   reserve at most once a second, and by gpx_lease_reap() (the watchdog /
- *   daemon). A zombie counts as dead; a reused pid is told apart by its
- *   start time.
+ *   reserve at most once a second (looked at every 64th reserve), and by gpx_lease_reap() (the
+ * watchdog / daemon). A zombie counts as dead; a reused pid is told apart by its start time.
  * - A slot names its process as (pidns, pid, start_ticks), all as the
  *   process sees itself (shm/pidns.h). A reaper that cannot see a slot's
  *   namespace (a process in another container) leaves the slot alone; one
@@ -177,10 +176,12 @@ struct gpx_lease_proc *gpx_lease_attach(struct gpx_lease_region *r, int32_t pid)
  * Atomically reserves `bytes` against the quota: 0 on success, -1 if it would
  * pass it (counted in usage->refused). `slot` may be NULL (then the bytes are
  * the lease's but no process's, and no reap returns them). Lock-free, no
- * allocation; errno is preserved. Syscalls: clock_gettime (vDSO) on every
- * call; /proc reads only in a reap: at most once a second per lease, and when
- * the reserve would fail (unless another reap started in the last 1 ms, which
- * bounds the cost of a storm of refusals).
+ * allocation; errno is preserved. No syscall and no clock read on the
+ * common path (tests/unit/test_lease.c, test_reserve_no_syscall): one
+ * reserve in 64 of the process reads the clock (vDSO) to see whether the
+ * periodic reap is due; /proc reads only in a reap: at most once a second per
+ * lease, and when the reserve would fail (unless another reap started in the
+ * last 1 ms, which bounds the cost of a storm of refusals).
  */
 int gpx_lease_reserve(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes);
 /* Gives `bytes` back; never below zero (a double release is clamped, not wrapped). */

@@ -9,7 +9,9 @@
  * on the GPU ahead of the deadline: it is the number of submissions that fit
  * in what is left of the quantum at the measured cost per submission;
  * when it runs out the process drains (synchronizes its contexts), measures,
- * and goes on — or, at the deadline, renews or hands the turn over. A timer
+ * and goes on — or, at the deadline, renews or hands the turn over. A
+ * holder nobody waits for skips the drain (it drains only when about 1.5
+ * quanta are queued by its estimate, and once in 8 quanta to measure again). A timer
  * thread ends the turn at the deadline when the process is between
  * submissions, and early when it idles while others wait. Before the turn
  * is handed over, the process's own work is drained, so the next lease
@@ -29,6 +31,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#define GPX_TURN_PACE_WINDOW 4
+
 struct gpx_turn {
     _Atomic int holding;        /* submissions may go ahead */
     _Atomic int64_t left;       /* submissions left in this burst */
@@ -46,11 +50,18 @@ struct gpx_turn {
     pthread_t timer;
     int timer_started;
     int stop;
+    int capped; /* the lease has a compute cap: every turn ends drained */
     uint64_t deadline_ns;
     uint64_t burst_start_ns;
     uint64_t burst_submitted;
     uint64_t quantum_submitted; /* `submitted` when this quantum began (idle detection) */
     uint64_t est_ns;            /* measured cost of one submission, 0 = unknown */
+    uint64_t queued_until;      /* when the work submitted so far should end (estimate) */
+    uint64_t quantum_ns;        /* of the last grant or renewal */
+    int queued;                 /* work submitted since the queue was last empty */
+    uint64_t recent_per[GPX_TURN_PACE_WINDOW]; /* the last costs measured (pace_ns) */
+    unsigned recent_pos;
+    unsigned undrained_renewals;
 };
 
 /*

@@ -207,7 +207,8 @@ with open(os.path.join(os.environ["SRC_DIR"], "docs", "openapi.yaml")) as f:
 for route in ("/healthz", "/metrics", "/v1/whoami", "/v1/gpus", "/v1/gpus/{id}/mig", "/v1/leases",
               "/v1/leases/{id}", "/v1/usage", "/v1/tenants", "/v1/tenants/{name}",
               "/v1/tenants/{name}/token", "/v1/containers", "/v1/containers/{id}",
-              "/v1/containers/{id}/logs"):
+              "/v1/containers/{id}/logs", "/v1/functions", "/v1/functions/{name}",
+              "/v1/functions/{name}/invoke", "/v1/functions/{name}/logs"):
     check("\n  %s:\n" % route in spec, "docs/openapi.yaml lacks %s" % route)
 
 d.stop()

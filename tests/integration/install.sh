@@ -28,7 +28,9 @@ pkglib=$(dirname "$ip")
 case $pkglib in "$root"/usr/lib*/gpuplex) ;; *) fail "the interposer is in $pkglib, not LIBDIR/gpuplex" ;; esac
 for f in "$bin/gpuplex" "$bin/gpuplex-burn" "$sbin/gpuplexd" "$pkglib/sim/gpuplex-sim" \
     "$pkglib/sim/libcuda.so.1" "$pkglib/sim/libnvidia-ml.so.1" \
-    "$root/usr/share/doc/gpuplex/README.md" "$root/usr/share/doc/gpuplex/operator-guide.md"; do
+    "$root/usr/share/doc/gpuplex/README.md" "$root/usr/share/doc/gpuplex/operator-guide.md" \
+    "$root/usr/libexec/gpuplex/gpuplex-fn-worker" \
+    "$root/usr/share/doc/gpuplex/examples/fn-worker/worker.c"; do
     [ -e "$f" ] || fail "not installed: ${f#"$root"}"
 done
 # nothing installed runs from the build tree (RUNPATH: CMake drops the build's at install)

@@ -284,6 +284,7 @@ static const struct route_case {
     {"DELETE", "/v1/tenants/{}", "ADMIN", P_FRESH_TENANT, NULL, {401, 403, 200}},
     {"POST", "/v1/tenants/{}/token", "ADMIN", P_FRESH_TENANT, NULL, {401, 403, 200}},
     {"GET", "/v1/gpus/{}/mig", "TENANT", P_GPU, NULL, {401, 200, 200}},
+    {"GET", "/v1/gpus/{}/vgpu-types", "TENANT", P_GPU, NULL, {401, 200, 200}},
     {"POST",
      "/v1/gpus/{}/mig",
      "ADMIN",
@@ -302,6 +303,30 @@ static const struct route_case {
     {"GET", "/v1/containers/{}", "TENANT", P_NO_CONTAINER, NULL, {401, 404, 404}},
     {"DELETE", "/v1/containers/{}", "TENANT", P_NO_CONTAINER, NULL, {401, 404, 404}},
     {"GET", "/v1/containers/{}/logs", "TENANT", P_NO_CONTAINER, NULL, {401, 404, 404}},
+    /* VMs: off here (vm_images empty: 403); libvirt runs them in tests/integration/vms_*.sh */
+    {"GET", "/v1/vms", "TENANT", P_NONE, NULL, {401, 200, 200}},
+    {"POST", "/v1/vms", "TENANT", P_NONE, "{\"gpu\":0}", {401, 403, 403}},
+    {"GET", "/v1/vms/{}", "TENANT", P_NO_CONTAINER, NULL, {401, 404, 404}},
+    {"DELETE", "/v1/vms/{}", "TENANT", P_NO_CONTAINER, NULL, {401, 404, 404}},
+    /* GPU functions: registered here (no workers: nothing serves); called end to end with
+     * the example worker in tests/integration/daemon_functions.py */
+    {"GET", "/v1/functions", "TENANT", P_NONE, NULL, {401, 200, 200}},
+    {"POST",
+     "/v1/functions",
+     "ADMIN",
+     P_NONE,
+     "{\"name\":\"f1\",\"command\":[\"/bin/true\"],\"lease\":{\"mode\":\"exclusive\"}}",
+     {401, 403, 201}},
+    {"GET", "/v1/functions/{}", "TENANT", P_NO_CONTAINER, NULL, {401, 404, 404}},
+    {"PUT",
+     "/v1/functions/{}",
+     "ADMIN",
+     P_NO_CONTAINER,
+     "{\"command\":[\"/bin/true\"],\"lease\":{\"mode\":\"exclusive\"}}",
+     {401, 403, 404}},
+    {"DELETE", "/v1/functions/{}", "ADMIN", P_NO_CONTAINER, NULL, {401, 403, 404}},
+    {"POST", "/v1/functions/{}/invoke", "TENANT", P_NO_CONTAINER, "{}", {401, 404, 404}},
+    {"GET", "/v1/functions/{}/logs", "ADMIN", P_NO_CONTAINER, NULL, {401, 403, 404}},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
@@ -402,6 +427,9 @@ static void test_every_route_every_role(void **state)
             } else if (c->want[w] == 403 && strstr(c->pattern, "/v1/containers")) {
                 assert_string_equal(err_code(j), "PERM"); /* managed containers are off */
                 assert_non_null(strstr(err_msg(j), "container_images is empty"));
+            } else if (c->want[w] == 403 && strstr(c->pattern, "/v1/vms")) {
+                assert_string_equal(err_code(j), "PERM"); /* VMs are off */
+                assert_non_null(strstr(err_msg(j), "vm_images is empty"));
             } else if (c->want[w] == 403) {
                 assert_string_equal(err_code(j), "PERM");
                 assert_non_null(strstr(err_msg(j), "admin role"));
@@ -969,8 +997,9 @@ static void test_json_bodies(void **state)
 
     /* usage */
     expect(f, TENANT, "GET", "/v1/usage", NULL, 200, &j);
-    static const char *const usage_keys[] = {"from", "to", "tenants", "leases", NULL};
+    static const char *const usage_keys[] = {"from", "to", "tenants", "leases", "functions", NULL};
     keys_are(j, "usage", usage_keys);
+    assert_true(json_is_array(json_object_get(j, "functions"))); /* GPU functions' calls */
     assert_int_equal(json_array_size(json_object_get(j, "leases")), 1);
     assert_int_equal(json_array_size(json_object_get(j, "tenants")), 1);
     json_decref(j);

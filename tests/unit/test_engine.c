@@ -1845,6 +1845,72 @@ static void test_spec_check(void **state)
     gpx_lease_spec_clear(&s);
 }
 
+/* Usage by label (a Slurm job's slurm_job=ID): only the leases that carry it, in both arrays. */
+static void test_usage_label(void **state)
+{
+    struct fx *f = *state;
+    open_engine(f, 0, GPX_PLACE_BINPACK, 1.0);
+    gpx_error err = {0};
+    struct gpx_lease l1, l2, l3;
+    const char *labels[3] = {"slurm_job=7", "slurm_job=8", "other=7"};
+    struct gpx_lease *out[3] = {&l1, &l2, &l3};
+    for (int i = 0; i < 3; i++) {
+        struct gpx_lease_spec s;
+        gpx_lease_spec_init(&s);
+        assert_int_equal(gpx_lease_spec_set(&s, GPX_F_MEMORY, "1G", GPX_NAMING_CLI, &err), 0);
+        assert_int_equal(gpx_lease_spec_set(&s, GPX_F_LABELS, labels[i], GPX_NAMING_CLI, &err), 0);
+        assert_int_equal(gpx_lease_spec_check(&s, 1, GPX_NAMING_CLI, &err), 0);
+        if (gpx_engine_lease_create(f->e, &f->admin, &s, out[i], &err) < 0)
+            fail_msg("creating: %s", err.msg);
+        gpx_lease_spec_clear(&s);
+    }
+    must_release(f, &f->admin, l1.rec.id);
+    struct gpx_usage u;
+    assert_int_equal(gpx_engine_usage_labeled(f->e, &f->admin, NULL, "slurm_job=7", 0, 0, &u, &err),
+                     0);
+    assert_int_equal(u.n_leases, 1);
+    assert_string_equal(u.leases[0].id, l1.rec.id);
+    assert_int_equal(u.n_tenants, 1);
+    assert_int_equal(u.tenants[0].leases, 1);
+    assert_true(u.leases[0].memory_quota_gib_seconds > 0);
+    gpx_usage_free(&u);
+    assert_int_equal(gpx_engine_usage_labeled(f->e, &f->admin, NULL, "slurm_job=9", 0, 0, &u, &err),
+                     0);
+    assert_int_equal(u.n_leases, 0);
+    assert_int_equal(u.n_tenants, 0);
+    gpx_usage_free(&u);
+    assert_int_equal(gpx_engine_usage_labeled(f->e, &f->admin, NULL, NULL, 0, 0, &u, &err), 0);
+    assert_int_equal(u.n_leases, 3);
+    gpx_usage_free(&u);
+    assert_int_equal(gpx_engine_usage_labeled(f->e, &f->admin, NULL, "slurm_job", 0, 0, &u, &err),
+                     -1);
+    assert_int_equal(err.code, GPX_E_INVALID);
+    assert_non_null(strstr(err.msg, "KEY=VALUE"));
+    assert_int_equal(gpx_engine_usage_labeled(f->e, &f->admin, NULL, "=7", 0, 0, &u, &err), -1);
+}
+
+/* The SPANK plugin's naming: its options in every message. */
+static void test_spec_slurm_naming(void **state)
+{
+    (void)state;
+    struct gpx_lease_spec s;
+    gpx_error err = {0};
+    gpx_lease_spec_init(&s);
+    assert_int_equal(gpx_lease_spec_set(&s, GPX_F_CAP, "200", GPX_NAMING_SLURM, &err), -1);
+    assert_string_equal(err.msg, "--gpuplex-cap must be a percentage from 1 to 100, not '200'");
+    assert_int_equal(gpx_lease_spec_set(&s, GPX_F_MODE, "vgpu", GPX_NAMING_SLURM, &err), 0);
+    assert_int_equal(gpx_lease_spec_check(&s, 1, GPX_NAMING_SLURM, &err), -1);
+    assert_string_equal(err.msg, "vgpu leases need --gpuplex-memory (e.g. 8G)");
+    gpx_lease_spec_clear(&s);
+    gpx_lease_spec_init(&s);
+    assert_int_equal(gpx_lease_spec_set(&s, GPX_F_MODE, "exclusive", GPX_NAMING_SLURM, &err), 0);
+    assert_int_equal(gpx_lease_spec_set(&s, GPX_F_WEIGHT, "2", GPX_NAMING_SLURM, &err), 0);
+    assert_int_equal(gpx_lease_spec_check(&s, 1, GPX_NAMING_SLURM, &err), -1);
+    assert_string_equal(
+        err.msg, "--gpuplex-weight and --gpuplex-cap apply to timeslice and vgpu leases only");
+    gpx_lease_spec_clear(&s);
+}
+
 int main(void)
 {
     gpx_log_set_level(GPX_LOG_ERROR);
@@ -1873,6 +1939,8 @@ int main(void)
         T(test_daemon_lock),
         cmocka_unit_test(test_spec_set),
         cmocka_unit_test(test_spec_check),
+        T(test_usage_label),
+        cmocka_unit_test(test_spec_slurm_naming),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,15 +16,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "shm/lease.h"
 
-#define MIB (1024ULL * 1024ULL)
+#define MIB              (1024ULL * 1024ULL)
+/* lease.c looks at the clock for the periodic reap once in this many reserves */
+#define REAP_CHECK_EVERY 64
 
 static char dir[256];
 
@@ -637,16 +643,96 @@ static void test_reap(void **state)
     assert_int_equal(r.usage->used, MIB);
     waitpid(z, NULL, 0);
 
-    /* The periodic reap: a reserve more than 1 s after the last reap reaps. */
+    /* The periodic reap: more than 1 s after the last reap, a reserve reaps (one in
+     * REAP_CHECK_EVERY looks at the clock: see test_reserve_no_syscall). */
     child_holding("reap", 2 * MIB, 1);
     assert_int_equal(r.usage->used, 3 * MIB);
     atomic_store(&r.usage->last_reap_ns, 1);
-    assert_int_equal(gpx_lease_reserve(&r, me, 4096), 0);
-    assert_int_equal(r.usage->used, MIB + 4096);
+    for (int i = 0; i < REAP_CHECK_EVERY; i++)
+        assert_int_equal(gpx_lease_reserve(&r, me, 4096), 0);
+    assert_int_equal(r.usage->used, MIB + REAP_CHECK_EVERY * 4096);
     /* ...but not again within the second. */
     child_holding("reap", 2 * MIB, 1);
-    assert_int_equal(gpx_lease_reserve(&r, me, 4096), 0);
-    assert_int_equal(r.usage->used, 3 * MIB + 8192);
+    for (int i = 0; i < REAP_CHECK_EVERY; i++)
+        assert_int_equal(gpx_lease_reserve(&r, me, 4096), 0);
+    assert_int_equal(r.usage->used, 3 * MIB + 2 * REAP_CHECK_EVERY * 4096);
+    gpx_lease_region_close(&r);
+}
+
+/*
+ * The allocation path: a reserve and a release make no syscall, and read the
+ * clock at most once in REAP_CHECK_EVERY reserves (to see whether the
+ * periodic reap is due). A child runs them under a seccomp filter that kills
+ * it at its first syscall other than exit_group, and every clock_gettime of
+ * this program is counted (lease.c is linked in statically, so its calls
+ * land here, vDSO or not). Putting a clock read, a getpid or a lock that
+ * sleeps back on the path fails this test.
+ */
+static _Atomic unsigned long clock_reads;
+static _Atomic int clock_frozen; /* in the sandboxed child: no syscall, a fixed time */
+static struct timespec frozen_at;
+
+int clock_gettime(clockid_t clk, struct timespec *ts)
+{
+    atomic_fetch_add(&clock_reads, 1);
+    if (atomic_load(&clock_frozen)) {
+        *ts = frozen_at;
+        return 0;
+    }
+    return (int)syscall(SYS_clock_gettime, clk, ts);
+}
+
+/* Exits with a raw exit_group: a sanitizer makes syscalls before a call to _exit. */
+static void quit(int code)
+{
+    syscall(SYS_exit_group, code);
+}
+
+static void test_reserve_no_syscall(void **state)
+{
+    (void)state;
+    create_lease("nosys", 64 * MIB);
+    struct gpx_lease_region r;
+    open_ok("nosys", &r);
+    struct gpx_lease_proc *me = gpx_lease_attach(&r, getpid());
+    assert_non_null(me);
+    assert_int_equal(gpx_lease_reap(&r), 0); /* the periodic reap is not due for a second */
+    clock_gettime(CLOCK_MONOTONIC, &frozen_at);
+
+    enum { PAIRS = 64 * REAP_CHECK_EVERY };
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct sock_filter f[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        };
+        struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+        atomic_store(&clock_frozen, 1);
+        /* raw syscalls: a sanitizer's prctl interceptor makes syscalls of its own after it */
+        if (syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) != 0 ||
+            syscall(SYS_prctl, PR_SET_SECCOMP, (long)SECCOMP_MODE_FILTER, &prog, 0L, 0L) != 0)
+            quit(90);
+        unsigned long before = atomic_load(&clock_reads);
+        for (int i = 0; i < PAIRS; i++) {
+            if (gpx_lease_reserve(&r, me, 4096) != 0)
+                quit(91);
+            gpx_lease_unaccount(&r, me, 4096);
+        }
+        unsigned long reads = atomic_load(&clock_reads) - before;
+        quit(reads <= PAIRS / REAP_CHECK_EVERY + 1 ? 0 : 92);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (WIFSIGNALED(st))
+        fail_msg("the reserve path made a syscall (killed by signal %d)", WTERMSIG(st));
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 92)
+        fail_msg("the reserve path read the clock more than once in %d reserves", REAP_CHECK_EVERY);
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(r.usage->used, 0);
     gpx_lease_region_close(&r);
 }
 
@@ -784,6 +870,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reserve_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hammer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reserve_no_syscall, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slots_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_read_only, setup, teardown),
