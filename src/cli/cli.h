@@ -81,6 +81,19 @@ int gpx_cli_usage_error(const struct gpx_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Prints the command's usage on stdout; returns 0. */
 int gpx_cli_print_usage(const struct gpx_cmd *cmd);
+/* argv[1], the subcommand of a command that has them (`gpuplex fn`, `gpuplex container`); or
+ * NULL with *rc the exit status: the usage for --help/-h, else a usage error listing `subs`. */
+const char *gpx_cli_subcommand(const struct gpx_cmd *cmd, int argc, char **argv, const char *subs,
+                               int *rc);
+/* The --json, --server S and --server=S that stand between a subcommand and the argv it passes
+ * on (`gpuplex fn create`, `gpuplex container run`), read from argv[2]; returns the index of
+ * the first other word. */
+int gpx_cli_conn_flags(int argc, char **argv, const char **server, int *json);
+/* A string field of an answer as a table shows it: "-" when it is absent or empty. */
+struct json_t;
+const char *gpx_cli_str(struct json_t *o, const char *k);
+/* s as a whole number lo..hi (lo >= 0; digits only) in *out; -1 when it is not one. */
+int gpx_cli_number(const char *s, long lo, long hi, long *out);
 
 /*
  * Driver selection: GPUPLEX_SIM=FILE selects the simulated driver shipped with

@@ -136,14 +136,14 @@ static int parse_mode(struct bench *b, const char *w)
         add_mode(b, w, K_BARE, "none", 1);
     else if (!strcmp(w, "exclusive")) {
         if ((m = add_mode(b, w, K_LEASE, "hardware", 1)))
-            largs(m, "--mode", "exclusive", "--gpu", b->gpu_s, NULL);
+            largs(m, "--mode", "exclusive", "--gpu", b->gpu_s, (char *)NULL);
     } else if (!strcmp(w, "vgpu")) {
         if ((m = add_mode(b, w, K_LEASE, "memory+compute", 1)))
-            largs(m, "--mode", "vgpu", "--gpu", b->gpu_s, "--memory", b->mem_s, NULL);
+            largs(m, "--mode", "vgpu", "--gpu", b->gpu_s, "--memory", b->mem_s, (char *)NULL);
     } else if (!strcmp(w, "vgpu-cap")) {
         if ((m = add_mode(b, w, K_LEASE, "memory+compute", 1)))
             largs(m, "--mode", "vgpu", "--gpu", b->gpu_s, "--memory", b->mem_s, "--cap", b->cap_s,
-                  NULL);
+                  (char *)NULL);
     } else if (!strcmp(w, "mig")) {
         add_mode(b, w, K_LEASE, "hardware", 1); /* profiles chosen once the GPU is known */
     } else if (!strncmp(w, "mig:", 4) && w[4] && strlen(w + 4) < GPX_MIG_NAME_MAX) {
@@ -152,10 +152,10 @@ static int parse_mode(struct bench *b, const char *w)
     } else if (!strncmp(w, "timeslice-", 10) &&
                (!strcmp(w + 10, "1") || !strcmp(w + 10, "2") || !strcmp(w + 10, "4"))) {
         if ((m = add_mode(b, w, K_LEASE, "process", atoi(w + 10))))
-            largs(m, "--mode", "timeslice", "--gpu", b->gpu_s, "--weight", "1", NULL);
+            largs(m, "--mode", "timeslice", "--gpu", b->gpu_s, "--weight", "1", (char *)NULL);
     } else if (!strcmp(w, "container")) {
         if ((m = add_mode(b, w, K_CONTAINER, "hardware", 1)))
-            largs(m, "--mode", "exclusive", "--gpu", b->gpu_s, NULL);
+            largs(m, "--mode", "exclusive", "--gpu", b->gpu_s, (char *)NULL);
     } else if (!strcmp(w, "vm")) {
         add_mode(b, w, K_VM, "hardware", 1);
     } else {
@@ -410,7 +410,8 @@ static void check_modes(struct bench *b)
                        "%u --demand ...' (docs/mig.md) and run bench again",
                        b->gpu, b->gpu_info.name, b->gpu);
             else {
-                largs(m, "--mode", "mig", "--gpu", b->gpu_s, "--mig-profile", m->mig_profile, NULL);
+                largs(m, "--mode", "mig", "--gpu", b->gpu_s, "--mig-profile", m->mig_profile,
+                      (char *)NULL);
                 check_lease(b, m);
             }
         } else if (m->kind == K_CONTAINER) {
@@ -1397,9 +1398,10 @@ const struct gpx_cmd gpx_cmd_bench = {
     "A run fails when the workload exits non-zero (or prints no figure): its row\n"
     "gets status \"failed\" with the exit code and its last line of stderr.\n"
     "\n"
-    "--json prints one object: node (gpu_index, gpu_name, gpu_uuid, driver_version,\n"
-    "cuda_version, mig_mode, path, nvml_library, simulated), workload (name, argv,\n"
-    "metric, unit), runs, and rows: one per mode with mode, status (ok, refused,\n"
+    "--json prints one object: gpuplex_bench (its format, 1), finished_at, node\n"
+    "(gpu_index, gpu_name, gpu_uuid, memory_total_bytes, driver_version, cuda_version,\n"
+    "mig_mode, path, nvml_library, simulated), workload (name, argv, metric, unit),\n"
+    "runs, and rows: one per mode with mode, status (ok, refused,\n"
     "failed), relative_to_bare, min, max, value (the median raw figure), runs (runs\n"
     "that gave a figure), tenants, isolation, and shares + aggregate (timeslice),\n"
     "reason (refused, failed), exit_code (failed); docs/choosing.md.\n"

@@ -30,22 +30,6 @@ static int call(const char *server, const char *method, const char *path, json_t
     return rc;
 }
 
-static int number(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = s && *s >= '0' && *s <= '9' ? strtol(s, &end, 10) : -1;
-    if (v < lo || v > hi || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static const char *str(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s && *s ? s : "-";
-}
-
 static void print_table(json_t *list)
 {
     printf("%-16s %-12s %-28s %3s %-10s %4s %8s %s\n", "ID", "TENANT", "IMAGE", "#", "STATE",
@@ -60,10 +44,12 @@ static void print_table(json_t *list)
             char code[16] = "-";
             if (json_is_integer(x))
                 snprintf(code, sizeof code, "%lld", (long long)json_integer_value(x));
-            printf("%-16s %-12s %-28s %3lld %-10s %4s %8lld %s\n", str(c, "id"), str(c, "tenant"),
-                   str(c, "image"), (long long)json_integer_value(json_object_get(r, "replica")),
-                   str(r, "state"), code,
-                   (long long)json_integer_value(json_object_get(r, "restarts")), str(r, "lease"));
+            printf("%-16s %-12s %-28s %3lld %-10s %4s %8lld %s\n", gpx_cli_str(c, "id"),
+                   gpx_cli_str(c, "tenant"), gpx_cli_str(c, "image"),
+                   (long long)json_integer_value(json_object_get(r, "replica")),
+                   gpx_cli_str(r, "state"), code,
+                   (long long)json_integer_value(json_object_get(r, "restarts")),
+                   gpx_cli_str(r, "lease"));
         }
     }
 }
@@ -97,15 +83,15 @@ static int run_container(const char *server, int json, int argc, char **argv)
             break;
         case 'w':
         case 'c':
-            if (number(optarg, 1, 1000000, &v) < 0)
+            if (gpx_cli_number(optarg, 1, 1000000, &v) < 0)
                 rc = usage_err("--weight and --cap take a positive number, not '%s'", optarg);
             else
                 json_object_set_new(lease, c == 'w' ? "weight" : "cap", json_integer(v));
             break;
         case 'g':
             json_object_set_new(lease, "gpu",
-                                number(optarg, 0, 1023, &v) == 0 ? json_integer(v)
-                                                                 : json_string(optarg));
+                                gpx_cli_number(optarg, 0, 1023, &v) == 0 ? json_integer(v)
+                                                                         : json_string(optarg));
             break;
         case 'P':
             json_object_set_new(lease, "mig_profile", json_string(optarg));
@@ -123,7 +109,7 @@ static int run_container(const char *server, int json, int argc, char **argv)
             json_object_set_new(body, "restart", json_string(optarg));
             break;
         case 'n':
-            if (number(optarg, 1, 1000, &v) < 0)
+            if (gpx_cli_number(optarg, 1, 1000, &v) < 0)
                 rc = usage_err("--replicas takes a number from 1, not '%s'", optarg);
             else
                 json_object_set_new(body, "replicas", json_integer(v));
@@ -157,7 +143,7 @@ static int run_container(const char *server, int json, int argc, char **argv)
     if (json)
         gpx_view_print(out);
     else
-        puts(str(out, "id"));
+        puts(gpx_cli_str(out, "id"));
     json_decref(out);
     return 0;
 }
@@ -178,25 +164,12 @@ static int container_run(int argc, char **argv)
     const char *server = NULL;
     int json = 0, c;
     long replica = 0, tail = 200;
-    if (argc < 2 || argv[1][0] == '-') {
-        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
-            return gpx_cli_print_usage(&gpx_cmd_container);
-        return usage_err("missing subcommand: %s", "run, ls, logs or rm");
-    }
-    const char *sub = argv[1];
+    const char *sub = gpx_cli_subcommand(&gpx_cmd_container, argc, argv, "run, ls, logs or rm", &c);
+    if (!sub)
+        return c;
     /* run: its own flags, then IMAGE CMD...; --server and --json come before them */
     if (!strcmp(sub, "run")) {
-        int i = 2;
-        for (; i < argc; i++) {
-            if (!strcmp(argv[i], "--json"))
-                json = 1;
-            else if (!strcmp(argv[i], "--server") && i + 1 < argc)
-                server = argv[++i];
-            else if (!strncmp(argv[i], "--server=", 9))
-                server = argv[i] + 9;
-            else
-                break;
-        }
+        int i = gpx_cli_conn_flags(argc, argv, &server, &json);
         argv[i - 1] = argv[0];
         return run_container(server, json, argc - i + 1, argv + i - 1);
     }
@@ -212,7 +185,8 @@ static int container_run(int argc, char **argv)
             break;
         case 'R':
         case 't':
-            if (number(optarg, 0, c == 'R' ? 1000 : 100000, c == 'R' ? &replica : &tail) < 0)
+            if (gpx_cli_number(optarg, 0, c == 'R' ? 1000 : 100000, c == 'R' ? &replica : &tail) <
+                0)
                 return usage_err("--replica and --tail take a number, not '%s'", optarg);
             break;
         case 'h':
@@ -260,7 +234,7 @@ static int container_run(int argc, char **argv)
         else if (!strcmp(sub, "logs"))
             fputs(json_string_value(json_object_get(out, "logs")) ?: "", stdout);
         else
-            puts(str(out, "id"));
+            puts(gpx_cli_str(out, "id"));
         json_decref(out);
     }
     return status;

@@ -94,12 +94,6 @@ static int call(const char *server, enum op op, const char *name, json_t *body, 
     return rc;
 }
 
-static const char *str(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s && *s ? s : "-";
-}
-
 static long long num(json_t *o, const char *k)
 {
     return json_integer_value(json_object_get(o, k));
@@ -367,7 +361,7 @@ static int fn_create(const char *server, int json, int argc, char **argv)
     if (json)
         gpx_view_print(out);
     else
-        puts(str(out, "name"));
+        puts(gpx_cli_str(out, "name"));
     json_decref(out);
     return 0;
 }
@@ -386,7 +380,7 @@ static void print_table(json_t *list)
         json_array_foreach(json_object_get(f, "workers"), k, w)
         {
             all++;
-            ready += !strcmp(str(w, "state"), "ready");
+            ready += !strcmp(gpx_cli_str(w, "state"), "ready");
         }
         char workers[24], range[24], cmd[256] = "";
         snprintf(workers, sizeof workers, "%u/%u", ready, all);
@@ -403,12 +397,12 @@ static void print_table(json_t *list)
                 n += (size_t)m;
             }
         } else {
-            snprintf(cmd, sizeof cmd, "image %s", str(f, "image"));
+            snprintf(cmd, sizeof cmd, "image %s", gpx_cli_str(f, "image"));
         }
-        printf("%-20s %-12s %-9s %-7s %5lld %5lld %9lld %5lld %11g %11g %s\n", str(f, "name"),
-               str(f, "owner"), workers, range, num(f, "max_concurrency"), num(f, "queue_depth"),
-               num(f, "requests"), num(f, "cold_starts"),
-               json_number_value(json_object_get(f, "price_per_request")),
+        printf("%-20s %-12s %-9s %-7s %5lld %5lld %9lld %5lld %11g %11g %s\n",
+               gpx_cli_str(f, "name"), gpx_cli_str(f, "owner"), workers, range,
+               num(f, "max_concurrency"), num(f, "queue_depth"), num(f, "requests"),
+               num(f, "cold_starts"), json_number_value(json_object_get(f, "price_per_request")),
                json_number_value(json_object_get(f, "price_per_gpu_second")), cmd);
     }
 }
@@ -536,7 +530,7 @@ static void print_logs(json_t *out)
     json_array_foreach(workers, i, w)
     {
         if (json_array_size(workers) > 1) /* as tail(1) heads several files */
-            printf("%s==> %s <==\n", i ? "\n" : "", str(w, "id"));
+            printf("%s==> %s <==\n", i ? "\n" : "", gpx_cli_str(w, "id"));
         const char *logs = json_string_value(json_object_get(w, "logs"));
         fputs(logs ? logs : "", stdout);
     }
@@ -549,16 +543,6 @@ static int name_ok(const char *s)
 {
     size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
     return n > 0 && n < 64 && s[n] == '\0' && s[0] != '.' && s[0] != '_' && s[0] != '-';
-}
-
-static int number(const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    long v = s && *s >= '0' && *s <= '9' ? strtol(s, &end, 10) : -1;
-    if (v < lo || v > hi || !end || *end)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 static int fn_run(int argc, char **argv)
@@ -578,25 +562,13 @@ static int fn_run(int argc, char **argv)
     const char *type = "application/json";
     int json = 0, verbose = 0, c;
     long tail = 100;
-    if (argc < 2 || argv[1][0] == '-') {
-        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
-            return gpx_cli_print_usage(&gpx_cmd_fn);
-        return usage_err("missing subcommand: %s", "create, ls, rm, call or logs");
-    }
-    const char *sub = argv[1];
+    const char *sub =
+        gpx_cli_subcommand(&gpx_cmd_fn, argc, argv, "create, ls, rm, call or logs", &c);
+    if (!sub)
+        return c;
     /* create: its own flags and then the worker's argv; --server and --json come first */
     if (!strcmp(sub, "create")) {
-        int i = 2;
-        for (; i < argc; i++) {
-            if (!strcmp(argv[i], "--json"))
-                json = 1;
-            else if (!strcmp(argv[i], "--server") && i + 1 < argc)
-                server = argv[++i];
-            else if (!strncmp(argv[i], "--server=", 9))
-                server = argv[i] + 9;
-            else
-                break;
-        }
+        int i = gpx_cli_conn_flags(argc, argv, &server, &json);
         argv[i - 1] = argv[0];
         return fn_create(server, json, argc - i + 1, argv + i - 1);
     }
@@ -623,7 +595,7 @@ static int fn_run(int argc, char **argv)
             type = optarg;
             break;
         case O_TAIL:
-            if (number(optarg, 1, 100000, &tail) < 0)
+            if (gpx_cli_number(optarg, 1, 100000, &tail) < 0)
                 return usage_err("--tail takes a number of lines from 1 to 100000, not '%s'",
                                  optarg);
             break;
@@ -684,7 +656,7 @@ static int fn_run(int argc, char **argv)
         else if (is_logs)
             print_logs(out);
         else
-            puts(str(out, "name"));
+            puts(gpx_cli_str(out, "name"));
         json_decref(out);
     }
     return status;
@@ -720,7 +692,9 @@ const struct gpx_cmd gpx_cmd_fn = {
     "    --command CMDLINE      the worker's argv as one string, split as a shell would\n"
     "                           (quotes, $VAR; no command substitution, no shell runs\n"
     "                           it); or give the argv after -- exactly\n"
-    "    --image IMAGE          run the worker as a container (podman, through CDI)\n"
+    "    --image IMAGE          run the worker as a container of IMAGE, its own CMD the\n"
+    "                           worker (podman, the lease's CDI device; the image must\n"
+    "                           be in gpuplexd's container_images)\n"
     "    --mode M --memory SIZE --weight N --cap PCT --mig-profile PROFILE --gpu G\n"
     "                           each worker's lease, as for 'gpuplex lease create'\n"
     "    --min-workers N        workers kept running (0-64, default 0: scale from zero)\n"

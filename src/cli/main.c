@@ -6,8 +6,10 @@
 #include "core/log.h"
 #include "gpuplex/client.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const struct gpx_cmd *const gpx_cli_commands[] = {
@@ -77,6 +79,50 @@ int gpx_cli_print_usage(const struct gpx_cmd *cmd)
 {
     fputs(cmd->usage, stdout);
     return 0;
+}
+
+const char *gpx_cli_subcommand(const struct gpx_cmd *cmd, int argc, char **argv, const char *subs,
+                               int *rc)
+{
+    if (argc >= 2 && argv[1][0] != '-')
+        return argv[1];
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+        *rc = gpx_cli_print_usage(cmd);
+    else
+        *rc = gpx_cli_usage_error(cmd, "missing subcommand: %s", subs);
+    return NULL;
+}
+
+const char *gpx_cli_str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s && *s ? s : "-";
+}
+
+int gpx_cli_number(const char *s, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    long v = s && *s >= '0' && *s <= '9' ? strtol(s, &end, 10) : -1;
+    if (v < lo || v > hi || !end || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int gpx_cli_conn_flags(int argc, char **argv, const char **server, int *json)
+{
+    int i = 2;
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            *json = 1;
+        else if (!strcmp(argv[i], "--server") && i + 1 < argc)
+            *server = argv[++i];
+        else if (!strncmp(argv[i], "--server=", 9))
+            *server = argv[i] + 9;
+        else
+            break;
+    }
+    return i;
 }
 
 int main(int argc, char **argv)

@@ -22,12 +22,6 @@
 
 #define usage_err(...) gpx_cli_usage_error(&gpx_cmd_vm, __VA_ARGS__)
 
-static const char *str(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s && *s ? s : "-";
-}
-
 /* Connects, runs fn, prints a failure; returns the exit status. */
 static int with_conn(const char *server, int (*fn)(gpx_conn *c, void *arg, gpx_error *err),
                      void *arg)
@@ -168,7 +162,7 @@ static int vm_create(int argc, char **argv)
         gpx_view_print(a.out);
     } else {
         json_t *ssh = json_object_get(a.out, "ssh");
-        printf("%s\n%s\n", str(a.out, "id"), str(ssh, "command"));
+        printf("%s\n%s\n", gpx_cli_str(a.out, "id"), gpx_cli_str(ssh, "command"));
     }
     json_decref(a.out);
     return 0;
@@ -184,12 +178,12 @@ static void print_table(json_t *list)
     {
         json_t *ssh = json_object_get(v, "ssh");
         char ep[300];
-        snprintf(ep, sizeof ep, "%s@%s:%lld", str(ssh, "user"), str(ssh, "host"),
+        snprintf(ep, sizeof ep, "%s@%s:%lld", gpx_cli_str(ssh, "user"), gpx_cli_str(ssh, "host"),
                  (long long)json_integer_value(json_object_get(ssh, "port")));
-        printf("%-16s %-12s %-9s %-12s %3lld %-12s %s\n", str(v, "id"), str(v, "tenant"),
-               str(v, "state"), str(v, "backend"),
+        printf("%-16s %-12s %-9s %-12s %3lld %-12s %s\n", gpx_cli_str(v, "id"),
+               gpx_cli_str(v, "tenant"), gpx_cli_str(v, "state"), gpx_cli_str(v, "backend"),
                (long long)json_integer_value(json_object_get(json_object_get(v, "gpu"), "index")),
-               str(v, "lease"), ep);
+               gpx_cli_str(v, "lease"), ep);
     }
 }
 
@@ -270,7 +264,7 @@ static int vm_rm(int argc, char **argv)
         if (json)
             gpx_view_print(a.out);
         else
-            puts(str(a.out, "id"));
+            puts(gpx_cli_str(a.out, "id"));
         json_decref(a.out);
     }
     return status;
@@ -309,7 +303,7 @@ static int vm_ssh(int argc, char **argv)
     if (rc != 0)
         return rc;
     json_t *ssh = json_object_get(a.out, "ssh");
-    const char *state = str(a.out, "state");
+    const char *state = gpx_cli_str(a.out, "state");
     if (strcmp(state, "running") != 0) {
         fprintf(stderr, "gpuplex: VM %s is %s, not running\n", a.id, state);
         json_decref(a.out);
@@ -318,7 +312,7 @@ static int vm_ssh(int argc, char **argv)
     char port[16], dest[400];
     snprintf(port, sizeof port, "%lld",
              (long long)json_integer_value(json_object_get(ssh, "port")));
-    snprintf(dest, sizeof dest, "%s@%s", str(ssh, "user"), str(ssh, "host"));
+    snprintf(dest, sizeof dest, "%s@%s", gpx_cli_str(ssh, "user"), gpx_cli_str(ssh, "host"));
     json_decref(a.out);
     if (optind < argc && !strcmp(argv[optind], "--"))
         optind++;

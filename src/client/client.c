@@ -362,43 +362,86 @@ static int request_word(const char *s)
     return 1;
 }
 
-int gpx_client_request(gpx_client *c, const char *method, const char *path, const char *body,
-                       int *status, char **resp, gpx_error *err)
+/* The URL of the request `method path` in *url (malloc'd), its words checked; -1 with err. */
+static int request_url(gpx_client *c, const char *method, const char *path, char **url,
+                       gpx_error *err)
 {
-    *status = 0;
-    if (resp)
-        *resp = NULL;
     if (!request_word(method) || !request_word(path) || *path != '/' || strchr(path, '#'))
         return gpx_error_set(err, GPX_E_INVALID, "invalid request '%s %s'",
                              method ? method : "(null)", path ? path : "(null)");
-    char *url = NULL;
-    if (asprintf(&url, "%s%s", c->base, path) < 0)
+    if (asprintf(url, "%s%s", c->base, path) < 0)
         return gpx_error_set(err, GPX_E_NOMEM, "request");
-    int has_body = body || !strcmp(method, "POST") || !strcmp(method, "PUT");
+    return 0;
+}
+
+/* The header list of `lines` (NULL ones left out) in *out; -1 when out of memory. */
+static int header_list(const char *const *lines, size_t n, struct curl_slist **out)
+{
     struct curl_slist *hdrs = NULL, *l;
-    const char *lines[] = {"Accept: application/json", "Expect:", c->auth,
-                           has_body ? "Content-Type: application/json" : NULL};
-    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (!lines[i])
             continue;
         if (!(l = curl_slist_append(hdrs, lines[i]))) {
             curl_slist_free_all(hdrs);
-            free(url);
-            return gpx_error_set(err, GPX_E_NOMEM, "request");
+            return -1;
         }
         hdrs = l;
     }
+    *out = hdrs;
+    return 0;
+}
 
-    struct answer a = {0};
+/* What every request sets: set_common's options, the headers, and where the answer goes: its
+ * body into `a` (on_body), its header lines to header_fn(…, header_arg). */
+static CURLcode set_exchange(gpx_client *c, const char *url, struct curl_slist *hdrs,
+                             struct answer *a, curl_write_callback header_fn, void *header_arg)
+{
     CURL *h = c->curl;
     CURLcode rc = set_common(c, url);
 #define SET(opt, val) (rc = rc != CURLE_OK ? rc : curl_easy_setopt(h, opt, val))
     SET(CURLOPT_USERAGENT, "gpuplex/" GPX_VERSION);
     SET(CURLOPT_HTTPHEADER, hdrs);
     SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, &a);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, &a);
+    SET(CURLOPT_WRITEDATA, a);
+    SET(CURLOPT_HEADERFUNCTION, header_fn);
+    SET(CURLOPT_HEADERDATA, header_arg);
+#undef SET
+    return rc;
+}
+
+/* Runs the transfer (rc: how setting it up went); the HTTP status in *st. */
+static CURLcode perform(CURL *h, CURLcode rc, long *st)
+{
+    *st = 0;
+    if (rc == CURLE_OK)
+        rc = curl_easy_perform(h);
+    if (rc == CURLE_OK)
+        rc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, st);
+    return rc;
+}
+
+int gpx_client_request(gpx_client *c, const char *method, const char *path, const char *body,
+                       int *status, char **resp, gpx_error *err)
+{
+    *status = 0;
+    if (resp)
+        *resp = NULL;
+    char *url = NULL;
+    if (request_url(c, method, path, &url, err) < 0)
+        return -1;
+    int has_body = body || !strcmp(method, "POST") || !strcmp(method, "PUT");
+    struct curl_slist *hdrs;
+    const char *lines[] = {"Accept: application/json", "Expect:", c->auth,
+                           has_body ? "Content-Type: application/json" : NULL};
+    if (header_list(lines, sizeof lines / sizeof *lines, &hdrs) < 0) {
+        free(url);
+        return gpx_error_set(err, GPX_E_NOMEM, "request");
+    }
+
+    struct answer a = {0};
+    CURL *h = c->curl;
+    CURLcode rc = set_exchange(c, url, hdrs, &a, on_header, &a);
+#define SET(opt, val) (rc = rc != CURLE_OK ? rc : curl_easy_setopt(h, opt, val))
     if (has_body) { /* POST, with the method replaced for PUT, PATCH, DELETE... */
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? strlen(body) : 0));
         SET(CURLOPT_POSTFIELDS, body ? body : "");
@@ -408,11 +451,8 @@ int gpx_client_request(gpx_client *c, const char *method, const char *path, cons
     else if (strcmp(method, has_body ? "POST" : "GET") != 0)
         SET(CURLOPT_CUSTOMREQUEST, method);
 #undef SET
-    if (rc == CURLE_OK)
-        rc = curl_easy_perform(h);
-    long st = 0;
-    if (rc == CURLE_OK)
-        rc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+    long st;
+    rc = perform(h, rc, &st);
     curl_slist_free_all(hdrs); /* the handle's pointer to it is reset before any reuse */
     free(url);
     if (rc != CURLE_OK) {
@@ -483,12 +523,9 @@ int gpx_client_raw_request(gpx_client *c, const char *method, const char *path,
 {
     memset(out, 0, sizeof *out);
     out->gpu_ms = out->queue_ms = -1;
-    if (!request_word(method) || !request_word(path) || *path != '/' || strchr(path, '#'))
-        return gpx_error_set(err, GPX_E_INVALID, "invalid request '%s %s'",
-                             method ? method : "(null)", path ? path : "(null)");
     char *url = NULL, *ctype = NULL;
-    if (asprintf(&url, "%s%s", c->base, path) < 0)
-        return gpx_error_set(err, GPX_E_NOMEM, "request");
+    if (request_url(c, method, path, &url, err) < 0)
+        return -1;
     if (asprintf(&ctype, "Content-Type: %s",
                  content_type && *content_type && !strpbrk(content_type, "\r\n")
                      ? content_type
@@ -496,39 +533,24 @@ int gpx_client_raw_request(gpx_client *c, const char *method, const char *path,
         free(url);
         return gpx_error_set(err, GPX_E_NOMEM, "request");
     }
-    struct curl_slist *hdrs = NULL, *l;
+    struct curl_slist *hdrs;
     const char *lines[] = {"Expect:", c->auth, ctype};
-    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
-        if (!lines[i])
-            continue;
-        if (!(l = curl_slist_append(hdrs, lines[i]))) {
-            curl_slist_free_all(hdrs);
-            free(url);
-            free(ctype);
-            return gpx_error_set(err, GPX_E_NOMEM, "request");
-        }
-        hdrs = l;
+    if (header_list(lines, sizeof lines / sizeof *lines, &hdrs) < 0) {
+        free(url);
+        free(ctype);
+        return gpx_error_set(err, GPX_E_NOMEM, "request");
     }
     struct raw_answer r = {.out = out};
     CURL *h = c->curl;
-    CURLcode rc = set_common(c, url);
+    CURLcode rc = set_exchange(c, url, hdrs, &r.a, on_raw_header, &r);
 #define SET(opt, val) (rc = rc != CURLE_OK ? rc : curl_easy_setopt(h, opt, val))
-    SET(CURLOPT_USERAGENT, "gpuplex/" GPX_VERSION);
-    SET(CURLOPT_HTTPHEADER, hdrs);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, &r.a);
-    SET(CURLOPT_HEADERFUNCTION, on_raw_header);
-    SET(CURLOPT_HEADERDATA, &r);
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     SET(CURLOPT_POSTFIELDS, body ? body : "");
     if (strcmp(method, "POST") != 0)
         SET(CURLOPT_CUSTOMREQUEST, method);
 #undef SET
-    if (rc == CURLE_OK)
-        rc = curl_easy_perform(h);
-    long st = 0;
-    if (rc == CURLE_OK)
-        rc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+    long st;
+    rc = perform(h, rc, &st);
     curl_slist_free_all(hdrs);
     free(url);
     free(ctype);

@@ -35,8 +35,7 @@ int gpx__conn_http_call(gpx_conn *c, const char *method, const char *path, json_
     return gpx__client_json(gpx_client_server(c->http), resp, out, err);
 }
 
-/* path + "?name=value" / "&name=value", percent-encoded; NULL values add nothing. */
-static void query(char *buf, size_t len, const char *name, const char *value)
+void gpx__client_query(char *buf, size_t len, const char *name, const char *value)
 {
     size_t n = strlen(buf);
     if (!value || n + 1 >= len)
@@ -120,7 +119,7 @@ static int lease_get(gpx_conn *c, const char *id, int turns, struct gpx_lease *o
     if (segment(path, sizeof path, "/v1/leases/", id, "", "lease id", err) < 0)
         return -1;
     if (turns)
-        query(path, sizeof path, "turns", "1");
+        gpx__client_query(path, sizeof path, "turns", "1");
     int rc = gpx__conn_http_call(c, "GET", path, NULL, &j, err);
     if (rc == 0)
         rc = gpx_view_lease_read(j, out, err);
@@ -133,12 +132,12 @@ static int lease_list(gpx_conn *c, const struct gpx_lease_query *q, struct gpx_l
 {
     char path[512] = "/v1/leases";
     if (q && q->state >= 0)
-        query(path, sizeof path, "state",
-              q->state == GPX_LS_ALL ? "all" : gpx_lease_state_name(q->state));
+        gpx__client_query(path, sizeof path, "state",
+                          q->state == GPX_LS_ALL ? "all" : gpx_lease_state_name(q->state));
     if (q)
-        query(path, sizeof path, "tenant", q->tenant);
+        gpx__client_query(path, sizeof path, "tenant", q->tenant);
     if (q && q->turns)
-        query(path, sizeof path, "turns", "1");
+        gpx__client_query(path, sizeof path, "turns", "1");
     json_t *j = NULL;
     int rc = gpx__conn_http_call(c, "GET", path, NULL, &j, err);
     if (rc == 0)
@@ -189,10 +188,10 @@ static int usage(gpx_conn *c, const char *tenant, const char *label, const char 
                  const char *to, struct gpx_usage *out, gpx_error *err)
 {
     char path[1024] = "/v1/usage";
-    query(path, sizeof path, "tenant", tenant);
-    query(path, sizeof path, "label", label);
-    query(path, sizeof path, "from", from);
-    query(path, sizeof path, "to", to);
+    gpx__client_query(path, sizeof path, "tenant", tenant);
+    gpx__client_query(path, sizeof path, "label", label);
+    gpx__client_query(path, sizeof path, "from", from);
+    gpx__client_query(path, sizeof path, "to", to);
     json_t *j = NULL;
     int rc = gpx__conn_http_call(c, "GET", path, NULL, &j, err);
     if (rc == 0)

@@ -96,27 +96,6 @@ int gpx_function_invoke(gpx_conn *c, const char *name, const void *body, size_t 
     return gpx_client_raw_request(c->http, "POST", path, content_type, body, len, out, err);
 }
 
-/* path + "?name=value" / "&name=value", percent-encoded; NULL values add nothing. */
-static void query(char *buf, size_t len, const char *name, const char *value)
-{
-    size_t n = strlen(buf);
-    if (!value || n + 1 >= len)
-        return;
-    n += (size_t)snprintf(buf + n, len - n, "%c%s=", strchr(buf, '?') ? '&' : '?', name);
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)value; *p && n + 4 < len; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("-._~", *p)) {
-            buf[n++] = (char)*p;
-        } else {
-            buf[n++] = '%';
-            buf[n++] = hex[*p >> 4];
-            buf[n++] = hex[*p & 15];
-        }
-    }
-    buf[n < len ? n : len - 1] = '\0';
-}
-
 int gpx_function_usage(gpx_conn *c, const char *tenant, const char *from, const char *to,
                        json_t **out, gpx_error *err)
 {
@@ -124,9 +103,9 @@ int gpx_function_usage(gpx_conn *c, const char *tenant, const char *from, const 
     if (!c->daemon || !c->http)
         return 0; /* no daemon, no function calls to count */
     char path[1024] = "/v1/usage";
-    query(path, sizeof path, "tenant", tenant);
-    query(path, sizeof path, "from", from);
-    query(path, sizeof path, "to", to);
+    gpx__client_query(path, sizeof path, "tenant", tenant);
+    gpx__client_query(path, sizeof path, "from", from);
+    gpx__client_query(path, sizeof path, "to", to);
     json_t *j = NULL;
     if (gpx_conn_request(c, "GET", path, NULL, &j, err) < 0)
         return -1;

@@ -66,5 +66,8 @@ int gpx_client_raw_request(gpx_client *c, const char *method, const char *path,
 struct json_t;
 int gpx__client_answer(long status, char *body, size_t len, char **resp, gpx_error *err);
 int gpx__client_json(const char *server, char *resp, struct json_t **out, gpx_error *err);
+/* Appends "?name=value" (or "&name=value") to the path in buf, percent-encoded; a NULL value
+ * adds nothing (conn_http.c; functions.c's usage query too). */
+void gpx__client_query(char *buf, size_t len, const char *name, const char *value);
 
 #endif

@@ -354,8 +354,7 @@ static json_t *view(struct gpxd *d, const struct container *c)
 
 /* --- the request ------------------------------------------------------------------------------ */
 
-/* Whether image is in the allow-list: exact names, or prefixes ending in '*'. */
-static int image_allowed(const char *list, const char *image)
+int gpxd_image_allowed(const char *list, const char *image)
 {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", list);
@@ -384,16 +383,6 @@ static int env_name_ok(const char *s)
     return 1;
 }
 
-static int image_ok(const char *s, size_t len)
-{
-    if (len == 0 || len > 255 || strlen(s) != len || *s == '-')
-        return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("._-/:@", *s))
-            return 0;
-    return 1;
-}
-
 /* POST /v1/containers's body into c (its lease checked as POST /v1/leases checks it). */
 static int parse(const char *body, size_t len, struct container *c, gpx_error *err)
 {
@@ -410,7 +399,8 @@ static int parse(const char *body, size_t len, struct container *c, gpx_error *e
     json_object_foreach(j, k, v)
     {
         if (!strcmp(k, "image")) {
-            if (!json_is_string(v) || !image_ok(json_string_value(v), json_string_length(v))) {
+            if (!json_is_string(v) ||
+                !gpxd_image_name_ok(json_string_value(v), json_string_length(v))) {
                 gpx_error_set(err, GPX_E_INVALID,
                               "field 'image' must be an image name (1-255 of A-Z a-z 0-9 . _ - / "
                               ": @)");
@@ -645,7 +635,7 @@ int gpxd_container_create(struct gpxd *d, const struct gpx_caller *who, const ch
         return gpx_error_set(err, GPX_E_NOMEM, "container");
     if (parse(body, len, c, err) < 0)
         goto fail;
-    if (!image_allowed(d->cfg.container_images, c->image)) {
+    if (!gpxd_image_allowed(d->cfg.container_images, c->image)) {
         gpx_error_set(err, GPX_E_PERM, "image '%s' is not in this node's container_images (%.400s)",
                       c->image, d->cfg.container_images);
         goto fail;

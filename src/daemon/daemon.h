@@ -146,6 +146,9 @@ int gpxd_container_logs(struct gpxd *d, const struct gpx_caller *who, const char
                         unsigned replica, unsigned tail, struct json_t **out, gpx_error *err);
 int gpxd_container_remove(struct gpxd *d, const struct gpx_caller *who, const char *id,
                           struct json_t **out, gpx_error *err);
+/* Whether image is in the allow-list `list` (gpuplexd's container_images, ','-separated): exact
+ * names, or prefixes ending in '*' (docs/containers.md). */
+int gpxd_image_allowed(const char *list, const char *image);
 
 /*
  * functions.c: GPU functions (docs/functions.md). open loads the records and

@@ -57,16 +57,6 @@ static int num_field(const char *k, json_t *v, int zero_ok, double hi, double *o
     return 0;
 }
 
-static int image_ok(const char *s, size_t len)
-{
-    if (len == 0 || len > 255 || strlen(s) != len || *s == '-')
-        return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("._-/:@", *s))
-            return 0;
-    return 1;
-}
-
 static int command_field(json_t *v, struct gpxd_fn_spec *s, gpx_error *err)
 {
     size_t i;
@@ -126,7 +116,7 @@ static int one_field(const char *k, json_t *v, const char *name_given, struct gp
     if (!strcmp(k, "command"))
         return command_field(v, s, err);
     if (!strcmp(k, "image")) {
-        if (!json_is_string(v) || !image_ok(json_string_value(v), json_string_length(v)))
+        if (!json_is_string(v) || !gpxd_image_name_ok(json_string_value(v), json_string_length(v)))
             return gpx_error_set(err, GPX_E_INVALID,
                                  "field 'image' must be an image name (1-255 of A-Z a-z 0-9 . _ "
                                  "- / : @)");

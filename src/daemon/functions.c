@@ -85,6 +85,10 @@ struct worker {
     struct gpx_arb *arb;
     char arb_key[GPX_ARB_ID_MAX];
     char sock[108];
+    /* an image worker's podman container (gpuplex-fn-NAME-n-PREFIX) and the directory of its
+     * socket, the one path of gpuplexd's it sees; "" for a command worker */
+    char ctr[96];
+    char sock_dir[100];
     pid_t pid;
     unsigned gen; /* the spec generation it was started with */
     unsigned in_flight;
@@ -842,7 +846,8 @@ static int worker_exec_args(struct gpxd *d, const struct gpxd_fn_spec *s, const 
     }
     const char *k;
     json_t *v;
-    json_object_foreach(lenv, k, v)
+    /* an image worker gets the lease's environment from its CDI device; podman none of it */
+    json_object_foreach(s->command ? lenv : NULL, k, v)
     {
         const char *val = json_string_value(v);
         if (!val)
@@ -855,7 +860,7 @@ static int worker_exec_args(struct gpxd *d, const struct gpxd_fn_spec *s, const 
         if (env_add(envp, &n, cap, k, val) < 0)
             goto nomem_o;
     }
-    if (preload_old && *preload_old && !json_object_get(lenv, "LD_PRELOAD") &&
+    if (preload_old && *preload_old && (!s->command || !json_object_get(lenv, "LD_PRELOAD")) &&
         env_add(envp, &n, cap, "LD_PRELOAD", preload_old) < 0)
         goto nomem_o;
     json_decref(o);
@@ -875,18 +880,26 @@ static int worker_exec_args(struct gpxd *d, const struct gpxd_fn_spec *s, const 
             goto fail;
         }
     } else {
-        /* the image through podman and the lease's CDI device, as managed containers run */
-        char dev[128], vol[2 * sizeof d->fn->dir + 2];
+        /* the image through podman and the lease's CDI device, as managed containers run
+         * (the node's podman and podman_args); the socket's directory bind-mounted at its
+         * path; named, so that a container whose podman was killed can be removed */
+        char dev[128], vol[2 * sizeof w->sock_dir + 2], lab[GPXD_FN_NAME_MAX + 20];
+        char extra[sizeof d->cfg.podman_args], *save = NULL;
         snprintf(dev, sizeof dev, "gpuplex.dev/gpu=lease-%s", l->rec.id);
-        snprintf(vol, sizeof vol, "%s:%s", d->fn->dir, d->fn->dir);
-        const char *pre[] = {d->cfg.podman, "run", "--rm", "--device", dev, "-v", vol, "-e", NULL};
+        snprintf(vol, sizeof vol, "%s:%s", w->sock_dir, w->sock_dir);
+        snprintf(lab, sizeof lab, "gpuplex.function=%s", s->name);
+        snprintf(extra, sizeof extra, "%s", d->cfg.podman_args);
+        argv[a++] = strdup(d->cfg.podman);
+        for (char *t = strtok_r(extra, " \t", &save); t && a < 16; t = strtok_r(NULL, " \t", &save))
+            argv[a++] = strdup(t);
+        const char *pre[] = {"run",      "--rm", "--name", w->ctr, "--label", lab,
+                             "--device", dev,    "-v",     vol,    NULL};
         for (unsigned p = 0; pre[p]; p++)
             argv[a++] = strdup(pre[p]);
-        argv[a++] = strdup(envp[n - 3]); /* GPUPLEX_WORKER_SOCKET=... */
-        argv[a++] = strdup("-e");
-        argv[a++] = strdup(envp[n - 2]);
-        argv[a++] = strdup("-e");
-        argv[a++] = strdup(envp[n - 1]);
+        for (unsigned e = n - 3; e < n; e++) { /* GPUPLEX_WORKER_SOCKET, _FUNCTION, _WORKER_ID */
+            argv[a++] = strdup("-e");
+            argv[a++] = strdup(envp[e]);
+        }
         argv[a++] = strdup("--");
         argv[a++] = strdup(s->image);
         if (resolve(argv[0], path, plen) < 0) {
@@ -923,6 +936,98 @@ static void free_vec(char **v)
 }
 
 /*
+ * An image worker's container name and socket: the socket in a directory of
+ * its own (the container sees that one, not the other workers' sockets).
+ */
+static int image_paths(struct gpxd_functions *m, const char *fn, struct worker *w)
+{
+    snprintf(w->ctr, sizeof w->ctr, "gpuplex-fn-%s-%u-%08x", fn, w->n, m->id_prefix);
+    char sock[sizeof w->sock];
+    snprintf(sock, sizeof sock, "%s", w->sock); /* DIR/wN.sock */
+    char *dot = strrchr(sock, '.');
+    if (dot)
+        *dot = '\0';
+    /* (m->dir leaves room for both: sun_path's 108 bytes) */
+    if (snprintf(w->sock_dir, sizeof w->sock_dir, "%s.d", sock) >= (int)sizeof w->sock_dir ||
+        snprintf(w->sock, sizeof w->sock, "%s/s", w->sock_dir) >= (int)sizeof w->sock)
+        return errno = ENAMETOOLONG, -1;
+    if (mkdir(w->sock_dir, 0700) < 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/*
+ * Runs `podman [podman_args] rm -f -t 0 ARGS...`: in the background when
+ * wait_s is 0 (a grandchild: nothing is left to reap, the manager never waits
+ * for podman), else waiting up to wait_s seconds (then it is killed).
+ */
+static void podman_rm(struct gpxd *d, const char *const *args, int wait_s)
+{
+    char extra[sizeof d->cfg.podman_args], *save = NULL, *argv[40];
+    unsigned a = 0;
+    snprintf(extra, sizeof extra, "%s", d->cfg.podman_args);
+    argv[a++] = d->cfg.podman;
+    for (char *t = strtok_r(extra, " \t", &save); t && a < 24; t = strtok_r(NULL, " \t", &save))
+        argv[a++] = t;
+    const char *rm[] = {"rm", "-f", "-t", "0"};
+    for (unsigned i = 0; i < 4; i++)
+        argv[a++] = (char *)rm[i];
+    for (unsigned i = 0; args[i] && a < 39; i++)
+        argv[a++] = (char *)args[i];
+    argv[a] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* async-signal-safe only from here */
+        if (!wait_s && fork() != 0)
+            _exit(0);
+        setsid();
+        int nul = open("/dev/null", O_RDWR);
+        if (nul >= 0) {
+            dup2(nul, 0);
+            dup2(nul, 1);
+            dup2(nul, 2);
+        }
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        for (int sg = 1; sg < NSIG; sg++)
+            sigaction(sg, &dfl, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        close_range(3, ~0u, 0);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    if (pid < 0)
+        return;
+    int64_t until = mono_ns() + (int64_t)(wait_s ? wait_s : 30) * 1000000000LL;
+    while (waitpid(pid, NULL, WNOHANG) == 0) {
+        if (mono_ns() >= until) {
+            gpx_warn("functions: podman rm ran past %d s: killed", wait_s);
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return;
+        }
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* After an image worker's podman is reaped: its container removed if podman did not (killed),
+ * its socket's directory removed. */
+static void image_cleanup(struct gpxd *d, struct worker *w, int status)
+{
+    if (w->ctr[0] && WIFSIGNALED(status)) {
+        const char *args[] = {w->ctr, NULL};
+        podman_rm(d, args, 0);
+    }
+    if (w->sock_dir[0]) {
+        unlink(w->sock);
+        rmdir(w->sock_dir);
+    }
+    w->ctr[0] = w->sock_dir[0] = '\0';
+}
+
+/*
  * Starts worker w of f (reserved busy by the manager, lock not held): its
  * lease, then the process with stdout and stderr into a pipe we read.
  */
@@ -942,6 +1047,14 @@ static int worker_spawn(struct gpxd_functions *m, struct fn *f, struct gpxd_fn_s
     w->arb = NULL;
     if (w->arbitrated)
         worker_arb(m, w, l);
+    w->ctr[0] = w->sock_dir[0] = '\0';
+    if (!s->command && image_paths(m, s->name, w) < 0) {
+        gpx_error_errno(err, GPX_E_IO, errno, "the socket directory of worker %s", w->ctr);
+        free(l);
+        release_lease(d, s->name, w->lease);
+        w->lease[0] = w->sock_dir[0] = w->ctr[0] = '\0';
+        return -1;
+    }
     unlink(w->sock);
     char **argv = NULL, **envp = NULL, path[PATH_MAX];
     int pfd[2] = {-1, -1};
@@ -1101,6 +1214,7 @@ static void worker_gone(struct gpxd_functions *m, struct fn *f, struct worker *w
     }
     note(w, "gpuplexd: worker %s\n", how);
     snprintf(lease, len, "%s", w->lease);
+    image_cleanup(m->d, w, status);
     int starting = w->state == W_STARTING && !w->was_ready; /* a failed start, not a crash */
     w->lease[0] = '\0';
     w->pid = 0;
@@ -1302,7 +1416,11 @@ static int64_t manage(struct gpxd_functions *m)
         }
         pthread_mutex_unlock(&m->lock);
         if (orphan) {
-            waitpid(orphan, NULL, 0);
+            int st = 0;
+            waitpid(orphan, &st, 0);
+            pthread_mutex_lock(&m->lock);
+            image_cleanup(m->d, start_w, st);
+            pthread_mutex_unlock(&m->lock);
             release_lease(m->d, spec.name, orphan_lease);
         }
         gpxd_fn_spec_clear(&spec);
@@ -1414,6 +1532,9 @@ static json_t *view(const struct fn *f)
                                             (json_int_t)w->requests, "started",
                                             gpx_view_time(wall - (now - w->started_ns)), "current",
                                             w->gen == f->gen));
+        if (w->ctr[0])
+            json_object_set_new(json_array_get(ws, json_array_size(ws) - 1), "container",
+                                json_string(w->ctr));
     }
     json_object_set_new(j, "workers", ws);
     json_object_set_new(j, "queue_depth", json_integer(f->qlen));
@@ -1496,6 +1617,15 @@ static void on_lease(void *arg, enum gpx_lease_event ev, const struct gpx_lease_
 /* Leases of workers of a daemon that is gone (its workers died with it): released. */
 static void release_orphans(struct gpxd *d)
 {
+    /* the containers of image workers (killed with the previous gpuplexd's podman, they
+     * outlived it) go first, then their leases and CDI devices */
+    int images = 0;
+    for (unsigned i = 0; i < d->fn->n; i++)
+        images |= !d->fn->f[i]->s.command;
+    if (images) {
+        const char *args[] = {"--filter", "label=gpuplex.function", NULL};
+        podman_rm(d, args, 30);
+    }
     struct gpx_lease *l = NULL;
     unsigned n = 0;
     gpx_error e = {0};
@@ -1563,11 +1693,12 @@ static void reap_all(struct gpxd_functions *m, struct fn **fs, unsigned n)
         for (unsigned i = 0; i < n; i++)
             for (unsigned k = 0; k < GPXD_FN_MAX_WORKERS; k++) {
                 struct worker *w = &fs[i]->w[k];
-                int st;
+                int st = 0;
                 if (w->pid <= 0 || w->busy)
                     continue;
                 pid_t r = waitpid(w->pid, &st, WNOHANG);
                 if (r == w->pid || (r < 0 && errno == ECHILD)) {
+                    image_cleanup(m->d, w, st);
                     if (w->lease[0] && !w->lease_ended)
                         release_lease(m->d, fs[i]->s.name, w->lease);
                     w->lease[0] = '\0';
@@ -1674,25 +1805,6 @@ void gpxd_functions_close(struct gpxd *d)
     d->fn = NULL;
 }
 
-/* Whether image is in the node's container_images: exact names, or prefixes ending in '*'
- * (the allow-list of managed containers, docs/containers.md). */
-static int image_allowed(const char *list, const char *image)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", list);
-    char *save = NULL;
-    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ' || *t == '\t')
-            t++;
-        size_t n = strlen(t);
-        while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
-            t[--n] = '\0';
-        if (n && (t[n - 1] == '*' ? strncmp(image, t, n - 1) == 0 : strcmp(image, t) == 0))
-            return 1;
-    }
-    return 0;
-}
-
 /* An image function runs only images the node allows, as managed containers do. */
 static int image_check(const struct gpxd *d, const struct gpxd_fn_spec *s, gpx_error *err)
 {
@@ -1702,10 +1814,24 @@ static int image_check(const struct gpxd *d, const struct gpxd_fn_spec *s, gpx_e
         return gpx_error_set(err, GPX_E_INVALID,
                              "field 'image': containers are off on this node (gpuplexd's "
                              "container_images is empty); give 'command' instead");
-    if (!image_allowed(d->cfg.container_images, s->image))
+    if (!gpxd_image_allowed(d->cfg.container_images, s->image))
         return gpx_error_set(err, GPX_E_INVALID,
                              "field 'image': '%s' is not in this node's container_images (%.400s)",
                              s->image, d->cfg.container_images);
+    return 0;
+}
+
+/* A registration's body (POST, or PUT of `name`) as a spec this node can run: parsed, and its
+ * image allowed here. */
+static int spec_read(const struct gpxd *d, const char *body, size_t len, const char *name,
+                     struct gpxd_fn_spec *s, gpx_error *err)
+{
+    if (gpxd_fn_spec_parse(body, len, name, s, err) < 0)
+        return -1;
+    if (image_check(d, s, err) < 0) {
+        gpxd_fn_spec_clear(s);
+        return -1;
+    }
     return 0;
 }
 
@@ -1714,12 +1840,8 @@ int gpxd_function_create(struct gpxd *d, const struct gpx_caller *who, const cha
 {
     struct gpxd_functions *m = d->fn;
     struct gpxd_fn_spec s;
-    if (gpxd_fn_spec_parse(body, len, NULL, &s, err) < 0)
+    if (spec_read(d, body, len, NULL, &s, err) < 0)
         return -1;
-    if (image_check(d, &s, err) < 0) {
-        gpxd_fn_spec_clear(&s);
-        return -1;
-    }
     struct fn *f = fn_new(&s, who->tenant, gpx_now_ns());
     if (!f) {
         gpxd_fn_spec_clear(&s);
@@ -1754,12 +1876,8 @@ int gpxd_function_update(struct gpxd *d, const struct gpx_caller *who, const cha
 {
     struct gpxd_functions *m = d->fn;
     struct gpxd_fn_spec s;
-    if (gpxd_fn_spec_parse(body, len, name, &s, err) < 0)
+    if (spec_read(d, body, len, name, &s, err) < 0)
         return -1;
-    if (image_check(d, &s, err) < 0) {
-        gpxd_fn_spec_clear(&s);
-        return -1;
-    }
     pthread_mutex_lock(&m->lock);
     struct fn *f = find(m, name);
     int rc = 0;

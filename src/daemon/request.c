@@ -354,3 +354,13 @@ out:
     json_decref(j);
     return rc;
 }
+
+int gpxd_image_name_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > 255 || strlen(s) != len || *s == '-')
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("._-/:@", *s))
+            return 0;
+    return 1;
+}

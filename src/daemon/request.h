@@ -22,5 +22,8 @@ int gpxd_lease_spec_parse(const char *body, size_t len, struct gpx_lease_spec *r
 int gpxd_tenant_req_parse(const char *body, size_t len, struct gpx_tenant_req *r, gpx_error *err);
 /* POST /v1/gpus/{id}/mig */
 int gpxd_mig_req_parse(const char *body, size_t len, struct gpx_mig_req *r, gpx_error *err);
+/* An image reference the container and function APIs take (containers.c, fn_spec.c): 1..255
+ * of [A-Za-z0-9._-/:@], not starting with '-' (len: the JSON string's: an embedded NUL fails). */
+int gpxd_image_name_ok(const char *s, size_t len);
 
 #endif

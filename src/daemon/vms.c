@@ -89,6 +89,21 @@ struct gpxd_vms {
 /* Teardown and reconcile act as this. */
 static const struct gpx_caller system_caller = {.tenant = "gpuplexd", .admin = 1};
 
+/*
+ * GPUPLEXD_FAULT=vm_after_lease | vm_after_define: the process exits (137, as SIGKILL) right
+ * after a VM's lease is made (before its record is stored) or right after its domain is
+ * defined and started (before the record says "running"): the crash-safety tests' fault
+ * points, like src/vm's after_sysfs_write (docs/daemon.md).
+ */
+static void fault_point(const char *point)
+{
+    const char *f = getenv("GPUPLEXD_FAULT");
+    if (f && strcmp(f, point) == 0) {
+        gpx_warn("GPUPLEXD_FAULT: exiting at %s", point);
+        _exit(137);
+    }
+}
+
 /* --- the journal: every sysfs write is in the store before it is made ---------------------- */
 
 static int journal_record(void *ctx, const char *lease_id, const struct gpx_vm_change *c,
@@ -678,13 +693,18 @@ static int take_devices(struct gpxd *d, const struct req *r, struct vm *v, gpx_e
 {
     if (!d->cfg.vm_hostdev)
         return 0;
-    if (!v->gpu_pci[0] && find_gpu(d, (int)v->gpu_index, "", v, err) < 0)
+    /* a whole GPU: its processes counted again now that the lease holds it (no other lease
+     * can be granted from here on; what ran when the request came may have started since) */
+    int whole = !r->vgpu_type[0] && !r->mig_profile[0];
+    if (whole)
+        gpx_engine_inventory_refresh(d->eng); /* NVML now, not the last periodic read */
+    if ((whole || !v->gpu_pci[0]) && find_gpu(d, (int)v->gpu_index, "", v, err) < 0)
         return -1;
     if (!v->gpu_pci[0])
         return gpx_error_set(err, GPX_E_INVALID, "GPU %u: its PCI address is not known",
                              v->gpu_index);
     /* a whole GPU leaves the host driver: nothing may be running on it (vm.h) */
-    if (!r->vgpu_type[0] && !r->mig_profile[0] && v->gpu_procs > 0)
+    if (whole && v->gpu_procs > 0)
         return gpx_error_set(err, GPX_E_BUSY,
                              "GPU %u runs %u process(es) on the host: passthrough needs it idle",
                              v->gpu_index, v->gpu_procs);
@@ -867,6 +887,7 @@ int gpxd_vm_create(struct gpxd *d, const struct gpx_caller *who, const char *bod
      * or domain exists, so that a crash from here on leaves a record to reconcile */
     if (make_lease(d, &as, r, v, fb, err) < 0)
         goto out;
+    fault_point("vm_after_lease");
     pthread_mutex_lock(&m->lock);
     if (m->n >= MAX_VMS) {
         gpx_error_set(err, GPX_E_NO_SPACE, "gpuplexd manages %d VMs already", MAX_VMS);
@@ -887,6 +908,7 @@ int gpxd_vm_create(struct gpxd *d, const struct gpx_caller *who, const char *bod
     save(d, v);
     if (define_domain(d, m, r, v, err) < 0)
         goto undo;
+    fault_point("vm_after_define");
     pthread_mutex_lock(&m->lock);
     snprintf(v->state, sizeof v->state, "running");
     v->busy = 0;
@@ -1092,8 +1114,9 @@ static int lease_live(struct gpxd *d, const char *id)
     return live;
 }
 
-/* Open: domains no live VM names are destroyed, before sysfs gives devices back (vmhost.c). */
-static void reconcile_domains(struct gpxd *d)
+/* Open: domains no live VM names are destroyed, before sysfs gives devices back (vmhost.c).
+ * -1 when libvirt cannot be asked (its domains are left alone). */
+static int reconcile_domains(struct gpxd *d)
 {
     struct gpxd_vms *m = d->vms;
     char **names = NULL;
@@ -1103,7 +1126,7 @@ static void reconcile_domains(struct gpxd *d)
         if (m->n)
             gpx_warn("vms: libvirt (%s) cannot be asked: %s; domains not reconciled",
                      gpx_virt_uri(m->virt), e.msg);
-        return;
+        return -1;
     }
     /* domains that no live VM names: destroyed and undefined */
     for (size_t i = 0; i < n; i++) {
@@ -1112,7 +1135,8 @@ static void reconcile_domains(struct gpxd *d)
         for (unsigned k = 0; k < m->n && !v; k++)
             if (!strcmp(m->v[k]->domain, names[i]))
                 v = m->v[k];
-        int keep = v && strcmp(v->state, "ended") && lease_live(d, v->lease);
+        int keep = v && strcmp(v->state, "ended") && strcmp(v->state, "creating") &&
+                   lease_live(d, v->lease);
         pthread_mutex_unlock(&m->lock);
         if (keep)
             continue;
@@ -1123,6 +1147,84 @@ static void reconcile_domains(struct gpxd *d)
                      v ? "its lease has ended" : "no VM of this daemon names it");
     }
     gpx_virt_names_free(names, n);
+    return 0;
+}
+
+/* The VM id a lease's labels name (gpuplex.vm), or "" when none or not one of our ids
+ * (vm- and 12 hex digits: a label a user put on a lease of their own is not ours to end). */
+static void vm_of_lease(const char *labels, char *out, size_t len)
+{
+    json_t *o = json_loads(labels, 0, NULL);
+    copy_str(out, len, json_object_get(o, "gpuplex.vm"));
+    json_decref(o);
+    size_t n = strlen(out);
+    int ours = n == 15 && strncmp(out, "vm-", 3) == 0;
+    for (size_t i = 3; ours && i < n; i++)
+        ours = isxdigit((unsigned char)out[i]) && !isupper((unsigned char)out[i]);
+    if (!ours)
+        out[0] = '\0';
+}
+
+/*
+ * Open, after the domains: what a create killed mid-way left (the daemon died before the VM
+ * was "running") is undone in the release order. Its domain, if it got one, was destroyed
+ * above; its devices are given back (a hold the record does not name yet, and journalled
+ * writes that never committed, go back in vmhost.c once the lease has ended); its lease ends
+ * and its record goes.
+ */
+static void reconcile_unfinished(struct gpxd *d)
+{
+    struct gpxd_vms *m = d->vms;
+    gpx_error e = {0};
+    pthread_mutex_lock(&m->lock);
+    for (unsigned k = 0; k < m->n;) {
+        struct vm *v = m->v[k];
+        if (strcmp(v->state, "creating") != 0) {
+            k++;
+            continue;
+        }
+        give_back(d, v);
+        end_lease(d, v);
+        remove_files(v);
+        if (gpx_engine_vm_delete(d->eng, v->id, &e) < 0)
+            gpx_warn("vm %s: deleting its record failed: %s", v->id, e.msg);
+        gpx_info("vms: %s never finished creating (gpuplexd died); lease %s ended, devices "
+                 "given back",
+                 v->id, v->lease[0] ? v->lease : "-");
+        drop(m, v);
+        vm_free(v);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* A lease labelled gpuplex.vm that no VM record names: gpuplexd died between the lease and the
+ * record, before any device or domain (both come after the record), so it just ends. */
+static void reconcile_orphan_leases(struct gpxd *d)
+{
+    struct gpxd_vms *m = d->vms;
+    gpx_error e = {0};
+    pthread_mutex_lock(&m->lock);
+    struct gpx_lease *l = NULL;
+    unsigned n = 0;
+    struct gpx_lease_query q = {.state = -1};
+    if (gpx_engine_lease_list(d->eng, &system_caller, &q, &l, &n, &e) < 0) {
+        gpx_warn("vms: listing leases: %s; VM leases without a VM are not ended", e.msg);
+        n = 0;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        char id[sizeof m->v[0]->id];
+        vm_of_lease(l[i].rec.labels, id, sizeof id);
+        if (!id[0] || find(m, id, NULL))
+            continue;
+        struct vm orphan = {.lease = ""};
+        snprintf(orphan.id, sizeof orphan.id, "%s", id);
+        snprintf(orphan.lease, sizeof orphan.lease, "%s", l[i].rec.id);
+        end_lease(d, &orphan);
+        gpx_info("vms: lease %s of VM %s ended: gpuplexd died before the VM was recorded",
+                 orphan.lease, id);
+    }
+    free(l);
+    pthread_mutex_unlock(&m->lock);
 }
 
 /* Start: VMs of ended leases give their devices back; live ones run (on the devices vmhost.c
@@ -1194,8 +1296,11 @@ int gpxd_vms_open(struct gpxd *d, gpx_error *err)
         return -1;
     if (m->n)
         gpx_info("vms: %u VM record(s) loaded from the store", m->n);
-    if (d->cfg.vm_images[0] || m->n)
-        reconcile_domains(d);
+    if (d->cfg.vm_images[0] || m->n) {
+        if (reconcile_domains(d) == 0)
+            reconcile_unfinished(d);
+        reconcile_orphan_leases(d);
+    }
     return 0;
 }
 

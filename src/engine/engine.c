@@ -437,6 +437,18 @@ int gpx_engine_vm_journal_each(struct gpx_engine *e,
     return rc;
 }
 
+/* Ends the transaction a hold change opened (rc: how the change went): the lease's sysfs
+ * journal is cleared in it, so a hold and the end of its journal are one durable step. */
+static int hold_commit(struct gpx_engine *e, int rc, const char *lease_id, gpx_error *err)
+{
+    if (rc == 0)
+        rc = gpx_store_vm_journal_clear(e->store, lease_id, err);
+    if (rc == 0)
+        return gpx_store_commit(e->store, err);
+    gpx_store_rollback(e->store);
+    return rc;
+}
+
 int gpx_engine_vm_hold_put(struct gpx_engine *e, const char *lease_id, const char *gpu_bdf,
                            const char *hold, gpx_error *err)
 {
@@ -444,12 +456,7 @@ int gpx_engine_vm_hold_put(struct gpx_engine *e, const char *lease_id, const cha
     int rc = gpx_store_begin(e->store, 1, err);
     if (rc == 0)
         rc = gpx_store_vm_hold_put(e->store, lease_id, gpu_bdf, hold, err);
-    if (rc == 0)
-        rc = gpx_store_vm_journal_clear(e->store, lease_id, err);
-    if (rc == 0)
-        rc = gpx_store_commit(e->store, err);
-    else
-        gpx_store_rollback(e->store);
+    rc = hold_commit(e, rc, lease_id, err);
     pthread_mutex_unlock(&e->lock);
     return rc;
 }
@@ -460,12 +467,7 @@ int gpx_engine_vm_hold_delete(struct gpx_engine *e, const char *lease_id, gpx_er
     int rc = gpx_store_begin(e->store, 1, err);
     if (rc == 0)
         rc = gpx_store_vm_hold_delete(e->store, lease_id, err);
-    if (rc == 0)
-        rc = gpx_store_vm_journal_clear(e->store, lease_id, err);
-    if (rc == 0)
-        rc = gpx_store_commit(e->store, err);
-    else
-        gpx_store_rollback(e->store);
+    rc = hold_commit(e, rc, lease_id, err);
     pthread_mutex_unlock(&e->lock);
     return rc;
 }

@@ -617,6 +617,92 @@ static int run2(struct gpx_store *st, const char *sql, const char *a, const char
     return rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
 }
 
+/* Runs the insert/upsert `sql` once with ?1..?n = text[0..n-1] (NULL binds SQL NULL) and
+ * ?n+1 = the time now. `durable`: outside a transaction the database is first made to sync
+ * fully, so the row the daemon acts on survives a power cut. `what` names a failed step. */
+static int put_row(struct gpx_store *st, int durable, const char *sql, const char *const *text,
+                   int n, const char *what, gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (durable && !st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
+        return -1;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    for (int i = 0; i < n; i++)
+        if (text[i])
+            sqlite3_bind_text(s, i + 1, text[i], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, i + 1);
+    sqlite3_bind_int64(s, n + 1, now_ns());
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_fail(st, err, what);
+}
+
+/* Deletes with `sql` the row ?1 = key names, durably (as put_row does). */
+static int delete_row(struct gpx_store *st, const char *sql, const char *key, gpx_error *err)
+{
+    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
+        return -1;
+    return run2(st, sql, key, NULL, err);
+}
+
+/* Calls fn(col, arg) for each row of the query `sql`, col[0..n-1] its text columns (n <= 8),
+ * until fn returns non-zero. */
+static int each_text(struct gpx_store *st, const char *sql, int n,
+                     int (*fn)(const char *const *col, void *arg), void *arg, gpx_error *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "preparing statement");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *col[8];
+        for (int i = 0; i < n; i++)
+            col[i] = (const char *)sqlite3_column_text(s, i);
+        if (fn(col, arg))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+}
+
+/* The listing callbacks of the API, by how many text columns they take. */
+struct each_fn {
+    union {
+        int (*f2)(const char *, const char *, void *);
+        int (*f3)(const char *, const char *, const char *, void *);
+        int (*f4)(const char *, const char *, const char *, const char *, void *);
+        int (*vm)(const struct gpx_vm_row *, void *);
+    } fn;
+    void *arg;
+};
+
+static int call2(const char *const *c, void *p)
+{
+    const struct each_fn *e = p;
+    return e->fn.f2(c[0], c[1], e->arg);
+}
+
+static int call3(const char *const *c, void *p)
+{
+    const struct each_fn *e = p;
+    return e->fn.f3(c[0], c[1], c[2], e->arg);
+}
+
+static int call4(const char *const *c, void *p)
+{
+    const struct each_fn *e = p;
+    return e->fn.f4(c[0], c[1], c[2], c[3], e->arg);
+}
+
+static int call_vm(const char *const *c, void *p)
+{
+    const struct each_fn *e = p;
+    struct gpx_vm_row r = {c[0], c[1], c[2], c[3], c[4], c[5], c[6]};
+    return e->fn.vm(&r, e->arg);
+}
+
 int gpx_store_tenant_retire(struct gpx_store *st, const char *name, const char *past,
                             gpx_error *err)
 {
@@ -721,28 +807,16 @@ int gpx_store_sample_each(struct gpx_store *st, const char *tenant, int64_t from
 int gpx_store_container_put(struct gpx_store *st, const char *id, const char *tenant,
                             const char *record, gpx_error *err)
 {
-    sqlite3_stmt *s;
-    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
-        return -1;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO containers(id,tenant,record,created_ns) VALUES(?1,?2,?3,?4)"
-                           " ON CONFLICT(id) DO UPDATE SET record=?3",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, err, "preparing statement");
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, record, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, now_ns());
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+    const char *v[] = {id, tenant, record};
+    return put_row(st, 1,
+                   "INSERT INTO containers(id,tenant,record,created_ns) VALUES(?1,?2,?3,?4)"
+                   " ON CONFLICT(id) DO UPDATE SET record=?3",
+                   v, 3, "database", err);
 }
 
 int gpx_store_container_delete(struct gpx_store *st, const char *id, gpx_error *err)
 {
-    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
-        return -1;
-    return run2(st, "DELETE FROM containers WHERE id=?1", id, NULL, err);
+    return delete_row(st, "DELETE FROM containers WHERE id=?1", id, err);
 }
 
 int gpx_store_container_each(struct gpx_store *st,
@@ -750,68 +824,38 @@ int gpx_store_container_each(struct gpx_store *st,
                                        void *arg),
                              void *arg, gpx_error *err)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "SELECT id,tenant,record FROM containers ORDER BY created_ns,id",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, err, "preparing statement");
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        if (fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
-               (const char *)sqlite3_column_text(s, 2), arg))
-            break;
-    sqlite3_finalize(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+    struct each_fn e = {.fn.f3 = fn, .arg = arg};
+    return each_text(st, "SELECT id,tenant,record FROM containers ORDER BY created_ns,id", 3, call3,
+                     &e, err);
 }
 
 /* --- VMs of gpuplexd (src/daemon/vms.c; rows the daemon writes, JSON it reads back) -------- */
 
 int gpx_store_vm_put(struct gpx_store *st, const struct gpx_vm_row *r, gpx_error *err)
 {
-    sqlite3_stmt *s;
-    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
-        return -1;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO vms(id,lease_id,tenant,domain,endpoint,spec,record,"
-                           "created_ns) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(id) DO UPDATE"
-                           " SET lease_id=?2,domain=?4,endpoint=?5,spec=?6,record=?7",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, err, "preparing statement");
     const char *v[7] = {r->id, r->lease_id, r->tenant, r->domain, r->endpoint, r->spec, r->record};
     for (int i = 0; i < 7; i++)
-        sqlite3_bind_text(s, i + 1, v[i] ? v[i] : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 8, now_ns());
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+        v[i] = v[i] ? v[i] : "";
+    return put_row(st, 1,
+                   "INSERT INTO vms(id,lease_id,tenant,domain,endpoint,spec,record,created_ns)"
+                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(id) DO UPDATE"
+                   " SET lease_id=?2,domain=?4,endpoint=?5,spec=?6,record=?7",
+                   v, 7, "database", err);
 }
 
 int gpx_store_vm_delete(struct gpx_store *st, const char *id, gpx_error *err)
 {
-    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
-        return -1;
-    return run2(st, "DELETE FROM vms WHERE id=?1", id, NULL, err);
+    return delete_row(st, "DELETE FROM vms WHERE id=?1", id, err);
 }
 
 int gpx_store_vm_each(struct gpx_store *st, int (*fn)(const struct gpx_vm_row *r, void *arg),
                       void *arg, gpx_error *err)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT id,lease_id,tenant,domain,endpoint,spec,record FROM vms"
-                           " ORDER BY created_ns,id",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, err, "preparing statement");
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *c[7];
-        for (int i = 0; i < 7; i++)
-            c[i] = (const char *)sqlite3_column_text(s, i);
-        struct gpx_vm_row r = {c[0], c[1], c[2], c[3], c[4], c[5], c[6]};
-        if (fn(&r, arg))
-            break;
-    }
-    sqlite3_finalize(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+    struct each_fn e = {.fn.vm = fn, .arg = arg};
+    return each_text(st,
+                     "SELECT id,lease_id,tenant,domain,endpoint,spec,record FROM vms"
+                     " ORDER BY created_ns,id",
+                     7, call_vm, &e, err);
 }
 
 /* --- VM leases: the sysfs journal and the host devices each lease holds (src/vm) ----------- */
@@ -819,23 +863,10 @@ int gpx_store_vm_each(struct gpx_store *st, int (*fn)(const struct gpx_vm_row *r
 int gpx_store_vm_journal_add(struct gpx_store *st, const char *lease_id, const char *path,
                              const char *value, const char *undo, gpx_error *err)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO vm_journal(lease_id,path,value,undo,ts_ns)"
-                           " VALUES(?1,?2,?3,?4,?5)",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, err, "preparing statement");
-    sqlite3_bind_text(s, 1, lease_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, value, -1, SQLITE_STATIC);
-    if (undo)
-        sqlite3_bind_text(s, 4, undo, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, 4);
-    sqlite3_bind_int64(s, 5, now_ns());
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : db_fail(st, err, "journaling a sysfs write");
+    const char *v[] = {lease_id, path, value, undo};
+    return put_row(st, 0,
+                   "INSERT INTO vm_journal(lease_id,path,value,undo,ts_ns) VALUES(?1,?2,?3,?4,?5)",
+                   v, 4, "journaling a sysfs write", err);
 }
 
 int gpx_store_vm_journal_clear(struct gpx_store *st, const char *lease_id, gpx_error *err)
@@ -848,62 +879,33 @@ int gpx_store_vm_journal_each(struct gpx_store *st,
                                         const char *undo, void *arg),
                               void *arg, gpx_error *err)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "SELECT lease_id,path,value,undo FROM vm_journal ORDER BY seq",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, err, "preparing statement");
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        if (fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
-               (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3),
-               arg))
-            break;
-    sqlite3_finalize(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+    struct each_fn e = {.fn.f4 = fn, .arg = arg};
+    return each_text(st, "SELECT lease_id,path,value,undo FROM vm_journal ORDER BY seq", 4, call4,
+                     &e, err);
 }
 
 int gpx_store_vm_hold_put(struct gpx_store *st, const char *lease_id, const char *gpu_bdf,
                           const char *hold, gpx_error *err)
 {
-    sqlite3_stmt *s;
-    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
-        return -1;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO vm_holds(lease_id,gpu_bdf,hold,created_ns)"
-                           " VALUES(?1,?2,?3,?4) ON CONFLICT(lease_id) DO UPDATE SET hold=?3",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, err, "preparing statement");
-    sqlite3_bind_text(s, 1, lease_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, gpu_bdf, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, hold, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, now_ns());
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+    const char *v[] = {lease_id, gpu_bdf, hold};
+    return put_row(st, 1,
+                   "INSERT INTO vm_holds(lease_id,gpu_bdf,hold,created_ns) VALUES(?1,?2,?3,?4)"
+                   " ON CONFLICT(lease_id) DO UPDATE SET hold=?3",
+                   v, 3, "database", err);
 }
 
 int gpx_store_vm_hold_delete(struct gpx_store *st, const char *lease_id, gpx_error *err)
 {
-    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
-        return -1;
-    return run2(st, "DELETE FROM vm_holds WHERE lease_id=?1", lease_id, NULL, err);
+    return delete_row(st, "DELETE FROM vm_holds WHERE lease_id=?1", lease_id, err);
 }
 
 int gpx_store_vm_hold_each(struct gpx_store *st,
                            int (*fn)(const char *lease_id, const char *hold, void *arg), void *arg,
                            gpx_error *err)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "SELECT lease_id,hold FROM vm_holds ORDER BY created_ns", -1, &s,
-                           NULL) != SQLITE_OK)
-        return db_fail(st, err, "preparing statement");
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        if (fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
-               arg))
-            break;
-    sqlite3_finalize(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+    struct each_fn e = {.fn.f2 = fn, .arg = arg};
+    return each_text(st, "SELECT lease_id,hold FROM vm_holds ORDER BY created_ns", 2, call2, &e,
+                     err);
 }
 
 /* --- GPU functions (records the daemon writes as JSON) and their per-request meter ---------- */
@@ -911,28 +913,16 @@ int gpx_store_vm_hold_each(struct gpx_store *st,
 int gpx_store_function_put(struct gpx_store *st, const char *name, const char *owner,
                            const char *record, gpx_error *err)
 {
-    sqlite3_stmt *s;
-    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
-        return -1;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO functions(name,owner,record,created_ns) VALUES(?1,?2,?3,?4)"
-                           " ON CONFLICT(name) DO UPDATE SET record=?3, owner=?2",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, err, "preparing statement");
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, owner, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, record, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, now_ns());
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+    const char *v[] = {name, owner, record};
+    return put_row(st, 1,
+                   "INSERT INTO functions(name,owner,record,created_ns) VALUES(?1,?2,?3,?4)"
+                   " ON CONFLICT(name) DO UPDATE SET record=?3, owner=?2",
+                   v, 3, "database", err);
 }
 
 int gpx_store_function_delete(struct gpx_store *st, const char *name, gpx_error *err)
 {
-    if (!st->in_tx && step_done(st, S_SYNC_FULL, err) < 0)
-        return -1;
-    return run2(st, "DELETE FROM functions WHERE name=?1", name, NULL, err);
+    return delete_row(st, "DELETE FROM functions WHERE name=?1", name, err);
 }
 
 int gpx_store_function_each(struct gpx_store *st,
@@ -940,18 +930,9 @@ int gpx_store_function_each(struct gpx_store *st,
                                       void *arg),
                             void *arg, gpx_error *err)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT name,owner,record FROM functions ORDER BY created_ns,name", -1,
-                           &s, NULL) != SQLITE_OK)
-        return db_fail(st, err, "preparing statement");
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        if (fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
-               (const char *)sqlite3_column_text(s, 2), arg))
-            break;
-    sqlite3_finalize(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "database");
+    struct each_fn e = {.fn.f3 = fn, .arg = arg};
+    return each_text(st, "SELECT name,owner,record FROM functions ORDER BY created_ns,name", 3,
+                     call3, &e, err);
 }
 
 int gpx_store_fn_requests_add(struct gpx_store *st, const struct gpx_fn_request *r, unsigned n,

@@ -277,6 +277,32 @@ static uint64_t min_active_vtime(const struct gpx_arb *a, int skip)
     return m;
 }
 
+/*
+ * The virtual time a lease starts from when it joins or wakes from idle: the
+ * smallest among the active leases; when none is active, the largest any
+ * known lease reached (where the arbiter's virtual clock stood when the GPU
+ * went idle). Starting a lease at 0 instead would let it take the GPU from a
+ * lease that idled meanwhile, for as long as that lease had run before;
+ * starting it below the active ones would bank it credit. 0 when no lease is
+ * known.
+ */
+static uint64_t start_vtime(const struct gpx_arb *a, int skip)
+{
+    uint64_t m = min_active_vtime(a, skip);
+    if (m != UINT64_MAX)
+        return m;
+    int any = 0;
+    for (int i = 0; i < GPX_ARB_MAX_LEASES; i++) {
+        const struct gpx_arb_lease *l = &a->leases[i];
+        /* differences, not values, compare (virtual times may wrap) */
+        if (i != skip && l->id[0] && (!any || (int64_t)(l->vtime - m) > 0)) {
+            m = l->vtime;
+            any = 1;
+        }
+    }
+    return any ? m : 0;
+}
+
 /* Virtual-time differences this small are treated as equal (see select_locked). */
 static uint64_t tolerance(const struct gpx_arb *a)
 {
@@ -530,8 +556,7 @@ int gpx_arb_join(struct gpx_arb *a, const char *lease_id, uint32_t weight, uint3
         snprintf(l->id, sizeof l->id, "%s", lease_id);
         l->weight = weight ? weight : 1;
         l->cap_percent = cap_percent;
-        uint64_t m = min_active_vtime(a, li);
-        l->vtime = m == UINT64_MAX ? 0 : m;
+        l->vtime = start_vtime(a, li);
         l->tokens_ns = burst(a, l);
         l->tokens_at_ns = now;
     }
@@ -608,9 +633,9 @@ uint64_t gpx_arb_acquire(struct gpx_arb_handle *h)
     me->wait_since_ns = now;
     atomic_fetch_add(&a->nwaiting, 1);
     if (l->active++ == 0) {
-        /* waking from idle: no banked credit */
-        uint64_t m = min_active_vtime(a, (int)me->lease);
-        if (m != UINT64_MAX && m > l->vtime)
+        /* waking from idle: no banked credit, and no debt to a lease that joined meanwhile */
+        uint64_t m = start_vtime(a, (int)me->lease);
+        if ((int64_t)(m - l->vtime) > 0)
             l->vtime = m;
     }
     if (atomic_load(&a->holder) < 0)

@@ -26,8 +26,11 @@
  * "Reconciler").
  *
  * Everything goes through the typed client (include/gpuplex/client.h).
- * Invariant: one lease per step and node at most, held in this slurmstepd's
- * memory (one slurmstepd per step per node) from user_init to exit.
+ * A lease is on one GPU (the engine's spec has one gpu), so a step Slurm gave
+ * several GPUs of a node gets one lease per GPU, made and released together
+ * (all or none), held in this slurmstepd's memory (one slurmstepd per step
+ * per node) from user_init to exit. Only exclusive and mig leases can be
+ * several: the interposer enforces one vgpu/timeslice lease per process.
  */
 #define _GNU_SOURCE
 #include "gpuplex/client.h"
@@ -50,7 +53,8 @@ SPANK_PLUGIN(gpuplex, 1);
 /* option ids (the `val` of each spank_option) are the engine's fields */
 static const enum gpx_field opt_field[] = {GPX_F_MODE, GPX_F_MEMORY, GPX_F_WEIGHT, GPX_F_CAP,
                                            GPX_F_MIG_PROFILE};
-#define N_OPTS (sizeof opt_field / sizeof opt_field[0])
+#define N_OPTS   (sizeof opt_field / sizeof opt_field[0])
+#define MAX_GPUS 64 /* leases one step may hold on a node: GPUs Slurm gave it there */
 
 static int opt_cb(int val, const char *arg, int remote);
 
@@ -77,8 +81,9 @@ static struct {
     int required;
     /* remote context: the lease, or why there is none */
     int asked;
-    char lease[64];
-    char env_devices[96];
+    unsigned n_leases;
+    char lease[MAX_GPUS][64]; /* lease[0]: GPUPLEX_LEASE */
+    char env_devices[MAX_GPUS * 97];
     char env_preload[GPX_ENV_PATH_MAX];
     char env_run_dir[GPX_ENV_PATH_MAX];
     char failure[GPX_ERROR_MSG_MAX + 320];
@@ -188,25 +193,40 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
     return rc < 0 ? -1 : 0;
 }
 
+/* "0,1,3" -> {0, 1, 3}; the count, or 0 when it is not such a list (a UUID, "NoDevFiles") */
+static unsigned parse_indices(const char *list, int *out)
+{
+    unsigned n = 0;
+    const char *p = list;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v >= 1024 || (*end != '\0' && *end != ',') || n == MAX_GPUS)
+            return 0;
+        out[n++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
 /*
- * The GPU Slurm allocated to the step on this node: the first index of
+ * The GPUs Slurm allocated to the step on this node: the indices of
  * SLURM_STEP_GPUS / SLURM_JOB_GPUS, else of CUDA_VISIBLE_DEVICES (gres.conf
  * from `gpuplex slurm gres-conf` lists /dev/nvidiaN in NVML order, so Slurm's
- * GPU indices are gpuplex's). -1: Slurm allocated none; placement picks.
+ * GPU indices are gpuplex's). 0: Slurm allocated none; placement picks one.
  */
-static int allocated_gpu(spank_t sp)
+static unsigned allocated_gpus(spank_t sp, int *out)
 {
     static const char *const vars[] = {"SLURM_STEP_GPUS", "SLURM_JOB_GPUS", "CUDA_VISIBLE_DEVICES"};
     char buf[256];
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         if (spank_getenv(sp, vars[i], buf, sizeof buf) != ESPANK_SUCCESS || !buf[0])
             continue;
-        char *end;
-        long v = strtol(buf, &end, 10);
-        if (end != buf && (*end == '\0' || *end == ',') && v >= 0 && v < 1024)
-            return (int)v;
+        unsigned n = parse_indices(buf, out);
+        if (n)
+            return n;
     }
-    return -1;
+    return 0;
 }
 
 static void step_name(uint32_t step, char *buf, size_t len)
@@ -339,6 +359,72 @@ static void keeper_stop(void)
     st.keeper = 0;
 }
 
+/* Releases every lease this step holds here; 0, or -1 with each failure logged. */
+static int release_all(gpx_conn *c)
+{
+    int rc = 0;
+    for (unsigned i = 0; i < st.n_leases; i++) {
+        gpx_error err = {0};
+        if (gpx_lease_release(c, st.lease[i], NULL, &err) < 0 && err.code != GPX_E_NOT_FOUND) {
+            slurm_error("gpuplex: releasing lease %s: %s", st.lease[i], err.msg);
+            rc = -1;
+        } else {
+            slurm_info("gpuplex: lease %s released", st.lease[i]);
+        }
+    }
+    st.n_leases = 0;
+    return rc;
+}
+
+/*
+ * Several GPUs: exclusive and mig leases, one per GPU. vgpu and timeslice are refused:
+ * the interposer enforces one lease per process, so a quota or share on each GPU
+ * could not hold (docs/slurm.md, "Several GPUs").
+ */
+static int check_gpus(const struct gpx_lease_spec *s, const int *gpus, unsigned n, gpx_error *err)
+{
+    if (n < 2 || s->mode == GPX_MODE_EXCLUSIVE || s->mode == GPX_MODE_MIG)
+        return 0;
+    char list[MAX_GPUS * 6] = "";
+    for (unsigned i = 0; i < n; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", gpus[i]);
+    return gpx_error_set(err, GPX_E_INVALID,
+                         "Slurm gave this step %u GPUs here (%s) and a %s lease covers one "
+                         "(the interposer enforces one lease per process): ask for one GPU, "
+                         "or --gpuplex-mode=exclusive or mig for a lease on each",
+                         n, list, gpx_lease_mode_name((enum gpx_lease_mode)s->mode));
+}
+
+/* One lease per GPU Slurm allocated (or one where placement puts it), all or none. */
+static int create_all(gpx_conn *c, struct gpx_lease_spec *s, const int *gpus, unsigned n,
+                      gpx_error *err)
+{
+    struct gpx_lease *l = calloc(1, sizeof *l);
+    if (!l)
+        return gpx_error_set(err, GPX_E_NOMEM, "lease");
+    int rc = 0;
+    size_t off = 0;
+    for (unsigned i = 0; i < (n ? n : 1); i++) {
+        if (n)
+            s->gpu_index = gpus[i];
+        rc = gpx_lease_create(c, s, l, err);
+        if (rc < 0)
+            break;
+        const struct gpx_lease_rec *r = &l->rec;
+        snprintf(st.lease[st.n_leases++], sizeof st.lease[0], "%s", r->id);
+        off += (size_t)snprintf(st.env_devices + off, sizeof st.env_devices - off, "%s%s",
+                                i ? "," : "", r->mode == GPX_MODE_MIG ? r->mig_uuid : r->gpu_uuid);
+        snprintf(st.env_preload, sizeof st.env_preload, "%s", l->interposer);
+        snprintf(st.env_run_dir, sizeof st.env_run_dir, "%s", l->run_dir);
+        slurm_info("gpuplex: lease %s (%s) on GPU %u for this step", r->id,
+                   gpx_lease_mode_name((enum gpx_lease_mode)r->mode), r->gpu_index);
+    }
+    free(l);
+    if (rc < 0)
+        release_all(c);
+    return rc;
+}
+
 static int ask(spank_t sp, gpx_error *err)
 {
     struct gpx_lease_spec s;
@@ -346,10 +432,11 @@ static int ask(spank_t sp, gpx_error *err)
         gpx_lease_spec_clear(&s);
         return -1;
     }
-    int gpu = allocated_gpu(sp);
-    if (gpu >= 0)
-        s.gpu_index = gpu;
-    int rc = labels(sp, &s, err);
+    int gpus[MAX_GPUS];
+    unsigned n = allocated_gpus(sp, gpus);
+    int rc = check_gpus(&s, gpus, n, err);
+    if (rc == 0)
+        rc = labels(sp, &s, err);
     node_server(sp, st.server_here, sizeof st.server_here);
     st.keeper = rc == 0 ? keeper_start() : 0;
     if (st.keeper > 0) {
@@ -360,25 +447,11 @@ static int ask(spank_t sp, gpx_error *err)
     }
     struct gpx_conn_opts o = {.server = st.server_here};
     gpx_conn *c = NULL;
-    struct gpx_lease *l = rc == 0 ? calloc(1, sizeof *l) : NULL;
-    if (rc == 0 && !l)
-        rc = gpx_error_set(err, GPX_E_NOMEM, "lease");
     if (rc == 0)
         rc = gpx_conn_open(&o, &c, err);
     if (rc == 0)
-        rc = gpx_lease_create(c, &s, l, err);
-    if (rc == 0) {
-        const struct gpx_lease_rec *r = &l->rec;
-        snprintf(st.lease, sizeof st.lease, "%s", r->id);
-        snprintf(st.env_devices, sizeof st.env_devices, "%s",
-                 r->mode == GPX_MODE_MIG ? r->mig_uuid : r->gpu_uuid);
-        snprintf(st.env_preload, sizeof st.env_preload, "%s", l->interposer);
-        snprintf(st.env_run_dir, sizeof st.env_run_dir, "%s", l->run_dir);
-        slurm_info("gpuplex: lease %s (%s) on GPU %u for this step", r->id,
-                   gpx_lease_mode_name((enum gpx_lease_mode)r->mode), r->gpu_index);
-    }
+        rc = create_all(c, &s, gpus, n, err);
     gpx_conn_close(c);
-    free(l);
     gpx_lease_spec_clear(&s);
     if (rc < 0)
         keeper_stop();
@@ -421,6 +494,15 @@ static int set_preload(spank_t sp)
     return spank_setenv(sp, "LD_PRELOAD", v, 1) == ESPANK_SUCCESS ? 0 : -1;
 }
 
+/* GPUPLEX_LEASES: every lease of a step with several GPUs, in CUDA_VISIBLE_DEVICES' order. */
+static int set_leases(spank_t sp)
+{
+    char v[MAX_GPUS * 64] = "";
+    for (unsigned i = 0; i < st.n_leases; i++)
+        snprintf(v + strlen(v), sizeof v - strlen(v), "%s%s", i ? "," : "", st.lease[i]);
+    return spank_setenv(sp, "GPUPLEX_LEASES", v, 1) == ESPANK_SUCCESS ? 0 : -1;
+}
+
 /* In each task, as the job's user, before exec: the lease's environment, or why none. */
 int slurm_spank_task_init(spank_t sp, int ac, char **av)
 {
@@ -428,7 +510,7 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
     (void)av;
     if (spank_context() != S_CTX_REMOTE || !st.asked)
         return 0;
-    if (!st.lease[0]) {
+    if (!st.n_leases) {
         if (st.required) {
             fprintf(stderr, "gpuplex: %s; the step fails (plugstack.conf: required=yes)\n",
                     st.failure);
@@ -439,10 +521,11 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
         return 0;
     }
     if (spank_setenv(sp, "CUDA_VISIBLE_DEVICES", st.env_devices, 1) != ESPANK_SUCCESS ||
-        spank_setenv(sp, "GPUPLEX_LEASE", st.lease, 1) != ESPANK_SUCCESS ||
+        spank_setenv(sp, "GPUPLEX_LEASE", st.lease[0], 1) != ESPANK_SUCCESS ||
+        (st.n_leases > 1 && set_leases(sp) < 0) ||
         spank_setenv(sp, "GPUPLEX_RUN_DIR", st.env_run_dir, 1) != ESPANK_SUCCESS ||
         (st.env_preload[0] && set_preload(sp) < 0)) {
-        fprintf(stderr, "gpuplex: cannot set the environment of lease %s\n", st.lease);
+        fprintf(stderr, "gpuplex: cannot set the environment of lease %s\n", st.lease[0]);
         return -1;
     }
     return 0;
@@ -454,21 +537,17 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
     (void)sp;
     (void)ac;
     (void)av;
-    if (spank_context() != S_CTX_REMOTE || !st.lease[0])
+    if (spank_context() != S_CTX_REMOTE || !st.n_leases)
         return 0;
     struct gpx_conn_opts o = {.server = st.server_here};
     gpx_conn *c = NULL;
     gpx_error err = {0};
-    int rc = gpx_conn_open(&o, &c, &err);
-    if (rc == 0)
-        rc = gpx_lease_release(c, st.lease, NULL, &err);
+    if (gpx_conn_open(&o, &c, &err) == 0)
+        release_all(c); /* failures are logged for the operator: the step is over either way */
+    else
+        slurm_error("gpuplex: releasing %u lease(s), first %s: %s", st.n_leases, st.lease[0],
+                    err.msg);
     gpx_conn_close(c);
-    keeper_stop(); /* released or not: without its owner the reconciler ends it */
-    if (rc < 0 && err.code != GPX_E_NOT_FOUND) {
-        slurm_error("gpuplex: releasing lease %s: %s", st.lease, err.msg);
-        return 0; /* the step is over either way; the lease is logged for the operator */
-    }
-    slurm_info("gpuplex: lease %s released", st.lease);
-    st.lease[0] = '\0';
+    keeper_stop(); /* released or not: without its owner the reconciler ends them */
     return 0;
 }

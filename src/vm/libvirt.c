@@ -330,6 +330,24 @@ static int not_found(void)
     return e && e->code == VIR_ERR_NO_DOMAIN;
 }
 
+/* The connection and the domain `name` (NULL when the lookup failed: not_found() says whether
+ * there is none); -1 when libvirt cannot be reached. release() gives both back. */
+static int lookup(struct gpx_virt *v, const char *name, virConnectPtr *c, virDomainPtr *d,
+                  gpx_error *err)
+{
+    if (!(*c = conn(v, err)))
+        return -1;
+    *d = virDomainLookupByName(*c, name);
+    return 0;
+}
+
+static void release(virConnectPtr c, virDomainPtr d)
+{
+    if (d)
+        virDomainFree(d);
+    virConnectClose(c);
+}
+
 int gpx_virt_create(struct gpx_virt *v, const char *xml, gpx_error *err)
 {
     virConnectPtr c = conn(v, err);
@@ -343,36 +361,32 @@ int gpx_virt_create(struct gpx_virt *v, const char *xml, gpx_error *err)
         rc = lv_fail(err, "starting", virDomainGetName(d));
         virDomainUndefine(d);
     }
-    if (d)
-        virDomainFree(d);
-    virConnectClose(c);
+    release(c, d);
     return rc;
 }
 
 int gpx_virt_start(struct gpx_virt *v, const char *name, gpx_error *err)
 {
-    virConnectPtr c = conn(v, err);
-    if (!c)
+    virConnectPtr c;
+    virDomainPtr d;
+    if (lookup(v, name, &c, &d, err) < 0)
         return -1;
     int rc = 0;
-    virDomainPtr d = virDomainLookupByName(c, name);
     if (!d)
         rc = lv_fail(err, "looking up", name);
     else if (virDomainIsActive(d) != 1 && virDomainCreate(d) < 0)
         rc = lv_fail(err, "starting", name);
-    if (d)
-        virDomainFree(d);
-    virConnectClose(c);
+    release(c, d);
     return rc;
 }
 
 int gpx_virt_remove(struct gpx_virt *v, const char *name, gpx_error *err)
 {
-    virConnectPtr c = conn(v, err);
-    if (!c)
+    virConnectPtr c;
+    virDomainPtr d;
+    if (lookup(v, name, &c, &d, err) < 0)
         return -1;
     int rc = 0;
-    virDomainPtr d = virDomainLookupByName(c, name);
     if (!d) {
         rc = not_found() ? 0 : lv_fail(err, "looking up", name);
     } else {
@@ -381,19 +395,18 @@ int gpx_virt_remove(struct gpx_virt *v, const char *name, gpx_error *err)
         /* a transient domain is gone once destroyed */
         if (rc == 0 && virDomainIsPersistent(d) == 1 && virDomainUndefine(d) < 0 && !not_found())
             rc = lv_fail(err, "undefining", name);
-        virDomainFree(d);
     }
-    virConnectClose(c);
+    release(c, d);
     return rc;
 }
 
 int gpx_virt_state(struct gpx_virt *v, const char *name, enum gpx_virt_state *out, gpx_error *err)
 {
-    virConnectPtr c = conn(v, err);
-    if (!c)
+    virConnectPtr c;
+    virDomainPtr d;
+    if (lookup(v, name, &c, &d, err) < 0)
         return -1;
     int rc = 0;
-    virDomainPtr d = virDomainLookupByName(c, name);
     if (!d) {
         if (not_found())
             *out = GPX_VIRT_MISSING;
@@ -404,28 +417,25 @@ int gpx_virt_state(struct gpx_virt *v, const char *name, enum gpx_virt_state *ou
         if (a < 0)
             rc = lv_fail(err, "asking about", name);
         *out = a == 1 ? GPX_VIRT_RUNNING : GPX_VIRT_STOPPED;
-        virDomainFree(d);
     }
-    virConnectClose(c);
+    release(c, d);
     return rc;
 }
 
 int gpx_virt_xml(struct gpx_virt *v, const char *name, char **out, gpx_error *err)
 {
-    virConnectPtr c = conn(v, err);
-    if (!c)
+    virConnectPtr c;
+    virDomainPtr d;
+    if (lookup(v, name, &c, &d, err) < 0)
         return -1;
     int rc = 0;
-    virDomainPtr d = virDomainLookupByName(c, name);
     char *x = d ? virDomainGetXMLDesc(d, 0) : NULL;
     if (!x)
         rc = not_found() ? gpx_error_set(err, GPX_E_NOT_FOUND, "no domain %s", name)
                          : lv_fail(err, "reading the XML of", name);
     else
         *out = x;
-    if (d)
-        virDomainFree(d);
-    virConnectClose(c);
+    release(c, d);
     return rc;
 }
 

@@ -76,6 +76,25 @@ for k in ["mode", "relative_to_bare", "min", "max", "runs", "status", "isolation
     assert all(k in r for r in j["rows"]), k
 EOF
 
+# --help names the flags, the modes and the JSON keys it prints
+"$GPX" bench --help >help.txt
+python3 - a.json help.txt <<'EOF' || fail "bench --help and the JSON disagree"
+import json, re, sys
+j = json.load(open(sys.argv[1]))
+words = set(re.findall(r"[a-z_]+", open(sys.argv[2]).read()))
+keys = set(j) | set(j["node"]) | set(j["workload"])
+for r in j["rows"]:
+    keys |= set(r)
+missing = sorted(keys - words)
+if missing:
+    sys.exit(f"keys not in bench --help: {missing}")
+EOF
+for f in "--modes LIST" "--runs N" "--json" "--output FILE.json" "--metric wall|REGEX" \
+    "-- CMD" "compare [--json] A.json B.json" "  bare " "  exclusive " "  vgpu " "  vgpu-cap " \
+    "  mig:PROFILE " "  timeslice-N " "  container " "  vm "; do
+    grep -qF -- "$f" help.txt || fail "bench --help lacks '$f'"
+done
+
 # --- saved for gpuplex recommend ----------------------------------------------------------------
 [ -s "$GPUPLEX_STATE_DIR/bench/last.json" ] || fail "no $GPUPLEX_STATE_DIR/bench/last.json"
 check 'len(j["rows"]) == 11' "$GPUPLEX_STATE_DIR/bench/last.json"
@@ -139,6 +158,8 @@ check '[r["mode"] for r in j["rows"]][:4] == ["bare", "exclusive", "vgpu", "vgpu
 check "$(row vgpu-cap)['better'] == 'a' and $(row vgpu-cap)['delta'] < -0.09" cmp.json
 check "$(row bare)['better'] == 'same' and $(row vm)['better'] is None" cmp.json
 check "$(row vgpu)['b'] is None" cmp.json
+# its keys are the ones docs/choosing.md gives
+check 'set(j) == {"a", "b", "rows"} and all(set(r) == {"mode", "a", "b", "delta", "better"} for r in j["rows"])' cmp.json
 "$GPX" bench compare a.json a.json >cmp.txt
 grep -Eq '^exclusive +[0-9.]+ +[0-9.]+ +\+0\.000 +same' cmp.txt || { cat cmp.txt; fail "compare table"; }
 

@@ -4,7 +4,9 @@
 200 or 429 and the meter counting exactly the 200s, each tenant's usage only its own; a
 worker SIGKILLed mid-request (502, then a fresh worker); the request timeout (504); an idle
 worker stopped after idle_timeout_s with its lease ended; a worker whose lease an admin ends is
-replaced; /metrics; the registry across a restart."""
+replaced; PUT (404/403/400, a new command replacing the idle worker, new prices billing later
+calls only); the worker's lease quota; /metrics (requests, the latency histogram's buckets, the
+queue depth and workers during a burst, cold starts); the registry across a restart."""
 import json
 import os
 import signal
@@ -104,6 +106,10 @@ print("cold start %.1f ms" % (cold * 1e3))
 
 # the worker's status and body pass through; the tenant can list and read, not change
 r = expect(invoke("echo", {"status": 422}, token=B), 422, what="a worker's 422 passes through")
+# the worker is fenced by its lease: 1 GiB of memory (the interposer refuses 2 GiB)
+r = invoke("echo", {"kernels": 1, "alloc_mib": 2048}, token=B)
+check(r.status >= 400 and "OUT_OF_MEMORY" in r.text, "2 GiB on a 1 GiB worker lease: %d %s"
+      % (r.status, r.text))
 expect(d.get("/v1/functions", token=B, tcp=True), 200, what="a tenant lists")
 expect(d.request("DELETE", "/v1/functions/echo", token=B, tcp=True), 403, what="a tenant removes")
 
@@ -139,10 +145,25 @@ def caller(i):
             results[i] = (tok, None, None, repr(e))
 
 
+def metric(text, series):
+    """The value of one series (name{labels}) in a /metrics text, or None."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return None
+
+
 threads = [threading.Thread(target=caller, args=(i,)) for i in range(200)]
 t0 = time.time()
 for t in threads:
     t.start()
+# while the burst runs: calls wait in the queue, workers start or serve (the gauges move)
+burst = wait(lambda: (lambda m: m if (metric(m, 'gpuplex_function_queue_depth{function="load"}')
+                                      or 0) > 0 else None)(d.get("/metrics").text),
+             "/metrics shows the burst's queue", within=30)
+check((metric(burst, 'gpuplex_function_workers{function="load",state="ready"}') or 0) +
+      (metric(burst, 'gpuplex_function_workers{function="load",state="starting"}') or 0) >= 1,
+      "/metrics shows the burst's workers:\n" + burst)
 for t in threads:
     t.join(120)
 check(not any(t.is_alive() for t in threads), "calls still hanging after 120 s")
@@ -157,7 +178,9 @@ n429 = sum(1 for v in results.values() if v[1] == 429)
 check(ok[A] + ok[B] > 0 and n429 > 0, "some 200s and some 429s: %r, %d" % (ok, n429))
 print("200 calls in %.2f s: %d+%d answered, %d 429" % (took, ok[A], ok[B], n429))
 f = get_fn("load")
-check(1 <= len(f["workers"]) <= 2 and f["queue_depth"] == 0, "the pool after the burst: %r" % f)
+# the queue grew past one worker's 4 slots: a second worker started (max_workers 2), and both
+# stay for idle_timeout_s
+check(len(f["workers"]) == 2 and f["queue_depth"] == 0, "the pool after the burst: %r" % f)
 
 
 def fn_rows(u, name):
@@ -219,6 +242,34 @@ r = expect(invoke("crash", {"kernels": 1, "kernel_us": 3000000}, token=A), 504, 
            what="a call past timeout_s")
 check(time.time() - t0 < 3, "504 after about timeout_s, not the kernel's 3 s")
 
+# --- PUT: 404, 403, 400 naming the field or the name; a changed command replaces the worker
+# once it is idle (a new lease), new prices bill later calls only --------------------------------
+put = fn("crash", command=[WORKER, "--kernels", "3", "--kernel-us", "200"], max_workers=1,
+         min_workers=1, timeout_s=10, price_per_request=1)
+expect(d.request("PUT", "/v1/functions/nope", body={k: v for k, v in put.items() if k != "name"}),
+       404, what="PUT an unknown function (name is optional in a PUT)")
+expect(d.request("PUT", "/v1/functions/crash", body=put, token=A, tcp=True), 403,
+       what="a tenant PUTs")
+expect(d.request("PUT", "/v1/functions/crash", body=dict(put, name="other")), 400,
+       code="INVALID", contains="'name'", what="PUT with another name")
+expect(d.request("PUT", "/v1/functions/crash", body=dict(put, queue_max=-1)), 400,
+       code="INVALID", contains="queue_max", what="PUT a bad field")
+old = get_fn("crash")["workers"][0]
+check(old["current"], "a PUT of timeout_s alone keeps the worker current: %r" % old)
+r = expect(d.request("PUT", "/v1/functions/crash", body=put), 200, what="PUT a new command")
+check(r.json["command"][1:3] == ["--kernels", "3"] and r.json["price_per_request"] == 1,
+      "the PUT's answer: %r" % r.json)
+new = wait(lambda: [x for x in get_fn("crash")["workers"]
+                    if x["state"] == "ready" and x["current"] and x["pid"] != old["pid"]],
+           "the old command's worker replaced once idle", within=15)[0]
+check(new["lease"] != old["lease"], "the new worker has a lease of its own")
+wait(lambda: lease_state(old["lease"]) == "released", "the replaced worker's lease released")
+r = expect(invoke("crash", {}, token=B), 200, what="a call after the PUT")
+check(r.json["kernels"] == 3, "the new command serves it: %r" % r.json)
+rows = fn_rows(expect(d.get("/v1/usage"), 200).json, "crash")
+check(rows["team-b"]["requests"] == 2 and abs(rows["team-b"]["bill"] - 1.0) < 1e-9,
+      "team-b's 2 calls: the one before the PUT at price 0, the one after at 1: %r" % rows)
+
 # --- GPU time per call from the arbiter (timeslice): the call's kernels, not its wall time ------
 expect(d.post("/v1/functions", fn("ts", lease={"mode": "timeslice", "memory": "1GiB"},
                                   min_workers=1)), 201, what="register a timeslice function")
@@ -265,9 +316,17 @@ for s in ('gpuplex_function_requests_total{function="load",status="200"} %d' % (
           'gpuplex_function_request_duration_seconds_count{function="load"} %d' % (ok[A] + ok[B]),
           'gpuplex_function_queue_depth{function="load"} 0',
           'gpuplex_function_workers{function="crash",state="ready"} 1',
-          'gpuplex_function_cold_starts_total{function="echo"} '):
+          'gpuplex_function_cold_starts_total{function="echo"} 1'):
     check(s in m, "/metrics lacks %r:\n%s" % (s, "\n".join(
         l for l in m.splitlines() if "function" in l)))
+# the latency histogram: every load call took its 100 ms kernel at least, so none is in the
+# buckets up to 50 ms and all are in +Inf; the sum is at least 0.1 s a call
+H = 'gpuplex_function_request_duration_seconds'
+n_ok = ok[A] + ok[B]
+check(metric(m, H + '_bucket{function="load",le="0.05"}') == 0 and
+      metric(m, H + '_bucket{function="load",le="+Inf"}') == n_ok and
+      metric(m, H + '_sum{function="load"}') >= 0.1 * n_ok,
+      "the latency histogram of load:\n" + "\n".join(l for l in m.splitlines() if "load" in l))
 
 # --- restart: the registry stays, min_workers come back; DELETE ends the workers' leases ------
 leases = [w["lease"] for w in get_fn("crash")["workers"]]

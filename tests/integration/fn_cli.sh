@@ -10,6 +10,24 @@ W=$BUILD_DIR/bin/gpuplex-fn-worker
 export GPUPLEX_TIMEOUT=60
 "$G" sim init --gpus 1xH100-80GB --state "$GPUPLEX_SIM" >/dev/null
 
+# help: every subcommand's --help (exit 0, stdout) is the page of `gpuplex help fn`, which
+# names each subcommand, each flag and the exit statuses
+expect_rc 0 "$G" help fn
+cp "$TEST_TMP/out" "$TEST_TMP/help"
+for sub in create ls rm call logs; do
+    grep -q "^ *gpuplex fn $sub " "$TEST_TMP/help" || fail "help fn lacks the usage of $sub"
+    grep -Eq "^  $sub +[a-z]" "$TEST_TMP/help" || fail "help fn does not say what $sub does"
+    expect_rc 0 "$G" fn "$sub" --help
+    cmp -s "$TEST_TMP/out" "$TEST_TMP/help" || fail "fn $sub --help differs from help fn"
+done
+for flag in --name --command --image --mode --memory --weight --cap --mig-profile --gpu \
+    --min-workers --max-workers --max-concurrency --queue-max --idle-timeout --timeout \
+    --max-body --price-per-request --price-per-gpu-second --file --data --data-file \
+    --content-type --verbose --json --tail --worker --server; do
+    grep -q -e "^ *$flag\|[ ,]$flag " "$TEST_TMP/help" || fail "help fn does not explain $flag"
+done
+grep -q '^exit status: ' "$TEST_TMP/help" || fail "help fn lacks the exit statuses"
+
 # usage errors need no daemon: each names the flag and what it takes
 expect_rc 2 "$G" fn
 expect_err 'missing subcommand: create, ls, rm, call or logs'
@@ -44,6 +62,10 @@ expect_err 'GPU functions are served by gpuplexd only'
 sock=$TEST_TMP/gpxd.sock
 gpxd_start "$sock"
 export GPUPLEX_SERVER="$sock"
+
+# --image: the registration's "image"; this node runs no containers, and says so
+expect_rc 2 "$G" fn create --name img --mode vgpu --memory 1G --image localhost/x
+expect_err "field 'image': containers are off on this node .*container_images"
 
 # create from flags, the worker's argv after --
 expect_rc 0 "$G" fn create --name spin --mode vgpu --memory 1G --max-workers 2 \

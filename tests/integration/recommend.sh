@@ -40,6 +40,34 @@ rec t.json --kind training
 for k in mode delivery spec command reasons alternatives available gpu api rule node; do
     [ "$(json "'$k' in j" t.json)" = True ] || fail "--json lacks $k"
 done
+# every key it prints is one docs/cli.md's `--json` list (and --help's) names, and every
+# top-level key that list names is printed
+"$GPX" recommend --help >help.txt
+python3 - t.json "$SRC_DIR/docs/cli.md" help.txt <<'EOF' || fail "recommend --json and docs/cli.md disagree"
+import json, re, sys
+j = json.load(open(sys.argv[1]))
+doc = open(sys.argv[2]).read()
+sec = doc[doc.index("`--json` keys:\n`mode, delivery"):]
+sec = sec[:sec.index("`. Exit status")]
+keys = set(j) | set(j["api"]) | set(j["rule"]) | set(j["guidance"]) | set(j["node"])
+for a in j["alternatives"]:
+    keys |= set(a)
+for name, text in (("docs/cli.md", sec), ("--help", open(sys.argv[3]).read())):
+    missing = sorted(keys - set(re.findall(r"[a-z_]+", text)))
+    if missing:
+        sys.exit(f"keys not in {name}: {missing}")
+top = re.sub(r"\{[^}]*\}|\[[^]]*\]|\([^)]*\)", "", sec[len("`--json` keys:"):])
+extra = sorted(set(re.findall(r"[a-z_]+", top)) - set(j))
+if extra:
+    sys.exit(f"docs/cli.md names keys it does not print: {extra}")
+EOF
+# --help names every flag of the issue, with the valid values of the enumerated ones
+for f in "--kind training|fine-tuning|inference|development|batch|ci" "--tenants one|several" \
+    "--isolation none|process|hardware|compliance" "--os linux|windows" "--memory SIZE" \
+    "--utilization PCT" "--duration D" "--latency-sensitive" "--users-per-gpu N" "--file FILE" \
+    "--json" "--rules"; do
+    grep -qF -- "$f" help.txt || fail "recommend --help lacks '$f'"
+done
 json '" ".join(j["reasons"])' t.json | grep -q 'IOMMU' || fail "no IOMMU reason"
 json '" ".join(j["reasons"])' t.json | grep -q 'LLM Training | VM/IaaS' || fail "no seed line"
 [ "$(json 'j["spec"]' t.json)" = "{'mode': 'exclusive', 'gpu': 0}" ] || fail "spec $(json 'j["spec"]' t.json)"

@@ -90,4 +90,53 @@ done
 [ "$(sort -u gpu_indices | tr '\n' ' ')" = "0 1 " ] || fail "the two jobs' leases: GPUs $(cat gpu_indices)"
 kill "$pid_a" "$pid_b" 2>/dev/null || true
 wait_leases "$sock" 0
+
+# a step given two GPUs (Gres gpu:2): one exclusive lease on each, CUDA_VISIBLE_DEVICES lists
+# both GPUs, GPUPLEX_LEASES both leases (GPUPLEX_LEASE the first), same job label; both are
+# released together at the step's end
+slurm_wait_idle
+timeout "$SLURM_T" srun -c1 --gres=gpu:nvidia_h100_80gb_hbm3:2 --gpuplex-mode=exclusive \
+    sh -c 'echo "$CUDA_VISIBLE_DEVICES $GPUPLEX_LEASE $GPUPLEX_LEASES $SLURM_JOB_ID" >two.env; sleep 30' >two.out 2>&1 &
+pid_two=$!
+i=0
+while [ ! -s two.env ]; do
+    i=$((i + 1))
+    [ $i -lt 300 ] || { cat two.out >&2; fail "the two-GPU job did not start"; }
+    sleep 0.1
+done
+read -r cvd lease leases job <two.env
+"$GPX" lease ls --json --server "$sock" >leases.json
+[ "$cvd" = "$(json "j[0]['uuid'] + ',' + j[1]['uuid']" gpus.json)" ] ||
+    fail "two GPUs: CUDA_VISIBLE_DEVICES $cvd"
+[ "$(json "','.join(l['id'] for l in sorted(j, key=lambda l: l['gpu_index']))" leases.json)" = "$leases" ] ||
+    fail "two GPUs: GPUPLEX_LEASES $leases, gpuplexd: $(cat leases.json)"
+[ "$lease" = "${leases%%,*}" ] || fail "two GPUs: GPUPLEX_LEASE $lease is not the first of $leases"
+[ "$(json "sorted((l['gpu_index'], l['mode'], l['labels']['slurm_job']) for l in j)" leases.json)" = \
+    "[(0, 'exclusive', '$job'), (1, 'exclusive', '$job')]" ] || fail "two GPUs: leases $(cat leases.json)"
+kill "$pid_two" 2>/dev/null || true
+wait_leases "$sock" 0
+
+# vgpu on two GPUs: refused (the interposer enforces one lease per process), saying why
+slurm_wait_idle
+set +e
+timeout "$SLURM_T" srun -c1 --gres=gpu:nvidia_h100_80gb_hbm3:2 --gpuplex-mode=vgpu \
+    --gpuplex-memory=1G sh -c 'echo ran' >vg.out 2>vg.err
+rc=$?
+set -e
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "vgpu on two GPUs: srun exited $rc"
+! grep -q '^ran' vg.out || fail "vgpu on two GPUs: the task ran"
+grep -q "Slurm gave this step 2 GPUs here (0,1) and a vgpu lease covers one .*; the step fails (plugstack.conf: required=yes)" vg.err ||
+    { cat vg.err >&2; fail "vgpu on two GPUs: not the plugin's message"; }
+[ "$(leases_active "$sock")" = 0 ] || fail "a refused two-GPU vgpu step left a lease"
+
+# MIG types: scontrol lists them (above), but Debian 12's Slurm 22.05 refuses a job asking for
+# one, as docs/slurm.md ("Limits of this version") says; should this change, update that page
+slurm_wait_idle
+set +e
+timeout "$SLURM_T" srun -c1 --gres=gpu:nvidia_a100_1g.5gb:1 true >mig.out 2>mig.err
+rc=$?
+set -e
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || { cat mig.err >&2; fail "a MIG GRES job: srun exited $rc"; }
+grep -q "Invalid generic resource" mig.err || { cat mig.err >&2; fail "a MIG GRES job: not Slurm's refusal"; }
+echo "a MIG GRES job, as Slurm 22.05 answers it: $(grep "Invalid generic resource" mig.err)"
 echo "slurm_gres: ok ($gres)"

@@ -2,7 +2,8 @@
 gpuplex-sim-kernel playing the kernel; libvirt's test driver in gpuplexd's process):
 GET /v1/gpus/{id}/vgpu-types; a VM lease counted in admission; kill -9 right after a sysfs
 write and before the store commit (GPUPLEXD_FAULT=after_sysfs_write:N) leaves nothing behind
-after a restart; a simulated host reboot (VFs disabled, vGPU types reset, devices back on
+after a restart, nor does a kill after the domain define or between the lease and the VM's
+record (no VM, no lease, no hold, GPU back on its driver); a simulated host reboot (VFs disabled, vGPU types reset, devices back on
 their host drivers) followed by a start restores every live lease's VF, vGPU type and
 binding and frees what ended leases held; a GPU left on vfio-pci with no lease is given back."""
 import os
@@ -121,11 +122,43 @@ def crash_during(body, n):
     d.proc = None
 
 
-def drop_crashed(keep):
-    """The VM whose create died with gpuplexd: removed (its lease ends) before the next."""
-    for v in expect(d.get("/v1/vms", token=A), 200).json:
-        if v["id"] not in keep:
-            expect(d.delete("/v1/vms/" + v["id"], token=A), 200)
+def crash_at(point, body):
+    """POST /v1/vms with gpuplexd set to die at a VM fault point (vms.c)."""
+    d.stop()
+    os.environ["GPUPLEXD_FAULT"] = point
+    d.start()
+    os.environ.pop("GPUPLEXD_FAULT")
+    b = {"kernel": os.path.join(IMG, "vmlinuz"), "initrd": os.path.join(IMG, "initrd.img"),
+         "ssh_authorized_key": KEY}
+    b.update(body)
+    try:
+        d.post("/v1/vms", b, token=A)
+    except OSError:
+        pass
+    try:
+        d.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        check(False, "gpuplexd did not die at %s:\n%s" % (point, d.tail()))
+    check(d.proc.returncode in (-9, 137),
+          "gpuplexd did not die at %s (rc %s):\n%s" % (point, d.proc.returncode, d.tail()))
+    d.proc = None
+
+
+def nothing_crashed_left(keep):
+    """After the restart, the VM whose create died with gpuplexd is gone in full: no VM
+    record, its lease ended, no hold, no journal (only the VMs in `keep` remain)."""
+    vms = expect(d.get("/v1/vms", token=A), 200).json
+    check(sorted(v["id"] for v in vms) == sorted(v["id"] for v in keep),
+          "VMs after a crashed create: %s\n%s" % ([v["id"] for v in vms], d.tail()))
+    live = sorted(x["id"] for x in expect(d.get("/v1/leases", token=A), 200).json)
+    check(live == sorted(v["lease"] for v in keep),
+          "leases after a crashed create: %s (kept %s)\n%s" % (live, [v["lease"] for v in keep],
+                                                              d.tail()))
+    check(sorted(r[0] for r in db_rows("vms")) == sorted(v["id"] for v in keep),
+          "vms table: %s" % db_rows("vms"))
+    check(sorted(h[0] for h in db_rows("vm_holds")) == sorted(v["lease"] for v in keep),
+          "holds: %s" % db_rows("vm_holds"))
+    check(db_rows("vm_journal") == [], "journal left: %s" % db_rows("vm_journal"))
 
 
 try:
@@ -166,8 +199,7 @@ try:
                                                                 d.tail()))
     check(driver("0000:18:00.1") == "snd_hda_intel", "audio function not given back")
     check(db_rows("vm_journal") == [], "journal left: %s" % db_rows("vm_journal"))
-    check(len(db_rows("vm_holds")) == 1, "holds after crash: %s" % db_rows("vm_holds"))
-    drop_crashed([pt["id"]])
+    nothing_crashed_left([pt])
     # vendor-vfio on the H100: write 1 sets the VF's vGPU type
     crash_during({"vgpu_type": "H100-40C"}, 1)
     check(attr("0000:2a:00.4", "nvidia/current_vgpu_type") == "1057", "VF type not set before crash")
@@ -175,14 +207,31 @@ try:
            "the kernel did not take the VF's type")
     d.start()
     check(attr("0000:2a:00.4", "nvidia/current_vgpu_type") == "0", "VF type left after restart")
-    drop_crashed([pt["id"]])
+    nothing_crashed_left([pt])
     # mdev on the A100: write 1 creates the vGPU
     crash_during({"vgpu_type": "A100-20C"}, 1)
     settle(lambda: len(os.listdir(os.path.join(SYS, "bus", "mdev", "devices"))) == 1,
            "mdev not created before crash")
     d.start()
     check(os.listdir(os.path.join(SYS, "bus", "mdev", "devices")) == [], "mdev left after restart")
-    drop_crashed([pt["id"]])
+    nothing_crashed_left([pt])
+    # killed after the domain was defined (devices taken, hold committed, not yet "running"):
+    # at start the domain is gone, the GPU back on its host driver, the lease ended
+    crash_at("vm_after_define", {"gpu": 0})
+    check(driver(A100) == "vfio-pci", "GPU 0 not bound before the crash")
+    check(len(db_rows("vm_holds")) == 2, "hold not committed before the crash")
+    d.start()
+    check(driver(A100) == "nvidia" and attr(A100, "driver_override") == "(null)",
+          "GPU 0 left on %s after a crash past the domain define:\n%s" % (driver(A100), d.tail()))
+    check(driver("0000:18:00.1") == "snd_hda_intel", "audio function not given back")
+    nothing_crashed_left([pt])
+    x = expect(d.post("/v1/leases", {"mode": "exclusive", "gpu": "0"}, token=A), 201).json
+    expect(d.delete("/v1/leases/" + x["id"], token=A), 200)
+    # killed between the lease and the VM's record: the lease (labelled gpuplex.vm) ends
+    crash_at("vm_after_lease", {"vgpu_type": "A100-20C"})
+    d.start()
+    nothing_crashed_left([pt])
+    check(os.listdir(os.path.join(SYS, "bus", "mdev", "devices")) == [], "mdev made")
     check(cli("vm", "check", A100, env={"GPUPLEX_SYSFS_ROOT": SYS}, expect_rc=0) is not None, "")
 
     # --- a simulated host reboot: live leases restored, ended ones freed ------------------------

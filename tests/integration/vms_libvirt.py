@@ -5,9 +5,12 @@ kernel: the defined domain's XML carries the expected <hostdev> for each backend
 the VF's PCI address; MIG-backed: the VF pinned to the mig lease's GPU instance) and the
 tenant's key on the kernel command line (or a NoCloud seed for an image); DELETE destroys the
 domain, gives the device back (driver, mdev, VF type) and ends the lease; a lease ended
-through /v1/leases tears its VM down (observer); two tenants cannot see or delete each
+through /v1/leases tears its VM down (observer); a GPU another lease holds, or that runs a
+process, or whose IOMMU group holds a NIC on a host driver, is refused and stays on its
+driver; two tenants cannot see or delete each
 other's VMs; bad requests are 400 naming the field, paths outside vm_images 403."""
 import base64
+import json
 import os
 import signal
 import subprocess
@@ -24,6 +27,8 @@ for f in ("vmlinuz", "initrd.img"):
         fh.write("not booted by the test driver\n")
 with open(os.path.join(TMP, "outside"), "w") as fh:
     fh.write("x\n")
+HOG = os.path.join(BUILD, "tests", "gpx-test-hog")
+hog = None
 KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOsa/x4ZTTQrE5Dvtm4Xs2lVEhh8zLi9eaSAo1CQ93BE team-a"
 KEY_B = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBKR5Q0EFdYQFz3Zk4Qx3X7Un2e8FMYyc1m0WbUj1xq9 team-b"
 
@@ -83,6 +88,25 @@ try:
     vm({"gpu": 0, "image": os.path.join(IMG, "vmlinuz")}, A, 400, contains="either")
     vm({"gpu": 0, "tenant": "team-b"}, A, 403, contains="only admins")
     check(driver("0000:18:00.0") == "nvidia", "a refused request touched the GPU")
+
+    # --- the GPU holds no other lease and no process before it leaves the host driver ------------
+    other = expect(d.post("/v1/leases", {"mode": "vgpu", "memory": "1G", "gpu": 0}, token=B),
+                   201).json
+    vm({"gpu": 0}, A, 409, what="a VM on a GPU another lease holds")
+    check(driver("0000:18:00.0") == "nvidia", "a VM on a GPU another lease holds touched it")
+    expect(d.delete("/v1/leases/" + other["id"], token=B), 200)
+    hog = subprocess.Popen([HOG, "--gpu", "0", "--mib", "64"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True,
+                           env=dict(os.environ, GPUPLEX_SIM=os.path.join(d.state, "node.sim"),
+                                    GPUPLEX_RUN_DIR=d.run))
+    line = hog.stdout.readline()
+    check(line.startswith("ready "), "hog: %r" % line)
+    vm({"gpu": 0}, A, 409, contains="process", what="a VM on a GPU that runs a process")
+    check(driver("0000:18:00.0") == "nvidia", "a GPU running a process went to vfio-pci")
+    check(expect(d.get("/v1/vms", token=A), 200).json == [], "a refused VM is listed")
+    check(expect(d.get("/v1/leases", token=A), 200).json == [], "a refused VM's lease is live")
+    hog.terminate()
+    hog.wait(timeout=10)
 
     # --- passthrough: the GPU and its audio function, PCI managed='no' ----------------------
     pt = vm({"gpu": 0, "vcpus": 2, "memory": "1G", "cmdline": "quiet"}, A)
@@ -193,11 +217,44 @@ try:
     # --- the CLI lists through the daemon --------------------------------------------------------
     out = cli("vm", "ls", env={"GPUPLEX_SERVER": d.sock}).stdout
     check(md["id"] in out and "mdev" in out, "gpuplex vm ls:\n" + out)
-    cli("vm", "rm", md["id"], env={"GPUPLEX_SERVER": d.sock})
+    ls = json.loads(cli("vm", "ls", "--json", env={"GPUPLEX_SERVER": d.sock}).stdout)
+    check([v["id"] for v in ls] == [md["id"]] and ls[0]["lease"] == md["lease"] and
+          ls[0]["ssh"]["port"] == md["ssh"]["port"], "gpuplex vm ls --json: %s" % ls)
+    cli("vm", "rm", "vm-000000000000", env={"GPUPLEX_SERVER": d.sock}, expect_rc=5)
+    gone = json.loads(cli("vm", "rm", "--json", md["id"], env={"GPUPLEX_SERVER": d.sock}).stdout)
+    check(gone["id"] == md["id"] and gone["state"] == "removed", "vm rm --json: %s" % gone)
     check(not os.path.exists(os.path.join(SYS, "bus", "mdev", "devices", uuid)), "mdev not removed")
     check(lease_state(md["lease"]) == "released", "mdev lease not ended")
     d.stop()
+
+    # --- a foreign device on a host driver in the GPU's IOMMU group: refused, naming it --------
+    kernel.send_signal(signal.SIGTERM)
+    kernel.wait(timeout=10)
+    FOREIGN = os.path.join(TMP, "sys-foreign")
+    p = subprocess.run([GPX, "sim", "init", "--gpus", GPUS, "--state",
+                        os.path.join(TMP, "foreign.sim"), "--sysfs", FOREIGN,
+                        "--sysfs-foreign", "0"], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0, "sim init --sysfs-foreign: " + p.stderr)
+    kernel = subprocess.Popen([os.path.join(BUILD, "lib", "sim", "gpuplex-sim-kernel"),
+                               "--sysfs", FOREIGN], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while not os.path.exists(os.path.join(FOREIGN, ".kernel.ready")) and time.time() < deadline:
+        time.sleep(0.05)
+    check(os.path.exists(os.path.join(FOREIGN, ".kernel.ready")), "sim kernel (foreign)")
+    SYS = os.environ["GPUPLEX_SYSFS_ROOT"] = FOREIGN
+    d.start()
+    vm({"gpu": 0}, A, 409, contains="0000:19:00.0", what="a group with a NIC on e1000e")
+    vm({"gpu": 0}, A, 409, contains="e1000e", what="a group with a NIC on e1000e")
+    check(driver("0000:18:00.0") == "nvidia" and driver("0000:19:00.0") == "e1000e",
+          "a refused group was touched: %s %s" % (driver("0000:18:00.0"), driver("0000:19:00.0")))
+    check(expect(d.get("/v1/leases", token=A), 200).json == [], "a refused VM's lease is live")
+    check(expect(d.get("/v1/vms", token=A), 200).json == [], "a refused VM is listed")
+    d.stop()
 finally:
+    if hog and hog.poll() is None:
+        hog.kill()
+        hog.wait(timeout=10)
     kernel.send_signal(signal.SIGTERM)
     kernel.wait(timeout=10)
 print("ok")

@@ -326,6 +326,50 @@ static void test_dead_lock_holder(void **state)
     gpx_arb_close(a);
 }
 
+/*
+ * A lease that ran, then idled while a new lease joined, and comes back owes
+ * the newcomer nothing: the newcomer starts where the virtual clock stood, not
+ * at 0, so at the newcomer's next deadline the turn passes to the returning
+ * lease (before the fix the newcomer kept the GPU until it had run as long as
+ * the other had before idling).
+ */
+static void test_rejoin_after_idle(void **state)
+{
+    (void)state;
+    struct gpx_arb *a;
+    assert_int_equal(gpx_arb_open(path, 0, &a, NULL), 0);
+    struct gpx_arb_handle old, fresh;
+    assert_int_equal(gpx_arb_join(a, "old", 1, 0, getpid(), &old, NULL), 0);
+    gpx_arb_acquire(&old);
+    sleep_until(gpx_arb_now_ns() + 3 * a->quantum_ns); /* runs alone for 3 quanta */
+    gpx_arb_leave(&old);                               /* and idles; its figures stay */
+    assert_int_equal(gpx_arb_join(a, "fresh", 1, 0, getpid(), &fresh, NULL), 0);
+    gpx_arb_acquire(&fresh);
+    pid_t child = fork();
+    if (child == 0) { /* "old" comes back and waits for the turn */
+        struct gpx_arb *ca;
+        struct gpx_arb_handle h;
+        if (gpx_arb_open(path, 0, &ca, NULL) < 0 ||
+            gpx_arb_join(ca, "old", 1, 0, getpid(), &h, NULL) < 0)
+            _exit(3);
+        gpx_arb_acquire(&h);
+        gpx_arb_leave(&h);
+        _exit(0);
+    }
+    uint64_t t0 = gpx_arb_now_ns();
+    while (atomic_load(&a->nwaiting) == 0 && gpx_arb_now_ns() - t0 < 5000000000ULL)
+        sleep_until(gpx_arb_now_ns() + 1000000);
+    assert_int_equal(atomic_load(&a->nwaiting), 1);
+    /* "fresh" has run for a moment; "old" is owed the GPU as much as it is */
+    uint64_t renewed = gpx_arb_renew_or_release(&fresh);
+    gpx_arb_leave(&fresh);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(renewed, 0);
+    gpx_arb_close(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +381,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_churn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_lock_holder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejoin_after_idle, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
