@@ -69,7 +69,7 @@ grep -q '^gpuplexd ' "$TEST_TMP/out" || fail "gpuplexd --version: $(cat "$TEST_T
 # which kill would stop and leave gpuplexd running; env execs gpuplexd under its own pid)
 env -i PATH="$bin:$sbin:/usr/bin:/bin" GPUPLEX_SIM="$GPUPLEX_SIM" ASAN_OPTIONS="$ASAN_OPTIONS" \
     gpuplexd --sim 1xH100-80GB --state-dir "$TEST_TMP/dstate" --run-dir "$TEST_TMP/drun" \
-    --socket "$TEST_TMP/d.sock" >"$TEST_TMP/d.log" 2>&1 &
+    --socket "$TEST_TMP/d.sock" --set "cdi_spec=$TEST_TMP/cdi/gpuplex.json" >"$TEST_TMP/d.log" 2>&1 &
 echo $! >"$TEST_TMP/gpxd.pid" # run-one.sh stops it if this script fails
 i=0
 until [ -S "$TEST_TMP/d.sock" ]; do

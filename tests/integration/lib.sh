@@ -84,9 +84,15 @@ gpxd_start() {
     g_sock=$1
     shift
     rm -f "$g_sock"
+    # the CDI spec under the test's dir, never the host's /var/run/cdi (unless the test's
+    # config names one itself: a later --set would override it)
+    g_cdi="cdi_spec=$TEST_TMP/cdi/gpuplex.json"
+    if [ -n "${GPUPLEX_CONFIG:-}" ] && grep -q '^ *cdi_spec' "$GPUPLEX_CONFIG" 2>/dev/null; then
+        g_cdi="watchdog=off"
+    fi
     GPUPLEX_LOG=warn "$BUILD_DIR/bin/gpuplexd" ${GPUPLEX_CONFIG:+--config "$GPUPLEX_CONFIG"} \
         --state-dir "$GPUPLEX_STATE_DIR" --run-dir "$GPUPLEX_RUN_DIR" --socket "$g_sock" \
-        --set watchdog=off "$@" >>"$TEST_TMP/gpxd.log" 2>&1 &
+        --set watchdog=off --set "$g_cdi" "$@" >>"$TEST_TMP/gpxd.log" 2>&1 &
     echo $! >"$TEST_TMP/gpxd.pid"
     g_i=0
     while [ ! -S "$g_sock" ]; do

@@ -17,7 +17,7 @@ trap cleanup EXIT
 
 start_daemon() {
     "$BUILD_DIR/bin/gpuplexd" --state-dir "$GPUPLEX_STATE_DIR" --run-dir "$GPUPLEX_RUN_DIR" \
-        --socket "$SOCK" --set watchdog=off >>gpxd.log 2>&1 &
+        --socket "$SOCK" --set watchdog=off --set "cdi_spec=$TEST_TMP/cdi/gpuplex.json" >>gpxd.log 2>&1 &
     echo $! >"$TEST_TMP/gpxd.pid"
     PIDS="$PIDS $!"
     i=0

@@ -39,7 +39,7 @@ echo "CLI-made state: private"
 DSTATE=$TEST_TMP/daemon/state
 start_daemon() {
     GPUPLEX_LOG=warn "$BUILD_DIR/bin/gpuplexd" --state-dir "$DSTATE" --run-dir "$GPUPLEX_RUN_DIR" \
-        --socket "$TEST_TMP/d.sock" >"$TEST_TMP/gpxd.log" 2>&1 &
+        --socket "$TEST_TMP/d.sock" --set "cdi_spec=$TEST_TMP/cdi/gpuplex.json" >"$TEST_TMP/gpxd.log" 2>&1 &
     DPID=$!
     echo "$DPID" >"$TEST_TMP/gpxd.pid" # run-one.sh stops it if this script fails
     i=0
