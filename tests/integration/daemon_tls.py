@@ -79,14 +79,18 @@ def start(*args, wait=20):
     sock = os.path.join(base, "gpxd.sock")
     log = open(os.path.join(TMP, "s%d.log" % n), "w+")
     p = subprocess.Popen([GPXD, "--sim", "1xH100-80GB", "--state-dir", base + "/state",
-                          "--run-dir", base + "/run", "--socket", sock] + list(args),
+                          "--run-dir", base + "/run", "--socket", sock,
+                          "--set", "cdi_spec=" + base + "/cdi/gpuplex.json"] + list(args),
                          stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + wait
     while time.time() < deadline and p.poll() is None and not os.path.exists(sock):
         time.sleep(0.02)
+    # the unix socket exists before the TCP/TLS listener starts: a listener that fails
+    # exits just after it (on a loaded machine, well after), so give it a moment
+    settle = time.time() + 1.0
+    while time.time() < settle and p.poll() is None:
+        time.sleep(0.02)
     rc = p.poll()
-    if rc is None:
-        time.sleep(0.2)  # ready: let it log
     p.terminate()
     p.wait(timeout=20)
     log.seek(0)
