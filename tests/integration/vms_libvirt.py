@@ -200,6 +200,14 @@ try:
 
     # --- a MIG-backed vGPU: a mig lease, its VF pinned to the lease's GPU instance -------------
     expect(d.post("/v1/gpus/1/mig", {"enabled": True}), 200)
+    # the simulated kernel (gpuplex-sim-kernel, inotify) answers the previous release's
+    # writes asynchronously: wait until the VFs offer the MIG-backed type again
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        types = expect(d.get("/v1/gpus/1/vgpu-types", token=B), 200).json["types"]
+        if any(t["mig_backed"] and t["name"].endswith("-1-10C") for t in types):
+            break
+        time.sleep(0.05)
     mg = vm({"mig_profile": "1g.10gb", "gpu": 1}, B)
     lease = expect(d.get("/v1/leases/" + mg["lease"], token=B), 200).json
     check(lease["mode"] == "mig" and mg["backend"] == "vendor-vfio", "mig VM: %s %s" % (mg, lease))
