@@ -8,28 +8,13 @@ import os
 import subprocess
 import time
 
-from gpxd import Daemon, check, cli, expect
+from gpxd import NodeDaemon as D, check, cli, expect, podman
 
-POD = os.environ["POD_WRAPPER"]
 CONF = os.environ["GPUPLEX_CONFIG"]
 SPEC = os.path.join(os.environ["POD_CDI"], "gpuplex.json")
 IMAGE = "localhost/gpx-mc"
 
 
-class D(Daemon):
-    """gpuplexd on the node of GPUPLEX_SIM (the one the spec mounts), not a --sim of its own."""
-
-    def cmd(self):
-        c = super().cmd()
-        i = c.index("--sim")
-        del c[i:i + 2]
-        return c
-
-
-def pod(*args):
-    p = subprocess.run([POD] + list(args), capture_output=True, text=True, timeout=120)
-    check(p.returncode == 0, "podman %s: %s" % (" ".join(args), p.stderr))
-    return p.stdout.strip()
 
 
 def wait_for(what, fn, within=45):
@@ -70,7 +55,7 @@ lease = expect(d.get("/v1/leases/" + lid, token=A), 200).json
 check(lease["state"] == "active" and lease["tenant"] == "team-a", repr(lease))
 check(lease["labels"].get("gpuplex.managed") == cid, repr(lease["labels"]))
 name = "gpuplex-%s-0" % cid
-check(pod("inspect", "--format", "{{.State.Status}}", name) == "running", "podman: not running")
+check(podman("inspect", "--format", "{{.State.Status}}", name) == "running", "podman: not running")
 
 
 def logs(token=A):
@@ -102,7 +87,7 @@ expect(d.post("/v1/containers", dict(body, lease={"mode": "vgpu"}), token=A), 40
        "field 'lease'")
 
 # a replica killed with SIGKILL is started again under its lease
-pid = int(pod("inspect", "--format", "{{.State.Pid}}", name))
+pid = int(podman("inspect", "--format", "{{.State.Pid}}", name))
 os.kill(pid, 9)
 
 
@@ -116,7 +101,7 @@ inst = wait_for("restart after SIGKILL", restarted, 30)
 print("restarted %.1f s after SIGKILL" % (time.monotonic() - t0))
 check(inst["lease"] == lid and inst["exit_code"] == 137, repr(inst))
 check(expect(d.get("/v1/leases/" + lid, token=A), 200).json["state"] == "active", "lease kept")
-check(int(pod("inspect", "--format", "{{.State.Pid}}", name)) != pid, "the same pid runs")
+check(int(podman("inspect", "--format", "{{.State.Pid}}", name)) != pid, "the same pid runs")
 
 # a container that exits (restart no) releases its lease; one made with the CLI
 p = cli("container", "run", "--mode", "vgpu", "--memory", "1G", "--replicas", "2", "--env",
@@ -140,7 +125,7 @@ for inst in insts:
 
 # gpuplexd restarted: the container keeps running, and is re-attached
 d.stop()
-check(pod("inspect", "--format", "{{.State.Status}}", name) == "running",
+check(podman("inspect", "--format", "{{.State.Status}}", name) == "running",
       "the container stopped with gpuplexd")
 d.start()
 c2 = expect(d.get("/v1/containers/" + cid, token=A), 200).json
@@ -163,7 +148,7 @@ check(r["instances"][0]["released"], repr(r))
 expect(d.get("/v1/containers/" + cid, token=A), 404, "NOT_FOUND")
 check(expect(d.get("/v1/leases/" + lid, token=A), 200).json["state"] == "released",
       "DELETE released the lease")
-ps = subprocess.run([POD, "inspect", name], capture_output=True, text=True, timeout=60)
+ps = subprocess.run([os.environ["POD_WRAPPER"], "inspect", name], capture_output=True, text=True, timeout=60)
 check(ps.returncode != 0, "podman still has %s after DELETE" % name)
 p = cli("container", "rm", sid, env={"GPUPLEX_SERVER": d.sock, "GPUPLEX_TOKEN": A})
 check(expect(d.get("/v1/containers", token=A), 200).json == [], "containers left")

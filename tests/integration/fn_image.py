@@ -8,36 +8,20 @@ killed gpuplexd is removed by the next one; DELETE ends all."""
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 
-from gpxd import Daemon, check, expect, fail
+from gpxd import NodeDaemon as D, check, expect, fail, podman
 
-POD = os.environ["POD_WRAPPER"]
 CONF = os.environ["GPUPLEX_CONFIG"]
 SPEC = os.path.join(os.environ["POD_CDI"], "gpuplex.json")
 IMAGE = "localhost/gpx-fn"
 
 
-class D(Daemon):
-    """gpuplexd on the node of GPUPLEX_SIM (the one the spec mounts), not a --sim of its own."""
-
-    def cmd(self):
-        c = super().cmd()
-        i = c.index("--sim")
-        del c[i:i + 2]
-        return c
-
-
-def pod(*args):
-    p = subprocess.run([POD] + list(args), capture_output=True, text=True, timeout=60)
-    check(p.returncode == 0, "podman %s: %s" % (" ".join(args), p.stderr))
-    return p.stdout.strip()
 
 
 def containers():
-    return set(pod("ps", "-a", "--filter", "label=gpuplex.function=img",
+    return set(podman("ps", "-a", "--filter", "label=gpuplex.function=img",
                    "--format", "{{.Names}}").split())
 
 
@@ -90,7 +74,7 @@ check(lease_state(w1["lease"]) == "active", "the worker's lease is active")
 check(containers() == {w1["container"]}, "podman runs the worker's container: %r" % containers())
 # inside: the lease's environment from its CDI device (the interposer, the leased GPU), the
 # socket in a directory of its own (the only path of gpuplexd's the container sees)
-pid1 = int(pod("inspect", "--format", "{{.State.Pid}}", w1["container"]))
+pid1 = int(podman("inspect", "--format", "{{.State.Pid}}", w1["container"]))
 with open("/proc/%d/environ" % pid1, "rb") as f:
     env = dict(kv.split("=", 1) for kv in f.read().decode().split("\0") if "=" in kv)
 check(env.get("GPUPLEX_LEASE") == w1["lease"] and "libgpuplex-cuda" in env.get("LD_PRELOAD", ""),
@@ -98,7 +82,7 @@ check(env.get("GPUPLEX_LEASE") == w1["lease"] and "libgpuplex-cuda" in env.get("
 sock = env["GPUPLEX_WORKER_SOCKET"]
 check(os.path.dirname(sock).endswith(".d") and env.get("GPUPLEX_FUNCTION") == "img" and
       env.get("GPUPLEX_WORKER_ID") == "img-1", "the worker's variables: %r" % env)
-mounts = pod("inspect", "--format", "{{range .Mounts}}{{.Destination}} {{end}}", w1["container"])
+mounts = podman("inspect", "--format", "{{range .Mounts}}{{.Destination}} {{end}}", w1["container"])
 check(os.path.dirname(sock) in mounts.split() and os.path.dirname(os.path.dirname(sock))
       not in mounts.split(), "only the worker's own socket directory is mounted: %s" % mounts)
 # the lease's memory quota holds inside the container (1 GiB: 2 GiB is refused)

@@ -199,6 +199,27 @@ class Daemon:
         return {f[:-len(".limits")] for f in os.listdir(d) if f.endswith(".limits")}
 
 
+
+class NodeDaemon(Daemon):
+    """gpuplexd on the node of GPUPLEX_SIM (the one a CDI spec the test wrote mounts), not a
+    --sim of its own: the podman tests (podman_lib.sh sets POD_WRAPPER and GPUPLEX_CONFIG)."""
+
+    def cmd(self):
+        c = super().cmd()
+        i = c.index("--sim")
+        del c[i:i + 2]
+        return c
+
+
+def podman(*args, timeout=120):
+    """podman through the test's wrapper (POD_WRAPPER: its private storage and namespace);
+    stdout, stripped; fails the test on a non-zero exit."""
+    p = subprocess.run([os.environ["POD_WRAPPER"]] + list(args), capture_output=True, text=True,
+                       timeout=timeout)
+    check(p.returncode == 0, "podman %s: %s" % (" ".join(args), p.stderr))
+    return p.stdout.strip()
+
+
 def expect(r, status, code=None, contains=None, what=""):
     check(r.status == status, "%s: expected HTTP %d, got %r" % (what, status, r))
     if code:
