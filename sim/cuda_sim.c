@@ -417,6 +417,70 @@ static struct arch_info arch_of(const struct gpx_sim_gpu *g)
     }
 }
 
+/*
+ * The texture and surface limits of compute capability 8.x and 9.x (the CUDA
+ * programming guide's technical specifications; what deviceQuery prints for an
+ * A100 or H100: 1D=(131072), 2D=(131072, 65536), 3D=(16384, 16384, 16384),
+ * layered 1D=(32768) and 2D=(32768, 32768) with 2048 layers, surface alignment
+ * 512). By attribute number: most have no name in src/abi/cuda_abi.h. -1 for a
+ * number in 21-77 that is no texture or surface limit.
+ */
+static int texture_limit(int a)
+{
+    switch (a) {
+    case 21: /* TEXTURE1D_WIDTH */
+    case 22: /* TEXTURE2D_WIDTH */
+    case 56: /* SURFACE2D_WIDTH */
+    case 70: /* TEXTURE2D_LINEAR_WIDTH */
+        return 131072;
+    case 23: /* TEXTURE2D_HEIGHT */
+    case 57: /* SURFACE2D_HEIGHT */
+        return 65536;
+    case 71: /* TEXTURE2D_LINEAR_HEIGHT */
+        return 65000;
+    case 72: /* TEXTURE2D_LINEAR_PITCH */
+        return 2097120;
+    case 24: /* TEXTURE3D_WIDTH, HEIGHT, DEPTH */
+    case 25:
+    case 26:
+    case 58: /* SURFACE3D_WIDTH, HEIGHT, DEPTH */
+    case 59:
+    case 60:
+        return 16384;
+    case 47: /* TEXTURE3D_WIDTH_ALTERNATE, HEIGHT_ALTERNATE */
+    case 48:
+        return 8192;
+    case 29: /* TEXTURE2D_LAYERED_LAYERS */
+    case 43: /* TEXTURE1D_LAYERED_LAYERS */
+    case 62: /* SURFACE1D_LAYERED_LAYERS */
+    case 65: /* SURFACE2D_LAYERED_LAYERS */
+        return 2048;
+    case 54: /* TEXTURECUBEMAP_LAYERED_LAYERS */
+    case 68: /* SURFACECUBEMAP_LAYERED_LAYERS */
+        return 2046;
+    case 30: /* SURFACE_ALIGNMENT */
+        return 512;
+    case 69: /* TEXTURE1D_LINEAR_WIDTH (deprecated) */
+        return 268435456;
+    case 31: /* CONCURRENT_KERNELS .. not limits: answered above or 0 */
+    case 32:
+    case 33:
+    case 34:
+    case 35:
+    case 36:
+    case 37:
+    case 38:
+    case 39:
+    case 40:
+    case 41:
+    case 44:
+    case 50:
+    case 51:
+        return -1;
+    default: /* the other widths and heights: 1D/2D layered, gather, cubemap, mipmapped, surfaces */
+        return 32768;
+    }
+}
 static int attr_value(const struct gpx_sim_gpu *g, CUdevice_attribute a, int *v)
 {
     struct arch_info ai = arch_of(g);
@@ -591,9 +655,9 @@ static int attr_value(const struct gpx_sim_gpu *g, CUdevice_attribute a, int *v)
         *v = 0;
         break;
     default:
-        /* Texture and surface limits (21–74) that are not listed above. */
-        if ((int)a >= 21 && (int)a <= 74) {
-            *v = 32768;
+        /* Texture and surface limits (21–77) that are not listed above. */
+        if ((int)a >= 21 && (int)a <= 77 && texture_limit((int)a) >= 0) {
+            *v = texture_limit((int)a);
             break;
         }
         if ((int)a > 0 && (int)a <= 134) {

@@ -854,6 +854,46 @@ EXPORT nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t dev, unsigned in
     return r;
 }
 
+/*
+ * A MIG device's make-up (what dcgm and nvidia-smi -q read for an instance):
+ * its compute instance's SMs and slices, its GPU instance's engines, slices
+ * and memory. As the driver, a whole GPU's handle gets NOT_SUPPORTED: the
+ * call describes MIG devices only.
+ */
+EXPORT nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t dev, nvmlDeviceAttributes_t *attributes)
+{
+    struct gpx_sim_state *st = gpx__nvml_state();
+    if (!st)
+        return NVML_ERROR_UNINITIALIZED;
+    struct ctx whole;
+    if (from_device(dev, &whole) != NVML_ERROR_INVALID_ARGUMENT)
+        return NVML_ERROR_NOT_SUPPORTED;
+    HANDLE(c, dev, 2);
+    if (!attributes)
+        UNLOCK_RETURN(c, NVML_ERROR_INVALID_ARGUMENT);
+    const struct gpx_sim_mig_gi *G = &c.m->gi[c.gi];
+    int p = gpx_mig_profile_by_id(c.model, G->profile_id);
+    struct gpx_mig_ci_profile cp;
+    if (p < 0 || ci_profile(&c, G->ci[c.ci].profile_id, &cp) < 0)
+        UNLOCK_RETURN(c, NVML_ERROR_UNKNOWN);
+    const struct gpx_mig_gi_profile *g = &c.model->profiles[p];
+    memset(attributes, 0, sizeof *attributes);
+    attributes->multiprocessorCount = cp.sm_count;
+    attributes->computeInstanceSliceCount = cp.slices;
+    attributes->gpuInstanceSliceCount = g->compute_slices;
+    ci_engines(&c, &attributes->sharedCopyEngineCount, &attributes->sharedDecoderCount,
+               &attributes->sharedEncoderCount, &attributes->sharedJpegCount,
+               &attributes->sharedOfaCount);
+    attributes->memorySizeMB = g->memory_mib;
+    UNLOCK_RETURN(c, NVML_SUCCESS);
+}
+
+/* The name before _v2, with the same struct (nvml.h maps one to the other). */
+EXPORT nvmlReturn_t nvmlDeviceGetAttributes(nvmlDevice_t dev, nvmlDeviceAttributes_t *attributes)
+{
+    return nvmlDeviceGetAttributes_v2(dev, attributes);
+}
+
 EXPORT nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t dev, unsigned int *count)
 {
     struct ctx c;

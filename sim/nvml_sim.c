@@ -371,11 +371,18 @@ static unsigned util_of(struct gpx_sim_gpu *g)
     return gpx_sim_util_percent(g->util, gpx_sim_now_ns());
 }
 
+/*
+ * As the driver: a GPU in MIG mode has no utilization rates (NVML's reference:
+ * "On MIG-enabled GPUs, querying device utilization rates is not currently
+ * supported"; nvidia-smi dmon prints '-' there), nor has a MIG device handle.
+ */
 EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t dev, nvmlUtilization_t *u)
 {
     GPU_OR_RETURN(g, dev);
     if (!u)
         return NVML_ERROR_INVALID_ARGUMENT;
+    if (g->mig_current == NVML_DEVICE_MIG_ENABLE)
+        return NVML_ERROR_NOT_SUPPORTED;
     uint64_t now = gpx_sim_now_ns();
     u->gpu = gpx_sim_util_percent(g->util, now);
     u->memory = gpx_sim_util_percent(g->mem_util, now);

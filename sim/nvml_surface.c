@@ -593,13 +593,17 @@ EXPORT nvmlReturn_t nvmlDeviceGetViolationStatus(nvmlDevice_t dev,
 
 /* ------------------------------------------------------- media engines */
 
-/* The simulator runs compute kernels only: the media engines are idle. */
+/* The simulator runs compute kernels only: the media engines are idle. In MIG mode
+ * the driver gives no engine utilization (nvidia-smi dmon's help: "On MIG-enabled GPUs,
+ * querying the utilization of encoder, decoder, jpeg, ofa, gpu, and memory is not
+ * currently supported"). */
 static nvmlReturn_t idle_engine(nvmlDevice_t dev, unsigned int *utilization,
                                 unsigned int *samplingPeriodUs)
 {
     DEVICE(g, dev);
-    (void)g;
     OUT(utilization && samplingPeriodUs);
+    if (g->mig_current == NVML_DEVICE_MIG_ENABLE)
+        return NVML_ERROR_NOT_SUPPORTED;
     *utilization = 0;
     *samplingPeriodUs = 1000000; /* the window of nvmlDeviceGetUtilizationRates */
     return NVML_SUCCESS;
@@ -686,9 +690,12 @@ EXPORT nvmlReturn_t nvmlDeviceGetSamples(nvmlDevice_t dev, nvmlSamplingType_t ty
     DEVICE(g, dev);
     OUT(sampleValType && sampleCount);
     switch (type) {
-    case NVML_TOTAL_POWER_SAMPLES:
     case NVML_GPU_UTILIZATION_SAMPLES:
     case NVML_MEMORY_UTILIZATION_SAMPLES:
+        if (g->mig_current == NVML_DEVICE_MIG_ENABLE)
+            return NVML_ERROR_NOT_SUPPORTED; /* as nvmlDeviceGetUtilizationRates */
+        break;
+    case NVML_TOTAL_POWER_SAMPLES:
     case NVML_PROCESSOR_CLK_SAMPLES:
     case NVML_MEMORY_CLK_SAMPLES:
         break;

@@ -375,21 +375,21 @@ int gpx_cdi_write(const char *path, const void *spec, gpx_error *err)
 {
     char dir[PATH_MAX], tmp[PATH_MAX + 32];
     if ((size_t)snprintf(dir, sizeof dir, "%s", path) >= sizeof dir)
-        return gpx_error_set(err, GPX_E_INVALID, "cdi_spec: path too long");
+        return gpx_error_set(err, GPX_E_INVALID, "%.200s: path too long", path);
     char *d = dirname(dir);
     if (mkdirs(d) < 0)
-        return gpx_error_errno(err, GPX_E_IO, errno, "cdi_spec: creating %s", d);
+        return gpx_error_errno(err, GPX_E_IO, errno, "creating %s", d);
     /* a dot file: runtimes read *.json and *.yaml only, so a leftover is never loaded */
     const char *base = strrchr(path, '/');
     snprintf(tmp, sizeof tmp, "%s/.%s.%d.tmp", d, base ? base + 1 : path, (int)getpid());
     char *text = json_dumps((const json_t *)spec, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (!text)
-        return gpx_error_set(err, GPX_E_NOMEM, "cdi_spec: rendering");
+        return gpx_error_set(err, GPX_E_NOMEM, "rendering the spec");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         int e = errno;
         free(text);
-        return gpx_error_errno(err, GPX_E_IO, e, "cdi_spec: creating %s", tmp);
+        return gpx_error_errno(err, GPX_E_IO, e, "creating %s", tmp);
     }
     size_t len = strlen(text), off = 0;
     int e = 0;
@@ -412,7 +412,7 @@ int gpx_cdi_write(const char *path, const void *spec, gpx_error *err)
         e = errno;
     if (e) {
         unlink(tmp);
-        return gpx_error_errno(err, GPX_E_IO, e, "cdi_spec: writing %s", path);
+        return gpx_error_errno(err, GPX_E_IO, e, "writing %s", path);
     }
     return 0;
 }

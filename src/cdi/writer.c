@@ -110,8 +110,8 @@ static void rewrite(struct gpx_cdi_writer *w)
     int rc = -1;
     if (gpx_cdi_node_read(gpx_engine_nvml(w->eng), &node, &e) == 0) {
         json_t *spec = gpx_cdi_render(&w->o, &node, &w->drv, w->leases, w->n, &e);
-        if (spec)
-            rc = gpx_cdi_write(w->path, spec, &e);
+        if (spec && (rc = gpx_cdi_write(w->path, spec, &e)) < 0)
+            gpx_error_wrap(&e, "cdi_spec");
         json_decref(spec);
         gpx_cdi_node_free(&node);
     }

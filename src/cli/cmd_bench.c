@@ -254,7 +254,7 @@ static void check_lease(struct bench *b, struct mode *m)
         rc = gpx_lease_spec_set(&spec, (enum gpx_field)lease_field(m->largs[i]), m->largs[i + 1],
                                 GPX_NAMING_CLI, &err);
     if (rc == 0)
-        rc = gpx_lease_spec_label(&spec, "gpuplex.bench", "1", GPX_NAMING_CLI, &err);
+        rc = gpx_lease_spec_label(&spec, "bench", "1", GPX_NAMING_CLI, &err);
     if (rc == 0)
         rc = gpx_lease_spec_check(&spec, 0, GPX_NAMING_CLI, &err);
     struct gpx_conn *cn = NULL;
@@ -442,8 +442,8 @@ static int build_argv(struct bench *b, const struct mode *m, const char **av, in
         }
         for (int i = 0; i < m->nlargs; i++)
             PUSH(m->largs[i]);
-        PUSH("--label");
-        PUSH("gpuplex.bench=1");
+        PUSH("--label"); /* a tenant's label: gpuplex.* keys are gpuplexd's own */
+        PUSH("bench=1");
         if (m->kind == K_CONTAINER) {
             PUSH("--podman");
             PUSH(b->podman);

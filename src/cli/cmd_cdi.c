@@ -105,7 +105,8 @@ static int render(const char *server, json_t **spec)
     return rc < 0 ? gpx_cli_fail(&err) : 0;
 }
 
-static int generate(const char *server, const char *output)
+/* Writes the spec to stdout, or to output (named `what` in an error: --output, cdi_spec). */
+static int generate(const char *server, const char *output, const char *what)
 {
     json_t *spec = NULL;
     int rc = render(server, &spec);
@@ -113,7 +114,10 @@ static int generate(const char *server, const char *output)
         return rc;
     gpx_error err = {0};
     if (output && strcmp(output, "-") != 0) {
-        rc = gpx_cdi_write(output, spec, &err) < 0 ? gpx_cli_fail(&err) : 0;
+        if ((rc = gpx_cdi_write(output, spec, &err)) < 0) {
+            gpx_error_wrap(&err, "%s", what);
+            rc = gpx_cli_fail(&err);
+        }
     } else {
         rc = json_dumpf(spec, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ? 1 : 0;
         putchar('\n');
@@ -128,7 +132,7 @@ int gpx_cli_cdi_refresh(const char *server)
     int rc = load_config(&cfg);
     if (rc)
         return rc;
-    return cfg.cdi_spec[0] ? generate(server, cfg.cdi_spec) : 0;
+    return cfg.cdi_spec[0] ? generate(server, cfg.cdi_spec, "cdi_spec") : 0;
 }
 
 static int list(const char *server, const char *file, int json)
@@ -207,7 +211,7 @@ static int run(int argc, char **argv)
         if (file || json)
             return gpx_cli_usage_error(&gpx_cmd_cdi, "%s is for 'cdi ls'",
                                        file ? "--spec" : "--json");
-        return generate(server, output);
+        return generate(server, output, "--output");
     }
     if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) {
         if (output)
@@ -249,5 +253,6 @@ const struct gpx_cmd gpx_cmd_cdi = {
     "cdi_driver_libs, cdi_env, cdi_mounts, interposer; docs/containers.md.\n"
     "A tenant sees only its own leases; an admin (root on the socket) all.\n"
     "\n"
-    "exit status: 0 ok; 2 usage; 9 gpuplexd unreachable; see 'gpuplex help'.\n",
+    "exit status: 0 ok; 2 usage; 9 gpuplexd unreachable, or --output not writable;\n"
+    "see 'gpuplex help'.\n",
 };

@@ -105,7 +105,7 @@ const struct gpx_cmd gpx_cmd_cdi_hook = {
     "\n"
     "Run by the container runtime, not by hand: the CDI spec gives the device\n"
     "gpuplex.dev/gpu=lease-ID of a lease labelled gpuplex.container=1 (made by\n"
-    "'gpuplex run --container', or 'lease create --label gpuplex.container=1')\n"
+    "'gpuplex run --container', or 'lease create --for-container')\n"
     "these two hooks, with the OCI state of the container on stdin:\n"
     "  createRuntime  records the container: RUN_DIR/containers/ID/<container id>\n"
     "                 holds the host pid of its first process\n"

@@ -109,8 +109,8 @@ static int run_container(const char *server, int json, int argc, char **argv)
             json_object_set_new(body, "restart", json_string(optarg));
             break;
         case 'n':
-            if (gpx_cli_number(optarg, 1, 1000, &v) < 0)
-                rc = usage_err("--replicas takes a number from 1, not '%s'", optarg);
+            if (gpx_cli_number(optarg, 1, 16, &v) < 0)
+                rc = usage_err("--replicas takes a number from 1 to 16, not '%s'", optarg);
             else
                 json_object_set_new(body, "replicas", json_integer(v));
             break;
@@ -265,8 +265,10 @@ const struct gpx_cmd gpx_cmd_container = {
     "               otherwise (default no) its lease is released when it exits\n"
     "    --replicas N  replicas, 1-16 (default 1), each with its own lease\n"
     "  ls           your containers (an admin: everyone's), one line per replica:\n"
-    "               state (running, restarting, exited, missing), exit code,\n"
-    "               restarts, lease\n"
+    "               state (running, restarting, exited, missing, stopped: its\n"
+    "               lease was released by hand, so gpuplexd stopped it), exit code,\n"
+    "               restarts, lease; --json adds why (reason) and the lease's usage.\n"
+    "               Exited replicas stay listed, with their logs, until rm\n"
     "  logs         the replica's output (stdout and stderr), the last --tail lines\n"
     "               (default 200; at most 256 KiB); --replica N (default 0)\n"
     "  rm           stop (2 s, then SIGKILL) and remove it, and release its leases\n"

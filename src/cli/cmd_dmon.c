@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,8 +108,9 @@ static const struct column columns[] = {
 struct opts {
     unsigned sel[NCOLS], nsel; /* indexes into columns[] */
     double interval_s;
-    long count; /* 0: until stopped */
-    unsigned gpus[MAX_SEL], ngpus;
+    long count;                    /* 0: until stopped */
+    unsigned gpus[MAX_SEL], ngpus; /* indexes; from ids[] once the node is known */
+    char ids[MAX_SEL][96];         /* -i as given: index, GPU UUID or PCI bus id */
     int date, time;
     int leases, json;
     const char *server;
@@ -139,27 +141,66 @@ static int parse_letters(struct opts *o, const char *s)
     return 0;
 }
 
+/* -i as nvidia-smi's: a comma list of indexes, GPU UUIDs or PCI bus ids, resolved against
+ * the node by check_gpus once the first sample is in. */
 static int parse_gpus(struct opts *o, const char *s)
 {
-    char buf[512];
+    char buf[MAX_SEL * 100];
     snprintf(buf, sizeof buf, "%s", s);
     o->ngpus = 0;
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(t, &end, 10);
-        if (!*t || *end || errno || v > 1000 || *t == '-' || *t == '+')
+        while (*t == ' ')
+            t++;
+        int index = t[0] && strspn(t, "0123456789") == strlen(t) && strlen(t) <= 4;
+        int uuid = strncasecmp(t, "GPU-", 4) == 0 && strlen(t) < sizeof o->ids[0];
+        int bus = strchr(t, ':') != NULL && strlen(t) < 32;
+        if (strncasecmp(t, "MIG-", 4) == 0)
             return gpx_cli_usage_error(&gpx_cmd_dmon,
-                                       "-i: '%s' is not a GPU index (a comma list of indexes, "
-                                       "as 'gpuplex ls' shows them, e.g. -i 0,2)",
+                                       "-i: '%s' is a MIG device; dmon shows whole GPUs (their "
+                                       "MIG instances with --leases)",
+                                       t);
+        if (!index && !uuid && !bus)
+            return gpx_cli_usage_error(&gpx_cmd_dmon,
+                                       "-i: '%s' is not a GPU (a comma list of indexes, GPU "
+                                       "UUIDs or PCI bus ids, as 'gpuplex ls' shows them, e.g. "
+                                       "-i 0,2)",
                                        t);
         if (o->ngpus == MAX_SEL)
             return gpx_cli_usage_error(&gpx_cmd_dmon, "-i: at most %d GPUs", MAX_SEL);
-        o->gpus[o->ngpus++] = (unsigned)v;
+        snprintf(o->ids[o->ngpus++], sizeof o->ids[0], "%s", t);
     }
     if (!o->ngpus)
-        return gpx_cli_usage_error(&gpx_cmd_dmon, "-i needs a comma list of GPU indexes");
+        return gpx_cli_usage_error(&gpx_cmd_dmon, "-i needs a comma list of GPUs (e.g. -i 0,2)");
     return 0;
+}
+
+/* Whether two PCI bus ids name one device: "00000000:2A:00.0", "0000:2a:00.0", "2A:00.0". */
+static int same_bus(const char *a, const char *b)
+{
+    unsigned v[2][4];
+    const char *s[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        char tail;
+        if (sscanf(s[k], "%x:%x:%x.%x%c", &v[k][0], &v[k][1], &v[k][2], &v[k][3], &tail) == 4)
+            continue;
+        v[k][0] = 0;
+        if (sscanf(s[k], "%x:%x.%x%c", &v[k][1], &v[k][2], &v[k][3], &tail) != 3)
+            return 0;
+    }
+    return memcmp(v[0], v[1], sizeof v[0]) == 0;
+}
+
+/* The node's index of GPU selector `id` (index, UUID, PCI bus id); -1: none such. */
+static long resolve_gpu(const struct gpx_sample *s, const char *id)
+{
+    int digits = strspn(id, "0123456789") == strlen(id);
+    for (unsigned g = 0; g < s->node.count; g++) {
+        const struct gpx_gpu_info *gi = &s->node.gpus[g].info;
+        if (digits ? strtoul(id, NULL, 10) == gi->index
+                   : strcasecmp(gi->uuid, id) == 0 || same_bus(gi->pci_bus_id, id))
+            return gi->index;
+    }
+    return -1;
 }
 
 static int parse_dt(struct opts *o, const char *s)
@@ -401,18 +442,23 @@ static void print_sample(const struct opts *o, const struct gpx_sample *prev,
 }
 
 /* -i names GPUs of this node only; the error lists the ones there are. */
-static int check_gpus(const struct opts *o, const struct gpx_sample *s)
+static int check_gpus(struct opts *o, const struct gpx_sample *s)
 {
     for (unsigned i = 0; i < o->ngpus; i++) {
-        if (gpx_sample_gpu(s, o->gpus[i]))
+        long idx = resolve_gpu(s, o->ids[i]);
+        if (idx >= 0) {
+            o->gpus[i] = (unsigned)idx;
             continue;
+        }
         char valid[256] = "";
         size_t n = 0;
         for (unsigned g = 0; g < s->node.count && n < sizeof valid - 8; g++)
             n += (size_t)snprintf(valid + n, sizeof valid - n, "%s%u", g ? ", " : "",
                                   s->node.gpus[g].info.index);
-        fprintf(stderr, "gpuplex dmon: -i: no GPU %u on this node; valid: %s\n", o->gpus[i],
-                s->node.count ? valid : "none (no GPU)");
+        fprintf(stderr,
+                "gpuplex dmon: -i: no GPU %s on this node; valid: %s (or their UUIDs or PCI "
+                "bus ids, as 'gpuplex ls' shows them)\n",
+                o->ids[i], s->node.count ? valid : "none (no GPU)");
         return gpx_error_exit_status(GPX_E_NOT_FOUND);
     }
     return 0;
@@ -433,7 +479,7 @@ static int64_t mono_now(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int loop(const struct opts *o)
+static int loop(struct opts *o)
 {
     struct gpx_conn *cn = NULL;
     struct gpx_sample prev, cur;
@@ -477,11 +523,14 @@ enum { OPT_SERVER = 1000, OPT_LEASES, OPT_JSON };
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {{"leases", no_argument, NULL, OPT_LEASES},
-                                         {"json", no_argument, NULL, OPT_JSON},
-                                         {"server", required_argument, NULL, OPT_SERVER},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    /* nvidia-smi dmon's long names too (-i/--id, -d/--delay, -c/--count, -s/--select,
+     * -o/--options) */
+    static const struct option opts[] = {
+        {"id", required_argument, NULL, 'i'},      {"delay", required_argument, NULL, 'd'},
+        {"count", required_argument, NULL, 'c'},   {"select", required_argument, NULL, 's'},
+        {"options", required_argument, NULL, 'o'}, {"leases", no_argument, NULL, OPT_LEASES},
+        {"json", no_argument, NULL, OPT_JSON},     {"server", required_argument, NULL, OPT_SERVER},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     struct opts o = {.interval_s = 1};
     int c, rc;
     if ((rc = parse_letters(&o, "puc")) != 0)
@@ -535,8 +584,9 @@ static int run(int argc, char **argv)
                                        argv[optind - 1]);
         default:
             return gpx_cli_usage_error(&gpx_cmd_dmon,
-                                       "unknown option '%s'; valid: -s, -d, -c, -i, -o, --leases, "
-                                       "--json, --server, --help",
+                                       "unknown option '%s'; valid: -s, -d, -c, -i, -o (or "
+                                       "--select, --delay, --count, --id, --options), "
+                                       "--leases, --json, --server, --help",
                                        argv[optind - 1]);
         }
     }
@@ -556,8 +606,8 @@ const struct gpx_cmd gpx_cmd_dmon = {
     "dmon",
     run,
     "monitor GPUs (and leases, MIG instances) in nvidia-smi dmon's format",
-    "usage: gpuplex dmon [-s pucvmet] [-d SECS] [-c COUNT] [-i GPUS] [-o DT]\n"
-    "                    [--leases] [--json] [--server S]\n"
+    "usage: gpuplex dmon [-s|--select pucvmet] [-d|--delay SECS] [-c|--count COUNT]\n"
+    "                    [-i|--id GPUS] [-o|--options DT] [--leases] [--json] [--server S]\n"
     "\n"
     "Prints the node's GPUs every interval as 'nvidia-smi dmon' does: two header\n"
     "lines starting with '#' (column names, then units), then one row per GPU and\n"
@@ -566,7 +616,8 @@ const struct gpx_cmd gpx_cmd_dmon = {
     "Works with gpuplexd and without (the rule of 'gpuplex status').\n"
     "\n"
     "options:\n"
-    "  -s LETTERS  the metric groups, default puc; the groups come in the order of\n"
+    "  -s, --select LETTERS\n"
+    "              the metric groups, default puc; the groups come in the order of\n"
     "              the letters (as nvidia-smi's: -s mu puts fb before sm):\n"
     "                p  pwr gtemp mtemp (W, C, C)\n"
     "                u  sm mem enc dec jpg ofa (%)\n"
@@ -576,10 +627,15 @@ const struct gpx_cmd gpx_cmd_dmon = {
     "                e  sbecc dbecc pci (errors: always -)\n"
     "                t  rxpci txpci (MB/s: always -)\n"
     "              mtemp, enc, dec, jpg, ofa, bar1 and ccpm print '-' as well.\n"
-    "  -d SECS     seconds between samples (default 1; fractions allowed)\n"
-    "  -c COUNT    stop after COUNT samples (default: until Ctrl-C)\n"
-    "  -i GPUS     only these GPUs: a comma list of indexes (e.g. -i 0,2)\n"
-    "  -o D|T|DT   prepend the date (YYYYMMDD) and/or time (HH:MM:SS, local) columns\n"
+    "  -d, --delay SECS\n"
+    "              seconds between samples (default 1; fractions allowed)\n"
+    "  -c, --count COUNT\n"
+    "              stop after COUNT samples (default: until Ctrl-C)\n"
+    "  -i, --id GPUS\n"
+    "              only these GPUs: a comma list of indexes, GPU UUIDs or PCI bus\n"
+    "              ids (e.g. -i 0,2)\n"
+    "  -o, --options D|T|DT\n"
+    "              prepend the date (YYYYMMDD) and/or time (HH:MM:SS, local) columns\n"
     "  --leases    under each GPU row, a row per lease on that GPU and per MIG\n"
     "              instance (see below)\n"
     "  --json      one JSON object per line instead of the table (see below)\n"

@@ -84,11 +84,8 @@ static int lease_create(int argc, char **argv)
             server = optarg;
         else if (c == 'j')
             json = 1;
-        else if (c == 'F' && gpx_lease_spec_label(&spec, GPX_CDI_CONTAINER_LABEL, "1",
-                                                  GPX_NAMING_CLI, &err) < 0)
-            rc = gpx_cli_usage_error(&gpx_cmd_lease, "%s", err.msg);
         else if (c == 'F')
-            continue;
+            spec.for_container = 1; /* the engine adds its label (reserved to gpuplex) */
         else if (c == 'h')
             rc = -gpx_cli_print_usage(&gpx_cmd_lease) - 1;
         else
@@ -316,7 +313,8 @@ const struct gpx_cmd gpx_cmd_lease = {
     "  --cap PCT         hard compute cap in percent, 1..100 (default: none), for\n"
     "                    vgpu and timeslice leases; holds even on an idle GPU\n"
     "  --mig-profile P   a MIG profile such as 3g.40gb (implies --mode mig)\n"
-    "  --label KEY=VALUE a label, repeatable\n"
+    "  --label KEY=VALUE a label, repeatable; keys starting with 'gpuplex.' are\n"
+    "                    reserved to gpuplexd (refused, exit 2)\n"
     "  --for-container   made for containers (label gpuplex.container=1): released\n"
     "                    when the last container given its CDI device stops\n"
     "  --json            print the lease object (docs/api.md: id, tenant, state, mode,\n"

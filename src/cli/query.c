@@ -286,11 +286,19 @@ int gpx_query_fields(struct gpx_query *q, int lease, const char *list, gpx_error
     for (char *save = NULL, *f = strtok_r(buf, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
         while (*f == ' ')
             f++;
+        for (size_t e = strlen(f); e && f[e - 1] == ' '; e--)
+            f[e - 1] = '\0';
         int found = -1;
         for (unsigned k = 0; k < nt && found < 0; k++)
             if (strcmp(t[k].name, f) == 0 || has_alias(t[k].alias, f))
                 found = (int)k;
         if (found < 0) {
+            /* nvidia-smi's own words, on standard output as it prints them (exit 2): scripts
+             * that drop the fields an older nvidia-smi lacks look for this line */
+            if (!lease) {
+                printf("Field \"%s\" is not a valid field to query.\n\n", f);
+                fflush(stdout);
+            }
             char valid[1024] = "";
             size_t n = 0;
             for (unsigned k = 0; k < nt; k++)

@@ -43,8 +43,8 @@ static int get_lease(const char *server, struct gpx_lease_spec *spec, const char
     } else {
         char self[16];
         snprintf(self, sizeof self, "%d", (int)getpid());
-        if (gpx_lease_spec_label(spec, GPX_CDI_CONTAINER_LABEL, "1", GPX_NAMING_CLI, &err) < 0 ||
-            gpx_lease_spec_set(spec, GPX_F_OWNERS, self, GPX_NAMING_CLI, &err) < 0 ||
+        spec->for_container = 1; /* the engine adds gpuplex.container=1 (a reserved label) */
+        if (gpx_lease_spec_set(spec, GPX_F_OWNERS, self, GPX_NAMING_CLI, &err) < 0 ||
             gpx_lease_create(cn, spec, l, &err) < 0)
             rc = gpx_cli_fail(&err);
     }

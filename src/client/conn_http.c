@@ -91,6 +91,8 @@ static json_t *spec_body(const struct gpx_lease_spec *s)
         else
             json_decref(l);
     }
+    if (s->for_container)
+        json_object_set_new(b, "for_container", json_true());
     if (s->n_owners) {
         json_t *o = json_array();
         for (unsigned i = 0; i < s->n_owners; i++)

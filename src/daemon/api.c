@@ -135,7 +135,7 @@ static int h_lease_list(const struct call *x, json_t **out, gpx_error *err)
 static int h_lease_create(const struct call *x, json_t **out, gpx_error *err)
 {
     struct gpx_lease_spec s;
-    if (gpxd_lease_spec_parse(x->rq->body, x->rq->body_len, &s, err) < 0)
+    if (gpxd_lease_request_parse(x->rq->body, x->rq->body_len, &s, err) < 0)
         return -1;
     struct gpx_lease *l = malloc(sizeof *l);
     int rc = l ? gpx_engine_lease_create(x->d->eng, x->c, &s, l, err)
@@ -365,7 +365,7 @@ static int h_fn_logs(const struct call *x, json_t **out, gpx_error *err)
     return gpxd_function_logs(x->d, x->c, x->param, v[0], tail, out, err) < 0 ? -1 : 200;
 }
 
-/* The call is answered later: http.c suspends the connection and submits it. */
+/* The call is run by http.c, on the connection's thread (gpxd_fn_call_run). */
 static int h_fn_invoke(const struct call *x, json_t **out, gpx_error *err)
 {
     (void)out;

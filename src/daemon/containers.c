@@ -29,6 +29,7 @@
 #include <jansson.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +48,11 @@
 #define POLL_TIMEOUT   15
 
 struct replica {
-    char name[96];  /* podman container name */
-    char lease[64]; /* its lease */
-    char state[16]; /* creating, running, restarting, exited, missing */
-    int exit_code;  /* -1: not known */
+    char name[96];    /* podman container name */
+    char lease[64];   /* its lease */
+    char state[16];   /* creating, running, restarting, exited, missing, stopped */
+    char reason[192]; /* why it is no longer running, when that is not plain (else "") */
+    int exit_code;    /* -1: not known */
     unsigned restarts;
     int released;       /* its lease was released */
     int64_t restart_at; /* restarting: when (CLOCK_REALTIME ns) */
@@ -80,6 +82,16 @@ struct gpxd_containers {
 
 /* The supervisor acts as this (it releases the leases of exited replicas). */
 static const struct gpx_caller supervisor = {.tenant = "gpuplexd", .admin = 1};
+
+/*
+ * Set by the lease observer when a managed replica's lease is released, by
+ * anyone (the supervisor's own releases too); the supervisor then looks for
+ * replicas whose lease ended under them (lease_ended()). Process-wide, not in
+ * gpxd_containers: the engine calls its observers until it closes, after
+ * gpxd_containers_close has freed that. 1 at start: a lease released while
+ * no gpuplexd ran is found by the first tick.
+ */
+static atomic_int managed_lease_ended = 1;
 
 /* --- podman ----------------------------------------------------------------------------------- */
 
@@ -241,11 +253,12 @@ static json_t *record(const struct container *c)
     json_t *reps = json_array();
     for (unsigned i = 0; i < c->replicas; i++) {
         const struct replica *r = &c->rep[i];
-        json_array_append_new(
-            reps, json_pack("{s:I,s:s,s:s,s:s,s:i,s:I,s:b,s:I}", "replica", (json_int_t)i, "name",
-                            r->name, "lease", r->lease, "state", r->state, "exit_code",
-                            r->exit_code, "restarts", (json_int_t)r->restarts, "released",
-                            r->released, "restart_at", (json_int_t)r->restart_at));
+        json_array_append_new(reps,
+                              json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:I,s:b,s:I}", "replica",
+                                        (json_int_t)i, "name", r->name, "lease", r->lease, "state",
+                                        r->state, "reason", r->reason, "exit_code", r->exit_code,
+                                        "restarts", (json_int_t)r->restarts, "released",
+                                        r->released, "restart_at", (json_int_t)r->restart_at));
     }
     return json_pack("{s:s,s:s,s:s,s:O,s:O,s:O,s:s,s:I,s:I,s:o}", "id", c->id, "tenant", c->tenant,
                      "image", c->image, "command", c->command, "env", c->env, "lease", c->lease,
@@ -309,6 +322,7 @@ static int load_one(const char *id, const char *tenant, const char *text, void *
         copy_str(p->name, sizeof p->name, json_object_get(r, "name"));
         copy_str(p->lease, sizeof p->lease, json_object_get(r, "lease"));
         copy_str(p->state, sizeof p->state, json_object_get(r, "state"));
+        copy_str(p->reason, sizeof p->reason, json_object_get(r, "reason"));
         p->exit_code = (int)json_integer_value(json_object_get(r, "exit_code"));
         p->restarts = (unsigned)json_integer_value(json_object_get(r, "restarts"));
         p->released = json_is_true(json_object_get(r, "released"));
@@ -338,6 +352,8 @@ static json_t *view(struct gpxd *d, const struct container *c)
         json_object_del(r, "restart_at");
         if (c->rep[i].exit_code < 0)
             json_object_set_new(r, "exit_code", json_null());
+        if (!c->rep[i].reason[0])
+            json_object_set_new(r, "reason", json_null());
         gpx_error e = {0};
         json_t *u = json_null();
         if (c->rep[i].lease[0] &&
@@ -447,9 +463,11 @@ static int parse(const char *body, size_t len, struct container *c, gpx_error *e
             struct gpx_lease_spec sp;
             int r = s ? gpxd_lease_spec_parse(s, strlen(s), &sp, err) : -1;
             free(s);
-            if (!json_is_object(v))
+            if (!json_is_object(v)) {
                 gpx_error_set(err, GPX_E_INVALID,
                               "field 'lease' must be an object as POST /v1/leases takes");
+                goto out;
+            }
             if (r < 0) {
                 gpx_error_wrap(err, "field 'lease'");
                 goto out;
@@ -853,6 +871,12 @@ static int supervise(struct gpxd *d, struct container *c, struct replica *r, jso
     }
     snprintf(r->state, sizeof r->state, "%s", e ? "exited" : "missing");
     r->exit_code = code;
+    if (!e)
+        snprintf(r->reason, sizeof r->reason, "gone from podman (removed outside gpuplexd)");
+    else if (c->on_failure && code != 0)
+        snprintf(r->reason, sizeof r->reason,
+                 "exited %d after %u restarts, the most restart on-failure makes", code,
+                 r->restarts);
     release_lease(d, c, r);
     gpx_info("container %s: %s %s (exit %d); lease %s released", c->id, r->name,
              e ? "exited" : "is gone from podman", code, r->lease);
@@ -860,9 +884,99 @@ static int supervise(struct gpxd *d, struct container *c, struct replica *r, jso
     return 0;
 }
 
+static void on_lease(void *arg, enum gpx_lease_event ev, const struct gpx_lease_rec *l)
+{
+    (void)arg;
+    if (ev == GPX_EV_RELEASED && strstr(l->labels, "\"gpuplex.managed\""))
+        atomic_store(&managed_lease_ended, 1);
+}
+
+/*
+ * Replicas whose lease ended under them: a tenant's `gpuplex lease rm` of a
+ * replica's lease, an expiry, an admin. The container must not run on with the
+ * device of a lease that is gone (its quota no longer counted, its GPU given to
+ * others), so it is stopped and its record says why; its lease is not started
+ * again. Fills stop[] with the podman names to stop; returns how many.
+ */
+static unsigned lease_ended(struct gpxd *d, char (*stop)[96], unsigned max)
+{
+    struct gpxd_containers *m = d->mc;
+    if (!atomic_exchange(&managed_lease_ended, 0))
+        return 0;
+    struct gpx_lease *l = malloc(sizeof *l);
+    unsigned n = 0;
+    pthread_mutex_lock(&m->lock);
+    for (unsigned i = 0; i < m->n && l; i++) {
+        struct container *c = m->c[i];
+        int changed = 0;
+        if (c->busy) { /* being created or removed: looked at again next tick */
+            atomic_store(&managed_lease_ended, 1);
+            continue;
+        }
+        for (unsigned k = 0; k < c->replicas; k++) {
+            struct replica *r = &c->rep[k];
+            gpx_error e = {0};
+            if (r->released || !r->lease[0])
+                continue;
+            int rc = gpx_engine_lease_get(d->eng, &supervisor, r->lease, 0, l, &e);
+            if ((rc == 0 && l->rec.state == GPX_LS_ACTIVE) || (rc < 0 && e.code != GPX_E_NOT_FOUND))
+                continue;
+            r->released = 1;
+            snprintf(r->state, sizeof r->state, "stopped");
+            char why[sizeof r->reason]; /* not straight into r: gcc's -Wrestrict sees c */
+            snprintf(why, sizeof why, "its lease %.63s ended (%.63s); gpuplexd stopped it",
+                     r->lease, rc == 0 && l->rec.reason[0] ? l->rec.reason : "no such lease");
+            memcpy(r->reason, why, sizeof why);
+            gpx_warn("container %s: %s: %s", c->id, r->name, r->reason);
+            if (n < max)
+                snprintf(stop[n++], sizeof stop[0], "%s", r->name);
+            changed = 1;
+        }
+        if (changed)
+            save(d, c);
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (!l)
+        atomic_store(&managed_lease_ended, 1);
+    free(l);
+    return n;
+}
+
+/* Stops a replica whose lease ended (kept for its logs until DELETE); records its exit code. */
+static void stop_replica(struct gpxd *d, const char *name)
+{
+    struct gpxd_containers *m = d->mc;
+    const char *sa[] = {"stop", "-t", "2", name, NULL};
+    const char *ia[] = {"inspect", "--format", "{{.State.ExitCode}}", name, NULL};
+    char *o = NULL;
+    gpx_error e = {0};
+    if (podman_ok(d, sa, &e) < 0) {
+        gpx_warn("managed containers: stopping %s: %s", name, e.msg);
+        return;
+    }
+    if (podman(d, ia, 0, 64, POLL_TIMEOUT, &o, NULL, &e) != 0) {
+        free(o);
+        return;
+    }
+    int code = atoi(o);
+    free(o);
+    pthread_mutex_lock(&m->lock);
+    for (unsigned i = 0; i < m->n; i++)
+        for (unsigned k = 0; k < m->c[i]->replicas; k++)
+            if (!strcmp(m->c[i]->rep[k].name, name) && !m->c[i]->busy) {
+                m->c[i]->rep[k].exit_code = code;
+                save(d, m->c[i]);
+            }
+    pthread_mutex_unlock(&m->lock);
+}
+
 static void tick(struct gpxd *d)
 {
     struct gpxd_containers *m = d->mc;
+    char stop[MAX_CONTAINERS][96];
+    unsigned n_stop = lease_ended(d, stop, MAX_CONTAINERS);
+    for (unsigned i = 0; i < n_stop; i++)
+        stop_replica(d, stop[i]);
     pthread_mutex_lock(&m->lock);
     int any = 0;
     for (unsigned i = 0; i < m->n && !any; i++)
@@ -945,6 +1059,9 @@ int gpxd_containers_open(struct gpxd *d, gpx_error *err)
     pthread_condattr_destroy(&ca);
     d->mc = m;
     if (gpx_engine_container_each(d->eng, load_one, m, err) < 0)
+        return -1;
+    struct gpx_observer o = {.name = "containers", .on_event = on_lease, .arg = NULL};
+    if (gpx_engine_observe(d->eng, &o, err) < 0)
         return -1;
     if (m->n)
         gpx_info("managed containers: %u re-attached from the store", m->n);

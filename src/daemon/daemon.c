@@ -210,7 +210,7 @@ void gpxd_close(struct gpxd *d)
 {
     if (!d)
         return;
-    gpxd_functions_stop(d); /* answers the suspended calls before the listeners go */
+    gpxd_functions_stop(d); /* answers the calls in progress before the listeners go */
     if (d->http)
         gpxd_http_stop(d->http);
     if (d->bg_started) {

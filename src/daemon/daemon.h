@@ -102,8 +102,8 @@ struct gpxd_http_resp {
     char allow_buf[128];
     int www_authenticate;
     const char *const *headers; /* more headers: name, value, ..., NULL (static) */
-    /* a function call to answer later (POST /v1/functions/{name}/invoke): http.c suspends
-     * the connection, submits it and answers when it completes; status and body are unset */
+    /* a function call to run (POST /v1/functions/{name}/invoke): http.c runs it on the
+     * connection's thread and answers with its answer; status and body are unset */
     struct gpxd_fn_call *call;
 };
 void gpxd_api_handle(struct gpxd *d, const struct gpxd_http_req *rq, struct gpxd_http_resp *rs);
@@ -181,14 +181,14 @@ struct json_t *gpxd_function_usage(struct gpxd *d, const char *tenant, int64_t f
                                    int64_t to_ns, gpx_error *err);
 /* the gpuplex_function_* series, line by line */
 void gpxd_function_metrics(struct gpxd *d, void (*put)(void *b, const char *line), void *b);
-/* A call: new checks the function and the body's size (NULL with err: 404, 413); submit
- * queues it (or answers it at once: 429, 503) and calls done(arg) once, from any thread,
- * when it is answered; answer reads the answer (-1 before); free after done. */
+/* A call: new checks the function and the body's size (NULL with err: 404, 413); run
+ * queues it (or answers it at once: 429, 503) and returns when it is answered, having
+ * proxied it to a worker on the calling thread (http.c's connection thread); answer reads
+ * the answer (-1 before); free after run. */
 struct gpxd_fn_call *gpxd_fn_call_new(struct gpxd *d, const struct gpx_caller *who,
                                       const char *name, const char *body, size_t len,
                                       const char *content_type, gpx_error *err);
-void gpxd_fn_call_submit(struct gpxd *d, struct gpxd_fn_call *c, void (*done)(void *arg),
-                         void *arg);
+void gpxd_fn_call_run(struct gpxd *d, struct gpxd_fn_call *c);
 int gpxd_fn_call_answer(const struct gpxd_fn_call *c, int *status, const char **ctype,
                         const char **body, size_t *len, const char *const **headers);
 void gpxd_fn_call_free(struct gpxd_fn_call *c);

@@ -4,7 +4,7 @@
  * read by its framing (Content-Length, chunked, or the end of the connection),
  * every wait bounded by the call's deadline. A small client rather than
  * libcurl: a call is one connect (or a kept-alive connection), one write and
- * the reads, on the dispatcher's thread, with nothing shared between calls.
+ * the reads, on the calling connection's thread, with nothing shared between calls.
  * Unit-tested against canned answers (tests/unit/test_gpxd_fn_http.c).
  */
 #define _GNU_SOURCE
@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +45,31 @@ static int wait_fd(int fd, short ev, int64_t deadline)
         if (r < 0 && errno != EINTR)
             return 1; /* let the read or write say what is wrong */
     }
+}
+
+static int write_all_until(int fd, const char *p, size_t n, int64_t deadline);
+
+/* The head and the body in one send when the socket takes them (the usual case): a worker
+ * woken by the head alone would go back to sleep for the body, a second wake-up per call. */
+static int write_head_body(int fd, const char *head, size_t hn, const char *body, size_t len,
+                           int64_t deadline)
+{
+    struct iovec iov[2] = {{(void *)head, hn}, {(void *)body, len}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+    ssize_t w;
+    do
+        w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w < 0 && errno != EAGAIN)
+        return -1;
+    size_t sent = w > 0 ? (size_t)w : 0;
+    int rc = 0;
+    if (sent < hn)
+        rc = write_all_until(fd, head + sent, hn - sent, deadline);
+    size_t bsent = sent > hn ? sent - hn : 0;
+    if (rc == 0 && bsent < len)
+        rc = write_all_until(fd, body + bsent, len - bsent, deadline);
+    return rc;
 }
 
 static int write_all_until(int fd, const char *p, size_t n, int64_t deadline)
@@ -167,8 +193,7 @@ send:;
                       "Content-Type: %s\r\nContent-Length: %zu\r\nX-Gpuplex-Request-Id: %s\r\n\r\n",
                       method, path, keep ? "keep-alive" : "close",
                       ctype ? ctype : "application/octet-stream", len, req_id ? req_id : "");
-    if ((rc = write_all_until(fd, head, (size_t)hn, deadline)) < 0 ||
-        (len && (rc = write_all_until(fd, body, len, deadline)) < 0))
+    if ((rc = write_head_body(fd, head, (size_t)hn, body, len, deadline)) < 0)
         goto out;
     rc = -1;
     size_t cap = 8192, n = 0, hend = 0;

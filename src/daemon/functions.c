@@ -16,14 +16,19 @@
  * tails and flushes the meter to the store. The engine tells it (an observer)
  * when a worker's lease ends some other way: that worker is killed.
  *
- * Router: POST .../invoke makes a call (gpxd_fn_call_new); http.c suspends the
- * connection and submits it; the call waits in the function's bounded queue
- * (429 when full) until a dispatcher thread of the function takes it to a
- * ready worker with a free slot (the least busy), proxies it over the
- * worker's unix socket (fn_http.c: a small HTTP/1.1 client; connections are
- * kept alive, one per call slot, when the worker's answers allow) and
- * completes it, which resumes the connection.
- * Every accepted call is completed exactly once: by a dispatcher (the
+ * Router: POST .../invoke makes a call (gpxd_fn_call_new) and http.c runs it
+ * (gpxd_fn_call_run) on the connection's own thread (http.c serves a thread
+ * per connection): the call joins the function's bounded queue (429 when
+ * full); when it is first in line and a ready worker has a free slot (the
+ * least busy), that same thread proxies it over the worker's unix socket
+ * (fn_http.c: a small HTTP/1.1 client; connections are kept alive, one per
+ * call slot, when the worker's answers allow), completes it and returns; until
+ * then it sleeps on its own condition variable, which whoever may let it go
+ * signals (a slot freed, a worker ready, the call before it gone). No thread
+ * hand-off on the way: a routed call wakes two threads of gpuplexd's (the
+ * request, the worker's answer), where the dispatcher threads this replaced
+ * woke four (bench/functions/RESULTS.md).
+ * Every accepted call is completed exactly once: by its own thread (the
  * worker's answer, 502, 504), the manager (504 while queued, 503 when no
  * worker can start) or the stop (503).
  *
@@ -58,7 +63,6 @@
 #include <unistd.h>
 
 #define MAX_FUNCTIONS   64
-#define MAX_THREADS     256          /* dispatcher threads of one function */
 #define LOG_MAX         (256 * 1024) /* bytes of output kept per worker */
 #define STOP_GRACE_NS   5000000000LL /* SIGTERM, then SIGKILL this much later */
 #define START_BACKOF_NS 500000000LL  /* after a failed start */
@@ -115,8 +119,7 @@ struct gpxd_fn_call {
     int64_t t0, deadline; /* CLOCK_MONOTONIC */
     double price_req, price_gpu;
     struct gpxd_fn_call *next;
-    void (*done)(void *arg);
-    void *arg;
+    pthread_cond_t *wait; /* its thread (gpxd_fn_call_run) sleeps on it while it waits */
     int finished;
     /* the answer */
     int status;
@@ -139,8 +142,8 @@ struct fn {
     unsigned next_n;
     struct gpxd_fn_call *qhead, *qtail;
     unsigned qlen;
-    pthread_cond_t cond;
-    unsigned threads, idle_threads;
+    /* connection threads in a call of this function (gpxd_fn_call_run) */
+    unsigned threads;
     int64_t start_after; /* no start before (backoff after a failure) */
     char start_error[GPX_ERROR_MSG_MAX];
     uint64_t cold_starts, requests;
@@ -297,7 +300,7 @@ static void meter_flush(struct gpxd_functions *m)
 
 /*
  * Completes a call: the answer's headers, the counters, the meter (calls that
- * were accepted: not 429s), then done() hands it back to http.c. With m->lock
+ * were accepted: not 429s), then its thread wakes to hand it back. With m->lock
  * held (f may be NULL: the function is gone).
  */
 static void finish(struct gpxd_functions *m, struct fn *f, struct gpxd_fn_call *c, int metered)
@@ -338,7 +341,16 @@ static void finish(struct gpxd_functions *m, struct fn *f, struct gpxd_fn_call *
     }
     if (metered)
         meter_add(m, c, latency_s * 1e3);
-    c->done(c->arg);
+    if (c->wait)
+        pthread_cond_signal(c->wait);
+}
+
+/* The call first in line may have its turn now (a slot freed, a worker ready, the call before
+ * it gone): its thread looks. Under m->lock. */
+static void kick(struct fn *f)
+{
+    if (f->qhead && f->qhead->wait)
+        pthread_cond_signal(f->qhead->wait);
 }
 
 struct gpxd_fn_call *gpxd_fn_call_new(struct gpxd *d, const struct gpx_caller *who,
@@ -385,20 +397,21 @@ struct gpxd_fn_call *gpxd_fn_call_new(struct gpxd *d, const struct gpx_caller *w
     return c;
 }
 
-static void *dispatcher(void *arg);
 static unsigned wanted(const struct fn *f);
 static unsigned live(const struct fn *f, int ready_only);
+static void take_turn(struct gpxd_functions *m, struct fn *f, struct gpxd_fn_call *c,
+                      pthread_cond_t *wait);
 
-struct disp_arg {
-    struct gpxd_functions *m;
-    struct fn *f;
-};
-
-void gpxd_fn_call_submit(struct gpxd *d, struct gpxd_fn_call *c, void (*done)(void *arg), void *arg)
+/*
+ * Runs a call on the calling (connection) thread until it is answered: it
+ * waits in the queue on its own condition variable (no other thread is woken
+ * to take it), then proxies it to a worker itself. The queue bound, the
+ * timeouts (the manager answers a call that waited past its deadline) and the
+ * answers are the same as when dispatcher threads did this.
+ */
+void gpxd_fn_call_run(struct gpxd *d, struct gpxd_fn_call *c)
 {
     struct gpxd_functions *m = d->fn;
-    c->done = done;
-    c->arg = arg;
     pthread_mutex_lock(&m->lock);
     struct fn *f = find(m, c->fn);
     if (m->stopping || !f) {
@@ -424,32 +437,17 @@ void gpxd_fn_call_submit(struct gpxd *d, struct gpxd_fn_call *c, void (*done)(vo
         f->qhead = c;
     f->qtail = c;
     f->qlen++;
-    /* one more dispatcher while every one is busy and the workers could take more */
-    unsigned slots = f->s.max_workers * f->s.max_concurrency;
-    if (f->idle_threads == 0 && f->threads < slots && f->threads < MAX_THREADS) {
-        struct disp_arg *da = malloc(sizeof *da);
-        pthread_t th;
-        pthread_attr_t at;
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&at, 256 * 1024);
-        if (da) {
-            da->m = m;
-            da->f = f;
-            if (pthread_create(&th, &at, dispatcher, da) == 0) {
-                f->threads++;
-                f->idle_threads++;
-            } else {
-                free(da);
-            }
-        }
-        pthread_attr_destroy(&at);
-    }
-    pthread_cond_signal(&f->cond);
-    int grow = live(f, 0) < wanted(f);
-    pthread_mutex_unlock(&m->lock);
-    if (grow)
+    if (live(f, 0) < wanted(f))
         wake(m); /* the pool should grow: the manager starts a worker */
+    pthread_cond_t wait;
+    pthread_cond_init(&wait, NULL);
+    c->wait = &wait;
+    f->threads++; /* f stays (a removed one in the graveyard) while we use it */
+    take_turn(m, f, c, &wait);
+    c->wait = NULL;
+    f->threads--;
+    pthread_mutex_unlock(&m->lock);
+    pthread_cond_destroy(&wait);
 }
 
 int gpxd_fn_call_answer(const struct gpxd_fn_call *c, int *status, const char **ctype,
@@ -482,7 +480,7 @@ static void drop_conns(struct worker *w)
     w->n_idle = 0;
 }
 
-/* --- the router: dispatcher threads ----------------------------------------------------------- */
+/* --- the router: a call's turn, on its connection's thread ----------------------------------- */
 
 /* The ready worker with a free slot and the fewest calls in flight (current ones first). */
 static struct worker *pick(struct fn *f)
@@ -622,29 +620,29 @@ static int serve(struct gpxd_functions *m, struct gpxd_fn_call *c, const char *s
     return rc;
 }
 
-static void *dispatcher(void *arg)
+/*
+ * The queued call c waits for its turn (first in line, a worker with a free
+ * slot) and is served, until it is finished (here, or by the manager or the
+ * stop while it waits). Under m->lock, which it drops while the worker works.
+ */
+static void take_turn(struct gpxd_functions *m, struct fn *f, struct gpxd_fn_call *c,
+                      pthread_cond_t *wait)
 {
-    struct disp_arg *da = arg;
-    struct gpxd_functions *m = da->m;
-    struct fn *f = da->f;
-    free(da);
-    pthread_mutex_lock(&m->lock);
-    for (;;) {
-        if (f->gone || m->stopping)
-            break;
-        struct worker *w = f->qhead ? pick(f) : NULL;
+    while (!c->finished) {
+        struct worker *w = f->qhead == c && !f->gone && !m->stopping ? pick(f) : NULL;
         if (!w) {
-            pthread_cond_wait(&f->cond, &m->lock);
+            pthread_cond_wait(wait, &m->lock);
             continue;
         }
-        struct gpxd_fn_call *c = f->qhead;
         f->qhead = c->next;
         if (!f->qhead)
             f->qtail = NULL;
         f->qlen--;
         c->next = NULL;
         w->in_flight++;
-        f->idle_threads--;
+        /* another slot may be free for the next in line (a worker that just got ready) */
+        if (f->qhead && pick(f))
+            kick(f);
         char sock[sizeof w->sock], lease[sizeof w->lease];
         memcpy(sock, w->sock, sizeof sock);
         memcpy(lease, w->lease, sizeof lease);
@@ -675,7 +673,6 @@ static void *dispatcher(void *arg)
             close(keep);
         w->in_flight--;
         w->idle_since = mono_ns();
-        f->idle_threads++;
         if ((rc == -1 || rc == -3) && w->state == W_READY) {
             /* dead or broken: no more calls until /ready answers again (or it is reaped) */
             int64_t t = mono_ns();
@@ -699,13 +696,8 @@ static void *dispatcher(void *arg)
                       "the worker of function '%s' could not be reached; retry", c->fn);
         w->requests++;
         finish(m, f, c, 1);
-        if (f->qhead)
-            pthread_cond_signal(&f->cond);
+        kick(f); /* its slot is free */
     }
-    f->threads--;
-    f->idle_threads--;
-    pthread_mutex_unlock(&m->lock);
-    return NULL;
 }
 
 /* --- the pool: workers ------------------------------------------------------------------------ */
@@ -1176,6 +1168,7 @@ static void expire_queue(struct gpxd_functions *m, struct fn *f, int64_t now, in
                       c->fn, f->s.timeout_s);
         finish(m, f, c, 1);
     }
+    kick(f); /* the new first in line */
 }
 
 /* A worker's process is gone: its lease is released (unlocked, by the caller, from `lease`). */
@@ -1370,7 +1363,7 @@ static int64_t manage(struct gpxd_functions *m)
                 gpx_info("function %s: worker %s-%u (pid %d, lease %s) ready in %.1f ms", f->s.name,
                          f->s.name, w->n, (int)w->pid, w->lease, (double)(t - w->started_ns) / 1e6);
                 note(w, "gpuplexd: ready in %.1f ms\n", (double)(t - w->started_ns) / 1e6);
-                pthread_cond_broadcast(&f->cond);
+                kick(f); /* the first waiting call takes a slot and kicks the next */
             } else {
                 /* every 2 ms while a fast worker may come up (the cold start is what a
                  * caller waits for), then backing off to 50 ms for slow loaders */
@@ -1554,7 +1547,6 @@ static struct fn *fn_new(const struct gpxd_fn_spec *s, const char *owner, int64_
     f->s = *s;
     snprintf(f->owner, sizeof f->owner, "%s", owner);
     f->created_ns = created_ns;
-    pthread_cond_init(&f->cond, NULL);
     for (unsigned k = 0; k < GPXD_FN_MAX_WORKERS; k++)
         f->w[k].log_fd = -1;
     return f;
@@ -1569,7 +1561,6 @@ static void fn_free(struct fn *f)
         drop_conns(&f->w[k]);
         free(f->w[k].log);
     }
-    pthread_cond_destroy(&f->cond);
     free(f);
 }
 
@@ -1719,7 +1710,7 @@ static void reap_all(struct gpxd_functions *m, struct fn **fs, unsigned n)
     }
 }
 
-/* Waits up to ms for every dispatcher thread to exit; how many are left. */
+/* Waits up to ms for every connection thread in a call to leave it; how many are left. */
 static unsigned wait_threads(struct gpxd_functions *m, int ms)
 {
     for (int waited = 0;; waited += 5) {
@@ -1750,14 +1741,13 @@ void gpxd_functions_stop(struct gpxd *d)
     m->stopping = 1;
     for (unsigned i = 0; i < m->n; i++) {
         expire_queue(m, m->f[i], mono_ns(), 503, "gpuplexd is stopping");
-        pthread_cond_broadcast(&m->f[i]->cond);
     }
     pthread_mutex_unlock(&m->lock);
     wake(m);
     if (m->started)
         pthread_join(m->mgr, NULL);
     m->started = 0;
-    /* the dispatchers finish the calls they hold (the workers are still there), then exit */
+    /* the connection threads finish the calls they hold (the workers are still there) */
     wait_threads(m, 10000);
     pthread_mutex_lock(&m->lock);
     for (unsigned i = 0; i < m->n; i++)
@@ -1767,10 +1757,10 @@ void gpxd_functions_stop(struct gpxd *d)
     pthread_mutex_unlock(&m->lock);
     reap_all(m, m->f, m->n);
     reap_all(m, m->graveyard, m->ngrave);
-    /* calls still held end with their workers (EOF: 502); their connections resume before
+    /* calls still held end with their workers (EOF: 502); their connections answer before
      * the listeners stop */
     if (wait_threads(m, 10000))
-        gpx_warn("functions: dispatcher threads still busy at the stop");
+        gpx_warn("functions: calls still in progress at the stop");
     meter_flush(m);
 }
 
@@ -1782,7 +1772,7 @@ void gpxd_functions_close(struct gpxd *d)
     gpxd_functions_stop(d);
     if (wait_threads(m, 0)) {
         /* a thread still uses them (it cannot be stopped): leak rather than free under it */
-        gpx_warn("functions: dispatcher threads still running at exit: not freed");
+        gpx_warn("functions: calls still in progress at exit: not freed");
         return;
     }
     for (unsigned i = 0; i < m->n; i++)
@@ -1897,7 +1887,7 @@ int gpxd_function_update(struct gpxd *d, const struct gpx_caller *who, const cha
             if (!same)
                 f->gen++; /* workers of the old settings are replaced once idle */
             *out = view(f);
-            pthread_cond_broadcast(&f->cond);
+            kick(f);
         }
     }
     pthread_mutex_unlock(&m->lock);
@@ -1937,7 +1927,7 @@ int gpxd_function_get(struct gpxd *d, const struct gpx_caller *who, const char *
     return f ? 0 : gpx_error_set(err, GPX_E_NOT_FOUND, "no function '%.64s'", name);
 }
 
-/* Frees the removed functions nothing uses any more: no dispatcher thread, no worker process,
+/* Frees the removed functions nothing uses any more: no call in progress, no worker process,
  * none being started (lock held). */
 static void sweep_graveyard(struct gpxd_functions *m)
 {
@@ -1985,7 +1975,6 @@ int gpxd_function_remove(struct gpxd *d, const struct gpx_caller *who, const cha
     f->reaping = 1;
     m->graveyard[m->ngrave++] = f;
     expire_queue(m, f, mono_ns(), 503, "the function was removed");
-    pthread_cond_broadcast(&f->cond);
     for (unsigned k = 0; k < GPXD_FN_MAX_WORKERS; k++)
         if (f->w[k].pid > 0)
             worker_stop(&f->w[k], "its function was removed", name);

@@ -6,6 +6,16 @@
  * tls_key are set). Bodies are collected up to max_body and the rest is
  * drained and answered 413. Routing and everything else is api.c's.
  *
+ * Threads: MHD serves each connection on a thread of its own (at most
+ * max_connections per listener, so that many threads at most, each idle in
+ * poll() between requests). A function call (POST .../invoke) runs on its
+ * connection's thread to the end: it waits its turn there and calls the
+ * worker itself (functions.c), so a routed call wakes no thread but this one
+ * on the request and on the worker's answer. With a polling pool (the
+ * `threads` setting before) the call had to be handed to a dispatcher thread
+ * and the answer back to the pool (suspend/resume): two more wake-ups per call
+ * (bench/functions/RESULTS.md).
+ *
  * Invariants that keep one caller from starving the others: a peer (a uid on
  * the socket and on loopback TCP, an IP address on other TCP) holds at most
  * max_connections_per_peer connections, at most half of max_connections, and
@@ -99,26 +109,17 @@ struct conn_req {
     size_t len, cap;
     int too_large;
     size_t limit; /* the body's: max_body, or an invoke's function's max_body_bytes */
-    /* a function call in progress: the connection is suspended until it is answered */
-    struct gpxd_fn_call *call;
-    struct MHD_Connection *conn;
 };
 
-/* A function call was answered (any thread): its connection goes on (MHD calls handler). */
-static void call_done(void *arg)
-{
-    struct conn_req *cr = arg;
-    MHD_resume_connection(cr->conn);
-}
-
 /* The answer of a completed function call: the worker's (or gpuplexd's error) with its headers. */
-static enum MHD_Result answer_call(struct gpxd *d, struct MHD_Connection *conn, struct conn_req *cr)
+static enum MHD_Result answer_call(struct gpxd *d, struct MHD_Connection *conn,
+                                   const struct gpxd_fn_call *call)
 {
     int status;
     const char *ctype, *body;
     size_t len;
     const char *const *hdr;
-    if (gpxd_fn_call_answer(cr->call, &status, &ctype, &body, &len, &hdr) < 0)
+    if (gpxd_fn_call_answer(call, &status, &ctype, &body, &len, &hdr) < 0)
         return MHD_NO;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -479,15 +480,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         cr = calloc(1, sizeof *cr);
         if (!cr)
             return MHD_NO;
-        cr->conn = conn;
         cr->limit = gpxd_function_body_limit(d, url);
         if (!cr->limit)
             cr->limit = d->cfg.max_body;
         *con_cls = cr;
         return MHD_YES;
     }
-    if (cr->call) /* resumed: the call has its answer */
-        return answer_call(d, conn, cr);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
@@ -538,14 +536,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     struct gpxd_http_resp rs;
     gpxd_api_handle(d, &rq, &rs);
     if (rs.call) {
-        /* suspended before it is submitted: its answer may come (and resume) at once */
-        cr->call = rs.call;
+        /* on this connection's own thread: it waits its turn and calls the worker itself */
         free(cr->body);
         cr->body = NULL;
         cr->len = cr->cap = 0;
-        MHD_suspend_connection(conn);
-        gpxd_fn_call_submit(d, cr->call, call_done, cr);
-        return MHD_YES;
+        gpxd_fn_call_run(d, rs.call);
+        enum MHD_Result r = answer_call(d, conn, rs.call);
+        gpxd_fn_call_free(rs.call);
+        return r;
     }
     struct MHD_Response *resp =
         rs.body ? MHD_create_response_from_buffer(rs.len, rs.body, MHD_RESPMEM_MUST_FREE)
@@ -575,7 +573,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     struct conn_req *cr = *con_cls;
     if (cr) {
-        gpxd_fn_call_free(cr->call); /* answered: a suspended connection is never completed */
         free(cr->body);
         free(cr);
         *con_cls = NULL;
@@ -728,8 +725,11 @@ static void free_secret(char *p)
 static int start_one(struct gpxd_http *h, struct listener *l, gpx_error *err)
 {
     const struct gpxd_config *cfg = &h->d->cfg;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                     MHD_ALLOW_SUSPEND_RESUME; /* function calls (functions.c) */
+    /* A thread per connection (see the top): a function call runs on its connection's
+     * thread, which waits for the worker itself; MHD_USE_POLL, as select() stops at
+     * descriptor 1024 and epoll is for a polling pool only. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
     char *cert = NULL, *key = NULL;
     int tls = !l->via_unix && cfg->tls_cert[0];
     if (tls) {
@@ -748,7 +748,6 @@ static int start_one(struct gpxd_http *h, struct listener *l, gpx_error *err)
 #define OPT(opt, val, ptr) (o[n++] = (struct MHD_OptionItem){(opt), (intptr_t)(val), (ptr)})
     OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h); /* first, or MHD says so on stderr */
     OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
-    OPT(MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL);
     OPT(MHD_OPTION_NOTIFY_COMPLETED, completed, NULL);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, timeout_s(cfg->header_timeout_ms), NULL);
     OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL);

@@ -56,7 +56,7 @@ static const char usage[] =
     "      --grace DURATION      release leases whose owners exited this long ago (grace,\n"
     "                            default 30s)\n"
     "      --log-level LEVEL     error, warn, info (default) or debug (log_level)\n"
-    "      --threads N           HTTP worker threads per listener (threads, default 2)\n"
+    "      --threads N           unused: each HTTP connection has a thread (threads)\n"
     "      --set KEY=VALUE       any config key (see docs/daemon.md)\n"
     "  -h, --help                this help\n"
     "  -V, --version             print the version\n"

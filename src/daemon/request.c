@@ -70,8 +70,12 @@ static int get_size(json_t *v, const char *name, uint64_t *out, gpx_error *err)
     return 0;
 }
 
-/* The owner pids, labels and typed values of POST /v1/leases into a spec (engine/spec.c). */
-int gpxd_lease_spec_parse(const char *body, size_t len, struct gpx_lease_spec *r, gpx_error *err)
+static int get_bool(json_t *v, const char *name, int *out, gpx_error *err);
+
+/* The owner pids, labels and typed values of a lease object into a spec (engine/spec.c);
+ * "for_container" only where `request` (POST /v1/leases itself). */
+static int lease_spec_parse(const char *body, size_t len, int request, struct gpx_lease_spec *r,
+                            gpx_error *err)
 {
     gpx_lease_spec_init(r);
     json_t *j = load_object(body, len, err);
@@ -147,7 +151,8 @@ int gpxd_lease_spec_parse(const char *body, size_t len, struct gpx_lease_spec *r
                                   lk);
                     goto out;
                 }
-                if (gpx_lease_spec_label(r, lk, json_string_value(lv), n, err) < 0)
+                /* gpuplex.* keys are gpuplexd's own (engine.h): refused from callers */
+                if (gpx_lease_spec_user_label(r, lk, json_string_value(lv), n, err) < 0)
                     goto out;
             }
         } else if (!strcmp(k, "owner_pids")) {
@@ -166,11 +171,16 @@ int gpxd_lease_spec_parse(const char *body, size_t len, struct gpx_lease_spec *r
                     goto out;
                 r->owners[r->n_owners++] = (int32_t)x;
             }
+        } else if (request && !strcmp(k, "for_container")) {
+            int b = 0;
+            if (get_bool(v, k, &b, err) < 0)
+                goto out;
+            r->for_container = b;
         } else {
             gpx_error_set(err, GPX_E_INVALID,
                           "unknown field '%.64s' (known: mode, gpu, memory, weight, cap, "
-                          "mig_profile, labels, owner_pids)",
-                          k);
+                          "mig_profile, labels, owner_pids%s)",
+                          k, request ? ", for_container" : "");
             goto out;
         }
     }
@@ -187,6 +197,16 @@ out:
     if (rc < 0)
         gpx_lease_spec_clear(r);
     return rc;
+}
+
+int gpxd_lease_spec_parse(const char *body, size_t len, struct gpx_lease_spec *r, gpx_error *err)
+{
+    return lease_spec_parse(body, len, 0, r, err);
+}
+
+int gpxd_lease_request_parse(const char *body, size_t len, struct gpx_lease_spec *r, gpx_error *err)
+{
+    return lease_spec_parse(body, len, 1, r, err);
 }
 
 /* As engine/spec.c: 1-31 of A-Z a-z 0-9 . + - _ and space. */

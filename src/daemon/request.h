@@ -16,8 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* POST /v1/leases; gpx_lease_spec_clear() frees it */
+/* A lease object as functions and containers take it ("lease"), without "for_container";
+ * labels with the reserved prefix "gpuplex." are refused (engine.h); gpx_lease_spec_clear()
+ * frees it */
 int gpxd_lease_spec_parse(const char *body, size_t len, struct gpx_lease_spec *r, gpx_error *err);
+/* POST /v1/leases: the same, and "for_container": true (the label gpuplex.container=1) */
+int gpxd_lease_request_parse(const char *body, size_t len, struct gpx_lease_spec *r,
+                             gpx_error *err);
 /* POST /v1/tenants */
 int gpxd_tenant_req_parse(const char *body, size_t len, struct gpx_tenant_req *r, gpx_error *err);
 /* POST /v1/gpus/{id}/mig */

@@ -186,15 +186,22 @@ void gpxd_web_serve(const char *root, const char *method, const char *path,
     const char *type = rel ? gpxd_web_content_type(rel) : NULL;
     char full[PATH_MAX], real[PATH_MAX];
     size_t rl = strlen(root);
+    /* the page itself missing from a web_root that exists: an incomplete install, which the
+     * person at the browser should hear about as such, not as a mistyped path */
+    const char *missing = rel && !strcmp(rel, "index.html")
+                              ? "the web dashboard's page (index.html) is not in gpuplexd's "
+                                "web_root: reinstall gpuplex or set web_root in gpuplexd.conf; "
+                                "path: "
+                              : "no such file: ";
     if (!type || (size_t)snprintf(full, sizeof full, "%s/%s", root, rel) >= sizeof full ||
         !realpath(full, real) || strncmp(real, root, rl) != 0 || real[rl] != '/') {
-        set_error(rs, GPX_E_NOT_FOUND, "no such file: ", path);
+        set_error(rs, GPX_E_NOT_FOUND, missing, path);
         return;
     }
     if (read_file(real, rs) < 0) {
         if (errno != ENOENT && errno != ELOOP)
             gpx_warn("web: reading %s: %s", real, strerror(errno));
-        set_error(rs, GPX_E_NOT_FOUND, "no such file: ", path);
+        set_error(rs, GPX_E_NOT_FOUND, missing, path);
         return;
     }
     rs->status = 200;

@@ -79,6 +79,9 @@ struct gpx_lease_spec {
     unsigned n_owners;
     int32_t owners[GPX_MAX_OWNERS];
     unsigned given; /* 1u << enum gpx_field for each field the caller gave */
+    /* made for containers: gpx_engine_lease_create adds the label gpuplex.container=1 (the
+     * caller asks for what the label does; it never writes the reserved label itself) */
+    int for_container;
 };
 
 void gpx_lease_spec_init(struct gpx_lease_spec *s);
@@ -91,9 +94,25 @@ void gpx_lease_spec_clear(struct gpx_lease_spec *s);
  */
 int gpx_lease_spec_set(struct gpx_lease_spec *s, enum gpx_field f, const char *text,
                        enum gpx_naming n, gpx_error *err);
-/* Adds label key=value (checked); the canonical text is rebuilt. */
+/* Adds label key=value (checked); the canonical text is rebuilt. gpuplex's own code paths
+ * only: it takes the reserved keys (below). */
 int gpx_lease_spec_label(struct gpx_lease_spec *s, const char *key, const char *value,
                          enum gpx_naming n, gpx_error *err);
+/*
+ * Label keys starting with "gpuplex." are gpuplexd's own: its VM, function and container
+ * machinery acts on the leases that carry them (gpuplex.vm, gpuplex.function,
+ * gpuplex.managed, gpuplex.replica: ended with their VM or worker, released as orphans at
+ * start; gpuplex.container: released when its last container stops). A caller's label
+ * (POST /v1/leases, --label, a function's or container's "lease") goes through
+ * gpx_lease_spec_user_label, which refuses them; made-for-containers is for_container.
+ */
+#define GPX_LABEL_RESERVED_PREFIX "gpuplex."
+#define GPX_LABEL_FOR_CONTAINER   "gpuplex.container" /* = GPX_CDI_CONTAINER_LABEL */
+int gpx_label_reserved(const char *key);
+/* gpx_lease_spec_label for a label a caller gave: a reserved key is an error naming the
+ * field and the prefix. */
+int gpx_lease_spec_user_label(struct gpx_lease_spec *s, const char *key, const char *value,
+                              enum gpx_naming n, gpx_error *err);
 /*
  * The one validation of a spec, for every path: cross-field rules (vgpu needs
  * memory, exclusive and mig take no memory, weight and cap only for shared

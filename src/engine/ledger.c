@@ -310,7 +310,7 @@ void gpx__lease_view(struct gpx_engine *d, const struct gpx_lease_rec *l, struct
         const struct gpx_lease_usage *u = a->region.usage;
         out->live = 1;
         out->uid = a->region.limits->uid;
-        out->used_bytes = atomic_load(&u->used);
+        out->used_bytes = gpx_lease_used(u); /* allocated: used less credits */
         uint64_t p = atomic_load(&u->peak);
         peak = p > peak ? p : peak;
         out->refused = atomic_load(&u->refused);
@@ -328,7 +328,7 @@ void gpx__lease_view(struct gpx_engine *d, const struct gpx_lease_rec *l, struct
             int32_t here = gpx_pidns_find(atomic_load(&u->procs[i].pidns), pid,
                                           atomic_load(&u->procs[i].start_ticks));
             out->pids[out->nprocs] = here > 0 ? here : pid;
-            out->proc_used[out->nprocs] = atomic_load(&u->procs[i].used);
+            out->proc_used[out->nprocs] = gpx_lease_slot_used(&u->procs[i]);
             out->nprocs++;
         }
         if (turns) {
@@ -756,9 +756,22 @@ int gpx_engine_lease_create(struct gpx_engine *d, const struct gpx_caller *c,
     if (gpx_lease_spec_check(&chk, 0, GPX_NAMING_API, err) < 0)
         return -1;
     chk.labels = s->labels;
+    /* made for containers: the reserved label, added here and nowhere a caller's labels go */
+    struct gpx_lease_spec ctr;
+    gpx_lease_spec_init(&ctr);
+    if (s->for_container) {
+        if (s->labels && !(ctr.labels = strdup(s->labels)))
+            return gpx_error_set(err, GPX_E_NOMEM, "labels");
+        if (gpx_lease_spec_label(&ctr, GPX_LABEL_FOR_CONTAINER, "1", GPX_NAMING_API, err) < 0) {
+            gpx_lease_spec_clear(&ctr);
+            return -1;
+        }
+        chk.labels = ctr.labels;
+    }
     pthread_mutex_lock(&d->lock);
     int rc = create_locked(d, c, &chk, out, err);
     pthread_mutex_unlock(&d->lock);
+    gpx_lease_spec_clear(&ctr);
     return rc;
 }
 

@@ -24,7 +24,7 @@ int gpx__meter_one(struct gpx_engine *d, struct gpx_active *a, int64_t now, gpx_
         return 0;
     const struct gpx_lease_usage *u = a->region.usage;
     uint64_t g = atomic_load(&u->gpu_ns_granted), w = atomic_load(&u->wait_ns);
-    uint64_t used = atomic_load(&u->used), peak = atomic_load(&u->peak);
+    uint64_t used = gpx_lease_used(u), peak = atomic_load(&u->peak);
     uint64_t dg = g >= a->gpu_ns_seen ? g - a->gpu_ns_seen : g;
     uint64_t dw = w >= a->wait_ns_seen ? w - a->wait_ns_seen : w;
     int64_t dt = now > a->last_sample_ns ? now - a->last_sample_ns : 0;

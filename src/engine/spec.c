@@ -135,6 +135,24 @@ int gpx_lease_spec_label(struct gpx_lease_spec *s, const char *key, const char *
     return 0;
 }
 
+int gpx_label_reserved(const char *key)
+{
+    return strncmp(key, GPX_LABEL_RESERVED_PREFIX, strlen(GPX_LABEL_RESERVED_PREFIX)) == 0;
+}
+
+int gpx_lease_spec_user_label(struct gpx_lease_spec *s, const char *key, const char *value,
+                              enum gpx_naming n, gpx_error *err)
+{
+    if (gpx_label_reserved(key))
+        return gpx_error_set(err, GPX_E_INVALID,
+                             "%s: label key '%.64s' is reserved: keys starting with '%s' are "
+                             "set by gpuplexd itself (a lease made for containers: %s)",
+                             NAME(GPX_F_LABELS), key, GPX_LABEL_RESERVED_PREFIX,
+                             n == GPX_NAMING_CLI ? "--for-container or run --container"
+                                                 : "\"for_container\": true");
+    return gpx_lease_spec_label(s, key, value, n, err);
+}
+
 int gpx_lease_spec_set(struct gpx_lease_spec *s, enum gpx_field f, const char *t, enum gpx_naming n,
                        gpx_error *err)
 {
@@ -201,7 +219,7 @@ int gpx_lease_spec_set(struct gpx_lease_spec *s, enum gpx_field f, const char *t
             return gpx_error_set(err, GPX_E_INVALID, "%s: label key too long", NAME(f));
         memcpy(key, t, (size_t)(eq - t));
         key[eq - t] = '\0';
-        return gpx_lease_spec_label(s, key, eq + 1, n, err);
+        return gpx_lease_spec_user_label(s, key, eq + 1, n, err);
     }
     case GPX_F_OWNERS:
         if (parse_uint(t, 1, 0x7fffffff, &v) < 0)

@@ -115,7 +115,7 @@ static int usage_lease(const struct gpx_lease_rec *l, void *arg)
         uint64_t g = atomic_load(&u->gpu_ns_granted), w = atomic_load(&u->wait_ns);
         gpu_ns += g >= a->gpu_ns_seen ? g - a->gpu_ns_seen : g;
         wait_ns += w >= a->wait_ns_seen ? w - a->wait_ns_seen : w;
-        uint64_t used = atomic_load(&u->used), p = atomic_load(&u->peak);
+        uint64_t used = gpx_lease_used(u), p = atomic_load(&u->peak);
         if (x->now > a->last_sample_ns)
             used_gib_s += (double)used / GIB * (double)(x->now - a->last_sample_ns) / 1e9;
         if (p > peak)

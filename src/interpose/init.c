@@ -260,7 +260,7 @@ static void atfork_child(void)
 {
     gpx__pt_fork_child();
     gpx__ip_slice_atfork_child();
-    atomic_store(&gpx__ip.local_used, 0);
+    gpx__ip_local_reset();
     if (gpx__ip.mode == GPX_IP_ENFORCE) {
         gpx__ip.slot = gpx_lease_attach(&gpx__ip.region, (int32_t)getpid());
         if (!gpx__ip.slot)
@@ -295,9 +295,90 @@ static void log_refusal(uint64_t bytes, const char *why)
 {
     GPX_IP_LOG(GPX_IP_LOG_INFO, "refused %llu bytes: %s (quota %llu, lease used %llu)",
                (unsigned long long)bytes, why, (unsigned long long)gpx__ip.quota,
-               gpx__ip.region.usage ? (unsigned long long)atomic_load_explicit(
-                                          &gpx__ip.region.usage->used, memory_order_relaxed)
-                                    : 0ULL);
+               (unsigned long long)gpx_lease_used(gpx__ip.region.usage));
+}
+
+/*
+ * The private count: each thread adds and subtracts in a cell of its own, a
+ * plain load and store (no atomic read-modify-write on the allocation path);
+ * the count is the sum of the cells. A free on another thread than the
+ * allocation's makes one cell negative and another positive: the sum stays
+ * exact. A thread's cell outlives it (its net is still held) and is adopted
+ * by a later thread. Threads past COUNT_CELLS share one atomic cell.
+ */
+#define COUNT_CELLS 256
+
+struct count_cell {
+    _Atomic int64_t net;
+    _Atomic int owned;
+} __attribute__((aligned(64)));
+
+static struct count_cell cells[COUNT_CELLS];
+static struct count_cell shared_cell;
+static _Atomic unsigned cells_seen; /* cells ever handed out: the sum reads these */
+static __thread struct count_cell *my_cell __attribute__((tls_model("initial-exec")));
+static pthread_key_t cell_key;
+static int cell_key_ok;
+static pthread_once_t cell_once = PTHREAD_ONCE_INIT;
+
+static void cell_release(void *c)
+{
+    atomic_store_explicit(&((struct count_cell *)c)->owned, 0, memory_order_release);
+}
+
+static void cell_key_init(void)
+{
+    cell_key_ok = pthread_key_create(&cell_key, cell_release) == 0;
+}
+
+static struct count_cell *cell_take(void)
+{
+    pthread_once(&cell_once, cell_key_init);
+    my_cell = &shared_cell;
+    for (unsigned i = 0; cell_key_ok && i < COUNT_CELLS; i++) {
+        int free_ = 0;
+        if (atomic_load_explicit(&cells[i].owned, memory_order_relaxed) ||
+            !atomic_compare_exchange_strong(&cells[i].owned, &free_, 1))
+            continue;
+        unsigned seen = atomic_load(&cells_seen);
+        while (seen < i + 1 && !atomic_compare_exchange_weak(&cells_seen, &seen, i + 1))
+            ;
+        if (pthread_setspecific(cell_key, &cells[i]) != 0) {
+            cell_release(&cells[i]);
+            break;
+        }
+        my_cell = &cells[i];
+        break;
+    }
+    return my_cell;
+}
+
+static inline void local_add(int64_t delta)
+{
+    struct count_cell *c = my_cell;
+    if (GPX_UNLIKELY(!c))
+        c = cell_take();
+    if (GPX_UNLIKELY(c == &shared_cell))
+        atomic_fetch_add_explicit(&c->net, delta, memory_order_relaxed);
+    else /* only this thread writes its cell */
+        atomic_store_explicit(&c->net, atomic_load_explicit(&c->net, memory_order_relaxed) + delta,
+                              memory_order_relaxed);
+}
+
+uint64_t gpx__ip_local_used(void)
+{
+    int64_t sum = atomic_load_explicit(&shared_cell.net, memory_order_relaxed);
+    unsigned n = atomic_load(&cells_seen);
+    for (unsigned i = 0; i < n && i < COUNT_CELLS; i++)
+        sum += atomic_load_explicit(&cells[i].net, memory_order_relaxed);
+    return sum > 0 ? (uint64_t)sum : 0;
+}
+
+void gpx__ip_local_reset(void)
+{
+    for (unsigned i = 0; i < COUNT_CELLS; i++)
+        atomic_store(&cells[i].net, 0);
+    atomic_store(&shared_cell.net, 0);
 }
 
 int gpx__ip_reserve(uint64_t bytes)
@@ -313,24 +394,25 @@ int gpx__ip_reserve(uint64_t bytes)
         log_refusal(bytes, "size overflows");
         return -1;
     }
-    if (quota) {
-        uint64_t cur = atomic_load_explicit(&gpx__ip.local_used, memory_order_relaxed);
-        do {
-            if (cur > quota || bytes > quota - cur) {
-                atomic_fetch_add_explicit(&gpx__ip.region.usage->refused, 1, memory_order_relaxed);
-                log_refusal(bytes, "over quota in this process");
-                return -1;
-            }
-        } while (!atomic_compare_exchange_weak_explicit(
-            &gpx__ip.local_used, &cur, cur + bytes, memory_order_relaxed, memory_order_relaxed));
-    } else {
-        atomic_fetch_add_explicit(&gpx__ip.local_used, bytes, memory_order_relaxed);
+    /*
+     * Bytes this process freed and still holds (its slot's credit) were
+     * checked when it was charged for them; a reserve that charges the lease
+     * checks the private count first.
+     */
+    struct gpx_lease_proc *slot = gpx__ip.slot;
+    if (quota && (!slot || atomic_load_explicit(&slot->credit, memory_order_relaxed) < bytes)) {
+        uint64_t mine = gpx__ip_local_used();
+        if (mine > quota || bytes > quota - mine) {
+            atomic_fetch_add_explicit(&gpx__ip.region.usage->refused, 1, memory_order_relaxed);
+            log_refusal(bytes, "over quota in this process");
+            return -1;
+        }
     }
-    if (gpx_lease_reserve(&gpx__ip.region, gpx__ip.slot, bytes) != 0) {
-        atomic_fetch_sub_explicit(&gpx__ip.local_used, bytes, memory_order_relaxed);
+    if (gpx_lease_reserve(&gpx__ip.region, slot, bytes) != 0) {
         log_refusal(bytes, "over the lease's quota");
         return -1;
     }
+    local_add((int64_t)bytes);
     return 0;
 }
 
@@ -338,7 +420,6 @@ void gpx__ip_release(uint64_t bytes)
 {
     if (gpx__ip.mode != GPX_IP_ENFORCE)
         return;
-    /* Only bytes this process reserved come back here, so this never goes below zero. */
-    atomic_fetch_sub_explicit(&gpx__ip.local_used, bytes, memory_order_relaxed);
+    local_add(-(int64_t)bytes);
     gpx_lease_unaccount(&gpx__ip.region, gpx__ip.slot, bytes);
 }

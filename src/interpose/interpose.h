@@ -143,7 +143,19 @@
     X(nvmlDeviceGetMPSComputeRunningProcesses_v3, nvml_device_processes_fn)                        \
     X(nvmlDeviceGetProcessUtilization, nvml_device_process_util_fn)                                \
     X(nvmlDeviceGetRunningProcessDetailList, nvml_device_opaque_fn)                                \
-    X(nvmlDeviceGetProcessesUtilizationInfo, nvml_device_opaque_fn)
+    X(nvmlDeviceGetProcessesUtilizationInfo, nvml_device_opaque_fn)                                \
+    X(nvmlDeviceGetAccountingPids, nvml_device_accounting_pids_fn)                                 \
+    X(nvmlDeviceGetAccountingStats, nvml_device_accounting_stats_fn)                               \
+    X(nvmlDeviceGetAccountingStats_v2, nvml_device_opaque_fn)                                      \
+    X(nvmlDeviceGetEncoderSessions, nvml_device_sessions_fn)                                       \
+    X(nvmlDeviceGetFBCSessions, nvml_device_sessions_fn)
+/* Newer than nvml_abi.h: its struct (the pid first) is read here, never declared (procs.c). */
+nvmlReturn_t nvmlDeviceGetAccountingStats_v2(nvmlDevice_t dev, void *stats);
+typedef nvmlReturn_t (*nvml_device_sessions_fn)(nvmlDevice_t, unsigned int *, void *);
+typedef nvmlReturn_t (*nvml_device_accounting_pids_fn)(nvmlDevice_t, unsigned int *,
+                                                       unsigned int *);
+typedef nvmlReturn_t (*nvml_device_accounting_stats_fn)(nvmlDevice_t, unsigned int,
+                                                        nvmlAccountingStats_t *);
 /* Not in nvml_abi.h: their versioned structs are only passed through (procs.c). */
 nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t dev, void *versioned);
 nvmlReturn_t nvmlDeviceGetProcessesUtilizationInfo(nvmlDevice_t dev, void *versioned);
@@ -185,9 +197,6 @@ struct gpx_ip_state {
     const struct gpx_lease_limits *limits_map;
     struct gpx_lease_proc *slot;
     uint64_t quota; /* limits.memory_quota; 0 = account, never refuse */
-    /* bytes this process holds, kept privately: a process that zeroes the
-     * shared usage still cannot pass the quota on its own */
-    _Atomic uint64_t local_used;
     /* host-located memory pools alive; while 0, pool allocations skip the look-up */
     _Atomic uint32_t host_pools;
     /* captured once from the environment, before the application can change it */
@@ -318,6 +327,14 @@ enum gpx_ip_kind {
 /* Reserves `bytes` for this process: 0, or -1 when it would pass the quota (or CLOSED). */
 int gpx__ip_reserve(uint64_t bytes);
 void gpx__ip_release(uint64_t bytes);
+/*
+ * Bytes this process holds, kept privately (init.c: a cell per thread, summed
+ * here): a process that zeroes the shared usage still cannot pass the quota
+ * on its own when it next charges the lease.
+ */
+uint64_t gpx__ip_local_used(void);
+/* Forgets the private count (a forked child, a test's new lease). */
+void gpx__ip_local_reset(void);
 
 /* Logging to stderr; level from GPUPLEX_LOG at init (error by default). */
 enum { GPX_IP_LOG_OFF = -1, GPX_IP_LOG_ERROR, GPX_IP_LOG_WARN, GPX_IP_LOG_INFO, GPX_IP_LOG_DEBUG };

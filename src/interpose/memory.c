@@ -551,8 +551,8 @@ GPX_EXPORT CUresult cuDestroyExternalMemory(CUexternalMemory extMem)
  */
 static uint64_t lease_available(void)
 {
-    uint64_t used = atomic_load_explicit(&gpx__ip.region.usage->used, memory_order_relaxed);
-    uint64_t mine = atomic_load_explicit(&gpx__ip.local_used, memory_order_relaxed);
+    uint64_t used = gpx_lease_used(gpx__ip.region.usage);
+    uint64_t mine = gpx__ip_local_used();
     if (mine > used)
         used = mine;
     return used >= gpx__ip.quota ? 0 : gpx__ip.quota - used;

@@ -59,7 +59,7 @@ static int member(unsigned int pid, unsigned long long *used)
     if (gpx__ip.mode != GPX_IP_ENFORCE)
         return self;
     if (self && gpx__ip.slot) {
-        *used = atomic_load_explicit(&gpx__ip.slot->used, memory_order_relaxed);
+        *used = gpx_lease_slot_used(gpx__ip.slot);
         return 1;
     }
     if (!known || pid == 0)
@@ -84,7 +84,7 @@ static int member(unsigned int pid, unsigned long long *used)
         uid_t me = getuid();
         if (me != 0 && (gpx_proc_uid((int32_t)pid, &uid) != 0 || uid != (uint32_t)me))
             continue;
-        *used = atomic_load_explicit(&procs[i].used, memory_order_relaxed);
+        *used = gpx_lease_slot_used(&procs[i]);
         return 1;
     }
     return self;
@@ -121,9 +121,14 @@ static nvmlReturn_t fetch_all(nvmlReturn_t (*real)(nvmlDevice_t, unsigned int *,
 static nvmlReturn_t filtered(nvmlReturn_t (*real)(nvmlDevice_t, unsigned int *, void *),
                              nvmlDevice_t dev, unsigned int *count, void *infos, size_t stride)
 {
-    /* Bad arguments get the driver's own answer. */
-    if (gpx__ip.mode == GPX_IP_PASS || !count || (*count > 0 && !infos))
+    if (gpx__ip.mode == GPX_IP_PASS || !count)
         return real(dev, count, infos);
+    /*
+     * Room but no buffer: refused here, not by the driver, which may check the
+     * room first and answer INSUFFICIENT_SIZE with the GPU's whole count.
+     */
+    if (*count > 0 && !infos)
+        return NVML_ERROR_INVALID_ARGUMENT;
     void *all;
     unsigned int n = 0;
     nvmlReturn_t r = fetch_all(real, dev, stride, &all, &n);
@@ -260,3 +265,129 @@ GPX_EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
 
 GPX_IP_PROC_HIDDEN(nvmlDeviceGetRunningProcessDetailList)
 GPX_IP_PROC_HIDDEN(nvmlDeviceGetProcessesUtilizationInfo)
+
+/*
+ * A list whose entries carry a pid at `pid_off` and nothing the lease counts
+ * (accounting pids, encoder and frame-capture sessions), filtered as above.
+ * `zero_asks`: the call's size query (*count == 0) answers NVML_SUCCESS with
+ * the count (the session lists) rather than NVML_ERROR_INSUFFICIENT_SIZE.
+ */
+static nvmlReturn_t filtered_pids(list_fn real, nvmlDevice_t dev, unsigned int *count, void *out,
+                                  size_t stride, size_t pid_off, int zero_asks)
+{
+    if (gpx__ip.mode == GPX_IP_PASS || !count)
+        return real(dev, count, out);
+    if (*count > 0 && !out)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    void *all;
+    unsigned int n = 0;
+    nvmlReturn_t r = fetch_all(real, dev, stride, &all, &n);
+    if (r != NVML_SUCCESS) {
+        free(all);
+        return r;
+    }
+    unsigned int kept = 0;
+    for (unsigned int i = 0; i < n; i++) {
+        char *e = (char *)all + (size_t)i * stride;
+        unsigned int pid;
+        unsigned long long unused = 0;
+        memcpy(&pid, e + pid_off, sizeof pid);
+        if (!member(pid, &unused))
+            continue;
+        if (kept != i)
+            memmove((char *)all + (size_t)kept * stride, e, stride);
+        kept++;
+    }
+    unsigned int room = *count;
+    *count = kept;
+    if (kept > room && !(room == 0 && zero_asks))
+        r = NVML_ERROR_INSUFFICIENT_SIZE;
+    else if (kept > 0 && kept <= room)
+        memcpy(out, all, (size_t)kept * stride);
+    free(all);
+    return r;
+}
+
+/*
+ * Accounting (when root turned it on) keeps a record per process that ran on
+ * the GPU: its pid list and each pid's stats would name the neighbours. Under
+ * a lease the list holds the caller's lease's live processes only (a finished
+ * one has no slot left to tell it from a neighbour's), and another pid's
+ * stats are NVML_ERROR_NOT_FOUND, as for a pid accounting never saw.
+ */
+GPX_EXPORT nvmlReturn_t nvmlDeviceGetAccountingPids(nvmlDevice_t device, unsigned int *count,
+                                                    unsigned int *pids)
+{
+    gpx__ip_ensure();
+    gpx__ip_nvml_ensure();
+    if (!gpx__ip_nvml.nvmlDeviceGetAccountingPids)
+        return NVML_ERROR_FUNCTION_NOT_FOUND;
+    return filtered_pids((list_fn)gpx__ip_nvml.nvmlDeviceGetAccountingPids, device, count, pids,
+                         sizeof *pids, 0, 0);
+}
+
+GPX_EXPORT nvmlReturn_t nvmlDeviceGetAccountingStats(nvmlDevice_t device, unsigned int pid,
+                                                     nvmlAccountingStats_t *stats)
+{
+    gpx__ip_ensure();
+    gpx__ip_nvml_ensure();
+    nvml_device_accounting_stats_fn real = gpx__ip_nvml.nvmlDeviceGetAccountingStats;
+    if (!real)
+        return NVML_ERROR_FUNCTION_NOT_FOUND;
+    unsigned long long unused = 0;
+    if (gpx__ip.mode != GPX_IP_PASS && !member(pid, &unused))
+        return NVML_ERROR_NOT_FOUND;
+    return real(device, pid, stats);
+}
+
+/* The newer form: the pid asked for is the struct's first field (nvml.h, nvmlAccountingStats_v2_t).
+ */
+GPX_EXPORT nvmlReturn_t nvmlDeviceGetAccountingStats_v2(nvmlDevice_t device, void *stats)
+{
+    gpx__ip_ensure();
+    gpx__ip_nvml_ensure();
+    nvml_device_opaque_fn real = gpx__ip_nvml.nvmlDeviceGetAccountingStats_v2;
+    if (!real)
+        return NVML_ERROR_FUNCTION_NOT_FOUND;
+    if (gpx__ip.mode != GPX_IP_PASS && stats) {
+        unsigned int pid;
+        unsigned long long unused = 0;
+        memcpy(&pid, stats, sizeof pid);
+        if (!member(pid, &unused))
+            return NVML_ERROR_NOT_FOUND;
+    }
+    return real(device, stats);
+}
+
+/*
+ * The encoder (NVENC) and frame-capture (NvFBC) session lists name each
+ * session's process: under a lease, the lease's sessions only. Entry layouts
+ * from nvml.h: nvmlEncoderSessionInfo_t is 8 unsigned ints, nvmlFBCSessionInfo_t
+ * 12, each with the pid second.
+ */
+#define ENCODER_SESSION_SIZE (8 * sizeof(unsigned int))
+#define FBC_SESSION_SIZE     (12 * sizeof(unsigned int))
+#define SESSION_PID_OFFSET   sizeof(unsigned int)
+
+GPX_EXPORT nvmlReturn_t nvmlDeviceGetEncoderSessions(nvmlDevice_t device,
+                                                     unsigned int *sessionCount,
+                                                     nvmlEncoderSessionInfo_t *sessionInfos)
+{
+    gpx__ip_ensure();
+    gpx__ip_nvml_ensure();
+    if (!gpx__ip_nvml.nvmlDeviceGetEncoderSessions)
+        return NVML_ERROR_FUNCTION_NOT_FOUND;
+    return filtered_pids((list_fn)gpx__ip_nvml.nvmlDeviceGetEncoderSessions, device, sessionCount,
+                         sessionInfos, ENCODER_SESSION_SIZE, SESSION_PID_OFFSET, 1);
+}
+
+GPX_EXPORT nvmlReturn_t nvmlDeviceGetFBCSessions(nvmlDevice_t device, unsigned int *sessionCount,
+                                                 nvmlFBCSessionInfo_t *sessionInfo)
+{
+    gpx__ip_ensure();
+    gpx__ip_nvml_ensure();
+    if (!gpx__ip_nvml.nvmlDeviceGetFBCSessions)
+        return NVML_ERROR_FUNCTION_NOT_FOUND;
+    return filtered_pids((list_fn)gpx__ip_nvml.nvmlDeviceGetFBCSessions, device, sessionCount,
+                         sessionInfo, FBC_SESSION_SIZE, SESSION_PID_OFFSET, 1);
+}

@@ -13,6 +13,7 @@
 #include "interpose/ptrtable.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,111 @@ static void place(struct entry *slots, uint32_t cap, const struct entry *e)
     slots[i] = *e;
 }
 
+/* ---- the lock-free front table (device pointers) ------------------------------------------ */
+
+/*
+ * cuMemAlloc/cuMemFree pointers, the one kind on an application's hot path,
+ * live first in a fixed open-addressed table without a lock: an insert
+ * claims a slot with one CAS, a take frees it with one CAS, a find only
+ * loads. Keys: 0 empty (ends a probe run), 1 gone (a tombstone, reused by
+ * inserts), 2 busy (claimed, being filled), else the pointer. An entry sits
+ * within FAST_PROBE slots of its home; when none is free there it goes to
+ * the locked shards (overflow counts those), so the table's size never
+ * decides whether an allocation can be recorded.
+ *
+ * Free and re-allocation of one address by two threads: memory.c takes the
+ * record (key -> gone) BEFORE the driver frees the address, and puts it
+ * back only when the driver refused the free. So while the driver may hand
+ * the address out again, the table no longer holds it, and a thread that
+ * gets it inserts a fresh record; while a record is out for a free that the
+ * driver then refuses, the address is still allocated and nobody else can
+ * be handed it, so the re-insert cannot meet a second record. Two takes of
+ * one key (a double free racing itself) are decided by the CAS: one gets
+ * the bytes, the other finds nothing and passes the call through.
+ * An insert fills the bytes while the slot reads busy and publishes the key
+ * last (release), so a take that sees the key reads its bytes; a take reads
+ * the bytes before its CAS frees the slot, so no insert can overwrite them
+ * first.
+ */
+#define FAST_KIND  1U /* GPX_IP_KIND_DPTR */
+#define FAST_BITS  14
+#define FAST_CAP   (1U << FAST_BITS)
+#define FAST_PROBE 16U
+#define KEY_EMPTY  0ULL
+#define KEY_GONE   1ULL
+#define KEY_BUSY   2ULL
+
+struct fast_entry {
+    _Atomic uint64_t key;
+    _Atomic uint64_t bytes;
+};
+
+static struct fast_entry fast[FAST_CAP] __attribute__((aligned(64)));
+static _Atomic uint64_t overflow; /* FAST_KIND entries in the shards */
+
+static inline int fast_kind(uint32_t kind, uint64_t key)
+{
+    return kind == FAST_KIND && key > KEY_BUSY;
+}
+
+static inline uint32_t fast_home(uint64_t key)
+{
+    return (uint32_t)(mix(FAST_KIND, key) >> (64 - FAST_BITS));
+}
+
+/* 1 (its bytes in *bytes when not NULL) when key is in the front table; `take` removes it. */
+static int fast_take(uint64_t key, uint64_t *bytes, int take)
+{
+    uint32_t i = fast_home(key);
+    for (uint32_t n = 0; n < FAST_PROBE; n++, i = (i + 1) & (FAST_CAP - 1)) {
+        struct fast_entry *e = &fast[i];
+        uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
+        if (k == KEY_EMPTY)
+            return 0;
+        if (k != key)
+            continue;
+        uint64_t b = atomic_load_explicit(&e->bytes, memory_order_relaxed);
+        if (take && !atomic_compare_exchange_strong_explicit(
+                        &e->key, &k, KEY_GONE, memory_order_acq_rel, memory_order_relaxed))
+            return 0; /* another thread took it first */
+        if (bytes)
+            *bytes = b;
+        return 1;
+    }
+    return 0;
+}
+
+/* 0 when recorded in the front table; -1 when its window is full (the caller uses a shard). */
+static int fast_insert(uint64_t key, uint64_t bytes, uint64_t *stale)
+{
+    for (;;) {
+        uint32_t i = fast_home(key), at = FAST_CAP;
+        uint64_t seen = 0;
+        for (uint32_t n = 0; n < FAST_PROBE; n++, i = (i + 1) & (FAST_CAP - 1)) {
+            uint64_t k = atomic_load_explicit(&fast[i].key, memory_order_acquire);
+            if (k == key) { /* the driver handed out an address we still held */
+                *stale = atomic_exchange_explicit(&fast[i].bytes, bytes, memory_order_relaxed);
+                return 0;
+            }
+            if ((k == KEY_EMPTY || k == KEY_GONE) && at == FAST_CAP) {
+                at = i;
+                seen = k;
+            }
+            if (k == KEY_EMPTY)
+                break;
+        }
+        if (at == FAST_CAP)
+            return -1;
+        struct fast_entry *e = &fast[at];
+        if (!atomic_compare_exchange_strong_explicit(&e->key, &seen, KEY_BUSY, memory_order_acquire,
+                                                     memory_order_relaxed))
+            continue; /* another insert claimed it: look again */
+        atomic_store_explicit(&e->bytes, bytes, memory_order_relaxed);
+        atomic_store_explicit(&e->key, key, memory_order_release);
+        return 0;
+    }
+}
+
 /* Doubles s; 0 on success. Called with s->mu held. */
 static int grow(struct shard *s)
 {
@@ -90,12 +196,52 @@ static int grow(struct shard *s)
     return 0;
 }
 
+static int shard_insert(uint32_t kind, uint64_t key, uint64_t bytes, uint64_t *stale);
+static int shard_take(uint32_t kind, uint64_t key, uint64_t *bytes);
+static int shard_find(uint32_t kind, uint64_t key, uint64_t *bytes);
+
 int gpx__pt_insert(uint32_t kind, uint64_t key, uint64_t bytes, uint64_t *stale)
+{
+    *stale = 0;
+    if (!fast_kind(kind, key))
+        return shard_insert(kind, key, bytes, stale);
+    /* A record that overflowed to a shard earlier is replaced there, not doubled here. */
+    if (GPX_PT_UNLIKELY(atomic_load_explicit(&overflow, memory_order_relaxed)) &&
+        shard_find(kind, key, NULL))
+        return shard_insert(kind, key, bytes, stale);
+    if (fast_insert(key, bytes, stale) == 0)
+        return 0;
+    int rc = shard_insert(kind, key, bytes, stale);
+    if (rc == 0)
+        atomic_fetch_add_explicit(&overflow, 1, memory_order_relaxed);
+    return rc;
+}
+
+int gpx__pt_take(uint32_t kind, uint64_t key, uint64_t *bytes)
+{
+    if (!fast_kind(kind, key))
+        return shard_take(kind, key, bytes);
+    if (fast_take(key, bytes, 1))
+        return 1;
+    if (!atomic_load_explicit(&overflow, memory_order_relaxed) || !shard_take(kind, key, bytes))
+        return 0;
+    atomic_fetch_sub_explicit(&overflow, 1, memory_order_relaxed);
+    return 1;
+}
+
+int gpx__pt_find(uint32_t kind, uint64_t key, uint64_t *bytes)
+{
+    if (!fast_kind(kind, key))
+        return shard_find(kind, key, bytes);
+    return fast_take(key, bytes, 0) ||
+           (atomic_load_explicit(&overflow, memory_order_relaxed) && shard_find(kind, key, bytes));
+}
+
+static int shard_insert(uint32_t kind, uint64_t key, uint64_t bytes, uint64_t *stale)
 {
     uint64_t h = mix(kind, key);
     struct shard *s = shard_of(h);
     int rc = 0;
-    *stale = 0;
     pthread_mutex_lock(&s->mu);
     shard_ready(s);
     if ((s->count + 1) * 2 > s->cap && grow(s) != 0 && s->count + 1 >= s->cap) {
@@ -123,7 +269,7 @@ out:
     return rc;
 }
 
-int gpx__pt_take(uint32_t kind, uint64_t key, uint64_t *bytes)
+static int shard_take(uint32_t kind, uint64_t key, uint64_t *bytes)
 {
     uint64_t h = mix(kind, key);
     struct shard *s = shard_of(h);
@@ -161,7 +307,7 @@ out:
     return found;
 }
 
-int gpx__pt_find(uint32_t kind, uint64_t key, uint64_t *bytes)
+static int shard_find(uint32_t kind, uint64_t key, uint64_t *bytes)
 {
     uint64_t h = mix(kind, key);
     struct shard *s = shard_of(h);
@@ -187,6 +333,8 @@ int gpx__pt_find(uint32_t kind, uint64_t key, uint64_t *bytes)
 uint64_t gpx__pt_count(void)
 {
     uint64_t n = 0;
+    for (uint32_t i = 0; i < FAST_CAP; i++)
+        n += atomic_load_explicit(&fast[i].key, memory_order_relaxed) > KEY_BUSY;
     for (unsigned i = 0; i < SHARDS; i++) {
         pthread_mutex_lock(&shards[i].mu);
         n += shards[i].count;
@@ -210,6 +358,8 @@ void gpx__pt_fork_parent(void)
 void gpx__pt_fork_child(void)
 {
     /* The parent's objects are not the child's: CUDA state does not survive fork. */
+    memset(fast, 0, sizeof fast);
+    atomic_store(&overflow, 0);
     for (unsigned i = 0; i < SHARDS; i++) {
         if (shards[i].slots)
             memset(shards[i].slots, 0, (size_t)shards[i].cap * sizeof(struct entry));

@@ -4,10 +4,14 @@
  * an external-memory handle. A free looks its object up here; what is not
  * here was not counted and passes straight through.
  *
- * Open addressing (linear probing, backward-shift deletion, no tombstones)
- * in 16 shards, each behind its own mutex, so threads allocating at once
- * rarely meet. Nothing is allocated except when a shard grows; a shard
- * starts with inline slots.
+ * Device pointers (GPX_IP_KIND_DPTR, every cuMemAlloc/cuMemFree) live first
+ * in a fixed lock-free table: one CAS to insert, one to take, no lock (see
+ * ptrtable.c for why a free and a re-allocation of one address by two
+ * threads cannot meet a stale record). Everything else, and the pointers
+ * that find no room there, go to open addressing (linear probing,
+ * backward-shift deletion, no tombstones) in 16 shards, each behind its own
+ * mutex, so threads allocating at once rarely meet. Nothing is allocated
+ * except when a shard grows; a shard starts with inline slots.
  */
 #ifndef GPX_INTERPOSE_PTRTABLE_H
 #define GPX_INTERPOSE_PTRTABLE_H

@@ -36,7 +36,7 @@
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free across processes");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free across processes");
-_Static_assert(sizeof(struct gpx_lease_proc) == 32, "lease slot layout");
+_Static_assert(sizeof(struct gpx_lease_proc) == 64, "lease slot layout: one cache line");
 _Static_assert(sizeof(struct gpx_lease_limits) % 8 == 0, "limits layout");
 /* regions outlive a binary: a limits file written by another build must still validate */
 _Static_assert(sizeof(struct gpx_lease_limits) == 480, "limits size");
@@ -387,6 +387,25 @@ out:
 }
 
 /* Opens and maps one file of a region; checks it is a regular file of exactly `size` bytes. */
+/*
+ * A region of another layout: after an upgrade, a lease made by the older
+ * gpuplex (its processes keep their own mapping; new ones cannot join it).
+ * Says what to do, not only what differs.
+ */
+static int layout_error(gpx_error *err, const char *dir, const char *name, const char *id,
+                        uint32_t version, uint32_t size, size_t want)
+{
+    if (version != GPX_LEASE_VERSION)
+        return gpx_error_set(err, GPX_E_STATE,
+                             "%s/leases/%s: lease %s was made by an %s gpuplex (region version %u; "
+                             "this one reads %u): release it (gpuplex lease rm %s) and create it "
+                             "again",
+                             dir, name, id, version < GPX_LEASE_VERSION ? "older" : "newer",
+                             version, GPX_LEASE_VERSION, id);
+    return gpx_error_set(err, GPX_E_STATE, "%s/leases/%s: size %u, expected %zu (a damaged file)",
+                         dir, name, size, want);
+}
+
 static void *map_file(int dfd, const char *name, int writable, size_t size, const char *dir,
                       gpx_error *err)
 {
@@ -446,8 +465,7 @@ int gpx_lease_region_open(const char *dir, const char *id, struct gpx_lease_regi
         goto fail;
     }
     if (l->version != GPX_LEASE_VERSION || l->size != sizeof *l) {
-        gpx_error_set(err, GPX_E_STATE, "%s/leases/%s: version %u (size %u), expected %u (%zu)",
-                      dir, name, l->version, l->size, GPX_LEASE_VERSION, sizeof *l);
+        layout_error(err, dir, name, id, l->version, l->size, sizeof *l);
         goto fail;
     }
     if (strncmp(l->id, id, sizeof l->id) != 0 || l->mode > GPX_MODE_TIMESLICE) {
@@ -464,8 +482,7 @@ int gpx_lease_region_open(const char *dir, const char *id, struct gpx_lease_regi
         goto fail;
     }
     if (u->version != GPX_LEASE_VERSION || u->size != sizeof *u) {
-        gpx_error_set(err, GPX_E_STATE, "%s/leases/%s: version %u (size %u), expected %u (%zu)",
-                      dir, name, u->version, u->size, GPX_LEASE_VERSION, sizeof *u);
+        layout_error(err, dir, name, id, u->version, u->size, sizeof *u);
         goto fail;
     }
     if (u->nonce != l->nonce) {
@@ -672,6 +689,8 @@ static void fetch_sub_clamped(_Atomic uint64_t *a, uint64_t v)
  */
 static void finish_reap(struct gpx_lease_usage *u, struct gpx_lease_proc *s)
 {
+    /* The credit is part of used: dropping it first and then taking used returns both once. */
+    atomic_store(&s->credit, 0);
     uint64_t bytes = atomic_exchange(&s->used, 0);
     fetch_sub_clamped(&u->used, bytes);
     atomic_store(&s->peak, 0);
@@ -812,7 +831,13 @@ struct gpx_lease_proc *gpx_lease_attach(struct gpx_lease_region *r, int32_t pid)
                 continue;
             /* A reaped slot has used == 0 before its pid is cleared; take it. */
             if (atomic_compare_exchange_strong(&s->pid, &expect, pid)) {
+                /* before any credit of this slot exists: the credit walks must see it */
+                uint32_t hi = atomic_load(&u->slots_hi);
+                while (hi < (uint32_t)i + 1 &&
+                       !atomic_compare_exchange_weak(&u->slots_hi, &hi, (uint32_t)i + 1))
+                    ;
                 atomic_store(&s->peak, 0);
+                atomic_store(&s->credit, 0);
                 atomic_store(&s->pidns, me); /* right after the pid: see reap_slot */
                 atomic_store(&s->start_ticks, ticks);
                 found = s;
@@ -856,53 +881,217 @@ static int reap_due(struct gpx_lease_usage *u, uint64_t period)
                                                    memory_order_relaxed, memory_order_relaxed);
 }
 
-int gpx_lease_reserve(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes)
+/*
+ * Credits. A process that frees keeps the bytes charged to the lease as its
+ * slot's credit (part of slot->used and of usage->used), and its next
+ * reserves take them back with one atomic on its own slot's cache line: an
+ * alloc+free pair in steady state touches no shared line and needs one
+ * atomic each way. Why the quota stays exact:
+ * - usage->used only ever holds bytes that are allocated or credit, and a
+ *   byte leaves it only together with leaving the slot->used that holds it,
+ *   moved by whoever moved it out of the slot (take_up_to says how much), so
+ *   a steal racing a reap or a trim returns each byte once.
+ * - A reserve that would pass the quota first takes every slot's credit back
+ *   into the lease (reclaim_credits) and tries again: a refusal means that
+ *   allocated bytes + the request really pass the quota (credit freed by a
+ *   concurrent release after the reclaim may still be held; the reclaim is
+ *   retried while it finds credit, RECLAIM_TRIES times).
+ * - Charging happens only when a process's credit is short, and then its
+ *   whole credit is used first: a process's charge grows only to what it has
+ *   allocated at that moment, so peaks (recorded at a charge, less the
+ *   credits held then) are the allocated peaks.
+ * - What is allocated is read as used minus the credits (gpx_lease_used):
+ *   exact whenever no reserve or release is in flight.
+ * - Credit is bounded: above CREDIT_KEEP a release hands the excess back to
+ *   the lease, and a credit above the slot's charge (a double release) is
+ *   dropped rather than let the process allocate bytes never charged.
+ */
+#define CREDIT_KEEP   (32ULL << 20)
+#define RECLAIM_TRIES 4
+
+/* Subtracts up to v from *a (never below zero); returns what it subtracted. */
+static uint64_t take_up_to(_Atomic uint64_t *a, uint64_t v)
+{
+    uint64_t cur = atomic_load_explicit(a, memory_order_relaxed);
+    for (;;) {
+        uint64_t d = cur < v ? cur : v;
+        if (d == 0 || atomic_compare_exchange_weak_explicit(a, &cur, cur - d, memory_order_acq_rel,
+                                                            memory_order_relaxed))
+            return d;
+    }
+}
+
+/* Returns up to `bytes` of slot s's charge to the lease (the caller took them off its credit). */
+static void uncharge(struct gpx_lease_usage *u, struct gpx_lease_proc *s, uint64_t bytes)
+{
+    uint64_t moved = take_up_to(&s->used, bytes);
+    if (moved)
+        fetch_sub_clamped(&u->used, moved);
+}
+
+/* How many slots the credit walks look at (see lease.h, slots_hi). */
+static int slots_in_use(const struct gpx_lease_usage *u)
+{
+    uint32_t n = atomic_load_explicit(&u->slots_hi, memory_order_acquire);
+    return n < GPX_LEASE_MAX_PROCS ? (int)n : GPX_LEASE_MAX_PROCS;
+}
+
+static uint64_t credits_sum(const struct gpx_lease_usage *u)
+{
+    uint64_t sum = 0;
+    const int n = slots_in_use(u);
+    for (int i = 0; i < n; i++)
+        sum += atomic_load_explicit(&u->procs[i].credit, memory_order_relaxed);
+    return sum;
+}
+
+uint64_t gpx_lease_used(const struct gpx_lease_usage *u)
+{
+    if (!u)
+        return 0;
+    uint64_t used = atomic_load_explicit(&u->used, memory_order_relaxed);
+    uint64_t credit = credits_sum(u);
+    return used > credit ? used - credit : 0;
+}
+
+uint64_t gpx_lease_slot_used(const struct gpx_lease_proc *s)
+{
+    if (!s)
+        return 0;
+    uint64_t used = atomic_load_explicit(&s->used, memory_order_relaxed);
+    uint64_t credit = atomic_load_explicit(&s->credit, memory_order_relaxed);
+    return used > credit ? used - credit : 0;
+}
+
+/* Takes every slot's credit back into the lease; 1 if there was any. */
+static int reclaim_credits(struct gpx_lease_usage *u)
+{
+    int any = 0;
+    const int n = slots_in_use(u);
+    for (int i = 0; i < n; i++) {
+        struct gpx_lease_proc *s = &u->procs[i];
+        if (atomic_load_explicit(&s->credit, memory_order_relaxed) == 0)
+            continue;
+        uint64_t c = atomic_exchange_explicit(&s->credit, 0, memory_order_acq_rel);
+        if (c) {
+            uncharge(u, s, c);
+            any = 1;
+        }
+    }
+    return any;
+}
+
+/* After the lease's charge reached `charged`: records the allocated peak (charged - credits). */
+static void note_peak(struct gpx_lease_usage *u, uint64_t charged)
+{
+    if (charged <= atomic_load_explicit(&u->peak, memory_order_relaxed))
+        return; /* the common case: no scan of the slots */
+    uint64_t credit = credits_sum(u);
+    fetch_max(&u->peak, charged > credit ? charged - credit : 0);
+}
+
+/* The slow path of a reserve: the slot's credit is short, so the lease is charged. */
+static int charge(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes,
+                  int reaped)
 {
     struct gpx_lease_usage *u = r->usage;
     const uint64_t quota = r->limits->memory_quota;
-    int reaped = 0;
-
-    if (__builtin_expect(reap_check_now(), 0) && reap_due(u, REAP_PERIOD_NS)) {
-        reap_all(u);
-        reaped = 1;
+    /* Whatever credit is left counts toward `bytes`: only the rest is charged. */
+    uint64_t own = slot ? atomic_exchange_explicit(&slot->credit, 0, memory_order_acq_rel) : 0;
+    if (own >= bytes) { /* a release refilled it meanwhile */
+        if (own > bytes)
+            atomic_fetch_add_explicit(&slot->credit, own - bytes, memory_order_relaxed);
+        return 0;
     }
-    uint64_t cur = atomic_load_explicit(&u->used, memory_order_relaxed);
+    const uint64_t need = bytes - own;
+    int reclaims = 0;
+    uint64_t next, cur = atomic_load_explicit(&u->used, memory_order_relaxed);
     for (;;) {
-        uint64_t next;
         if (quota == 0) {
-            next = cur + bytes;
+            next = cur + need;
             if (next < cur) /* no quota, but no wrap either */
                 goto refuse;
-        } else if (cur > quota || bytes > quota - cur) {
-            if (reaped || bytes > quota)
+        } else if (cur > quota || need > quota - cur) {
+            if (bytes > quota)
                 goto refuse;
-            reaped = 1;
-            if (!reap_due(u, REAP_ON_FAIL_MIN_NS) || reap_all(u) == 0)
-                goto refuse;
+            if (reclaims < RECLAIM_TRIES && reclaim_credits(u)) {
+                reclaims++;
+            } else {
+                if (reaped)
+                    goto refuse;
+                reaped = 1;
+                if (!reap_due(u, REAP_ON_FAIL_MIN_NS) || reap_all(u) == 0)
+                    goto refuse;
+            }
             cur = atomic_load_explicit(&u->used, memory_order_relaxed);
             continue;
         } else {
-            next = cur + bytes;
+            next = cur + need;
         }
         if (atomic_compare_exchange_weak_explicit(&u->used, &cur, next, memory_order_acq_rel,
-                                                  memory_order_relaxed)) {
-            fetch_max(&u->peak, next);
+                                                  memory_order_relaxed))
             break;
-        }
     }
     if (slot) {
-        uint64_t mine = atomic_fetch_add_explicit(&slot->used, bytes, memory_order_relaxed) + bytes;
-        fetch_max(&slot->peak, mine);
+        uint64_t mine = atomic_fetch_add_explicit(&slot->used, need, memory_order_relaxed) + need;
+        uint64_t c = atomic_load_explicit(&slot->credit, memory_order_relaxed);
+        fetch_max(&slot->peak, mine > c ? mine - c : 0);
     }
+    note_peak(u, next);
     return 0;
 refuse:
+    if (own)
+        atomic_fetch_add_explicit(&slot->credit, own, memory_order_relaxed);
     atomic_fetch_add_explicit(&u->refused, 1, memory_order_relaxed);
     return -1;
 }
 
+int gpx_lease_reserve(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes)
+{
+    int reaped = 0;
+    if (__builtin_expect(reap_check_now(), 0) && reap_due(r->usage, REAP_PERIOD_NS)) {
+        reap_all(r->usage);
+        reaped = 1;
+    }
+    if (slot) { /* the fast path: bytes this process freed and still holds */
+        uint64_t c = atomic_load_explicit(&slot->credit, memory_order_relaxed);
+        while (c >= bytes)
+            if (atomic_compare_exchange_weak_explicit(&slot->credit, &c, c - bytes,
+                                                      memory_order_acq_rel, memory_order_relaxed))
+                return 0;
+    }
+    return charge(r, slot, bytes, reaped);
+}
+
+/*
+ * Lowers slot s's credit to what its charge backs and to CREDIT_KEEP / 2,
+ * handing the backed excess back to the lease.
+ */
+static void trim_credit(struct gpx_lease_usage *u, struct gpx_lease_proc *s)
+{
+    uint64_t c = atomic_load_explicit(&s->credit, memory_order_relaxed), give;
+    for (;;) {
+        uint64_t charged = atomic_load_explicit(&s->used, memory_order_relaxed);
+        uint64_t backed = c < charged ? c : charged; /* the rest was never charged */
+        uint64_t keep = backed < CREDIT_KEEP / 2 ? backed : CREDIT_KEEP / 2;
+        give = backed - keep;
+        if (c == keep)
+            return;
+        if (atomic_compare_exchange_weak_explicit(&s->credit, &c, keep, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            break;
+    }
+    uncharge(u, s, give);
+}
+
 void gpx_lease_unaccount(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes)
 {
-    if (slot)
-        fetch_sub_clamped(&slot->used, bytes);
-    fetch_sub_clamped(&r->usage->used, bytes);
+    if (!slot) {
+        fetch_sub_clamped(&r->usage->used, bytes);
+        return;
+    }
+    uint64_t c = atomic_fetch_add_explicit(&slot->credit, bytes, memory_order_acq_rel) + bytes;
+    if (__builtin_expect(
+            c > CREDIT_KEEP || c > atomic_load_explicit(&slot->used, memory_order_relaxed), 0))
+        trim_credit(r->usage, slot);
 }

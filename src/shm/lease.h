@@ -17,7 +17,10 @@
  * limits of another lease.
  *
  * Invariants:
- * - usage->used == sum of procs[].used of live slots (+ slots not yet reaped).
+ * - usage->used == sum of procs[].used of live slots (+ slots not yet reaped):
+ *   the bytes charged to the lease, i.e. allocated + the slots' credits.
+ *   What is allocated is gpx_lease_used() (used minus the credits); every
+ *   reader of a lease's or a process's usage goes through it.
  * - reserve() never lets used exceed limits->memory_quota (CAS loop: a check
  *   and an add are one atomic step; concurrent reservers cannot overshoot).
  * - A pid slot holds pid > 0 (a process), 0 (free) or -(reaper pid) while a
@@ -44,7 +47,8 @@
 #define GPX_LEASE_MAX_PROCS    256
 #define GPX_LEASE_MAGIC_LIMITS 0x54494d4c58504750ULL /* "PGPXLMIT" little-endian */
 #define GPX_LEASE_MAGIC_USAGE  0x45475355585047ULL   /* "GPXUSGE" little-endian */
-#define GPX_LEASE_VERSION      2U
+/* 3: a slot grew to a cache line of its own and gained `credit` (the allocation fast path) */
+#define GPX_LEASE_VERSION      3U
 #define GPX_LEASE_TURN_RING    256
 
 enum gpx_lease_mode {
@@ -88,7 +92,7 @@ struct gpx_lease_limits {
 #define GPX_LIMITS_MIG_INSTANCE 0x1U /* flags: mig_gi and mig_ci are set */
 
 struct gpx_lease_proc {
-    _Atomic int32_t pid; /* 0: free; in namespace pidns (see shm/pidns.h) */
+    _Alignas(64) _Atomic int32_t pid; /* 0: free; in namespace pidns (see shm/pidns.h) */
     /*
      * The inode of the process's pid namespace (a container's processes have
      * other pids inside than on the host); 0 in slots written before: the
@@ -96,8 +100,17 @@ struct gpx_lease_proc {
      */
     _Atomic uint32_t pidns;
     _Atomic uint64_t start_ticks; /* /proc/PID/stat starttime: tells pid reuse apart */
-    _Atomic uint64_t used;        /* bytes this process holds */
-    _Atomic uint64_t peak;
+    _Atomic uint64_t used;        /* bytes charged to this process: allocated + credit */
+    _Atomic uint64_t peak;        /* the most it had allocated (at a charge; see lease.c) */
+    /*
+     * Bytes the process freed but still holds against the lease (part of
+     * `used`, and of usage->used): its next allocations take them back
+     * with one atomic on this line, without touching the shared total.
+     * Any reserve that would be refused takes every slot's credit back
+     * first (lease.c, "Credits"). Readers of what is allocated use
+     * gpx_lease_used() / gpx_lease_slot_used(), never `used` itself.
+     */
+    _Atomic uint64_t credit;
 };
 
 struct gpx_lease_usage {
@@ -123,7 +136,14 @@ struct gpx_lease_usage {
      */
     _Atomic uint64_t turn_ring[GPX_LEASE_TURN_RING];
     _Atomic uint32_t turn_ring_pos;
-    uint32_t pad_ring;
+    /*
+     * 1 + the highest slot index ever attached (a hint, raised only): the
+     * credits are summed and taken back over procs[0, slots_hi) only, which
+     * keeps a new peak and a near-quota reserve cheap with few processes. A
+     * tenant that writes it lower only hides its own credits (its lease
+     * reads fuller and refuses earlier, never later).
+     */
+    _Atomic uint32_t slots_hi;
     struct gpx_lease_proc procs[GPX_LEASE_MAX_PROCS];
 };
 
@@ -174,18 +194,33 @@ int gpx_lease_region_list(const char *run_dir, int (*fn)(const char *id, void *a
 struct gpx_lease_proc *gpx_lease_attach(struct gpx_lease_region *r, int32_t pid);
 /*
  * Atomically reserves `bytes` against the quota: 0 on success, -1 if it would
- * pass it (counted in usage->refused). `slot` may be NULL (then the bytes are
- * the lease's but no process's, and no reap returns them). Lock-free, no
- * allocation; errno is preserved. No syscall and no clock read on the
- * common path (tests/unit/test_lease.c, test_reserve_no_syscall): one
- * reserve in 64 of the process reads the clock (vDSO) to see whether the
- * periodic reap is due; /proc reads only in a reap: at most once a second per
- * lease, and when the reserve would fail (unless another reap started in the
- * last 1 ms, which bounds the cost of a storm of refusals).
+ * pass it (counted in usage->refused). Takes the bytes from slot->credit when
+ * it holds enough (one atomic on the slot); else charges the lease, and
+ * before refusing takes every slot's credit back (lease.c, "Credits"). `slot` may be NULL (then the
+ * bytes are the lease's but no process's, and no reap returns them). Lock-free, no allocation;
+ * errno is preserved. No syscall and no clock read on the common path (tests/unit/test_lease.c,
+ * test_reserve_no_syscall): one reserve in 64 of the process reads the clock (vDSO) to see whether
+ * the periodic reap is due; /proc reads only in a reap: at most once a second per lease, and when
+ * the reserve would fail (unless another reap started in the last 1 ms, which bounds the cost of a
+ * storm of refusals).
  */
 int gpx_lease_reserve(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes);
-/* Gives `bytes` back; never below zero (a double release is clamped, not wrapped). */
+/*
+ * Gives `bytes` back: into slot->credit (still charged to the lease, for
+ * this process's next reserves; above 32 MiB the excess goes back to the
+ * lease), or to the lease when slot is NULL. Never below zero (a double
+ * release is clamped, not wrapped).
+ */
 void gpx_lease_unaccount(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes);
+/*
+ * Bytes allocated by the lease's processes: usage->used minus the slots'
+ * credits (freed bytes a process keeps charged for its next allocations),
+ * never below zero. Exact when no reserve or release is in flight. The one
+ * reader of "used" for views, metrics, the CLI and the interposer's answers.
+ */
+uint64_t gpx_lease_used(const struct gpx_lease_usage *u);
+/* The same for one process's slot: used minus credit, never below zero. */
+uint64_t gpx_lease_slot_used(const struct gpx_lease_proc *s);
 /* Returns the usage of slots whose process is gone; returns how many were reaped. */
 int gpx_lease_reap(struct gpx_lease_region *r);
 /*

@@ -253,6 +253,18 @@
     SIG(nvmlReturn_t, nvmlGpuInstanceGetComputeInstanceById, (nvmlGpuInstance_t gpuInstance, unsigned int id, nvmlComputeInstance_t *computeInstance)) \
     SIG(nvmlReturn_t, nvmlComputeInstanceGetInfo_v2, (nvmlComputeInstance_t computeInstance, nvmlComputeInstanceInfo_t *info)) \
     SIG(nvmlReturn_t, nvmlDeviceIsMigDeviceHandle, (nvmlDevice_t dev, unsigned int *isMigDevice)) \
+    SIZE(nvmlDeviceAttributes_t) \
+    OFF(nvmlDeviceAttributes_t, multiprocessorCount) \
+    OFF(nvmlDeviceAttributes_t, sharedCopyEngineCount) \
+    OFF(nvmlDeviceAttributes_t, sharedDecoderCount) \
+    OFF(nvmlDeviceAttributes_t, sharedEncoderCount) \
+    OFF(nvmlDeviceAttributes_t, sharedJpegCount) \
+    OFF(nvmlDeviceAttributes_t, sharedOfaCount) \
+    OFF(nvmlDeviceAttributes_t, gpuInstanceSliceCount) \
+    OFF(nvmlDeviceAttributes_t, computeInstanceSliceCount) \
+    OFF(nvmlDeviceAttributes_t, memorySizeMB) \
+    SIG(nvmlReturn_t, nvmlDeviceGetAttributes_v2, (nvmlDevice_t device, nvmlDeviceAttributes_t *attributes)) \
+    SIG(nvmlReturn_t, nvmlDeviceGetAttributes, (nvmlDevice_t device, nvmlDeviceAttributes_t *attributes)) \
     SIG(nvmlReturn_t, nvmlDeviceGetGpuInstanceId, (nvmlDevice_t dev, unsigned int *id)) \
     SIG(nvmlReturn_t, nvmlDeviceGetComputeInstanceId, (nvmlDevice_t dev, unsigned int *id)) \
     SIG(nvmlReturn_t, nvmlDeviceGetMaxMigDeviceCount, (nvmlDevice_t dev, unsigned int *count)) \

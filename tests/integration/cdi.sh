@@ -60,8 +60,14 @@ for n in 0 "$uuid0" 1 "lease-$lid"; do
 done
 $B/gpuplex cdi ls --json >ls.json
 [ "$(json 'len(j)' ls.json)" = 5 ] || fail "cdi ls --json: $(cat ls.json)"
+# --output into a directory that does not exist yet: made
 $B/gpuplex cdi generate --output "$TEST_TMP/gen/spec.json"
 cmp -s gen.json gen/spec.json || fail "generate --output differs from stdout"
+# one that cannot be: the error names --output (I/O error, exit 9)
+expect_rc 9 $B/gpuplex cdi generate --output "$TEST_TMP/gen.json/spec.json"
+expect_err "^gpuplex: --output: creating $TEST_TMP/gen.json/"
+expect_rc 2 $B/gpuplex cdi ls --output x.json
+expect_err "--output is for 'cdi generate'"
 expect_rc 2 $B/gpuplex cdi frobnicate
 expect_err "unknown subcommand 'frobnicate'"
 expect_rc 0 $B/gpuplex lease rm "$lid"
@@ -123,12 +129,22 @@ set -e
 [ $rc != 0 ] && grep -q "unresolvable CDI devices" gone.out || { cat gone.out; fail "a released lease's device resolved"; }
 expect_rc 0 $B/gpuplex lease rm "$xid"
 
+# timeslice on GPU 1: that GPU's node only, the interposer and the arbiter the leases share
+tid=$($B/gpuplex lease create --mode timeslice --weight 2 --memory 1G --gpu 1 2>/dev/null)
+prun "gpuplex.dev/gpu=lease-$tid" sh -c 'ls /dev; echo "preload=$LD_PRELOAD"; ls "$GPUPLEX_RUN_DIR"' \
+    >tdevs.txt || fail "podman run --device lease-$tid"
+grep -qx nvidia1 tdevs.txt && ! grep -qx nvidia0 tdevs.txt && grep -q "^preload=.*libgpuplex-cuda.so" tdevs.txt &&
+    grep -qx arbiter tdevs.txt || { cat tdevs.txt; fail "timeslice container's nodes and mounts"; }
+expect_rc 0 $B/gpuplex lease rm "$tid"
+
 # a mig lease: the MIG device (named as nvidia-ctk names it) and its lease's device
 expect_rc 0 $B/gpuplex mig apply --gpu 1 --demand 3g.40gb=1
 mid=$($B/gpuplex lease create --mig-profile 3g.40gb 2>/dev/null)
 $B/gpuplex cdi ls --spec cdi/gpuplex.json >m.txt
 grep -qx "gpuplex.dev/gpu=1:0" m.txt && grep -qx "gpuplex.dev/gpu=lease-$mid" m.txt &&
     grep -q "gpuplex.dev/gpu=MIG-" m.txt || { cat m.txt; fail "the spec lacks the MIG device or lease-$mid"; }
+prun "gpuplex.dev/gpu=lease-$mid" ls /dev >mdevs.txt || fail "podman run --device lease-$mid"
+grep -qx nvidia1 mdevs.txt && ! grep -qx nvidia0 mdevs.txt || { cat mdevs.txt; fail "mig container's nodes"; }
 prun "gpuplex.dev/gpu=lease-$mid" gpuplex-burn --json --alloc-mib 64 >mig.json || fail "burn, mig"
 [ "$(json '30000 < j["mem_total_mib"] < 50000' mig.json)" = True ] ||
     fail "mig: the container sees its instance's memory: $(cat mig.json)"

@@ -179,7 +179,7 @@ run_ctr --mode vgpu --memory 1G --container $IMG --network none $ENVA -- \
 [ "$(active)" = 0 ] || fail "leases left with gpuplexd: $(cat act.json)"
 # a lease for containers whose poststop hook is taken out (a copy of the daemon's spec in
 # another dir, which podman reads instead): the reconciler releases it, in interval + grace
-lid=$($B/gpuplex lease create --mode vgpu --memory 1G --label gpuplex.container=1 2>/dev/null)
+lid=$($B/gpuplex lease create --mode vgpu --memory 1G --for-container 2>/dev/null)
 mkdir -p cdi2
 python3 - "$SPEC" "$lid" cdi2/gpuplex.json <<'PY'
 import json, sys

@@ -90,6 +90,43 @@ CUDA_VISIBLE_DEVICES=0 q | grep -q "^NVIDIA H100 80GB HBM3 MIG 3g.40gb|60|" ||
 [ "$(env -u CUDA_VISIBLE_DEVICES python3 q.py "$SIMLIB" | tr ';' '\n' | cut -d'|' -f1)" = \
   "NVIDIA H100 80GB HBM3 MIG 3g.40gb
 NVIDIA H100 80GB HBM3" ] || fail "default enumeration: $(env -u CUDA_VISIBLE_DEVICES python3 q.py "$SIMLIB")"
+# NVML's make-up of a MIG device (nvmlDeviceGetAttributes_v2, and the name
+# before _v2): its compute instance's SMs and slices, its GPU instance's
+# engines, slices and memory, which is also nvmlDeviceGetMemoryInfo's total on
+# that handle; a whole GPU's handle is NOT_SUPPORTED (3), as with the driver.
+cat >a.py <<'EOF'
+import ctypes, os, sys
+nv = ctypes.CDLL(os.path.join(sys.argv[1], "libnvidia-ml.so.1"))
+class A(ctypes.Structure):
+    _fields_ = [(f, ctypes.c_uint) for f in ("sms", "ce", "dec", "enc", "jpeg", "ofa", "gi_slices",
+                                               "ci_slices")] + [("mib", ctypes.c_ulonglong)]
+class M(ctypes.Structure):
+    _fields_ = [("total", ctypes.c_ulonglong), ("free", ctypes.c_ulonglong), ("used", ctypes.c_ulonglong)]
+assert nv.nvmlInit_v2() == 0
+d, a, m = ctypes.c_void_p(), A(), M()
+if sys.argv[2].startswith("MIG-"):
+    assert nv.nvmlDeviceGetHandleByUUID(sys.argv[2].encode(), ctypes.byref(d)) == 0
+else:
+    assert nv.nvmlDeviceGetHandleByIndex_v2(int(sys.argv[2]), ctypes.byref(d)) == 0
+r1 = nv.nvmlDeviceGetAttributes_v2(d, ctypes.byref(a))
+r0 = nv.nvmlDeviceGetAttributes(d, ctypes.byref(A()))
+if r1 != 0:
+    print("rc=%d/%d" % (r1, r0))
+    sys.exit(0)
+assert r0 == 0 and nv.nvmlDeviceGetMemoryInfo(d, ctypes.byref(m)) == 0
+print("%d sm %d ce %d dec %d enc %d jpeg %d ofa %d/%d slices %d MiB %s" % (
+    a.sms, a.ce, a.dec, a.enc, a.jpeg, a.ofa, a.gi_slices, a.ci_slices, a.mib,
+    "=meminfo" if m.total == a.mib << 20 else "!= meminfo %d" % (m.total >> 20)))
+EOF
+[ "$(python3 a.py "$SIMLIB" "$big")" = "60 sm 3 ce 3 dec 0 enc 3 jpeg 0 ofa 3/3 slices 40448 MiB =meminfo" ] ||
+    fail "nvmlDeviceGetAttributes_v2 of $big: $(python3 a.py "$SIMLIB" "$big")"
+[ "$(python3 a.py "$SIMLIB" "$small")" = "16 sm 1 ce 1 dec 0 enc 1 jpeg 0 ofa 1/1 slices 9984 MiB =meminfo" ] ||
+    fail "nvmlDeviceGetAttributes_v2 of $small: $(python3 a.py "$SIMLIB" "$small")"
+for gpu in 0 1; do
+    [ "$(python3 a.py "$SIMLIB" $gpu)" = "rc=3/3" ] ||
+        fail "nvmlDeviceGetAttributes_v2 of GPU $gpu (a whole GPU): $(python3 a.py "$SIMLIB" $gpu)"
+done
+
 # An unknown MIG UUID selects nothing.
 expect_rc 1 env CUDA_VISIBLE_DEVICES=MIG-00000000-0000-5000-8000-000000000000 "$BURN"
 expect_err "selects none .*gpuplex mig ls"

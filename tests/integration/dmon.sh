@@ -192,6 +192,9 @@ until "$GPX" dmon --leases -c 1 -i 1 >mig.txt && grep -q "used_mib=256 total_mib
 done
 cat mig.txt
 [ "$(grep -c '^   M1 ' mig.txt)" = 2 ] || fail "MIG rows"
+# a GPU in MIG mode has no utilization (the driver answers NOT_SUPPORTED): sm and mem '-'
+awk '$1 == "1" { n++; if ($5 != "-" || $6 != "-") exit 1 } END { exit n != 1 }' mig.txt ||
+    fail "the MIG-mode GPU's sm/mem: $(grep '^    1 ' mig.txt)"
 grep -Eq "^   M1 .* gi=[0-9]+ profile=1g.10gb uuid=MIG-[0-9a-f-]{36} used_mib=256 total_mib=9984 lease=$m procs=1$" mig.txt ||
     fail "the leased instance's row"
 grep -Eq "^   M1 .* profile=3g.40gb .* used_mib=0 total_mib=40448 lease=- procs=0$" mig.txt ||
@@ -215,6 +218,8 @@ PIDS=""
 "$GPX" dmon --leases --json -c 1 -i 1 >mig.json
 [ "$(python3 -c 'import json,sys; print(sorted((r.get("profile"), r.get("lease")) for r in map(json.loads, open(sys.argv[1])) if r["type"] == "mig"))' mig.json)" = \
   "[('1g.10gb', '$m'), ('3g.40gb', None)]" ] || fail "--json MIG rows: $(cat mig.json)"
+[ "$(python3 -c 'import json,sys; print([(r["sm"], r["mem"]) for r in map(json.loads, open(sys.argv[1])) if r["type"] == "gpu"])' mig.json)" = \
+  "[(None, None)]" ] || fail "--json: the MIG-mode GPU's sm/mem not null: $(cat mig.json)"
 "$GPX" lease rm "$m" >/dev/null
 
 # Bad flags: the error names the valid values.
@@ -225,9 +230,41 @@ expect_err "valid: D \(date\), T \(time\), DT"
 expect_rc 2 "$GPX" dmon -c 0
 expect_rc 2 "$GPX" dmon -d abc
 expect_rc 2 "$GPX" dmon --frobnicate
-expect_err "valid: -s, -d, -c, -i, -o, --leases, --json, --server, --help"
+expect_err "valid: -s, -d, -c, -i, -o \(or --select, --delay, --count, --id, --options\), --leases, --json, --server, --help"
 expect_rc 5 "$GPX" dmon -i 0,7 -c 1
 expect_err "no GPU 7 on this node; valid: 0, 1"
+expect_rc 5 "$GPX" dmon -i GPU-00000000-0000-0000-0000-000000000000 -c 1
+expect_err "no GPU GPU-00000000-0000-0000-0000-000000000000 on this node; valid: 0, 1"
+expect_rc 2 "$GPX" dmon -i -1
+expect_err "'-1' is not a GPU \(a comma list of indexes, GPU UUIDs or PCI bus ids"
+expect_rc 2 "$GPX" dmon -i MIG-3648c1b8-3efe-55c7-8acf-7f6a03497db3
+expect_err "is a MIG device; dmon shows whole GPUs"
+expect_rc 2 "$GPX" dmon -d 0
+expect_rc 2 "$GPX" dmon -d -1
+expect_rc 2 "$GPX" dmon -c -1
+
+# -i as nvidia-smi's: index, UUID or PCI bus id (any case, with or without the domain); and
+# nvidia-smi's long option names.
+uuid1=$("$GPX" ls --query-gpu=uuid --format=csv,noheader | sed -n 2p)
+bus1=$("$GPX" ls --query-gpu=pci.bus_id --format=csv,noheader | sed -n 2p)
+short1=$(echo "$bus1" | sed 's/^[0-9A-Fa-f]*://' | tr 'A-F' 'a-f')
+for sel in 1 "$uuid1" "$bus1" "$short1"; do
+    "$GPX" dmon -s p -c 1 -i "$sel" >sel.txt
+    [ "$(grep -vc '^#' sel.txt)" = 1 ] && grep -q '^    1 ' sel.txt || fail "-i $sel: $(cat sel.txt)"
+done
+"$GPX" dmon --select u --count 2 --delay 0.1 --id "0,$uuid1" --options T >long.txt
+grep -q '^#Time        gpu     sm    mem' long.txt && [ "$(grep -c '^ [0-9:]\{8\}      [01] ' long.txt)" = 4 ] ||
+    fail "long options: $(cat long.txt)"
+
+# A reader that goes away (dmon | head): dmon ends at once and quietly, killed by SIGPIPE as
+# nvidia-smi is, or with SIGPIPE ignored, status 0.
+"$GPX" dmon -d 0.05 2>pipe.err | head -3 >pipe.txt
+[ "$(wc -l <pipe.txt)" = 3 ] && [ ! -s pipe.err ] || fail "dmon | head: $(cat pipe.txt pipe.err)"
+(
+    trap '' PIPE
+    "$GPX" dmon -d 0.05 2>pipe.err | head -1 >/dev/null
+) || fail "dmon | head with SIGPIPE ignored"
+[ ! -s pipe.err ] || fail "dmon | head with SIGPIPE ignored: $(cat pipe.err)"
 
 # Ctrl-C ends it cleanly (status 0) between samples.
 "$GPX" dmon -d 0.2 >sigint.txt &

@@ -1,6 +1,7 @@
 # bench/functions/run in a tiny configuration (0.3 s per row, 1 cold start), so that the bench
 # cannot rot: it runs end to end on the simulator, answers only 2xx, and its --json carries the
-# figures RESULTS.md quotes (routing_overhead_us_p50, scale_4_ratio, cold_start_ms). No goal
+# figures RESULTS.md quotes (routing_overhead_us_p50, scale_4_ratio, cold_start_ms,
+# relay_overhead_us_p50: the bare relay's row ran). No goal
 # is checked here: a loaded CI machine says nothing about them.
 . "$SRC_DIR/tests/integration/lib.sh"
 command -v cc >/dev/null || fail "bench/functions needs a C compiler (cc)"
@@ -12,7 +13,8 @@ set -e
 [ "$rc" = 0 ] || { cat "$TEST_TMP/bench.err" >&2; fail "bench/functions/run exited $rc"; }
 j=$TEST_TMP/bench.json
 [ "$(json 'j["errors"]' "$j")" = 0 ] || fail "non-2xx answers: $(cat "$j")"
-[ "$(json 'all(k in j for k in ("routing_overhead_us_p50", "scale_4_ratio", "cold_start_ms"))' "$j")" = True ] ||
+[ "$(json 'all(k in j for k in ("routing_overhead_us_p50", "scale_4_ratio", "cold_start_ms",
+    "relay_overhead_us_p50"))' "$j")" = True ] ||
     fail "keys missing: $(cat "$j")"
 [ "$(json 'j["cold_start_ms"] > 0 and j["scale_4_ratio"] > 0 and j["cold_starts"] == 1' "$j")" = True ] ||
     fail "figures: $(cat "$j")"

@@ -83,6 +83,27 @@ done
 expect_rc 0 env -i PATH="$bin:/usr/bin:/bin" GPUPLEX_SERVER="$TEST_TMP/d.sock" \
     ASAN_OPTIONS="$ASAN_OPTIONS" gpuplex status --json
 [ "$(json 'j["daemon"]["gpus"]' "$TEST_TMP/out")" = 1 ] || fail "status through the installed gpuplexd: $(cat "$TEST_TMP/out")"
+# the web dashboard is installed with the daemon (SHAREDIR/gpuplex/web, the chart library
+# beside the page) and the installed gpuplexd serves it from there: GET / on its socket
+for f in index.html app.js style.css uPlot.iife.min.js uPlot.min.css; do
+    [ -f "$root/usr/share/gpuplex/web/$f" ] || fail "not installed: /usr/share/gpuplex/web/$f"
+done
+python3 - "$TEST_TMP/d.sock" <<'EOF' || fail "the installed gpuplexd does not serve its dashboard at /"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    c = s.recv(65536)
+    if not c:
+        break
+    data += c
+head = data.split(b"\r\n\r\n", 1)[0]
+ok = head.startswith(b"HTTP/1.1 200") and b"text/html" in head and b"/web/uPlot.iife.min.js" in data
+sys.exit(0 if ok else "GET /: %r" % head)
+EOF
 kill "$(cat "$TEST_TMP/gpxd.pid")"
 wait "$(cat "$TEST_TMP/gpxd.pid")" || :
 rm -f "$TEST_TMP/gpxd.pid"

@@ -150,7 +150,7 @@ static void open_region(void)
 
 static uint64_t used(void)
 {
-    return atomic_load(&region.usage->used);
+    return gpx_lease_used(region.usage); /* allocated: the shared total less the credits */
 }
 
 static uint64_t refused(void)

@@ -35,6 +35,12 @@ grep -q '^1, NVIDIA A100-SXM4-40GB, GPU-.*, 40960 MiB, 0 MiB, 40960 MiB, ' csv.t
 40960, 1, 400.00" ] || fail "nounits: $(cat nu.txt)"
 "$GPX" ls --query-gpu=index,utilization.gpu,clocks.sm --format=csv,noheader,nounits >both.txt
 grep -Eqx '0, [0-9]+, [0-9]+' both.txt || fail "noheader,nounits: $(cat both.txt)"
+# the --format words in any order, as nvidia-smi takes them
+for f in nounits,noheader,csv noheader,csv,nounits; do
+    "$GPX" ls --query-gpu=memory.total,index,power.limit --format=$f >anyorder.txt
+    [ "$(cat anyorder.txt)" = "81559, 0, 700.00
+40960, 1, 400.00" ] || fail "--format=$f: $(cat anyorder.txt)"
+done
 # the default format is csv
 "$GPX" ls --query-gpu=index,name >def.txt
 [ "$(cat def.txt)" = "index, name
@@ -44,6 +50,9 @@ grep -Eqx '0, [0-9]+, [0-9]+' both.txt || fail "noheader,nounits: $(cat both.txt
 # Unknown field, unknown format word: errors naming the valid ones.
 expect_rc 2 "$GPX" ls --query-gpu=index,fan.speed --format=csv
 expect_err "unknown field 'fan.speed'; valid fields: index, name .*memory.used.*clocks.current.sm \(or clocks.sm\).*mig.mode.current"
+# ... and on standard output nvidia-smi's own line and blank line (what scripts look for)
+[ "$(cat "$TEST_TMP/out")" = 'Field "fan.speed" is not a valid field to query.' ] &&
+    [ "$(wc -l <"$TEST_TMP/out")" = 2 ] || fail "nvidia-smi's unknown-field output: $(cat "$TEST_TMP/out")"
 expect_rc 2 "$GPX" ls --query-gpu=index --format=json
 expect_err "--format: unknown 'json'; valid: csv, noheader, nounits"
 expect_rc 2 "$GPX" ls --query-gpu=index --json
@@ -63,6 +72,9 @@ grep -q "(UUID: $(json 'j[1]["instances"][0]["uuid"]' mig.json))" L1.txt || fail
 "$GPX" ls --query-gpu=index,mig.mode.current --format=csv,noheader >mm.txt
 [ "$(cat mm.txt)" = "0, Disabled
 1, Enabled" ] || fail "mig.mode.current: $(cat mm.txt)"
+# the driver has no utilization for a GPU in MIG mode: [N/A], as nvidia-smi prints it
+"$GPX" ls --query-gpu=index,utilization.gpu,utilization.memory --format=csv,noheader >mu.txt
+[ "$(sed -n 2p mu.txt)" = "1, [N/A], [N/A]" ] || fail "utilization of the MIG-mode GPU: $(cat mu.txt)"
 
 # --query-lease: one line per active lease, [N/A] where a field does not apply.
 "$GPX" ls --query-lease=id,mode --format=csv >none.txt

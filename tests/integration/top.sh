@@ -189,6 +189,16 @@ screen
 check_layout 132 40
 grep -q "^$c " "$TEST_TMP/screen.txt" || fail "lease $c lost after the resize"
 cp "$TEST_TMP/screen.txt" "$ART/top$SFX-132x40.txt"
+# GPU 1 is in MIG mode, where the driver has no utilization (NVML: NOT_SUPPORTED): its UTIL
+# bar says '-' and its graph stays empty, never a made-up 0 %
+grep -A1 '^GPU 1 ' "$TEST_TMP/screen.txt" | grep -Eq '^  UTIL \[ +-\]$' ||
+    fail "the MIG-mode GPU's UTIL: $(grep -A1 '^GPU 1 ' "$TEST_TMP/screen.txt")"
+# A 20x5 terminal: still one header on top and one footer at the bottom, nothing wider
+$T resize-window -t top -x 20 -y 5
+wait_screen '^F6/s Sort  <> Column$'
+check_layout 20 5
+$T resize-window -t top -x 132 -y 40
+wait_screen "^GPU 1 "
 
 # q: exit status 0, the shell's screen back (not the alternate one), the prompt after it.
 $T send-keys -t top q

@@ -83,6 +83,9 @@ async function main() {
     .replace(/\s+/g, ' '));
   await page.locator('#usage tbody tr[data-tenant]').first().waitFor();
   for (const g of await page.locator('.gpu .facts').allInnerTexts()) log('gpu:', g);
+  // the GPU in MIG mode: the driver has no utilization for it (NVML NOT_SUPPORTED): '–'
+  const migFacts = await page.locator(`.gpu[data-gpu="${T.mig_gpu}"] .facts`).innerText();
+  if (!migFacts.startsWith('util – ·')) fail(`the MIG-mode GPU's utilization: ${migFacts}`);
   await page.waitForTimeout(8000); // some history in the charts (the screenshot is in docs/)
   await page.screenshot({ path: T.screenshot, fullPage: true });
   log('screenshot', T.screenshot);
@@ -129,6 +132,12 @@ async function main() {
   await page.click('#login-form button[type=submit]');
   await page.locator('#error').filter({ hasText: 'UNAUTH' }).waitFor();
   log('error shown:', await page.locator('#error').innerText());
+  // ... and nothing of the node: no GPU, no lease, no metering row, the dashboard hidden
+  await page.waitForTimeout(1500);
+  const shown = await page.evaluate(() => document.querySelectorAll(
+    '.gpu, #leases tr[data-lease], #usage tbody tr[data-tenant]').length);
+  if (shown || !(await page.locator('#dash').isHidden()) || (await page.locator('#who').innerText()))
+    fail(`a wrong token sees the node's data (${shown} elements)`);
   // the 401 itself is the one console message Chromium writes
   const other = consoleErrors.filter((m) => !/status of 401/.test(m));
   if (other.length) fail('console errors: ' + other.join(' | '));

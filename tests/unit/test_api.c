@@ -1089,6 +1089,53 @@ static void test_mig_routes(void **state)
     expect(f, ADMIN, "POST", "/v1/gpus/0/mig", "{\"enabled\":true}", 409, NULL);
 }
 
+/*
+ * Labels starting with "gpuplex." are gpuplexd's own: its VM, function and container machinery
+ * acts on leases that carry them (ends them with a VM or worker, releases them as orphans at
+ * start, releases them when their last container stops). POST /v1/leases refuses them from
+ * anybody, the admin too (400 naming the field and the prefix), and nothing is made;
+ * "for_container": true is how a caller asks for a lease made for containers.
+ */
+static void test_labels_reserved(void **state)
+{
+    struct fx *f = *state;
+    team_a(f);
+    json_t *j;
+    static const char *const keys[] = {"gpuplex.vm",      "gpuplex.function", "gpuplex.container",
+                                       "gpuplex.managed", "gpuplex.replica",  "gpuplex.other"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        for (enum who w = TENANT; w <= ADMIN; w++) {
+            char body[160];
+            snprintf(body, sizeof body, "{\"mode\":\"timeslice\",\"labels\":{\"%s\":\"%s\"}}",
+                     keys[i], i == 0 ? "vm-0123456789ab" : "1");
+            expect(f, w, "POST", "/v1/leases", body, 400, &j);
+            assert_string_equal(err_code(j), "INVALID");
+            if (!strstr(err_msg(j), "field 'labels'") || !strstr(err_msg(j), "'gpuplex.'") ||
+                !strstr(err_msg(j), keys[i]))
+                fail_msg("%s: '%s' names not the field, the key and the prefix", keys[i],
+                         err_msg(j));
+            json_decref(j);
+        }
+    expect(f, ADMIN, "GET", "/v1/leases", NULL, 200, &j);
+    assert_int_equal(json_array_size(j), 0);
+    json_decref(j);
+    /* made for containers: the label comes from gpuplexd, next to the caller's own */
+    expect(f, TENANT, "POST", "/v1/leases",
+           "{\"mode\":\"timeslice\",\"for_container\":true,\"labels\":{\"team\":\"ml\"}}", 201, &j);
+    json_t *lab = json_object_get(j, "labels");
+    assert_string_equal(json_string_value(json_object_get(lab, "gpuplex.container")), "1");
+    assert_string_equal(json_string_value(json_object_get(lab, "team")), "ml");
+    assert_int_equal(json_object_size(lab), 2);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/leases/%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    expect(f, TENANT, "DELETE", path, NULL, 200, NULL);
+    expect(f, TENANT, "POST", "/v1/leases", "{\"mode\":\"timeslice\",\"for_container\":1}", 400,
+           &j);
+    assert_non_null(strstr(err_msg(j), "field 'for_container' must be true or false"));
+    json_decref(j);
+}
+
 int main(void)
 {
     gpx_log_set_level(GPX_LOG_ERROR);
@@ -1096,6 +1143,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_every_route_every_role), T(test_anonymous),   T(test_not_found_and_methods),
         T(test_bad_requests),           T(test_json_bodies), T(test_mig_routes),
+        T(test_labels_reserved),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,6 +117,14 @@ static void test_devices(void **state)
     assert_int_equal(v, 9);
     assert_int_equal(cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_WARP_SIZE, 0), 0);
     assert_int_equal(v, 32);
+    /* deviceQuery's texture lines, as on a real H100 (attribute numbers: cuda.h). */
+    const int tex[][2] = {{21, 131072}, {22, 131072}, {23, 65536}, {24, 16384},  {25, 16384},
+                          {26, 16384},  {42, 32768},  {43, 2048},  {27, 32768},  {28, 32768},
+                          {29, 2048},   {30, 512},    {54, 2046},  {72, 2097120}};
+    for (size_t i = 0; i < sizeof tex / sizeof tex[0]; i++) {
+        assert_int_equal(cuDeviceGetAttribute(&v, (CUdevice_attribute)tex[i][0], 0), 0);
+        assert_int_equal(v, tex[i][1]);
+    }
     assert_int_equal(cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_PCI_BUS_ID, 1), 0);
     assert_int_equal(v, (int)st.gpus[1].pci_bus);
     assert_int_equal(cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, 0), 0);

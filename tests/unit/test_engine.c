@@ -1911,6 +1911,79 @@ static void test_spec_slurm_naming(void **state)
     gpx_lease_spec_clear(&s);
 }
 
+/*
+ * Labels starting with "gpuplex." are gpuplexd's own (its VM, function and container machinery
+ * acts on them): a caller's --label / "labels" with one is refused naming the field and the
+ * prefix; gpuplex's own code adds them (gpx_lease_spec_label), and a lease made for
+ * containers asks with for_container, to which the engine adds gpuplex.container=1.
+ */
+static void test_labels_reserved(void **state)
+{
+    struct fx *f = *state;
+    open_engine(f, 0, GPX_PLACE_BINPACK, 1.0);
+    gpx_error err = {0};
+    static const char *const keys[] = {"gpuplex.vm",      "gpuplex.function", "gpuplex.container",
+                                       "gpuplex.managed", "gpuplex.replica",  "gpuplex.anything",
+                                       "gpuplex."};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char kv[64];
+        snprintf(kv, sizeof kv, "%s=1", keys[i]);
+        assert_true(gpx_label_reserved(keys[i]));
+        expect_set_error(GPX_F_LABELS, kv, GPX_NAMING_CLI, "--label: label key '");
+        expect_set_error(GPX_F_LABELS, kv, GPX_NAMING_CLI,
+                         "reserved: keys starting with 'gpuplex.'");
+        expect_set_error(GPX_F_LABELS, kv, GPX_NAMING_CLI, "--for-container");
+        expect_set_error(GPX_F_LABELS, kv, GPX_NAMING_API, "field 'labels': label key '");
+        expect_set_error(GPX_F_LABELS, kv, GPX_NAMING_API, "'gpuplex.'");
+        expect_set_error(GPX_F_LABELS, kv, GPX_NAMING_API, "\"for_container\": true");
+    }
+    /* only the prefix with its dot: other keys that merely start alike are a tenant's */
+    static const char *const free_keys[] = {"gpuplex",      "gpuplex_bench", "gpuplex-x",
+                                            "x.gpuplex.vm", "GPUPLEX.vm",    "bench"};
+    struct gpx_lease_spec s;
+    gpx_lease_spec_init(&s);
+    for (size_t i = 0; i < sizeof free_keys / sizeof free_keys[0]; i++) {
+        char kv[64];
+        snprintf(kv, sizeof kv, "%s=1", free_keys[i]);
+        assert_false(gpx_label_reserved(free_keys[i]));
+        assert_int_equal(gpx_lease_spec_set(&s, GPX_F_LABELS, kv, GPX_NAMING_CLI, &err), 0);
+    }
+    gpx_lease_spec_clear(&s);
+    /* gpuplex's own paths add them directly */
+    gpx_lease_spec_init(&s);
+    assert_int_equal(
+        gpx_lease_spec_label(&s, "gpuplex.vm", "vm-0123456789ab", GPX_NAMING_API, &err), 0);
+    assert_int_equal(gpx_lease_spec_user_label(&s, "gpuplex.function", "f", GPX_NAMING_API, &err),
+                     -1);
+    assert_string_equal(s.labels, "{\"gpuplex.vm\":\"vm-0123456789ab\"}");
+    gpx_lease_spec_clear(&s);
+
+    /* made for containers: the engine adds the label, next to the caller's own */
+    struct gpx_lease l;
+    gpx_lease_spec_init(&s);
+    assert_int_equal(gpx_lease_spec_set(&s, GPX_F_MODE, "timeslice", GPX_NAMING_CLI, &err), 0);
+    assert_int_equal(gpx_lease_spec_set(&s, GPX_F_LABELS, "team=ml", GPX_NAMING_CLI, &err), 0);
+    s.for_container = 1;
+    assert_int_equal(gpx_engine_lease_create(f->e, &f->admin, &s, &l, &err), 0);
+    assert_string_equal(l.rec.labels, "{\"gpuplex.container\":\"1\",\"team\":\"ml\"}");
+    assert_string_equal(s.labels, "{\"team\":\"ml\"}"); /* the caller's spec is left alone */
+    must_release(f, &f->admin, l.rec.id);
+    gpx_lease_spec_clear(&s);
+    gpx_lease_spec_init(&s);
+    assert_int_equal(gpx_lease_spec_set(&s, GPX_F_MODE, "timeslice", GPX_NAMING_CLI, &err), 0);
+    s.for_container = 1;
+    assert_int_equal(gpx_engine_lease_create(f->e, &f->admin, &s, &l, &err), 0);
+    assert_string_equal(l.rec.labels, "{\"gpuplex.container\":\"1\"}");
+    assert_null(s.labels);
+    must_release(f, &f->admin, l.rec.id);
+    /* without it: no such label */
+    s.for_container = 0;
+    assert_int_equal(gpx_engine_lease_create(f->e, &f->admin, &s, &l, &err), 0);
+    assert_string_equal(l.rec.labels, "{}");
+    must_release(f, &f->admin, l.rec.id);
+    gpx_lease_spec_clear(&s);
+}
+
 int main(void)
 {
     gpx_log_set_level(GPX_LOG_ERROR);
@@ -1941,6 +2014,7 @@ int main(void)
         cmocka_unit_test(test_spec_check),
         T(test_usage_label),
         cmocka_unit_test(test_spec_slurm_naming),
+        T(test_labels_reserved),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,6 +33,10 @@ static void test_defaults_and_keys(void **state)
     assert_int_equal(c.grace_ms, 30000);
     assert_int_equal(c.watchdog_allowance, 512ULL << 20);
     assert_int_equal(c.watchdog_lease_allowance, 1ULL << 30);
+    /* issue 11: the CDI spec where runtimes read it, in a version podman 4.3 takes */
+    assert_string_equal(c.cdi_spec, "/var/run/cdi/gpuplex.json");
+    assert_string_equal(c.cdi_version, "0.5.0");
+    assert_string_equal(c.container_images, ""); /* managed containers off */
     assert_int_equal(parse(&c,
                            "# comment\n\n  socket = /tmp/x.sock  \nlisten=127.0.0.1:7470\n"
                            "placement = spread\noversubscription = 1.5\ngrace = 500ms\n"

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -191,12 +192,52 @@ static void test_mig(void **state)
     }
 }
 
+/* Labels starting with "gpuplex." are gpuplexd's own (engine.h): refused from a body, in
+ * POST /v1/leases and in a function's or container's "lease"; "for_container" asks for the
+ * one a caller may want, in POST /v1/leases only. */
+static void test_labels_reserved(void **state)
+{
+    (void)state;
+    static const char *const keys[] = {"gpuplex.vm",      "gpuplex.function", "gpuplex.container",
+                                       "gpuplex.managed", "gpuplex.replica",  "gpuplex.x"};
+    struct gpx_lease_spec r;
+    gpx_error e;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char body[160];
+        snprintf(body, sizeof body,
+                 "{\"mode\":\"exclusive\",\"labels\":{\"team\":\"ml\",\"%s\":\"1\"}}", keys[i]);
+        bad(body, "field 'labels': label key 'gpuplex.");
+        bad(body, "is reserved: keys starting with 'gpuplex.' are set by gpuplexd itself");
+        gpx_error_clear(&e);
+        assert_int_equal(gpxd_lease_request_parse(body, strlen(body), &r, &e), -1);
+        assert_non_null(strstr(e.msg, "field 'labels'"));
+        assert_non_null(strstr(e.msg, "'gpuplex.'"));
+    }
+    /* for_container: POST /v1/leases only, a boolean */
+    const char *fc = "{\"mode\":\"exclusive\",\"for_container\":true,\"labels\":{\"a\":\"1\"}}";
+    bad(fc, "unknown field 'for_container'");
+    gpx_error_clear(&e);
+    assert_int_equal(gpxd_lease_request_parse(fc, strlen(fc), &r, &e), 0);
+    assert_int_equal(r.for_container, 1);
+    assert_string_equal(r.labels, "{\"a\":\"1\"}"); /* the engine adds the label */
+    gpx_lease_spec_clear(&r);
+    fc = "{\"mode\":\"exclusive\",\"for_container\":false}";
+    assert_int_equal(gpxd_lease_request_parse(fc, strlen(fc), &r, &e), 0);
+    assert_int_equal(r.for_container, 0);
+    gpx_lease_spec_clear(&r);
+    fc = "{\"mode\":\"exclusive\",\"for_container\":\"yes\"}";
+    assert_int_equal(gpxd_lease_request_parse(fc, strlen(fc), &r, &e), -1);
+    assert_non_null(strstr(e.msg, "field 'for_container' must be true or false"));
+    fc = "{\"mode\":\"exclusive\",\"colour\":1}";
+    assert_int_equal(gpxd_lease_request_parse(fc, strlen(fc), &r, &e), -1);
+    assert_non_null(strstr(e.msg, "owner_pids, for_container)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),
-        cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_tenant_and_time),
+        cmocka_unit_test(test_good), cmocka_unit_test(test_labels_reserved),
+        cmocka_unit_test(test_bad),  cmocka_unit_test(test_tenant_and_time),
         cmocka_unit_test(test_mig),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

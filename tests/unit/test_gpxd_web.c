@@ -194,6 +194,23 @@ static void test_method_and_missing_root(void **st)
     assert_int_equal(rs.status, 404);
     assert_non_null(strstr(rs.body, "web_root"));
     free(rs.body);
+    /* a web_root without the page (an incomplete install): said so, not "no such file" */
+    char empty[PATH_MAX * 2];
+    snprintf(empty, sizeof empty, "%s/web/img", tmp);
+    static const char *const pages[] = {"/", "/index.html", "/web/"};
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        memset(&rs, 0, sizeof rs);
+        gpxd_web_serve(empty, "GET", pages[i], &rs);
+        assert_int_equal(rs.status, 404);
+        assert_non_null(strstr(rs.body, "(index.html) is not in gpuplexd's web_root"));
+        check_headers(&rs);
+        free(rs.body);
+    }
+    memset(&rs, 0, sizeof rs);
+    gpxd_web_serve(empty, "GET", "/web/app.js", &rs);
+    assert_int_equal(rs.status, 404);
+    assert_non_null(strstr(rs.body, "no such file: /web/app.js"));
+    free(rs.body);
 }
 
 static void test_paths_and_root(void **st)

@@ -19,6 +19,7 @@
 #include "interpose/ptrtable.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -38,10 +39,10 @@
 
 static const char *called; /* the last fake entry point reached */
 static int calls;
-static CUresult next_rc; /* what the next fake allocation/free returns */
-static uint64_t next_addr = 0x10000;
-static uint64_t fixed_addr; /* non-zero: hand out this address */
-static size_t fake_pitch;   /* non-zero: the pitch cuMemAllocPitch reports */
+static CUresult next_rc;                     /* what the next fake allocation/free returns */
+static _Atomic uint64_t next_addr = 0x10000; /* threads allocate at once (cross-thread test) */
+static uint64_t fixed_addr;                  /* non-zero: hand out this address */
+static size_t fake_pitch;                    /* non-zero: the pitch cuMemAllocPitch reports */
 static uint64_t fake_free_b = 80ULL << 30, fake_total_b = 80ULL << 30;
 
 static CUresult hit(const char *name)
@@ -57,8 +58,7 @@ static uint64_t addr(void)
 {
     if (fixed_addr)
         return fixed_addr;
-    next_addr += 0x100000;
-    return next_addr;
+    return atomic_fetch_add(&next_addr, 0x100000) + 0x100000;
 }
 
 #define FAKE_ALLOC(fname, type)                                                                    \
@@ -396,7 +396,7 @@ static void lease_mode(uint64_t quota)
     gpx__ip.region.usage = mine.usage;
     gpx__ip.region.limits = &gpx__ip.limits;
     gpx__ip.quota = quota;
-    atomic_store(&gpx__ip.local_used, 0);
+    gpx__ip_local_reset();
     gpx__ip.slot = gpx_lease_attach(&gpx__ip.region, (int32_t)getpid());
     assert_non_null(gpx__ip.slot);
     gpx__ip.mode = GPX_IP_ENFORCE;
@@ -404,7 +404,7 @@ static void lease_mode(uint64_t quota)
 
 static uint64_t used(void)
 {
-    return atomic_load(&region.usage->used);
+    return gpx_lease_used(region.usage); /* allocated: the shared total less the credits */
 }
 
 static int setup(void **state)
@@ -872,6 +872,71 @@ static nvmlReturn_t f_util(nvmlDevice_t dev, nvmlProcessUtilizationSample_t *s, 
     return NVML_SUCCESS;
 }
 
+/* A driver that answers the room before it looks at the buffer: the GPU's whole count. */
+static nvmlReturn_t f_list_room_first(nvmlDevice_t dev, unsigned int *count,
+                                      nvmlProcessInfo_t *infos)
+{
+    unsigned int room = count ? *count : 0;
+    if (count && room < fake_n) {
+        *count = fake_n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    return f_list(dev, count, infos);
+}
+
+static nvmlReturn_t f_acct_pids(nvmlDevice_t dev, unsigned int *count, unsigned int *pids)
+{
+    (void)dev;
+    if (!count || (*count && !pids))
+        return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned int room = *count;
+    *count = fake_n;
+    if (room < fake_n)
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    memcpy(pids, fake_pids, fake_n * sizeof *pids);
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t f_acct_stats(nvmlDevice_t dev, unsigned int pid, nvmlAccountingStats_t *st)
+{
+    (void)dev;
+    (void)st;
+    for (unsigned int i = 0; i < fake_n; i++)
+        if (fake_pids[i] == pid)
+            return NVML_SUCCESS;
+    return NVML_ERROR_NOT_FOUND;
+}
+
+/* nvml.h's nvmlEncoderSessionInfo_t: 8 unsigned ints, the pid second. */
+struct fake_enc {
+    unsigned int session, pid, rest[6];
+};
+
+/* The sessions' protocol: *count == 0 asks the count (NVML_SUCCESS). */
+static nvmlReturn_t f_enc(nvmlDevice_t dev, unsigned int *count, void *out)
+{
+    (void)dev;
+    if (!count)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned int room = *count;
+    *count = fake_n;
+    if (room == 0)
+        return NVML_SUCCESS;
+    if (room < fake_n)
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    struct fake_enc *e = out;
+    for (unsigned int i = 0; i < fake_n; i++)
+        e[i] = (struct fake_enc){.session = 100 + i, .pid = fake_pids[i]};
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t f_acct_stats_v2(nvmlDevice_t dev, void *stats)
+{
+    unsigned int pid;
+    memcpy(&pid, stats, sizeof pid);
+    return f_acct_stats(dev, pid, NULL);
+}
+
 static nvmlReturn_t f_versioned(nvmlDevice_t dev, void *versioned)
 {
     (void)dev;
@@ -961,6 +1026,61 @@ static void test_nvml_processes(void **state)
                      NVML_ERROR_INVALID_ARGUMENT);
     assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v3(NULL, NULL, p),
                      NVML_ERROR_INVALID_ARGUMENT);
+    /* Room but no buffer, with a driver that reports the room first: never the GPU's count. */
+    gpx__ip_nvml.nvmlDeviceGetComputeRunningProcesses_v2 = f_list_room_first;
+    n = 3;
+    assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v2(NULL, &n, NULL),
+                     NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(n, 3);
+    n = 0;
+    assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v2(NULL, &n, NULL),
+                     NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(n, 2);
+    /* Accounting: the lease's live processes, and only their stats. */
+    gpx__ip_nvml.nvmlDeviceGetAccountingPids = f_acct_pids;
+    gpx__ip_nvml.nvmlDeviceGetAccountingStats = f_acct_stats;
+    unsigned int ap[8];
+    n = 0;
+    assert_int_equal(nvmlDeviceGetAccountingPids(NULL, &n, NULL), NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(n, 2);
+    n = 4;
+    assert_int_equal(nvmlDeviceGetAccountingPids(NULL, &n, NULL), NVML_ERROR_INVALID_ARGUMENT);
+    n = 8;
+    assert_int_equal(nvmlDeviceGetAccountingPids(NULL, &n, ap), NVML_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_int_equal(ap[0], (unsigned int)getppid());
+    assert_int_equal(ap[1], (unsigned int)getpid());
+    nvmlAccountingStats_t *no_stats = NULL; /* the fake never writes it */
+    assert_int_equal(nvmlDeviceGetAccountingStats(NULL, (unsigned int)getppid(), no_stats),
+                     NVML_SUCCESS);
+    assert_int_equal(nvmlDeviceGetAccountingStats(NULL, 3000000, no_stats), NVML_ERROR_NOT_FOUND);
+    assert_int_equal(nvmlDeviceGetAccountingStats(NULL, 1, no_stats), NVML_ERROR_NOT_FOUND);
+    gpx__ip_nvml.nvmlDeviceGetAccountingStats_v2 = f_acct_stats_v2;
+    unsigned int stats_v2[32] = {(unsigned int)getpid()}; /* nvmlAccountingStats_v2_t: pid first */
+    assert_int_equal(nvmlDeviceGetAccountingStats_v2(NULL, stats_v2), NVML_SUCCESS);
+    stats_v2[0] = 3000000;
+    assert_int_equal(nvmlDeviceGetAccountingStats_v2(NULL, stats_v2), NVML_ERROR_NOT_FOUND);
+    /* Encoder sessions (and NvFBC's, the same filter): the lease's own only. */
+    gpx__ip_nvml.nvmlDeviceGetEncoderSessions = f_enc;
+    struct fake_enc enc[8];
+    n = 0;
+    assert_int_equal(nvmlDeviceGetEncoderSessions(NULL, &n, NULL), NVML_SUCCESS);
+    assert_int_equal(n, 2);
+    n = 1;
+    assert_int_equal(
+        nvmlDeviceGetEncoderSessions(NULL, &n, (nvmlEncoderSessionInfo_t *)(void *)enc),
+        NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(n, 2);
+    n = 8;
+    assert_int_equal(
+        nvmlDeviceGetEncoderSessions(NULL, &n, (nvmlEncoderSessionInfo_t *)(void *)enc),
+        NVML_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_int_equal(enc[0].pid, (unsigned int)getppid());
+    assert_int_equal(enc[0].session, 100 + NEIGHBOURS / 2); /* the whole entry moved */
+    assert_int_equal(enc[1].pid, (unsigned int)getpid());
+    gpx__ip_nvml.nvmlDeviceGetFBCSessions = NULL;
+    assert_int_equal(nvmlDeviceGetFBCSessions(NULL, &n, NULL), NVML_ERROR_FUNCTION_NOT_FOUND);
     /* An entry point the driver lacks. */
     gpx__ip_nvml.nvmlDeviceGetGraphicsRunningProcesses_v2 = NULL;
     assert_int_equal(nvmlDeviceGetGraphicsRunningProcesses_v2(NULL, &n, p),
@@ -1003,6 +1123,13 @@ static void test_nvml_processes(void **state)
     n = 0;
     assert_int_equal(nvmlDeviceGetComputeRunningProcesses_v3(NULL, &n, NULL),
                      NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(n, NEIGHBOURS + 3);
+    n = 0;
+    assert_int_equal(nvmlDeviceGetAccountingPids(NULL, &n, NULL), NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(n, NEIGHBOURS + 3);
+    assert_int_equal(nvmlDeviceGetAccountingStats(NULL, 3000000, NULL), NVML_SUCCESS);
+    n = 0;
+    assert_int_equal(nvmlDeviceGetEncoderSessions(NULL, &n, NULL), NVML_SUCCESS);
     assert_int_equal(n, NEIGHBOURS + 3);
     /* The versioned queries: hidden under a lease, passed through without one. */
     gpx__ip_nvml.nvmlDeviceGetRunningProcessDetailList = NULL;
@@ -1078,6 +1205,76 @@ static void test_fail_closed(void **state)
     assert_int_equal(f, 0);
 }
 
+/*
+ * Threads allocating through the hooks and freeing each other's pointers
+ * (the free on another thread than the allocation's: the pointer table's
+ * cross-thread take, the private count's cells going negative) keep the
+ * lease's figure and the private count exact.
+ */
+#define IPX_THREADS 4
+#define IPX_BLOCKS  256
+#define IPX_ROUNDS  40
+#define IPX_SIZE    (64 * 1024ULL)
+
+struct ipx {
+    pthread_barrier_t *bar;
+    CUdeviceptr (*ptrs)[IPX_BLOCKS];
+    _Atomic int *failed;
+    int me;
+};
+
+static void *ipx_thread(void *p)
+{
+    struct ipx *t = p;
+    for (int round = 0; round < IPX_ROUNDS; round++) {
+        for (int i = 0; i < IPX_BLOCKS; i++)
+            if (cuMemAlloc_v2(&t->ptrs[t->me][i], IPX_SIZE) != CUDA_SUCCESS)
+                atomic_store(t->failed, 1);
+        pthread_barrier_wait(t->bar);
+        if (t->me == 0 && (used() != IPX_THREADS * IPX_BLOCKS * IPX_SIZE ||
+                           gpx__ip_local_used() != IPX_THREADS * IPX_BLOCKS * IPX_SIZE))
+            atomic_store(t->failed, 2);
+        pthread_barrier_wait(t->bar);
+        for (int i = 0; i < IPX_BLOCKS; i++)
+            if (cuMemFree_v2(t->ptrs[(t->me + 1) % IPX_THREADS][i]) != CUDA_SUCCESS)
+                atomic_store(t->failed, 3);
+        pthread_barrier_wait(t->bar);
+        if (t->me == 0 && (used() != 0 || gpx__ip_local_used() != 0))
+            atomic_store(t->failed, 4);
+        pthread_barrier_wait(t->bar);
+    }
+    return NULL;
+}
+
+static void test_cross_thread_free(void **state)
+{
+    (void)state;
+    lease_mode(IPX_THREADS * IPX_BLOCKS * IPX_SIZE); /* exactly what is live at once */
+    static CUdeviceptr ptrs[IPX_THREADS][IPX_BLOCKS];
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, IPX_THREADS);
+    _Atomic int failed = 0;
+    struct ipx t[IPX_THREADS];
+    pthread_t th[IPX_THREADS];
+    uint64_t entries = gpx__pt_count();
+    for (int k = 0; k < IPX_THREADS; k++) {
+        t[k] = (struct ipx){&bar, ptrs, &failed, k};
+        assert_int_equal(pthread_create(&th[k], NULL, ipx_thread, &t[k]), 0);
+    }
+    for (int k = 0; k < IPX_THREADS; k++)
+        pthread_join(th[k], NULL);
+    pthread_barrier_destroy(&bar);
+    assert_int_equal(atomic_load(&failed), 0);
+    assert_int_equal(used(), 0);
+    assert_int_equal(gpx__ip_local_used(), 0);
+    assert_int_equal(gpx__pt_count(), entries);
+    /* the credit the threads left is the lease's: the whole quota in one allocation */
+    CUdeviceptr d;
+    assert_int_equal(cuMemAlloc_v2(&d, IPX_THREADS * IPX_BLOCKS * IPX_SIZE), CUDA_SUCCESS);
+    assert_int_equal(cuMemFree_v2(d), CUDA_SUCCESS);
+    assert_int_equal(used(), 0);
+}
+
 /* ---- the pointer table --------------------------------------------------------------------- */
 
 static void test_ptrtable(void **state)
@@ -1102,29 +1299,43 @@ static void test_ptrtable(void **state)
     assert_int_equal(b, 2);
     assert_int_equal(gpx__pt_take(GPX_IP_KIND_DPTR, 0x4000, &b), 1);
     assert_int_equal(b, 1);
-    /* Random inserts and removals against a reference, through several growths. */
-    for (int round = 0; round < 4; round++) {
-        for (int i = 0; i < N; i++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            if (x % 3 == 0 && live[i]) {
-                assert_int_equal(gpx__pt_take(GPX_IP_KIND_ARRAY, keys[i], &b), 1);
-                assert_int_equal(b, keys[i] >> 8);
-                live[i] = 0;
-            } else if (!live[i]) {
-                assert_int_equal(gpx__pt_insert(GPX_IP_KIND_ARRAY, keys[i], keys[i] >> 8, &stale),
-                                 0);
-                assert_int_equal(stale, 0);
-                live[i] = 1;
+    /* A device pointer handed out again while still recorded: replaced, its bytes stale. */
+    assert_int_equal(gpx__pt_insert(GPX_IP_KIND_DPTR, 0x8000, 5, &stale), 0);
+    assert_int_equal(gpx__pt_insert(GPX_IP_KIND_DPTR, 0x8000, 6, &stale), 0);
+    assert_int_equal(stale, 5);
+    assert_int_equal(gpx__pt_take(GPX_IP_KIND_DPTR, 0x8000, &b), 1);
+    assert_int_equal(b, 6);
+    assert_int_equal(gpx__pt_find(GPX_IP_KIND_DPTR, 0x8000, NULL), 0);
+    /*
+     * Random inserts and removals against a reference, through several growths;
+     * device pointers too: more of them live than the lock-free front table holds,
+     * so some overflow to the locked shards and come back.
+     */
+    for (int kk = 0; kk < 2; kk++) {
+        const uint32_t kind = kk ? GPX_IP_KIND_DPTR : GPX_IP_KIND_ARRAY;
+        memset(live, 0, N);
+        for (int round = 0; round < 4; round++) {
+            for (int i = 0; i < N; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                if (x % 3 == 0 && live[i]) {
+                    assert_int_equal(gpx__pt_take(kind, keys[i], &b), 1);
+                    assert_int_equal(b, keys[i] >> 8);
+                    live[i] = 0;
+                } else if (!live[i]) {
+                    assert_int_equal(gpx__pt_insert(kind, keys[i], keys[i] >> 8, &stale), 0);
+                    assert_int_equal(stale, 0);
+                    live[i] = 1;
+                }
             }
+            for (int i = 0; i < N; i++)
+                assert_int_equal(gpx__pt_find(kind, keys[i], NULL), live[i]);
         }
         for (int i = 0; i < N; i++)
-            assert_int_equal(gpx__pt_find(GPX_IP_KIND_ARRAY, keys[i], NULL), live[i]);
+            if (live[i])
+                assert_int_equal(gpx__pt_take(kind, keys[i], &b), 1);
+        assert_int_equal(gpx__pt_count(), base);
+        assert_int_equal(gpx__pt_take(kind, keys[0], &b), 0);
     }
-    for (int i = 0; i < N; i++)
-        if (live[i])
-            assert_int_equal(gpx__pt_take(GPX_IP_KIND_ARRAY, keys[i], &b), 1);
-    assert_int_equal(gpx__pt_count(), base);
-    assert_int_equal(gpx__pt_take(GPX_IP_KIND_ARRAY, keys[0], &b), 0);
     free(keys);
     free(live);
 }
@@ -1179,6 +1390,7 @@ int main(void)
         cmocka_unit_test_setup(test_nvml_planted_pid, setup),
         cmocka_unit_test_setup(test_fail_closed, setup),
         cmocka_unit_test_setup(test_ptrtable, setup),
+        cmocka_unit_test_setup(test_cross_thread_free, setup),
         cmocka_unit_test_setup(test_capture, setup),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

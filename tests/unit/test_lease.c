@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,7 +155,7 @@ static void test_round_trip(void **state)
     assert_int_not_equal(r.limits->nonce, 0);
     assert_int_equal(r.limits->nonce, r.usage->nonce);
     assert_int_not_equal(r.limits->created_ns, 0);
-    assert_int_equal(r.usage->used, 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
     gpx_lease_region_close(&r);
     assert_null(r.limits);
     gpx_lease_region_close(&r); /* twice is harmless */
@@ -378,11 +379,11 @@ static void test_reserve_release(void **state)
     assert_int_equal(gpx_lease_reserve(&r, s, 4 * MIB), 0); /* exactly to the edge */
     assert_int_equal(gpx_lease_reserve(&r, s, 1), -1);
     assert_int_equal(r.usage->refused, 1);
-    assert_int_equal(r.usage->used, 10 * MIB);
-    assert_int_equal(s->used, 10 * MIB);
+    assert_int_equal(gpx_lease_used(r.usage), 10 * MIB);
+    assert_int_equal(gpx_lease_slot_used(s), 10 * MIB);
     gpx_lease_unaccount(&r, s, 6 * MIB);
-    assert_int_equal(r.usage->used, 4 * MIB);
-    assert_int_equal(s->used, 4 * MIB);
+    assert_int_equal(gpx_lease_used(r.usage), 4 * MIB);
+    assert_int_equal(gpx_lease_slot_used(s), 4 * MIB);
     assert_int_equal(r.usage->peak, 10 * MIB);
     assert_int_equal(s->peak, 10 * MIB);
     assert_int_equal(gpx_lease_reserve(&r, s, 7 * MIB), -1);
@@ -390,16 +391,16 @@ static void test_reserve_release(void **state)
     assert_int_equal(gpx_lease_reserve(&r, s, UINT64_MAX), -1); /* no wrap-around */
     assert_int_equal(r.usage->refused, 3);
     gpx_lease_unaccount(&r, s, 10 * MIB);
-    assert_int_equal(r.usage->used, 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
     /* A double free is clamped at zero, never wraps to exabytes. */
     gpx_lease_unaccount(&r, s, MIB);
-    assert_int_equal(r.usage->used, 0);
-    assert_int_equal(s->used, 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
+    assert_int_equal(gpx_lease_slot_used(s), 0);
     /* NULL slot: the lease still accounts. */
     assert_int_equal(gpx_lease_reserve(&r, NULL, MIB), 0);
-    assert_int_equal(r.usage->used, MIB);
+    assert_int_equal(gpx_lease_used(r.usage), MIB);
     gpx_lease_unaccount(&r, NULL, MIB);
-    assert_int_equal(r.usage->used, 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
     gpx_lease_region_close(&r);
 
     /* Quota 0: no quota. */
@@ -409,7 +410,7 @@ static void test_reserve_release(void **state)
     assert_int_equal(gpx_lease_reserve(&r, s, 1ULL << 50), 0);
     assert_int_equal(gpx_lease_reserve(&r, s, UINT64_MAX), -1);
     gpx_lease_unaccount(&r, s, 1ULL << 50);
-    assert_int_equal(r.usage->used, 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
     gpx_lease_region_close(&r);
 }
 
@@ -441,7 +442,7 @@ static void *hammer_thread(void *arg)
             held[n++] = bytes;
         else if (n > 0)
             gpx_lease_unaccount(h->r, h->slot, held[--n]);
-        if (atomic_load(&h->r->usage->used) > quota)
+        if (gpx_lease_used(h->r->usage) > quota)
             h->bad = 1;
     }
     while (n > 0)
@@ -526,7 +527,7 @@ static void test_hammer(void **state)
     }
     struct gpx_lease_region r;
     open_ok("hammer", &r);
-    assert_int_equal(r.usage->used, 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
     assert_true(r.usage->peak <= quota);
     assert_true(r.usage->peak > quota / 2);
     assert_true(r.usage->refused > 0);
@@ -558,7 +559,7 @@ static void test_hammer(void **state)
     open_ok("edge", &r);
     const uint64_t chunk = 3 * 4096;
     assert_int_equal(total, quota / chunk * chunk);
-    assert_int_equal(r.usage->used, total);
+    assert_int_equal(gpx_lease_used(r.usage), total);
     uint64_t slots = 0;
     for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
         slots += r.usage->procs[i].used;
@@ -571,7 +572,7 @@ static void test_hammer(void **state)
     }
     /* They exited holding everything: a reap gives it all back. */
     assert_int_equal(gpx_lease_reap(&r), HAMMER_PROCS);
-    assert_int_equal(r.usage->used, 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
     gpx_lease_region_close(&r);
 }
 
@@ -612,10 +613,10 @@ static void test_reap(void **state)
 
     child_holding("reap", 3 * MIB, 1);
     child_holding("reap", 2 * MIB, 1);
-    assert_int_equal(r.usage->used, 6 * MIB);
+    assert_int_equal(gpx_lease_used(r.usage), 6 * MIB);
     assert_int_equal(gpx_lease_reap(&r), 2);
-    assert_int_equal(r.usage->used, MIB);
-    assert_int_equal(me->used, MIB);
+    assert_int_equal(gpx_lease_used(r.usage), MIB);
+    assert_int_equal(gpx_lease_slot_used(me), MIB);
     assert_int_equal(gpx_lease_reap(&r), 0);
     int live = 0;
     for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
@@ -626,36 +627,36 @@ static void test_reap(void **state)
      * less than 1 ms ago: that bounds the cost of a storm of refusals). */
     child_holding("reap", 7 * MIB, 1);
     usleep(2000);
-    assert_int_equal(r.usage->used, 8 * MIB);
+    assert_int_equal(gpx_lease_used(r.usage), 8 * MIB);
     assert_int_equal(gpx_lease_reserve(&r, me, 5 * MIB), 0);
-    assert_int_equal(r.usage->used, 6 * MIB);
+    assert_int_equal(gpx_lease_used(r.usage), 6 * MIB);
     assert_int_equal(r.usage->refused, 0);
     gpx_lease_unaccount(&r, me, 5 * MIB);
 
     /* A zombie (exited, not yet waited for) holds nothing either. */
     pid_t z = child_holding("reap", 4 * MIB, 0);
-    for (int i = 0; i < 200 && r.usage->used != 5 * MIB; i++)
+    for (int i = 0; i < 200 && gpx_lease_used(r.usage) != 5 * MIB; i++)
         usleep(5000);
-    assert_int_equal(r.usage->used, 5 * MIB);
+    assert_int_equal(gpx_lease_used(r.usage), 5 * MIB);
     for (int i = 0; i < 200 && gpx_lease_proc_start_ticks(z) != 0; i++)
         usleep(5000);
     assert_int_equal(gpx_lease_reap(&r), 1);
-    assert_int_equal(r.usage->used, MIB);
+    assert_int_equal(gpx_lease_used(r.usage), MIB);
     waitpid(z, NULL, 0);
 
     /* The periodic reap: more than 1 s after the last reap, a reserve reaps (one in
      * REAP_CHECK_EVERY looks at the clock: see test_reserve_no_syscall). */
     child_holding("reap", 2 * MIB, 1);
-    assert_int_equal(r.usage->used, 3 * MIB);
+    assert_int_equal(gpx_lease_used(r.usage), 3 * MIB);
     atomic_store(&r.usage->last_reap_ns, 1);
     for (int i = 0; i < REAP_CHECK_EVERY; i++)
         assert_int_equal(gpx_lease_reserve(&r, me, 4096), 0);
-    assert_int_equal(r.usage->used, MIB + REAP_CHECK_EVERY * 4096);
+    assert_int_equal(gpx_lease_used(r.usage), MIB + REAP_CHECK_EVERY * 4096);
     /* ...but not again within the second. */
     child_holding("reap", 2 * MIB, 1);
     for (int i = 0; i < REAP_CHECK_EVERY; i++)
         assert_int_equal(gpx_lease_reserve(&r, me, 4096), 0);
-    assert_int_equal(r.usage->used, 3 * MIB + 2 * REAP_CHECK_EVERY * 4096);
+    assert_int_equal(gpx_lease_used(r.usage), 3 * MIB + 2 * REAP_CHECK_EVERY * 4096);
     gpx_lease_region_close(&r);
 }
 
@@ -732,7 +733,247 @@ static void test_reserve_no_syscall(void **state)
     if (WEXITSTATUS(st) == 92)
         fail_msg("the reserve path read the clock more than once in %d reserves", REAP_CHECK_EVERY);
     assert_int_equal(WEXITSTATUS(st), 0);
-    assert_int_equal(r.usage->used, 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
+    gpx_lease_region_close(&r);
+}
+
+/* ---- credits: freed bytes a process keeps charged, and what keeps them exact -------------- */
+
+/*
+ * A child of lease `id` that obeys one-byte commands on `cmd` and answers on
+ * `ans`: 'a' reserves `bytes` (answers '0' or '1' for refused), 'f' releases
+ * them, 'q' exits. It never exits on its own: the test kills it.
+ */
+struct helper {
+    pid_t pid;
+    int cmd, ans;
+};
+
+static struct helper helper_start(const char *id, uint64_t bytes)
+{
+    int c[2], a[2];
+    assert_int_equal(pipe(c), 0);
+    assert_int_equal(pipe(a), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(c[1]);
+        close(a[0]);
+        struct gpx_lease_region r;
+        gpx_error e = {0};
+        if (gpx_lease_region_open(dir, id, &r, &e) < 0)
+            _exit(10);
+        struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
+        char op;
+        while (s && read(c[0], &op, 1) == 1) {
+            char reply = '0';
+            if (op == 'a')
+                reply = gpx_lease_reserve(&r, s, bytes) == 0 ? '0' : '1';
+            else if (op == 'f')
+                gpx_lease_unaccount(&r, s, bytes);
+            else
+                break;
+            if (write(a[1], &reply, 1) != 1)
+                break;
+        }
+        _exit(0);
+    }
+    close(c[0]);
+    close(a[1]);
+    return (struct helper){pid, c[1], a[0]};
+}
+
+/* Sends op to the helper; its answer ('0' done, '1' refused). */
+static char helper_do(struct helper *h, char op)
+{
+    char reply = 'x';
+    assert_int_equal(write(h->cmd, &op, 1), 1);
+    assert_int_equal(read(h->ans, &reply, 1), 1);
+    return reply;
+}
+
+static void helper_kill(struct helper *h)
+{
+    kill(h->pid, SIGKILL);
+    waitpid(h->pid, NULL, 0);
+    close(h->cmd);
+    close(h->ans);
+}
+
+static uint64_t credit_of(const struct gpx_lease_region *r, pid_t pid)
+{
+    for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
+        if (atomic_load(&r->usage->procs[i].pid) == pid)
+            return atomic_load(&r->usage->procs[i].credit);
+    return 0;
+}
+
+/*
+ * The bug a per-process cache had: bytes freed into it counted as used, so
+ * another process of the lease was refused early and the figures were off.
+ * Process A allocates and frees X (its credit holds X); B can then allocate
+ * the whole quota, and every figure is exact after each step.
+ */
+static void test_credit_two_processes(void **state)
+{
+    (void)state;
+    const uint64_t quota = 16 * MIB, x = 4 * MIB;
+    create_lease("credit2", quota);
+    struct gpx_lease_region r;
+    open_ok("credit2", &r);
+    struct gpx_lease_proc *b = gpx_lease_attach(&r, getpid());
+    assert_non_null(b);
+    struct helper a = helper_start("credit2", x);
+
+    assert_int_equal(helper_do(&a, 'a'), '0');
+    assert_int_equal(gpx_lease_used(r.usage), x);
+    assert_int_equal(helper_do(&a, 'f'), '0');
+    assert_int_equal(credit_of(&r, a.pid), x); /* A keeps X charged: the case to get right */
+    assert_int_equal(gpx_lease_used(r.usage), 0);
+    assert_int_equal(atomic_load(&r.usage->peak), x);
+
+    /* B takes the whole quota: A's credit goes back to the lease first. */
+    assert_int_equal(gpx_lease_reserve(&r, b, quota), 0);
+    assert_int_equal(gpx_lease_used(r.usage), quota);
+    assert_int_equal(gpx_lease_slot_used(b), quota);
+    assert_int_equal(credit_of(&r, a.pid), 0);
+    assert_int_equal(atomic_load(&r.usage->used), quota); /* nothing charged twice */
+    assert_int_equal(atomic_load(&r.usage->refused), 0);
+    /* Now the lease is full for real: A is refused, and nothing moves. */
+    assert_int_equal(helper_do(&a, 'a'), '1');
+    assert_int_equal(gpx_lease_used(r.usage), quota);
+    assert_int_equal(atomic_load(&r.usage->refused), 1);
+
+    /* B frees; its credit serves its own next reserve, and A still gets X. */
+    gpx_lease_unaccount(&r, b, quota);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
+    assert_int_equal(gpx_lease_slot_used(b), 0);
+    assert_int_equal(gpx_lease_reserve(&r, b, quota - x), 0);
+    assert_int_equal(helper_do(&a, 'a'), '0');
+    assert_int_equal(gpx_lease_used(r.usage), quota);
+    assert_int_equal(atomic_load(&r.usage->used), quota);
+    assert_int_equal(helper_do(&a, 'f'), '0');
+    gpx_lease_unaccount(&r, b, quota - x);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
+    assert_int_equal(atomic_load(&r.usage->peak), quota);
+    helper_kill(&a);
+    gpx_lease_region_close(&r);
+}
+
+/* A killed process's credit (and what it still held) returns to the lease on reap. */
+static void test_credit_reap(void **state)
+{
+    (void)state;
+    const uint64_t quota = 16 * MIB, x = 6 * MIB;
+    create_lease("creditreap", quota);
+    struct gpx_lease_region r;
+    open_ok("creditreap", &r);
+    struct gpx_lease_proc *me = gpx_lease_attach(&r, getpid());
+    assert_non_null(me);
+
+    struct helper a = helper_start("creditreap", x);
+    assert_int_equal(helper_do(&a, 'a'), '0');
+    assert_int_equal(helper_do(&a, 'f'), '0'); /* credit X */
+    assert_int_equal(helper_do(&a, 'a'), '0'); /* from its credit: X allocated, no credit */
+    assert_int_equal(helper_do(&a, 'a'), '0');
+    assert_int_equal(helper_do(&a, 'f'), '0'); /* X allocated + X credit */
+    assert_int_equal(gpx_lease_used(r.usage), x);
+    assert_int_equal(atomic_load(&r.usage->used), 2 * x);
+    helper_kill(&a);
+    assert_int_equal(gpx_lease_used(r.usage), x); /* dead, not yet reaped: still held */
+    assert_int_equal(gpx_lease_reap(&r), 1);
+    assert_int_equal(atomic_load(&r.usage->used), 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
+    assert_int_equal(gpx_lease_reserve(&r, me, quota), 0);
+    gpx_lease_unaccount(&r, me, quota);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
+    gpx_lease_region_close(&r);
+}
+
+/*
+ * Threads that allocate and free each other's allocations (the free on
+ * another thread than the allocation's) keep every figure exact, and the
+ * whole quota stays usable.
+ */
+#define XT_THREADS 4
+#define XT_BLOCKS  64
+#define XT_ROUNDS  200
+
+struct xt {
+    struct gpx_lease_region *r;
+    struct gpx_lease_proc *slot;
+    pthread_barrier_t *bar;
+    uint64_t (*sizes)[XT_BLOCKS];
+    _Atomic int *failed;
+    int me;
+};
+
+static void *xt_thread(void *p)
+{
+    struct xt *t = p;
+    for (int round = 0; round < XT_ROUNDS; round++) {
+        for (int i = 0; i < XT_BLOCKS; i++)
+            if (gpx_lease_reserve(t->r, t->slot, t->sizes[t->me][i]) != 0)
+                atomic_store(t->failed, 1);
+        pthread_barrier_wait(t->bar);
+        if (t->me == 0) { /* every block of every thread is live: the count is exact */
+            uint64_t sum = 0;
+            for (int k = 0; k < XT_THREADS; k++)
+                for (int i = 0; i < XT_BLOCKS; i++)
+                    sum += t->sizes[k][i];
+            if (gpx_lease_used(t->r->usage) != sum || gpx_lease_slot_used(t->slot) != sum)
+                atomic_store(t->failed, 2);
+        }
+        pthread_barrier_wait(t->bar);
+        int other = (t->me + 1) % XT_THREADS;
+        for (int i = 0; i < XT_BLOCKS; i++)
+            gpx_lease_unaccount(t->r, t->slot, t->sizes[other][i]);
+        pthread_barrier_wait(t->bar);
+        if (t->me == 0) {
+            if (gpx_lease_used(t->r->usage) != 0 || gpx_lease_slot_used(t->slot) != 0)
+                atomic_store(t->failed, 3);
+            /* the next round's sizes: each thread's blocks change size */
+            for (int k = 0; k < XT_THREADS; k++)
+                for (int i = 0; i < XT_BLOCKS; i++)
+                    t->sizes[k][i] = 4096ULL * (1 + (unsigned)(k * 7 + i * 13 + round * 5) % 97);
+        }
+        pthread_barrier_wait(t->bar);
+    }
+    return NULL;
+}
+
+static void test_credit_threads(void **state)
+{
+    (void)state;
+    /* the largest round: 4 x 64 blocks of at most 97 pages, about 97 MiB */
+    const uint64_t quota = 100 * MIB;
+    create_lease("creditxt", quota);
+    struct gpx_lease_region r;
+    open_ok("creditxt", &r);
+    struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
+    assert_non_null(s);
+    static uint64_t sizes[XT_THREADS][XT_BLOCKS];
+    for (int k = 0; k < XT_THREADS; k++)
+        for (int i = 0; i < XT_BLOCKS; i++)
+            sizes[k][i] = 4096ULL * (1 + (unsigned)(k + i) % 50);
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, XT_THREADS);
+    _Atomic int failed = 0;
+    struct xt t[XT_THREADS];
+    pthread_t th[XT_THREADS];
+    for (int k = 0; k < XT_THREADS; k++) {
+        t[k] = (struct xt){&r, s, &bar, sizes, &failed, k};
+        assert_int_equal(pthread_create(&th[k], NULL, xt_thread, &t[k]), 0);
+    }
+    for (int k = 0; k < XT_THREADS; k++)
+        pthread_join(th[k], NULL);
+    pthread_barrier_destroy(&bar);
+    assert_int_equal(atomic_load(&failed), 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
+    assert_int_equal(atomic_load(&r.usage->refused), 0);
+    /* what the threads left as credit is the lease's: the whole quota in one piece */
+    assert_int_equal(gpx_lease_reserve(&r, NULL, quota), 0);
+    gpx_lease_unaccount(&r, NULL, quota);
     gpx_lease_region_close(&r);
 }
 
@@ -750,8 +991,8 @@ static void test_pid_reuse(void **state)
     struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
     assert_non_null(s);
     assert_int_equal(s->start_ticks, gpx_lease_proc_start_ticks(getpid()));
-    assert_int_equal(s->used, 0);
-    assert_int_equal(r.usage->used, 0); /* the earlier process's bytes went back */
+    assert_int_equal(gpx_lease_slot_used(s), 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0); /* the earlier process's bytes went back */
     int mine = 0;
     for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
         mine += r.usage->procs[i].pid == getpid();
@@ -761,7 +1002,7 @@ static void test_pid_reuse(void **state)
     assert_int_equal(gpx_lease_reserve(&r, s, MIB), 0);
     atomic_store(&s->start_ticks, 1);
     assert_int_equal(gpx_lease_reap(&r), 1);
-    assert_int_equal(r.usage->used, 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
 
     /* A slot claimed by a reaper that died is finished by the next reaper. */
     struct gpx_lease_proc *t = gpx_lease_attach(&r, getpid());
@@ -772,7 +1013,7 @@ static void test_pid_reuse(void **state)
     waitpid(dead, NULL, 0);
     atomic_store(&t->pid, -dead);
     assert_int_equal(gpx_lease_reap(&r), 1);
-    assert_int_equal(r.usage->used, 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
     assert_int_equal(t->pid, 0);
     gpx_lease_region_close(&r);
 }
@@ -871,6 +1112,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hammer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserve_no_syscall, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credit_two_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credit_reap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credit_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slots_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_read_only, setup, teardown),

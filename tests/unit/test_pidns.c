@@ -225,7 +225,7 @@ static void test_lease_slots(void **state)
     assert_int_equal(atomic_load(&pa->pidns), ns_of_host_pid(a.host));
     assert_int_equal(atomic_load(&pb->pidns), ns_of_host_pid(b.host));
     assert_int_not_equal(atomic_load(&pa->pidns), gpx_pidns_self());
-    assert_int_equal(atomic_load(&r.usage->used), 128 * MIB);
+    assert_int_equal(gpx_lease_used(r.usage), 128 * MIB);
 
     /* nobody reaps a live process: not the boxes (each its own view), not the host */
     for (int i = 0; i < 3; i++) {
@@ -233,7 +233,7 @@ static void test_lease_slots(void **state)
         assert_int_equal(box_do(&b, 'r'), 0);
         assert_int_equal(gpx_lease_reap(&r), 0);
     }
-    assert_int_equal(atomic_load(&r.usage->used), 128 * MIB);
+    assert_int_equal(gpx_lease_used(r.usage), 128 * MIB);
 
     /* b dies: a cannot see b's namespace and leaves its slot; the host reaps it */
     box_kill(&b);
@@ -244,7 +244,7 @@ static void test_lease_slots(void **state)
     assert_int_equal(atomic_load(&pb->pid), 0);
     assert_int_equal(atomic_load(&pa->pid), 1); /* its sibling keeps its own */
     assert_int_equal(atomic_load(&pa->used), 64 * MIB);
-    assert_int_equal(atomic_load(&r.usage->used), 64 * MIB);
+    assert_int_equal(gpx_lease_used(r.usage), 64 * MIB);
 
     /* a live box process seen from the host, and a pid 1 that is not ours */
     assert_int_equal(gpx_pidns_alive(atomic_load(&pa->pidns), 1, atomic_load(&pa->start_ticks)), 1);
@@ -254,7 +254,7 @@ static void test_lease_slots(void **state)
 
     box_kill(&a);
     assert_int_equal(gpx_lease_reap(&r), 1);
-    assert_int_equal(atomic_load(&r.usage->used), 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
     gpx_lease_region_close(&r);
 }
 

@@ -411,6 +411,65 @@ static void test_mig_devices(void **state)
     clear(0);
 }
 
+/*
+ * As the driver: no utilization for a GPU in MIG mode (NVML's reference: "On MIG-enabled
+ * GPUs, querying device utilization rates is not currently supported"; nvidia-smi dmon's
+ * help names gpu, memory, encoder, decoder, jpeg and ofa) nor for a MIG device; power,
+ * temperature and clocks stay. Back with MIG off.
+ */
+static void test_utilization_in_mig_mode(void **state)
+{
+    (void)state;
+    nvmlDevice_t d = dev(1);
+    nvmlUtilization_t u;
+    unsigned v, period, cur, pend, n = 4;
+    nvmlValueType_t vt;
+    nvmlSample_t samples[64];
+    nvmlReturn_t act = NVML_ERROR_UNKNOWN;
+    assert_int_equal(nvmlDeviceGetMigMode(d, &cur, &pend), NVML_SUCCESS);
+    if (cur == NVML_DEVICE_MIG_ENABLE) { /* left on by an earlier test */
+        clear(1);
+        assert_int_equal(nvmlDeviceSetMigMode(d, NVML_DEVICE_MIG_DISABLE, &act), NVML_SUCCESS);
+    }
+    assert_int_equal(nvmlDeviceGetUtilizationRates(d, &u), NVML_SUCCESS);
+    assert_int_equal(nvmlDeviceGetEncoderUtilization(d, &v, &period), NVML_SUCCESS);
+    assert_int_equal(nvmlDeviceGetSamples(d, NVML_GPU_UTILIZATION_SAMPLES, 0, &vt, &n, NULL),
+                     NVML_SUCCESS);
+    enable(1);
+    clear(1);
+    assert_int_equal(nvmlDeviceGetUtilizationRates(d, &u), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nvmlDeviceGetEncoderUtilization(d, &v, &period), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nvmlDeviceGetDecoderUtilization(d, &v, &period), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nvmlDeviceGetJpgUtilization(d, &v, &period), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nvmlDeviceGetOfaUtilization(d, &v, &period), NVML_ERROR_NOT_SUPPORTED);
+    n = 64;
+    assert_int_equal(nvmlDeviceGetSamples(d, NVML_GPU_UTILIZATION_SAMPLES, 0, &vt, &n, samples),
+                     NVML_ERROR_NOT_SUPPORTED);
+    n = 64;
+    assert_int_equal(nvmlDeviceGetSamples(d, NVML_MEMORY_UTILIZATION_SAMPLES, 0, &vt, &n, samples),
+                     NVML_ERROR_NOT_SUPPORTED);
+    n = 4;
+    assert_int_equal(nvmlDeviceGetSamples(d, NVML_TOTAL_POWER_SAMPLES, 0, &vt, &n, NULL),
+                     NVML_SUCCESS);
+    assert_int_equal(nvmlDeviceGetPowerUsage(d, &v), NVML_SUCCESS);
+    assert_int_equal(nvmlDeviceGetTemperature(d, NVML_TEMPERATURE_GPU, &v), NVML_SUCCESS);
+    /* a MIG device has none either */
+    nvmlGpuInstance_t gi;
+    nvmlComputeInstance_t ci;
+    nvmlGpuInstancePlacement_t p0 = {0, 1};
+    assert_int_equal(nvmlDeviceCreateGpuInstanceWithPlacement(d, 19, &p0, &gi), NVML_SUCCESS);
+    assert_int_equal(nvmlGpuInstanceCreateComputeInstance(gi, 0, &ci), NVML_SUCCESS);
+    nvmlDevice_t mig;
+    assert_int_equal(nvmlDeviceGetMigDeviceHandleByIndex(d, 0, &mig), NVML_SUCCESS);
+    assert_int_equal(nvmlDeviceGetUtilizationRates(mig, &u), NVML_ERROR_NOT_SUPPORTED);
+    clear(1);
+    assert_int_equal(nvmlDeviceSetMigMode(d, NVML_DEVICE_MIG_DISABLE, &act), NVML_SUCCESS);
+    assert_int_equal(nvmlDeviceGetMigMode(d, &cur, &pend), NVML_SUCCESS);
+    assert_int_equal(cur, NVML_DEVICE_MIG_DISABLE);
+    assert_int_equal(nvmlDeviceGetUtilizationRates(d, &u), NVML_SUCCESS);
+    assert_int_equal(nvmlDeviceGetEncoderUtilization(d, &v, &period), NVML_SUCCESS);
+}
+
 static void test_pending_mode_and_busy_instances(void **state)
 {
     (void)state;
@@ -482,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_quirk),
         cmocka_unit_test(test_compute_instances),
         cmocka_unit_test(test_mig_devices),
+        cmocka_unit_test(test_utilization_in_mig_mode),
         cmocka_unit_test(test_pending_mode_and_busy_instances),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
