@@ -117,17 +117,27 @@ static nvmlReturn_t fetch_all(nvmlReturn_t (*real)(nvmlDevice_t, unsigned int *,
     return NVML_ERROR_INSUFFICIENT_SIZE;
 }
 
-/* The filter for one process query (either layout: `stride` is its entry size). */
-static nvmlReturn_t filtered(nvmlReturn_t (*real)(nvmlDevice_t, unsigned int *, void *),
-                             nvmlDevice_t dev, unsigned int *count, void *infos, size_t stride)
+typedef nvmlReturn_t (*list_fn)(nvmlDevice_t, unsigned int *, void *);
+
+#define NO_MEMORY ((size_t)-1)
+
+/*
+ * Keeps the entries of the caller's lease in a list whose entries (`stride`
+ * bytes) carry a pid at `pid_off` and, unless mem_off is NO_MEMORY, the
+ * process's used memory at `mem_off` (rewritten to the lease's count).
+ * `zero_asks`: the call's size query (*count == 0) answers NVML_SUCCESS with
+ * the count (the session lists) rather than NVML_ERROR_INSUFFICIENT_SIZE.
+ */
+static nvmlReturn_t filter_list(list_fn real, nvmlDevice_t dev, unsigned int *count, void *out,
+                                size_t stride, size_t pid_off, size_t mem_off, int zero_asks)
 {
     if (gpx__ip.mode == GPX_IP_PASS || !count)
-        return real(dev, count, infos);
+        return real(dev, count, out);
     /*
      * Room but no buffer: refused here, not by the driver, which may check the
      * room first and answer INSUFFICIENT_SIZE with the GPU's whole count.
      */
-    if (*count > 0 && !infos)
+    if (*count > 0 && !out)
         return NVML_ERROR_INVALID_ARGUMENT;
     void *all;
     unsigned int n = 0;
@@ -139,27 +149,36 @@ static nvmlReturn_t filtered(nvmlReturn_t (*real)(nvmlDevice_t, unsigned int *, 
     unsigned int kept = 0;
     for (unsigned int i = 0; i < n; i++) {
         char *e = (char *)all + (size_t)i * stride;
-        nvmlProcessInfo_v1_t head; /* pid and usedGpuMemory, at the same offsets in both */
-        memcpy(&head, e, sizeof head);
-        if (!member(head.pid, &head.usedGpuMemory))
+        unsigned int pid;
+        unsigned long long mem = 0;
+        memcpy(&pid, e + pid_off, sizeof pid);
+        if (mem_off != NO_MEMORY)
+            memcpy(&mem, e + mem_off, sizeof mem);
+        if (!member(pid, &mem))
             continue;
-        memcpy(e, &head, sizeof head);
+        if (mem_off != NO_MEMORY)
+            memcpy(e + mem_off, &mem, sizeof mem);
         if (kept != i)
             memmove((char *)all + (size_t)kept * stride, e, stride);
         kept++;
     }
     unsigned int room = *count;
     *count = kept;
-    if (kept > room) {
+    if (kept > room && !(room == 0 && zero_asks))
         r = NVML_ERROR_INSUFFICIENT_SIZE;
-    } else if (kept > 0) {
-        memcpy(infos, all, (size_t)kept * stride);
-    }
+    else if (kept > 0 && kept <= room)
+        memcpy(out, all, (size_t)kept * stride);
     free(all);
     return r;
 }
 
-typedef nvmlReturn_t (*list_fn)(nvmlDevice_t, unsigned int *, void *);
+/* A process query (either layout: `stride` is its entry size; pid and usedGpuMemory lead both). */
+static nvmlReturn_t filtered(list_fn real, nvmlDevice_t dev, unsigned int *count, void *infos,
+                             size_t stride)
+{
+    return filter_list(real, dev, count, infos, stride, offsetof(nvmlProcessInfo_v1_t, pid),
+                       offsetof(nvmlProcessInfo_v1_t, usedGpuMemory), 0);
+}
 
 /* One exported hook per process query, each forwarding to its own real counterpart. */
 #define GPX_IP_PROC_LIST(name, type)                                                               \
@@ -267,48 +286,6 @@ GPX_IP_PROC_HIDDEN(nvmlDeviceGetRunningProcessDetailList)
 GPX_IP_PROC_HIDDEN(nvmlDeviceGetProcessesUtilizationInfo)
 
 /*
- * A list whose entries carry a pid at `pid_off` and nothing the lease counts
- * (accounting pids, encoder and frame-capture sessions), filtered as above.
- * `zero_asks`: the call's size query (*count == 0) answers NVML_SUCCESS with
- * the count (the session lists) rather than NVML_ERROR_INSUFFICIENT_SIZE.
- */
-static nvmlReturn_t filtered_pids(list_fn real, nvmlDevice_t dev, unsigned int *count, void *out,
-                                  size_t stride, size_t pid_off, int zero_asks)
-{
-    if (gpx__ip.mode == GPX_IP_PASS || !count)
-        return real(dev, count, out);
-    if (*count > 0 && !out)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    void *all;
-    unsigned int n = 0;
-    nvmlReturn_t r = fetch_all(real, dev, stride, &all, &n);
-    if (r != NVML_SUCCESS) {
-        free(all);
-        return r;
-    }
-    unsigned int kept = 0;
-    for (unsigned int i = 0; i < n; i++) {
-        char *e = (char *)all + (size_t)i * stride;
-        unsigned int pid;
-        unsigned long long unused = 0;
-        memcpy(&pid, e + pid_off, sizeof pid);
-        if (!member(pid, &unused))
-            continue;
-        if (kept != i)
-            memmove((char *)all + (size_t)kept * stride, e, stride);
-        kept++;
-    }
-    unsigned int room = *count;
-    *count = kept;
-    if (kept > room && !(room == 0 && zero_asks))
-        r = NVML_ERROR_INSUFFICIENT_SIZE;
-    else if (kept > 0 && kept <= room)
-        memcpy(out, all, (size_t)kept * stride);
-    free(all);
-    return r;
-}
-
-/*
  * Accounting (when root turned it on) keeps a record per process that ran on
  * the GPU: its pid list and each pid's stats would name the neighbours. Under
  * a lease the list holds the caller's lease's live processes only (a finished
@@ -322,8 +299,8 @@ GPX_EXPORT nvmlReturn_t nvmlDeviceGetAccountingPids(nvmlDevice_t device, unsigne
     gpx__ip_nvml_ensure();
     if (!gpx__ip_nvml.nvmlDeviceGetAccountingPids)
         return NVML_ERROR_FUNCTION_NOT_FOUND;
-    return filtered_pids((list_fn)gpx__ip_nvml.nvmlDeviceGetAccountingPids, device, count, pids,
-                         sizeof *pids, 0, 0);
+    return filter_list((list_fn)gpx__ip_nvml.nvmlDeviceGetAccountingPids, device, count, pids,
+                       sizeof *pids, 0, NO_MEMORY, 0);
 }
 
 GPX_EXPORT nvmlReturn_t nvmlDeviceGetAccountingStats(nvmlDevice_t device, unsigned int pid,
@@ -377,8 +354,8 @@ GPX_EXPORT nvmlReturn_t nvmlDeviceGetEncoderSessions(nvmlDevice_t device,
     gpx__ip_nvml_ensure();
     if (!gpx__ip_nvml.nvmlDeviceGetEncoderSessions)
         return NVML_ERROR_FUNCTION_NOT_FOUND;
-    return filtered_pids((list_fn)gpx__ip_nvml.nvmlDeviceGetEncoderSessions, device, sessionCount,
-                         sessionInfos, ENCODER_SESSION_SIZE, SESSION_PID_OFFSET, 1);
+    return filter_list((list_fn)gpx__ip_nvml.nvmlDeviceGetEncoderSessions, device, sessionCount,
+                       sessionInfos, ENCODER_SESSION_SIZE, SESSION_PID_OFFSET, NO_MEMORY, 1);
 }
 
 GPX_EXPORT nvmlReturn_t nvmlDeviceGetFBCSessions(nvmlDevice_t device, unsigned int *sessionCount,
@@ -388,6 +365,6 @@ GPX_EXPORT nvmlReturn_t nvmlDeviceGetFBCSessions(nvmlDevice_t device, unsigned i
     gpx__ip_nvml_ensure();
     if (!gpx__ip_nvml.nvmlDeviceGetFBCSessions)
         return NVML_ERROR_FUNCTION_NOT_FOUND;
-    return filtered_pids((list_fn)gpx__ip_nvml.nvmlDeviceGetFBCSessions, device, sessionCount,
-                         sessionInfo, FBC_SESSION_SIZE, SESSION_PID_OFFSET, 1);
+    return filter_list((list_fn)gpx__ip_nvml.nvmlDeviceGetFBCSessions, device, sessionCount,
+                       sessionInfo, FBC_SESSION_SIZE, SESSION_PID_OFFSET, NO_MEMORY, 1);
 }

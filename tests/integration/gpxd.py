@@ -54,6 +54,27 @@ def free_port():
     return port
 
 
+def sysfs_node(gpus, sysfs, state, *extra):
+    """A simulated node with its fake sysfs tree (`gpuplex sim init --sysfs`)."""
+    p = subprocess.run([GPX, "sim", "init", "--gpus", gpus, "--state", state, "--sysfs", sysfs,
+                        *extra], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0, "sim init --sysfs: " + p.stderr)
+
+
+def sim_kernel(sysfs):
+    """Starts gpuplex-sim-kernel on a sysfs tree and waits until it answers; returns it."""
+    ready = os.path.join(sysfs, ".kernel.ready")
+    if os.path.exists(ready):
+        os.unlink(ready)
+    k = subprocess.Popen([os.path.join(BUILD, "lib", "sim", "gpuplex-sim-kernel"), "--sysfs",
+                          sysfs], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while not os.path.exists(ready) and time.time() < deadline:
+        time.sleep(0.02)
+    check(os.path.exists(ready), "gpuplex-sim-kernel did not start on " + sysfs)
+    return k
+
+
 class UnixConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout=30):
         super().__init__("localhost", timeout=timeout)

@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import time
 
-from gpxd import BUILD, GPX, TMP, Daemon, check, cli, expect
+from gpxd import BUILD, GPX, TMP, Daemon, check, cli, expect, sim_kernel, sysfs_node
 
 GPUS = "1xA100-40GB,1xH100-80GB,1xA100-40GB"
 A100, H100, A100B = "0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0"
@@ -24,23 +24,13 @@ for f in ("vmlinuz", "initrd.img"):
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOsa/x4ZTTQrE5Dvtm4Xs2lVEhh8zLi9eaSAo1CQ93BE team-a"
 KERNEL = os.path.join(BUILD, "lib", "sim", "gpuplex-sim-kernel")
 
-p = subprocess.run([GPX, "sim", "init", "--gpus", GPUS, "--state", os.path.join(TMP, "tree.sim"),
-                    "--sysfs", SYS], capture_output=True, text=True, timeout=30)
-check(p.returncode == 0, "sim init --sysfs: " + p.stderr)
+sysfs_node(GPUS, SYS, os.path.join(TMP, "tree.sim"))
 kernel = None
 
 
 def start_kernel():
     global kernel
-    ready = os.path.join(SYS, ".kernel.ready")
-    if os.path.exists(ready):
-        os.unlink(ready)
-    kernel = subprocess.Popen([KERNEL, "--sysfs", SYS], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while not os.path.exists(ready) and time.time() < deadline:
-        time.sleep(0.02)
-    check(os.path.exists(ready), "gpuplex-sim-kernel did not start")
+    kernel = sim_kernel(SYS)
 
 
 def stop_kernel():

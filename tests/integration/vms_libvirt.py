@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 
-from gpxd import BUILD, GPX, TMP, Daemon, check, cli, expect
+from gpxd import BUILD, GPX, TMP, Daemon, check, cli, expect, sim_kernel, sysfs_node
 
 GPUS = "1xA100-40GB,1xH100-80GB"
 SYS = os.path.join(TMP, "sys")
@@ -32,15 +32,8 @@ hog = None
 KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOsa/x4ZTTQrE5Dvtm4Xs2lVEhh8zLi9eaSAo1CQ93BE team-a"
 KEY_B = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBKR5Q0EFdYQFz3Zk4Qx3X7Un2e8FMYyc1m0WbUj1xq9 team-b"
 
-p = subprocess.run([GPX, "sim", "init", "--gpus", GPUS, "--state", os.path.join(TMP, "tree.sim"),
-                    "--sysfs", SYS], capture_output=True, text=True, timeout=30)
-check(p.returncode == 0, "sim init --sysfs: " + p.stderr)
-kernel = subprocess.Popen([os.path.join(BUILD, "lib", "sim", "gpuplex-sim-kernel"), "--sysfs", SYS],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-deadline = time.time() + 10
-while not os.path.exists(os.path.join(SYS, ".kernel.ready")) and time.time() < deadline:
-    time.sleep(0.05)
-check(os.path.exists(os.path.join(SYS, ".kernel.ready")), "gpuplex-sim-kernel did not start")
+sysfs_node(GPUS, SYS, os.path.join(TMP, "tree.sim"))
+kernel = sim_kernel(SYS)
 
 conf = os.path.join(TMP, "gpxd.conf")
 with open(conf, "w") as fh:
@@ -239,17 +232,8 @@ try:
     kernel.send_signal(signal.SIGTERM)
     kernel.wait(timeout=10)
     FOREIGN = os.path.join(TMP, "sys-foreign")
-    p = subprocess.run([GPX, "sim", "init", "--gpus", GPUS, "--state",
-                        os.path.join(TMP, "foreign.sim"), "--sysfs", FOREIGN,
-                        "--sysfs-foreign", "0"], capture_output=True, text=True, timeout=30)
-    check(p.returncode == 0, "sim init --sysfs-foreign: " + p.stderr)
-    kernel = subprocess.Popen([os.path.join(BUILD, "lib", "sim", "gpuplex-sim-kernel"),
-                               "--sysfs", FOREIGN], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while not os.path.exists(os.path.join(FOREIGN, ".kernel.ready")) and time.time() < deadline:
-        time.sleep(0.05)
-    check(os.path.exists(os.path.join(FOREIGN, ".kernel.ready")), "sim kernel (foreign)")
+    sysfs_node(GPUS, FOREIGN, os.path.join(TMP, "foreign.sim"), "--sysfs-foreign", "0")
+    kernel = sim_kernel(FOREIGN)
     SYS = os.environ["GPUPLEX_SYSFS_ROOT"] = FOREIGN
     d.start()
     vm({"gpu": 0}, A, 409, contains="0000:19:00.0", what="a group with a NIC on e1000e")

@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 
-from gpxd import GPX, TMP, BUILD, Daemon, check, expect
+from gpxd import GPX, TMP, BUILD, Daemon, check, expect, sim_kernel, sysfs_node
 
 GPUS = "1xA100-40GB"
 GPU, AUDIO = "0000:18:00.0", "0000:18:00.1"
@@ -30,16 +30,9 @@ with open(os.path.join(IMG, "vmlinuz"), "w") as fh:
     fh.write("not booted by the test driver\n")
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOsa/x4ZTTQrE5Dvtm4Xs2lVEhh8zLi9eaSAo1CQ93BE team-a"
 
-p = subprocess.run([GPX, "sim", "init", "--gpus", GPUS, "--state", os.path.join(TMP, "tree.sim"),
-                    "--sysfs", SYS], capture_output=True, text=True, timeout=30)
-check(p.returncode == 0, "sim init --sysfs: " + p.stderr)
-kernel = subprocess.Popen([os.path.join(BUILD, "lib", "sim", "gpuplex-sim-kernel"), "--sysfs", SYS],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+sysfs_node(GPUS, SYS, os.path.join(TMP, "tree.sim"))
+kernel = sim_kernel(SYS)
 stopped = False
-deadline = time.time() + 10
-while not os.path.exists(os.path.join(SYS, ".kernel.ready")) and time.time() < deadline:
-    time.sleep(0.05)
-check(os.path.exists(os.path.join(SYS, ".kernel.ready")), "gpuplex-sim-kernel did not start")
 
 conf = os.path.join(TMP, "gpxd.conf")
 with open(conf, "w") as fh:
