@@ -75,7 +75,10 @@ fi
 GPUPLEX_LOG= expect_rc 0 "$GPXD" --check-config
 expect_err "no config file at $DEFAULT: defaults"
 cmp -s "$TEST_TMP/out" example.eff || fail "defaults differ from the example's"
+# (its run dir and CDI spec in the test's dir: the host's /run/gpuplex and /var/run/cdi are
+# not the test's to write)
 "$GPXD" --config "$DEFAULT" --sim 1xH100-80GB --state-dir "$TEST_TMP/state" \
+    --run-dir "$TEST_TMP/run" --set "cdi_spec=$TEST_TMP/cdi/gpuplex.json" \
     --socket "$TEST_TMP/gpxd.sock" 2>gpxd.err &
 echo $! >"$TEST_TMP/gpxd.pid"
 i=0

@@ -28,5 +28,17 @@ stop() {
     rm -rf "$TEST_TMP"
 }
 trap stop EXIT
+# The host's gpuplex paths are not a test's to write: a test whose gpuplex wrote one fails
+# (with -j, the culprit is this test or one running beside it).
+host_paths="/var/run/cdi/gpuplex.json /run/gpuplex"
+absent=""
+for p in $host_paths; do [ -e "$p" ] || absent="$absent $p"; done
 cd "$TEST_TMP"
 sh -eu "$1"
+for p in $absent; do
+    if [ -e "$p" ]; then
+        echo "FAIL: $p appeared during this test: a gpuplex it started used the host's default" \
+            "path (give it the test's dir: lib.sh gpxd_start, gpxd.py Daemon)" >&2
+        exit 1
+    fi
+done
