@@ -43,6 +43,11 @@ wait_used() {
     done
 }
 
+# lease_holder FILE ID: the pid of lease ID's one process in FILE (`gpuplex lease ls --json`).
+lease_holder() {
+    python3 -c 'import json,sys; print([p["pid"] for l in json.load(open(sys.argv[1])) if l["id"] == sys.argv[2] for p in l["processes"]][0])' "$1" "$2"
+}
+
 # expect_json FILE EXPR VALUE [WHAT]: the expression over FILE's JSON equals VALUE.
 expect_json() {
     got=$(json "$2" "$1")

@@ -19,12 +19,8 @@ trap 'kill "$run_a" "$run_b" 2>/dev/null || true' EXIT
 wait_used "$A" $((256 * MiB))
 wait_used "$B" $((384 * MiB))
 "$GPX" lease ls --json >ls.json
-# holder ID: the pid of the lease's one process.
-holder() {
-    python3 -c 'import json,sys; print([p["pid"] for l in json.load(open(sys.argv[1])) if l["id"] == sys.argv[2] for p in l["processes"]][0])' ls.json "$1"
-}
-pa=$(holder "$A")
-pb=$(holder "$B")
+pa=$(lease_holder ls.json "$A")
+pb=$(lease_holder ls.json "$B")
 
 # look WHAT MIB CMD...: gpx-ipcheck nvml-procs MIB under CMD; its JSON in WHAT.json.
 look() {

@@ -26,11 +26,8 @@ trap 'kill "$run_a" "$run_b" 2>/dev/null || true' EXIT
 wait_used "$A" $((256 * MiB))
 wait_used "$B" $((384 * MiB))
 "$GPX" lease ls --json >ls.json
-holder() {
-    python3 -c 'import json,sys; print([p["pid"] for l in json.load(open(sys.argv[1])) if l["id"] == sys.argv[2] for p in l["processes"]][0])' ls.json "$1"
-}
-pa=$(holder "$A")
-pb=$(holder "$B")
+pa=$(lease_holder ls.json "$A")
+pb=$(lease_holder ls.json "$B")
 
 for side in "a $A $pa 256 $pb" "b $B $pb 384 $pa"; do
     # shellcheck disable=SC2086 # WHO ID HOLDER MIB OTHER
