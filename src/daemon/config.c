@@ -48,6 +48,7 @@ void gpxd_config_defaults(struct gpxd_config *c)
     c->inventory_ms = 1000;
     c->log_level = GPX_LOG_INFO;
     c->threads = 2;
+    c->fn_spin_us = 300;
     c->max_body = (size_t)64 * 1024;
     c->web = 1;
     c->metrics_dcgm_leases = 1;
@@ -294,6 +295,7 @@ static const struct key keys[] = {
     ENUM("log_level", log_level, int, {"error", GPX_LOG_ERROR}, {"warn", GPX_LOG_WARN},
          {"info", GPX_LOG_INFO}, {"debug", GPX_LOG_DEBUG}),
     UINT("threads", threads, unsigned, 1, 64, 10),
+    UINT("fn_spin_us", fn_spin_us, unsigned, 0, 10000, 10),
     BOOL("metrics_public", metrics_public),
     ENUM("metrics_labels", metrics_snake_labels, int, {"dcgm", 0}, {"snake", 1}),
     BOOL("metrics_dcgm_leases", metrics_dcgm_leases),

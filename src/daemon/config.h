@@ -53,6 +53,9 @@ struct gpxd_config {
     uint64_t inventory_ms;
     int log_level; /* enum gpx_log_level */
     unsigned threads;
+    /* a function call's thread polls for the worker's answer this long (µs) before it sleeps,
+     * when the function's answers come that fast (functions.c, "Polling"); 0 = never */
+    unsigned fn_spin_us;
     int metrics_public;       /* /metrics without authentication */
     int metrics_snake_labels; /* model_name/uuid/hostname instead of dcgm's spelling */
     int metrics_dcgm_leases;  /* per-lease DCGM_FI_DEV_GPU_UTIL series (lease, tenant labels) */

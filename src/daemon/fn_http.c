@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,7 +156,7 @@ static int header(const char *head, size_t hlen, const char *name, char *out, si
  */
 int gpxd_fn_http(const char *sock, const char *method, const char *path, const char *ctype,
                  const char *req_id, const char *body, size_t len, int64_t deadline, int reuse,
-                 int *keep, struct gpxd_fn_wresp *r)
+                 int *keep, int64_t spin_ns, struct gpxd_fn_wresp *r)
 {
     memset(r, 0, sizeof *r);
     if (keep)
@@ -196,6 +197,9 @@ send:;
     if ((rc = write_head_body(fd, head, (size_t)hn, body, len, deadline)) < 0)
         goto out;
     rc = -1;
+    int64_t spin_until = spin_ns > 0 ? mono_ns() + spin_ns : 0;
+    if (spin_until > deadline)
+        spin_until = deadline;
     size_t cap = 8192, n = 0, hend = 0;
     long long clen = -1;
     int chunked = 0, nobody = 0, closing = 0;
@@ -213,6 +217,11 @@ send:;
         }
         ssize_t got = recv(fd, buf + n, cap - n, 0);
         if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
+            /* polling: the recv again, after anything runnable here had the CPU */
+            if (spin_until && mono_ns() < spin_until) {
+                sched_yield();
+                continue;
+            }
             if (!wait_fd(fd, POLLIN, deadline)) {
                 rc = -2;
                 goto out;
@@ -279,6 +288,12 @@ out:
     if (!keep || *keep != fd)
         close(fd);
     return rc;
+}
+
+int64_t gpxd_fn_spin_ns(unsigned fn_spin_us, int64_t answer_ns)
+{
+    int64_t budget = (int64_t)fn_spin_us * 1000;
+    return budget > 0 && answer_ns <= budget ? budget : 0;
 }
 
 /* Whether a kept-alive connection is still open and quiet (the worker may close idle ones). */

@@ -28,6 +28,17 @@
  * hand-off on the way: a routed call wakes two threads of gpuplexd's (the
  * request, the worker's answer), where the dispatcher threads this replaced
  * woke four (bench/functions/RESULTS.md).
+ *
+ * Polling: the wake-up on the worker's answer costs what a thread's wake-up
+ * costs on the machine, about 50 µs on a VM whose idle vCPUs halt without
+ * polling first (bench/functions/RESULTS.md). While a function's answers come
+ * within fn_spin_us (a moving average of the time from sending a call to its
+ * answer, f->answer_ns), its calls poll the worker's socket for that long
+ * (recv, then sched_yield so that anything runnable here runs first) before
+ * sleeping: the answer finds the thread awake. Longer answers sleep at once
+ * (polling would burn the CPU for nothing), and at most one thread per two
+ * CPUs polls at a time (m->spinners), so that under load the pollers never
+ * take the CPUs the workers need.
  * Every accepted call is completed exactly once: by its own thread (the
  * worker's answer, 502, 504), the manager (504 while queued, 503 when no
  * worker can start) or the stop (503).
@@ -157,11 +168,15 @@ struct fn {
     uint64_t hist[N_BUCKETS];
     double hist_sum;
     uint64_t hist_count;
+    int64_t answer_ns; /* moving average (1/8) of send-to-answer times; 0: none yet */
 };
 
 struct gpxd_functions {
     struct gpxd *d;
     pthread_mutex_t lock;
+    /* threads polling for a worker's answer now, at most max_spinners ("Polling") */
+    atomic_uint spinners;
+    unsigned max_spinners;
     struct fn *f[MAX_FUNCTIONS];
     unsigned n;
     struct fn *graveyard[256]; /* removed, freed at close (their threads may still run) */
@@ -589,14 +604,14 @@ static int64_t lease_gpu_ns(struct gpxd *d, const char *lease)
  * answer is set unless it is -3 (not sent). */
 static int serve(struct gpxd_functions *m, struct gpxd_fn_call *c, const char *sock,
                  const char *lease, int arbitrated, struct gpx_arb *arb, const char *key,
-                 unsigned sharing, int reuse, int *keep)
+                 unsigned sharing, int reuse, int *keep, int64_t spin_ns)
 {
     int64_t t1 = mono_ns();
     c->queue_ms = (double)(t1 - c->t0) / 1e6;
     int64_t g0 = arb ? arb_gpu_ns(arb, key) : arbitrated ? lease_gpu_ns(m->d, lease) : -1;
     struct gpxd_fn_wresp r;
     int rc = gpxd_fn_http(sock, "POST", "/invoke", c->ctype, c->id, c->body, c->len, c->deadline,
-                          reuse, keep, &r);
+                          reuse, keep, spin_ns, &r);
     int64_t t2 = mono_ns();
     int64_t g1 = g0 < 0 ? -1 : arb ? arb_gpu_ns(arb, key) : lease_gpu_ns(m->d, lease);
     /* the arbiter's GPU time over the span, shared by the calls in flight on the worker;
@@ -661,11 +676,23 @@ static void take_turn(struct gpxd_functions *m, struct fn *f, struct gpxd_fn_cal
                 reuse = -1;
             }
         }
+        /* "Polling": while this function answers within the budget and a poller is free */
+        int64_t spin = gpxd_fn_spin_ns(m->d->cfg.fn_spin_us, f->answer_ns);
+        if (spin && atomic_fetch_add(&m->spinners, 1) >= m->max_spinners) {
+            atomic_fetch_sub(&m->spinners, 1);
+            spin = 0;
+        }
         pthread_mutex_unlock(&m->lock);
 
-        int rc = serve(m, c, sock, lease, arbitrated, arb, key, sharing, reuse, &keep);
+        int64_t sent = mono_ns();
+        int rc = serve(m, c, sock, lease, arbitrated, arb, key, sharing, reuse, &keep, spin);
+        int64_t took = mono_ns() - sent;
+        if (spin)
+            atomic_fetch_sub(&m->spinners, 1);
 
         pthread_mutex_lock(&m->lock);
+        if (rc == 0)
+            f->answer_ns = f->answer_ns ? f->answer_ns + (took - f->answer_ns) / 8 : took;
         /* the slot is the same worker's: a worker slot is only reused once it has no calls */
         if (keep >= 0 && w->state == W_READY && w->n_idle < MAX_IDLE_CONNS)
             w->idle_fd[w->n_idle++] = keep;
@@ -1347,7 +1374,7 @@ static int64_t manage(struct gpxd_functions *m)
     for (unsigned i = 0; i < nprobe; i++) {
         struct gpxd_fn_wresp r;
         int ok = gpxd_fn_http(probes[i].sock, "GET", "/ready", NULL, NULL, NULL, 0,
-                              mono_ns() + 200000000LL, -1, NULL, &r) == 0 &&
+                              mono_ns() + 200000000LL, -1, NULL, 0, &r) == 0 &&
                  r.status == 200;
         free(r.body);
         pthread_mutex_lock(&m->lock);
@@ -1640,6 +1667,8 @@ int gpxd_functions_open(struct gpxd *d, gpx_error *err)
     m->d = d;
     d->fn = m;
     m->wake[0] = m->wake[1] = -1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    m->max_spinners = ncpu >= 4 ? (unsigned)(ncpu / 2) : 1;
     pthread_mutex_init(&m->lock, NULL);
     pthread_mutex_init(&m->ev_lock, NULL);
     pthread_mutex_init(&m->meter_lock, NULL);

@@ -70,10 +70,19 @@ struct gpxd_fn_wresp {
  * connection per request (Connection: close); else the request asks to keep it
  * and *keep gets it back (else -1) when the answer allows: framed by its
  * Content-Length, without "Connection: close".
+ * spin_ns > 0: once the request is sent, poll the socket for the answer this long
+ * (yielding the CPU to anything runnable) before sleeping in poll(); 0: sleep at once.
  */
 int gpxd_fn_http(const char *sock, const char *method, const char *path, const char *ctype,
                  const char *req_id, const char *body, size_t len, int64_t deadline, int reuse,
-                 int *keep, struct gpxd_fn_wresp *r);
+                 int *keep, int64_t spin_ns, struct gpxd_fn_wresp *r);
+/*
+ * How long a call should poll for its worker's answer (gpxd_fn_http's spin_ns): the
+ * budget fn_spin_us when the function's recent answers (answer_ns, a moving average;
+ * 0 = none yet) come within it, else 0 (its answers take longer: sleeping costs a
+ * wake-up, polling would burn the CPU for nothing).
+ */
+int64_t gpxd_fn_spin_ns(unsigned fn_spin_us, int64_t answer_ns);
 /* Whether a kept-alive connection is still open with nothing unread (workers may close idle
  * ones). */
 int gpxd_fn_conn_alive(int fd);

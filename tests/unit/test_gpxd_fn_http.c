@@ -2,7 +2,8 @@
  * The worker protocol's client (src/daemon/fn_http.c) against canned answers from a
  * one-connection-at-a-time unix socket server thread: framing by Content-Length, chunked and
  * the end of the connection; a connection kept alive and reused; a worker that dies before
- * its head (-1: 502), one that is not there (-3: not sent), one that does not answer (-2: 504).
+ * its head (-1: 502), one that is not there (-3: not sent), one that does not answer (-2: 504);
+ * polling for the answer (spin_ns) within its budget and the deadline, and when it is used.
  */
 #define _GNU_SOURCE
 #include "daemon/functions.h"
@@ -108,20 +109,29 @@ static int teardown(void **state)
     return 0;
 }
 
+static int64_t spin; /* the calls' spin_ns */
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 /* One call against canned answer c: the client's result. */
 static int call(const struct canned *c, int *keep, struct gpxd_fn_wresp *r, int64_t timeout_ms)
 {
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, server, (void *)c), 0);
     int rc = gpxd_fn_http(sock_path, "POST", "/invoke", "application/json", "r-1", "{\"a\":1}", 7,
-                          mono_ns() + timeout_ms * 1000000, -1, keep, r);
+                          mono_ns() + timeout_ms * 1000000, -1, keep, spin, r);
     if (keep && *keep >= 0 && c->requests > 1) {
         /* the same connection carries the next request */
         assert_true(gpxd_fn_conn_alive(*keep));
         free(r->body);
         int k2 = -1;
         rc = gpxd_fn_http(sock_path, "POST", "/invoke", NULL, "r-2", "", 0,
-                          mono_ns() + timeout_ms * 1000000, *keep, &k2, r);
+                          mono_ns() + timeout_ms * 1000000, *keep, &k2, spin, r);
         assert_int_equal(k2, *keep);
         *keep = k2;
     }
@@ -219,17 +229,60 @@ static void test_failures(void **state)
     assert_true(mono_ns() - t0 < 590000000LL + 100000000LL);
     /* nobody listens there: -3 (nothing was sent) */
     assert_int_equal(gpxd_fn_http("/tmp/gpx-fnhttp-none.sock", "GET", "/ready", NULL, NULL, NULL, 0,
-                                  mono_ns() + 100000000, -1, NULL, &r),
+                                  mono_ns() + 100000000, -1, NULL, 0, &r),
                      -3);
+}
+
+/* Polling: answers read as without it; the poll stops at its budget and at the deadline. */
+static void test_polling(void **state)
+{
+    (void)state;
+    struct gpxd_fn_wresp r;
+    /* an answer within the budget, on a kept-alive connection too */
+    spin = 50000000;
+    struct canned fast = {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 2, 2};
+    int keep = -1;
+    assert_int_equal(call(&fast, &keep, &r, 2000), 0);
+    assert_int_equal(r.status, 200);
+    assert_memory_equal(r.body, "ok", 2);
+    free(r.body);
+    close(keep);
+    /* an answer after the budget: polls 2 ms, then sleeps (a poll to the answer would take
+     * most of the 150 ms of CPU) */
+    spin = 2000000;
+    struct canned slow = {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1, 0, 150};
+    int64_t cpu0 = thread_cpu_ns();
+    assert_int_equal(call(&slow, NULL, &r, 2000), 0);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    assert_true(thread_cpu_ns() - cpu0 < 40000000LL);
+    /* a budget past the deadline: the deadline wins (-2 on time) */
+    spin = 10000000000LL;
+    struct canned none = {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1, 0, 600};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, server, &none), 0);
+    int64_t t0 = mono_ns();
+    assert_int_equal(gpxd_fn_http(sock_path, "POST", "/invoke", NULL, "r-3", "", 0, t0 + 100000000,
+                                  -1, NULL, spin, &r),
+                     -2);
+    int64_t took = mono_ns() - t0;
+    pthread_join(th, NULL);
+    assert_true(took < 400000000LL);
+    spin = 0;
+    /* when to poll: while the function answers within the budget (0: no answer yet) */
+    assert_int_equal(gpxd_fn_spin_ns(300, 0), 300000);
+    assert_int_equal(gpxd_fn_spin_ns(300, 300000), 300000);
+    assert_int_equal(gpxd_fn_spin_ns(300, 300001), 0);
+    assert_int_equal(gpxd_fn_spin_ns(0, 0), 0);
+    assert_int_equal(gpxd_fn_spin_ns(10000, 9000000), 10000000);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_content_length),
-        cmocka_unit_test(test_chunked_and_eof),
-        cmocka_unit_test(test_keep_alive),
-        cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_content_length), cmocka_unit_test(test_chunked_and_eof),
+        cmocka_unit_test(test_keep_alive),     cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_polling),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
