@@ -16,7 +16,7 @@ j=$TEST_TMP/bench.json
 [ "$(json 'j["errors"]' "$j")" = 0 ] || fail "non-2xx answers: $(cat "$j")"
 [ "$(json 'all(k in j for k in ("routing_overhead_us_p50", "scale_4_ratio", "cold_start_ms",
     "relay_overhead_us_p50", "routing_overhead_us_p50_no_polling", "routing_cpu_us_per_call",
-    "routing_cpu_us_per_call_no_polling"))' "$j")" = True ] ||
+    "routing_cpu_us_per_call_no_polling", "host_wakeup_rtt_us", "host_wakeup_rtt_one_cpu_us"))' "$j")" = True ] ||
     fail "keys missing: $(cat "$j")"
 [ "$(json '(j["cold_start_ms"] > 0 and j["scale_4_ratio"] > 0 and j["cold_starts"] == 1 and
     j["routing_cpu_us_per_call"] > 0 and j["routing_cpu_us_per_call_no_polling"] > 0)' "$j")" = True ] ||
