@@ -5,10 +5,13 @@
  * here was not counted and passes straight through.
  *
  * Device pointers (GPX_IP_KIND_DPTR, every cuMemAlloc/cuMemFree) live first
- * in a fixed lock-free table: one CAS to insert, one to take, no lock (see
- * ptrtable.c for why a free and a re-allocation of one address by two
- * threads cannot meet a stale record). Everything else, and the pointers
- * that find no room there, go to open addressing (linear probing,
+ * in a table of the allocating thread's own: plain loads and stores, no
+ * atomic read-modify-write unless the free comes from another thread (see
+ * ptrtable.c for why that is exact, and why a free and a re-allocation of
+ * one address by two threads cannot meet a stale record). Those that find
+ * no room there go to a fixed lock-free table (one CAS to insert, one to
+ * take). Everything else, and the pointers that find no room there either,
+ * go to open addressing (linear probing,
  * backward-shift deletion, no tombstones) in 16 shards, each behind its own
  * mutex, so threads allocating at once rarely meet. Nothing is allocated
  * except when a shard grows; a shard starts with inline slots.
@@ -32,6 +35,9 @@ int gpx__pt_take(uint32_t kind, uint64_t key, uint64_t *bytes);
 int gpx__pt_find(uint32_t kind, uint64_t key, uint64_t *bytes);
 /* Number of entries (tests and debug logging). */
 uint64_t gpx__pt_count(void);
+/* Per-thread tables ever made, and device pointers recorded in the global tables (tests). */
+uint64_t gpx__pt_tables(void);
+uint64_t gpx__pt_spilled(void);
 
 /* pthread_atfork handlers: the child starts with an empty table. */
 void gpx__pt_fork_prepare(void);

@@ -12,7 +12,9 @@
  *   driver failure, pitch correction, a refused top-up freeing, a failed free
  *   keeping its bytes, a recycled address, the private per-process bound,
  *   fail closed, uncounted frees passing through, memory-info clamping);
- * - the pointer table against a reference (growth, backward-shift deletion).
+ * - the pointer table against a reference (growth, backward-shift deletion),
+ *   and its per-thread tables (cross-thread frees, exited threads, adoption,
+ *   spill to the global tables, fork, many threads at once).
  */
 #define _GNU_SOURCE
 #include "interpose/interpose.h"
@@ -1340,6 +1342,279 @@ static void test_ptrtable(void **state)
     free(live);
 }
 
+/* ---- per-thread pointer tables ------------------------------------------------------------- */
+
+typedef void *(*thread_fn)(void *);
+
+/* Runs fn(arg) on a thread of its own and waits for it to exit. */
+static void on_thread(thread_fn fn, void *arg)
+{
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, fn, arg), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+}
+
+#define PTT_N 64
+
+static void *ptt_alloc_all(void *p)
+{
+    CUdeviceptr *d = p;
+    for (int i = 0; i < PTT_N; i++)
+        if (cuMemAlloc_v2(&d[i], MiB) != CUDA_SUCCESS)
+            d[i] = 0;
+    return NULL;
+}
+
+static void *ptt_alloc_one(void *p)
+{
+    if (cuMemAlloc_v2((CUdeviceptr *)p, MiB) != CUDA_SUCCESS)
+        *(CUdeviceptr *)p = 0;
+    return NULL;
+}
+
+/*
+ * Pointers recorded in a thread's own table: freed by another thread after
+ * their thread exited (the count exact after each free), the table adopted
+ * by the next thread (no new table), one address freed and handed out
+ * again on two threads, and handed out again unseen (the stale record in
+ * the other thread's table is replaced, its bytes returned).
+ */
+static void test_pt_thread_tables(void **state)
+{
+    (void)state;
+    lease_mode(1024 * MiB);
+    uint64_t entries = gpx__pt_count();
+    CUdeviceptr d[PTT_N];
+    on_thread(ptt_alloc_all, d);
+    uint64_t tables = gpx__pt_tables();
+    assert_true(tables >= 1);
+    assert_int_equal(used(), PTT_N * MiB);
+    assert_int_equal(gpx__pt_count(), entries + PTT_N);
+    for (int i = 0; i < PTT_N; i++) {
+        assert_true(d[i] != 0);
+        assert_int_equal(cuMemFree_v2(d[i]), CUDA_SUCCESS);
+        assert_int_equal(used(), (uint64_t)(PTT_N - 1 - i) * MiB);
+        assert_int_equal(gpx__ip_local_used(), (uint64_t)(PTT_N - 1 - i) * MiB);
+        assert_int_equal(cuMemFree_v2(d[i]), CUDA_SUCCESS); /* a second free: not counted */
+        assert_int_equal(used(), (uint64_t)(PTT_N - 1 - i) * MiB);
+    }
+    assert_int_equal(gpx__pt_count(), entries);
+    /* threads that come and go reuse the tables of those that went */
+    for (int k = 0; k < 4; k++) {
+        on_thread(ptt_alloc_all, d);
+        assert_int_equal(gpx__pt_tables(), tables);
+        assert_int_equal(used(), PTT_N * MiB);
+        for (int i = 0; i < PTT_N; i++)
+            assert_int_equal(cuMemFree_v2(d[i]), CUDA_SUCCESS);
+        assert_int_equal(used(), 0);
+    }
+    /* one address: allocated on a thread, freed here, handed to another thread */
+    fixed_addr = 0x7700000;
+    CUdeviceptr a = 0, b = 0;
+    on_thread(ptt_alloc_one, &a);
+    assert_int_equal(a, 0x7700000);
+    assert_int_equal(cuMemFree_v2(a), CUDA_SUCCESS);
+    assert_int_equal(used(), 0);
+    on_thread(ptt_alloc_one, &b);
+    assert_int_equal(b, 0x7700000);
+    assert_int_equal(used(), MiB);
+    /* handed out again while still recorded (its object went away unseen): counted once */
+    assert_int_equal(cuMemAlloc_v2(&a, MiB), CUDA_SUCCESS);
+    assert_int_equal(used(), MiB);
+    on_thread(ptt_alloc_one, &b);
+    assert_int_equal(used(), MiB);
+    assert_int_equal(gpx__pt_count(), entries + 1);
+    assert_int_equal(cuMemFree_v2(a), CUDA_SUCCESS);
+    assert_int_equal(used(), 0);
+    assert_int_equal(gpx__pt_count(), entries);
+    fixed_addr = 0;
+}
+
+struct ptt_spill {
+    uint64_t *keys;
+    int n;
+};
+
+static void *ptt_insert_keys(void *p)
+{
+    struct ptt_spill *s = p;
+    uint64_t stale;
+    for (int i = 0; i < s->n; i++)
+        if (gpx__pt_insert(GPX_IP_KIND_DPTR, s->keys[i], s->keys[i] >> 4, &stale) != 0 || stale)
+            s->keys[i] = 0;
+    return NULL;
+}
+
+/*
+ * More pointers on one thread than its table holds: the rest go to the
+ * global tables (counted in spilled), and every one is found, from another
+ * thread, in whichever table holds it.
+ */
+static void test_pt_spill(void **state)
+{
+    (void)state;
+    enum { N = 6000 }; /* > the 4096 slots of a thread's table */
+    struct ptt_spill s = {calloc(N, sizeof(uint64_t)), N};
+    assert_non_null(s.keys);
+    uint64_t entries = gpx__pt_count(), b;
+    for (int i = 0; i < N; i++)
+        s.keys[i] = 0x900000000ULL + (uint64_t)i * 0x200; /* 512-byte aligned, like cuMemAlloc */
+    assert_int_equal(gpx__pt_spilled(), 0);
+    on_thread(ptt_insert_keys, &s);
+    assert_true(gpx__pt_spilled() > 0);
+    assert_int_equal(gpx__pt_count(), entries + N);
+    for (int i = 0; i < N; i++) {
+        assert_true(s.keys[i] != 0);
+        assert_int_equal(gpx__pt_find(GPX_IP_KIND_DPTR, s.keys[i], &b), 1);
+        assert_int_equal(b, s.keys[i] >> 4);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(gpx__pt_take(GPX_IP_KIND_DPTR, s.keys[i], &b), 1);
+        assert_int_equal(b, s.keys[i] >> 4);
+        assert_int_equal(gpx__pt_take(GPX_IP_KIND_DPTR, s.keys[i], &b), 0);
+    }
+    assert_int_equal(gpx__pt_spilled(), 0);
+    assert_int_equal(gpx__pt_count(), entries);
+    free(s.keys);
+}
+
+struct ptt_hold {
+    CUdeviceptr d;
+    pthread_barrier_t *bar;
+};
+
+static void *ptt_alloc_and_hold(void *p)
+{
+    struct ptt_hold *h = p;
+    if (cuMemAlloc_v2(&h->d, MiB) != CUDA_SUCCESS)
+        h->d = 0;
+    pthread_barrier_wait(h->bar); /* recorded */
+    pthread_barrier_wait(h->bar); /* the fork is done */
+    return NULL;
+}
+
+/*
+ * fork while this thread and another hold records: the child starts with
+ * every table empty (CUDA state does not survive fork), can record and free
+ * its own, and the parent keeps its records. The handlers are called by hand:
+ * init (which registers them) never runs here.
+ */
+static void test_pt_fork(void **state)
+{
+    (void)state;
+    lease_mode(64 * MiB);
+    uint64_t entries = gpx__pt_count();
+    CUdeviceptr mine;
+    assert_int_equal(cuMemAlloc_v2(&mine, MiB), CUDA_SUCCESS);
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 2);
+    struct ptt_hold h = {0, &bar};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, ptt_alloc_and_hold, &h), 0);
+    pthread_barrier_wait(&bar);
+    assert_true(h.d != 0);
+    assert_int_equal(gpx__pt_count(), entries + 2);
+    gpx__pt_fork_prepare();
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        gpx__pt_fork_child();
+        uint64_t b, stale;
+        int ok = gpx__pt_count() == 0 && !gpx__pt_find(GPX_IP_KIND_DPTR, mine, NULL) &&
+                 !gpx__pt_find(GPX_IP_KIND_DPTR, h.d, NULL) && gpx__pt_spilled() == 0 &&
+                 gpx__pt_insert(GPX_IP_KIND_DPTR, mine, 7, &stale) == 0 && stale == 0 &&
+                 gpx__pt_insert(GPX_IP_KIND_DPTR, h.d, 8, &stale) == 0 && stale == 0 &&
+                 gpx__pt_take(GPX_IP_KIND_DPTR, h.d, &b) == 1 && b == 8 &&
+                 gpx__pt_take(GPX_IP_KIND_DPTR, mine, &b) == 1 && b == 7 && gpx__pt_count() == 0;
+        _exit(ok ? 0 : 1);
+    }
+    gpx__pt_fork_parent();
+    int st = 0;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    pthread_barrier_wait(&bar);
+    pthread_join(th, NULL);
+    pthread_barrier_destroy(&bar);
+    assert_int_equal(gpx__pt_count(), entries + 2);
+    assert_int_equal(used(), 2 * MiB);
+    assert_int_equal(cuMemFree_v2(h.d), CUDA_SUCCESS);
+    assert_int_equal(cuMemFree_v2(mine), CUDA_SUCCESS);
+    assert_int_equal(used(), 0);
+    assert_int_equal(gpx__pt_count(), entries);
+}
+
+/*
+ * Many threads allocate and free at once, each freeing whatever pointer it
+ * swaps out of a shared array (mostly another thread's): the quota is exactly
+ * what can be live at once, so any byte lost or counted twice refuses an
+ * allocation; at the end the count and the table are back where they were.
+ */
+#define PTM_THREADS 8
+#define PTM_SLOTS   64
+#define PTM_ROUNDS  20000
+#define PTM_SIZE    (64 * 1024ULL)
+
+struct ptm {
+    _Atomic CUdeviceptr *slots;
+    _Atomic int *failed;
+    unsigned seed;
+};
+
+static void *ptm_thread(void *p)
+{
+    struct ptm *t = p;
+    for (int r = 0; r < PTM_ROUNDS; r++) {
+        CUdeviceptr d;
+        if (cuMemAlloc_v2(&d, PTM_SIZE) != CUDA_SUCCESS) {
+            atomic_store(t->failed, 1);
+            return NULL;
+        }
+        t->seed = t->seed * 1103515245U + 12345U;
+        CUdeviceptr old = atomic_exchange(&t->slots[(t->seed >> 16) % PTM_SLOTS], d);
+        if (old && cuMemFree_v2(old) != CUDA_SUCCESS)
+            atomic_store(t->failed, 2);
+    }
+    return NULL;
+}
+
+static void test_pt_many_threads(void **state)
+{
+    (void)state;
+    lease_mode((PTM_THREADS + PTM_SLOTS) * PTM_SIZE); /* exactly what can be live at once */
+    static _Atomic CUdeviceptr slots[PTM_SLOTS];
+    _Atomic int failed = 0;
+    uint64_t entries = gpx__pt_count();
+    struct ptm t[PTM_THREADS];
+    pthread_t th[PTM_THREADS];
+    for (int k = 0; k < PTM_THREADS; k++) {
+        t[k] = (struct ptm){slots, &failed, (unsigned)k * 7919U + 1};
+        assert_int_equal(pthread_create(&th[k], NULL, ptm_thread, &t[k]), 0);
+    }
+    for (int k = 0; k < PTM_THREADS; k++)
+        pthread_join(th[k], NULL);
+    assert_int_equal(atomic_load(&failed), 0);
+    uint64_t live = 0;
+    for (int i = 0; i < PTM_SLOTS; i++)
+        live += atomic_load(&slots[i]) != 0;
+    assert_int_equal(used(), live * PTM_SIZE);
+    assert_int_equal(gpx__ip_local_used(), live * PTM_SIZE);
+    assert_int_equal(gpx__pt_count(), entries + live);
+    for (int i = 0; i < PTM_SLOTS; i++) {
+        CUdeviceptr d = atomic_exchange(&slots[i], 0);
+        if (d)
+            assert_int_equal(cuMemFree_v2(d), CUDA_SUCCESS);
+    }
+    assert_int_equal(used(), 0);
+    assert_int_equal(gpx__ip_local_used(), 0);
+    assert_int_equal(gpx__pt_count(), entries);
+    /* the whole quota in one allocation: nothing is held back */
+    CUdeviceptr d;
+    assert_int_equal(cuMemAlloc_v2(&d, (PTM_THREADS + PTM_SLOTS) * PTM_SIZE), CUDA_SUCCESS);
+    assert_int_equal(cuMemFree_v2(d), CUDA_SUCCESS);
+    assert_int_equal(used(), 0);
+}
+
 /* Stream capture: hooks forward to their own variant and keep the process's capture count,
  * which makes the time-slice turn step aside (recorded work is not run). */
 static void test_capture(void **state)
@@ -1391,6 +1666,10 @@ int main(void)
         cmocka_unit_test_setup(test_fail_closed, setup),
         cmocka_unit_test_setup(test_ptrtable, setup),
         cmocka_unit_test_setup(test_cross_thread_free, setup),
+        cmocka_unit_test_setup(test_pt_thread_tables, setup),
+        cmocka_unit_test_setup(test_pt_spill, setup),
+        cmocka_unit_test_setup(test_pt_fork, setup),
+        cmocka_unit_test_setup(test_pt_many_threads, setup),
         cmocka_unit_test_setup(test_capture, setup),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
