@@ -37,8 +37,10 @@
  * (recv, then sched_yield so that anything runnable here runs first) before
  * sleeping: the answer finds the thread awake. Longer answers sleep at once
  * (polling would burn the CPU for nothing), and at most one thread per two
- * CPUs polls at a time (m->spinners), so that under load the pollers never
- * take the CPUs the workers need.
+ * of the CPUs gpuplexd may run on polls at a time (m->spinners; none with
+ * one CPU). sched_yield() gives way only within gpuplexd's own cgroup: a
+ * worker in another CPU cgroup sharing the poller's CPU waits for the
+ * budget to run out (docs/functions.md says when to set fn_spin_us = 0).
  * Every accepted call is completed exactly once: by its own thread (the
  * worker's answer, 502, 504), the manager (504 while queued, 503 when no
  * worker can start) or the stop (503).
@@ -59,6 +61,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1667,8 +1670,12 @@ int gpxd_functions_open(struct gpxd *d, gpx_error *err)
     m->d = d;
     d->fn = m;
     m->wake[0] = m->wake[1] = -1;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    m->max_spinners = ncpu >= 4 ? (unsigned)(ncpu / 2) : 1;
+    /* the CPUs gpuplexd may run on (a container's cpuset, taskset), not the machine's; with
+     * one, a poller would only delay the worker it waits for */
+    cpu_set_t cpus;
+    long ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus)
+                                                              : sysconf(_SC_NPROCESSORS_ONLN);
+    m->max_spinners = ncpu >= 4 ? (unsigned)(ncpu / 2) : ncpu >= 2 ? 1 : 0;
     pthread_mutex_init(&m->lock, NULL);
     pthread_mutex_init(&m->ev_lock, NULL);
     pthread_mutex_init(&m->meter_lock, NULL);
