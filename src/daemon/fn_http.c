@@ -217,7 +217,7 @@ send:;
         }
         ssize_t got = recv(fd, buf + n, cap - n, 0);
         if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
-            /* polling: the recv again, after anything runnable here had the CPU */
+            /* polling (spin_ns): the recv again after a sched_yield */
             if (spin_until && mono_ns() < spin_until) {
                 sched_yield();
                 continue;

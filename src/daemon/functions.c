@@ -32,10 +32,10 @@
  * Polling: the wake-up on the worker's answer costs what a thread's wake-up
  * costs on the machine, about 50 µs on a VM whose idle vCPUs halt without
  * polling first (bench/functions/RESULTS.md). While a function's answers come
- * within fn_spin_us (a moving average of the time from sending a call to its
- * answer, f->answer_ns), its calls poll the worker's socket for that long
- * (recv, then sched_yield so that anything runnable here runs first) before
- * sleeping: the answer finds the thread awake. Longer answers sleep at once
+ * within fn_spin_us (f->answer_ns: a moving average of how long its calls take
+ * on the worker, from connecting or sending to the answer), its calls poll the
+ * worker's socket for that long (recv, then sched_yield) before sleeping: the
+ * answer finds the thread awake. Longer answers sleep at once
  * (polling would burn the CPU for nothing), and at most one thread per two
  * of the CPUs gpuplexd may run on polls at a time (m->spinners; none with
  * one CPU). sched_yield() gives way only within gpuplexd's own cgroup: a
@@ -171,7 +171,7 @@ struct fn {
     uint64_t hist[N_BUCKETS];
     double hist_sum;
     uint64_t hist_count;
-    int64_t answer_ns; /* moving average (1/8) of send-to-answer times; 0: none yet */
+    int64_t answer_ns; /* moving average (1/8) of its calls' times on a worker; 0: none yet */
 };
 
 struct gpxd_functions {
@@ -604,18 +604,19 @@ static int64_t lease_gpu_ns(struct gpxd *d, const char *lease)
 }
 
 /* Proxies c to w (the caller holds a slot of w, not the lock): worker_http's result; the
- * answer is set unless it is -3 (not sent). */
+ * answer is set unless it is -3 (not sent). *took: how long the worker's exchange took. */
 static int serve(struct gpxd_functions *m, struct gpxd_fn_call *c, const char *sock,
                  const char *lease, int arbitrated, struct gpx_arb *arb, const char *key,
-                 unsigned sharing, int reuse, int *keep, int64_t spin_ns)
+                 unsigned sharing, int reuse, int *keep, int64_t spin_ns, int64_t *took)
 {
-    int64_t t1 = mono_ns();
-    c->queue_ms = (double)(t1 - c->t0) / 1e6;
     int64_t g0 = arb ? arb_gpu_ns(arb, key) : arbitrated ? lease_gpu_ns(m->d, lease) : -1;
+    int64_t t1 = mono_ns(); /* after the engine read: *took is the worker's exchange alone */
+    c->queue_ms = (double)(t1 - c->t0) / 1e6;
     struct gpxd_fn_wresp r;
     int rc = gpxd_fn_http(sock, "POST", "/invoke", c->ctype, c->id, c->body, c->len, c->deadline,
                           reuse, keep, spin_ns, &r);
     int64_t t2 = mono_ns();
+    *took = t2 - t1;
     int64_t g1 = g0 < 0 ? -1 : arb ? arb_gpu_ns(arb, key) : lease_gpu_ns(m->d, lease);
     /* the arbiter's GPU time over the span, shared by the calls in flight on the worker;
      * without arbiter accounting, the time the worker held the call */
@@ -687,9 +688,8 @@ static void take_turn(struct gpxd_functions *m, struct fn *f, struct gpxd_fn_cal
         }
         pthread_mutex_unlock(&m->lock);
 
-        int64_t sent = mono_ns();
-        int rc = serve(m, c, sock, lease, arbitrated, arb, key, sharing, reuse, &keep, spin);
-        int64_t took = mono_ns() - sent;
+        int64_t took = 0;
+        int rc = serve(m, c, sock, lease, arbitrated, arb, key, sharing, reuse, &keep, spin, &took);
         if (spin)
             atomic_fetch_sub(&m->spinners, 1);
 

@@ -71,7 +71,7 @@ struct gpxd_fn_wresp {
  * and *keep gets it back (else -1) when the answer allows: framed by its
  * Content-Length, without "Connection: close".
  * spin_ns > 0: once the request is sent, poll the socket for the answer this long
- * (yielding the CPU to anything runnable) before sleeping in poll(); 0: sleep at once.
+ * (recv, then sched_yield) before sleeping in poll(), never past deadline; 0: sleep at once.
  */
 int gpxd_fn_http(const char *sock, const char *method, const char *path, const char *ctype,
                  const char *req_id, const char *body, size_t len, int64_t deadline, int reuse,

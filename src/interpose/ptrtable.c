@@ -525,7 +525,8 @@ static int tt_insert(struct tt *t, uint64_t key, uint64_t bytes, uint64_t *stale
     uint32_t i = tt_home(key), at = TT_CAP;
     for (uint32_t n = 0; n < TT_PROBE; n++, i = (i + 1) & (TT_CAP - 1)) {
         struct fast_entry *e = &t->slots[i];
-        uint64_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
+        /* acquire: a slot another thread's CAS made gone is reused after that take */
+        uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
         if (k == key) {
             *stale = atomic_load_explicit(&e->bytes, memory_order_relaxed);
             atomic_store_explicit(&e->bytes, bytes, memory_order_relaxed);
