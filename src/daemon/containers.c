@@ -67,6 +67,7 @@ struct container {
     unsigned replicas;
     int64_t created_ns;
     int busy; /* podman is creating or removing it: the supervisor leaves it alone */
+    int64_t settled_ns; /* when it last stopped being busy (gpx_now_ns) */
     struct replica rep[MAX_REPLICAS];
 };
 
@@ -711,6 +712,7 @@ int gpxd_container_create(struct gpxd *d, const struct gpx_caller *who, const ch
     for (unsigned i = 0; i < c->replicas; i++)
         snprintf(c->rep[i].state, sizeof c->rep[i].state, "running");
     c->busy = 0;
+    c->settled_ns = gpx_now_ns();
     save(d, c);
     *out = view(d, c);
     pthread_mutex_unlock(&m->lock);
@@ -985,6 +987,11 @@ static void tick(struct gpxd *d)
     pthread_mutex_unlock(&m->lock);
     if (!any)
         return;
+    /*
+     * podman ps lists what existed when it looked: a container whose creation
+     * ended while ps ran is not in the list yet, and is not "gone from podman".
+     */
+    int64_t listed_ns = gpx_now_ns();
     const char *args[] = {"ps",       "-a",   "--filter", "label=gpuplex.container",
                           "--format", "json", NULL};
     char *o = NULL;
@@ -1004,7 +1011,7 @@ static void tick(struct gpxd *d)
     pthread_mutex_lock(&m->lock);
     for (unsigned i = 0; i < m->n; i++) {
         struct container *c = m->c[i];
-        if (c->busy)
+        if (c->busy || c->settled_ns >= listed_ns)
             continue;
         int changed = 0;
         for (unsigned k = 0; k < c->replicas; k++)

@@ -6,7 +6,8 @@ container that exits releases its lease; gpuplexd restarted leaves its container
 and re-attaches; DELETE stops them and releases the leases (a second DELETE is 404).
 Also: restart on-failure gives up after 5 restarts, across a gpuplexd restart in the middle
 of a backoff, with 2 replicas; a replica whose lease a tenant releases by hand is stopped and
-says why; GET shows the lease's usage."""
+says why; GET shows the lease's usage; a container created while the supervisor's podman ps
+runs is not taken for one removed outside gpuplexd."""
 import os
 import subprocess
 import time
@@ -244,6 +245,31 @@ check(expect(d.get("/v1/leases/" + lid, token=A), 200).json["state"] == "release
 ps = subprocess.run([os.environ["POD_WRAPPER"], "inspect", name], capture_output=True, text=True, timeout=60)
 check(ps.returncode != 0, "podman still has %s after DELETE" % name)
 p = cli("container", "rm", sid, env={"GPUPLEX_SERVER": d.sock, "GPUPLEX_TOKEN": A})
+check(expect(d.get("/v1/containers", token=A), 200).json == [], "containers left")
+
+# a container whose creation ends while the supervisor's `podman ps` runs is missing from that
+# listing, and is not "gone from podman" for it: here podman ps answers 1.5 s after it looked,
+# and containers are created 0.6 s apart, so some are made while a listing is in flight
+d.stop()
+slow = os.path.join(os.path.dirname(os.environ["POD_WRAPPER"]), "podman-slow-ps")
+with open(slow, "w") as f:
+    f.write('#!/bin/sh\ncase " $* " in *" ps "*)\n'
+            '  out=$("%s" "$@"); rc=$?; sleep 1.5; printf "%%s\\n" "$out"; exit $rc;;\n'
+            'esac\nexec "%s" "$@"\n' % (os.environ["POD_WRAPPER"], os.environ["POD_WRAPPER"]))
+os.chmod(slow, 0o755)
+d.args += ["--set", "podman=" + slow]
+d.start()
+made = []
+for _ in range(4):
+    made.append(expect(d.post("/v1/containers", dict(body, command=["sleep", "1000"]), token=A),
+                       201, what="POST during a slow podman ps").json["id"])
+    time.sleep(0.6)
+time.sleep(4)  # two listings later
+for x in made:
+    inst = expect(d.get("/v1/containers/" + x, token=A), 200).json["instances"][0]
+    check(inst["state"] == "running" and not inst["released"], "made during a listing: %r" % inst)
+for x in made:
+    expect(d.delete("/v1/containers/" + x, token=A), 200)
 check(expect(d.get("/v1/containers", token=A), 200).json == [], "containers left")
 d.stop()
 log = d.log_text()
