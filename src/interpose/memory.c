@@ -90,15 +90,30 @@ static CUresult finish_alloc(CUresult rc, uint32_t kind, uint64_t key, uint64_t 
         return rc;
     }
     uint64_t stale;
-    if (GPX_UNLIKELY(gpx__pt_insert(kind, key, bytes, &stale) != 0)) {
+    int failed = gpx__pt_insert(kind, key, bytes, &stale) != 0;
+    if (stale) /* its earlier object went away unseen (context destroyed): return it */
+        gpx__ip_release(stale);
+    if (GPX_UNLIKELY(failed)) {
         GPX_IP_LOG(GPX_IP_LOG_ERROR, "out of host memory for the allocation table");
         undo(kind, key);
         gpx__ip_release(bytes);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
-    if (stale) /* its earlier object went away unseen (context destroyed): return it */
-        gpx__ip_release(stale);
     return rc;
+}
+
+/*
+ * A refused free whose answer says the driver has no such object (a bad value
+ * or handle). The record is not put back: one thread's copy of a double free
+ * that raced another thread's can find the record too (ptrtable.c), and when
+ * the driver refuses it the object is gone. Put back, that record would
+ * later hand its bytes back a second time (as stale, when the driver gives
+ * the address out again). Its bytes stay counted instead: a quota errs on
+ * the side it cannot be escaped by.
+ */
+static inline int no_such_object(CUresult rc)
+{
+    return rc == CUDA_ERROR_INVALID_VALUE || rc == CUDA_ERROR_INVALID_HANDLE;
 }
 
 /* A free: whatever the driver says about a recorded object decides its bytes. */
@@ -110,7 +125,7 @@ static CUresult finish_alloc(CUresult rc, uint32_t kind, uint64_t key, uint64_t 
         CUresult rc_ = call;                                                                       \
         if (rc_ == CUDA_SUCCESS) {                                                                 \
             gpx__ip_release(bytes_);                                                               \
-        } else {                                                                                   \
+        } else if (!no_such_object(rc_)) {                                                         \
             uint64_t stale_; /* keep counting it; if it can't be recorded, keep the bytes */       \
             (void)gpx__pt_insert((kind), (key), bytes_, &stale_);                                  \
         }                                                                                          \

@@ -226,9 +226,11 @@ static int global_insert(uint32_t kind, uint64_t key, uint64_t bytes, uint64_t *
         return shard_insert(kind, key, bytes, stale);
     if (fast_insert(key, bytes, stale) == 0)
         return 0;
+    /* counted before it is there: a take that misses the front table then looks in the shards */
+    atomic_fetch_add_explicit(&overflow, 1, memory_order_relaxed);
     int rc = shard_insert(kind, key, bytes, stale);
-    if (rc == 0)
-        atomic_fetch_add_explicit(&overflow, 1, memory_order_relaxed);
+    if (rc != 0)
+        atomic_fetch_sub_explicit(&overflow, 1, memory_order_relaxed);
     return rc;
 }
 
@@ -381,9 +383,11 @@ static uint64_t global_count(void)
  *   the slot to the owner's take and re-insert (a new key) fails instead of
  *   erasing someone else's record. Foreign takes are the cross-thread frees.
  * - A double free of P by two threads at once (the application's bug) can
- *   hand P's bytes to both (the owner's plain store and a foreign CAS both
- *   succeed): the quota then returns P's bytes twice, and nothing else; no
- *   other record is touched, since only P's holder ever stores over P.
+ *   hand P's record to both (the owner's plain store and a foreign CAS both
+ *   succeed). The driver frees P once and refuses the other call as no such
+ *   object, and memory.c neither gives back nor records again what a free
+ *   refused that way held: P's bytes come back once. No other record is
+ *   touched, since only P's holder ever stores over P.
  * - Lookups pass `gone` slots and stop at an empty one. The owner turns a
  *   `gone` slot back to empty only when the next slot is empty (then walks
  *   back over the `gone` run before it): no record's probe path crosses such
@@ -401,7 +405,10 @@ static uint64_t global_count(void)
  * - A thread's table outlives it (its records are still live): a key
  *   destructor marks it unowned, and a thread without a table adopts one
  *   (CAS on `owned`, acquire: it sees the last owner's stores) before
- *   allocating a new one. Tables are never freed while the process lives;
+ *   allocating a new one. What a thread records after its table was
+ *   released (in a later key destructor) goes to the global tables: a table
+ *   taken again in the last round of destructors would stay owned for good.
+ *   Tables are never freed while the process lives;
  *   the registry is a list, pushed under a mutex, read without one.
  * - fork: the child's tables are emptied (CUDA state does not survive fork);
  *   only the forking thread exists there, it keeps its table.
@@ -421,13 +428,17 @@ static pthread_mutex_t tt_mu = PTHREAD_MUTEX_INITIALIZER; /* pushes onto tt_head
 static _Atomic uint64_t spilled; /* device pointers recorded in the global tables */
 static __thread struct tt *my_tt __attribute__((tls_model("initial-exec")));
 static __thread int my_tt_failed __attribute__((tls_model("initial-exec")));
+/* Set once the thread's table was released at its exit: later destructors use the global tables
+ * (a table taken again in the last round of key destructors would stay owned forever). */
+static __thread int my_tt_exited __attribute__((tls_model("initial-exec")));
 static pthread_key_t tt_key;
 static int tt_key_ok;
 static pthread_once_t tt_once = PTHREAD_ONCE_INIT;
 
 static void tt_release(void *t)
 {
-    my_tt = NULL; /* a later destructor that allocates takes a table again */
+    my_tt = NULL; /* a later destructor that allocates uses the global tables */
+    my_tt_exited = 1;
     atomic_store_explicit(&((struct tt *)t)->owned, 0, memory_order_release);
 }
 
@@ -440,7 +451,7 @@ static void tt_key_init(void)
 static struct tt *tt_mine_slow(void)
 {
     pthread_once(&tt_once, tt_key_init);
-    if (!tt_key_ok || my_tt_failed)
+    if (!tt_key_ok || my_tt_failed || my_tt_exited)
         return NULL;
     struct tt *t;
     for (t = atomic_load_explicit(&tt_head, memory_order_acquire); t; t = t->next) {
@@ -583,9 +594,11 @@ static int dptr_insert(uint64_t key, uint64_t bytes, uint64_t *stale)
         atomic_fetch_sub_explicit(&spilled, 1, memory_order_relaxed);
     int rc = 0;
     if (!t || tt_insert(t, key, bytes, &here) != 0) {
+        /* counted before it is there: a take that misses every thread's table then looks */
+        atomic_fetch_add_explicit(&spilled, 1, memory_order_relaxed);
         rc = global_insert(FAST_KIND, key, bytes, &here);
-        if (rc == 0)
-            atomic_fetch_add_explicit(&spilled, 1, memory_order_relaxed);
+        if (rc != 0)
+            atomic_fetch_sub_explicit(&spilled, 1, memory_order_relaxed);
     }
     *stale = elsewhere + here;
     return rc;
@@ -627,6 +640,14 @@ uint64_t gpx__pt_tables(void)
     uint64_t n = 0;
     for (struct tt *t = atomic_load_explicit(&tt_head, memory_order_acquire); t; t = t->next)
         n++;
+    return n;
+}
+
+uint64_t gpx__pt_owned(void)
+{
+    uint64_t n = 0;
+    for (struct tt *t = atomic_load_explicit(&tt_head, memory_order_acquire); t; t = t->next)
+        n += atomic_load_explicit(&t->owned, memory_order_relaxed) != 0;
     return n;
 }
 

@@ -26,7 +26,8 @@
  * handed out an address we still held: its old object went away by a path
  * we do not see, such as a context destroy), the old entry is replaced and
  * its bytes are returned in *stale (else 0). Returns 0, or -1 when the table
- * could not grow (nothing recorded).
+ * could not grow (nothing recorded; an old entry it took out is still
+ * returned in *stale).
  */
 int gpx__pt_insert(uint32_t kind, uint64_t key, uint64_t bytes, uint64_t *stale);
 /* Removes (kind, key); returns 1 and its bytes in *bytes, or 0 if absent. */
@@ -38,6 +39,8 @@ uint64_t gpx__pt_count(void);
 /* Per-thread tables ever made, and device pointers recorded in the global tables (tests). */
 uint64_t gpx__pt_tables(void);
 uint64_t gpx__pt_spilled(void);
+/* Per-thread tables owned by a thread (tests: an exited thread's table is free to adopt). */
+uint64_t gpx__pt_owned(void);
 
 /* pthread_atfork handlers: the child starts with an empty table. */
 void gpx__pt_fork_prepare(void);

@@ -21,6 +21,7 @@
 #include "interpose/ptrtable.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -721,6 +722,33 @@ static void test_refusals_and_rollbacks(void **state)
     assert_int_equal(used(), MiB);
     assert_int_equal(cuMemFree_v2(d), CUDA_SUCCESS);
     assert_int_equal(used(), 0);
+
+    /* A free refused as no such object (the loser of a double free racing on two threads):
+     * not recorded again, its bytes stay counted, so the address handed out again later is
+     * counted in full, not less a stale record's bytes. */
+    fixed_addr = 0x6660000;
+    assert_int_equal(cuMemAlloc_v2(&d, MiB), CUDA_SUCCESS);
+    next_rc = CUDA_ERROR_INVALID_VALUE;
+    assert_int_equal(cuMemFree_v2(d), CUDA_ERROR_INVALID_VALUE);
+    assert_false(gpx__pt_find(GPX_IP_KIND_DPTR, d, NULL));
+    assert_int_equal(used(), MiB);
+    assert_int_equal(cuMemAlloc_v2(&d, 2 * MiB), CUDA_SUCCESS);
+    assert_int_equal(used(), 3 * MiB);
+    assert_int_equal(cuMemFree_v2(d), CUDA_SUCCESS);
+    fixed_addr = 0;
+    assert_int_equal(used(), MiB);
+    gpx__ip_release(MiB); /* the racing winner's share, in this one-thread replay */
+    assert_int_equal(used(), 0);
+    assert_int_equal(cuArrayCreate_v2(&a, &(CUDA_ARRAY_DESCRIPTOR){.Width = 256,
+                                                                   .Height = 256,
+                                                                   .Format = CU_AD_FORMAT_FLOAT,
+                                                                   .NumChannels = 1}),
+                     CUDA_SUCCESS);
+    next_rc = CUDA_ERROR_INVALID_HANDLE;
+    assert_int_equal(cuArrayDestroy(a), CUDA_ERROR_INVALID_HANDLE);
+    assert_false(gpx__pt_find(GPX_IP_KIND_ARRAY, (uint64_t)(uintptr_t)a, NULL));
+    assert_int_equal(used(), 256 * 256 * 4);
+    gpx__ip_release(256 * 256 * 4);
 
     /* What was never counted passes straight through and changes nothing. */
     calls = 0;
@@ -1430,6 +1458,58 @@ static void test_pt_thread_tables(void **state)
     fixed_addr = 0;
 }
 
+/*
+ * Allocations in a thread's key destructors after gpuplex released its table there, through all
+ * PTHREAD_DESTRUCTOR_ITERATIONS rounds: counted and freeable, and no table stays owned by the
+ * thread that went (the next thread adopts it).
+ */
+static pthread_key_t late_key;
+static CUdeviceptr late_d[8];
+static int late_round;
+
+static void late_destructor(void *v)
+{
+    (void)v;
+    if (late_round < 8 && cuMemAlloc_v2(&late_d[late_round], MiB) == CUDA_SUCCESS)
+        late_round++;
+    if (late_round < PTHREAD_DESTRUCTOR_ITERATIONS)
+        pthread_setspecific(late_key, &late_key); /* another round */
+}
+
+static void *ptt_late(void *p)
+{
+    (void)p;
+    CUdeviceptr d;
+    if (cuMemAlloc_v2(&d, MiB) == CUDA_SUCCESS) /* this thread's table is taken first */
+        late_d[7] = d;
+    pthread_setspecific(late_key, &late_key);
+    return NULL;
+}
+
+static void test_pt_exit_destructors(void **state)
+{
+    (void)state;
+    lease_mode(1024 * MiB);
+    CUdeviceptr first = 0; /* gpuplex's key exists from a thread's first allocation on */
+    on_thread(ptt_alloc_one, &first);
+    uint64_t owned = gpx__pt_owned();
+    /* created after gpuplex's own key, so its destructor runs after gpuplex's in each round */
+    assert_int_equal(pthread_key_create(&late_key, late_destructor), 0);
+    memset(late_d, 0, sizeof late_d);
+    late_round = 0;
+    uint64_t before = used();
+    on_thread(ptt_late, NULL);
+    assert_int_equal(late_round, PTHREAD_DESTRUCTOR_ITERATIONS);
+    assert_int_equal(gpx__pt_owned(), owned);
+    assert_int_equal(used(), before + (PTHREAD_DESTRUCTOR_ITERATIONS + 1) * MiB);
+    for (int i = 0; i < 8; i++)
+        if (late_d[i])
+            assert_int_equal(cuMemFree_v2(late_d[i]), CUDA_SUCCESS);
+    assert_int_equal(used(), before);
+    pthread_key_delete(late_key);
+    assert_int_equal(cuMemFree_v2(first), CUDA_SUCCESS);
+}
+
 struct ptt_spill {
     uint64_t *keys;
     int n;
@@ -1667,6 +1747,7 @@ int main(void)
         cmocka_unit_test_setup(test_ptrtable, setup),
         cmocka_unit_test_setup(test_cross_thread_free, setup),
         cmocka_unit_test_setup(test_pt_thread_tables, setup),
+        cmocka_unit_test_setup(test_pt_exit_destructors, setup),
         cmocka_unit_test_setup(test_pt_spill, setup),
         cmocka_unit_test_setup(test_pt_fork, setup),
         cmocka_unit_test_setup(test_pt_many_threads, setup),
