@@ -66,7 +66,7 @@ struct container {
     int on_failure;
     unsigned replicas;
     int64_t created_ns;
-    int busy; /* podman is creating or removing it: the supervisor leaves it alone */
+    int busy;           /* podman is creating or removing it: the supervisor leaves it alone */
     int64_t settled_ns; /* when it last stopped being busy (gpx_now_ns) */
     struct replica rep[MAX_REPLICAS];
 };
