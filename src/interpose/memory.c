@@ -103,21 +103,22 @@ static CUresult finish_alloc(CUresult rc, uint32_t kind, uint64_t key, uint64_t 
 }
 
 /*
- * A refused free whose answer says the driver has no such object (a bad value
- * or handle). The record is not put back: one thread's copy of a double free
- * that raced another thread's can find the record too (ptrtable.c), and when
- * the driver refuses it the object is gone. Put back, that record would
- * later hand its bytes back a second time (as stale, when the driver gives
- * the address out again). Its bytes stay counted instead: a quota errs on
- * the side it cannot be escaped by.
+ * A refused free whose answer says the driver has no such object: a bad value
+ * or handle, from a free whose only argument is the object (`sole`; a stream
+ * passed with it could be what was bad). The record is not put back: one
+ * thread's copy of a double free that raced another thread's can find the
+ * record too (ptrtable.c), and when the driver refuses it the object is
+ * gone. Put back, that record would later hand its bytes back a second time
+ * (as stale, when the driver gives the address out again). Its bytes stay
+ * counted instead: a quota errs on the side it cannot be escaped by.
  */
-static inline int no_such_object(CUresult rc)
+static inline int no_such_object(int sole, CUresult rc)
 {
-    return rc == CUDA_ERROR_INVALID_VALUE || rc == CUDA_ERROR_INVALID_HANDLE;
+    return sole && (rc == CUDA_ERROR_INVALID_VALUE || rc == CUDA_ERROR_INVALID_HANDLE);
 }
 
 /* A free: whatever the driver says about a recorded object decides its bytes. */
-#define COUNTED_FREE(kind, key, call)                                                              \
+#define COUNTED_FREE(kind, key, sole, call)                                                        \
     do {                                                                                           \
         uint64_t bytes_;                                                                           \
         if (!counting() || !gpx__pt_take((kind), (key), &bytes_))                                  \
@@ -125,7 +126,7 @@ static inline int no_such_object(CUresult rc)
         CUresult rc_ = call;                                                                       \
         if (rc_ == CUDA_SUCCESS) {                                                                 \
             gpx__ip_release(bytes_);                                                               \
-        } else if (!no_such_object(rc_)) {                                                         \
+        } else if (!no_such_object((sole), rc_)) {                                                 \
             uint64_t stale_; /* keep counting it; if it can't be recorded, keep the bytes */       \
             (void)gpx__pt_insert((kind), (key), bytes_, &stale_);                                  \
         }                                                                                          \
@@ -247,13 +248,13 @@ GPX_EXPORT CUresult cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pPitch,
 GPX_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
 {
     NEED(cuMemFree_v2);
-    COUNTED_FREE(GPX_IP_KIND_DPTR, dptr, REAL(cuMemFree_v2)(dptr));
+    COUNTED_FREE(GPX_IP_KIND_DPTR, dptr, 1, REAL(cuMemFree_v2)(dptr));
 }
 
 GPX_EXPORT CUresult cuMemFree(CUdeviceptr_v1 dptr)
 {
     NEED(cuMemFree);
-    COUNTED_FREE(GPX_IP_KIND_DPTR, dptr, REAL(cuMemFree)(dptr));
+    COUNTED_FREE(GPX_IP_KIND_DPTR, dptr, 1, REAL(cuMemFree)(dptr));
 }
 
 /* ---- stream-ordered allocation ------------------------------------------------------------ */
@@ -340,13 +341,13 @@ GPX_EXPORT CUresult cuMemPoolDestroy(CUmemoryPool pool)
 GPX_EXPORT CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream)
 {
     NEED(cuMemFreeAsync);
-    COUNTED_FREE(GPX_IP_KIND_DPTR, dptr, REAL(cuMemFreeAsync)(dptr, hStream));
+    COUNTED_FREE(GPX_IP_KIND_DPTR, dptr, 0, REAL(cuMemFreeAsync)(dptr, hStream));
 }
 
 GPX_EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream hStream)
 {
     NEED(cuMemFreeAsync_ptsz);
-    COUNTED_FREE(GPX_IP_KIND_DPTR, dptr, REAL(cuMemFreeAsync_ptsz)(dptr, hStream));
+    COUNTED_FREE(GPX_IP_KIND_DPTR, dptr, 0, REAL(cuMemFreeAsync_ptsz)(dptr, hStream));
 }
 
 /* ---- virtual memory management ------------------------------------------------------------ */
@@ -393,7 +394,7 @@ GPX_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
             (void)gpx__pt_insert(GPX_IP_KIND_VMM_DEAD, handle, bytes, &stale); /* still mapped */
         return rc;
     }
-    COUNTED_FREE(GPX_IP_KIND_VMM, handle, REAL(cuMemRelease)(handle));
+    COUNTED_FREE(GPX_IP_KIND_VMM, handle, 1, REAL(cuMemRelease)(handle));
 }
 
 GPX_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
@@ -531,13 +532,13 @@ GPX_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle,
 GPX_EXPORT CUresult cuArrayDestroy(CUarray hArray)
 {
     NEED(cuArrayDestroy);
-    COUNTED_FREE(GPX_IP_KIND_ARRAY, (uint64_t)(uintptr_t)hArray, REAL(cuArrayDestroy)(hArray));
+    COUNTED_FREE(GPX_IP_KIND_ARRAY, (uint64_t)(uintptr_t)hArray, 1, REAL(cuArrayDestroy)(hArray));
 }
 
 GPX_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray hMipmappedArray)
 {
     NEED(cuMipmappedArrayDestroy);
-    COUNTED_FREE(GPX_IP_KIND_MIPMAP, (uint64_t)(uintptr_t)hMipmappedArray,
+    COUNTED_FREE(GPX_IP_KIND_MIPMAP, (uint64_t)(uintptr_t)hMipmappedArray, 1,
                  REAL(cuMipmappedArrayDestroy)(hMipmappedArray));
 }
 
@@ -553,7 +554,7 @@ GPX_EXPORT CUresult cuImportExternalMemory(CUexternalMemory *extMem_out,
 GPX_EXPORT CUresult cuDestroyExternalMemory(CUexternalMemory extMem)
 {
     NEED(cuDestroyExternalMemory);
-    COUNTED_FREE(GPX_IP_KIND_EXTMEM, (uint64_t)(uintptr_t)extMem,
+    COUNTED_FREE(GPX_IP_KIND_EXTMEM, (uint64_t)(uintptr_t)extMem, 1,
                  REAL(cuDestroyExternalMemory)(extMem));
 }
 

@@ -749,6 +749,14 @@ static void test_refusals_and_rollbacks(void **state)
     assert_false(gpx__pt_find(GPX_IP_KIND_ARRAY, (uint64_t)(uintptr_t)a, NULL));
     assert_int_equal(used(), 256 * 256 * 4);
     gpx__ip_release(256 * 256 * 4);
+    /* cuMemFreeAsync's refusal may be about its stream: the record goes back */
+    assert_int_equal(cuMemAllocAsync(&d, MiB, NULL), CUDA_SUCCESS);
+    next_rc = CUDA_ERROR_INVALID_HANDLE;
+    assert_int_equal(cuMemFreeAsync(d, NULL), CUDA_ERROR_INVALID_HANDLE);
+    assert_true(gpx__pt_find(GPX_IP_KIND_DPTR, d, NULL));
+    assert_int_equal(used(), MiB);
+    assert_int_equal(cuMemFreeAsync(d, NULL), CUDA_SUCCESS);
+    assert_int_equal(used(), 0);
 
     /* What was never counted passes straight through and changes nothing. */
     calls = 0;
