@@ -223,6 +223,16 @@ static void map_lease(void)
     gpx__ip.quota = gpx__ip.limits.memory_quota;
 }
 
+/*
+ * This thread's credit cell in the process's slot (shm/lease.h): what it frees is kept there for
+ * its own next allocations, moved with plain loads and stores. State 0: not looked for yet; 1:
+ * my_lcell is it; 2: none (none free, no membarrier, or handed back at the thread's exit: later
+ * key destructors use the slot).
+ */
+static __thread struct gpx_lease_cell *my_lcell __attribute__((tls_model("initial-exec")));
+static __thread int my_lcell_state __attribute__((tls_model("initial-exec")));
+static int cells_ok; /* this process is registered for the reclaimers' membarrier */
+
 /* At the first hooked call: takes this process's slot and decides the mode. */
 static void open_lease(void)
 {
@@ -240,6 +250,7 @@ static void open_lease(void)
         return;
     }
     gpx__ip.mode = GPX_IP_ENFORCE;
+    cells_ok = gpx_lease_cells_register() == 0;
     GPX_IP_LOG(GPX_IP_LOG_INFO, "lease %s: device memory quota %llu bytes", gpx__ip.lease_id,
                (unsigned long long)gpx__ip.quota);
 }
@@ -261,7 +272,11 @@ static void atfork_child(void)
     gpx__pt_fork_child();
     gpx__ip_slice_atfork_child();
     gpx__ip_local_reset();
+    /* the parent's credit cell is in the parent's slot: this process takes its own */
+    my_lcell = NULL;
+    my_lcell_state = 0;
     if (gpx__ip.mode == GPX_IP_ENFORCE) {
+        cells_ok = gpx_lease_cells_register() == 0;
         gpx__ip.slot = gpx_lease_attach(&gpx__ip.region, (int32_t)getpid());
         if (!gpx__ip.slot)
             fail_closed("no free process slot in the lease region");
@@ -323,6 +338,13 @@ static pthread_once_t cell_once = PTHREAD_ONCE_INIT;
 
 static void cell_release(void *c)
 {
+    /* the thread is leaving: its credit cell goes back to the slot, and what later key
+     * destructors allocate or free goes through the slot and the shared cell */
+    if (my_lcell)
+        gpx_lease_cell_drop(&gpx__ip.region, gpx__ip.slot, my_lcell);
+    my_lcell = NULL;
+    my_lcell_state = 2;
+    my_cell = &shared_cell;
     atomic_store_explicit(&((struct count_cell *)c)->owned, 0, memory_order_release);
 }
 
@@ -365,6 +387,24 @@ static inline void local_add(int64_t delta)
                               memory_order_relaxed);
 }
 
+/* This thread's credit cell, claimed at its first release; NULL: it uses the slot's credit. */
+static struct gpx_lease_cell *lcell_get(void)
+{
+    if (my_lcell_state != 0)
+        return my_lcell;
+    my_lcell_state = 2;
+    if (!cells_ok || !gpx__ip.slot)
+        return NULL;
+    if (!my_cell)
+        cell_take();
+    if (my_cell == &shared_cell)
+        return NULL; /* no key destructor would hand the cell back at the thread's exit */
+    my_lcell = gpx_lease_cell_claim(gpx__ip.slot);
+    if (my_lcell)
+        my_lcell_state = 1;
+    return my_lcell;
+}
+
 uint64_t gpx__ip_local_used(void)
 {
     int64_t sum = atomic_load_explicit(&shared_cell.net, memory_order_relaxed);
@@ -395,11 +435,18 @@ int gpx__ip_reserve(uint64_t bytes)
         return -1;
     }
     /*
-     * Bytes this process freed and still holds (its slot's credit) were
-     * checked when it was charged for them; a reserve that charges the lease
-     * checks the private count first.
+     * Bytes this thread freed and still holds (its cell's credit), or this
+     * process (its slot's credit), were checked when it was charged for them;
+     * a reserve that charges the lease checks the private count first.
      */
+    struct gpx_lease_cell *lc = my_lcell;
+    if (GPX_LIKELY(lc != NULL) && gpx_lease_cell_take(lc, bytes)) {
+        local_add((int64_t)bytes);
+        return 0;
+    }
     struct gpx_lease_proc *slot = gpx__ip.slot;
+    if (lc && atomic_load_explicit(&lc->credit, memory_order_relaxed))
+        gpx_lease_cell_flush(&gpx__ip.region, slot, lc); /* short of bytes: it counts toward them */
     if (quota && (!slot || atomic_load_explicit(&slot->credit, memory_order_relaxed) < bytes)) {
         uint64_t mine = gpx__ip_local_used();
         if (mine > quota || bytes > quota - mine) {
@@ -421,5 +468,10 @@ void gpx__ip_release(uint64_t bytes)
     if (gpx__ip.mode != GPX_IP_ENFORCE)
         return;
     local_add(-(int64_t)bytes);
+    struct gpx_lease_cell *lc = my_lcell;
+    if (GPX_UNLIKELY(!lc))
+        lc = lcell_get();
+    if (GPX_LIKELY(lc != NULL) && gpx_lease_cell_give(lc, gpx__ip.slot, bytes))
+        return;
     gpx_lease_unaccount(&gpx__ip.region, gpx__ip.slot, bytes);
 }

@@ -20,6 +20,8 @@
 #include "shm/pidns.h"
 
 #include <dirent.h>
+#include <linux/membarrier.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -31,12 +33,15 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free across processes");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free across processes");
-_Static_assert(sizeof(struct gpx_lease_proc) == 64, "lease slot layout: one cache line");
+_Static_assert(sizeof(struct gpx_lease_cell) == 64, "credit cell layout: one cache line");
+_Static_assert(sizeof(struct gpx_lease_proc) == 64 * (1 + GPX_LEASE_CELLS),
+               "lease slot layout: one cache line, then the cells");
 _Static_assert(sizeof(struct gpx_lease_limits) % 8 == 0, "limits layout");
 /* regions outlive a binary: a limits file written by another build must still validate */
 _Static_assert(sizeof(struct gpx_lease_limits) == 480, "limits size");
@@ -691,6 +696,11 @@ static void finish_reap(struct gpx_lease_usage *u, struct gpx_lease_proc *s)
 {
     /* The credit is part of used: dropping it first and then taking used returns both once. */
     atomic_store(&s->credit, 0);
+    for (int k = 0; k < GPX_LEASE_CELLS; k++) { /* its threads are gone: nobody is busy */
+        atomic_store(&s->cells[k].credit, 0);
+        atomic_store(&s->cells[k].busy, 0);
+        atomic_store(&s->cells[k].owned, 0);
+    }
     uint64_t bytes = atomic_exchange(&s->used, 0);
     fetch_sub_clamped(&u->used, bytes);
     atomic_store(&s->peak, 0);
@@ -838,6 +848,11 @@ struct gpx_lease_proc *gpx_lease_attach(struct gpx_lease_region *r, int32_t pid)
                     ;
                 atomic_store(&s->peak, 0);
                 atomic_store(&s->credit, 0);
+                for (int k = 0; k < GPX_LEASE_CELLS; k++) {
+                    atomic_store(&s->cells[k].credit, 0);
+                    atomic_store(&s->cells[k].busy, 0);
+                    atomic_store(&s->cells[k].owned, 0);
+                }
                 atomic_store(&s->pidns, me); /* right after the pid: see reap_slot */
                 atomic_store(&s->start_ticks, ticks);
                 found = s;
@@ -936,12 +951,21 @@ static int slots_in_use(const struct gpx_lease_usage *u)
     return n < GPX_LEASE_MAX_PROCS ? (int)n : GPX_LEASE_MAX_PROCS;
 }
 
+/* A slot's credit: its own and its threads' cells'. */
+static uint64_t slot_credit(const struct gpx_lease_proc *s)
+{
+    uint64_t sum = atomic_load_explicit(&s->credit, memory_order_relaxed);
+    for (int k = 0; k < GPX_LEASE_CELLS; k++)
+        sum += atomic_load_explicit(&s->cells[k].credit, memory_order_relaxed);
+    return sum;
+}
+
 static uint64_t credits_sum(const struct gpx_lease_usage *u)
 {
     uint64_t sum = 0;
     const int n = slots_in_use(u);
     for (int i = 0; i < n; i++)
-        sum += atomic_load_explicit(&u->procs[i].credit, memory_order_relaxed);
+        sum += slot_credit(&u->procs[i]);
     return sum;
 }
 
@@ -959,15 +983,129 @@ uint64_t gpx_lease_slot_used(const struct gpx_lease_proc *s)
     if (!s)
         return 0;
     uint64_t used = atomic_load_explicit(&s->used, memory_order_relaxed);
-    uint64_t credit = atomic_load_explicit(&s->credit, memory_order_relaxed);
+    uint64_t credit = slot_credit(s);
     return used > credit ? used - credit : 0;
+}
+
+/*
+ * Cells. A thread's cell (lease.h) holds what it freed, for its own next
+ * allocations, and its owner moves it with plain loads and stores: no atomic
+ * read-modify-write on an alloc+free pair. A reclaimer (any thread of any
+ * process of the lease, in reclaim_credits) still takes a cell's credit
+ * exactly, by an asymmetric handshake:
+ * - the owner raises `busy`, then reads `steal`; only when it reads 0 does
+ *   it read-modify-write `credit`, then lowers `busy` (release). Reading a
+ *   non-zero `steal`, it leaves `credit` alone and takes the slot's path;
+ * - the reclaimer raises `steal`, then calls membarrier(GLOBAL_EXPEDITED):
+ *   every thread of every registered process runs a full barrier before it
+ *   returns (or is off its CPU, which is one). So each owner either read
+ *   `steal` after that barrier, and saw it raised, or had raised `busy`
+ *   before it, and the reclaimer sees `busy` up until the owner's last
+ *   store, which it then sees too (release/acquire). The reclaimer waits for
+ *   `busy` low (a while; a cell whose owner stays busy is skipped this
+ *   time), exchanges `credit` with 0 and lowers `steal`.
+ * - A process uses cells only after registering for that membarrier
+ *   (gpx_lease_cells_register); where membarrier is refused (an old kernel,
+ *   a seccomp profile), its threads use the slot's credit, and a reclaimer
+ *   that cannot issue it leaves cells alone (their credit, at most
+ *   GPX_LEASE_CELL_KEEP each, is then only returned by its owner's exit
+ *   or a reap).
+ * - Cells are part of the slot: a reap returns the slot's whole `used` and
+ *   zeroes the cells (their threads are gone), as it does `credit`.
+ */
+static long membarrier_call(int cmd)
+{
+    return syscall(__NR_membarrier, cmd, 0, 0);
+}
+
+int gpx_lease_cells_register(void)
+{
+    int saved = errno;
+    long rc = membarrier_call(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
+    errno = saved;
+    return rc == 0 ? 0 : -1;
+}
+
+struct gpx_lease_cell *gpx_lease_cell_claim(struct gpx_lease_proc *slot)
+{
+    for (int k = 0; slot && k < GPX_LEASE_CELLS; k++) {
+        struct gpx_lease_cell *c = &slot->cells[k];
+        uint32_t no = 0;
+        if (!atomic_load_explicit(&c->owned, memory_order_relaxed) &&
+            atomic_compare_exchange_strong_explicit(&c->owned, &no, 1, memory_order_acquire,
+                                                    memory_order_relaxed))
+            return c;
+    }
+    return NULL;
+}
+
+void gpx_lease_cell_flush(struct gpx_lease_region *r, struct gpx_lease_proc *slot,
+                          struct gpx_lease_cell *c)
+{
+    /* an exchange, not a plain store: a reclaimer may be taking it at the same time */
+    uint64_t v = atomic_exchange_explicit(&c->credit, 0, memory_order_acq_rel);
+    if (v)
+        gpx_lease_unaccount(r, slot, v);
+}
+
+void gpx_lease_cell_drop(struct gpx_lease_region *r, struct gpx_lease_proc *slot,
+                         struct gpx_lease_cell *c)
+{
+    gpx_lease_cell_flush(r, slot, c);
+    atomic_store_explicit(&c->owned, 0, memory_order_release);
+}
+
+#define STEAL_SPINS 4096U
+
+/* Takes the credit of the cells of slots [0, n) that hold some; 1 if there was any. */
+static int steal_cells(struct gpx_lease_usage *u, int n)
+{
+    uint8_t marked[GPX_LEASE_MAX_PROCS];
+    int any = 0, marks = 0;
+    for (int i = 0; i < n; i++) {
+        marked[i] = 0;
+        for (int k = 0; k < GPX_LEASE_CELLS; k++) {
+            struct gpx_lease_cell *c = &u->procs[i].cells[k];
+            if (!atomic_load_explicit(&c->credit, memory_order_relaxed))
+                continue;
+            atomic_fetch_add_explicit(&c->steal, 1, memory_order_seq_cst);
+            marked[i] |= (uint8_t)(1U << k);
+            marks++;
+        }
+    }
+    if (!marks)
+        return 0;
+    int saved = errno;
+    int fenced = membarrier_call(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0;
+    errno = saved;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < GPX_LEASE_CELLS; k++) {
+            if (!(marked[i] & (1U << k)))
+                continue;
+            struct gpx_lease_cell *c = &u->procs[i].cells[k];
+            unsigned spins = 0;
+            while (fenced && atomic_load_explicit(&c->busy, memory_order_acquire) &&
+                   ++spins < STEAL_SPINS)
+                if (spins % 64 == 0)
+                    sched_yield();
+            if (fenced && spins < STEAL_SPINS) {
+                uint64_t v = atomic_exchange_explicit(&c->credit, 0, memory_order_acq_rel);
+                if (v) {
+                    uncharge(u, &u->procs[i], v);
+                    any = 1;
+                }
+            }
+            atomic_fetch_sub_explicit(&c->steal, 1, memory_order_release);
+        }
+    }
+    return any;
 }
 
 /* Takes every slot's credit back into the lease; 1 if there was any. */
 static int reclaim_credits(struct gpx_lease_usage *u)
 {
-    int any = 0;
     const int n = slots_in_use(u);
+    int any = steal_cells(u, n);
     for (int i = 0; i < n; i++) {
         struct gpx_lease_proc *s = &u->procs[i];
         if (atomic_load_explicit(&s->credit, memory_order_relaxed) == 0)
@@ -1034,7 +1172,7 @@ static int charge(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint6
     }
     if (slot) {
         uint64_t mine = atomic_fetch_add_explicit(&slot->used, need, memory_order_relaxed) + need;
-        uint64_t c = atomic_load_explicit(&slot->credit, memory_order_relaxed);
+        uint64_t c = slot_credit(slot);
         fetch_max(&slot->peak, mine > c ? mine - c : 0);
     }
     note_peak(u, next);

@@ -41,6 +41,7 @@
 
 #include "gpuplex/error.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define GPX_LEASE_ID_MAX       64
@@ -48,7 +49,9 @@
 #define GPX_LEASE_MAGIC_LIMITS 0x54494d4c58504750ULL /* "PGPXLMIT" little-endian */
 #define GPX_LEASE_MAGIC_USAGE  0x45475355585047ULL   /* "GPXUSGE" little-endian */
 /* 3: a slot grew to a cache line of its own and gained `credit` (the allocation fast path) */
-#define GPX_LEASE_VERSION      3U
+/* 4: a slot gained per-thread credit cells (the fast path without an atomic read-modify-write) */
+#define GPX_LEASE_VERSION      4U
+#define GPX_LEASE_CELLS        8
 #define GPX_LEASE_TURN_RING    256
 
 enum gpx_lease_mode {
@@ -91,6 +94,21 @@ struct gpx_lease_limits {
 };
 #define GPX_LIMITS_MIG_INSTANCE 0x1U /* flags: mig_gi and mig_ci are set */
 
+/*
+ * A thread's credit cell (lease.c, "Cells"): freed bytes one thread of the
+ * slot's process keeps for its next allocations, part of the slot's `credit`
+ * total in every reader's eyes (gpx_lease_used). Only its owner thread writes
+ * `credit` with plain stores, between raising `busy` and lowering it, and only
+ * while `steal` is 0; anyone else takes it with an exchange after raising
+ * `steal`, a membarrier, and seeing `busy` low.
+ */
+struct gpx_lease_cell {
+    _Alignas(64) _Atomic uint64_t credit;
+    _Atomic uint32_t busy;  /* the owner is between its look at `steal` and its last store */
+    _Atomic uint32_t steal; /* reclaimers at work on it */
+    _Atomic uint32_t owned; /* a thread of the slot's process has it */
+};
+
 struct gpx_lease_proc {
     _Alignas(64) _Atomic int32_t pid; /* 0: free; in namespace pidns (see shm/pidns.h) */
     /*
@@ -111,6 +129,7 @@ struct gpx_lease_proc {
      * gpx_lease_used() / gpx_lease_slot_used(), never `used` itself.
      */
     _Atomic uint64_t credit;
+    struct gpx_lease_cell cells[GPX_LEASE_CELLS]; /* per thread; the rest use `credit` */
 };
 
 struct gpx_lease_usage {
@@ -212,6 +231,71 @@ int gpx_lease_reserve(struct gpx_lease_region *r, struct gpx_lease_proc *slot, u
  * release is clamped, not wrapped).
  */
 void gpx_lease_unaccount(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes);
+/*
+ * Per-thread credit cells (lease.c, "Cells"). A process may use them only
+ * once gpx_lease_cells_register() returned 0 (the membarrier its reclaimers
+ * rely on reaches it); a thread claims one with gpx_lease_cell_claim() (NULL:
+ * none free, use the slot) and hands it back, with its credit, with
+ * gpx_lease_cell_drop(). The owner's take and give are inline below: plain
+ * loads and stores, no atomic read-modify-write.
+ */
+int gpx_lease_cells_register(void);
+struct gpx_lease_cell *gpx_lease_cell_claim(struct gpx_lease_proc *slot);
+void gpx_lease_cell_drop(struct gpx_lease_region *r, struct gpx_lease_proc *slot,
+                         struct gpx_lease_cell *c);
+/* Moves the cell's credit into the slot's (the owner, before it charges the lease). */
+void gpx_lease_cell_flush(struct gpx_lease_region *r, struct gpx_lease_proc *slot,
+                          struct gpx_lease_cell *c);
+#define GPX_LEASE_CELL_KEEP (32ULL << 20) /* the most credit a cell holds */
+
+/* The owner opens and closes its cell around a plain read-modify-write (see lease.c, "Cells"). */
+static inline int gpx_lease_cell_open(struct gpx_lease_cell *c)
+{
+    atomic_store_explicit(&c->busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* the compiler keeps the store before the load */
+    return atomic_load_explicit(&c->steal, memory_order_relaxed) == 0;
+}
+
+static inline void gpx_lease_cell_close(struct gpx_lease_cell *c)
+{
+    atomic_store_explicit(&c->busy, 0, memory_order_release);
+}
+
+/* The owner takes `bytes` from its cell: 1 when it held enough. */
+static inline int gpx_lease_cell_take(struct gpx_lease_cell *c, uint64_t bytes)
+{
+    int ok = 0;
+    if (gpx_lease_cell_open(c)) {
+        uint64_t v = atomic_load_explicit(&c->credit, memory_order_relaxed);
+        if (v >= bytes) {
+            atomic_store_explicit(&c->credit, v - bytes, memory_order_relaxed);
+            ok = 1;
+        }
+    }
+    gpx_lease_cell_close(c);
+    return ok;
+}
+
+/*
+ * The owner gives `bytes` back into its cell: 1 when kept there (up to GPX_LEASE_CELL_KEEP, and
+ * never more than the slot was charged); 0: the caller uses gpx_lease_unaccount.
+ */
+static inline int gpx_lease_cell_give(struct gpx_lease_cell *c, const struct gpx_lease_proc *s,
+                                      uint64_t bytes)
+{
+    int ok = 0;
+    if (gpx_lease_cell_open(c)) {
+        uint64_t v = atomic_load_explicit(&c->credit, memory_order_relaxed) + bytes;
+        if (v >= bytes && v <= GPX_LEASE_CELL_KEEP &&
+            v <= atomic_load_explicit(&s->used, memory_order_relaxed)) {
+            atomic_store_explicit(&c->credit, v, memory_order_relaxed);
+            ok = 1;
+        }
+    }
+    gpx_lease_cell_close(c);
+    return ok;
+}
+
 /*
  * Bytes allocated by the lease's processes: usage->used minus the slots'
  * credits (freed bytes a process keeps charged for its next allocations),
