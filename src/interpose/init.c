@@ -233,6 +233,19 @@ static __thread struct gpx_lease_cell *my_lcell __attribute__((tls_model("initia
 static __thread int my_lcell_state __attribute__((tls_model("initial-exec")));
 static int cells_ok; /* this process is registered for the reclaimers' membarrier */
 
+/* 1 when cell c is one of slot's (not one of a slot this thread used before: a test's lease). */
+static inline int in_slot(const struct gpx_lease_cell *c, const struct gpx_lease_proc *slot)
+{
+    return (uintptr_t)c - (uintptr_t)slot->cells < sizeof slot->cells;
+}
+
+void gpx__ip_cells_init(void)
+{
+    my_lcell = NULL;
+    my_lcell_state = 0;
+    cells_ok = gpx_lease_cells_register() == 0;
+}
+
 /* At the first hooked call: takes this process's slot and decides the mode. */
 static void open_lease(void)
 {
@@ -250,7 +263,7 @@ static void open_lease(void)
         return;
     }
     gpx__ip.mode = GPX_IP_ENFORCE;
-    cells_ok = gpx_lease_cells_register() == 0;
+    gpx__ip_cells_init();
     GPX_IP_LOG(GPX_IP_LOG_INFO, "lease %s: device memory quota %llu bytes", gpx__ip.lease_id,
                (unsigned long long)gpx__ip.quota);
 }
@@ -276,7 +289,7 @@ static void atfork_child(void)
     my_lcell = NULL;
     my_lcell_state = 0;
     if (gpx__ip.mode == GPX_IP_ENFORCE) {
-        cells_ok = gpx_lease_cells_register() == 0;
+        gpx__ip_cells_init();
         gpx__ip.slot = gpx_lease_attach(&gpx__ip.region, (int32_t)getpid());
         if (!gpx__ip.slot)
             fail_closed("no free process slot in the lease region");
@@ -340,7 +353,7 @@ static void cell_release(void *c)
 {
     /* the thread is leaving: its credit cell goes back to the slot, and what later key
      * destructors allocate or free goes through the slot and the shared cell */
-    if (my_lcell)
+    if (my_lcell && gpx__ip.slot && in_slot(my_lcell, gpx__ip.slot))
         gpx_lease_cell_drop(&gpx__ip.region, gpx__ip.slot, my_lcell);
     my_lcell = NULL;
     my_lcell_state = 2;
@@ -388,18 +401,21 @@ static inline void local_add(int64_t delta)
 }
 
 /* This thread's credit cell, claimed at its first release; NULL: it uses the slot's credit. */
-static struct gpx_lease_cell *lcell_get(void)
+static struct gpx_lease_cell *lcell_get(struct gpx_lease_proc *slot)
 {
+    if (my_lcell && !in_slot(my_lcell, slot))
+        my_lcell_state = 0; /* a cell of a slot this thread no longer uses */
     if (my_lcell_state != 0)
         return my_lcell;
+    my_lcell = NULL;
     my_lcell_state = 2;
-    if (!cells_ok || !gpx__ip.slot)
+    if (!cells_ok || !slot)
         return NULL;
     if (!my_cell)
         cell_take();
     if (my_cell == &shared_cell)
         return NULL; /* no key destructor would hand the cell back at the thread's exit */
-    my_lcell = gpx_lease_cell_claim(gpx__ip.slot);
+    my_lcell = gpx_lease_cell_claim(slot);
     if (my_lcell)
         my_lcell_state = 1;
     return my_lcell;
@@ -439,12 +455,14 @@ int gpx__ip_reserve(uint64_t bytes)
      * process (its slot's credit), were checked when it was charged for them;
      * a reserve that charges the lease checks the private count first.
      */
+    struct gpx_lease_proc *slot = gpx__ip.slot;
     struct gpx_lease_cell *lc = my_lcell;
+    if (lc && (!slot || !in_slot(lc, slot)))
+        lc = NULL;
     if (GPX_LIKELY(lc != NULL) && gpx_lease_cell_take(lc, bytes)) {
         local_add((int64_t)bytes);
         return 0;
     }
-    struct gpx_lease_proc *slot = gpx__ip.slot;
     if (lc && atomic_load_explicit(&lc->credit, memory_order_relaxed))
         gpx_lease_cell_flush(&gpx__ip.region, slot, lc); /* short of bytes: it counts toward them */
     if (quota && (!slot || atomic_load_explicit(&slot->credit, memory_order_relaxed) < bytes)) {
@@ -468,10 +486,11 @@ void gpx__ip_release(uint64_t bytes)
     if (gpx__ip.mode != GPX_IP_ENFORCE)
         return;
     local_add(-(int64_t)bytes);
+    struct gpx_lease_proc *slot = gpx__ip.slot;
     struct gpx_lease_cell *lc = my_lcell;
-    if (GPX_UNLIKELY(!lc))
-        lc = lcell_get();
-    if (GPX_LIKELY(lc != NULL) && gpx_lease_cell_give(lc, gpx__ip.slot, bytes))
+    if (GPX_UNLIKELY(!lc || !slot || !in_slot(lc, slot)))
+        lc = lcell_get(slot);
+    if (GPX_LIKELY(lc != NULL) && gpx_lease_cell_give(lc, slot, bytes))
         return;
     gpx_lease_unaccount(&gpx__ip.region, gpx__ip.slot, bytes);
 }

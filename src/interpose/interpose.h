@@ -335,6 +335,12 @@ void gpx__ip_release(uint64_t bytes);
 uint64_t gpx__ip_local_used(void);
 /* Forgets the private count (a forked child, a test's new lease). */
 void gpx__ip_local_reset(void);
+/*
+ * Registers the process for the membarrier that lets it use per-thread credit
+ * cells (shm/lease.h) and forgets the calling thread's cell (the lease's
+ * opening, a forked child, a test's new lease).
+ */
+void gpx__ip_cells_init(void);
 
 /* Logging to stderr; level from GPUPLEX_LOG at init (error by default). */
 enum { GPX_IP_LOG_OFF = -1, GPX_IP_LOG_ERROR, GPX_IP_LOG_WARN, GPX_IP_LOG_INFO, GPX_IP_LOG_DEBUG };

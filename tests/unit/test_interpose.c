@@ -402,6 +402,7 @@ static void lease_mode(uint64_t quota)
     gpx__ip_local_reset();
     gpx__ip.slot = gpx_lease_attach(&gpx__ip.region, (int32_t)getpid());
     assert_non_null(gpx__ip.slot);
+    gpx__ip_cells_init(); /* threads' credit cells, as open_lease gives them */
     gpx__ip.mode = GPX_IP_ENFORCE;
 }
 

@@ -1,7 +1,8 @@
 /*
  * Lease regions: create/open/validate, ids, list/remove, reserve/release,
  * the no-overshoot guarantee under 4 processes x 8 threads, reaping of dead
- * processes (exited, zombie, pid reuse), and read-only limits.
+ * processes (exited, zombie, pid reuse), read-only limits, and per-thread
+ * credit cells (their handshake with reclaimers, raced).
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -737,6 +738,223 @@ static void test_reserve_no_syscall(void **state)
     gpx_lease_region_close(&r);
 }
 
+/* ---- per-thread credit cells: the owner's plain stores against reclaimers -------------------- */
+
+static uint64_t credits_of(const struct gpx_lease_proc *s)
+{
+    uint64_t c = atomic_load(&s->credit);
+    for (int k = 0; k < GPX_LEASE_CELLS; k++)
+        c += atomic_load(&s->cells[k].credit);
+    return c;
+}
+
+/* What the interposer does: its cell first, the slot's credit and the lease after. */
+static int cell_reserve(struct gpx_lease_region *r, struct gpx_lease_proc *s,
+                        struct gpx_lease_cell *c, uint64_t bytes)
+{
+    if (gpx_lease_cell_take(c, bytes))
+        return 0;
+    if (atomic_load(&c->credit))
+        gpx_lease_cell_flush(r, s, c);
+    return gpx_lease_reserve(r, s, bytes);
+}
+
+static void cell_release(struct gpx_lease_region *r, struct gpx_lease_proc *s,
+                         struct gpx_lease_cell *c, uint64_t bytes)
+{
+    if (!gpx_lease_cell_give(c, s, bytes))
+        gpx_lease_unaccount(r, s, bytes);
+}
+
+/*
+ * A thread's cell keeps what it frees for its next reserve, counts as credit in every figure,
+ * and is taken back by a reserve that needs it; a busy owner's cell is left alone (the
+ * reserve is refused rather than race it), and a raised steal keeps the owner off its cell.
+ */
+static void test_cells(void **state)
+{
+    (void)state;
+    const uint64_t quota = 16 * MIB;
+    assert_int_equal(gpx_lease_cells_register(), 0);
+    create_lease("cells", quota);
+    struct gpx_lease_region r;
+    open_ok("cells", &r);
+    struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
+    assert_non_null(s);
+    struct gpx_lease_cell *c = gpx_lease_cell_claim(s), *cs[GPX_LEASE_CELLS];
+    assert_non_null(c);
+    /* every cell once, then none */
+    cs[0] = c;
+    for (int k = 1; k < GPX_LEASE_CELLS; k++)
+        assert_non_null(cs[k] = gpx_lease_cell_claim(s));
+    assert_null(gpx_lease_cell_claim(s));
+    for (int k = 1; k < GPX_LEASE_CELLS; k++)
+        gpx_lease_cell_drop(&r, s, cs[k]);
+
+    assert_int_equal(cell_reserve(&r, s, c, 4 * MIB), 0); /* charged: the cell was empty */
+    cell_release(&r, s, c, 4 * MIB);
+    assert_int_equal(atomic_load(&c->credit), 4 * MIB);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
+    assert_int_equal(gpx_lease_slot_used(s), 0);
+    assert_int_equal(atomic_load(&r.usage->used), 4 * MIB);
+    assert_true(gpx_lease_cell_take(c, 3 * MIB)); /* from the cell, nothing charged */
+    assert_int_equal(gpx_lease_used(r.usage), 3 * MIB);
+    assert_int_equal(atomic_load(&r.usage->used), 4 * MIB);
+    cell_release(&r, s, c, 3 * MIB);
+    /* never more than the slot was charged (a double release), nor than the cell keeps */
+    assert_false(gpx_lease_cell_give(c, s, 1));
+    assert_false(gpx_lease_cell_give(c, s, GPX_LEASE_CELL_KEEP));
+
+    /* the whole quota for another holder: the cell's credit goes back to the lease first */
+    assert_int_equal(gpx_lease_reserve(&r, NULL, quota), 0);
+    assert_int_equal(atomic_load(&c->credit), 0);
+    assert_int_equal(atomic_load(&r.usage->used), quota);
+    assert_int_equal(atomic_load(&r.usage->refused), 0);
+    assert_int_equal(atomic_load(&c->steal), 0);
+    gpx_lease_unaccount(&r, NULL, quota);
+
+    /* a busy owner's cell is not taken from under it: the reserve is refused */
+    assert_int_equal(cell_reserve(&r, s, c, 4 * MIB), 0);
+    cell_release(&r, s, c, 4 * MIB);
+    atomic_store(&c->busy, 1);
+    assert_int_equal(gpx_lease_reserve(&r, NULL, quota), -1);
+    assert_int_equal(atomic_load(&c->credit), 4 * MIB);
+    atomic_store(&c->busy, 0);
+    assert_int_equal(gpx_lease_reserve(&r, NULL, quota), 0);
+    gpx_lease_unaccount(&r, NULL, quota);
+    /* a reclaimer at work keeps the owner off its cell */
+    assert_int_equal(cell_reserve(&r, s, c, 4 * MIB), 0);
+    cell_release(&r, s, c, 4 * MIB);
+    atomic_store(&c->steal, 1);
+    assert_false(gpx_lease_cell_take(c, MIB));
+    assert_false(gpx_lease_cell_give(c, s, 0));
+    atomic_store(&c->steal, 0);
+
+    /* dropped (the thread's exit): its credit moves to the slot */
+    gpx_lease_cell_drop(&r, s, c);
+    assert_int_equal(atomic_load(&c->credit), 0);
+    assert_int_equal(atomic_load(&s->credit), 4 * MIB);
+    assert_int_equal(atomic_load(&c->owned), 0);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
+    gpx_lease_region_close(&r);
+}
+
+/* A child that fills a cell and is killed: the reap returns the cell's bytes and frees it. */
+static void test_cells_reap(void **state)
+{
+    (void)state;
+    assert_int_equal(gpx_lease_cells_register(), 0);
+    create_lease("cellsreap", 16 * MIB);
+    struct gpx_lease_region r;
+    open_ok("cellsreap", &r);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
+        struct gpx_lease_cell *c = s ? gpx_lease_cell_claim(s) : NULL;
+        char ok = c && cell_reserve(&r, s, c, 8 * MIB) == 0 ? '0' : '1';
+        if (c)
+            cell_release(&r, s, c, 8 * MIB);
+        if (write(p[1], &ok, 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok = 0;
+    assert_int_equal(read(p[0], &ok, 1), 1);
+    assert_int_equal(ok, '0');
+    assert_int_equal(atomic_load(&r.usage->used), 8 * MIB);
+    assert_int_equal(gpx_lease_used(r.usage), 0);
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    assert_int_equal(gpx_lease_reap(&r), 1);
+    assert_int_equal(atomic_load(&r.usage->used), 0);
+    for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
+        for (int k = 0; k < GPX_LEASE_CELLS; k++) {
+            assert_int_equal(atomic_load(&r.usage->procs[i].cells[k].credit), 0);
+            assert_int_equal(atomic_load(&r.usage->procs[i].cells[k].owned), 0);
+        }
+    close(p[0]);
+    close(p[1]);
+    gpx_lease_region_close(&r);
+}
+
+/*
+ * An owner thread moves its cell with plain stores as fast as it can while another thread
+ * takes the whole quota over and over (each time taking the cell's credit back): no byte is
+ * made or lost. A reclaimer racing the owner's read-modify-write would leave more credit than
+ * charge, or less.
+ */
+#define RACE_PAIRS 400000
+
+struct race {
+    struct gpx_lease_region *r;
+    struct gpx_lease_proc *s;
+    _Atomic int done;
+    long refused;
+};
+
+static void *race_owner(void *p)
+{
+    struct race *x = p;
+    struct gpx_lease_cell *c = gpx_lease_cell_claim(x->s);
+    if (!c)
+        return (void *)1;
+    for (long i = 0; i < RACE_PAIRS; i++) {
+        uint64_t b = MIB + (uint64_t)(i % 7) * 4096;
+        if (cell_reserve(x->r, x->s, c, b) != 0) {
+            x->refused++;
+            continue;
+        }
+        cell_release(x->r, x->s, c, b);
+    }
+    gpx_lease_cell_drop(x->r, x->s, c);
+    atomic_store(&x->done, 1);
+    return NULL;
+}
+
+static void test_cells_race(void **state)
+{
+    (void)state;
+    const uint64_t quota = 64 * MIB;
+    assert_int_equal(gpx_lease_cells_register(), 0);
+    create_lease("cellsrace", quota);
+    struct gpx_lease_region r;
+    open_ok("cellsrace", &r);
+    struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
+    assert_non_null(s);
+    struct race x = {.r = &r, .s = s};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, race_owner, &x), 0);
+    long steals = 0;
+    while (!atomic_load(&x.done)) {
+        /* all but what the owner may hold at once: its cell's credit must come back for it */
+        if (gpx_lease_reserve(&r, NULL, quota - 2 * MIB) == 0) {
+            steals++;
+            gpx_lease_unaccount(&r, NULL, quota - 2 * MIB);
+        }
+        uint64_t used = atomic_load(&r.usage->used);
+        assert_true(used <= quota);
+    }
+    void *rc;
+    assert_int_equal(pthread_join(th, &rc), 0);
+    assert_null(rc);
+    assert_true(steals > 0);
+    /* everything freed: what is charged is exactly the credit left, and the quota is whole */
+    assert_int_equal(atomic_load(&r.usage->used), credits_of(s));
+    assert_int_equal(atomic_load(&s->used), credits_of(s));
+    assert_int_equal(gpx_lease_used(r.usage), 0);
+    assert_int_equal(gpx_lease_reserve(&r, NULL, quota), 0);
+    assert_int_equal(credits_of(s), 0);
+    assert_int_equal(atomic_load(&r.usage->used), quota);
+    gpx_lease_unaccount(&r, NULL, quota);
+    fprintf(stderr, "cells race: %ld reclaims of the whole quota, %ld owner reserves refused\n",
+            steals, x.refused);
+    gpx_lease_region_close(&r);
+}
+
 /* ---- credits: freed bytes a process keeps charged, and what keeps them exact -------------- */
 
 /*
@@ -1115,6 +1333,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_credit_two_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credit_reap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credit_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cells, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cells_reap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cells_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slots_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_read_only, setup, teardown),
