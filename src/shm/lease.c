@@ -1011,7 +1011,10 @@ uint64_t gpx_lease_slot_used(const struct gpx_lease_proc *s)
  *   GPX_LEASE_CELL_KEEP each, is then only returned by its owner's exit
  *   or a reap).
  * - Cells are part of the slot: a reap returns the slot's whole `used` and
- *   zeroes the cells (their threads are gone), as it does `credit`.
+ *   zeroes the cells (their threads are gone), as it does `credit`. A
+ *   process that execs keeps its slot: the cells its old image's threads
+ *   held stay claimed (their credit is still reclaimed), and the new image's
+ *   threads use the other cells or the slot's credit.
  */
 static long membarrier_call(int cmd)
 {

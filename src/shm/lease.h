@@ -28,8 +28,10 @@
  *   finished by the next one.
  * - A slot whose process died is reaped (its bytes returned) by the next
  *   reserve that would fail (unless a reap ran < 1 ms before), by any
- *   reserve at most once a second (looked at every 64th reserve), and by gpx_lease_reap() (the
- * watchdog / daemon). A zombie counts as dead; a reused pid is told apart by its start time.
+ *   reserve past a thread's credit cell at most once a second (looked at
+ *   every 64th gpx_lease_reserve call), and by gpx_lease_reap() (the
+ *   watchdog / daemon). A zombie counts as dead; a reused pid is told apart
+ *   by its start time.
  * - A slot names its process as (pidns, pid, start_ticks), all as the
  *   process sees itself (shm/pidns.h). A reaper that cannot see a slot's
  *   namespace (a process in another container) leaves the slot alone; one
