@@ -233,7 +233,10 @@ static __thread struct gpx_lease_cell *my_lcell __attribute__((tls_model("initia
 static __thread int my_lcell_state __attribute__((tls_model("initial-exec")));
 static int cells_ok; /* this process is registered for the reclaimers' membarrier */
 
-/* 1 when cell c is one of slot's (not one of a slot this thread used before: a test's lease). */
+/*
+ * 1 when cell c is one of slot's (not one of a slot this thread used before: a test's new lease;
+ * by address only, so a test must not map a new lease where a live thread's old one was).
+ */
 static inline int in_slot(const struct gpx_lease_cell *c, const struct gpx_lease_proc *slot)
 {
     return (uintptr_t)c - (uintptr_t)slot->cells < sizeof slot->cells;
@@ -349,10 +352,11 @@ static pthread_key_t cell_key;
 static int cell_key_ok;
 static pthread_once_t cell_once = PTHREAD_ONCE_INIT;
 
+/* The key's destructor: the thread is leaving. */
 static void cell_release(void *c)
 {
-    /* the thread is leaving: its credit cell goes back to the slot, and what later key
-     * destructors allocate or free goes through the slot and the shared cell */
+    /* its credit cell goes back to the slot, and what later key destructors allocate or free
+     * goes through the slot and the shared cell */
     if (my_lcell && gpx__ip.slot && in_slot(my_lcell, gpx__ip.slot))
         gpx_lease_cell_drop(&gpx__ip.region, gpx__ip.slot, my_lcell);
     my_lcell = NULL;
@@ -379,7 +383,7 @@ static struct count_cell *cell_take(void)
         while (seen < i + 1 && !atomic_compare_exchange_weak(&cells_seen, &seen, i + 1))
             ;
         if (pthread_setspecific(cell_key, &cells[i]) != 0) {
-            cell_release(&cells[i]);
+            atomic_store_explicit(&cells[i].owned, 0, memory_order_release);
             break;
         }
         my_cell = &cells[i];
@@ -403,7 +407,7 @@ static inline void local_add(int64_t delta)
 /* This thread's credit cell, claimed at its first release; NULL: it uses the slot's credit. */
 static struct gpx_lease_cell *lcell_get(struct gpx_lease_proc *slot)
 {
-    if (my_lcell && !in_slot(my_lcell, slot))
+    if (my_lcell && (!slot || !in_slot(my_lcell, slot)))
         my_lcell_state = 0; /* a cell of a slot this thread no longer uses */
     if (my_lcell_state != 0)
         return my_lcell;
@@ -490,7 +494,10 @@ void gpx__ip_release(uint64_t bytes)
     struct gpx_lease_cell *lc = my_lcell;
     if (GPX_UNLIKELY(!lc || !slot || !in_slot(lc, slot)))
         lc = lcell_get(slot);
-    if (GPX_LIKELY(lc != NULL) && gpx_lease_cell_give(lc, slot, bytes))
+    if (GPX_LIKELY(lc != NULL)) {
+        if (!gpx_lease_cell_give(lc, slot, bytes))
+            gpx_lease_cell_unaccount(&gpx__ip.region, slot, lc, bytes); /* full, or a reclaim */
         return;
-    gpx_lease_unaccount(&gpx__ip.region, gpx__ip.slot, bytes);
+    }
+    gpx_lease_unaccount(&gpx__ip.region, slot, bytes);
 }

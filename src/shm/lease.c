@@ -951,13 +951,19 @@ static int slots_in_use(const struct gpx_lease_usage *u)
     return n < GPX_LEASE_MAX_PROCS ? (int)n : GPX_LEASE_MAX_PROCS;
 }
 
-/* A slot's credit: its own and its threads' cells'. */
-static uint64_t slot_credit(const struct gpx_lease_proc *s)
+/* The credit in a slot's cells. */
+static uint64_t cells_credit(const struct gpx_lease_proc *s)
 {
-    uint64_t sum = atomic_load_explicit(&s->credit, memory_order_relaxed);
+    uint64_t sum = 0;
     for (int k = 0; k < GPX_LEASE_CELLS; k++)
         sum += atomic_load_explicit(&s->cells[k].credit, memory_order_relaxed);
     return sum;
+}
+
+/* A slot's credit: its own and its threads' cells'. */
+static uint64_t slot_credit(const struct gpx_lease_proc *s)
+{
+    return atomic_load_explicit(&s->credit, memory_order_relaxed) + cells_credit(s);
 }
 
 static uint64_t credits_sum(const struct gpx_lease_usage *u)
@@ -993,23 +999,37 @@ uint64_t gpx_lease_slot_used(const struct gpx_lease_proc *s)
  * read-modify-write on an alloc+free pair. A reclaimer (any thread of any
  * process of the lease, in reclaim_credits) still takes a cell's credit
  * exactly, by an asymmetric handshake:
- * - the owner raises `busy`, then reads `steal`; only when it reads 0 does
- *   it read-modify-write `credit`, then lowers `busy` (release). Reading a
- *   non-zero `steal`, it leaves `credit` alone and takes the slot's path;
+ * - the owner raises `busy`, then reads `steal` (acquire: on arm64 its read
+ *   of `credit` could otherwise pass it and see a value a reclaimer has
+ *   since taken); only when it reads 0 does it read-modify-write `credit`,
+ *   then lowers `busy` (release). Reading a non-zero `steal`, it leaves
+ *   `credit` alone and takes the slot's path;
  * - the reclaimer raises `steal`, then calls membarrier(GLOBAL_EXPEDITED):
  *   every thread of every registered process runs a full barrier before it
  *   returns (or is off its CPU, which is one). So each owner either read
  *   `steal` after that barrier, and saw it raised, or had raised `busy`
  *   before it, and the reclaimer sees `busy` up until the owner's last
  *   store, which it then sees too (release/acquire). The reclaimer waits for
- *   `busy` low (a while; a cell whose owner stays busy is skipped this
- *   time), exchanges `credit` with 0 and lowers `steal`.
+ *   `busy` low (a while; a cell whose owner stays busy, preempted, is
+ *   skipped this time and the reclaim reports credit left, so the reserve
+ *   looks again, RECLAIM_TRIES times), exchanges `credit` with 0 and
+ *   lowers `steal`.
  * - A process uses cells only after registering for that membarrier
  *   (gpx_lease_cells_register); where membarrier is refused (an old kernel,
- *   a seccomp profile), its threads use the slot's credit, and a reclaimer
- *   that cannot issue it leaves cells alone (their credit, at most
- *   GPX_LEASE_CELL_KEEP each, is then only returned by its owner's exit
- *   or a reap).
+ *   a seccomp profile), its threads use the slot's credit. A reclaimer that
+ *   cannot issue it turns every cell of the lease off for good
+ *   (GPX_LEASE_STEAL_OFF in `steal`): each owner's next reserve then flushes
+ *   its cell into the slot's credit, which any reclaimer can take. Until
+ *   then that credit (at most GPX_LEASE_CELL_KEEP a cell) is out of reach,
+ *   and a reserve may be refused that an exact count would admit.
+ * - A reclaimer killed between raising and lowering `steal` leaves that cell
+ *   off its owner's fast path for the life of the region (safe: the owner
+ *   uses the slot's credit); resetting `steal` could not be told apart from
+ *   a live reclaimer's.
+ * - Double releases: a cell takes no more than the slot's charge less the
+ *   slot's own credit, and a trim counts the cells' credit as charged; two
+ *   cells given the same bytes twice by two threads are not caught (the
+ *   interposer's record table hands each record to one free).
  * - Cells are part of the slot: a reap returns the slot's whole `used` and
  *   zeroes the cells (their threads are gone), as it does `credit`. A
  *   process that execs keeps its slot: the cells its old image's threads
@@ -1081,6 +1101,16 @@ static int steal_cells(struct gpx_lease_usage *u, int n)
     int saved = errno;
     int fenced = membarrier_call(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0;
     errno = saved;
+    /*
+     * Without the barrier this reclaimer cannot take a cell safely: it turns every cell of the
+     * lease off for good instead, so that each owner's next reserve flushes its cell into the
+     * slot's credit, which any reclaimer can take (reclaims retry while they find credit).
+     */
+    if (!fenced)
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < GPX_LEASE_CELLS; k++)
+                atomic_fetch_or_explicit(&u->procs[i].cells[k].steal, GPX_LEASE_STEAL_OFF,
+                                         memory_order_seq_cst);
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < GPX_LEASE_CELLS; k++) {
             if (!(marked[i] & (1U << k)))
@@ -1097,6 +1127,8 @@ static int steal_cells(struct gpx_lease_usage *u, int n)
                     uncharge(u, &u->procs[i], v);
                     any = 1;
                 }
+            } else {
+                any = 1; /* credit left where it is for now: the caller may look again */
             }
             atomic_fetch_sub_explicit(&c->steal, 1, memory_order_release);
         }
@@ -1213,6 +1245,8 @@ static void trim_credit(struct gpx_lease_usage *u, struct gpx_lease_proc *s)
     uint64_t c = atomic_load_explicit(&s->credit, memory_order_relaxed), give;
     for (;;) {
         uint64_t charged = atomic_load_explicit(&s->used, memory_order_relaxed);
+        uint64_t cells = cells_credit(s); /* the cells' credit is charged too */
+        charged = charged > cells ? charged - cells : 0;
         uint64_t backed = c < charged ? c : charged; /* the rest was never charged */
         uint64_t keep = backed < CREDIT_KEEP / 2 ? backed : CREDIT_KEEP / 2;
         give = backed - keep;
@@ -1223,6 +1257,15 @@ static void trim_credit(struct gpx_lease_usage *u, struct gpx_lease_proc *s)
             break;
     }
     uncharge(u, s, give);
+}
+
+void gpx_lease_cell_unaccount(struct gpx_lease_region *r, struct gpx_lease_proc *slot,
+                              struct gpx_lease_cell *c, uint64_t bytes)
+{
+    uint64_t v = atomic_fetch_add_explicit(&slot->credit, bytes, memory_order_acq_rel) + bytes;
+    if (v > CREDIT_KEEP || v + atomic_load_explicit(&c->credit, memory_order_relaxed) >
+                               atomic_load_explicit(&slot->used, memory_order_relaxed))
+        trim_credit(r->usage, slot);
 }
 
 void gpx_lease_unaccount(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes)

@@ -245,6 +245,14 @@ int gpx_lease_cells_register(void);
 struct gpx_lease_cell *gpx_lease_cell_claim(struct gpx_lease_proc *slot);
 void gpx_lease_cell_drop(struct gpx_lease_region *r, struct gpx_lease_proc *slot,
                          struct gpx_lease_cell *c);
+/*
+ * What the owner gives back when its cell refused it (full, or a double release): into the
+ * slot's credit, which is then trimmed to what the slot's charge backs less the cells' credit.
+ */
+void gpx_lease_cell_unaccount(struct gpx_lease_region *r, struct gpx_lease_proc *slot,
+                              struct gpx_lease_cell *c, uint64_t bytes);
+/* A cell's `steal` with this bit set stays off its owner's fast path for good (see lease.c). */
+#define GPX_LEASE_STEAL_OFF (1U << 30)
 /* Moves the cell's credit into the slot's (the owner, before it charges the lease). */
 void gpx_lease_cell_flush(struct gpx_lease_region *r, struct gpx_lease_proc *slot,
                           struct gpx_lease_cell *c);
@@ -255,7 +263,9 @@ static inline int gpx_lease_cell_open(struct gpx_lease_cell *c)
 {
     atomic_store_explicit(&c->busy, 1, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* the compiler keeps the store before the load */
-    return atomic_load_explicit(&c->steal, memory_order_relaxed) == 0;
+    /* acquire: a reclaimer's exchange of `credit` is seen once its lowered `steal` is (arm64 could
+     * read `credit` before `steal` otherwise, and spend credit that was taken) */
+    return atomic_load_explicit(&c->steal, memory_order_acquire) == 0;
 }
 
 static inline void gpx_lease_cell_close(struct gpx_lease_cell *c)
@@ -280,7 +290,8 @@ static inline int gpx_lease_cell_take(struct gpx_lease_cell *c, uint64_t bytes)
 
 /*
  * The owner gives `bytes` back into its cell: 1 when kept there (up to GPX_LEASE_CELL_KEEP, and
- * never more than the slot was charged); 0: the caller uses gpx_lease_unaccount.
+ * never more, with the slot's own credit, than the slot was charged: a double release); 0: the
+ * caller uses gpx_lease_cell_unaccount.
  */
 static inline int gpx_lease_cell_give(struct gpx_lease_cell *c, const struct gpx_lease_proc *s,
                                       uint64_t bytes)
@@ -289,7 +300,8 @@ static inline int gpx_lease_cell_give(struct gpx_lease_cell *c, const struct gpx
     if (gpx_lease_cell_open(c)) {
         uint64_t v = atomic_load_explicit(&c->credit, memory_order_relaxed) + bytes;
         if (v >= bytes && v <= GPX_LEASE_CELL_KEEP &&
-            v <= atomic_load_explicit(&s->used, memory_order_relaxed)) {
+            v + atomic_load_explicit(&s->credit, memory_order_relaxed) <=
+                atomic_load_explicit(&s->used, memory_order_relaxed)) {
             atomic_store_explicit(&c->credit, v, memory_order_relaxed);
             ok = 1;
         }

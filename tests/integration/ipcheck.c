@@ -1237,6 +1237,17 @@ static int cmd_race(int threads, uint64_t chunk, long hold_ms)
 
 /* ---- fork: the child is a process of its own in the lease ---------------------------------- */
 
+/* The credit in the cells of `pid`'s slot (its threads' freed bytes, shm/lease.h). */
+static uint64_t cells_credit_of(int32_t pid)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < GPX_LEASE_MAX_PROCS; i++)
+        if (atomic_load(&region.usage->procs[i].pid) == pid)
+            for (int k = 0; k < GPX_LEASE_CELLS; k++)
+                sum += atomic_load(&region.usage->procs[i].cells[k].credit);
+    return sum;
+}
+
 static int cmd_fork(void)
 {
     open_region();
@@ -1246,6 +1257,14 @@ static int cmd_fork(void)
     CUdeviceptr d;
     CU_OK(cu.cuMemAlloc_v2(&d, 8 * MiB));
     CHECK(used() == base + 8 * MiB, "parent counted %" PRIu64, used() - base);
+    /* freed bytes the parent's thread keeps in its credit cell: never the child's to take */
+    CUdeviceptr kept;
+    CU_OK(cu.cuMemAlloc_v2(&kept, 8 * MiB));
+    CU_OK(cu.cuMemFree_v2(kept));
+    const int32_t parent = (int32_t)getpid();
+    const uint64_t parent_cells = cells_credit_of(parent);
+    CHECK(parent_cells == 8 * MiB, "the thread's credit cell holds %" PRIu64 " of 8 MiB freed",
+          parent_cells);
     int pipefd[2];
     CHECK(pipe(pipefd) == 0, "pipe");
     pid_t pid = fork();
@@ -1257,19 +1276,21 @@ static int cmd_fork(void)
         CUresult free_rc = cu.cuMemFree_v2(d); /* the parent's: not counted here */
         CUdeviceptr c;
         CUresult rc = cu.cuMemAlloc_v2(&c, 4 * MiB);
-        uint64_t r[3] = {(uint64_t)rc, used() - before, (uint64_t)free_rc};
+        uint64_t r[4] = {(uint64_t)rc, used() - before, (uint64_t)free_rc, cells_credit_of(parent)};
         if (write(pipefd[1], r, sizeof r) != (ssize_t)sizeof r)
             _exit(3);
         _exit(0); /* without freeing: the lease gets it back when the slot is reaped */
     }
     close(pipefd[1]);
-    uint64_t r[3] = {0};
+    uint64_t r[4] = {0};
     CHECK(read(pipefd[0], r, sizeof r) == (ssize_t)sizeof r, "child report");
     int status;
     waitpid(pid, &status, 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
-    printf("child: parent's pointer freed -> %d, 4 MiB -> %d, counted %" PRIu64 "\n", (int)r[2],
-           (int)r[0], r[1]);
+    printf("child: parent's pointer freed -> %d, 4 MiB -> %d, counted %" PRIu64
+           "; the parent's cells held %" PRIu64 " before, %" PRIu64 " after\n",
+           (int)r[2], (int)r[0], r[1], parent_cells, r[3]);
+    CHECK(r[3] == parent_cells, "the child took from the parent's credit cells");
     /* The parent's free in the child must not have returned the parent's bytes. */
     if ((CUresult)r[0] == CUDA_SUCCESS)
         CHECK(r[1] == 4 * MiB, "the child's allocation counted %" PRIu64, r[1]);

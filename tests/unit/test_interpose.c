@@ -781,6 +781,91 @@ static void test_refusals_and_rollbacks(void **state)
     cuMemFree_v2(d);
 }
 
+/* The credit in the cells of this process's slot, and how many are claimed. */
+static uint64_t slot_cells(unsigned *claimed)
+{
+    uint64_t sum = 0;
+    *claimed = 0;
+    for (int k = 0; k < GPX_LEASE_CELLS; k++) {
+        sum += atomic_load(&gpx__ip.slot->cells[k].credit);
+        *claimed += atomic_load(&gpx__ip.slot->cells[k].owned) != 0;
+    }
+    return sum;
+}
+
+struct cc_hold {
+    pthread_barrier_t *bar;
+    int ok;
+};
+
+/* Allocates and frees 4 MiB (its cell keeps them), waits while the test looks, then exits. */
+static void *cc_thread(void *p)
+{
+    struct cc_hold *h = p;
+    CUdeviceptr d;
+    h->ok = cuMemAlloc_v2(&d, 4 * MiB) == CUDA_SUCCESS && cuMemFree_v2(d) == CUDA_SUCCESS;
+    pthread_barrier_wait(h->bar);
+    pthread_barrier_wait(h->bar);
+    return NULL;
+}
+
+/*
+ * Threads' credit cells through the hooks: a thread's freed bytes stay in its cell, a reserve
+ * of the whole quota by another holder takes them back while the thread lives, and a thread
+ * that exits hands its cell (and what it holds) back to the slot.
+ */
+static void test_credit_cells(void **state)
+{
+    (void)state;
+    const uint64_t quota = 64 * MiB;
+    lease_mode(quota);
+    unsigned claimed0, claimed;
+    uint64_t cells0 = slot_cells(&claimed0);
+    assert_int_equal(cells0, 0);
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 2);
+    struct cc_hold h = {&bar, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cc_thread, &h), 0);
+    pthread_barrier_wait(&bar);
+    assert_true(h.ok);
+    assert_int_equal(slot_cells(&claimed), 4 * MiB);
+    assert_int_equal(claimed, claimed0 + 1);
+    assert_int_equal(used(), 0);
+    /* another holder wants it all: the live thread's cell gives its bytes back */
+    assert_int_equal(gpx_lease_reserve(&region, NULL, quota), 0);
+    assert_int_equal(slot_cells(&claimed), 0);
+    gpx_lease_unaccount(&region, NULL, quota);
+    pthread_barrier_wait(&bar);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    pthread_barrier_destroy(&bar);
+    assert_int_equal(slot_cells(&claimed), 0);
+    assert_int_equal(claimed, claimed0); /* handed back at its exit */
+
+    /* again, exiting with its credit: the credit moves to the slot, nothing is lost */
+    pthread_barrier_init(&bar, NULL, 2);
+    assert_int_equal(pthread_create(&th, NULL, cc_thread, &h), 0);
+    pthread_barrier_wait(&bar);
+    pthread_barrier_wait(&bar);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    pthread_barrier_destroy(&bar);
+    assert_int_equal(slot_cells(&claimed), 0);
+    assert_int_equal(claimed, claimed0);
+    assert_int_equal(atomic_load(&gpx__ip.slot->credit), 4 * MiB);
+    assert_int_equal(used(), 0);
+    /* this thread's own cell: an allocation short of its credit takes the rest from the slot */
+    CUdeviceptr a, b;
+    assert_int_equal(cuMemAlloc_v2(&a, 2 * MiB), CUDA_SUCCESS);
+    assert_int_equal(cuMemFree_v2(a), CUDA_SUCCESS); /* 2 MiB in this thread's cell */
+    assert_int_equal(cuMemAlloc_v2(&b, 5 * MiB), CUDA_SUCCESS);
+    assert_int_equal(used(), 5 * MiB);
+    assert_int_equal(atomic_load(&region.usage->used), 5 * MiB); /* nothing charged twice */
+    assert_int_equal(cuMemFree_v2(b), CUDA_SUCCESS);
+    assert_int_equal(used(), 0);
+    assert_int_equal(gpx_lease_reserve(&region, NULL, quota), 0); /* the quota is whole */
+    gpx_lease_unaccount(&region, NULL, quota);
+}
+
 static void test_meminfo(void **state)
 {
     (void)state;
@@ -1748,6 +1833,7 @@ int main(void)
         cmocka_unit_test_setup(test_variants_forward_to_their_own, setup),
         cmocka_unit_test_setup(test_counted_sizes, setup),
         cmocka_unit_test_setup(test_refusals_and_rollbacks, setup),
+        cmocka_unit_test_setup(test_credit_cells, setup),
         cmocka_unit_test_setup(test_meminfo, setup),
         cmocka_unit_test_setup(test_device_size, setup),
         cmocka_unit_test_setup(test_nvml_processes, setup),

@@ -698,7 +698,8 @@ static void test_reserve_no_syscall(void **state)
     open_ok("nosys", &r);
     struct gpx_lease_proc *me = gpx_lease_attach(&r, getpid());
     assert_non_null(me);
-    assert_int_equal(gpx_lease_reap(&r), 0); /* the periodic reap is not due for a second */
+    assert_int_equal(gpx_lease_reap(&r), 0);         /* the periodic reap is not due for a second */
+    assert_int_equal(gpx_lease_cells_register(), 0); /* as the interposer does at start */
     clock_gettime(CLOCK_MONOTONIC, &frozen_at);
 
     enum { PAIRS = 64 * REAP_CHECK_EVERY };
@@ -770,7 +771,7 @@ static void cell_release(struct gpx_lease_region *r, struct gpx_lease_proc *s,
                          struct gpx_lease_cell *c, uint64_t bytes)
 {
     if (!gpx_lease_cell_give(c, s, bytes))
-        gpx_lease_unaccount(r, s, bytes);
+        gpx_lease_cell_unaccount(r, s, c, bytes);
 }
 
 /*
@@ -846,6 +847,64 @@ static void test_cells(void **state)
     gpx_lease_region_close(&r);
 }
 
+/*
+ * A reclaimer that cannot issue the membarrier (a seccomp profile without it) takes no cell:
+ * it turns the lease's cells off instead, and is refused while their credit is out of reach;
+ * the owner's next reserve flushes its cell into the slot, which any reclaimer can take.
+ */
+static void test_cells_no_membarrier(void **state)
+{
+    (void)state;
+    const uint64_t quota = 16 * MIB;
+    assert_int_equal(gpx_lease_cells_register(), 0);
+    create_lease("cellsnomb", quota);
+    struct gpx_lease_region r;
+    open_ok("cellsnomb", &r);
+    struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
+    struct gpx_lease_cell *c = s ? gpx_lease_cell_claim(s) : NULL;
+    assert_non_null(c);
+    assert_int_equal(cell_reserve(&r, s, c, 4 * MIB), 0);
+    cell_release(&r, s, c, 4 * MIB);
+    assert_int_equal(atomic_load(&c->credit), 4 * MIB);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct sock_filter f[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_membarrier, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+        if (syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) != 0 ||
+            syscall(SYS_prctl, PR_SET_SECCOMP, (long)SECCOMP_MODE_FILTER, &prog, 0L, 0L) != 0)
+            _exit(90);
+        if (gpx_lease_cells_register() == 0)
+            _exit(91); /* the filter did not take */
+        _exit(gpx_lease_reserve(&r, NULL, quota) == -1 ? 0 : 92);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(atomic_load(&c->credit), 4 * MIB); /* not taken without the barrier */
+    assert_true(atomic_load(&c->steal) & GPX_LEASE_STEAL_OFF);
+    assert_true(atomic_load(&s->cells[GPX_LEASE_CELLS - 1].steal) & GPX_LEASE_STEAL_OFF);
+    /* the owner keeps off its cell for good, and its next reserve flushes it */
+    assert_false(gpx_lease_cell_take(c, MIB));
+    assert_false(gpx_lease_cell_give(c, s, 0));
+    assert_int_equal(cell_reserve(&r, s, c, MIB), 0);
+    assert_int_equal(atomic_load(&c->credit), 0);
+    assert_int_equal(gpx_lease_used(r.usage), MIB);
+    cell_release(&r, s, c, MIB); /* into the slot's credit now */
+    assert_int_equal(atomic_load(&c->credit), 0);
+    assert_int_equal(gpx_lease_reserve(&r, NULL, quota), 0);
+    assert_int_equal(credits_of(s), 0);
+    gpx_lease_unaccount(&r, NULL, quota);
+    gpx_lease_region_close(&r);
+}
+
 /* A child that fills a cell and is killed: the reap returns the cell's bytes and frees it. */
 static void test_cells_reap(void **state)
 {
@@ -890,9 +949,10 @@ static void test_cells_reap(void **state)
 
 /*
  * An owner thread moves its cell with plain stores as fast as it can while another thread
- * takes the whole quota over and over (each time taking the cell's credit back): no byte is
- * made or lost. A reclaimer racing the owner's read-modify-write would leave more credit than
- * charge, or less.
+ * reserves all but half a MiB of the quota over and over: the owner's charge after its first
+ * pair is at least 1 MiB, so each of those reserves succeeds only by taking the owner's credit
+ * back (and the owner's own reserves are refused while it is held). No byte is made or lost: a
+ * reclaimer racing the owner's read-modify-write would leave more credit than charge, or less.
  */
 #define RACE_PAIRS 400000
 
@@ -937,10 +997,10 @@ static void test_cells_race(void **state)
     assert_int_equal(pthread_create(&th, NULL, race_owner, &x), 0);
     long steals = 0;
     while (!atomic_load(&x.done)) {
-        /* all but what the owner may hold at once: its cell's credit must come back for it */
-        if (gpx_lease_reserve(&r, NULL, quota - 2 * MIB) == 0) {
+        /* more than the quota less the owner's charge: its credit must come back for it */
+        if (gpx_lease_reserve(&r, NULL, quota - MIB / 2) == 0) {
             steals++;
-            gpx_lease_unaccount(&r, NULL, quota - 2 * MIB);
+            gpx_lease_unaccount(&r, NULL, quota - MIB / 2);
         }
         uint64_t used = atomic_load(&r.usage->used);
         assert_true(used <= quota);
@@ -948,7 +1008,7 @@ static void test_cells_race(void **state)
     void *rc;
     assert_int_equal(pthread_join(th, &rc), 0);
     assert_null(rc);
-    assert_true(steals > 0);
+    assert_true(steals > 100);
     /* everything freed: what is charged is exactly the credit left, and the quota is whole */
     assert_int_equal(atomic_load(&r.usage->used), credits_of(s));
     assert_int_equal(atomic_load(&s->used), credits_of(s));
@@ -957,7 +1017,9 @@ static void test_cells_race(void **state)
     assert_int_equal(credits_of(s), 0);
     assert_int_equal(atomic_load(&r.usage->used), quota);
     gpx_lease_unaccount(&r, NULL, quota);
-    fprintf(stderr, "cells race: %ld reclaims of the whole quota, %ld owner reserves refused\n",
+    fprintf(stderr,
+            "cells race: %ld reserves that took the owner's credit back, %ld owner "
+            "reserves refused\n",
             steals, x.refused);
     gpx_lease_region_close(&r);
 }
@@ -1342,6 +1404,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_credit_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cells, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cells_reap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cells_no_membarrier, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cells_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slots_full, setup, teardown),
