@@ -40,7 +40,7 @@
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free across processes");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free across processes");
 _Static_assert(sizeof(struct gpx_lease_cell) == 64, "credit cell layout: one cache line");
-_Static_assert(sizeof(struct gpx_lease_proc) == 64 * (1 + GPX_LEASE_CELLS),
+_Static_assert(sizeof(struct gpx_lease_proc) == (size_t)64 * (1 + GPX_LEASE_CELLS),
                "lease slot layout: one cache line, then the cells");
 _Static_assert(sizeof(struct gpx_lease_limits) % 8 == 0, "limits layout");
 /* regions outlive a binary: a limits file written by another build must still validate */
