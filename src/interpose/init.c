@@ -233,15 +233,6 @@ static __thread struct gpx_lease_cell *my_lcell __attribute__((tls_model("initia
 static __thread int my_lcell_state __attribute__((tls_model("initial-exec")));
 static int cells_ok; /* this process is registered for the reclaimers' membarrier */
 
-/*
- * 1 when cell c is one of slot's (not one of a slot this thread used before: a test's new lease;
- * by address only, so a test must not map a new lease where a live thread's old one was).
- */
-static inline int in_slot(const struct gpx_lease_cell *c, const struct gpx_lease_proc *slot)
-{
-    return (uintptr_t)c - (uintptr_t)slot->cells < sizeof slot->cells;
-}
-
 void gpx__ip_cells_init(void)
 {
     my_lcell = NULL;
@@ -288,11 +279,8 @@ static void atfork_child(void)
     gpx__pt_fork_child();
     gpx__ip_slice_atfork_child();
     gpx__ip_local_reset();
-    /* the parent's credit cell is in the parent's slot: this process takes its own */
-    my_lcell = NULL;
-    my_lcell_state = 0;
     if (gpx__ip.mode == GPX_IP_ENFORCE) {
-        gpx__ip_cells_init();
+        gpx__ip_cells_init(); /* the parent's credit cell is in the parent's slot */
         gpx__ip.slot = gpx_lease_attach(&gpx__ip.region, (int32_t)getpid());
         if (!gpx__ip.slot)
             fail_closed("no free process slot in the lease region");
@@ -357,7 +345,7 @@ static void cell_release(void *c)
 {
     /* its credit cell goes back to the slot, and what later key destructors allocate or free
      * goes through the slot and the shared cell */
-    if (my_lcell && gpx__ip.slot && in_slot(my_lcell, gpx__ip.slot))
+    if (my_lcell)
         gpx_lease_cell_drop(&gpx__ip.region, gpx__ip.slot, my_lcell);
     my_lcell = NULL;
     my_lcell_state = 2;
@@ -407,11 +395,8 @@ static inline void local_add(int64_t delta)
 /* This thread's credit cell, claimed at its first release; NULL: it uses the slot's credit. */
 static struct gpx_lease_cell *lcell_get(struct gpx_lease_proc *slot)
 {
-    if (my_lcell && (!slot || !in_slot(my_lcell, slot)))
-        my_lcell_state = 0; /* a cell of a slot this thread no longer uses */
     if (my_lcell_state != 0)
         return my_lcell;
-    my_lcell = NULL;
     my_lcell_state = 2;
     if (!cells_ok || !slot)
         return NULL;
@@ -461,8 +446,6 @@ int gpx__ip_reserve(uint64_t bytes)
      */
     struct gpx_lease_proc *slot = gpx__ip.slot;
     struct gpx_lease_cell *lc = my_lcell;
-    if (lc && (!slot || !in_slot(lc, slot)))
-        lc = NULL;
     if (GPX_LIKELY(lc != NULL) && gpx_lease_cell_take(lc, bytes)) {
         local_add((int64_t)bytes);
         return 0;
@@ -492,7 +475,7 @@ void gpx__ip_release(uint64_t bytes)
     local_add(-(int64_t)bytes);
     struct gpx_lease_proc *slot = gpx__ip.slot;
     struct gpx_lease_cell *lc = my_lcell;
-    if (GPX_UNLIKELY(!lc || !slot || !in_slot(lc, slot)))
+    if (GPX_UNLIKELY(!lc))
         lc = lcell_get(slot);
     if (GPX_LIKELY(lc != NULL)) {
         if (!gpx_lease_cell_give(lc, slot, bytes))

@@ -338,7 +338,9 @@ void gpx__ip_local_reset(void);
 /*
  * Registers the process for the membarrier that lets it use per-thread credit
  * cells (shm/lease.h) and forgets the calling thread's cell (the lease's
- * opening, a forked child, a test's new lease).
+ * opening, a forked child, a test's new lease). Other threads keep theirs:
+ * only tests map a second lease in one process, and their threads do not
+ * outlive the lease they started under.
  */
 void gpx__ip_cells_init(void);
 

@@ -427,10 +427,12 @@ static _Atomic(struct tt *) tt_head;
 static pthread_mutex_t tt_mu = PTHREAD_MUTEX_INITIALIZER; /* pushes onto tt_head */
 static _Atomic uint64_t spilled; /* device pointers recorded in the global tables */
 static __thread struct tt *my_tt __attribute__((tls_model("initial-exec")));
-static __thread int my_tt_failed __attribute__((tls_model("initial-exec")));
-/* Set once the thread's table was released at its exit: later destructors use the global tables
- * (a table taken again in the last round of key destructors would stay owned forever). */
-static __thread int my_tt_exited __attribute__((tls_model("initial-exec")));
+/*
+ * Set when this thread records in the global tables only: its table could not be made or kept,
+ * or was released at its exit (a table taken again by a later key destructor, in the last round,
+ * would stay owned forever).
+ */
+static __thread int my_tt_off __attribute__((tls_model("initial-exec")));
 static pthread_key_t tt_key;
 static int tt_key_ok;
 static pthread_once_t tt_once = PTHREAD_ONCE_INIT;
@@ -438,7 +440,7 @@ static pthread_once_t tt_once = PTHREAD_ONCE_INIT;
 static void tt_release(void *t)
 {
     my_tt = NULL; /* a later destructor that allocates uses the global tables */
-    my_tt_exited = 1;
+    my_tt_off = 1;
     atomic_store_explicit(&((struct tt *)t)->owned, 0, memory_order_release);
 }
 
@@ -451,7 +453,7 @@ static void tt_key_init(void)
 static struct tt *tt_mine_slow(void)
 {
     pthread_once(&tt_once, tt_key_init);
-    if (!tt_key_ok || my_tt_failed || my_tt_exited)
+    if (!tt_key_ok || my_tt_off)
         return NULL;
     struct tt *t;
     for (t = atomic_load_explicit(&tt_head, memory_order_acquire); t; t = t->next) {
@@ -466,7 +468,7 @@ static struct tt *tt_mine_slow(void)
          * simulated driver's) malloc behaves, and the table is never freed anyway. */
         void *m = mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED) {
-            my_tt_failed = 1;
+            my_tt_off = 1;
             return NULL;
         }
         t = m;
@@ -477,7 +479,7 @@ static struct tt *tt_mine_slow(void)
         pthread_mutex_unlock(&tt_mu);
     }
     if (pthread_setspecific(tt_key, t) != 0) { /* kept owned: never adopted, still searched */
-        my_tt_failed = 1;
+        my_tt_off = 1;
         return NULL;
     }
     my_tt = t;

@@ -689,6 +689,19 @@ static void fetch_sub_clamped(_Atomic uint64_t *a, uint64_t v)
 }
 
 /*
+ * Empties and frees a slot's credit cells, whose threads are gone (a reap) or were never there
+ * (a new process). `steal` is left alone: a live reclaimer may still hold it raised.
+ */
+static void cells_clear(struct gpx_lease_proc *s)
+{
+    for (int k = 0; k < GPX_LEASE_CELLS; k++) {
+        atomic_store(&s->cells[k].credit, 0);
+        atomic_store(&s->cells[k].busy, 0);
+        atomic_store(&s->cells[k].owned, 0);
+    }
+}
+
+/*
  * Returns a claimed slot's bytes to the lease and frees it. The caller holds
  * the claim (pid == -self), so nobody else touches the slot meanwhile.
  */
@@ -696,11 +709,7 @@ static void finish_reap(struct gpx_lease_usage *u, struct gpx_lease_proc *s)
 {
     /* The credit is part of used: dropping it first and then taking used returns both once. */
     atomic_store(&s->credit, 0);
-    for (int k = 0; k < GPX_LEASE_CELLS; k++) { /* its threads are gone: nobody is busy */
-        atomic_store(&s->cells[k].credit, 0);
-        atomic_store(&s->cells[k].busy, 0);
-        atomic_store(&s->cells[k].owned, 0);
-    }
+    cells_clear(s);
     uint64_t bytes = atomic_exchange(&s->used, 0);
     fetch_sub_clamped(&u->used, bytes);
     atomic_store(&s->peak, 0);
@@ -848,11 +857,7 @@ struct gpx_lease_proc *gpx_lease_attach(struct gpx_lease_region *r, int32_t pid)
                     ;
                 atomic_store(&s->peak, 0);
                 atomic_store(&s->credit, 0);
-                for (int k = 0; k < GPX_LEASE_CELLS; k++) {
-                    atomic_store(&s->cells[k].credit, 0);
-                    atomic_store(&s->cells[k].busy, 0);
-                    atomic_store(&s->cells[k].owned, 0);
-                }
+                cells_clear(s);
                 atomic_store(&s->pidns, me); /* right after the pid: see reap_slot */
                 atomic_store(&s->start_ticks, ticks);
                 found = s;
@@ -1259,13 +1264,24 @@ static void trim_credit(struct gpx_lease_usage *u, struct gpx_lease_proc *s)
     uncharge(u, s, give);
 }
 
+/*
+ * Adds `bytes` to the slot's credit; trims it when it passes CREDIT_KEEP, or when with `held`
+ * (credit known to be elsewhere in the slot: the caller's cell) it passes the slot's charge.
+ */
+static void slot_unaccount(struct gpx_lease_usage *u, struct gpx_lease_proc *slot, uint64_t bytes,
+                           uint64_t held)
+{
+    uint64_t c = atomic_fetch_add_explicit(&slot->credit, bytes, memory_order_acq_rel) + bytes;
+    if (__builtin_expect(c > CREDIT_KEEP ||
+                             c + held > atomic_load_explicit(&slot->used, memory_order_relaxed),
+                         0))
+        trim_credit(u, slot);
+}
+
 void gpx_lease_cell_unaccount(struct gpx_lease_region *r, struct gpx_lease_proc *slot,
                               struct gpx_lease_cell *c, uint64_t bytes)
 {
-    uint64_t v = atomic_fetch_add_explicit(&slot->credit, bytes, memory_order_acq_rel) + bytes;
-    if (v > CREDIT_KEEP || v + atomic_load_explicit(&c->credit, memory_order_relaxed) >
-                               atomic_load_explicit(&slot->used, memory_order_relaxed))
-        trim_credit(r->usage, slot);
+    slot_unaccount(r->usage, slot, bytes, atomic_load_explicit(&c->credit, memory_order_relaxed));
 }
 
 void gpx_lease_unaccount(struct gpx_lease_region *r, struct gpx_lease_proc *slot, uint64_t bytes)
@@ -1274,8 +1290,5 @@ void gpx_lease_unaccount(struct gpx_lease_region *r, struct gpx_lease_proc *slot
         fetch_sub_clamped(&r->usage->used, bytes);
         return;
     }
-    uint64_t c = atomic_fetch_add_explicit(&slot->credit, bytes, memory_order_acq_rel) + bytes;
-    if (__builtin_expect(
-            c > CREDIT_KEEP || c > atomic_load_explicit(&slot->used, memory_order_relaxed), 0))
-        trim_credit(r->usage, slot);
+    slot_unaccount(r->usage, slot, bytes, 0);
 }

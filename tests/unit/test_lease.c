@@ -756,6 +756,18 @@ static uint64_t credits_of(const struct gpx_lease_proc *s)
     return c;
 }
 
+/* A lease for the cell tests, this process registered for the membarrier as the interposer is. */
+static struct gpx_lease_proc *cells_lease(const char *id, uint64_t quota,
+                                          struct gpx_lease_region *r)
+{
+    assert_int_equal(gpx_lease_cells_register(), 0);
+    create_lease(id, quota);
+    open_ok(id, r);
+    struct gpx_lease_proc *s = gpx_lease_attach(r, getpid());
+    assert_non_null(s);
+    return s;
+}
+
 /* What the interposer does: its cell first, the slot's credit and the lease after. */
 static int cell_reserve(struct gpx_lease_region *r, struct gpx_lease_proc *s,
                         struct gpx_lease_cell *c, uint64_t bytes)
@@ -783,12 +795,8 @@ static void test_cells(void **state)
 {
     (void)state;
     const uint64_t quota = 16 * MIB;
-    assert_int_equal(gpx_lease_cells_register(), 0);
-    create_lease("cells", quota);
     struct gpx_lease_region r;
-    open_ok("cells", &r);
-    struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
-    assert_non_null(s);
+    struct gpx_lease_proc *s = cells_lease("cells", quota, &r);
     struct gpx_lease_cell *c = gpx_lease_cell_claim(s), *cs[GPX_LEASE_CELLS];
     assert_non_null(c);
     /* every cell once, then none */
@@ -856,12 +864,9 @@ static void test_cells_no_membarrier(void **state)
 {
     (void)state;
     const uint64_t quota = 16 * MIB;
-    assert_int_equal(gpx_lease_cells_register(), 0);
-    create_lease("cellsnomb", quota);
     struct gpx_lease_region r;
-    open_ok("cellsnomb", &r);
-    struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
-    struct gpx_lease_cell *c = s ? gpx_lease_cell_claim(s) : NULL;
+    struct gpx_lease_proc *s = cells_lease("cellsnomb", quota, &r);
+    struct gpx_lease_cell *c = gpx_lease_cell_claim(s);
     assert_non_null(c);
     assert_int_equal(cell_reserve(&r, s, c, 4 * MIB), 0);
     cell_release(&r, s, c, 4 * MIB);
@@ -986,12 +991,8 @@ static void test_cells_race(void **state)
 {
     (void)state;
     const uint64_t quota = 64 * MIB;
-    assert_int_equal(gpx_lease_cells_register(), 0);
-    create_lease("cellsrace", quota);
     struct gpx_lease_region r;
-    open_ok("cellsrace", &r);
-    struct gpx_lease_proc *s = gpx_lease_attach(&r, getpid());
-    assert_non_null(s);
+    struct gpx_lease_proc *s = cells_lease("cellsrace", quota, &r);
     struct race x = {.r = &r, .s = s};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, race_owner, &x), 0);
