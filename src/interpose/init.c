@@ -392,8 +392,11 @@ static inline void local_add(int64_t delta)
                               memory_order_relaxed);
 }
 
-/* This thread's credit cell, claimed at its first release; NULL: it uses the slot's credit. */
-static struct gpx_lease_cell *lcell_get(struct gpx_lease_proc *slot)
+/*
+ * This thread's credit cell, claimed at its first release; NULL: it uses the slot's credit. Out
+ * of line: inlined into gpx__ip_release it cost ~1.5 ns per alloc+free pair (bench/interpose).
+ */
+static __attribute__((noinline)) struct gpx_lease_cell *lcell_get(struct gpx_lease_proc *slot)
 {
     if (my_lcell_state != 0)
         return my_lcell;
